@@ -1,0 +1,2 @@
+//! Typed settings.
+pub mod llm;

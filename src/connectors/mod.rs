@@ -1,0 +1,83 @@
+//! Target databases ("connections"): the databases users ask questions about.
+//!
+//! This module owns the [`Connector`] trait, the schema model produced by
+//! introspection ([`SchemaInfo`]) and the result model ([`ResultSet`]). A
+//! connector can execute nothing but a [`ValidatedSql`], so "validate before
+//! execute" is enforced by the compiler; on top of that every connector opens a
+//! read-only session with a timeout and a row cap (defense in depth).
+//! Connectors never import axum and never touch the app store.
+
+pub mod demo;
+pub mod registry;
+pub mod schema;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::domain::Dialect;
+use crate::engine::sql::ValidatedSql;
+
+pub use registry::{ConnectionHandle, ConnectorRegistry};
+pub use schema::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
+
+/// Errors of a target database, kept in this layer and mapped to HTTP in `error.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("the query ran longer than {0:?} and was stopped")]
+    Timeout(Duration),
+    #[error("the database could not be reached: {0}")]
+    Unavailable(String),
+    /// The database refused or failed the statement; the message is the
+    /// database's own and is safe to show (it names no credentials).
+    #[error("the database reported an error: {0}")]
+    Execution(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+/// Limits applied to one execution.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecLimits {
+    pub timeout: Duration,
+    /// Rows returned at most; one more is fetched to detect truncation.
+    pub max_rows: u64,
+}
+
+/// Name and type of a result column. `type` is the database's declared type
+/// when known, otherwise the type of the first non-null value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// Rows of a query as JSON values: integers and floats as numbers, decimals as
+/// strings (no precision loss), dates/times ISO-8601, blobs base64.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResultSet {
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub truncated: bool,
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn dialect(&self) -> Dialect;
+
+    /// Read tables, columns, keys and low-cardinality text values from the catalog.
+    async fn introspect(&self) -> Result<SchemaInfo, ConnectorError>;
+
+    /// Run a validated query in a read-only session under `limits`.
+    async fn execute(
+        &self,
+        sql: &ValidatedSql,
+        limits: ExecLimits,
+    ) -> Result<ResultSet, ConnectorError>;
+
+    /// A cheap round trip for readiness checks.
+    async fn ping(&self) -> Result<(), ConnectorError>;
+}

@@ -1,0 +1,3 @@
+//! (in progress)
+pub struct ConnectionHandle;
+pub struct ConnectorRegistry;

@@ -1,0 +1,10 @@
+//! The question pipeline: retrieve context, generate SQL, validate it, run it,
+//! record the answer. [`pipeline`] orchestrates; the submodules are the steps.
+//! Nothing in `engine` imports axum: the API and the CLI both call
+//! [`pipeline::Pipeline`].
+
+pub mod llm;
+pub mod pipeline;
+pub mod prompt;
+pub mod retrieval;
+pub mod sql;

@@ -1,0 +1,66 @@
+//! Retrieval of training context: the [`Embedder`] turns text into vectors and
+//! the [`VectorIndex`] finds the nearest training items per connection and kind.
+//!
+//! The built-in embedder needs no model download; the embedded index keeps all
+//! vectors in memory (the app store is the source of truth and reloads it on
+//! start). Other backends (PostgreSQL, Chroma) implement the same traits.
+
+pub mod embedder;
+pub mod index;
+
+use async_trait::async_trait;
+
+use crate::domain::TrainingKind;
+
+pub use embedder::HashingEmbedder;
+pub use index::EmbeddedIndex;
+
+/// Turns text into a fixed-size, L2-normalised vector.
+pub trait Embedder: Send + Sync {
+    /// Stable identifier, stored with each vector so a change of embedder
+    /// is detected and vectors are rebuilt.
+    fn id(&self) -> &str;
+    fn dim(&self) -> usize;
+    fn embed(&self, text: &str) -> Vec<f32>;
+}
+
+/// One vector in the index.
+#[derive(Debug, Clone)]
+pub struct IndexEntry {
+    pub id: String,
+    pub connection: String,
+    pub kind: TrainingKind,
+    pub vector: Vec<f32>,
+}
+
+/// A search result: the training item id and its cosine similarity (−1..1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredId {
+    pub id: String,
+    pub score: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("vector index unavailable: {0}")]
+    Unavailable(String),
+    #[error("vector has {got} dimensions, the index expects {expected}")]
+    Dimension { expected: usize, got: usize },
+}
+
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// Insert or replace an entry (same id replaces).
+    async fn upsert(&self, entry: IndexEntry) -> Result<(), IndexError>;
+    async fn remove(&self, id: &str) -> Result<(), IndexError>;
+    /// Top `k` entries of `connection` and `kind` by cosine similarity, best first.
+    async fn search(
+        &self,
+        connection: &str,
+        kind: TrainingKind,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<ScoredId>, IndexError>;
+    /// Number of entries, for readiness and metrics.
+    async fn len(&self) -> Result<usize, IndexError>;
+}

@@ -1,0 +1,28 @@
+//! Insight Engine: ask a database a question in plain language, get checked SQL,
+//! rows and a chart back, and teach it with feedback.
+//!
+//! Layout (dependencies point inward: `api → engine, connectors, store, cache → domain`):
+//!
+//! | module        | owns |
+//! |---------------|------|
+//! | [`cli`]       | the `insight` subcommands; `main.rs` only calls [`cli::run`] |
+//! | [`config`]    | typed settings, loaded once from `insight.toml` + `INSIGHT_*` env |
+//! | [`app`]       | the [`app::App`] that holds every service, built once at startup |
+//! | [`api`]       | HTTP: router, middleware, extractors, one module per resource |
+//! | [`error`]     | [`error::ApiError`], the one error vocabulary at the edge |
+//! | [`engine`]    | the question pipeline: retrieval, prompts, generators, SQL validation |
+//! | [`connectors`]| target databases: introspection and read-only execution |
+//! | [`store`]     | the app database (history, feedback, training, users, audit) |
+//! | [`cache`]     | the [`cache::Cache`] trait and its in-process implementation |
+//! | [`domain`]    | identifiers and value types shared by all of the above |
+
+pub mod api;
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod store;
