@@ -1,1 +1,165 @@
-//! (in progress)
+//! The `App`: every long-lived service, built once at startup from the
+//! [`Config`] and shared by the HTTP server, the CLI and the tests.
+//!
+//! Startup order matters and lives here only: app store (migrations in dev),
+//! demo database, target connections (introspected; their DDL becomes
+//! training items), the vector index rebuilt from the store, the generator.
+//! A connection that cannot be opened or introspected does not stop the
+//! service: it is registered with an empty schema and reported by
+//! `/health/ready`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use crate::cache::{Cache, MemoryCache};
+use crate::config::{Config, ConnectionTarget, Profile, ProviderKind};
+use crate::connectors::registry::limits;
+use crate::connectors::sqlite::SqliteConnector;
+use crate::connectors::{ConnectionHandle, Connector, ConnectorRegistry};
+use crate::domain::{ConnectionId, Dialect};
+use crate::engine::llm::anthropic::AnthropicProvider;
+use crate::engine::llm::builtin::BuiltinGenerator;
+use crate::engine::llm::openai::OpenAiProvider;
+use crate::engine::llm::LlmProvider;
+use crate::engine::pipeline::{Engine, EngineSettings};
+use crate::engine::retrieval::{EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex};
+use crate::store::Store;
+
+/// Everything a request handler may need.
+pub struct App {
+    pub config: Config,
+    pub engine: Engine,
+    pub started_at: Instant,
+}
+
+/// Axum state: a cheap clone of the shared `App`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// Optional overrides, used by tests to swap external services.
+#[derive(Default)]
+pub struct AppOverrides {
+    pub llm: Option<Arc<dyn LlmProvider>>,
+    pub store: Option<Store>,
+}
+
+impl App {
+    /// Build from config. `migrate` runs pending migrations (always in dev).
+    pub async fn build(config: Config, overrides: AppOverrides) -> anyhow::Result<App> {
+        let store = match overrides.store {
+            Some(s) => s,
+            None => {
+                let url = config.store_url();
+                let store = Store::connect(&url).await.context("opening the app store")?;
+                let pending = store.pending_migrations().await.unwrap_or(0);
+                if pending > 0 {
+                    if config.profile == Profile::Dev {
+                        let n = store.migrate().await.context("migrating the app store")?;
+                        tracing::info!(migrations = n, "app store migrated");
+                    } else {
+                        anyhow::bail!(
+                            "the app store has {pending} pending migration(s); run `insight migrate` first"
+                        );
+                    }
+                }
+                store
+            }
+        };
+
+        let llm: Arc<dyn LlmProvider> = match overrides.llm {
+            Some(l) => l,
+            None => build_llm(&config)?,
+        };
+        let dim = config.retrieval.embedding_dim;
+        let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(dim));
+        let index: Arc<dyn VectorIndex> = Arc::new(EmbeddedIndex::new(dim));
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(config.cache.max_entries));
+        let connections = Arc::new(ConnectorRegistry::default());
+
+        let engine = Engine {
+            store,
+            connections: connections.clone(),
+            embedder,
+            index,
+            llm,
+            cache,
+            settings: EngineSettings::from_config(&config),
+        };
+
+        register_connections(&config, &connections).await?;
+        let loaded = engine.load_index().await.context("loading training items")?;
+        for conn in connections.all() {
+            match engine.sync_schema(&conn).await {
+                Ok((added, removed)) => tracing::info!(
+                    connection.id = %conn.id, ddl.added = added, ddl.removed = removed,
+                    tables = conn.schema().tables.len(), "schema introspected"
+                ),
+                Err(e) => tracing::warn!(connection.id = %conn.id, error = %e, "schema introspection failed"),
+            }
+        }
+        tracing::info!(training.items = loaded, "vector index loaded");
+
+        Ok(App { config, engine, started_at: Instant::now() })
+    }
+}
+
+fn build_llm(config: &Config) -> anyhow::Result<Arc<dyn LlmProvider>> {
+    Ok(match config.llm.provider {
+        ProviderKind::Builtin => Arc::new(BuiltinGenerator::with_threshold(config.training.reuse_threshold)),
+        ProviderKind::Openai => Arc::new(OpenAiProvider::new(&config.llm).context("configuring the openai provider")?),
+        ProviderKind::Anthropic => {
+            Arc::new(AnthropicProvider::new(&config.llm).context("configuring the anthropic provider")?)
+        }
+    })
+}
+
+async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> anyhow::Result<()> {
+    let q = &config.query;
+    if config.demo.enabled {
+        let path = config.data_dir.join("demo.db");
+        crate::connectors::demo::ensure_demo_database(&path)
+            .await
+            .context("creating the demo database")?;
+        let connector = SqliteConnector::open(&path, true).await.context("opening the demo database")?;
+        registry.insert(ConnectionHandle::new(
+            ConnectionId::parse("demo").expect("valid id"),
+            Some("Demo shop: customers, products, orders, order items, employees".into()),
+            Arc::new(connector),
+            limits(q.max_rows, q.timeout_secs, None, None),
+            None,
+        ));
+    }
+    for (name, c) in &config.connections {
+        let id = ConnectionId::parse(name).map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+        let target = c.target().map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+        let connector: Arc<dyn Connector> = match (c.dialect, target) {
+            (Dialect::Sqlite, ConnectionTarget::SqliteFile(path)) => match SqliteConnector::open(&path, true).await {
+                Ok(conn) => Arc::new(conn),
+                Err(e) => {
+                    tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
+                    Arc::new(crate::connectors::Unavailable::new(Dialect::Sqlite, e.to_string()))
+                }
+            },
+            (dialect, _) => anyhow::bail!(
+                "connections.{name}: {dialect} target databases are not supported by this build yet (only sqlite)"
+            ),
+        };
+        registry.insert(ConnectionHandle::new(
+            id,
+            c.description.clone(),
+            connector,
+            limits(q.max_rows, q.timeout_secs, c.max_rows, c.timeout_secs),
+            c.allowed_tables.clone(),
+        ));
+    }
+    Ok(())
+}

@@ -1,1 +1,284 @@
-//! (in progress)
+//! `ApiError`: the one error vocabulary at the HTTP edge.
+//!
+//! Variants are named for what the client should do. `status()` and `code()`
+//! are one `match` each; codes are stable and documented. Every error body is
+//! `{"error": {"code", "message", "correlation_id", "details"?}}`. Layer errors
+//! (`StoreError`, `ConnectorError`, `LlmError`, `ValidationError`) reach HTTP
+//! only through the `From` impls here. 5xx bodies never carry internal details:
+//! those are logged once, with the correlation id, and replaced by a generic
+//! sentence.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[cfg(any())]
+use crate::api::middleware::correlation::current_correlation_id;
+fn current_correlation_id() -> Option<String> { None }
+use crate::connectors::ConnectorError;
+use crate::engine::llm::LlmError;
+use crate::engine::sql::ValidationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed: bad JSON, a missing or invalid field.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        details: Option<serde_json::Value>,
+    },
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    /// The object does not exist (or is not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("too many requests; retry after {} seconds", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// The SQL failed validation; `reason` is the validator's stable code.
+    #[error("{message}")]
+    SqlRejected {
+        reason: &'static str,
+        message: String,
+    },
+    /// The generator could not map the question onto the schema.
+    #[error("{0}")]
+    Unanswerable(String),
+    /// The target database refused the (validated) query.
+    #[error("{0}")]
+    QueryFailed(String),
+    #[error("the query took longer than {} seconds and was stopped", .0.as_secs())]
+    QueryTimeout(Duration),
+    /// A dependency (LLM provider, target database) is unreachable or failing.
+    #[error("{0}")]
+    UpstreamUnavailable(String),
+    #[error("the request took too long")]
+    Timeout,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SqlRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unanswerable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::QueryFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::QueryTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::SqlRejected { .. } => "sql_rejected",
+            ApiError::Unanswerable(_) => "unanswerable",
+            ApiError::QueryFailed(_) => "query_failed",
+            ApiError::QueryTimeout(_) => "query_timeout",
+            ApiError::UpstreamUnavailable(_) => "upstream_unavailable",
+            ApiError::Timeout => "timeout",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub(crate) fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::BadRequest { details, .. } => details.clone(),
+            ApiError::SqlRejected { reason, .. } => Some(serde_json::json!({ "reason": reason })),
+            ApiError::RateLimited { retry_after } => {
+                Some(serde_json::json!({ "retry_after_secs": retry_after.as_secs().max(1) }))
+            }
+            _ => None,
+        }
+    }
+
+    /// The message a client sees; 5xx internals are replaced.
+    pub(crate) fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => {
+                "Something went wrong on our side. Report the correlation id if it persists.".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The error body, documented in the API contract.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    pub correlation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// Build an error response from parts (also used by middleware to rewrite
+/// errors produced outside our handlers).
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    details: Option<serde_json::Value>,
+) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_string(),
+            message,
+            correlation_id: current_correlation_id().unwrap_or_default(),
+            details,
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // Logged once here, with the internal detail; the body stays generic.
+            tracing::error!(error.code = self.code(), error.detail = %self, "request failed");
+        }
+        let mut resp = error_response(status, self.code(), self.public_message(), self.details());
+        if let ApiError::RateLimited { retry_after } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("object".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(e: ConnectorError) -> Self {
+        match e {
+            ConnectorError::Timeout(d) => ApiError::QueryTimeout(d),
+            ConnectorError::Unavailable(m) => {
+                tracing::warn!(error.detail = %m, "target database unavailable");
+                ApiError::UpstreamUnavailable("The database for this connection is not reachable right now.".into())
+            }
+            ConnectorError::Execution(m) => ApiError::QueryFailed(format!("The database rejected the query: {m}")),
+            ConnectorError::Config(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<LlmError> for ApiError {
+    fn from(e: LlmError) -> Self {
+        match e {
+            LlmError::Config(m) => ApiError::Internal(m),
+            other => {
+                tracing::warn!(error.detail = %other, "LLM provider failed");
+                ApiError::UpstreamUnavailable(
+                    "The SQL generator (LLM provider) is not available right now.".into(),
+                )
+            }
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::SqlRejected {
+            reason: e.code.as_str(),
+            message: e.message,
+        }
+    }
+}
+
+impl From<crate::domain::DomainError> for ApiError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        ApiError::BadRequest {
+            message: e.to_string(),
+            details: Some(serde_json::json!({ "field": e.field })),
+        }
+    }
+}
+
+impl From<crate::engine::pipeline::PipelineError> for ApiError {
+    fn from(e: crate::engine::pipeline::PipelineError) -> Self {
+        use crate::engine::pipeline::PipelineError as P;
+        match e {
+            P::UnknownConnection(name) => ApiError::NotFound(format!("connection `{name}`")),
+            P::Unanswerable(reason) => ApiError::Unanswerable(reason),
+            P::Rejected(v) => v.into(),
+            P::Connector(c) => c.into(),
+            P::Llm(l) => l.into(),
+            P::Store(StoreError::NotFound) => ApiError::NotFound("object".into()),
+            P::Store(s) => s.into(),
+            P::Index(i) => ApiError::Internal(i.to_string()),
+            P::BadInput(m) => ApiError::bad_request(m),
+        }
+    }
+}
+
+/// A failed ask keeps its history id in `details.query_id`, so the client
+/// can give feedback with a corrected SQL.
+pub struct AskError(pub crate::engine::pipeline::AskFailure);
+
+impl IntoResponse for AskError {
+    fn into_response(self) -> Response {
+        let query_id = self.0.query_id.clone();
+        let api: ApiError = self.0.error.into();
+        let status = api.status();
+        if status.is_server_error() {
+            tracing::error!(error.code = api.code(), error.detail = %api, "ask failed");
+        }
+        let mut details = api.details().unwrap_or_else(|| serde_json::json!({}));
+        if let (Some(id), Some(obj)) = (query_id, details.as_object_mut()) {
+            obj.insert("query_id".into(), serde_json::Value::String(id));
+        }
+        let details = if details.as_object().is_some_and(|o| o.is_empty()) { None } else { Some(details) };
+        error_response(status, api.code(), api.public_message(), details)
+    }
+}

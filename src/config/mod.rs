@@ -1,2 +1,525 @@
-//! Typed settings.
+//! Typed settings, loaded once at startup from an optional `insight.toml` and
+//! `INSIGHT_*` environment variables (env wins; nested keys use `__`, e.g.
+//! `INSIGHT_LLM__PROVIDER=openai`). Nothing else in the crate reads env vars.
+//!
+//! Unknown keys and invalid values fail startup with a message naming the
+//! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
+
+pub mod connections;
 pub mod llm;
+pub mod secrets;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use connections::{ConnectionConfig, ConnectionTarget};
+pub use llm::{LlmConfig, ProviderKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// When an approved answer becomes a training item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackMode {
+    /// A 👍 or a working correction is trained at once.
+    #[default]
+    Immediate,
+    /// It waits as `pending` until an analyst approves it.
+    Approval,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub profile: Profile,
+    /// Where the app store, generated secrets and the demo database live.
+    pub data_dir: PathBuf,
+    /// App store URL; default `sqlite://<data_dir>/insight.db`.
+    pub database_url: Option<SecretString>,
+    /// Encrypts stored connection passwords; required in production.
+    pub secret_key: Option<SecretString>,
+    /// Signs access tokens; required in production.
+    pub jwt_secret: Option<SecretString>,
+    /// `text` (default in dev) or `json` (default in production).
+    pub log_format: Option<LogFormat>,
+    pub server: ServerConfig,
+    pub llm: LlmConfig,
+    pub query: QueryConfig,
+    pub retrieval: RetrievalConfig,
+    pub training: TrainingConfig,
+    pub cache: CacheConfig,
+    pub demo: DemoConfig,
+    pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    /// Allowed CORS origins; empty means same-origin only.
+    pub cors_origins: Vec<String>,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            request_timeout_secs: 120,
+            body_limit_bytes: 1024 * 1024,
+            cors_origins: Vec::new(),
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Connection used when a request names none.
+    pub default_connection: String,
+    /// Row cap: the validator adds or clamps `LIMIT` to it and connectors stop there.
+    pub max_rows: u64,
+    pub timeout_secs: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            default_connection: "demo".into(),
+            max_rows: 1000,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    pub top_k_ddl: usize,
+    pub top_k_documentation: usize,
+    pub top_k_examples: usize,
+    /// Dimensions of the built-in hashing embedder.
+    pub embedding_dim: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            top_k_ddl: 8,
+            top_k_documentation: 4,
+            top_k_examples: 5,
+            embedding_dim: 512,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub feedback_mode: FeedbackMode,
+    /// Similarity above which the built-in generator reuses a trained example as is.
+    pub reuse_threshold: f32,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            feedback_mode: FeedbackMode::Immediate,
+            reuse_threshold: 0.80,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub max_entries: u64,
+    /// TTL of cached generated SQL, seconds (0 disables).
+    pub sql_ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 10_000,
+            sql_ttl_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Generate and register the `demo` connection.
+    pub enabled: bool,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Dev,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            secret_key: None,
+            jwt_secret: None,
+            log_format: None,
+            server: ServerConfig::default(),
+            llm: LlmConfig::default(),
+            query: QueryConfig::default(),
+            retrieval: RetrievalConfig::default(),
+            training: TrainingConfig::default(),
+            cache: CacheConfig::default(),
+            demo: DemoConfig::default(),
+            connections: Default::default(),
+        }
+    }
+}
+
+/// A setting that is missing or wrong; startup prints all of them.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Problems(Vec<String>),
+}
+
+impl Config {
+    /// Load from `file` (or `./insight.toml` when it exists) and the process env.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Load from `file` and the given environment (tests pass their own).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut fig = Figment::new();
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    return Err(ConfigError::Invalid(format!(
+                        "config file {} does not exist",
+                        f.display()
+                    )));
+                }
+                fig = fig.merge(Toml::file_exact(f));
+            }
+            None => {
+                let default = Path::new("insight.toml");
+                if default.exists() {
+                    fig = fig.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        // Env overlay: INSIGHT_A__B=v → a.b = v. Built from the given list
+        // (not figment's Env provider, which reads the process env) so tests
+        // are hermetic.
+        let env_toml = env_to_toml(env);
+        fig = fig.merge(Toml::string(&env_toml));
+        let cfg: Config = fig.extract().map_err(|e| {
+            let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
+            ConfigError::Problems(problems)
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.query.max_rows == 0 {
+            problems.push("query.max_rows (INSIGHT_QUERY__MAX_ROWS): must be at least 1".into());
+        }
+        if self.query.timeout_secs == 0 {
+            problems.push("query.timeout_secs (INSIGHT_QUERY__TIMEOUT_SECS): must be at least 1".into());
+        }
+        if self.llm.timeout_secs == 0 {
+            problems.push("llm.timeout_secs (INSIGHT_LLM__TIMEOUT_SECS): must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.training.reuse_threshold) {
+            problems.push("training.reuse_threshold: must be between 0 and 1".into());
+        }
+        if self.retrieval.embedding_dim < 16 || self.retrieval.embedding_dim > 8192 {
+            problems.push("retrieval.embedding_dim: must be between 16 and 8192".into());
+        }
+        if matches!(self.llm.provider, ProviderKind::Anthropic) && self.llm.api_key.is_none() {
+            problems.push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
+        }
+        for (name, c) in &self.connections {
+            if let Err(e) = crate::domain::ConnectionId::parse(name) {
+                problems.push(format!("connections.{name}: {}", e.message));
+            }
+            if let Err(e) = c.target() {
+                problems.push(format!("connections.{name}: {e}"));
+            }
+        }
+        if self.demo.enabled && self.connections.contains_key("demo") {
+            problems.push("connections.demo: the name `demo` is taken by the built-in demo database (set demo.enabled = false to reuse it)".into());
+        }
+        if self.profile == Profile::Production {
+            problems.extend(secrets::production_problems(self));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Problems(problems))
+        }
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.profile {
+            Profile::Dev => LogFormat::Text,
+            Profile::Production => LogFormat::Json,
+        })
+    }
+
+    /// The app store URL, defaulting to a SQLite file in the data dir.
+    pub fn store_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        match &self.database_url {
+            Some(u) => u.expose_secret().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("insight.db").display()),
+        }
+    }
+}
+
+/// Turn `INSIGHT_*` variables into a TOML document. `__` separates nesting
+/// levels; values are parsed as TOML when they are valid TOML values (numbers,
+/// booleans, arrays) and taken as strings otherwise.
+fn env_to_toml(env: &[(String, String)]) -> String {
+    let mut table = toml_edit_free::Table::default();
+    for (k, v) in env {
+        let Some(rest) = k.strip_prefix("INSIGHT_") else { continue };
+        if rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        table.insert(&path, v);
+    }
+    table.render()
+}
+
+/// A tiny TOML writer for the env overlay (keys are quoted, values typed).
+mod toml_edit_free {
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    pub struct Table {
+        values: BTreeMap<String, String>,
+        tables: BTreeMap<String, Table>,
+    }
+
+    impl Table {
+        pub fn insert(&mut self, path: &[String], value: &str) {
+            match path {
+                [] => {}
+                [leaf] => {
+                    self.values.insert(leaf.clone(), typed(value));
+                }
+                [head, rest @ ..] => self.tables.entry(head.clone()).or_default().insert(rest, value),
+            }
+        }
+
+        pub fn render(&self) -> String {
+            let mut out = String::new();
+            self.render_into(&mut Vec::new(), &mut out);
+            out
+        }
+
+        fn render_into(&self, prefix: &mut Vec<String>, out: &mut String) {
+            if !prefix.is_empty() && !self.values.is_empty() {
+                let header: Vec<String> = prefix.iter().map(|p| quote(p)).collect();
+                out.push_str(&format!("[{}]\n", header.join(".")));
+            }
+            for (k, v) in &self.values {
+                out.push_str(&format!("{} = {v}\n", quote(k)));
+            }
+            for (k, t) in &self.tables {
+                prefix.push(k.clone());
+                t.render_into(prefix, out);
+                prefix.pop();
+            }
+        }
+    }
+
+    fn quote(s: &str) -> String {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    fn typed(v: &str) -> String {
+        let t = v.trim();
+        let is_number = t.parse::<i64>().is_ok() || (t.parse::<f64>().is_ok() && t.contains('.'));
+        let is_bool = t == "true" || t == "false";
+        let is_array = t.starts_with('[') && t.ends_with(']');
+        if is_number || is_bool || is_array {
+            t.to_string()
+        } else {
+            quote(v)
+        }
+    }
+}
+
+/// Make figment's error name the setting the way an operator sets it.
+fn describe(e: &figment::Error) -> String {
+    let path = e.path.join(".");
+    let env = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" (INSIGHT_{})", e.path.iter().map(|p| p.to_ascii_uppercase()).collect::<Vec<_>>().join("__"))
+    };
+    match &e.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            let full = if path.is_empty() {
+                field.clone()
+            } else if e.path.last() == Some(field) {
+                path
+            } else {
+                format!("{path}.{field}")
+            };
+            format!("{full}: unknown setting")
+        }
+        kind => {
+            let name = if path.is_empty() { "configuration".to_string() } else { path };
+            format!("{name}{env}: {kind}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_anything() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.profile, Profile::Dev);
+        assert_eq!(c.query.max_rows, 1000);
+        assert_eq!(c.log_format(), LogFormat::Text);
+    }
+
+    #[test]
+    fn env_overrides_nested_values() {
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_QUERY__MAX_ROWS", "50"),
+                ("INSIGHT_SERVER__PORT", "9000"),
+                ("INSIGHT_LLM__PROVIDER", "openai"),
+                ("INSIGHT_LLM__MODEL", "gpt-x"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.query.max_rows, 50);
+        assert_eq!(c.server.port, 9000);
+        assert_eq!(c.llm.provider, ProviderKind::Openai);
+        assert_eq!(c.llm.model.as_deref(), Some("gpt-x"));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let err = Config::load_from(None, &env(&[("INSIGHT_SERVER__PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.port"), "{err}");
+        let err = Config::load_from(None, &env(&[("INSIGHT_BOGUS", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus: unknown setting"), "{err}");
+        let err = Config::load_from(None, &env(&[("INSIGHT_QUERY__MAX_ROWS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("query.max_rows"), "{err}");
+    }
+
+    #[test]
+    fn production_requires_strong_secrets_and_names_each() {
+        let err = Config::load_from(None, &env(&[("INSIGHT_PROFILE", "production")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("INSIGHT_SECRET_KEY"), "{err}");
+        assert!(err.contains("INSIGHT_JWT_SECRET"), "{err}");
+        let err = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_PROFILE", "production"),
+                ("INSIGHT_SECRET_KEY", "short"),
+                ("INSIGHT_JWT_SECRET", "changeme-changeme-changeme-changeme"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("INSIGHT_SECRET_KEY") && err.contains("at least 32"), "{err}");
+        assert!(err.contains("INSIGHT_JWT_SECRET") && err.contains("default"), "{err}");
+        let ok = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_PROFILE", "production"),
+                ("INSIGHT_SECRET_KEY", "k7Qw9zX2mP4vN8rT1yB6cH3jL5sD0fGa"),
+                ("INSIGHT_JWT_SECRET", "Zt4Yh8Kp2Wq6Rn0Vm3Xc7Lb1Jd5Fs9Ga"),
+            ]),
+        );
+        assert!(ok.is_ok(), "{:?}", ok.err());
+    }
+
+    #[test]
+    fn the_example_file_documents_the_defaults() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("insight.example.toml");
+        let c = Config::load_from(Some(&f), &[]).unwrap();
+        let d = Config::default();
+        assert_eq!(c.server.port, d.server.port);
+        assert_eq!(c.query.max_rows, d.query.max_rows);
+        assert_eq!(c.llm.token_budget, d.llm.token_budget);
+        assert_eq!(c.llm.max_correction_attempts, d.llm.max_correction_attempts);
+        assert_eq!(c.retrieval.top_k_examples, d.retrieval.top_k_examples);
+        assert_eq!(c.cache.sql_ttl_secs, d.cache.sql_ttl_secs);
+        assert_eq!(c.training.reuse_threshold, d.training.reuse_threshold);
+        assert_eq!(c.server.body_limit_bytes, d.server.body_limit_bytes);
+    }
+
+    #[test]
+    fn toml_file_is_read_and_unknown_keys_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("insight.toml");
+        std::fs::write(&f, "[query]\nmax_rows = 7\n[connections.sales]\ndialect = \"sqlite\"\npath = \"/tmp/x.db\"\n").unwrap();
+        let c = Config::load_from(Some(&f), &[]).unwrap();
+        assert_eq!(c.query.max_rows, 7);
+        assert!(c.connections.contains_key("sales"));
+        std::fs::write(&f, "[query]\nmax_rowz = 7\n").unwrap();
+        let err = Config::load_from(Some(&f), &[]).unwrap_err().to_string();
+        assert!(err.contains("query.max_rowz: unknown setting"), "{err}");
+    }
+}

@@ -81,3 +81,35 @@ pub trait Connector: Send + Sync {
     /// A cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), ConnectorError>;
 }
+
+/// Stands in for a connection that could not be opened at startup, so the
+/// service still starts and readiness reports the failure.
+pub struct Unavailable {
+    dialect: Dialect,
+    reason: String,
+}
+
+impl Unavailable {
+    pub fn new(dialect: Dialect, reason: String) -> Self {
+        Self { dialect, reason }
+    }
+}
+
+#[async_trait]
+impl Connector for Unavailable {
+    fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn introspect(&self) -> Result<SchemaInfo, ConnectorError> {
+        Err(ConnectorError::Unavailable(self.reason.clone()))
+    }
+
+    async fn execute(&self, _sql: &ValidatedSql, _limits: ExecLimits) -> Result<ResultSet, ConnectorError> {
+        Err(ConnectorError::Unavailable(self.reason.clone()))
+    }
+
+    async fn ping(&self) -> Result<(), ConnectorError> {
+        Err(ConnectorError::Unavailable(self.reason.clone()))
+    }
+}

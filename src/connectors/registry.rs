@@ -1,3 +1,121 @@
-//! (in progress)
-pub struct ConnectionHandle;
-pub struct ConnectorRegistry;
+//! The set of target connections the service knows, each with its connector,
+//! its current schema (refreshed by introspection) and its SQL policy.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::{Connector, ConnectorError, ExecLimits, SchemaInfo};
+use crate::domain::{ConnectionId, Dialect};
+use crate::engine::sql::SqlPolicy;
+
+/// One registered connection.
+pub struct ConnectionHandle {
+    pub id: ConnectionId,
+    pub dialect: Dialect,
+    pub description: Option<String>,
+    pub connector: Arc<dyn Connector>,
+    pub limits: ExecLimits,
+    pub allowed_tables: Option<Vec<String>>,
+    schema: RwLock<Arc<SchemaInfo>>,
+    /// Bumped on each schema refresh that changed something; part of cache keys.
+    schema_version: std::sync::atomic::AtomicU64,
+}
+
+impl ConnectionHandle {
+    pub fn new(
+        id: ConnectionId,
+        description: Option<String>,
+        connector: Arc<dyn Connector>,
+        limits: ExecLimits,
+        allowed_tables: Option<Vec<String>>,
+    ) -> Self {
+        Self {
+            id,
+            dialect: connector.dialect(),
+            description,
+            connector,
+            limits,
+            allowed_tables,
+            schema: RwLock::new(Arc::new(SchemaInfo::default())),
+            schema_version: Default::default(),
+        }
+    }
+
+    pub fn schema(&self) -> Arc<SchemaInfo> {
+        self.schema
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn schema_version(&self) -> u64 {
+        self.schema_version.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Introspect again; returns the new schema and whether it changed.
+    pub async fn refresh_schema(&self) -> Result<(Arc<SchemaInfo>, bool), ConnectorError> {
+        let fresh = Arc::new(self.connector.introspect().await?);
+        let mut guard = self.schema.write().unwrap_or_else(|p| p.into_inner());
+        let changed = **guard != *fresh;
+        if changed {
+            *guard = fresh.clone();
+            self.schema_version
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok((fresh, changed))
+    }
+
+    /// The validator policy for this connection.
+    pub fn policy(&self) -> SqlPolicy {
+        SqlPolicy {
+            max_rows: self.limits.max_rows,
+            allowed_tables: self
+                .allowed_tables
+                .as_ref()
+                .map(|t| t.iter().map(|n| n.to_lowercase()).collect()),
+        }
+    }
+}
+
+/// All connections by id. Reads are lock-free clones of `Arc`s.
+#[derive(Default)]
+pub struct ConnectorRegistry {
+    map: RwLock<BTreeMap<ConnectionId, Arc<ConnectionHandle>>>,
+}
+
+impl ConnectorRegistry {
+    pub fn insert(&self, handle: ConnectionHandle) -> Arc<ConnectionHandle> {
+        let handle = Arc::new(handle);
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(handle.id.clone(), handle.clone());
+        handle
+    }
+
+    pub fn get(&self, id: &ConnectionId) -> Option<Arc<ConnectionHandle>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ConnectionHandle>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Default execution limits from the global config, narrowed per connection.
+pub fn limits(global_max_rows: u64, global_timeout_secs: u64, max_rows: Option<u64>, timeout_secs: Option<u64>) -> ExecLimits {
+    ExecLimits {
+        max_rows: max_rows.map_or(global_max_rows, |m| m.clamp(1, global_max_rows)),
+        timeout: Duration::from_secs(timeout_secs.unwrap_or(global_timeout_secs).max(1)),
+    }
+}

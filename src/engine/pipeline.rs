@@ -1,1 +1,641 @@
-//! (in progress)
+//! The question pipeline: question → retrieval → generation → validation →
+//! execution → history. [`Engine`] is the one service the API and the CLI
+//! call; it owns no HTTP types.
+//!
+//! Generation and validation run in a loop: when the generated SQL fails
+//! validation or execution, the error is fed back to the generator for up to
+//! `max_correction_attempts` more tries. Every ask, whatever its outcome, is
+//! recorded in the history with its sources and timings.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::instrument;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::connectors::{ConnectionHandle, ConnectorError, ConnectorRegistry, ResultColumn, ResultSet};
+use crate::domain::{ConnectionId, Question, TrainingKind};
+use crate::engine::llm::{
+    ContextItem, FailedAttempt, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
+    RetrievedContext, TokenUsage,
+};
+use crate::engine::retrieval::{Embedder, IndexError, VectorIndex};
+use crate::engine::sql::{self, ValidatedSql, ValidationError};
+use crate::observability::metrics;
+use crate::store::{NewQuery, QueryStatus, Store, StoreError};
+
+/// Settings the pipeline needs, copied from [`Config`] once.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub default_connection: String,
+    pub top_k_ddl: usize,
+    pub top_k_documentation: usize,
+    pub top_k_examples: usize,
+    pub max_correction_attempts: u32,
+    pub token_budget: usize,
+    pub sql_cache_ttl: Duration,
+    pub feedback_mode: crate::config::FeedbackMode,
+}
+
+impl EngineSettings {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            default_connection: c.query.default_connection.clone(),
+            top_k_ddl: c.retrieval.top_k_ddl,
+            top_k_documentation: c.retrieval.top_k_documentation,
+            top_k_examples: c.retrieval.top_k_examples,
+            max_correction_attempts: c.llm.max_correction_attempts,
+            token_budget: c.llm.token_budget,
+            sql_cache_ttl: Duration::from_secs(c.cache.sql_ttl_secs),
+            feedback_mode: c.training.feedback_mode,
+        }
+    }
+}
+
+/// The engine: every service the pipeline uses, behind traits.
+pub struct Engine {
+    pub store: Store,
+    pub connections: Arc<ConnectorRegistry>,
+    pub embedder: Arc<dyn Embedder>,
+    pub index: Arc<dyn VectorIndex>,
+    pub llm: Arc<dyn LlmProvider>,
+    pub cache: Arc<dyn Cache>,
+    pub settings: EngineSettings,
+}
+
+/// Who is asking and under which correlation id; auth fills `user_id`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub user_id: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub id: String,
+    pub kind: TrainingKind,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub retrieval: u64,
+    pub generation: u64,
+    pub validation: u64,
+    pub execution: u64,
+    pub total: u64,
+}
+
+/// A complete answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub query_id: String,
+    pub question: String,
+    pub connection: String,
+    pub sql: String,
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub row_count: usize,
+    pub truncated: bool,
+    pub tables: Vec<String>,
+    pub sources: Vec<Source>,
+    pub timings_ms: Timings,
+    pub attempts: u32,
+    pub provider: String,
+    pub strategy: Option<String>,
+    pub cached: bool,
+}
+
+/// Progress of one ask, streamed to SSE clients as it happens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AskEvent {
+    Retrieval { sources: Vec<Source>, duration_ms: u64 },
+    Sql { sql: String, attempt: u32 },
+    Validation { valid: bool, sql: String, tables: Vec<String>, errors: Vec<ValidationError> },
+    Rows { columns: Vec<ResultColumn>, rows: Vec<Vec<serde_json::Value>>, row_count: usize, truncated: bool },
+}
+
+/// Why an ask did not produce rows. `query_id` is set when the ask was
+/// recorded in the history.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("unknown connection `{0}`")]
+    UnknownConnection(String),
+    #[error("{0}")]
+    Unanswerable(String),
+    #[error(transparent)]
+    Rejected(#[from] ValidationError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{0}")]
+    BadInput(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct AskFailure {
+    pub query_id: Option<String>,
+    #[source]
+    pub error: PipelineError,
+}
+
+impl From<PipelineError> for AskFailure {
+    fn from(error: PipelineError) -> Self {
+        Self { query_id: None, error }
+    }
+}
+
+/// Result of `generate`: SQL checked but not executed.
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratedSql {
+    pub question: String,
+    pub connection: String,
+    pub sql: String,
+    pub valid: bool,
+    pub errors: Vec<ValidationError>,
+    pub tables: Vec<String>,
+    pub sources: Vec<Source>,
+    pub attempts: u32,
+    pub strategy: Option<String>,
+}
+
+/// Result of `validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationReport {
+    pub valid: bool,
+    pub sql: String,
+    pub errors: Vec<ValidationError>,
+    pub tables: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedGeneration {
+    sql: String,
+    sources: Vec<(String, TrainingKind, f32)>,
+    strategy: Option<String>,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+type Sink<'a> = Option<&'a mpsc::Sender<AskEvent>>;
+
+async fn emit(sink: Sink<'_>, ev: AskEvent) {
+    if let Some(tx) = sink {
+        // A client that went away must not stop the ask: ignore send errors.
+        let _ = tx.send(ev).await;
+    }
+}
+
+impl Engine {
+    /// One generation call, measured.
+    async fn call_llm(&self, req: &GenerationRequest) -> Result<crate::engine::llm::Generation, LlmError> {
+        let t = Instant::now();
+        let result = self.llm.generate(req).await;
+        let (usage, err) = match &result {
+            Ok(g) => (g.usage, None),
+            Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
+        };
+        metrics::llm_call(self.llm.name(), self.llm.model(), t.elapsed(), usage.prompt_tokens, usage.completion_tokens, err);
+        result
+    }
+
+    /// One execution on a target database, measured.
+    async fn run(&self, conn: &ConnectionHandle, sql: &ValidatedSql) -> Result<ResultSet, ConnectorError> {
+        let t = Instant::now();
+        let result = conn.connector.execute(sql, conn.limits).await;
+        let (rows, err) = match &result {
+            Ok(rs) => (Some(rs.rows.len()), None),
+            Err(ConnectorError::Timeout(_)) => (None, Some("timeout")),
+            Err(ConnectorError::Unavailable(_)) => (None, Some("unavailable")),
+            Err(_) => (None, Some("execution")),
+        };
+        metrics::sql_execution(conn.id.as_str(), t.elapsed(), rows, err);
+        result
+    }
+
+    /// Validate, counting rejections by code.
+    fn check(&self, conn: &ConnectionHandle, schema: &crate::connectors::SchemaInfo, sql_text: &str) -> Result<ValidatedSql, ValidationError> {
+        let result = sql::validate(sql_text, conn.dialect, schema, &conn.policy());
+        if let Err(e) = &result {
+            metrics::sql_rejected(e.code.as_str());
+        }
+        result
+    }
+
+    /// Resolve a connection name (or the default one).
+    pub fn connection(&self, name: Option<&ConnectionId>) -> Result<Arc<ConnectionHandle>, PipelineError> {
+        let id = match name {
+            Some(id) => id.clone(),
+            None => ConnectionId::parse(&self.settings.default_connection)
+                .map_err(|_| PipelineError::UnknownConnection(self.settings.default_connection.clone()))?,
+        };
+        self.connections
+            .get(&id)
+            .ok_or_else(|| PipelineError::UnknownConnection(id.to_string()))
+    }
+
+    /// Retrieve training context for `question` on `conn`.
+    #[instrument(skip_all, fields(connection.id = %conn.id))]
+    pub async fn retrieve(&self, conn: &ConnectionHandle, question: &str) -> Result<RetrievedContext, PipelineError> {
+        let vector = self.embedder.embed(question);
+        let s = &self.settings;
+        let mut hits: Vec<(TrainingKind, String, f32)> = Vec::new();
+        for (kind, k) in [
+            (TrainingKind::Ddl, s.top_k_ddl),
+            (TrainingKind::Documentation, s.top_k_documentation),
+            (TrainingKind::QuestionSql, s.top_k_examples),
+        ] {
+            if k == 0 {
+                continue;
+            }
+            for hit in self.index.search(conn.id.as_str(), kind, &vector, k).await? {
+                hits.push((kind, hit.id, hit.score));
+            }
+        }
+        let ids: Vec<String> = hits.iter().map(|h| h.1.clone()).collect();
+        let items = self.store.get_training_many(&ids).await?;
+        let mut ctx = RetrievedContext::default();
+        for (kind, id, score) in hits {
+            let Some(item) = items.iter().find(|i| i.id == id) else { continue };
+            let ci = ContextItem {
+                id: item.id.clone(),
+                kind,
+                score,
+                content: item.content.clone(),
+                sql: item.sql.clone(),
+            };
+            match kind {
+                TrainingKind::Ddl => ctx.ddl.push(ci),
+                TrainingKind::Documentation => ctx.documentation.push(ci),
+                TrainingKind::QuestionSql => ctx.examples.push(ci),
+            }
+        }
+        Ok(ctx)
+    }
+
+    fn sources(ctx: &RetrievedContext) -> Vec<Source> {
+        ctx.all()
+            .map(|c| Source { id: c.id.clone(), kind: c.kind, score: c.score })
+            .collect()
+    }
+
+    async fn cache_key(&self, conn: &ConnectionHandle, question: &Question) -> Result<String, PipelineError> {
+        let training = self.store.training_version(conn.id.as_str()).await?;
+        let normalized = question.as_str().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        Ok(crate::cache::cache_key(&[
+            "sql",
+            conn.id.as_str(),
+            &conn.schema_version().to_string(),
+            &training.to_string(),
+            self.llm.name(),
+            self.llm.model(),
+            &normalized,
+        ]))
+    }
+
+    /// Ask a question: the main job in one call.
+    #[instrument(skip_all, fields(connection.id, query.id))]
+    pub async fn ask(
+        &self,
+        question: &Question,
+        connection: Option<&ConnectionId>,
+        rc: &RequestContext,
+        sink: Sink<'_>,
+    ) -> Result<Answer, AskFailure> {
+        let started = Instant::now();
+        let conn = self.connection(connection)?;
+        tracing::Span::current().record("connection.id", conn.id.as_str());
+        let query_id = crate::store::new_id();
+        tracing::Span::current().record("query.id", query_id.as_str());
+        let mut record = NewQuery {
+            id: query_id.clone(),
+            user_id: rc.user_id.clone(),
+            connection: conn.id.to_string(),
+            question: question.to_string(),
+            sql: None,
+            status: QueryStatus::Failed,
+            error_code: None,
+            error_message: None,
+            row_count: None,
+            truncated: false,
+            tables: vec![],
+            sources: serde_json::json!([]),
+            timings: serde_json::json!({}),
+            provider: Some(self.llm.name().to_string()),
+            model: Some(self.llm.model().to_string()),
+            strategy: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            attempts: 0,
+            correlation_id: rc.correlation_id.clone(),
+        };
+        let mut timings = Timings::default();
+        let outcome = self.ask_inner(question, &conn, rc, sink, &mut record, &mut timings).await;
+        timings.total = ms(started.elapsed());
+        record.timings = serde_json::to_value(&timings).unwrap_or_default();
+        match outcome {
+            Ok((validated, rs, sources, strategy, cached)) => {
+                record.status = QueryStatus::Answered;
+                metrics::ask("answered");
+                record.row_count = Some(rs.rows.len() as u64);
+                record.truncated = rs.truncated;
+                record.strategy = strategy.clone();
+                self.store.insert_query(&record).await.map_err(PipelineError::from)?;
+                Ok(Answer {
+                    query_id,
+                    question: question.to_string(),
+                    connection: conn.id.to_string(),
+                    sql: validated.sql().to_string(),
+                    row_count: rs.rows.len(),
+                    truncated: rs.truncated,
+                    columns: rs.columns,
+                    rows: rs.rows,
+                    tables: validated.tables().to_vec(),
+                    sources,
+                    timings_ms: timings,
+                    attempts: record.attempts,
+                    provider: self.llm.name().to_string(),
+                    strategy,
+                    cached,
+                })
+            }
+            Err(error) => {
+                let (status, code) = match &error {
+                    PipelineError::Unanswerable(_) => (QueryStatus::Unanswerable, "unanswerable".to_string()),
+                    PipelineError::Rejected(v) => (QueryStatus::Rejected, v.code.as_str().to_string()),
+                    PipelineError::Connector(ConnectorError::Timeout(_)) => (QueryStatus::Failed, "query_timeout".into()),
+                    PipelineError::Connector(_) => (QueryStatus::Failed, "query_failed".into()),
+                    PipelineError::Llm(_) => (QueryStatus::Failed, "llm_error".into()),
+                    _ => (QueryStatus::Failed, "internal".into()),
+                };
+                if status == QueryStatus::Rejected {
+                    // Rejected SQL is a security signal: keep it in the audit log.
+                    self.audit(rc, "sql.rejected", &query_id, serde_json::json!({
+                        "connection": conn.id.as_str(), "reason": code, "sql": record.sql,
+                    }))
+                    .await;
+                }
+                metrics::ask(status.as_str());
+                record.status = status;
+                record.error_code = Some(code);
+                record.error_message = Some(error.to_string());
+                match self.store.insert_query(&record).await {
+                    Ok(_) => Err(AskFailure { query_id: Some(query_id), error }),
+                    Err(e) => {
+                        tracing::error!(error.detail = %e, "could not record a failed ask");
+                        Err(AskFailure { query_id: None, error })
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn ask_inner(
+        &self,
+        question: &Question,
+        conn: &ConnectionHandle,
+        rc: &RequestContext,
+        sink: Sink<'_>,
+        record: &mut NewQuery,
+        timings: &mut Timings,
+    ) -> Result<(ValidatedSql, ResultSet, Vec<Source>, Option<String>, bool), PipelineError> {
+        let schema = conn.schema();
+        let policy = conn.policy();
+        let key = self.cache_key(conn, question).await?;
+
+        // A cached generation (same question, schema, training and model)
+        // skips retrieval and generation; it is validated again all the same.
+        if !self.settings.sql_cache_ttl.is_zero() {
+            let cached = self.cache.get(&key).await;
+            metrics::cache_lookup("sql", cached.is_some());
+            if let Some(bytes) = cached {
+                if let Ok(hit) = serde_json::from_slice::<CachedGeneration>(&bytes) {
+                    let sources: Vec<Source> = hit
+                        .sources
+                        .iter()
+                        .map(|(id, kind, score)| Source { id: id.clone(), kind: *kind, score: *score })
+                        .collect();
+                    record.sources = serde_json::to_value(&sources).unwrap_or_default();
+                    emit(sink, AskEvent::Retrieval { sources: sources.clone(), duration_ms: 0 }).await;
+                    record.sql = Some(hit.sql.clone());
+                    emit(sink, AskEvent::Sql { sql: hit.sql.clone(), attempt: 1 }).await;
+                    if let Ok(validated) = sql::validate(&hit.sql, conn.dialect, &schema, &policy) {
+                        record.tables = validated.tables().to_vec();
+                        record.sql = Some(validated.sql().to_string());
+                        emit(sink, validation_event(&validated)).await;
+                        let t = Instant::now();
+                        let rs = self.run(conn, &validated).await?;
+                        timings.execution = ms(t.elapsed());
+                        emit(sink, rows_event(&rs)).await;
+                        return Ok((validated, rs, sources, hit.strategy, true));
+                    }
+                }
+            }
+        }
+
+        let t = Instant::now();
+        let context = self.retrieve(conn, question.as_str()).await?;
+        metrics::retrieval(t.elapsed());
+        timings.retrieval = ms(t.elapsed());
+        let sources = Self::sources(&context);
+        record.sources = serde_json::to_value(&sources).unwrap_or_default();
+        emit(sink, AskEvent::Retrieval { sources: sources.clone(), duration_ms: timings.retrieval }).await;
+
+        let mut req = GenerationRequest {
+            question: question.to_string(),
+            dialect: conn.dialect,
+            schema: schema.clone(),
+            context,
+            previous_attempts: Vec::new(),
+            correlation_id: rc.correlation_id.clone(),
+            token_budget: self.settings.token_budget,
+        };
+        let max_attempts = 1 + self.settings.max_correction_attempts;
+        let mut last_error: Option<PipelineError> = None;
+        for attempt in 1..=max_attempts {
+            record.attempts = attempt;
+            let t = Instant::now();
+            let generation = self.call_llm(&req).await?;
+            timings.generation += ms(t.elapsed());
+            add_usage(record, generation.usage);
+            if generation.strategy.is_some() {
+                record.strategy = generation.strategy.clone();
+            }
+            let sql_text = match generation.outcome {
+                GenerationOutcome::Unanswerable { reason } => {
+                    // After a failed attempt, "unanswerable" means the
+                    // generator gave up: report the real failure.
+                    return Err(last_error.unwrap_or(PipelineError::Unanswerable(reason)));
+                }
+                GenerationOutcome::Sql { sql } => sql,
+            };
+            record.sql = Some(sql_text.clone());
+            emit(sink, AskEvent::Sql { sql: sql_text.clone(), attempt }).await;
+
+            let t = Instant::now();
+            let validated = self.check(conn, &schema, &sql_text);
+            timings.validation += ms(t.elapsed());
+            let validated = match validated {
+                Ok(v) => v,
+                Err(e) => {
+                    emit(sink, AskEvent::Validation { valid: false, sql: sql_text.clone(), tables: vec![], errors: vec![e.clone()] }).await;
+                    req.previous_attempts.push(FailedAttempt { sql: sql_text, error: e.message.clone() });
+                    last_error = Some(PipelineError::Rejected(e));
+                    continue;
+                }
+            };
+            record.sql = Some(validated.sql().to_string());
+            record.tables = validated.tables().to_vec();
+            emit(sink, validation_event(&validated)).await;
+
+            let t = Instant::now();
+            let result = self.run(conn, &validated).await;
+            timings.execution += ms(t.elapsed());
+            match result {
+                Ok(rs) => {
+                    emit(sink, rows_event(&rs)).await;
+                    if !self.settings.sql_cache_ttl.is_zero() {
+                        let cached = CachedGeneration {
+                            sql: validated.sql().to_string(),
+                            sources: sources.iter().map(|s| (s.id.clone(), s.kind, s.score)).collect(),
+                            strategy: record.strategy.clone(),
+                        };
+                        if let Ok(bytes) = serde_json::to_vec(&cached) {
+                            self.cache.set(&key, bytes, self.settings.sql_cache_ttl).await;
+                        }
+                    }
+                    return Ok((validated, rs, sources, record.strategy.clone(), false));
+                }
+                Err(ConnectorError::Execution(msg)) => {
+                    req.previous_attempts.push(FailedAttempt { sql: validated.sql().to_string(), error: msg.clone() });
+                    last_error = Some(PipelineError::Connector(ConnectorError::Execution(msg)));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| PipelineError::Unanswerable("no SQL was generated".into())))
+    }
+
+    /// Generate and validate SQL without running it.
+    #[instrument(skip_all, fields(connection.id))]
+    pub async fn generate(
+        &self,
+        question: &Question,
+        connection: Option<&ConnectionId>,
+        rc: &RequestContext,
+    ) -> Result<GeneratedSql, PipelineError> {
+        let conn = self.connection(connection)?;
+        tracing::Span::current().record("connection.id", conn.id.as_str());
+        let schema = conn.schema();
+        let context = self.retrieve(&conn, question.as_str()).await?;
+        let sources = Self::sources(&context);
+        let mut req = GenerationRequest {
+            question: question.to_string(),
+            dialect: conn.dialect,
+            schema: schema.clone(),
+            context,
+            previous_attempts: Vec::new(),
+            correlation_id: rc.correlation_id.clone(),
+            token_budget: self.settings.token_budget,
+        };
+        let mut last: Option<GeneratedSql> = None;
+        for attempt in 1..=(1 + self.settings.max_correction_attempts) {
+            let generation = self.call_llm(&req).await?;
+            let sql_text = match generation.outcome {
+                GenerationOutcome::Unanswerable { reason } => {
+                    return match last {
+                        Some(l) => Ok(l),
+                        None => Err(PipelineError::Unanswerable(reason)),
+                    };
+                }
+                GenerationOutcome::Sql { sql } => sql,
+            };
+            match self.check(&conn, &schema, &sql_text) {
+                Ok(v) => {
+                    return Ok(GeneratedSql {
+                        question: question.to_string(),
+                        connection: conn.id.to_string(),
+                        sql: v.sql().to_string(),
+                        valid: true,
+                        errors: vec![],
+                        tables: v.tables().to_vec(),
+                        sources,
+                        attempts: attempt,
+                        strategy: generation.strategy,
+                    });
+                }
+                Err(e) => {
+                    req.previous_attempts.push(FailedAttempt { sql: sql_text.clone(), error: e.message.clone() });
+                    last = Some(GeneratedSql {
+                        question: question.to_string(),
+                        connection: conn.id.to_string(),
+                        sql: sql_text,
+                        valid: false,
+                        errors: vec![e],
+                        tables: vec![],
+                        sources: sources.clone(),
+                        attempts: attempt,
+                        strategy: generation.strategy,
+                    });
+                }
+            }
+        }
+        last.ok_or_else(|| PipelineError::Unanswerable("no SQL was generated".into()))
+    }
+
+    /// Validate arbitrary SQL against a connection's schema and policy.
+    pub fn validate(&self, sql_text: &str, connection: Option<&ConnectionId>) -> Result<ValidationReport, PipelineError> {
+        let conn = self.connection(connection)?;
+        Ok(match sql::validate(sql_text, conn.dialect, &conn.schema(), &conn.policy()) {
+            Ok(v) => ValidationReport { valid: true, sql: v.sql().to_string(), errors: vec![], tables: v.tables().to_vec() },
+            Err(e) => ValidationReport { valid: false, sql: sql_text.to_string(), errors: vec![e], tables: vec![] },
+        })
+    }
+
+    /// Validate, then run SQL given by hand (or re-run a stored query's SQL).
+    #[instrument(skip_all, fields(connection.id))]
+    pub async fn execute(&self, sql_text: &str, connection: Option<&ConnectionId>) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
+        let conn = self.connection(connection)?;
+        tracing::Span::current().record("connection.id", conn.id.as_str());
+        let validated = self.check(&conn, &conn.schema(), sql_text)?;
+        let t = Instant::now();
+        let rs = self.run(&conn, &validated).await?;
+        Ok((validated, rs, ms(t.elapsed())))
+    }
+}
+
+fn validation_event(v: &ValidatedSql) -> AskEvent {
+    AskEvent::Validation { valid: true, sql: v.sql().to_string(), tables: v.tables().to_vec(), errors: vec![] }
+}
+
+fn rows_event(rs: &ResultSet) -> AskEvent {
+    AskEvent::Rows { columns: rs.columns.clone(), rows: rs.rows.clone(), row_count: rs.rows.len(), truncated: rs.truncated }
+}
+
+fn add_usage(record: &mut NewQuery, usage: TokenUsage) {
+    record.prompt_tokens += usage.prompt_tokens;
+    record.completion_tokens += usage.completion_tokens;
+}
+
+fn llm_error_kind(e: &LlmError) -> &'static str {
+    match e {
+        LlmError::Timeout(_) => "timeout",
+        LlmError::Unavailable(_) => "unavailable",
+        LlmError::Upstream { .. } => "upstream",
+        LlmError::BadResponse(_) => "bad_response",
+        LlmError::Config(_) => "config",
+    }
+}

@@ -63,4 +63,8 @@ pub trait VectorIndex: Send + Sync {
     ) -> Result<Vec<ScoredId>, IndexError>;
     /// Number of entries, for readiness and metrics.
     async fn len(&self) -> Result<usize, IndexError>;
+
+    async fn is_empty(&self) -> Result<bool, IndexError> {
+        Ok(self.len().await? == 0)
+    }
 }

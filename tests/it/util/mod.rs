@@ -1,1 +1,176 @@
+//! `TestApp`: a real instance of the service on 127.0.0.1:0 with a temporary
+//! data dir (SQLite app store, generated demo database), plus helpers that
+//! read like the API.
 
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use insight::app::{App, AppOverrides, AppState};
+use insight::config::Config;
+use insight::engine::llm::LlmProvider;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Assert the status, printing the body when it differs.
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+}
+
+#[derive(Default)]
+pub struct TestAppBuilder {
+    configure: Vec<Box<dyn FnOnce(&mut Config)>>,
+    llm: Option<Arc<dyn LlmProvider>>,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.configure.push(Box::new(f));
+        self
+    }
+
+    pub fn llm(mut self, llm: Arc<dyn LlmProvider>) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::load_from(None, &[]).expect("default config");
+        config.data_dir = dir.path().to_path_buf();
+        for f in self.configure {
+            f(&mut config);
+        }
+        insight::config::secrets::ensure_dev_secrets(&mut config).expect("dev secrets");
+        let app = App::build(config, AppOverrides { llm: self.llm, store: None })
+            .await
+            .expect("app builds");
+        let state = AppState(Arc::new(app));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve_state = state.clone();
+        tokio::spawn(async move {
+            let _ = insight::api::serve(
+                listener,
+                serve_state,
+                async move {
+                    let _ = rx.await;
+                },
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            state,
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        Self::reply(resp).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        Self::reply(resp).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        Self::reply(resp).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        let resp = self.client.delete(format!("{}{path}", self.base)).send().await.expect("request");
+        Self::reply(resp).await
+    }
+
+    /// `POST /api/v1/ask` on the demo connection.
+    pub async fn ask(&self, question: &str) -> Reply {
+        self.post("/api/v1/ask", serde_json::json!({ "question": question })).await
+    }
+
+    /// Run SQL directly on the demo database (read-write, outside the service),
+    /// to check what the service did or did not change.
+    pub async fn demo_scalar(&self, sql: &'static str) -> i64 {
+        let path = self.dir.path().join("demo.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&opts).await.expect("open demo db");
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("scalar")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Assert the common error body shape and return `error.code`.
+pub fn error_code(body: &Value) -> String {
+    let err = &body["error"];
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error message missing: {body}");
+    assert!(err["correlation_id"].as_str().is_some_and(|m| !m.is_empty()), "correlation id missing: {body}");
+    err["code"].as_str().expect("error code").to_string()
+}

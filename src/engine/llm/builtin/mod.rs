@@ -1,1 +1,202 @@
-//! (in progress)
+//! The builtin offline generator: SQL without a network or a model.
+//!
+//! It works only from the introspected schema (names, keys and the stored
+//! values of low-cardinality text columns) and the retrieved trained examples,
+//! in two steps:
+//!
+//! 1. **Reuse** a trained example when the question is a paraphrase of it: the
+//!    retrieval score reaches `reuse_threshold` *and* both name the same
+//!    tables, values and numbers, or their content-word sets nearly agree
+//!    (Jaccard ≥ 0.75). The entity check is why "How many orders are there?"
+//!    never reuses "How many customers are there?" however close the vectors.
+//! 2. Otherwise **map the question's shape** onto the schema ([`shapes`]) via
+//!    schema and value linking ([`linking`]).
+//!
+//! When neither works it says what it did not understand instead of guessing:
+//! a wrong query that runs is worse than no query. Retries (non-empty
+//! `previous_attempts`) take the next-best interpretation and never repeat a
+//! failed SQL text.
+
+mod linking;
+mod shapes;
+mod text;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+
+use super::{
+    ContextItem, Generation, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
+    TokenUsage,
+};
+use crate::connectors::SchemaInfo;
+
+/// Content-word Jaccard similarity at which a trained question counts as the same question.
+const JACCARD_REUSE: f64 = 0.75;
+/// Interpretations tried at most per question (the best one plus alternatives).
+const MAX_VARIANTS: usize = 8;
+
+/// The offline generator (provider name `builtin`).
+#[derive(Debug, Clone)]
+pub struct BuiltinGenerator {
+    /// Retrieval cosine similarity from which a trained example is reused.
+    reuse_threshold: f32,
+}
+
+impl Default for BuiltinGenerator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BuiltinGenerator {
+    pub const DEFAULT_REUSE_THRESHOLD: f32 = 0.80;
+
+    pub fn new() -> Self {
+        Self {
+            reuse_threshold: Self::DEFAULT_REUSE_THRESHOLD,
+        }
+    }
+
+    /// A generator that reuses trained examples from `reuse_threshold` on.
+    pub fn with_threshold(reuse_threshold: f32) -> Self {
+        Self { reuse_threshold }
+    }
+
+    pub fn reuse_threshold(&self) -> f32 {
+        self.reuse_threshold
+    }
+
+    /// The synchronous core of [`LlmProvider::generate`].
+    pub fn generate_sync(&self, req: &GenerationRequest) -> Generation {
+        let failed: BTreeSet<String> = req
+            .previous_attempts
+            .iter()
+            .map(|a| normalise_sql(&a.sql))
+            .collect();
+        let (outcome, strategy) = match self.reuse(req, &failed) {
+            Some(sql) => (GenerationOutcome::Sql { sql }, Some("trained_example")),
+            None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
+                Ok((sql, strategy)) => (GenerationOutcome::Sql { sql }, Some(strategy)),
+                Err(reason) => (GenerationOutcome::Unanswerable { reason }, None),
+            },
+        };
+        Generation {
+            outcome,
+            usage: TokenUsage::default(),
+            strategy: strategy.map(str::to_string),
+        }
+    }
+
+    fn reuse(&self, req: &GenerationRequest, failed: &BTreeSet<String>) -> Option<String> {
+        let words = text::content_words(&req.question);
+        let entities = entity_signature(&req.question, &req.schema);
+        let mut best: Option<(f64, &ContextItem)> = None;
+        for ex in &req.context.examples {
+            let Some(sql) = ex.sql.as_deref() else {
+                continue;
+            };
+            if sql.trim().is_empty() || failed.contains(&normalise_sql(sql)) {
+                continue;
+            }
+            let j = text::jaccard(&words, &text::content_words(&ex.content));
+            let by_words = j >= JACCARD_REUSE;
+            let by_score = ex.score >= self.reuse_threshold
+                && entity_signature(&ex.content, &req.schema) == entities;
+            if by_words || by_score {
+                let rank = f64::from(ex.score).max(j);
+                if best.is_none_or(|b| rank > b.0) {
+                    best = Some((rank, ex));
+                }
+            }
+        }
+        best.and_then(|(_, ex)| ex.sql.clone())
+    }
+}
+
+/// Tables, columns, values, numbers and years a question names: two
+/// questions about different things never share an answer.
+fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
+    let tokens = text::tokenize(question);
+    linking::link(&tokens, schema)
+        .into_iter()
+        .filter_map(|m| match m.link {
+            linking::Link::Table(t) => Some(format!("t:{t}")),
+            linking::Link::Column(c) => c.first().map(|(t, c)| format!("c:{t}.{c}")),
+            linking::Link::Value(v) => v.first().map(|(_, _, s)| format!("v:{}", s.to_lowercase())),
+            linking::Link::Literal(s) => Some(format!("l:{}", s.to_lowercase())),
+            linking::Link::Number(x) => Some(format!("n:{x}")),
+            linking::Link::Year(y) => Some(format!("y:{y}")),
+            linking::Link::Revenue => Some("revenue".into()),
+            linking::Link::Bucket(b) => Some(format!("b:{b:?}")),
+        })
+        .collect()
+}
+
+/// Whitespace- and case-insensitive form used to recognise a repeated SQL text.
+fn normalise_sql(sql: &str) -> String {
+    sql.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(';')
+        .trim()
+        .to_lowercase()
+}
+
+/// Map the question onto the schema; the first interpretation whose SQL did
+/// not already fail wins.
+fn interpret(
+    question: &str,
+    schema: &SchemaInfo,
+    dialect: crate::domain::Dialect,
+    failed: &BTreeSet<String>,
+) -> Result<(String, &'static str), String> {
+    let tokens = text::tokenize(question);
+    if tokens.is_empty() {
+        return Err("The question has no words I could read.".into());
+    }
+    let mentions = linking::link(&tokens, schema);
+    let mut variant = 0;
+    let mut last_err: Option<String> = None;
+    while variant <= MAX_VARIANTS {
+        let mut choices = shapes::Choices::new(variant);
+        match shapes::build(schema, dialect, &tokens, &mentions, &mut choices) {
+            Ok(built) if !failed.contains(&normalise_sql(&built.sql)) => {
+                return Ok((built.sql, built.strategy));
+            }
+            Ok(_) => {}
+            Err(reason) if variant == 0 => return Err(reason),
+            Err(reason) => last_err = Some(reason),
+        }
+        // No further ambiguous points: no other reading exists.
+        if variant >= choices.seen() {
+            break;
+        }
+        variant += 1;
+    }
+    Err(last_err.unwrap_or_else(|| {
+        "Every interpretation I have of this question already failed; please rephrase it or name the tables and columns.".into()
+    }))
+}
+
+#[async_trait]
+impl LlmProvider for BuiltinGenerator {
+    fn name(&self) -> &str {
+        "builtin"
+    }
+
+    fn model(&self) -> &str {
+        "offline-v1"
+    }
+
+    async fn generate(&self, req: &GenerationRequest) -> Result<Generation, LlmError> {
+        Ok(self.generate_sync(req))
+    }
+
+    async fn ping(&self) -> Result<(), LlmError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! `POST /api/v1/ask` and `POST /api/v1/ask/stream`: the main job.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt as _;
+
+use crate::api::extract::{ApiJson, Principal};
+use crate::app::AppState;
+use crate::domain::{ConnectionId, Question};
+use crate::engine::pipeline::{Answer, AskEvent};
+use crate::error::{ApiError, AskError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    pub question: Question,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+pub async fn ask(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<AskRequest>,
+) -> Result<axum::Json<Answer>, AskError> {
+    let answer = app.engine.ask(&req.question, req.connection.as_ref(), &rc, None).await.map_err(AskError)?;
+    Ok(axum::Json(answer))
+}
+
+/// Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done`
+/// (the full answer without rows) or `error` (our error body).
+pub async fn ask_stream(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<AskRequest>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<AskEvent>(16);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
+    let correlation = rc.correlation_id.clone().unwrap_or_default();
+    // The ask runs in its own task so a slow client cannot stall it; it is
+    // recorded in the history even if the client disconnects.
+    tokio::spawn(async move {
+        let result = app.engine.ask(&req.question, req.connection.as_ref(), &rc, Some(&tx)).await;
+        drop(tx);
+        let event = match result {
+            Ok(mut answer) => {
+                answer.rows.clear();
+                Event::default().event("done").json_data(&answer).unwrap_or_default()
+            }
+            Err(failure) => {
+                let query_id = failure.query_id.clone();
+                let api: ApiError = failure.error.into();
+                let body = serde_json::json!({"error": {
+                    "code": api.code(),
+                    "message": api.public_message(),
+                    "correlation_id": correlation,
+                    "details": query_id.map(|q| serde_json::json!({"query_id": q})),
+                }});
+                Event::default().event("error").json_data(body).unwrap_or_default()
+            }
+        };
+        let _ = done_tx.send(event);
+    });
+    let progress = ReceiverStream::new(rx).map(|ev| {
+        let name = match &ev {
+            AskEvent::Retrieval { .. } => "retrieval",
+            AskEvent::Sql { .. } => "sql",
+            AskEvent::Validation { .. } => "validation",
+            AskEvent::Rows { .. } => "rows",
+        };
+        Ok(Event::default().event(name).json_data(&ev).unwrap_or_default())
+    });
+    let done = futures::stream::once(async move {
+        Ok(done_rx.await.unwrap_or_else(|_| Event::default().event("error").data("{}")))
+    });
+    Sse::new(progress.chain(done)).keep_alive(KeepAlive::default())
+}

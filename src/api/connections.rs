@@ -1,0 +1,54 @@
+//! `GET /api/v1/connections`: the target databases with a schema summary.
+
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::domain::Dialect;
+
+#[derive(Debug, Serialize)]
+pub struct TableSummary {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub row_count: Option<u64>,
+    pub is_view: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub dialect: Dialect,
+    pub description: Option<String>,
+    pub default: bool,
+    pub max_rows: u64,
+    pub tables: Vec<TableSummary>,
+}
+
+pub async fn list(State(app): State<AppState>) -> axum::Json<Vec<ConnectionSummary>> {
+    let default = &app.engine.settings.default_connection;
+    let out = app
+        .engine
+        .connections
+        .all()
+        .into_iter()
+        .map(|c| ConnectionSummary {
+            id: c.id.to_string(),
+            dialect: c.dialect,
+            description: c.description.clone(),
+            default: c.id.as_str() == default,
+            max_rows: c.limits.max_rows,
+            tables: c
+                .schema()
+                .tables
+                .iter()
+                .map(|t| TableSummary {
+                    name: t.name.clone(),
+                    columns: t.columns.iter().map(|col| col.name.clone()).collect(),
+                    row_count: t.row_count,
+                    is_view: t.is_view,
+                })
+                .collect(),
+        })
+        .collect();
+    axum::Json(out)
+}

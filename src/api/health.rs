@@ -1,0 +1,115 @@
+//! `GET /health` (liveness: the process answers) and `GET /health/ready`
+//! (readiness: each dependency checked in parallel with a short timeout).
+//!
+//! `ready` answers 503 only when the app store — without which nothing
+//! works — is down; a failing target connection, cache or LLM provider gives
+//! 200 with `"status": "degraded"` and the failing check named.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::app::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Serialize)]
+pub struct Liveness {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime_secs: u64,
+}
+
+pub async fn live(State(app): State<AppState>) -> axum::Json<Liveness> {
+    axum::Json(Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: app.started_at.elapsed().as_secs(),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Ok,
+    Degraded,
+    Down,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub status: CheckStatus,
+    pub latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A required dependency takes the whole service down when it fails.
+    pub required: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub status: CheckStatus,
+    pub checks: BTreeMap<String, Check>,
+}
+
+async fn check<F, E>(required: bool, fut: F) -> Check
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let result = tokio::time::timeout(CHECK_TIMEOUT, fut).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let fail = if required { CheckStatus::Down } else { CheckStatus::Degraded };
+    match result {
+        Ok(Ok(())) => Check { status: CheckStatus::Ok, latency_ms, error: None, required },
+        Ok(Err(e)) => Check { status: fail, latency_ms, error: Some(e.to_string()), required },
+        Err(_) => Check { status: fail, latency_ms, error: Some(format!("no answer within {CHECK_TIMEOUT:?}")), required },
+    }
+}
+
+pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
+    let e = &app.engine;
+    let store = check(true, e.store.ping());
+    let index = check(true, async { e.index.len().await.map(|_| ()) });
+    let cache = check(false, e.cache.ping());
+    let llm = check(false, e.llm.ping());
+    let conns = e.connections.all();
+    let conn_checks = futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
+    let (store, index, cache, llm, conn_checks) = tokio::join!(store, index, cache, llm, conn_checks);
+
+    let mut checks = BTreeMap::new();
+    checks.insert("app_store".to_string(), store);
+    checks.insert("vector_index".to_string(), index);
+    checks.insert("cache".to_string(), cache);
+    checks.insert(format!("llm:{}", e.llm.name()), llm);
+    for (c, result) in conns.iter().zip(conn_checks) {
+        checks.insert(format!("connection:{}", c.id), result);
+    }
+    let status = if checks.values().any(|c| c.status == CheckStatus::Down) {
+        CheckStatus::Down
+    } else if checks.values().any(|c| c.status != CheckStatus::Ok) {
+        CheckStatus::Degraded
+    } else {
+        CheckStatus::Ok
+    };
+    let code = if status == CheckStatus::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (code, axum::Json(Readiness { status, checks }))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        crate::observability::metrics::render(),
+    )
+}
+
+/// `GET /metrics/json`: the same figures as JSON.
+pub async fn metrics_json() -> axum::Json<serde_json::Value> {
+    axum::Json(crate::observability::metrics::render_json())
+}

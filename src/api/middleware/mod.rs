@@ -1,0 +1,3 @@
+//! Tower middleware of our own: correlation ids and error-body normalisation.
+
+pub mod correlation;

@@ -1,0 +1,98 @@
+//! `/api/v1/queries`: the history, one record per ask, and feedback on it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::api::extract::{ApiJson, ApiQuery, Principal};
+use crate::app::AppState;
+use crate::engine::training::{FeedbackInput, FeedbackOutcome, Rating};
+use crate::error::ApiError;
+use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
+
+/// `?limit=&offset=` for list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct PageParams {
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::bad_request("`limit` must be between 1 and 100"));
+        }
+        Ok(Page { limit, offset: self.offset.unwrap_or(0) })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<axum::Json<Paginated<QueryRecord>>, ApiError> {
+    let page = params.page()?;
+    let (items, total) = app.engine.store.list_queries(rc.user_id.as_deref(), page).await?;
+    Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueryDetail {
+    #[serde(flatten)]
+    pub query: QueryRecord,
+    pub feedback: Vec<FeedbackRecord>,
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<QueryDetail>, ApiError> {
+    let query = app.engine.store.get_query(&id).await.map_err(|e| not_found(e, &id))?;
+    // Another user's query answers 404, as if it did not exist.
+    if rc.user_id.is_some() && query.user_id != rc.user_id {
+        return Err(ApiError::NotFound(format!("query `{id}`")));
+    }
+    let feedback = app.engine.store.feedback_for_query(&id).await?;
+    Ok(axum::Json(QueryDetail { query, feedback }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    pub rating: Rating,
+    #[serde(default)]
+    pub corrected_sql: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+pub async fn feedback(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<FeedbackRequest>,
+) -> Result<(StatusCode, axum::Json<FeedbackOutcome>), ApiError> {
+    let input = FeedbackInput { rating: req.rating, corrected_sql: req.corrected_sql, comment: req.comment };
+    let outcome = app.engine.feedback(&id, input, &rc).await.map_err(|e| match e {
+        crate::engine::pipeline::PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("query `{id}`")),
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
+fn not_found(e: StoreError, id: &str) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound(format!("query `{id}`")),
+        other => other.into(),
+    }
+}

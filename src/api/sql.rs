@@ -1,0 +1,92 @@
+//! `/api/v1/sql/*`: generate without running, validate, execute.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::api::extract::{ApiJson, Principal};
+use crate::app::AppState;
+use crate::connectors::ResultColumn;
+use crate::domain::{ConnectionId, Question};
+use crate::engine::pipeline::{GeneratedSql, ValidationReport};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRequest {
+    pub question: Question,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+pub async fn generate(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<GenerateRequest>,
+) -> Result<axum::Json<GeneratedSql>, ApiError> {
+    Ok(axum::Json(app.engine.generate(&req.question, req.connection.as_ref(), &rc).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    pub sql: String,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+pub async fn validate(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ValidateRequest>,
+) -> Result<axum::Json<ValidationReport>, ApiError> {
+    Ok(axum::Json(app.engine.validate(&req.sql, req.connection.as_ref())?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// Re-run the SQL of a stored query (on its connection).
+    #[serde(default)]
+    pub query_id: Option<String>,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExecuteResponse {
+    pub connection: String,
+    pub sql: String,
+    pub tables: Vec<String>,
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub row_count: usize,
+    pub truncated: bool,
+    pub duration_ms: u64,
+}
+
+pub async fn execute(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ExecuteRequest>,
+) -> Result<axum::Json<ExecuteResponse>, ApiError> {
+    let (sql_text, connection) = match (req.sql, req.query_id) {
+        (Some(sql), None) => (sql, req.connection),
+        (None, Some(id)) => {
+            let q = app.engine.store.get_query(&id).await.map_err(|_| ApiError::NotFound(format!("query `{id}`")))?;
+            let sql = q.sql.ok_or_else(|| ApiError::bad_request("this query has no SQL to run"))?;
+            (sql, Some(ConnectionId::parse(&q.connection)?))
+        }
+        _ => return Err(ApiError::bad_request("send exactly one of `sql` or `query_id`")),
+    };
+    let (validated, rs, duration_ms) = app.engine.execute(&sql_text, connection.as_ref()).await?;
+    Ok(axum::Json(ExecuteResponse {
+        connection: connection.map(|c| c.to_string()).unwrap_or_else(|| app.engine.settings.default_connection.clone()),
+        sql: validated.sql().to_string(),
+        tables: validated.tables().to_vec(),
+        row_count: rs.rows.len(),
+        truncated: rs.truncated,
+        columns: rs.columns,
+        rows: rs.rows,
+        duration_ms,
+    }))
+}

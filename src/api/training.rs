@@ -1,0 +1,100 @@
+//! `/api/v1/training`: list, add, delete and approve training items.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::api::extract::{ApiJson, ApiQuery, Principal};
+use crate::api::queries::Paginated;
+use crate::app::AppState;
+use crate::domain::{ConnectionId, TrainingKind};
+use crate::engine::pipeline::PipelineError;
+use crate::engine::training::TrainingInput;
+use crate::error::ApiError;
+use crate::store::training::TrainingFilter;
+use crate::store::{Page, StoreError, TrainingItem, TrainingSource, TrainingStatus};
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub connection: Option<ConnectionId>,
+    pub kind: Option<TrainingKind>,
+    pub status: Option<String>,
+    /// Case-insensitive search in content and SQL.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<axum::Json<Paginated<TrainingItem>>, ApiError> {
+    let page = crate::api::queries::PageParams { limit: p.limit, offset: p.offset }.page()?;
+    let status = match p.status.as_deref() {
+        None => None,
+        Some("active") => Some(TrainingStatus::Active),
+        Some("pending") => Some(TrainingStatus::Pending),
+        Some(_) => return Err(ApiError::bad_request("`status` is `active` or `pending`")),
+    };
+    let filter = TrainingFilter { connection: p.connection.map(|c| c.to_string()), kind: p.kind, status, search: p.q };
+    let (items, total) = app.engine.store.list_training(&filter, page).await?;
+    Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRequest {
+    pub kind: TrainingKind,
+    /// DDL text, documentation text, or the question of a `question_sql` pair.
+    pub content: String,
+    #[serde(default)]
+    pub sql: Option<String>,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddResponse {
+    #[serde(flatten)]
+    pub item: TrainingItem,
+    /// `false` when an identical item existed and was returned instead.
+    pub created: bool,
+}
+
+pub async fn add(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<AddRequest>,
+) -> Result<(StatusCode, axum::Json<AddResponse>), ApiError> {
+    let input = TrainingInput { kind: req.kind, content: req.content, sql: req.sql };
+    let (item, created) = app
+        .engine
+        .add_training(req.connection.as_ref(), input, TrainingSource::User, TrainingStatus::Active, &rc)
+        .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(AddResponse { item, created })))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.engine.delete_training(&id, &rc).await.map_err(|e| not_found(e, &id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn approve(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TrainingItem>, ApiError> {
+    Ok(axum::Json(app.engine.approve_training(&id, &rc).await.map_err(|e| not_found(e, &id))?))
+}
+
+fn not_found(e: PipelineError, id: &str) -> ApiError {
+    match e {
+        PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("training item `{id}`")),
+        other => other.into(),
+    }
+}

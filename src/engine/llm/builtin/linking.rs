@@ -1,0 +1,489 @@
+//! Schema and value linking: which words of a question name a table, a
+//! column, a stored value, a number or a year.
+//!
+//! Matching is longest-phrase-first over stemmed words, so "order date" is the
+//! column `orders.order_date` rather than the table `orders` followed by a stray
+//! "date". A word that matches a column of several tables keeps every
+//! candidate; the shape builder picks by context (tables already in play).
+
+use crate::connectors::{ColumnInfo, SchemaInfo};
+
+use super::text::{Token, identifier_words, is_stopword, stem};
+
+/// What a span of the question refers to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    Table(usize),
+    /// Candidate `(table, column)` pairs, best first.
+    Column(Vec<(usize, usize)>),
+    /// A stored value: candidate `(table, column, exact stored spelling)`.
+    Value(Vec<(usize, usize, String)>),
+    /// A quoted or capitalised literal that matched no stored value.
+    Literal(String),
+    Number(f64),
+    Year(i32),
+    /// revenue / sales / amount…: a money measure resolved later.
+    Revenue,
+    /// "year"/"month" as a grouping bucket.
+    Bucket(Bucket),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Year,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    pub start: usize,
+    pub end: usize,
+    pub link: Link,
+}
+
+/// Words the shape builder understands besides stopwords; anything else that
+/// links to nothing makes the question unanswerable.
+pub const INTENT_WORDS: &[&str] = &[
+    "many",
+    "number",
+    "count",
+    "total",
+    "sum",
+    "average",
+    "avg",
+    "mean",
+    "minimum",
+    "min",
+    "maximum",
+    "max",
+    "highest",
+    "lowest",
+    "largest",
+    "smallest",
+    "biggest",
+    "most",
+    "least",
+    "fewest",
+    "top",
+    "bottom",
+    "best",
+    "worst",
+    "per",
+    "by",
+    "each",
+    "every",
+    "group",
+    "grouped",
+    "distinct",
+    "unique",
+    "different",
+    "sorted",
+    "sort",
+    "order",
+    "ordered",
+    "newest",
+    "latest",
+    "recent",
+    "oldest",
+    "earliest",
+    "first",
+    "last",
+    "expensive",
+    "cheap",
+    "cheapest",
+    "cheaper",
+    "priciest",
+    "pricey",
+    "costly",
+    "inexpensive",
+    "more",
+    "than",
+    "over",
+    "above",
+    "under",
+    "below",
+    "less",
+    "fewer",
+    "greater",
+    "exceeding",
+    "exceed",
+    "between",
+    "or",
+    "descending",
+    "ascending",
+    "desc",
+    "asc",
+    "year",
+    "years",
+    "month",
+    "months",
+    "yearly",
+    "monthly",
+    "much",
+    "breakdown",
+    "sold",
+    "sell",
+    "bought",
+    "purchased",
+    "placed",
+    "handled",
+    "ordered",
+    "live",
+    "located",
+    "based",
+    "come",
+    "since",
+    "before",
+    "after",
+    "during",
+    "equal",
+    "one",
+    "ones",
+    "ranked",
+    "work",
+    "works",
+    "working",
+    "employed",
+    "rank",
+    "name",
+    "names",
+    "across",
+    "respectively",
+    "high",
+    "low",
+    "big",
+    "small",
+];
+
+const REVENUE_WORDS: &[&str] = &[
+    "revenue", "revenues", "sales", "sale", "income", "turnover", "spend", "spent", "spending",
+    "amount", "earnings", "money",
+];
+
+/// Synonyms for table head words (the last word of a table name).
+const TABLE_SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "customer",
+        &["client", "buyer", "shopper", "purchaser", "account"],
+    ),
+    (
+        "employee",
+        &[
+            "staff",
+            "worker",
+            "salesperson",
+            "seller",
+            "rep",
+            "colleague",
+        ],
+    ),
+    (
+        "product",
+        &["item", "good", "merchandise", "article", "sku"],
+    ),
+    ("order", &["purchase"]),
+];
+
+/// Words that never link on their own as part of a longer column name.
+const WEAK_PARTS: &[&str] = &[
+    "id", "at", "first", "last", "unit", "is", "has", "no", "num",
+];
+
+#[derive(Debug)]
+struct Entry {
+    words: Vec<String>,
+    link: Link,
+    /// Lower is better at equal length.
+    rank: u8,
+}
+
+/// `(table, column, stored value)` candidates of one value mention.
+type ValueHits = Vec<(usize, usize, String)>;
+
+pub fn is_numeric(c: &ColumnInfo) -> bool {
+    let t = c.data_type.to_ascii_uppercase();
+    ["INT", "REAL", "FLOA", "DOUB", "NUM", "DEC", "MONEY"]
+        .iter()
+        .any(|k| t.contains(k))
+}
+
+pub fn is_date(c: &ColumnInfo) -> bool {
+    let t = c.data_type.to_ascii_uppercase();
+    let n = c.name.to_ascii_lowercase();
+    t.contains("DATE") || t.contains("TIME") || n.ends_with("_at") || n.ends_with("date")
+}
+
+pub fn is_key(schema: &SchemaInfo, t: usize, c: usize) -> bool {
+    let table = &schema.tables[t];
+    let name = &table.columns[c].name;
+    table.primary_key.iter().any(|k| k == name)
+        || table
+            .foreign_keys
+            .iter()
+            .any(|f| f.columns.iter().any(|k| k == name))
+        || name.eq_ignore_ascii_case("id")
+}
+
+fn stems(words: &[String]) -> Vec<String> {
+    words.iter().map(|w| stem(w)).collect()
+}
+
+fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (ti, t) in schema.tables.iter().enumerate() {
+        let tw = stems(&identifier_words(&t.name));
+        if let Some(head) = tw.last() {
+            for (canon, syns) in TABLE_SYNONYMS {
+                if stem(canon) == *head {
+                    for s in *syns {
+                        out.push(Entry {
+                            words: vec![stem(s)],
+                            link: Link::Table(ti),
+                            rank: 2,
+                        });
+                    }
+                }
+            }
+        }
+        out.push(Entry {
+            words: tw.clone(),
+            link: Link::Table(ti),
+            rank: 0,
+        });
+        for (ci, c) in t.columns.iter().enumerate() {
+            let cw = stems(&identifier_words(&c.name));
+            if cw.is_empty() || (cw.len() == 1 && cw[0] == "id") {
+                continue;
+            }
+            let cand = Link::Column(vec![(ti, ci)]);
+            out.push(Entry {
+                words: cw.clone(),
+                link: cand.clone(),
+                rank: 1,
+            });
+            let mut qualified = tw.clone();
+            qualified.extend(cw.iter().filter(|w| !tw.contains(w)).cloned());
+            if qualified.len() > cw.len() {
+                out.push(Entry {
+                    words: qualified,
+                    link: cand.clone(),
+                    rank: 0,
+                });
+            }
+            if cw.len() > 1 {
+                for w in &cw {
+                    if !WEAK_PARTS.contains(&w.as_str()) && !tw.contains(w) && !is_stopword(w) {
+                        out.push(Entry {
+                            words: vec![w.clone()],
+                            link: cand.clone(),
+                            rank: 3,
+                        });
+                    }
+                }
+            }
+            if is_date(c) && !cw.iter().any(|w| w == "date") {
+                out.push(Entry {
+                    words: vec!["date".into()],
+                    link: cand.clone(),
+                    rank: 3,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Link every token span of `tokens` against `schema`.
+pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
+    let lex = lexicon(schema);
+    let mut values: Vec<(Vec<String>, usize, usize, String)> = Vec::new();
+    for (ti, t) in schema.tables.iter().enumerate() {
+        for (ci, c) in t.columns.iter().enumerate() {
+            for v in &c.sample_values {
+                let words: Vec<String> = super::text::tokenize(v)
+                    .into_iter()
+                    .map(|t| t.lower)
+                    .collect();
+                if !(words.is_empty() || (words.len() == 1 && is_stopword(&words[0]))) {
+                    values.push((words, ti, ci, v.clone()));
+                }
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = &tokens[i];
+        if tok.quoted {
+            let hits: Vec<_> = values
+                .iter()
+                .filter(|(_, _, _, v)| v.eq_ignore_ascii_case(&tok.raw))
+                .map(|(_, t, c, v)| (*t, *c, v.clone()))
+                .collect();
+            let link = if hits.is_empty() {
+                Link::Literal(tok.raw.clone())
+            } else {
+                Link::Value(hits)
+            };
+            out.push(Mention {
+                start: i,
+                end: i + 1,
+                link,
+            });
+            i += 1;
+            continue;
+        }
+        // Longest value match.
+        let mut best_value: Option<(usize, ValueHits)> = None;
+        for (words, t, c, v) in &values {
+            let n = words.len();
+            if i + n > tokens.len() {
+                continue;
+            }
+            let hit = words
+                .iter()
+                .zip(&tokens[i..i + n])
+                .all(|(w, tk)| *w == tk.lower || (n == 1 && w.len() >= 4 && stem(w) == tk.stem));
+            if hit {
+                match &mut best_value {
+                    Some((len, hits)) if *len == n => hits.push((*t, *c, v.clone())),
+                    Some((len, _)) if *len > n => {}
+                    _ => best_value = Some((n, vec![(*t, *c, v.clone())])),
+                }
+            }
+        }
+        // Longest schema match; all entries of that length and best rank.
+        let mut best_schema: Option<(usize, u8, Vec<Link>)> = None;
+        for e in &lex {
+            let n = e.words.len();
+            if i + n > tokens.len()
+                || !e
+                    .words
+                    .iter()
+                    .zip(&tokens[i..i + n])
+                    .all(|(w, t)| *w == t.stem)
+            {
+                continue;
+            }
+            match &mut best_schema {
+                Some((len, rank, links)) if *len == n && *rank == e.rank => {
+                    links.push(e.link.clone())
+                }
+                Some((len, rank, _)) if *len > n || (*len == n && *rank < e.rank) => {}
+                _ => best_schema = Some((n, e.rank, vec![e.link.clone()])),
+            }
+        }
+        let schema_len = best_schema.as_ref().map_or(0, |b| b.0);
+        let value_len = best_value.as_ref().map_or(0, |b| b.0);
+        if value_len > 0 && (value_len > schema_len || (value_len == schema_len && tok.capitalised))
+        {
+            let (n, hits) = best_value.expect("checked");
+            out.push(Mention {
+                start: i,
+                end: i + n,
+                link: Link::Value(hits),
+            });
+            i += n;
+            continue;
+        }
+        if let Some((n, _, links)) = best_schema {
+            let link = merge(links);
+            out.push(Mention {
+                start: i,
+                end: i + n,
+                link,
+            });
+            i += n;
+            continue;
+        }
+        if let Some(x) = tok.number() {
+            let prev = i
+                .checked_sub(1)
+                .map(|p| tokens[p].lower.as_str())
+                .unwrap_or("");
+            let year_ctx = matches!(
+                prev,
+                "in" | "during" | "of" | "since" | "before" | "after" | "for" | "year"
+            );
+            let link = if x.fract() == 0.0 && (1900.0..=2100.0).contains(&x) && year_ctx {
+                Link::Year(x as i32)
+            } else {
+                Link::Number(x)
+            };
+            out.push(Mention {
+                start: i,
+                end: i + 1,
+                link,
+            });
+            i += 1;
+            continue;
+        }
+        if REVENUE_WORDS.contains(&tok.lower.as_str()) {
+            out.push(Mention {
+                start: i,
+                end: i + 1,
+                link: Link::Revenue,
+            });
+            i += 1;
+            continue;
+        }
+        let bucket = match tok.lower.as_str() {
+            "year" | "years" | "yearly" | "annual" | "annually" => Some(Bucket::Year),
+            "month" | "months" | "monthly" => Some(Bucket::Month),
+            _ => None,
+        };
+        if let Some(b) = bucket {
+            out.push(Mention {
+                start: i,
+                end: i + 1,
+                link: Link::Bucket(b),
+            });
+            i += 1;
+            continue;
+        }
+        if tok.capitalised
+            && !is_stopword(&tok.lower)
+            && !INTENT_WORDS.contains(&tok.lower.as_str())
+        {
+            // Consecutive capitalised words form one literal ("Ada Lovelace").
+            let mut j = i + 1;
+            while j < tokens.len() && tokens[j].capitalised && !tokens[j].quoted {
+                j += 1;
+            }
+            let raw = tokens[i..j]
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(Mention {
+                start: i,
+                end: j,
+                link: Link::Literal(raw),
+            });
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Several tables or columns for the same words: keep tables if any, else
+/// all column candidates in rank order.
+fn merge(links: Vec<Link>) -> Link {
+    if let Some(t) = links.iter().find(|l| matches!(l, Link::Table(_))) {
+        return t.clone();
+    }
+    let mut cands = Vec::new();
+    for l in links {
+        if let Link::Column(c) = l {
+            for x in c {
+                if !cands.contains(&x) {
+                    cands.push(x);
+                }
+            }
+        }
+    }
+    Link::Column(cands)
+}

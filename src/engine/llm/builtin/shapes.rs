@@ -1,0 +1,1537 @@
+//! Question shapes: turn linked mentions into one SQL query.
+//!
+//! Supported shapes (the strategy name is in brackets): counts [`count`],
+//! lists with filters [`list`], distinct values [`distinct`], aggregates
+//! [`aggregate`], aggregates per group [`group_aggregate`], top-N and
+//! superlatives [`top_n`]. Tables are joined along foreign keys (shortest
+//! path, up to three hops); when a join fans out from the base table, counts
+//! become `COUNT(DISTINCT pk)` and lists `SELECT DISTINCT`, so rows are never
+//! double-counted. Ambiguous choices go through [`Choices`], so a retry can
+//! take the next-best interpretation.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::connectors::SchemaInfo;
+use crate::domain::Dialect;
+
+use super::linking::{Bucket, Link, Mention, is_date, is_key, is_numeric};
+use super::text::Token;
+
+/// Picks option 0 at every ambiguous point, except the `flip`-th one (1-based)
+/// which takes option 1: variant 0 is the best reading, 1.. the next ones.
+pub struct Choices {
+    flip: usize,
+    seen: usize,
+}
+
+impl Choices {
+    pub fn new(flip: usize) -> Self {
+        Self { flip, seen: 0 }
+    }
+
+    fn pick(&mut self, options: usize) -> usize {
+        if options < 2 {
+            return 0;
+        }
+        self.seen += 1;
+        usize::from(self.seen == self.flip)
+    }
+
+    /// Ambiguous points met so far.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+}
+
+pub struct Built {
+    pub sql: String,
+    pub strategy: &'static str,
+}
+
+/// A measure: a column, or quantity × price on one table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Measure {
+    Col(usize, usize),
+    Product(usize, usize, usize),
+}
+
+impl Measure {
+    fn table(self) -> usize {
+        match self {
+            Measure::Col(t, _) | Measure::Product(t, _, _) => t,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Agg {
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Agg {
+    fn sql(self) -> &'static str {
+        match self {
+            Agg::Sum => "SUM",
+            Agg::Avg => "AVG",
+            Agg::Min => "MIN",
+            Agg::Max => "MAX",
+        }
+    }
+    fn alias(self) -> &'static str {
+        match self {
+            Agg::Sum => "total",
+            Agg::Avg => "average",
+            Agg::Min => "minimum",
+            Agg::Max => "maximum",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Group {
+    Col(usize, usize),
+    Entity(usize),
+    Bucket(Bucket),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cmp {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Cmp {
+    fn sql(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+        }
+    }
+}
+
+/// Unanswerable, with the reason shown to the user.
+pub type Reason = String;
+
+struct Ctx<'a> {
+    schema: &'a SchemaInfo,
+    dialect: Dialect,
+    tokens: &'a [Token],
+    mentions: &'a [Mention],
+}
+
+impl Ctx<'_> {
+    fn word(&self, i: usize) -> &str {
+        self.tokens.get(i).map_or("", |t| t.lower.as_str())
+    }
+    fn has(&self, w: &str) -> bool {
+        self.tokens.iter().any(|t| !t.quoted && t.lower == w)
+    }
+    fn has_seq(&self, a: &str, b: &str) -> bool {
+        (0..self.tokens.len().saturating_sub(1)).any(|i| self.word(i) == a && self.word(i + 1) == b)
+    }
+    fn ident(&self, name: &str) -> String {
+        quote_ident(self.dialect, name)
+    }
+    fn tname(&self, t: usize) -> String {
+        self.ident(&self.schema.tables[t].name)
+    }
+    fn col(&self, q: bool, t: usize, c: usize) -> String {
+        let c = self.ident(&self.schema.tables[t].columns[c].name);
+        if q {
+            format!("{}.{c}", self.tname(t))
+        } else {
+            c
+        }
+    }
+    fn pk(&self, t: usize) -> Option<usize> {
+        let table = &self.schema.tables[t];
+        let name = table.primary_key.first()?;
+        table.columns.iter().position(|c| &c.name == name)
+    }
+    fn table_names(&self) -> String {
+        self.schema
+            .tables
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    /// Columns that name a row: `name`, else `*name` columns, else `title`, else the first text column.
+    fn labels(&self, t: usize) -> Vec<usize> {
+        let cols = &self.schema.tables[t].columns;
+        let find = |f: &dyn Fn(&str) -> bool| -> Vec<usize> {
+            cols.iter()
+                .enumerate()
+                .filter(|(_, c)| f(&c.name.to_ascii_lowercase()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        for v in [
+            find(&|n| n == "name"),
+            find(&|n| n.ends_with("name")),
+            find(&|n| n == "title"),
+        ] {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        let text = cols
+            .iter()
+            .position(|c| !is_numeric(c) && !is_date(c) && !c.name.eq_ignore_ascii_case("id"));
+        text.or_else(|| self.pk(t)).into_iter().collect()
+    }
+}
+
+/// Dialect-aware identifier quoting: plain lower-case names stay bare.
+pub fn quote_ident(dialect: Dialect, name: &str) -> String {
+    const RESERVED: &[&str] = &[
+        "order", "group", "user", "select", "from", "where", "table", "by", "limit", "key", "desc",
+        "asc", "index", "values", "check", "default", "column", "to", "in", "is", "as", "on",
+    ];
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&name);
+    if plain {
+        name.to_string()
+    } else if dialect == Dialect::Mysql {
+        format!("`{}`", name.replace('`', "``"))
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// A string literal with quotes doubled (and backslashes for MySQL).
+pub fn quote_str(dialect: Dialect, s: &str) -> String {
+    let mut v = s.replace('\'', "''");
+    if dialect == Dialect::Mysql {
+        v = v.replace('\\', "\\\\");
+    }
+    format!("'{v}'")
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Joins from a base table to other tables along foreign keys.
+struct Joins {
+    clauses: Vec<String>,
+    tables: Vec<usize>,
+    /// Some join goes from a parent to its children (one-to-many).
+    fans_out: bool,
+}
+
+fn plan_joins(cx: &Ctx, base: usize, needed: &BTreeSet<usize>) -> Result<Joins, Reason> {
+    let mut joins = Joins {
+        clauses: vec![],
+        tables: vec![base],
+        fans_out: false,
+    };
+    for &target in needed {
+        if joins.tables.contains(&target) {
+            continue;
+        }
+        let path = fk_path(cx.schema, &joins.tables, target).ok_or_else(|| {
+            format!(
+                "I could not find a foreign-key path between {} and {}.",
+                cx.schema.tables[base].name, cx.schema.tables[target].name
+            )
+        })?;
+        for (from, to, child, ccol, pcol) in path {
+            if joins.tables.contains(&to) {
+                continue;
+            }
+            if from != child {
+                joins.fans_out = true;
+            }
+            let parent = if child == from { to } else { from };
+            joins.clauses.push(format!(
+                "JOIN {} ON {} = {}",
+                cx.tname(to),
+                cx.col(true, child, ccol),
+                cx.col(true, parent, pcol)
+            ));
+            joins.tables.push(to);
+        }
+    }
+    Ok(joins)
+}
+
+/// Edges `(from, to, child_table, child_col, parent_col)`.
+type Edge = (usize, usize, usize, usize, usize);
+
+fn edges(schema: &SchemaInfo) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for (ti, t) in schema.tables.iter().enumerate() {
+        for fk in &t.foreign_keys {
+            let (Some(pi), [c], [p]) = (
+                schema
+                    .tables
+                    .iter()
+                    .position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table)),
+                fk.columns.as_slice(),
+                fk.ref_columns.as_slice(),
+            ) else {
+                continue;
+            };
+            if pi == ti {
+                continue;
+            }
+            let (Some(ci), Some(pc)) = (
+                t.columns.iter().position(|x| &x.name == c),
+                schema.tables[pi].columns.iter().position(|x| &x.name == p),
+            ) else {
+                continue;
+            };
+            out.push((ti, pi, ti, ci, pc));
+            out.push((pi, ti, ti, ci, pc));
+        }
+    }
+    out
+}
+
+fn fk_path(schema: &SchemaInfo, from: &[usize], target: usize) -> Option<Vec<Edge>> {
+    let es = edges(schema);
+    let mut prev: Vec<Option<Edge>> = vec![None; schema.tables.len()];
+    let mut seen: Vec<bool> = vec![false; schema.tables.len()];
+    let mut depth = vec![0usize; schema.tables.len()];
+    let mut q = VecDeque::new();
+    for &f in from {
+        seen[f] = true;
+        q.push_back(f);
+    }
+    while let Some(n) = q.pop_front() {
+        if n == target {
+            let mut path = Vec::new();
+            let mut cur = n;
+            while let Some(e) = prev[cur] {
+                path.push(e);
+                cur = e.0;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        if depth[n] >= 3 {
+            continue;
+        }
+        for e in es.iter().filter(|e| e.0 == n) {
+            if !seen[e.1] {
+                seen[e.1] = true;
+                prev[e.1] = Some(*e);
+                depth[e.1] = depth[n] + 1;
+                q.push_back(e.1);
+            }
+        }
+    }
+    None
+}
+
+fn distance(schema: &SchemaInfo, a: usize, b: usize) -> usize {
+    fk_path(schema, &[a], b).map_or(99, |p| p.len())
+}
+
+/// `(table index, column index)` in the schema.
+type ColRef = (usize, usize);
+
+/// What the question asks, before SQL.
+struct Plan {
+    subject: Option<usize>,
+    /// Value filters: (table, column, values).
+    values: Vec<(usize, usize, Vec<String>)>,
+    literals: Vec<(Option<usize>, String)>,
+    /// Year conditions, on an explicitly named date column if any.
+    years: Vec<(Cmp, i32, Option<ColRef>)>,
+    /// Column comparisons.
+    cmps: Vec<(usize, usize, Cmp, f64)>,
+    /// HAVING COUNT(table) cmp n.
+    having_count: Option<(usize, Cmp, f64)>,
+}
+
+pub fn build(
+    schema: &SchemaInfo,
+    dialect: Dialect,
+    tokens: &[Token],
+    mentions: &[Mention],
+    choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let cx = Ctx {
+        schema,
+        dialect,
+        tokens,
+        mentions,
+    };
+    unknown_words(&cx)?;
+
+    // Column mentions resolved against tables in play.
+    let tables_in_play: Vec<usize> = mentions
+        .iter()
+        .filter_map(|m| match &m.link {
+            Link::Table(t) => Some(*t),
+            Link::Value(v) => v.first().map(|x| x.0),
+            _ => None,
+        })
+        .collect();
+    let resolve_col = |cands: &[(usize, usize)], choices: &mut Choices| -> (usize, usize) {
+        let mut sorted: Vec<(usize, usize)> = cands.to_vec();
+        sorted.sort_by_key(|(t, _)| {
+            tables_in_play
+                .iter()
+                .position(|x| x == t)
+                .unwrap_or(usize::MAX)
+        });
+        sorted[choices.pick(sorted.len())]
+    };
+
+    let count_intent = cx.has_seq("how", "many") || cx.has_seq("number", "of") || cx.has("count");
+    let agg_word_at = |total_cols: &[usize]| {
+        tokens.iter().enumerate().find_map(|(i, t)| {
+            let a = match t.lower.as_str() {
+                "average" | "avg" | "mean" => Agg::Avg,
+                "sum" => Agg::Sum,
+                "minimum" | "min" => Agg::Min,
+                "maximum" | "max" => Agg::Max,
+                // "total" is the column `total` unless used as "total revenue".
+                "total" if !total_cols.contains(&i) => Agg::Sum,
+                _ => return None,
+            };
+            Some((i, a))
+        })
+    };
+    let superlative = |w: &str| -> Option<bool> {
+        // Some(true) = descending.
+        match w {
+            "most" | "top" | "highest" | "largest" | "biggest" | "best" | "expensive"
+            | "priciest" | "newest" | "latest" => Some(true),
+            "least" | "fewest" | "lowest" | "smallest" | "bottom" | "worst" | "cheapest"
+            | "oldest" | "earliest" => Some(false),
+            _ => None,
+        }
+    };
+    let rank_pos = tokens
+        .iter()
+        .position(|t| superlative(&t.lower).is_some() && !t.quoted);
+    // "at least" is a comparison, not a superlative.
+    let rank_pos =
+        rank_pos.filter(|&p| !(tokens[p].lower == "least" && p > 0 && cx.word(p - 1) == "at"));
+
+    let mut plan = Plan {
+        subject: None,
+        values: vec![],
+        literals: vec![],
+        years: vec![],
+        cmps: vec![],
+        having_count: None,
+    };
+
+    // Role of each mention.
+    let mut group: Option<Group> = None;
+    let mut order_by: Option<(usize, usize)> = None;
+    let mut measure_col: Option<(usize, usize)> = None;
+    let mut revenue = false;
+    let mut tables: Vec<(usize, usize)> = Vec::new(); // (mention index, table)
+    let mut plain_cols: Vec<(usize, (usize, usize))> = Vec::new();
+    let mut number_for_limit: Option<u64> = None;
+    let mut skip = vec![false; mentions.len()];
+    let mut total_cols: Vec<usize> = Vec::new();
+
+    for (mi, m) in mentions.iter().enumerate() {
+        if skip[mi] {
+            continue;
+        }
+        let before = |k: usize| {
+            if m.start >= k {
+                cx.word(m.start - k)
+            } else {
+                ""
+            }
+        };
+        let groupish = matches!(before(1), "per" | "each" | "every" | "by" | "across")
+            || (before(1) == "by" && before(2) == "grouped");
+        let sortish = before(1) == "by"
+            && matches!(
+                before(2),
+                "sorted" | "ordered" | "order" | "sort" | "ranked"
+            );
+        match &m.link {
+            Link::Table(t) => {
+                if groupish && !(before(1) == "by" && rank_pos.is_some()) {
+                    group = Some(Group::Entity(*t));
+                } else {
+                    tables.push((mi, *t));
+                }
+            }
+            Link::Column(c) => {
+                let (t, c) = resolve_col(c, choices);
+                let col = &schema.tables[t].columns[c];
+                let next_is_measure = mentions.get(mi + 1).is_some_and(|n| {
+                    n.start == m.end
+                        && (matches!(n.link, Link::Revenue)
+                            || matches!(&n.link, Link::Column(cs) if cs.iter().any(|&(a, b)| is_numeric(&schema.tables[a].columns[b]))))
+                });
+                if col.name.eq_ignore_ascii_case("total")
+                    && (next_is_measure || matches!(cx.word(m.end), "number" | "count"))
+                {
+                    continue; // "total revenue", "total number of": an aggregate word here
+                }
+                if col.name.eq_ignore_ascii_case("total") {
+                    total_cols.push(m.start);
+                }
+                if sortish {
+                    order_by = Some((t, c));
+                } else if groupish && !(before(1) == "by" && rank_pos.is_some() && is_numeric(col))
+                {
+                    group = Some(Group::Col(t, c));
+                } else if is_numeric(col) && !is_key(schema, t, c) {
+                    if measure_col.is_none() {
+                        measure_col = Some((t, c));
+                    }
+                    plain_cols.push((mi, (t, c)));
+                } else {
+                    plain_cols.push((mi, (t, c)));
+                }
+            }
+            Link::Value(v) => {
+                let pick = {
+                    let mut sorted = v.clone();
+                    sorted.sort_by_key(|(t, _, _)| {
+                        tables_in_play
+                            .iter()
+                            .position(|x| x == t)
+                            .unwrap_or(usize::MAX)
+                    });
+                    let i = choices.pick(sorted.len());
+                    sorted[i].clone()
+                };
+                if let Some(f) = plan
+                    .values
+                    .iter_mut()
+                    .find(|f| f.0 == pick.0 && f.1 == pick.1)
+                {
+                    f.2.push(pick.2);
+                } else {
+                    plan.values.push((pick.0, pick.1, vec![pick.2]));
+                }
+            }
+            Link::Literal(s) => {
+                let near = mentions[..mi].iter().rev().find_map(|p| match p.link {
+                    Link::Table(t) if p.end == m.start => Some(t),
+                    _ => None,
+                });
+                plan.literals.push((near, s.clone()));
+            }
+            Link::Year(y) => {
+                let cmp = match before(1) {
+                    "since" => Cmp::Ge,
+                    "after" => Cmp::Gt,
+                    "before" => Cmp::Lt,
+                    _ => Cmp::Eq,
+                };
+                let explicit = plain_cols.iter().rev().find_map(|(_, (t, c))| {
+                    is_date(&schema.tables[*t].columns[*c]).then_some((*t, *c))
+                });
+                plan.years.push((cmp, *y, explicit));
+            }
+            Link::Number(x) => {
+                let cmp = match (before(2), before(1)) {
+                    ("more" | "greater" | "higher" | "larger", "than")
+                    | (_, "over" | "above" | "exceeding" | "exceed") => Some(Cmp::Gt),
+                    ("less" | "fewer" | "lower" | "smaller", "than") | (_, "under" | "below") => {
+                        Some(Cmp::Lt)
+                    }
+                    ("cheaper", "than") => Some(Cmp::Lt),
+                    ("expensive" | "pricier", "than") => Some(Cmp::Gt),
+                    ("at", "least") => Some(Cmp::Ge),
+                    ("at", "most") => Some(Cmp::Le),
+                    _ => None,
+                };
+                match cmp {
+                    Some(cmp) => {
+                        let next = mentions.get(mi + 1).filter(|n| n.start == m.end);
+                        if let Some(Link::Table(t)) = next.map(|n| &n.link) {
+                            plan.having_count = Some((*t, cmp, *x));
+                            skip[mi + 1] = true;
+                        } else if let Some(Link::Column(cs)) = next.map(|n| &n.link) {
+                            let (t, c) = resolve_col(cs, choices);
+                            plan.cmps.push((t, c, cmp, *x));
+                            skip[mi + 1] = true;
+                        } else {
+                            let target = plain_cols
+                                .iter()
+                                .rev()
+                                .map(|(_, tc)| *tc)
+                                .find(|&(t, c)| is_numeric(&schema.tables[t].columns[c]));
+                            match target {
+                                Some((t, c)) => {
+                                    plain_cols.retain(|(_, tc)| *tc != (t, c));
+                                    if measure_col == Some((t, c)) {
+                                        measure_col = None;
+                                    }
+                                    plan.cmps.push((t, c, cmp, *x));
+                                }
+                                None => {
+                                    let anchor = tables.first().map(|x| x.1).ok_or_else(|| {
+                                        format!(
+                                            "I did not understand what should be compared with {}.",
+                                            num(*x)
+                                        )
+                                    })?;
+                                    let (t, c) = default_numeric(&cx, anchor).ok_or_else(|| {
+                                        format!(
+                                            "I did not understand which column of {} should be compared with {}.",
+                                            schema.tables[anchor].name,
+                                            num(*x)
+                                        )
+                                    })?;
+                                    plan.cmps.push((t, c, cmp, *x));
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        let limit_ctx = matches!(
+                            before(1),
+                            "top"
+                                | "first"
+                                | "last"
+                                | "bottom"
+                                | "latest"
+                                | "newest"
+                                | "oldest"
+                                | "earliest"
+                        ) || mentions
+                            .get(mi + 1)
+                            .is_some_and(|n| n.start == m.end && matches!(n.link, Link::Table(_)))
+                            || tokens
+                                .get(m.end)
+                                .is_some_and(|t| superlative(&t.lower).is_some());
+                        if limit_ctx && *x >= 1.0 && x.fract() == 0.0 && number_for_limit.is_none()
+                        {
+                            number_for_limit = Some(*x as u64);
+                        } else {
+                            return Err(format!(
+                                "I did not understand what the number {} refers to.",
+                                num(*x)
+                            ));
+                        }
+                    }
+                }
+            }
+            Link::Revenue => {
+                if before(1) == "by" && rank_pos.is_none() {
+                    return Err("I can group by a column or a table, but not by revenue.".into());
+                }
+                revenue = true;
+            }
+            Link::Bucket(b) => {
+                if groupish || matches!(before(1), "a" | "the") {
+                    group = Some(Group::Bucket(*b));
+                }
+            }
+        }
+    }
+    // A bare numeric column named only to be compared is no measure.
+    if let Some(mc) = measure_col
+        && plan.cmps.iter().any(|(t, c, _, _)| (*t, *c) == mc)
+        && !plain_cols.iter().any(|(_, tc)| *tc == mc)
+    {
+        measure_col = None;
+    }
+
+    let agg_word = agg_word_at(&total_cols);
+
+    // Subject: first table named, else the table of the first column or value.
+    plan.subject = tables.first().map(|x| x.1).or_else(|| {
+        plain_cols
+            .first()
+            .map(|x| x.1.0)
+            .or_else(|| plan.values.first().map(|v| v.0))
+            .or(match group {
+                Some(Group::Col(t, _)) if count_intent => Some(t),
+                _ => None,
+            })
+    });
+    let fallback = match group.and_then(group_table) {
+        Some(t) => Some(t),
+        None if revenue => Some(revenue_measure(&cx, &[], &mut Choices::new(0))?.table()),
+        None => None,
+    };
+    let Some(subject) = plan
+        .subject
+        .or_else(|| measure_col.map(|m| m.0))
+        .or_else(|| plan.cmps.first().map(|c| c.0))
+        .or(fallback)
+    else {
+        return Err(no_table_reason(&cx));
+    };
+
+    // --- count ---------------------------------------------------------
+    if count_intent && rank_pos.is_none() {
+        return count_shape(&cx, &plan, subject, group, choices);
+    }
+
+    // --- top-N / superlatives -------------------------------------------
+    if let Some(rp) = rank_pos {
+        let desc = superlative(&tokens[rp].lower).unwrap_or(true);
+        let entity = tables.first().map(|x| x.1).unwrap_or(subject);
+        let entity_mention = tables.first().map(|x| x.0);
+        let plural = entity_mention.is_some_and(|m| {
+            let t = &tokens[mentions[m].end - 1];
+            t.lower != t.stem && t.lower.ends_with('s')
+        });
+        let limit = number_for_limit.or(if plural { None } else { Some(1) });
+        let word = tokens[rp].lower.as_str();
+        let date_word = matches!(word, "newest" | "latest" | "oldest" | "earliest")
+            || (matches!(word, "most") && cx.word(rp + 1) == "recent");
+        let price_word = matches!(word, "expensive" | "priciest" | "cheapest")
+            || (matches!(word, "most" | "least")
+                && matches!(cx.word(rp + 1), "expensive" | "pricey" | "costly"));
+        let desc = if matches!(word, "most" | "least") && price_word {
+            word == "most"
+        } else {
+            desc
+        };
+        if date_word || price_word {
+            let col = if date_word {
+                date_column(&cx, entity, &plain_cols)
+            } else {
+                price_column(&cx, entity)
+            }
+            .ok_or_else(|| {
+                format!(
+                    "I did not find a {} column in {}.",
+                    if date_word { "date" } else { "price" },
+                    schema.tables[entity].name
+                )
+            })?;
+            return own_column_rank(
+                &cx,
+                &plan,
+                entity,
+                col,
+                desc,
+                limit.or(Some(if plural { 10 } else { 1 })),
+                choices,
+            );
+        }
+        // Measure for the ranking.
+        let other_table = tables.iter().map(|x| x.1).find(|t| *t != entity);
+        if let Some((t, c)) = measure_col {
+            if t == entity && group.is_none() {
+                return own_column_rank(
+                    &cx,
+                    &plan,
+                    entity,
+                    (t, c),
+                    desc,
+                    limit.or(Some(10)),
+                    choices,
+                );
+            }
+            return ranked_group(
+                &cx,
+                &plan,
+                entity,
+                Some(Measure::Col(t, c)),
+                Agg::Sum,
+                desc,
+                limit.or(Some(10)),
+                choices,
+            );
+        }
+        if revenue || other_table.is_none() {
+            let m = revenue_measure(&cx, &[entity], choices)?;
+            return ranked_group(
+                &cx,
+                &plan,
+                entity,
+                Some(m),
+                Agg::Sum,
+                desc,
+                limit.or(Some(10)),
+                choices,
+            );
+        }
+        let counted = other_table.expect("checked");
+        return ranked_group_count(
+            &cx,
+            &plan,
+            entity,
+            counted,
+            desc,
+            limit.or(Some(10)),
+            choices,
+        );
+    }
+
+    // --- aggregates ------------------------------------------------------
+    let agg = agg_word.map(|x| x.1);
+    if agg.is_some() || revenue || (group.is_some() && measure_col.is_some()) {
+        let group_tables: Vec<usize> = match group {
+            Some(Group::Col(t, _)) | Some(Group::Entity(t)) => vec![t],
+            _ => vec![],
+        };
+        let measure = match measure_col {
+            Some((t, c)) => Measure::Col(t, c),
+            None if revenue || agg == Some(Agg::Sum) => {
+                let mut near = group_tables;
+                near.extend(plan.values.iter().map(|v| v.0));
+                if near.is_empty() {
+                    near.extend(tables.iter().map(|x| x.1));
+                }
+                revenue_measure(&cx, &near, choices)?
+            }
+            None => {
+                // "average customers"? Use the subject's single obvious numeric column.
+                let (t, c) = default_numeric(&cx, subject).ok_or_else(|| {
+                    format!(
+                        "I did not understand which number to aggregate in {}.",
+                        schema.tables[subject].name
+                    )
+                })?;
+                Measure::Col(t, c)
+            }
+        };
+        let agg = agg.unwrap_or(Agg::Sum);
+        return aggregate_shape(&cx, &plan, measure, agg, group, choices);
+    }
+
+    if let Some(g) = group {
+        // "orders by status" without a count word: count per group.
+        return count_shape(&cx, &plan, subject, Some(g), choices);
+    }
+
+    // --- distinct --------------------------------------------------------
+    let first_is_col = mentions
+        .iter()
+        .position(|m| matches!(m.link, Link::Column(_) | Link::Table(_)));
+    if let Some(fi) = first_is_col
+        && let Some((_, (t, c))) = plain_cols.iter().find(|(mi, _)| *mi == fi)
+    {
+        let col = &schema.tables[*t].columns[*c];
+        let tok = &tokens[mentions[fi].end - 1];
+        let plural =
+            tok.lower != tok.stem || cx.has("distinct") || cx.has("unique") || cx.has("different");
+        if plural && !is_numeric(col) {
+            return distinct_shape(&cx, &plan, (*t, *c), order_by, choices);
+        }
+    }
+
+    // --- list --------------------------------------------------------------
+    list_shape(&cx, &plan, subject, order_by, number_for_limit)
+}
+
+fn no_table_reason(cx: &Ctx) -> Reason {
+    let words: Vec<&str> = cx
+        .tokens
+        .iter()
+        .filter(|t| {
+            !super::text::is_stopword(&t.lower)
+                && !super::linking::INTENT_WORDS.contains(&t.lower.as_str())
+        })
+        .map(|t| t.raw.as_str())
+        .collect();
+    if words.is_empty() {
+        format!(
+            "The question names no table or column I know. Known tables: {}.",
+            cx.table_names()
+        )
+    } else {
+        format!(
+            "I could not match any table to '{}'. Known tables: {}.",
+            words.join(" "),
+            cx.table_names()
+        )
+    }
+}
+
+/// Words that are neither linked nor part of the question vocabulary.
+fn unknown_words(cx: &Ctx) -> Result<(), Reason> {
+    let mut covered = vec![false; cx.tokens.len()];
+    for m in cx.mentions {
+        for c in covered.iter_mut().take(m.end).skip(m.start) {
+            *c = true;
+        }
+    }
+    let unknown: Vec<&str> = cx
+        .tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !covered[*i]
+                && !super::text::is_stopword(&t.lower)
+                && !super::linking::INTENT_WORDS.contains(&t.lower.as_str())
+        })
+        .map(|(_, t)| t.raw.as_str())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let linked = cx
+        .mentions
+        .iter()
+        .any(|m| matches!(m.link, Link::Table(_) | Link::Column(_) | Link::Value(_)));
+    if !linked {
+        return Err(no_table_reason(cx));
+    }
+    Err(format!(
+        "I did not understand '{}' (it matches no table, column or stored value). Known tables: {}.",
+        unknown.join("', '"),
+        cx.table_names()
+    ))
+}
+
+fn default_numeric(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
+    let cols = &cx.schema.tables[t].columns;
+    let nums: Vec<usize> = (0..cols.len())
+        .filter(|&c| is_numeric(&cols[c]) && !is_key(cx.schema, t, c))
+        .collect();
+    if nums.len() == 1 {
+        return Some((t, nums[0]));
+    }
+    let money = ["price", "total", "amount", "revenue"];
+    money
+        .iter()
+        .find_map(|m| nums.iter().find(|&&c| cols[c].name.eq_ignore_ascii_case(m)))
+        .map(|&c| (t, c))
+}
+
+fn price_column(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
+    let cols = &cx.schema.tables[t].columns;
+    cols.iter()
+        .position(|c| c.name.to_ascii_lowercase().contains("price") && is_numeric(c))
+        .map(|c| (t, c))
+        .or_else(|| default_numeric(cx, t))
+}
+
+fn date_column(cx: &Ctx, t: usize, plain: &[(usize, (usize, usize))]) -> Option<(usize, usize)> {
+    if let Some((_, tc)) = plain
+        .iter()
+        .find(|(_, (pt, pc))| *pt == t && is_date(&cx.schema.tables[*pt].columns[*pc]))
+    {
+        return Some(*tc);
+    }
+    cx.schema.tables[t]
+        .columns
+        .iter()
+        .position(is_date)
+        .map(|c| (t, c))
+}
+
+/// Money measure for questions about revenue/sales: a column called
+/// revenue/sales/amount/total, or quantity × price on a line-item table;
+/// the candidate nearest (by FK hops) to the tables in play wins.
+fn revenue_measure(cx: &Ctx, near: &[usize], choices: &mut Choices) -> Result<Measure, Reason> {
+    let mut cands: Vec<Measure> = Vec::new();
+    for (ti, t) in cx.schema.tables.iter().enumerate() {
+        for (ci, c) in t.columns.iter().enumerate() {
+            let n = c.name.to_ascii_lowercase();
+            if is_numeric(c)
+                && ["revenue", "sales", "amount", "total", "total_amount"].contains(&n.as_str())
+            {
+                cands.push(Measure::Col(ti, ci));
+            }
+        }
+        let q = t.columns.iter().position(|c| {
+            let n = c.name.to_ascii_lowercase();
+            is_numeric(c) && (n == "quantity" || n == "qty" || n == "units")
+        });
+        let p = t
+            .columns
+            .iter()
+            .position(|c| c.name.to_ascii_lowercase().contains("price") && is_numeric(c));
+        if let (Some(q), Some(p)) = (q, p) {
+            cands.push(Measure::Product(ti, q, p));
+        }
+    }
+    if cands.is_empty() {
+        return Err("I did not find a revenue, sales or amount column, nor quantity and price columns to compute it.".into());
+    }
+    let cost = |m: &Measure| {
+        near.iter()
+            .map(|&t| distance(cx.schema, m.table(), t))
+            .sum::<usize>()
+    };
+    cands.sort_by_key(|m| (cost(m), matches!(m, Measure::Product(..))));
+    let i = choices.pick(cands.len());
+    Ok(cands[i])
+}
+
+/// WHERE conditions of the plan; adds the tables they need to `needed`.
+fn conditions(
+    cx: &Ctx,
+    plan: &Plan,
+    base: usize,
+    needed: &mut BTreeSet<usize>,
+) -> Result<Vec<Cond>, Reason> {
+    let mut out = Vec::new();
+    for (t, c, vals) in &plan.values {
+        needed.insert(*t);
+        out.push(Cond::In(*t, *c, vals.clone()));
+    }
+    for (t, c, cmp, x) in &plan.cmps {
+        needed.insert(*t);
+        out.push(Cond::Cmp(*t, *c, *cmp, *x));
+    }
+    for (near, lit) in &plan.literals {
+        let t = near.unwrap_or(base);
+        let labels = cx.labels(t);
+        let named = labels.iter().all(|&c| {
+            let n = cx.schema.tables[t].columns[c].name.to_ascii_lowercase();
+            n.ends_with("name") || n == "title"
+        });
+        if labels.is_empty() || !named {
+            return Err(format!("I did not understand '{lit}'."));
+        }
+        needed.insert(t);
+        out.push(Cond::Literal(t, labels, lit.clone()));
+    }
+    for (cmp, y, explicit) in &plan.years {
+        let (t, c) = match explicit {
+            Some(tc) => *tc,
+            None => nearest_date(cx, base)
+                .ok_or_else(|| format!("I found no date column to filter on the year {y}."))?,
+        };
+        needed.insert(t);
+        out.push(Cond::Year(t, c, *cmp, *y));
+    }
+    Ok(out)
+}
+
+fn nearest_date(cx: &Ctx, base: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, (usize, usize))> = None;
+    for (ti, t) in cx.schema.tables.iter().enumerate() {
+        if let Some(ci) = t.columns.iter().position(is_date) {
+            let d = if ti == base {
+                0
+            } else {
+                distance(cx.schema, base, ti)
+            };
+            if d < 99 && best.is_none_or(|b| d < b.0) {
+                best = Some((d, (ti, ci)));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+enum Cond {
+    In(usize, usize, Vec<String>),
+    Cmp(usize, usize, Cmp, f64),
+    Literal(usize, Vec<usize>, String),
+    Year(usize, usize, Cmp, i32),
+}
+
+fn year_expr(cx: &Ctx, col: &str) -> String {
+    match cx.dialect {
+        Dialect::Sqlite => format!("strftime('%Y', {col})"),
+        Dialect::Postgres => format!("EXTRACT(YEAR FROM {col})"),
+        Dialect::Mysql => format!("YEAR({col})"),
+    }
+}
+
+fn month_expr(cx: &Ctx, col: &str) -> String {
+    match cx.dialect {
+        Dialect::Sqlite => format!("strftime('%Y-%m', {col})"),
+        Dialect::Postgres => format!("to_char({col}, 'YYYY-MM')"),
+        Dialect::Mysql => format!("DATE_FORMAT({col}, '%Y-%m')"),
+    }
+}
+
+fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
+    conds
+        .iter()
+        .map(|c| match c {
+            Cond::In(t, col, vals) => {
+                let lhs = cx.col(q, *t, *col);
+                if vals.len() == 1 {
+                    format!("{lhs} = {}", quote_str(cx.dialect, &vals[0]))
+                } else {
+                    let list: Vec<String> = vals.iter().map(|v| quote_str(cx.dialect, v)).collect();
+                    format!("{lhs} IN ({})", list.join(", "))
+                }
+            }
+            Cond::Cmp(t, col, cmp, x) => {
+                format!("{} {} {}", cx.col(q, *t, *col), cmp.sql(), num(*x))
+            }
+            Cond::Literal(t, labels, lit) => {
+                let parts: Vec<&str> = lit.split_whitespace().collect();
+                if labels.len() == 2 && parts.len() == 2 {
+                    format!(
+                        "{} = {} AND {} = {}",
+                        cx.col(q, *t, labels[0]),
+                        quote_str(cx.dialect, parts[0]),
+                        cx.col(q, *t, labels[1]),
+                        quote_str(cx.dialect, parts[1])
+                    )
+                } else if labels.len() > 1 {
+                    let ors: Vec<String> = labels
+                        .iter()
+                        .map(|l| format!("{} = {}", cx.col(q, *t, *l), quote_str(cx.dialect, lit)))
+                        .collect();
+                    format!("({})", ors.join(" OR "))
+                } else {
+                    format!(
+                        "{} = {}",
+                        cx.col(q, *t, labels[0]),
+                        quote_str(cx.dialect, lit)
+                    )
+                }
+            }
+            Cond::Year(t, col, cmp, y) => {
+                let e = year_expr(cx, &cx.col(q, *t, *col));
+                let v = if cx.dialect == Dialect::Sqlite {
+                    format!("'{y}'")
+                } else {
+                    y.to_string()
+                };
+                format!("{e} {} {v}", cmp.sql())
+            }
+        })
+        .collect()
+}
+
+struct Select {
+    distinct: bool,
+    cols: Vec<String>,
+    from: String,
+    joins: Vec<String>,
+    wheres: Vec<String>,
+    group: Vec<String>,
+    having: Option<String>,
+    order: Vec<String>,
+    limit: Option<u64>,
+}
+
+impl Select {
+    fn sql(&self) -> String {
+        let mut s = format!(
+            "SELECT {}{} FROM {}",
+            if self.distinct { "DISTINCT " } else { "" },
+            self.cols.join(", "),
+            self.from
+        );
+        for j in &self.joins {
+            s.push(' ');
+            s.push_str(j);
+        }
+        if !self.wheres.is_empty() {
+            s.push_str(" WHERE ");
+            s.push_str(&self.wheres.join(" AND "));
+        }
+        if !self.group.is_empty() {
+            s.push_str(" GROUP BY ");
+            s.push_str(&self.group.join(", "));
+        }
+        if let Some(h) = &self.having {
+            s.push_str(" HAVING ");
+            s.push_str(h);
+        }
+        if !self.order.is_empty() {
+            s.push_str(" ORDER BY ");
+            s.push_str(&self.order.join(", "));
+        }
+        if let Some(l) = self.limit {
+            s.push_str(&format!(" LIMIT {l}"));
+        }
+        s
+    }
+}
+
+/// FROM + joins + WHERE for `base` and the plan's filters plus `extra` tables.
+fn from_where(
+    cx: &Ctx,
+    plan: &Plan,
+    base: usize,
+    extra: &[usize],
+) -> Result<(Joins, Vec<Cond>), Reason> {
+    let mut needed = BTreeSet::new();
+    needed.extend(extra.iter().copied());
+    let conds = conditions(cx, plan, base, &mut needed)?;
+    if let Some((t, _, _)) = plan.having_count {
+        needed.insert(t);
+    }
+    needed.remove(&base);
+    let joins = plan_joins(cx, base, &needed)?;
+    Ok((joins, conds))
+}
+
+fn select(cx: &Ctx, base: usize, joins: &Joins, conds: &[Cond]) -> Select {
+    let q = !joins.clauses.is_empty();
+    Select {
+        distinct: false,
+        cols: vec![],
+        from: cx.tname(base),
+        joins: joins.clauses.clone(),
+        wheres: render_conds(cx, q, conds),
+        group: vec![],
+        having: None,
+        order: vec![],
+        limit: None,
+    }
+}
+
+fn count_expr(cx: &Ctx, q: bool, t: usize, fans_out: bool) -> String {
+    match cx.pk(t) {
+        Some(pk) if fans_out => format!("COUNT(DISTINCT {})", cx.col(q, t, pk)),
+        _ => "COUNT(*)".into(),
+    }
+}
+
+fn group_exprs(
+    cx: &Ctx,
+    q: bool,
+    g: Group,
+    date: Option<(usize, usize)>,
+) -> Result<(Vec<String>, Vec<String>), Reason> {
+    // (select columns, group by expressions)
+    Ok(match g {
+        Group::Col(t, c) => (vec![cx.col(q, t, c)], vec![cx.col(q, t, c)]),
+        Group::Entity(t) => {
+            let labels: Vec<String> = cx.labels(t).into_iter().map(|c| cx.col(q, t, c)).collect();
+            let mut by: Vec<String> = cx.pk(t).map(|pk| cx.col(q, t, pk)).into_iter().collect();
+            by.extend(
+                labels
+                    .iter()
+                    .filter(|l| !by.contains(l))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            (labels, by)
+        }
+        Group::Bucket(b) => {
+            let (t, c) = date.ok_or("I found no date column to group by.")?;
+            let col = cx.col(q, t, c);
+            let (e, alias) = match b {
+                Bucket::Year => (year_expr(cx, &col), "year"),
+                Bucket::Month => (month_expr(cx, &col), "month"),
+            };
+            (vec![format!("{e} AS {alias}")], vec![e])
+        }
+    })
+}
+
+fn group_table(g: Group) -> Option<usize> {
+    match g {
+        Group::Col(t, _) | Group::Entity(t) => Some(t),
+        Group::Bucket(_) => None,
+    }
+}
+
+fn count_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    subject: usize,
+    group: Option<Group>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let extra: Vec<usize> = group.and_then(group_table).into_iter().collect();
+    let (joins, conds) = from_where(cx, plan, subject, &extra)?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, subject, &joins, &conds);
+    if let Some((t, cmp, x)) = plan.having_count {
+        // "customers with more than 10 orders": count the qualifying subjects.
+        let pk = cx
+            .pk(subject)
+            .ok_or("I need a primary key to count per row.")?;
+        let inner_count = count_expr(cx, q, t, true);
+        s.cols = vec![cx.col(q, subject, pk)];
+        s.group = vec![cx.col(q, subject, pk)];
+        s.having = Some(format!("{inner_count} {} {}", cmp.sql(), num(x)));
+        return Ok(Built {
+            sql: format!("SELECT COUNT(*) FROM ({}) AS sub", s.sql()),
+            strategy: "count",
+        });
+    }
+    let count = count_expr(cx, q, subject, joins.fans_out);
+    match group {
+        None => {
+            s.cols = vec![count];
+            Ok(Built {
+                sql: s.sql(),
+                strategy: "count",
+            })
+        }
+        Some(g) => {
+            let date = nearest_date(cx, subject);
+            let (cols, by) = group_exprs(cx, q, g, date)?;
+            s.cols = cols;
+            s.cols.push(format!("{count} AS count"));
+            s.group = by;
+            s.order = vec!["count DESC".into()];
+            Ok(Built {
+                sql: s.sql(),
+                strategy: "group_count",
+            })
+        }
+    }
+}
+
+fn measure_expr(cx: &Ctx, q: bool, m: Measure) -> String {
+    match m {
+        Measure::Col(t, c) => cx.col(q, t, c),
+        Measure::Product(t, a, b) => format!("{} * {}", cx.col(q, t, a), cx.col(q, t, b)),
+    }
+}
+
+fn measure_alias(cx: &Ctx, agg: Agg, m: Measure) -> String {
+    match m {
+        Measure::Col(t, c)
+            if agg != Agg::Sum
+                || !cx.schema.tables[t].columns[c]
+                    .name
+                    .eq_ignore_ascii_case("total") =>
+        {
+            format!(
+                "{}_{}",
+                agg.alias(),
+                cx.schema.tables[t].columns[c].name.to_ascii_lowercase()
+            )
+        }
+        Measure::Col(..) => "total".into(),
+        Measure::Product(..) => format!("{}_revenue", agg.alias()),
+    }
+}
+
+fn aggregate_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    m: Measure,
+    agg: Agg,
+    group: Option<Group>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let base = m.table();
+    let extra: Vec<usize> = group.and_then(group_table).into_iter().collect();
+    let (joins, conds) = from_where(cx, plan, base, &extra)?;
+    if joins.fans_out {
+        return Err(format!(
+            "Aggregating {} across those tables would count rows more than once; please rephrase.",
+            cx.schema.tables[base].name
+        ));
+    }
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, base, &joins, &conds);
+    let alias = measure_alias(cx, agg, m);
+    let e = format!(
+        "{}({}) AS {}",
+        agg.sql(),
+        measure_expr(cx, q, m),
+        quote_ident(cx.dialect, &alias)
+    );
+    match group {
+        None => {
+            s.cols = vec![e];
+            Ok(Built {
+                sql: s.sql(),
+                strategy: "aggregate",
+            })
+        }
+        Some(g) => {
+            let (cols, by) = group_exprs(cx, q, g, nearest_date(cx, base))?;
+            s.cols = cols;
+            s.cols.push(e);
+            s.group = by.clone();
+            s.order = by;
+            Ok(Built {
+                sql: s.sql(),
+                strategy: "group_aggregate",
+            })
+        }
+    }
+}
+
+fn own_column_rank(
+    cx: &Ctx,
+    plan: &Plan,
+    entity: usize,
+    (t, c): (usize, usize),
+    desc: bool,
+    limit: Option<u64>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let (joins, conds) = from_where(cx, plan, entity, &[t])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, entity, &joins, &conds);
+    s.distinct = joins.fans_out;
+    s.cols = vec![if q {
+        format!("{}.*", cx.tname(entity))
+    } else {
+        "*".into()
+    }];
+    let dir = if desc { "DESC" } else { "ASC" };
+    s.order = vec![format!("{} {dir}", cx.col(q, t, c))];
+    if let Some(pk) = cx.pk(entity) {
+        s.order.push(format!("{} {dir}", cx.col(q, entity, pk)));
+    }
+    s.limit = limit;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "top_n",
+    })
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per ranking flavour; a struct would only rename them"
+)]
+fn ranked_group(
+    cx: &Ctx,
+    plan: &Plan,
+    entity: usize,
+    m: Option<Measure>,
+    agg: Agg,
+    desc: bool,
+    limit: Option<u64>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let m = m.ok_or("I did not understand what to rank by.")?;
+    let base = m.table();
+    let (joins, conds) = from_where(cx, plan, base, &[entity])?;
+    if joins.fans_out {
+        return Err(format!(
+            "Ranking {} by a value of {} would count rows more than once; please rephrase.",
+            cx.schema.tables[entity].name, cx.schema.tables[base].name
+        ));
+    }
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, base, &joins, &conds);
+    let (cols, by) = group_exprs(cx, q, Group::Entity(entity), None)?;
+    let alias = quote_ident(cx.dialect, &measure_alias(cx, agg, m));
+    s.cols = cols;
+    s.cols.push(format!(
+        "{}({}) AS {alias}",
+        agg.sql(),
+        measure_expr(cx, q, m)
+    ));
+    s.group = by;
+    let dir = if desc { "DESC" } else { "ASC" };
+    s.order = vec![format!("{alias} {dir}")];
+    if let Some(pk) = cx.pk(entity) {
+        s.order.push(cx.col(q, entity, pk));
+    }
+    s.limit = limit;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "top_n",
+    })
+}
+
+fn ranked_group_count(
+    cx: &Ctx,
+    plan: &Plan,
+    entity: usize,
+    counted: usize,
+    desc: bool,
+    limit: Option<u64>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let (joins, conds) = from_where(cx, plan, counted, &[entity])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, counted, &joins, &conds);
+    let (cols, by) = group_exprs(cx, q, Group::Entity(entity), None)?;
+    let alias = format!(
+        "{}_count",
+        super::text::stem(&cx.schema.tables[counted].name.to_ascii_lowercase())
+    );
+    let alias = quote_ident(cx.dialect, &alias);
+    s.cols = cols;
+    s.cols.push(format!(
+        "{} AS {alias}",
+        count_expr(cx, q, counted, joins.fans_out)
+    ));
+    s.group = by;
+    let dir = if desc { "DESC" } else { "ASC" };
+    s.order = vec![format!("{alias} {dir}")];
+    if let Some(pk) = cx.pk(entity) {
+        s.order.push(cx.col(q, entity, pk));
+    }
+    s.limit = limit;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "top_n",
+    })
+}
+
+fn distinct_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    (t, c): (usize, usize),
+    order_by: Option<(usize, usize)>,
+    _choices: &mut Choices,
+) -> Result<Built, Reason> {
+    let (joins, conds) = from_where(cx, plan, t, &[])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, t, &joins, &conds);
+    s.distinct = true;
+    s.cols = vec![cx.col(q, t, c)];
+    let (ot, oc) = order_by.unwrap_or((t, c));
+    s.order = vec![cx.col(q, ot, oc)];
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "distinct",
+    })
+}
+
+fn list_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    subject: usize,
+    order_by: Option<(usize, usize)>,
+    limit: Option<u64>,
+) -> Result<Built, Reason> {
+    let extra: Vec<usize> = order_by.map(|o| o.0).into_iter().collect();
+    let (joins, conds) = from_where(cx, plan, subject, &extra)?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, subject, &joins, &conds);
+    s.distinct = joins.fans_out;
+    s.cols = vec![if q {
+        format!("{}.*", cx.tname(subject))
+    } else {
+        "*".into()
+    }];
+    if let Some((t, c)) = order_by {
+        let dir = if cx.has("descending") || cx.has("desc") {
+            " DESC"
+        } else {
+            ""
+        };
+        s.order = vec![format!("{}{dir}", cx.col(q, t, c))];
+    }
+    if let Some((t, cmp, x)) = plan.having_count {
+        // "customers with more than 10 orders": one row per subject.
+        let pk = cx
+            .pk(subject)
+            .ok_or("I need a primary key to count per row.")?;
+        s.distinct = false;
+        s.group = vec![cx.col(q, subject, pk)];
+        s.having = Some(format!(
+            "{} {} {}",
+            count_expr(cx, q, t, true),
+            cmp.sql(),
+            num(x)
+        ));
+    }
+    s.limit = limit;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "list",
+    })
+}

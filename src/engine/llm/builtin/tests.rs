@@ -1,0 +1,366 @@
+//! Unit tests per question shape, on a hand-built shop schema.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::connectors::{ColumnInfo, ForeignKey, TableInfo};
+use crate::domain::{Dialect, TrainingKind};
+use crate::engine::llm::{FailedAttempt, RetrievedContext};
+
+fn col(name: &str, ty: &str, values: &[&str]) -> ColumnInfo {
+    ColumnInfo {
+        name: name.into(),
+        data_type: ty.into(),
+        nullable: false,
+        comment: None,
+        sample_values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+fn fk(col: &str, table: &str) -> ForeignKey {
+    ForeignKey {
+        columns: vec![col.into()],
+        ref_table: table.into(),
+        ref_columns: vec!["id".into()],
+    }
+}
+
+fn table(name: &str, columns: Vec<ColumnInfo>, fks: Vec<ForeignKey>) -> TableInfo {
+    TableInfo {
+        name: name.into(),
+        columns,
+        primary_key: vec!["id".into()],
+        foreign_keys: fks,
+        ..Default::default()
+    }
+}
+
+fn shop() -> Arc<SchemaInfo> {
+    Arc::new(SchemaInfo {
+        tables: vec![
+            table(
+                "customers",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("name", "TEXT", &[]),
+                    col("country", "TEXT", &["France", "Germany", "United States"]),
+                    col(
+                        "segment",
+                        "TEXT",
+                        &["Consumer", "Corporate", "Small Business"],
+                    ),
+                    col("created_at", "DATE", &[]),
+                ],
+                vec![],
+            ),
+            table(
+                "products",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("name", "TEXT", &[]),
+                    col(
+                        "category",
+                        "TEXT",
+                        &["Books", "Electronics", "Office Supplies"],
+                    ),
+                    col("price", "REAL", &[]),
+                    col("cost", "REAL", &[]),
+                ],
+                vec![],
+            ),
+            table(
+                "employees",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("first_name", "TEXT", &["Felix", "O'Neil"]),
+                    col("last_name", "TEXT", &["Novak"]),
+                    col("region", "TEXT", &["East", "West"]),
+                    col("hire_date", "DATE", &[]),
+                    col("manager_id", "INTEGER", &[]),
+                ],
+                vec![fk("manager_id", "employees")],
+            ),
+            table(
+                "orders",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("customer_id", "INTEGER", &[]),
+                    col("employee_id", "INTEGER", &[]),
+                    col("order_date", "DATE", &[]),
+                    col(
+                        "status",
+                        "TEXT",
+                        &["cancelled", "delivered", "pending", "shipped"],
+                    ),
+                    col("total", "REAL", &[]),
+                ],
+                vec![
+                    fk("customer_id", "customers"),
+                    fk("employee_id", "employees"),
+                ],
+            ),
+            table(
+                "order_items",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("order_id", "INTEGER", &[]),
+                    col("product_id", "INTEGER", &[]),
+                    col("quantity", "INTEGER", &[]),
+                    col("unit_price", "REAL", &[]),
+                ],
+                vec![fk("order_id", "orders"), fk("product_id", "products")],
+            ),
+        ],
+    })
+}
+
+fn request(q: &str) -> GenerationRequest {
+    GenerationRequest {
+        question: q.into(),
+        dialect: Dialect::Sqlite,
+        schema: shop(),
+        context: RetrievedContext::default(),
+        previous_attempts: vec![],
+        correlation_id: None,
+        token_budget: 0,
+    }
+}
+
+fn gen_req(req: &GenerationRequest) -> (Result<String, String>, Option<String>) {
+    let g = BuiltinGenerator::new().generate_sync(req);
+    match g.outcome {
+        GenerationOutcome::Sql { sql } => (Ok(sql), g.strategy),
+        GenerationOutcome::Unanswerable { reason } => (Err(reason), g.strategy),
+    }
+}
+
+#[track_caller]
+fn sql(q: &str) -> String {
+    match gen_req(&request(q)).0 {
+        Ok(s) => s,
+        Err(r) => panic!("{q:?} was unanswerable: {r}"),
+    }
+}
+
+#[track_caller]
+fn unanswerable(q: &str) -> String {
+    match gen_req(&request(q)).0 {
+        Ok(s) => panic!("{q:?} should be unanswerable, got {s}"),
+        Err(r) => r,
+    }
+}
+
+#[test]
+fn counts_with_value_and_year_filters() {
+    assert_eq!(
+        sql("How many customers are in Germany?"),
+        "SELECT COUNT(*) FROM customers WHERE country = 'Germany'"
+    );
+    assert_eq!(
+        sql("How many orders per month in 2024?"),
+        "SELECT strftime('%Y-%m', order_date) AS month, COUNT(*) AS count FROM orders \
+         WHERE strftime('%Y', order_date) = '2024' GROUP BY strftime('%Y-%m', order_date) ORDER BY count DESC"
+    );
+    assert_eq!(
+        sql("How many customers have more than 10 orders?"),
+        "SELECT COUNT(*) FROM (SELECT customers.id FROM customers JOIN orders ON orders.customer_id = customers.id \
+         GROUP BY customers.id HAVING COUNT(DISTINCT orders.id) > 10) AS sub"
+    );
+    let (_, strategy) = gen_req(&request("number of clients"));
+    assert_eq!(strategy.as_deref(), Some("count"));
+}
+
+#[test]
+fn lists_filters_and_literals() {
+    assert_eq!(
+        sql("Customers in France or Germany"),
+        "SELECT * FROM customers WHERE country IN ('France', 'Germany')"
+    );
+    assert_eq!(
+        sql("Products with price over 100"),
+        "SELECT * FROM products WHERE price > 100"
+    );
+    assert_eq!(
+        sql("Products cheaper than 20"),
+        "SELECT * FROM products WHERE price < 20"
+    );
+    assert_eq!(
+        sql("Orders sorted by total descending"),
+        "SELECT * FROM orders ORDER BY total DESC"
+    );
+    // Stored spelling with a quote is escaped, quoted or not.
+    let expected = "SELECT orders.* FROM orders JOIN employees ON orders.employee_id = employees.id \
+                    WHERE employees.first_name = 'O''Neil'";
+    assert_eq!(sql("Orders handled by O'Neil"), expected);
+    assert_eq!(sql("Orders handled by 'O'Neil'"), expected);
+    assert_eq!(
+        sql("the product 'Bob's; DROP TABLE x'"),
+        "SELECT * FROM products WHERE name = 'Bob''s; DROP TABLE x'"
+    );
+}
+
+#[test]
+fn aggregates_and_groups_join_along_foreign_keys() {
+    assert_eq!(
+        sql("What is the average price of products?"),
+        "SELECT AVG(price) AS average_price FROM products"
+    );
+    assert_eq!(
+        sql("Total revenue by country"),
+        "SELECT customers.country, SUM(orders.total) AS total FROM orders JOIN customers \
+         ON orders.customer_id = customers.id GROUP BY customers.country ORDER BY customers.country"
+    );
+    // Product-level grouping switches revenue to line items, so nothing fans out.
+    assert_eq!(
+        sql("Revenue per product category"),
+        "SELECT products.category, SUM(order_items.quantity * order_items.unit_price) AS total_revenue \
+         FROM order_items JOIN products ON order_items.product_id = products.id \
+         GROUP BY products.category ORDER BY products.category"
+    );
+}
+
+#[test]
+fn top_n_and_superlatives() {
+    assert_eq!(
+        sql("Top 5 customers by total"),
+        "SELECT customers.name, SUM(orders.total) AS total FROM orders JOIN customers ON orders.customer_id = customers.id \
+         GROUP BY customers.id, customers.name ORDER BY total DESC, customers.id LIMIT 5"
+    );
+    assert_eq!(
+        sql("Which employee has the most orders?"),
+        "SELECT employees.first_name, employees.last_name, COUNT(*) AS order_count FROM orders \
+         JOIN employees ON orders.employee_id = employees.id \
+         GROUP BY employees.id, employees.first_name, employees.last_name ORDER BY order_count DESC, employees.id LIMIT 1"
+    );
+    assert_eq!(
+        sql("most expensive product"),
+        "SELECT * FROM products ORDER BY price DESC, id DESC LIMIT 1"
+    );
+    assert_eq!(
+        sql("the 3 cheapest products"),
+        "SELECT * FROM products ORDER BY price ASC, id ASC LIMIT 3"
+    );
+    assert_eq!(
+        sql("latest 2 orders"),
+        "SELECT * FROM orders ORDER BY order_date DESC, id DESC LIMIT 2"
+    );
+}
+
+#[test]
+fn distinct_values() {
+    assert_eq!(
+        sql("List distinct product categories"),
+        "SELECT DISTINCT category FROM products ORDER BY category"
+    );
+    assert_eq!(
+        sql("Which countries do we have customers in?"),
+        "SELECT DISTINCT country FROM customers ORDER BY country"
+    );
+}
+
+#[test]
+fn dialects_change_date_functions_and_quoting() {
+    let mut req = request("How many orders in 2024?");
+    req.dialect = Dialect::Postgres;
+    assert_eq!(
+        gen_req(&req).0.unwrap(),
+        "SELECT COUNT(*) FROM orders WHERE EXTRACT(YEAR FROM order_date) = 2024"
+    );
+    req.dialect = Dialect::Mysql;
+    assert_eq!(
+        gen_req(&req).0.unwrap(),
+        "SELECT COUNT(*) FROM orders WHERE YEAR(order_date) = 2024"
+    );
+    assert_eq!(
+        shapes::quote_ident(Dialect::Mysql, "Order Items"),
+        "`Order Items`"
+    );
+    assert_eq!(shapes::quote_ident(Dialect::Postgres, "order"), "\"order\"");
+    assert_eq!(shapes::quote_str(Dialect::Mysql, r"a\'b"), r"'a\\''b'");
+}
+
+#[test]
+fn unmapped_questions_are_unanswerable() {
+    let r = unanswerable("how many unicorns are there");
+    assert!(
+        r.contains("unicorns") && r.contains("Known tables: customers"),
+        "{r}"
+    );
+    unanswerable("what is the meaning of life");
+    unanswerable("hello there");
+    let r = unanswerable("How many customers are not in Germany?");
+    assert!(r.contains("'not'"), "{r}");
+    unanswerable("Show orders 42");
+}
+
+fn example(content: &str, sql: &str, score: f32) -> crate::engine::llm::ContextItem {
+    crate::engine::llm::ContextItem {
+        id: "x".into(),
+        kind: TrainingKind::QuestionSql,
+        score,
+        content: content.into(),
+        sql: Some(sql.into()),
+    }
+}
+
+#[test]
+fn trained_examples_are_reused_only_for_the_same_question() {
+    let trained = "SELECT 42";
+    let mut req = request("how many customers do we have in germany");
+    req.context.examples = vec![example("How many customers are in Germany?", trained, 0.2)];
+    assert_eq!(
+        gen_req(&req),
+        (Ok(trained.into()), Some("trained_example".into()))
+    );
+
+    // High score but another table: not reused.
+    let mut req = request("How many orders are there?");
+    req.context.examples = vec![example("How many customers are there?", trained, 0.95)];
+    assert_eq!(gen_req(&req).0.unwrap(), "SELECT COUNT(*) FROM orders");
+
+    // High score, same entities: reused; below the threshold: not.
+    let mut req = request("count of all the orders");
+    req.context.examples = vec![example("orders placed so far, how many", trained, 0.85)];
+    assert_eq!(gen_req(&req).0.unwrap(), trained);
+    req.context.examples[0].score = 0.5;
+    assert_eq!(gen_req(&req).0.unwrap(), "SELECT COUNT(*) FROM orders");
+    let strict = BuiltinGenerator::with_threshold(0.9);
+    req.context.examples[0].score = 0.85;
+    assert!(
+        matches!(strict.generate_sync(&req).outcome, GenerationOutcome::Sql { sql } if sql != trained)
+    );
+}
+
+#[test]
+fn retries_take_another_reading_then_give_up() {
+    // "date" is ambiguous between the date columns of the schema.
+    let first = sql("orders sorted by date");
+    let mut req = request("orders sorted by date");
+    req.previous_attempts = vec![FailedAttempt {
+        sql: first.clone(),
+        error: "x".into(),
+    }];
+    let second = gen_req(&req).0.unwrap();
+    assert_ne!(first, second);
+    let mut req = request("How many customers are there?");
+    req.previous_attempts = vec![FailedAttempt {
+        sql: "select count(*)  from customers;".into(),
+        error: "x".into(),
+    }];
+    assert!(gen_req(&req).0.is_err());
+}
+
+#[tokio::test]
+async fn provider_identity() {
+    let g = BuiltinGenerator::default();
+    assert_eq!((g.name(), g.model()), ("builtin", "offline-v1"));
+    assert!(g.ping().await.is_ok());
+    assert_eq!(
+        g.generate(&request("How many products?"))
+            .await
+            .unwrap()
+            .usage,
+        TokenUsage::default()
+    );
+    assert_eq!(g.reuse_threshold(), 0.80);
+}

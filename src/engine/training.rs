@@ -1,0 +1,295 @@
+//! Learning: training items in, feedback turned into training, and the
+//! vector index kept in step with the app store.
+//!
+//! The store is the source of truth. Every write goes to the store first and
+//! then to the index; on start the index is rebuilt from the store (vectors
+//! made by another embedder are recomputed).
+
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::pipeline::{Engine, PipelineError, RequestContext};
+use crate::config::FeedbackMode;
+use crate::connectors::ConnectionHandle;
+use crate::domain::{ConnectionId, TrainingKind};
+use crate::engine::retrieval::IndexEntry;
+use crate::engine::sql;
+use crate::store::{
+    FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, QueryStatus, TrainingItem,
+    TrainingSource, TrainingStatus,
+};
+
+/// A training item as submitted through the API or the CLI.
+#[derive(Debug, Clone)]
+pub struct TrainingInput {
+    pub kind: TrainingKind,
+    pub content: String,
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rating {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedbackInput {
+    pub rating: Rating,
+    pub corrected_sql: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackOutcome {
+    pub feedback: FeedbackRecord,
+    pub training_item: Option<TrainingItem>,
+}
+
+const MAX_CONTENT: usize = 100_000;
+
+impl Engine {
+    async fn index_item(&self, item: &TrainingItem) -> Result<(), PipelineError> {
+        if item.status != TrainingStatus::Active {
+            return Ok(());
+        }
+        let vector = if item.embedding.len() == self.embedder.dim()
+            && item.embedder.as_deref() == Some(self.embedder.id())
+        {
+            item.embedding.clone()
+        } else {
+            self.embedder.embed(&embed_text(item.kind, &item.content, item.sql.as_deref()))
+        };
+        self.index
+            .upsert(IndexEntry { id: item.id.clone(), connection: item.connection.clone(), kind: item.kind, vector })
+            .await?;
+        Ok(())
+    }
+
+    /// Add a training item after checking it: `question_sql` needs SQL that
+    /// validates against the connection.
+    #[instrument(skip_all, fields(connection.id, training.kind = %input.kind))]
+    pub async fn add_training(
+        &self,
+        connection: Option<&ConnectionId>,
+        input: TrainingInput,
+        source: TrainingSource,
+        status: TrainingStatus,
+        rc: &RequestContext,
+    ) -> Result<(TrainingItem, bool), PipelineError> {
+        let conn = self.connection(connection)?;
+        tracing::Span::current().record("connection.id", conn.id.as_str());
+        let content = input.content.trim().to_string();
+        if content.is_empty() {
+            return Err(PipelineError::BadInput("content is empty".into()));
+        }
+        if content.len() > MAX_CONTENT {
+            return Err(PipelineError::BadInput(format!("content is longer than {MAX_CONTENT} bytes")));
+        }
+        let sql_text = match (input.kind, input.sql.as_deref().map(str::trim)) {
+            (TrainingKind::QuestionSql, Some(s)) if !s.is_empty() => {
+                let v = sql::validate(s, conn.dialect, &conn.schema(), &conn.policy())?;
+                Some(strip_enforced_limit(s, v.sql()))
+            }
+            (TrainingKind::QuestionSql, _) => {
+                return Err(PipelineError::BadInput("a question_sql item needs `sql`".into()));
+            }
+            (_, Some(s)) if !s.is_empty() => {
+                return Err(PipelineError::BadInput(format!("a {} item takes no `sql`", input.kind)));
+            }
+            _ => None,
+        };
+        let embedding = self.embedder.embed(&embed_text(input.kind, &content, sql_text.as_deref()));
+        let (item, created) = self
+            .store
+            .insert_training(&NewTrainingItem {
+                connection: conn.id.to_string(),
+                kind: input.kind,
+                content,
+                sql: sql_text,
+                source,
+                status,
+                embedding,
+                embedder: self.embedder.id().to_string(),
+                created_by: rc.user_id.clone(),
+                query_id: None,
+            })
+            .await?;
+        self.index_item(&item).await?;
+        if created {
+            self.audit(rc, "training.added", &item.id, serde_json::json!({
+                "connection": item.connection, "kind": item.kind, "source": item.source, "status": item.status,
+            }))
+            .await;
+        }
+        Ok((item, created))
+    }
+
+    /// Append an audit event; a failure to audit is logged, never fatal.
+    pub(crate) async fn audit(&self, rc: &RequestContext, action: &str, target: &str, details: serde_json::Value) {
+        if let Err(e) = self
+            .store
+            .record_audit(rc.user_id.as_deref(), action, Some(target), details, rc.correlation_id.as_deref())
+            .await
+        {
+            tracing::warn!(error = %e, audit.action = action, "could not record an audit event");
+        }
+    }
+
+    pub async fn delete_training(&self, id: &str, rc: &RequestContext) -> Result<TrainingItem, PipelineError> {
+        let item = self.store.delete_training(id).await?;
+        self.index.remove(id).await?;
+        self.audit(rc, "training.deleted", id, serde_json::json!({"connection": item.connection, "kind": item.kind})).await;
+        Ok(item)
+    }
+
+    pub async fn approve_training(&self, id: &str, rc: &RequestContext) -> Result<TrainingItem, PipelineError> {
+        let item = self.store.approve_training(id).await?;
+        self.index_item(&item).await?;
+        self.audit(rc, "training.approved", id, serde_json::json!({"connection": item.connection})).await;
+        Ok(item)
+    }
+
+    /// Record feedback on an answer. A 👍 on an answered query, or a corrected
+    /// SQL that validates and runs, becomes a `question_sql` training item
+    /// (active at once, or pending approval, per `training.feedback_mode`).
+    #[instrument(skip_all, fields(query.id = %query_id))]
+    pub async fn feedback(
+        &self,
+        query_id: &str,
+        input: FeedbackInput,
+        rc: &RequestContext,
+    ) -> Result<FeedbackOutcome, PipelineError> {
+        let query = self.store.get_query(query_id).await?;
+        let connection = ConnectionId::parse(&query.connection)
+            .map_err(|_| PipelineError::UnknownConnection(query.connection.clone()))?;
+        let corrected = input.corrected_sql.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let train_sql: Option<String> = match (input.rating, corrected) {
+            (_, Some(sql_text)) => {
+                // A correction must validate and run before anyone learns from it.
+                self.execute(sql_text, Some(&connection)).await?;
+                Some(sql_text.to_string())
+            }
+            (Rating::Up, None) => match (&query.status, &query.sql) {
+                (QueryStatus::Answered, Some(s)) => Some(s.clone()),
+                _ => {
+                    return Err(PipelineError::BadInput(
+                        "this question has no working SQL to approve; send `corrected_sql` instead".into(),
+                    ));
+                }
+            },
+            (Rating::Down, None) => None,
+        };
+        let (status, training_item) = match train_sql {
+            Some(sql_text) => {
+                let item_status = match self.settings.feedback_mode {
+                    FeedbackMode::Immediate => TrainingStatus::Active,
+                    FeedbackMode::Approval => TrainingStatus::Pending,
+                };
+                let (item, _) = self
+                    .add_training(
+                        Some(&connection),
+                        TrainingInput { kind: TrainingKind::QuestionSql, content: query.question.clone(), sql: Some(sql_text) },
+                        TrainingSource::Feedback,
+                        item_status,
+                        rc,
+                    )
+                    .await?;
+                let fs = if item.status == TrainingStatus::Active { FeedbackStatus::Trained } else { FeedbackStatus::Pending };
+                (fs, Some(item))
+            }
+            None => (FeedbackStatus::Recorded, None),
+        };
+        let feedback = self
+            .store
+            .insert_feedback(&NewFeedback {
+                query_id: query.id.clone(),
+                user_id: rc.user_id.clone(),
+                rating: match input.rating {
+                    Rating::Up => "up".into(),
+                    Rating::Down => "down".into(),
+                },
+                corrected_sql: corrected.map(str::to_string),
+                comment: input.comment.map(|c| c.chars().take(4000).collect()),
+                status,
+                training_item_id: training_item.as_ref().map(|i| i.id.clone()),
+            })
+            .await?;
+        self.audit(rc, "feedback.recorded", &query.id, serde_json::json!({
+            "rating": feedback.rating, "status": feedback.status, "training_item_id": feedback.training_item_id,
+        }))
+        .await;
+        Ok(FeedbackOutcome { feedback, training_item })
+    }
+
+    /// Introspect `conn` and turn its catalog into `ddl` training items.
+    #[instrument(skip_all, fields(connection.id = %conn.id))]
+    pub async fn sync_schema(&self, conn: &ConnectionHandle) -> Result<(usize, usize), PipelineError> {
+        let (schema, _) = conn.refresh_schema().await?;
+        let items: Vec<NewTrainingItem> = schema
+            .tables
+            .iter()
+            .map(|t| {
+                let ddl = t.to_ddl();
+                NewTrainingItem {
+                    connection: conn.id.to_string(),
+                    kind: TrainingKind::Ddl,
+                    embedding: self.embedder.embed(&ddl),
+                    content: ddl,
+                    sql: None,
+                    source: TrainingSource::Introspection,
+                    status: TrainingStatus::Active,
+                    embedder: self.embedder.id().to_string(),
+                    created_by: None,
+                    query_id: None,
+                }
+            })
+            .collect();
+        let (added, removed) = self.store.sync_introspected_ddl(conn.id.as_str(), items).await?;
+        for id in &removed {
+            self.index.remove(id).await?;
+        }
+        let fresh = self.store.get_training_many(&added).await?;
+        for item in &fresh {
+            self.index_item(item).await?;
+        }
+        Ok((added.len(), removed.len()))
+    }
+
+    /// Rebuild the vector index from the store; recompute vectors made by
+    /// another embedder and save them back.
+    pub async fn load_index(&self) -> Result<usize, PipelineError> {
+        let items = self.store.active_training().await?;
+        let n = items.len();
+        for item in items {
+            let stale = item.embedding.len() != self.embedder.dim()
+                || item.embedder.as_deref() != Some(self.embedder.id());
+            if stale {
+                let v = self.embedder.embed(&embed_text(item.kind, &item.content, item.sql.as_deref()));
+                self.store.set_training_embedding(&item.id, &v, self.embedder.id()).await?;
+                self.index
+                    .upsert(IndexEntry { id: item.id.clone(), connection: item.connection.clone(), kind: item.kind, vector: v })
+                    .await?;
+            } else {
+                self.index_item(&item).await?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// What gets embedded: for examples the question only (we search with a
+/// question), for the rest the content.
+fn embed_text(kind: TrainingKind, content: &str, _sql: Option<&str>) -> String {
+    match kind {
+        TrainingKind::QuestionSql => content.to_string(),
+        _ => content.to_string(),
+    }
+}
+
+/// Keep the SQL as the user wrote it unless validation had to change more
+/// than the row limit; the limit is re-applied at execution anyway.
+fn strip_enforced_limit(original: &str, _validated: &str) -> String {
+    original.trim().trim_end_matches(';').trim().to_string()
+}

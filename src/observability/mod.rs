@@ -1,0 +1,127 @@
+//! Logs: structured (JSON in production, text in dev), filtered with
+//! `RUST_LOG`, and masked: every line passes through [`redact::mask`] before
+//! it is written, so e-mail addresses, phone numbers, card numbers, tokens,
+//! API keys and DSN passwords never reach the log pipeline, whichever code
+//! logged them.
+
+pub mod metrics;
+pub mod redact;
+
+use std::io::{self, Write};
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::config::LogFormat;
+
+/// Install the global subscriber. `default_filter` applies when `RUST_LOG`
+/// is unset. Safe to call twice (the second call does nothing).
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(MaskingWriter::stderr());
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+}
+
+/// A `MakeWriter` that masks sensitive data in each formatted line.
+#[derive(Clone)]
+pub struct MaskingWriter<W> {
+    make: W,
+}
+
+impl MaskingWriter<fn() -> io::Stderr> {
+    pub fn stderr() -> Self {
+        Self { make: io::stderr }
+    }
+}
+
+impl<W> MaskingWriter<W> {
+    pub fn new(make: W) -> Self {
+        Self { make }
+    }
+}
+
+impl<'a, W> MakeWriter<'a> for MaskingWriter<W>
+where
+    W: MakeWriter<'a>,
+{
+    type Writer = MaskingLine<W::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskingLine { inner: self.make.make_writer(), buf: Vec::new() }
+    }
+}
+
+/// Buffers one event's output and writes it masked when dropped (the fmt
+/// layer makes one writer per event).
+pub struct MaskingLine<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Write for MaskingLine<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for MaskingLine<W> {
+    fn drop(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        let masked = redact::mask(&text);
+        let _ = self.inner.write_all(masked.as_bytes());
+        let _ = self.inner.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_are_masked_before_output() {
+        let capture = Capture::default();
+        let c2 = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(MaskingWriter::new(move || c2.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(user.email = "ann.lee@example.com", dsn = "postgres://app:hunter2@db/sales", "login by ann.lee@example.com");
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(!out.contains("ann.lee@example.com"), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(out.contains("postgres://app:***@db/sales"), "{out}");
+        assert!(out.ends_with('\n'));
+    }
+}

@@ -1,0 +1,69 @@
+//! Audit events: who did what to which object, append-only.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Page, Store, StoreError, new_id, now};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: String,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    pub correlation_id: Option<String>,
+}
+
+impl Store {
+    pub async fn record_audit(
+        &self,
+        actor: Option<&str>,
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+        correlation_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, actor, action, target, details_json, correlation_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id())
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(details.to_string())
+        .bind(correlation_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_audit(&self, page: Page) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, details_json, correlation_id FROM audit_events \
+             ORDER BY at DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(page.limit as i64)
+        .bind(page.offset as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    details: serde_json::from_str(&r.try_get::<String, _>("details_json")?)
+                        .unwrap_or(serde_json::Value::Null),
+                    correlation_id: r.try_get("correlation_id")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}
