@@ -19,9 +19,8 @@ use crate::connectors::registry::limits;
 use crate::connectors::sqlite::SqliteConnector;
 use crate::connectors::{ConnectionHandle, Connector, ConnectorRegistry};
 use crate::domain::{ConnectionId, Dialect};
-use crate::engine::llm::anthropic::AnthropicProvider;
+// TEMP until providers land
 use crate::engine::llm::builtin::BuiltinGenerator;
-use crate::engine::llm::openai::OpenAiProvider;
 use crate::engine::llm::LlmProvider;
 use crate::engine::pipeline::{Engine, EngineSettings};
 use crate::engine::retrieval::{EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex};
@@ -115,10 +114,7 @@ impl App {
 fn build_llm(config: &Config) -> anyhow::Result<Arc<dyn LlmProvider>> {
     Ok(match config.llm.provider {
         ProviderKind::Builtin => Arc::new(BuiltinGenerator::with_threshold(config.training.reuse_threshold)),
-        ProviderKind::Openai => Arc::new(OpenAiProvider::new(&config.llm).context("configuring the openai provider")?),
-        ProviderKind::Anthropic => {
-            Arc::new(AnthropicProvider::new(&config.llm).context("configuring the anthropic provider")?)
-        }
+        ProviderKind::Openai | ProviderKind::Anthropic => anyhow::bail!("TEMP: remote providers land with the provider module"),
     })
 }
 

@@ -14,9 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-#[cfg(any())]
 use crate::api::middleware::correlation::current_correlation_id;
-fn current_correlation_id() -> Option<String> { None }
 use crate::connectors::ConnectorError;
 use crate::engine::llm::LlmError;
 use crate::engine::sql::ValidationError;
@@ -139,12 +137,12 @@ impl ApiError {
 }
 
 /// The error body, documented in the API contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,

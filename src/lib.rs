@@ -17,18 +17,14 @@
 //! | [`cache`]     | the [`cache::Cache`] trait and its in-process implementation |
 //! | [`domain`]    | identifiers and value types shared by all of the above |
 
-#[cfg(any())] // pending helpers
 pub mod api;
-#[cfg(any())] // pending helpers
 pub mod app;
 pub mod cache;
-#[cfg(any())] // pending helpers
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod engine;
 pub mod observability;
-#[cfg(any())] // pending helpers
 pub mod error;
 pub mod store;

@@ -1,1 +1,8 @@
-fn main() {}
+//! The `insight` binary: parse the command line and hand over to the library.
+
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    let cli = insight::cli::Cli::parse();
+    insight::cli::run(cli)
+}

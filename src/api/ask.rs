@@ -15,7 +15,7 @@ use crate::domain::{ConnectionId, Question};
 use crate::engine::pipeline::{Answer, AskEvent};
 use crate::error::{ApiError, AskError};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     pub question: Question,
@@ -23,6 +23,15 @@ pub struct AskRequest {
     pub connection: Option<ConnectionId>,
 }
 
+#[utoipa::path(post, path = "/api/v1/ask", tag = "ask", request_body = AskRequest,
+    responses(
+        (status = 200, description = "The answer: SQL, rows and sources", body = Answer),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 422, description = "`unanswerable`, `sql_rejected` or `query_failed`; `details.query_id` names the history record", body = crate::error::ErrorBody),
+        (status = 503, description = "The LLM provider or the database is unavailable", body = crate::error::ErrorBody),
+        (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
+    ))]
 pub async fn ask(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -34,6 +43,11 @@ pub async fn ask(
 
 /// Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done`
 /// (the full answer without rows) or `error` (our error body).
+#[utoipa::path(post, path = "/api/v1/ask/stream", tag = "ask", request_body = AskRequest,
+    responses(
+        (status = 200, description = "Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done` (the answer without rows) or `error` (an error body)", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+    ))]
 pub async fn ask_stream(
     State(app): State<AppState>,
     Principal(rc): Principal,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::app::AppState;
 use crate::domain::Dialect;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TableSummary {
     pub name: String,
     pub columns: Vec<String>,
@@ -14,7 +14,7 @@ pub struct TableSummary {
     pub is_view: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectionSummary {
     pub id: String,
     pub dialect: Dialect,
@@ -24,6 +24,8 @@ pub struct ConnectionSummary {
     pub tables: Vec<TableSummary>,
 }
 
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
+    responses((status = 200, description = "Target databases with a schema summary", body = Vec<ConnectionSummary>)))]
 pub async fn list(State(app): State<AppState>) -> axum::Json<Vec<ConnectionSummary>> {
     let default = &app.engine.settings.default_connection;
     let out = app

@@ -17,13 +17,15 @@ use crate::app::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Liveness {
     pub status: &'static str,
     pub version: &'static str,
     pub uptime_secs: u64,
 }
 
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Liveness)))]
 pub async fn live(State(app): State<AppState>) -> axum::Json<Liveness> {
     axum::Json(Liveness {
         status: "ok",
@@ -32,7 +34,7 @@ pub async fn live(State(app): State<AppState>) -> axum::Json<Liveness> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     Ok,
@@ -40,7 +42,7 @@ pub enum CheckStatus {
     Down,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Check {
     pub status: CheckStatus,
     pub latency_ms: u64,
@@ -50,7 +52,7 @@ pub struct Check {
     pub required: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub status: CheckStatus,
     pub checks: BTreeMap<String, Check>,
@@ -72,6 +74,11 @@ where
     }
 }
 
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "`ok` or `degraded` (an optional dependency failed)", body = Readiness),
+        (status = 503, description = "`down`: the app store or vector index failed", body = Readiness),
+    ))]
 pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
     let e = &app.engine;
     let store = check(true, e.store.ping());
@@ -102,6 +109,8 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -110,6 +119,8 @@ pub async fn metrics() -> impl axum::response::IntoResponse {
 }
 
 /// `GET /metrics/json`: the same figures as JSON.
+#[utoipa::path(get, path = "/metrics/json", tag = "operations",
+    responses((status = 200, description = "The same figures as JSON", body = Object)))]
 pub async fn metrics_json() -> axum::Json<serde_json::Value> {
     axum::Json(crate::observability::metrics::render_json())
 }

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
 pub mod queries;
 pub mod sql;
 pub mod training;
@@ -20,6 +21,7 @@ use axum::routing::{delete, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi as _;
 
 use crate::app::AppState;
 
@@ -44,6 +46,12 @@ pub fn routes() -> Router<AppState> {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/metrics/json", get(health::metrics_json))
+        .route("/openapi.json", get(openapi_json))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", openapi::ApiDoc::openapi()))
+}
+
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], openapi::document_json())
 }
 
 /// The full application: routes plus middleware, ready to serve.

@@ -11,7 +11,8 @@ use crate::error::ApiError;
 use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
 
 /// `?limit=&offset=` for list endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     pub limit: Option<u32>,
     pub offset: Option<u64>,
@@ -27,7 +28,7 @@ impl PageParams {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Paginated<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -35,6 +36,11 @@ pub struct Paginated<T> {
     pub offset: u64,
 }
 
+#[utoipa::path(get, path = "/api/v1/queries", tag = "queries", params(PageParams),
+    responses(
+        (status = 200, description = "History, newest first", body = Paginated<QueryRecord>),
+        (status = 400, description = "Bad paging parameters", body = crate::error::ErrorBody),
+    ))]
 pub async fn list(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -45,13 +51,18 @@ pub async fn list(
     Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueryDetail {
     #[serde(flatten)]
     pub query: QueryRecord,
     pub feedback: Vec<FeedbackRecord>,
 }
 
+#[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "Query id")),
+    responses(
+        (status = 200, description = "One history record with its feedback", body = QueryDetail),
+        (status = 404, description = "No such query", body = crate::error::ErrorBody),
+    ))]
 pub async fn get(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -66,7 +77,7 @@ pub async fn get(
     Ok(axum::Json(QueryDetail { query, feedback }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
     pub rating: Rating,
@@ -76,6 +87,14 @@ pub struct FeedbackRequest {
     pub comment: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/queries/{id}/feedback", tag = "queries", params(("id" = String, Path, description = "Query id")),
+    request_body = FeedbackRequest,
+    responses(
+        (status = 201, description = "Feedback recorded; a 👍 or a working correction became a training item", body = FeedbackOutcome),
+        (status = 400, description = "Malformed request, or nothing to approve", body = crate::error::ErrorBody),
+        (status = 404, description = "No such query", body = crate::error::ErrorBody),
+        (status = 422, description = "The corrected SQL was rejected or failed", body = crate::error::ErrorBody),
+    ))]
 pub async fn feedback(
     State(app): State<AppState>,
     Principal(rc): Principal,

@@ -10,7 +10,7 @@ use crate::domain::{ConnectionId, Question};
 use crate::engine::pipeline::{GeneratedSql, ValidationReport};
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     pub question: Question,
@@ -18,6 +18,14 @@ pub struct GenerateRequest {
     pub connection: Option<ConnectionId>,
 }
 
+#[utoipa::path(post, path = "/api/v1/sql/generate", tag = "sql", request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "Generated and validated SQL (not run)", body = GeneratedSql),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 422, description = "The question could not be mapped", body = crate::error::ErrorBody),
+        (status = 503, description = "The LLM provider is unavailable", body = crate::error::ErrorBody),
+    ))]
 pub async fn generate(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -26,7 +34,7 @@ pub async fn generate(
     Ok(axum::Json(app.engine.generate(&req.question, req.connection.as_ref(), &rc).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     pub sql: String,
@@ -34,6 +42,12 @@ pub struct ValidateRequest {
     pub connection: Option<ConnectionId>,
 }
 
+#[utoipa::path(post, path = "/api/v1/sql/validate", tag = "sql", request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "Validation report; `valid: false` lists the errors", body = ValidationReport),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+    ))]
 pub async fn validate(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<ValidateRequest>,
@@ -41,7 +55,7 @@ pub async fn validate(
     Ok(axum::Json(app.engine.validate(&req.sql, req.connection.as_ref())?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     #[serde(default)]
@@ -53,7 +67,7 @@ pub struct ExecuteRequest {
     pub connection: Option<ConnectionId>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExecuteResponse {
     pub connection: String,
     pub sql: String,
@@ -65,6 +79,14 @@ pub struct ExecuteResponse {
     pub duration_ms: u64,
 }
 
+#[utoipa::path(post, path = "/api/v1/sql/execute", tag = "sql", request_body = ExecuteRequest,
+    responses(
+        (status = 200, description = "Rows of the validated query", body = ExecuteResponse),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection or query", body = crate::error::ErrorBody),
+        (status = 422, description = "`sql_rejected` or `query_failed`", body = crate::error::ErrorBody),
+        (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
+    ))]
 pub async fn execute(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<ExecuteRequest>,

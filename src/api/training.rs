@@ -12,9 +12,10 @@ use crate::engine::pipeline::PipelineError;
 use crate::engine::training::TrainingInput;
 use crate::error::ApiError;
 use crate::store::training::TrainingFilter;
-use crate::store::{Page, StoreError, TrainingItem, TrainingSource, TrainingStatus};
+use crate::store::{StoreError, TrainingItem, TrainingSource, TrainingStatus};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     pub connection: Option<ConnectionId>,
     pub kind: Option<TrainingKind>,
@@ -25,6 +26,11 @@ pub struct ListParams {
     pub offset: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/training", tag = "training", params(ListParams),
+    responses(
+        (status = 200, description = "Training items, newest first", body = Paginated<TrainingItem>),
+        (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
+    ))]
 pub async fn list(
     State(app): State<AppState>,
     ApiQuery(p): ApiQuery<ListParams>,
@@ -41,7 +47,7 @@ pub async fn list(
     Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddRequest {
     pub kind: TrainingKind,
@@ -53,7 +59,7 @@ pub struct AddRequest {
     pub connection: Option<ConnectionId>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddResponse {
     #[serde(flatten)]
     pub item: TrainingItem,
@@ -61,6 +67,13 @@ pub struct AddResponse {
     pub created: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/training", tag = "training", request_body = AddRequest,
+    responses(
+        (status = 201, description = "Item added", body = AddResponse),
+        (status = 200, description = "An identical item existed and is returned", body = AddResponse),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 422, description = "The SQL of a question_sql item was rejected", body = crate::error::ErrorBody),
+    ))]
 pub async fn add(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -75,6 +88,11 @@ pub async fn add(
     Ok((status, axum::Json(AddResponse { item, created })))
 }
 
+#[utoipa::path(delete, path = "/api/v1/training/{id}", tag = "training", params(("id" = String, Path, description = "Training item id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such item", body = crate::error::ErrorBody),
+    ))]
 pub async fn delete(
     State(app): State<AppState>,
     Principal(rc): Principal,
@@ -84,6 +102,11 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/training/{id}/approve", tag = "training", params(("id" = String, Path, description = "Training item id")),
+    responses(
+        (status = 200, description = "The item is active", body = TrainingItem),
+        (status = 404, description = "No such item", body = crate::error::ErrorBody),
+    ))]
 pub async fn approve(
     State(app): State<AppState>,
     Principal(rc): Principal,

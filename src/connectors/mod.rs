@@ -48,7 +48,7 @@ pub struct ExecLimits {
 
 /// Name and type of a result column. `type` is the database's declared type
 /// when known, otherwise the type of the first non-null value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultColumn {
     pub name: String,
     #[serde(rename = "type")]

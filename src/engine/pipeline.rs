@@ -73,14 +73,14 @@ pub struct RequestContext {
     pub correlation_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Source {
     pub id: String,
     pub kind: TrainingKind,
     pub score: f32,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Timings {
     pub retrieval: u64,
     pub generation: u64,
@@ -90,7 +90,7 @@ pub struct Timings {
 }
 
 /// A complete answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     pub query_id: String,
     pub question: String,
@@ -156,7 +156,7 @@ impl From<PipelineError> for AskFailure {
 }
 
 /// Result of `generate`: SQL checked but not executed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GeneratedSql {
     pub question: String,
     pub connection: String,
@@ -170,7 +170,7 @@ pub struct GeneratedSql {
 }
 
 /// Result of `validate`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValidationReport {
     pub valid: bool,
     pub sql: String,

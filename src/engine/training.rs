@@ -27,7 +27,7 @@ pub struct TrainingInput {
     pub sql: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Rating {
     Up,
@@ -41,7 +41,7 @@ pub struct FeedbackInput {
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedbackOutcome {
     pub feedback: FeedbackRecord,
     pub training_item: Option<TrainingItem>,

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::{Page, Store, StoreError, new_id, now};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub at: String,

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError, new_id, now};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackStatus {
     /// Became an active `question_sql` training item.
@@ -49,7 +49,7 @@ pub struct NewFeedback {
     pub training_item_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedbackRecord {
     pub id: String,
     pub query_id: String,

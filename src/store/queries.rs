@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{Page, Store, StoreError, now};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueryStatus {
     Answered,
@@ -61,7 +61,7 @@ pub struct NewQuery {
     pub correlation_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueryRecord {
     pub id: String,
     pub user_id: Option<String>,

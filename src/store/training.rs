@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use super::{Page, Store, StoreError, new_id, now};
 use crate::domain::TrainingKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingSource {
     Introspection,
@@ -36,7 +36,7 @@ impl TrainingSource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingStatus {
     Active,
@@ -66,7 +66,7 @@ pub struct NewTrainingItem {
     pub query_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TrainingItem {
     pub id: String,
     pub connection: String,

@@ -204,7 +204,7 @@ async fn errors_have_one_shape_and_carry_the_correlation_id() {
     assert_eq!(body["error"]["code"], "bad_request");
 
     // An invalid client id is replaced by a generated one.
-    let resp = app.client.get(format!("{}/health", app.base)).header("x-correlation-id", "bad id\u{7f}").send().await.unwrap();
+    let resp = app.client.get(format!("{}/health", app.base)).header("x-correlation-id", "bad id; DROP").send().await.unwrap();
     let id = resp.headers()["x-correlation-id"].to_str().unwrap().to_string();
     assert!(!id.contains(' ') && id.len() >= 16, "{id}");
 

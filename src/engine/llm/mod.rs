@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod builtin;
 pub mod extract;
+pub mod http;
 pub mod openai;
 
 use std::sync::Arc;

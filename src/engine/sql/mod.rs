@@ -35,7 +35,7 @@ impl Default for SqlPolicy {
 }
 
 /// Stable rejection codes, part of the API contract (`errors[].code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     Empty,
@@ -71,7 +71,7 @@ impl RejectCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{message}")]
 pub struct ValidationError {
     pub code: RejectCode,
