@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 
 use crate::cache::{Cache, MemoryCache};
 use crate::config::{Config, ConnectionTarget, Profile, ProviderKind};
@@ -19,9 +20,10 @@ use crate::connectors::registry::limits;
 use crate::connectors::sqlite::SqliteConnector;
 use crate::connectors::{ConnectionHandle, Connector, ConnectorRegistry};
 use crate::domain::{ConnectionId, Dialect};
-// TEMP until providers land
-use crate::engine::llm::builtin::BuiltinGenerator;
 use crate::engine::llm::LlmProvider;
+use crate::engine::llm::anthropic::AnthropicProvider;
+use crate::engine::llm::builtin::BuiltinGenerator;
+use crate::engine::llm::openai::OpenAiProvider;
 use crate::engine::pipeline::{Engine, EngineSettings};
 use crate::engine::retrieval::{EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex};
 use crate::store::Store;
@@ -31,6 +33,9 @@ pub struct App {
     pub config: Config,
     pub engine: Engine,
     pub started_at: Instant,
+    /// Last LLM reachability check, reused for a few seconds so readiness
+    /// probes do not turn into a stream of provider calls.
+    pub llm_health: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -58,7 +63,9 @@ impl App {
             Some(s) => s,
             None => {
                 let url = config.store_url();
-                let store = Store::connect(&url).await.context("opening the app store")?;
+                let store = Store::connect(&url)
+                    .await
+                    .context("opening the app store")?;
                 let pending = store.pending_migrations().await.unwrap_or(0);
                 if pending > 0 {
                     if config.profile == Profile::Dev {
@@ -95,26 +102,43 @@ impl App {
         };
 
         register_connections(&config, &connections).await?;
-        let loaded = engine.load_index().await.context("loading training items")?;
+        let loaded = engine
+            .load_index()
+            .await
+            .context("loading training items")?;
         for conn in connections.all() {
             match engine.sync_schema(&conn).await {
                 Ok((added, removed)) => tracing::info!(
                     connection.id = %conn.id, ddl.added = added, ddl.removed = removed,
                     tables = conn.schema().tables.len(), "schema introspected"
                 ),
-                Err(e) => tracing::warn!(connection.id = %conn.id, error = %e, "schema introspection failed"),
+                Err(e) => {
+                    tracing::warn!(connection.id = %conn.id, error = %e, "schema introspection failed")
+                }
             }
         }
         tracing::info!(training.items = loaded, "vector index loaded");
 
-        Ok(App { config, engine, started_at: Instant::now() })
+        Ok(App {
+            config,
+            engine,
+            started_at: Instant::now(),
+            llm_health: Default::default(),
+        })
     }
 }
 
 fn build_llm(config: &Config) -> anyhow::Result<Arc<dyn LlmProvider>> {
     Ok(match config.llm.provider {
-        ProviderKind::Builtin => Arc::new(BuiltinGenerator::with_threshold(config.training.reuse_threshold)),
-        ProviderKind::Openai | ProviderKind::Anthropic => anyhow::bail!("TEMP: remote providers land with the provider module"),
+        ProviderKind::Builtin => Arc::new(BuiltinGenerator::with_threshold(
+            config.training.reuse_threshold,
+        )),
+        ProviderKind::Openai => {
+            Arc::new(OpenAiProvider::new(&config.llm).context("configuring the openai provider")?)
+        }
+        ProviderKind::Anthropic => Arc::new(
+            AnthropicProvider::new(&config.llm).context("configuring the anthropic provider")?,
+        ),
     })
 }
 
@@ -125,7 +149,9 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         crate::connectors::demo::ensure_demo_database(&path)
             .await
             .context("creating the demo database")?;
-        let connector = SqliteConnector::open(&path, true).await.context("opening the demo database")?;
+        let connector = SqliteConnector::open(&path, true)
+            .await
+            .context("opening the demo database")?;
         registry.insert(ConnectionHandle::new(
             ConnectionId::parse("demo").expect("valid id"),
             Some("Demo shop: customers, products, orders, order items, employees".into()),
@@ -135,19 +161,40 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         ));
     }
     for (name, c) in &config.connections {
-        let id = ConnectionId::parse(name).map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
-        let target = c.target().map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+        let id =
+            ConnectionId::parse(name).map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+        let target = c
+            .target()
+            .map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
         let connector: Arc<dyn Connector> = match (c.dialect, target) {
-            (Dialect::Sqlite, ConnectionTarget::SqliteFile(path)) => match SqliteConnector::open(&path, true).await {
-                Ok(conn) => Arc::new(conn),
-                Err(e) => {
-                    tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
-                    Arc::new(crate::connectors::Unavailable::new(Dialect::Sqlite, e.to_string()))
+            (Dialect::Sqlite, ConnectionTarget::SqliteFile(path)) => {
+                match SqliteConnector::open(&path, true).await {
+                    Ok(conn) => Arc::new(conn),
+                    Err(e) => {
+                        tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
+                        Arc::new(crate::connectors::Unavailable::new(
+                            Dialect::Sqlite,
+                            e.to_string(),
+                        ))
+                    }
                 }
-            },
-            (dialect, _) => anyhow::bail!(
-                "connections.{name}: {dialect} target databases are not supported by this build yet (only sqlite)"
-            ),
+            }
+            (Dialect::Postgres, ConnectionTarget::Url(url)) => remote(
+                crate::connectors::postgres::PostgresConnector::connect(
+                    url.expose_secret(),
+                    c.pool_size,
+                )
+                .await,
+                &id,
+                Dialect::Postgres,
+            )?,
+            (Dialect::Mysql, ConnectionTarget::Url(url)) => remote(
+                crate::connectors::mysql::MySqlConnector::connect(url.expose_secret(), c.pool_size)
+                    .await,
+                &id,
+                Dialect::Mysql,
+            )?,
+            (dialect, _) => anyhow::bail!("connections.{name}: a {dialect} connection needs `url`"),
         };
         registry.insert(ConnectionHandle::new(
             id,
@@ -158,4 +205,24 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         ));
     }
     Ok(())
+}
+
+/// A remote connection that is down at startup is registered as unavailable
+/// (readiness reports it); a malformed URL stops startup.
+fn remote<C: Connector + 'static>(
+    result: Result<C, crate::connectors::ConnectorError>,
+    id: &ConnectionId,
+    dialect: Dialect,
+) -> anyhow::Result<Arc<dyn Connector>> {
+    match result {
+        Ok(c) => Ok(Arc::new(c)),
+        Err(crate::connectors::ConnectorError::Config(m)) => anyhow::bail!("connections.{id}: {m}"),
+        Err(e) => {
+            tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
+            Ok(Arc::new(crate::connectors::Unavailable::new(
+                dialect,
+                e.to_string(),
+            )))
+        }
+    }
 }

@@ -203,9 +203,13 @@ impl From<ConnectorError> for ApiError {
             ConnectorError::Timeout(d) => ApiError::QueryTimeout(d),
             ConnectorError::Unavailable(m) => {
                 tracing::warn!(error.detail = %m, "target database unavailable");
-                ApiError::UpstreamUnavailable("The database for this connection is not reachable right now.".into())
+                ApiError::UpstreamUnavailable(
+                    "The database for this connection is not reachable right now.".into(),
+                )
             }
-            ConnectorError::Execution(m) => ApiError::QueryFailed(format!("The database rejected the query: {m}")),
+            ConnectorError::Execution(m) => {
+                ApiError::QueryFailed(format!("The database rejected the query: {m}"))
+            }
             ConnectorError::Config(m) => ApiError::Internal(m),
         }
     }
@@ -276,7 +280,11 @@ impl IntoResponse for AskError {
         if let (Some(id), Some(obj)) = (query_id, details.as_object_mut()) {
             obj.insert("query_id".into(), serde_json::Value::String(id));
         }
-        let details = if details.as_object().is_some_and(|o| o.is_empty()) { None } else { Some(details) };
+        let details = if details.as_object().is_some_and(|o| o.is_empty()) {
+            None
+        } else {
+            Some(details)
+        };
         error_response(status, api.code(), api.public_message(), details)
     }
 }

@@ -25,6 +25,6 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod engine;
-pub mod observability;
 pub mod error;
+pub mod observability;
 pub mod store;

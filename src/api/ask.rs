@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::api::extract::{ApiJson, Principal};
 use crate::app::AppState;
@@ -37,7 +37,11 @@ pub async fn ask(
     Principal(rc): Principal,
     ApiJson(req): ApiJson<AskRequest>,
 ) -> Result<axum::Json<Answer>, AskError> {
-    let answer = app.engine.ask(&req.question, req.connection.as_ref(), &rc, None).await.map_err(AskError)?;
+    let answer = app
+        .engine
+        .ask(&req.question, req.connection.as_ref(), &rc, None)
+        .await
+        .map_err(AskError)?;
     Ok(axum::Json(answer))
 }
 
@@ -59,12 +63,18 @@ pub async fn ask_stream(
     // The ask runs in its own task so a slow client cannot stall it; it is
     // recorded in the history even if the client disconnects.
     tokio::spawn(async move {
-        let result = app.engine.ask(&req.question, req.connection.as_ref(), &rc, Some(&tx)).await;
+        let result = app
+            .engine
+            .ask(&req.question, req.connection.as_ref(), &rc, Some(&tx))
+            .await;
         drop(tx);
         let event = match result {
             Ok(mut answer) => {
                 answer.rows.clear();
-                Event::default().event("done").json_data(&answer).unwrap_or_default()
+                Event::default()
+                    .event("done")
+                    .json_data(&answer)
+                    .unwrap_or_default()
             }
             Err(failure) => {
                 let query_id = failure.query_id.clone();
@@ -75,7 +85,10 @@ pub async fn ask_stream(
                     "correlation_id": correlation,
                     "details": query_id.map(|q| serde_json::json!({"query_id": q})),
                 }});
-                Event::default().event("error").json_data(body).unwrap_or_default()
+                Event::default()
+                    .event("error")
+                    .json_data(body)
+                    .unwrap_or_default()
             }
         };
         let _ = done_tx.send(event);
@@ -87,10 +100,15 @@ pub async fn ask_stream(
             AskEvent::Validation { .. } => "validation",
             AskEvent::Rows { .. } => "rows",
         };
-        Ok(Event::default().event(name).json_data(&ev).unwrap_or_default())
+        Ok(Event::default()
+            .event(name)
+            .json_data(&ev)
+            .unwrap_or_default())
     });
     let done = futures::stream::once(async move {
-        Ok(done_rx.await.unwrap_or_else(|_| Event::default().event("error").data("{}")))
+        Ok(done_rx
+            .await
+            .unwrap_or_else(|_| Event::default().event("error").data("{}")))
     });
     Sse::new(progress.chain(done)).keep_alive(KeepAlive::default())
 }

@@ -66,12 +66,49 @@ where
     let started = Instant::now();
     let result = tokio::time::timeout(CHECK_TIMEOUT, fut).await;
     let latency_ms = started.elapsed().as_millis() as u64;
-    let fail = if required { CheckStatus::Down } else { CheckStatus::Degraded };
+    let fail = if required {
+        CheckStatus::Down
+    } else {
+        CheckStatus::Degraded
+    };
     match result {
-        Ok(Ok(())) => Check { status: CheckStatus::Ok, latency_ms, error: None, required },
-        Ok(Err(e)) => Check { status: fail, latency_ms, error: Some(e.to_string()), required },
-        Err(_) => Check { status: fail, latency_ms, error: Some(format!("no answer within {CHECK_TIMEOUT:?}")), required },
+        Ok(Ok(())) => Check {
+            status: CheckStatus::Ok,
+            latency_ms,
+            error: None,
+            required,
+        },
+        Ok(Err(e)) => Check {
+            status: fail,
+            latency_ms,
+            error: Some(e.to_string()),
+            required,
+        },
+        Err(_) => Check {
+            status: fail,
+            latency_ms,
+            error: Some(format!("no answer within {CHECK_TIMEOUT:?}")),
+            required,
+        },
     }
+}
+
+/// How long an LLM reachability result is reused.
+const LLM_CHECK_TTL: Duration = Duration::from_secs(10);
+
+async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
+    let mut guard = app.llm_health.lock().await;
+    if let Some((at, result)) = guard.as_ref() {
+        if at.elapsed() < LLM_CHECK_TTL {
+            return result.clone();
+        }
+    }
+    let result = match tokio::time::timeout(CHECK_TIMEOUT, app.engine.llm.ping()).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+    };
+    *guard = Some((Instant::now(), result.clone()));
+    result
 }
 
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
@@ -84,10 +121,12 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     let store = check(true, e.store.ping());
     let index = check(true, async { e.index.len().await.map(|_| ()) });
     let cache = check(false, e.cache.ping());
-    let llm = check(false, e.llm.ping());
+    let llm = check(false, cached_llm_ping(&app));
     let conns = e.connections.all();
-    let conn_checks = futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
-    let (store, index, cache, llm, conn_checks) = tokio::join!(store, index, cache, llm, conn_checks);
+    let conn_checks =
+        futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
+    let (store, index, cache, llm, conn_checks) =
+        tokio::join!(store, index, cache, llm, conn_checks);
 
     let mut checks = BTreeMap::new();
     checks.insert("app_store".to_string(), store);
@@ -104,7 +143,11 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     } else {
         CheckStatus::Ok
     };
-    let code = if status == CheckStatus::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if status == CheckStatus::Down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, axum::Json(Readiness { status, checks }))
 }
 
@@ -113,7 +156,10 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> impl axum::response::IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         crate::observability::metrics::render(),
     )
 }

@@ -24,7 +24,10 @@ impl PageParams {
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 100"));
         }
-        Ok(Page { limit, offset: self.offset.unwrap_or(0) })
+        Ok(Page {
+            limit,
+            offset: self.offset.unwrap_or(0),
+        })
     }
 }
 
@@ -47,8 +50,17 @@ pub async fn list(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<QueryRecord>>, ApiError> {
     let page = params.page()?;
-    let (items, total) = app.engine.store.list_queries(rc.user_id.as_deref(), page).await?;
-    Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
+    let (items, total) = app
+        .engine
+        .store
+        .list_queries(rc.user_id.as_deref(), page)
+        .await?;
+    Ok(axum::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -68,7 +80,12 @@ pub async fn get(
     Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<axum::Json<QueryDetail>, ApiError> {
-    let query = app.engine.store.get_query(&id).await.map_err(|e| not_found(e, &id))?;
+    let query = app
+        .engine
+        .store
+        .get_query(&id)
+        .await
+        .map_err(|e| not_found(e, &id))?;
     // Another user's query answers 404, as if it did not exist.
     if rc.user_id.is_some() && query.user_id != rc.user_id {
         return Err(ApiError::NotFound(format!("query `{id}`")));
@@ -101,11 +118,21 @@ pub async fn feedback(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<FeedbackRequest>,
 ) -> Result<(StatusCode, axum::Json<FeedbackOutcome>), ApiError> {
-    let input = FeedbackInput { rating: req.rating, corrected_sql: req.corrected_sql, comment: req.comment };
-    let outcome = app.engine.feedback(&id, input, &rc).await.map_err(|e| match e {
-        crate::engine::pipeline::PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("query `{id}`")),
-        other => other.into(),
-    })?;
+    let input = FeedbackInput {
+        rating: req.rating,
+        corrected_sql: req.corrected_sql,
+        comment: req.comment,
+    };
+    let outcome = app
+        .engine
+        .feedback(&id, input, &rc)
+        .await
+        .map_err(|e| match e {
+            crate::engine::pipeline::PipelineError::Store(StoreError::NotFound) => {
+                ApiError::NotFound(format!("query `{id}`"))
+            }
+            other => other.into(),
+        })?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 

@@ -31,7 +31,11 @@ pub async fn generate(
     Principal(rc): Principal,
     ApiJson(req): ApiJson<GenerateRequest>,
 ) -> Result<axum::Json<GeneratedSql>, ApiError> {
-    Ok(axum::Json(app.engine.generate(&req.question, req.connection.as_ref(), &rc).await?))
+    Ok(axum::Json(
+        app.engine
+            .generate(&req.question, req.connection.as_ref(), &rc)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -52,7 +56,9 @@ pub async fn validate(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<ValidateRequest>,
 ) -> Result<axum::Json<ValidationReport>, ApiError> {
-    Ok(axum::Json(app.engine.validate(&req.sql, req.connection.as_ref())?))
+    Ok(axum::Json(
+        app.engine.validate(&req.sql, req.connection.as_ref())?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -94,15 +100,28 @@ pub async fn execute(
     let (sql_text, connection) = match (req.sql, req.query_id) {
         (Some(sql), None) => (sql, req.connection),
         (None, Some(id)) => {
-            let q = app.engine.store.get_query(&id).await.map_err(|_| ApiError::NotFound(format!("query `{id}`")))?;
-            let sql = q.sql.ok_or_else(|| ApiError::bad_request("this query has no SQL to run"))?;
+            let q = app
+                .engine
+                .store
+                .get_query(&id)
+                .await
+                .map_err(|_| ApiError::NotFound(format!("query `{id}`")))?;
+            let sql = q
+                .sql
+                .ok_or_else(|| ApiError::bad_request("this query has no SQL to run"))?;
             (sql, Some(ConnectionId::parse(&q.connection)?))
         }
-        _ => return Err(ApiError::bad_request("send exactly one of `sql` or `query_id`")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "send exactly one of `sql` or `query_id`",
+            ));
+        }
     };
     let (validated, rs, duration_ms) = app.engine.execute(&sql_text, connection.as_ref()).await?;
     Ok(axum::Json(ExecuteResponse {
-        connection: connection.map(|c| c.to_string()).unwrap_or_else(|| app.engine.settings.default_connection.clone()),
+        connection: connection
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| app.engine.settings.default_connection.clone()),
         sql: validated.sql().to_string(),
         tables: validated.tables().to_vec(),
         row_count: rs.rows.len(),

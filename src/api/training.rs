@@ -35,16 +35,30 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Paginated<TrainingItem>>, ApiError> {
-    let page = crate::api::queries::PageParams { limit: p.limit, offset: p.offset }.page()?;
+    let page = crate::api::queries::PageParams {
+        limit: p.limit,
+        offset: p.offset,
+    }
+    .page()?;
     let status = match p.status.as_deref() {
         None => None,
         Some("active") => Some(TrainingStatus::Active),
         Some("pending") => Some(TrainingStatus::Pending),
         Some(_) => return Err(ApiError::bad_request("`status` is `active` or `pending`")),
     };
-    let filter = TrainingFilter { connection: p.connection.map(|c| c.to_string()), kind: p.kind, status, search: p.q };
+    let filter = TrainingFilter {
+        connection: p.connection.map(|c| c.to_string()),
+        kind: p.kind,
+        status,
+        search: p.q,
+    };
     let (items, total) = app.engine.store.list_training(&filter, page).await?;
-    Ok(axum::Json(Paginated { items, total, limit: page.limit, offset: page.offset }))
+    Ok(axum::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -79,12 +93,26 @@ pub async fn add(
     Principal(rc): Principal,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<(StatusCode, axum::Json<AddResponse>), ApiError> {
-    let input = TrainingInput { kind: req.kind, content: req.content, sql: req.sql };
+    let input = TrainingInput {
+        kind: req.kind,
+        content: req.content,
+        sql: req.sql,
+    };
     let (item, created) = app
         .engine
-        .add_training(req.connection.as_ref(), input, TrainingSource::User, TrainingStatus::Active, &rc)
+        .add_training(
+            req.connection.as_ref(),
+            input,
+            TrainingSource::User,
+            TrainingStatus::Active,
+            &rc,
+        )
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(AddResponse { item, created })))
 }
 
@@ -98,7 +126,10 @@ pub async fn delete(
     Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.engine.delete_training(&id, &rc).await.map_err(|e| not_found(e, &id))?;
+    app.engine
+        .delete_training(&id, &rc)
+        .await
+        .map_err(|e| not_found(e, &id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,12 +143,19 @@ pub async fn approve(
     Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TrainingItem>, ApiError> {
-    Ok(axum::Json(app.engine.approve_training(&id, &rc).await.map_err(|e| not_found(e, &id))?))
+    Ok(axum::Json(
+        app.engine
+            .approve_training(&id, &rc)
+            .await
+            .map_err(|e| not_found(e, &id))?,
+    ))
 }
 
 fn not_found(e: PipelineError, id: &str) -> ApiError {
     match e {
-        PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("training item `{id}`")),
+        PipelineError::Store(StoreError::NotFound) => {
+            ApiError::NotFound(format!("training item `{id}`"))
+        }
         other => other.into(),
     }
 }

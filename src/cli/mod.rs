@@ -18,7 +18,11 @@ use crate::engine::training::TrainingInput;
 use crate::store::{Store, TrainingSource, TrainingStatus};
 
 #[derive(Debug, Parser)]
-#[command(name = "insight", version, about = "Insight Engine: ask your databases questions in plain language")]
+#[command(
+    name = "insight",
+    version,
+    about = "Insight Engine: ask your databases questions in plain language"
+)]
 pub struct Cli {
     /// Config file (default: ./insight.toml when it exists).
     #[arg(long, global = true, env = "INSIGHT_CONFIG")]
@@ -79,7 +83,10 @@ pub struct TrainArgs {
 
 /// Run a parsed command line; errors are printed, not panicked.
 pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -113,7 +120,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 fn init_logging(config: &Config, serving: bool) {
     // One-shot commands stay quiet unless asked; the server logs at info.
-    let default = if serving { "info,sqlx=warn,tower_http=warn" } else { "warn" };
+    let default = if serving {
+        "info,sqlx=warn,tower_http=warn"
+    } else {
+        "warn"
+    };
     crate::observability::init_logging(config.log_format(), default);
 }
 
@@ -127,12 +138,14 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = std::net::SocketAddr::new(config.server.host, config.server.port);
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     let app = App::build(config, AppOverrides::default()).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (set server.port / INSIGHT_SERVER__PORT or --port)"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (set server.port / INSIGHT_SERVER__PORT or --port)")
+    })?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "insight is listening");
-    eprintln!("Insight Engine listening on http://{local}  (try: curl -s http://{local}/api/v1/ask -H 'content-type: application/json' -d '{{\"question\":\"How many customers are there?\"}}')");
+    eprintln!(
+        "Insight Engine listening on http://{local}  (try: curl -s http://{local}/api/v1/ask -H 'content-type: application/json' -d '{{\"question\":\"How many customers are there?\"}}')"
+    );
     let state = AppState(std::sync::Arc::new(app));
     crate::api::serve(listener, state.clone(), shutdown_signal(), grace).await?;
     state.engine.store.close().await;
@@ -163,7 +176,9 @@ pub async fn shutdown_signal() {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.store_url()).await.context("opening the app store")?;
+    let store = Store::connect(&config.store_url())
+        .await
+        .context("opening the app store")?;
     let n = store.migrate().await?;
     println!("{n} migration(s) applied; the app store is up to date.");
     Ok(())
@@ -171,10 +186,18 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 async fn ask(config: Config, args: AskArgs) -> anyhow::Result<()> {
     let question = Question::parse(&args.question)?;
-    let connection = args.connection.as_deref().map(ConnectionId::parse).transpose()?;
+    let connection = args
+        .connection
+        .as_deref()
+        .map(ConnectionId::parse)
+        .transpose()?;
     let app = App::build(config, AppOverrides::default()).await?;
     let rc = RequestContext::default();
-    match app.engine.ask(&question, connection.as_ref(), &rc, None).await {
+    match app
+        .engine
+        .ask(&question, connection.as_ref(), &rc, None)
+        .await
+    {
         Ok(answer) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -197,15 +220,32 @@ async fn ask(config: Config, args: AskArgs) -> anyhow::Result<()> {
 }
 
 async fn train(config: Config, args: TrainArgs) -> anyhow::Result<()> {
-    let connection = args.connection.as_deref().map(ConnectionId::parse).transpose()?;
+    let connection = args
+        .connection
+        .as_deref()
+        .map(ConnectionId::parse)
+        .transpose()?;
     let inputs: Vec<TrainingInput> = if let Some(path) = &args.ddl {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        split_ddl(&text).into_iter().map(|content| TrainingInput { kind: TrainingKind::Ddl, content, sql: None }).collect()
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        split_ddl(&text)
+            .into_iter()
+            .map(|content| TrainingInput {
+                kind: TrainingKind::Ddl,
+                content,
+                sql: None,
+            })
+            .collect()
     } else if let Some(path) = &args.docs {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         split_docs(&text)
             .into_iter()
-            .map(|content| TrainingInput { kind: TrainingKind::Documentation, content, sql: None })
+            .map(|content| TrainingInput {
+                kind: TrainingKind::Documentation,
+                content,
+                sql: None,
+            })
             .collect()
     } else {
         vec![TrainingInput {
@@ -220,7 +260,13 @@ async fn train(config: Config, args: TrainArgs) -> anyhow::Result<()> {
     for input in inputs {
         let (item, created) = app
             .engine
-            .add_training(connection.as_ref(), input, TrainingSource::User, TrainingStatus::Active, &rc)
+            .add_training(
+                connection.as_ref(),
+                input,
+                TrainingSource::User,
+                TrainingStatus::Active,
+                &rc,
+            )
             .await?;
         if created {
             added += 1;
@@ -291,7 +337,10 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
         let cli = Cli::try_parse_from(["insight", "ask", "How many customers?", "--json"]).unwrap();
-        assert!(matches!(cli.command, Command::Ask(AskArgs { json: true, .. })));
+        assert!(matches!(
+            cli.command,
+            Command::Ask(AskArgs { json: true, .. })
+        ));
         assert!(Cli::try_parse_from(["insight", "train", "--question", "q"]).is_err());
         assert!(Cli::try_parse_from(["insight", "train"]).is_err());
     }

@@ -31,10 +31,20 @@ pub fn table(columns: &[ResultColumn], rows: &[Vec<serde_json::Value>]) -> Strin
     }
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
     let mut out = String::new();
-    let header: Vec<String> = columns.iter().zip(&widths).map(|(c, w)| pad(&c.name, *w)).collect();
+    let header: Vec<String> = columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| pad(&c.name, *w))
+        .collect();
     out.push_str(header.join(" | ").trim_end());
     out.push('\n');
-    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
     out.push('\n');
     for row in &cells {
         let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| pad(c, *w)).collect();
@@ -51,10 +61,22 @@ mod tests {
     #[test]
     fn tables_align_and_truncate() {
         let cols = vec![
-            ResultColumn { name: "name".into(), data_type: "TEXT".into() },
-            ResultColumn { name: "n".into(), data_type: "INTEGER".into() },
+            ResultColumn {
+                name: "name".into(),
+                data_type: "TEXT".into(),
+            },
+            ResultColumn {
+                name: "n".into(),
+                data_type: "INTEGER".into(),
+            },
         ];
-        let rows = vec![vec![serde_json::json!("Ann"), serde_json::json!(12)], vec![serde_json::Value::Null, serde_json::json!(3)]];
-        assert_eq!(table(&cols, &rows), "name | n\n-----+---\nAnn  | 12\nNULL | 3\n");
+        let rows = vec![
+            vec![serde_json::json!("Ann"), serde_json::json!(12)],
+            vec![serde_json::Value::Null, serde_json::json!(3)],
+        ];
+        assert_eq!(
+            table(&cols, &rows),
+            "name | n\n-----+---\nAnn  | 12\nNULL | 3\n"
+        );
     }
 }

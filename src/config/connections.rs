@@ -27,6 +27,13 @@ pub struct ConnectionConfig {
     /// When set, queries may read only these tables.
     #[serde(default)]
     pub allowed_tables: Option<Vec<String>>,
+    /// Connections kept open to a PostgreSQL/MySQL target.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    5
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -34,11 +41,15 @@ impl fmt::Debug for ConnectionConfig {
         f.debug_struct("ConnectionConfig")
             .field("dialect", &self.dialect)
             .field("path", &self.path)
-            .field("url", &self.url.as_ref().map(|u| redact_dsn(u.expose_secret())))
+            .field(
+                "url",
+                &self.url.as_ref().map(|u| redact_dsn(u.expose_secret())),
+            )
             .field("description", &self.description)
             .field("max_rows", &self.max_rows)
             .field("timeout_secs", &self.timeout_secs)
             .field("allowed_tables", &self.allowed_tables)
+            .field("pool_size", &self.pool_size)
             .finish()
     }
 }
@@ -65,7 +76,10 @@ impl ConnectionConfig {
                 Ok(ConnectionTarget::SqliteFile(PathBuf::from(p)))
             }
             (Dialect::Sqlite, None, None) => Err("a SQLite connection needs `path`".into()),
-            (_, Some(_), None) => Err(format!("a {} connection needs `url`, not `path`", self.dialect)),
+            (_, Some(_), None) => Err(format!(
+                "a {} connection needs `url`, not `path`",
+                self.dialect
+            )),
             (_, None, Some(u)) => Ok(ConnectionTarget::Url(u.clone())),
             (_, None, None) => Err(format!("a {} connection needs `url`", self.dialect)),
         }
@@ -110,7 +124,10 @@ mod tests {
             redact_dsn("postgres://app:s3cr%40t@db:5432/sales?sslmode=require"),
             "postgres://app:***@db:5432/sales?sslmode=require"
         );
-        assert_eq!(redact_dsn("mysql://root@localhost/test"), "mysql://root@localhost/test");
+        assert_eq!(
+            redact_dsn("mysql://root@localhost/test"),
+            "mysql://root@localhost/test"
+        );
         assert_eq!(redact_dsn("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 
@@ -124,6 +141,7 @@ mod tests {
             max_rows: None,
             timeout_secs: None,
             allowed_tables: None,
+            pool_size: 5,
         };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -260,10 +260,13 @@ impl Config {
             problems.push("query.max_rows (INSIGHT_QUERY__MAX_ROWS): must be at least 1".into());
         }
         if self.query.timeout_secs == 0 {
-            problems.push("query.timeout_secs (INSIGHT_QUERY__TIMEOUT_SECS): must be at least 1".into());
+            problems.push(
+                "query.timeout_secs (INSIGHT_QUERY__TIMEOUT_SECS): must be at least 1".into(),
+            );
         }
         if self.llm.timeout_secs == 0 {
-            problems.push("llm.timeout_secs (INSIGHT_LLM__TIMEOUT_SECS): must be at least 1".into());
+            problems
+                .push("llm.timeout_secs (INSIGHT_LLM__TIMEOUT_SECS): must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.training.reuse_threshold) {
             problems.push("training.reuse_threshold: must be between 0 and 1".into());
@@ -272,7 +275,8 @@ impl Config {
             problems.push("retrieval.embedding_dim: must be between 16 and 8192".into());
         }
         if matches!(self.llm.provider, ProviderKind::Anthropic) && self.llm.api_key.is_none() {
-            problems.push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
+            problems
+                .push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
         }
         for (name, c) in &self.connections {
             if let Err(e) = crate::domain::ConnectionId::parse(name) {
@@ -318,7 +322,9 @@ impl Config {
 fn env_to_toml(env: &[(String, String)]) -> String {
     let mut table = toml_edit_free::Table::default();
     for (k, v) in env {
-        let Some(rest) = k.strip_prefix("INSIGHT_") else { continue };
+        let Some(rest) = k.strip_prefix("INSIGHT_") else {
+            continue;
+        };
         if rest.is_empty() {
             continue;
         }
@@ -345,7 +351,11 @@ mod toml_edit_free {
                 [leaf] => {
                     self.values.insert(leaf.clone(), typed(value));
                 }
-                [head, rest @ ..] => self.tables.entry(head.clone()).or_default().insert(rest, value),
+                [head, rest @ ..] => self
+                    .tables
+                    .entry(head.clone())
+                    .or_default()
+                    .insert(rest, value),
             }
         }
 
@@ -394,7 +404,14 @@ fn describe(e: &figment::Error) -> String {
     let env = if path.is_empty() {
         String::new()
     } else {
-        format!(" (INSIGHT_{})", e.path.iter().map(|p| p.to_ascii_uppercase()).collect::<Vec<_>>().join("__"))
+        format!(
+            " (INSIGHT_{})",
+            e.path
+                .iter()
+                .map(|p| p.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join("__")
+        )
     };
     match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
@@ -408,7 +425,11 @@ fn describe(e: &figment::Error) -> String {
             format!("{full}: unknown setting")
         }
         kind => {
-            let name = if path.is_empty() { "configuration".to_string() } else { path };
+            let name = if path.is_empty() {
+                "configuration".to_string()
+            } else {
+                path
+            };
             format!("{name}{env}: {kind}")
         }
     }
@@ -419,7 +440,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -482,8 +506,14 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("INSIGHT_SECRET_KEY") && err.contains("at least 32"), "{err}");
-        assert!(err.contains("INSIGHT_JWT_SECRET") && err.contains("default"), "{err}");
+        assert!(
+            err.contains("INSIGHT_SECRET_KEY") && err.contains("at least 32"),
+            "{err}"
+        );
+        assert!(
+            err.contains("INSIGHT_JWT_SECRET") && err.contains("default"),
+            "{err}"
+        );
         let ok = Config::load_from(
             None,
             &env(&[

@@ -8,6 +8,8 @@
 //! Connectors never import axum and never touch the app store.
 
 pub mod demo;
+pub mod mysql;
+pub mod postgres;
 pub mod registry;
 pub mod schema;
 pub mod sqlite;
@@ -105,7 +107,11 @@ impl Connector for Unavailable {
         Err(ConnectorError::Unavailable(self.reason.clone()))
     }
 
-    async fn execute(&self, _sql: &ValidatedSql, _limits: ExecLimits) -> Result<ResultSet, ConnectorError> {
+    async fn execute(
+        &self,
+        _sql: &ValidatedSql,
+        _limits: ExecLimits,
+    ) -> Result<ResultSet, ConnectorError> {
         Err(ConnectorError::Unavailable(self.reason.clone()))
     }
 

@@ -50,7 +50,8 @@ impl ConnectionHandle {
     }
 
     pub fn schema_version(&self) -> u64 {
-        self.schema_version.load(std::sync::atomic::Ordering::Relaxed)
+        self.schema_version
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Introspect again; returns the new schema and whether it changed.
@@ -113,7 +114,12 @@ impl ConnectorRegistry {
 }
 
 /// Default execution limits from the global config, narrowed per connection.
-pub fn limits(global_max_rows: u64, global_timeout_secs: u64, max_rows: Option<u64>, timeout_secs: Option<u64>) -> ExecLimits {
+pub fn limits(
+    global_max_rows: u64,
+    global_timeout_secs: u64,
+    max_rows: Option<u64>,
+    timeout_secs: Option<u64>,
+) -> ExecLimits {
     ExecLimits {
         max_rows: max_rows.map_or(global_max_rows, |m| m.clamp(1, global_max_rows)),
         timeout: Duration::from_secs(timeout_secs.unwrap_or(global_timeout_secs).max(1)),

@@ -53,7 +53,10 @@ impl SchemaInfo {
 
     /// One `CREATE TABLE` statement per table, in schema order.
     pub fn ddl_statements(&self) -> Vec<(String, String)> {
-        self.tables.iter().map(|t| (t.name.clone(), t.to_ddl())).collect()
+        self.tables
+            .iter()
+            .map(|t| (t.name.clone(), t.to_ddl()))
+            .collect()
     }
 }
 
@@ -96,9 +99,17 @@ impl TableInfo {
         for fk in &self.foreign_keys {
             lines.push(format!(
                 "  FOREIGN KEY ({}) REFERENCES {}({})",
-                fk.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "),
+                fk.columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 quote_ident(&fk.ref_table),
-                fk.ref_columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
+                fk.ref_columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         // Comments after a column would swallow the separating comma, so put

@@ -128,10 +128,11 @@ impl SqliteConnector {
             foreign_keys = by_id.into_values().collect();
         }
 
-        let row_count: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {q}")))
-            .fetch_one(&self.pool)
-            .await
-            .ok();
+        let row_count: Option<i64> =
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {q}")))
+                .fetch_one(&self.pool)
+                .await
+                .ok();
 
         for col in columns.iter_mut() {
             if !is_texty(&col.data_type) {
@@ -185,14 +186,20 @@ fn exec_err(e: sqlx::Error) -> ConnectorError {
 }
 
 /// Convert one SQLite value to JSON by its storage class.
-fn value_to_json(row: &SqliteRow, i: usize) -> Result<(serde_json::Value, &'static str), ConnectorError> {
+fn value_to_json(
+    row: &SqliteRow,
+    i: usize,
+) -> Result<(serde_json::Value, &'static str), ConnectorError> {
     let raw = row.try_get_raw(i).map_err(exec_err)?;
     if raw.is_null() {
         return Ok((serde_json::Value::Null, "NULL"));
     }
     let class = raw.type_info().name().to_ascii_uppercase();
     Ok(match class.as_str() {
-        "INTEGER" => (serde_json::Value::from(row.try_get::<i64, _>(i).map_err(exec_err)?), "INTEGER"),
+        "INTEGER" => (
+            serde_json::Value::from(row.try_get::<i64, _>(i).map_err(exec_err)?),
+            "INTEGER",
+        ),
         "REAL" => {
             let f: f64 = row.try_get(i).map_err(exec_err)?;
             (
@@ -209,7 +216,10 @@ fn value_to_json(row: &SqliteRow, i: usize) -> Result<(serde_json::Value, &'stat
                 "BLOB",
             )
         }
-        _ => (serde_json::Value::String(row.try_get::<String, _>(i).map_err(exec_err)?), "TEXT"),
+        _ => (
+            serde_json::Value::String(row.try_get::<String, _>(i).map_err(exec_err)?),
+            "TEXT",
+        ),
     })
 }
 
@@ -293,14 +303,17 @@ impl Connector for SqliteConnector {
             })
         };
         // The outer timeout is a backstop; the progress handler normally fires first.
-        let result = match tokio::time::timeout(limits.timeout + Duration::from_millis(500), run).await {
-            Ok(Ok(rs)) => Ok(rs),
-            Ok(Err(ConnectorError::Execution(msg))) if Instant::now() >= deadline && msg.contains("interrupt") => {
-                Err(ConnectorError::Timeout(limits.timeout))
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ConnectorError::Timeout(limits.timeout)),
-        };
+        let result =
+            match tokio::time::timeout(limits.timeout + Duration::from_millis(500), run).await {
+                Ok(Ok(rs)) => Ok(rs),
+                Ok(Err(ConnectorError::Execution(msg)))
+                    if Instant::now() >= deadline && msg.contains("interrupt") =>
+                {
+                    Err(ConnectorError::Timeout(limits.timeout))
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(ConnectorError::Timeout(limits.timeout)),
+            };
         if let Ok(mut handle) = conn.lock_handle().await {
             handle.remove_progress_handler();
         }
@@ -350,7 +363,10 @@ mod tests {
     }
 
     fn limits(max_rows: u64, ms: u64) -> ExecLimits {
-        ExecLimits { max_rows, timeout: Duration::from_millis(ms) }
+        ExecLimits {
+            max_rows,
+            timeout: Duration::from_millis(ms),
+        }
     }
 
     #[tokio::test]
@@ -371,7 +387,13 @@ mod tests {
     async fn values_map_to_json_by_storage_class() {
         let (_dir, c) = fixture().await;
         let schema = c.introspect().await.unwrap();
-        let v = validate("SELECT i, r, t, b, n, d FROM kinds", Dialect::Sqlite, &schema, &SqlPolicy::default()).unwrap();
+        let v = validate(
+            "SELECT i, r, t, b, n, d FROM kinds",
+            Dialect::Sqlite,
+            &schema,
+            &SqlPolicy::default(),
+        )
+        .unwrap();
         let rs = c.execute(&v, limits(10, 5000)).await.unwrap();
         assert_eq!(
             rs.rows[0],
@@ -393,7 +415,13 @@ mod tests {
     async fn row_cap_sets_truncated() {
         let (_dir, c) = fixture().await;
         let schema = c.introspect().await.unwrap();
-        let v = validate("SELECT * FROM child", Dialect::Sqlite, &schema, &SqlPolicy::default()).unwrap();
+        let v = validate(
+            "SELECT * FROM child",
+            Dialect::Sqlite,
+            &schema,
+            &SqlPolicy::default(),
+        )
+        .unwrap();
         let rs = c.execute(&v, limits(2, 5000)).await.unwrap();
         assert_eq!(rs.rows.len(), 2);
         assert!(rs.truncated);
@@ -416,23 +444,36 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         // The connection is usable afterwards.
         let ok = validate("SELECT 1", Dialect::Sqlite, &schema, &SqlPolicy::default()).unwrap();
-        assert_eq!(c.execute(&ok, limits(10, 5000)).await.unwrap().rows.len(), 1);
+        assert_eq!(
+            c.execute(&ok, limits(10, 5000)).await.unwrap().rows.len(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn the_session_itself_refuses_writes() {
         // Defense in depth: even SQL that bypassed the validator cannot write.
         let (_dir, c) = fixture().await;
-        for stmt in ["DELETE FROM child", "CREATE TABLE x (a)", "PRAGMA query_only = OFF; DELETE FROM child"] {
+        for stmt in [
+            "DELETE FROM child",
+            "CREATE TABLE x (a)",
+            "PRAGMA query_only = OFF; DELETE FROM child",
+        ] {
             assert!(sqlx::query(stmt).execute(&c.pool).await.is_err(), "{stmt}");
         }
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM child").fetch_one(&c.pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM child")
+            .fetch_one(&c.pool)
+            .await
+            .unwrap();
         assert_eq!(n, 3);
     }
 
     #[tokio::test]
     async fn missing_files_are_unavailable() {
-        let err = SqliteConnector::open(Path::new("/nonexistent/x.db"), true).await.err().unwrap();
+        let err = SqliteConnector::open(Path::new("/nonexistent/x.db"), true)
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, ConnectorError::Unavailable(_)));
     }
 }

@@ -122,7 +122,9 @@ impl Question {
                 format!("the question is longer than {} characters", Self::MAX_CHARS),
             ));
         }
-        if q.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        if q.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
             return Err(DomainError::new(
                 "question",
                 "the question contains control characters",

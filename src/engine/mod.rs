@@ -5,7 +5,7 @@
 
 pub mod llm;
 pub mod pipeline;
-pub mod training;
 pub mod prompt;
 pub mod retrieval;
 pub mod sql;
+pub mod training;

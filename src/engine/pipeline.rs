@@ -16,7 +16,9 @@ use tracing::instrument;
 
 use crate::cache::Cache;
 use crate::config::Config;
-use crate::connectors::{ConnectionHandle, ConnectorError, ConnectorRegistry, ResultColumn, ResultSet};
+use crate::connectors::{
+    ConnectionHandle, ConnectorError, ConnectorRegistry, ResultColumn, ResultSet,
+};
 use crate::domain::{ConnectionId, Question, TrainingKind};
 use crate::engine::llm::{
     ContextItem, FailedAttempt, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
@@ -113,10 +115,26 @@ pub struct Answer {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AskEvent {
-    Retrieval { sources: Vec<Source>, duration_ms: u64 },
-    Sql { sql: String, attempt: u32 },
-    Validation { valid: bool, sql: String, tables: Vec<String>, errors: Vec<ValidationError> },
-    Rows { columns: Vec<ResultColumn>, rows: Vec<Vec<serde_json::Value>>, row_count: usize, truncated: bool },
+    Retrieval {
+        sources: Vec<Source>,
+        duration_ms: u64,
+    },
+    Sql {
+        sql: String,
+        attempt: u32,
+    },
+    Validation {
+        valid: bool,
+        sql: String,
+        tables: Vec<String>,
+        errors: Vec<ValidationError>,
+    },
+    Rows {
+        columns: Vec<ResultColumn>,
+        rows: Vec<Vec<serde_json::Value>>,
+        row_count: usize,
+        truncated: bool,
+    },
 }
 
 /// Why an ask did not produce rows. `query_id` is set when the ask was
@@ -151,7 +169,10 @@ pub struct AskFailure {
 
 impl From<PipelineError> for AskFailure {
     fn from(error: PipelineError) -> Self {
-        Self { query_id: None, error }
+        Self {
+            query_id: None,
+            error,
+        }
     }
 }
 
@@ -200,19 +221,33 @@ async fn emit(sink: Sink<'_>, ev: AskEvent) {
 
 impl Engine {
     /// One generation call, measured.
-    async fn call_llm(&self, req: &GenerationRequest) -> Result<crate::engine::llm::Generation, LlmError> {
+    async fn call_llm(
+        &self,
+        req: &GenerationRequest,
+    ) -> Result<crate::engine::llm::Generation, LlmError> {
         let t = Instant::now();
         let result = self.llm.generate(req).await;
         let (usage, err) = match &result {
             Ok(g) => (g.usage, None),
             Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
         };
-        metrics::llm_call(self.llm.name(), self.llm.model(), t.elapsed(), usage.prompt_tokens, usage.completion_tokens, err);
+        metrics::llm_call(
+            self.llm.name(),
+            self.llm.model(),
+            t.elapsed(),
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            err,
+        );
         result
     }
 
     /// One execution on a target database, measured.
-    async fn run(&self, conn: &ConnectionHandle, sql: &ValidatedSql) -> Result<ResultSet, ConnectorError> {
+    async fn run(
+        &self,
+        conn: &ConnectionHandle,
+        sql: &ValidatedSql,
+    ) -> Result<ResultSet, ConnectorError> {
         let t = Instant::now();
         let result = conn.connector.execute(sql, conn.limits).await;
         let (rows, err) = match &result {
@@ -226,7 +261,12 @@ impl Engine {
     }
 
     /// Validate, counting rejections by code.
-    fn check(&self, conn: &ConnectionHandle, schema: &crate::connectors::SchemaInfo, sql_text: &str) -> Result<ValidatedSql, ValidationError> {
+    fn check(
+        &self,
+        conn: &ConnectionHandle,
+        schema: &crate::connectors::SchemaInfo,
+        sql_text: &str,
+    ) -> Result<ValidatedSql, ValidationError> {
         let result = sql::validate(sql_text, conn.dialect, schema, &conn.policy());
         if let Err(e) = &result {
             metrics::sql_rejected(e.code.as_str());
@@ -235,11 +275,15 @@ impl Engine {
     }
 
     /// Resolve a connection name (or the default one).
-    pub fn connection(&self, name: Option<&ConnectionId>) -> Result<Arc<ConnectionHandle>, PipelineError> {
+    pub fn connection(
+        &self,
+        name: Option<&ConnectionId>,
+    ) -> Result<Arc<ConnectionHandle>, PipelineError> {
         let id = match name {
             Some(id) => id.clone(),
-            None => ConnectionId::parse(&self.settings.default_connection)
-                .map_err(|_| PipelineError::UnknownConnection(self.settings.default_connection.clone()))?,
+            None => ConnectionId::parse(&self.settings.default_connection).map_err(|_| {
+                PipelineError::UnknownConnection(self.settings.default_connection.clone())
+            })?,
         };
         self.connections
             .get(&id)
@@ -248,7 +292,11 @@ impl Engine {
 
     /// Retrieve training context for `question` on `conn`.
     #[instrument(skip_all, fields(connection.id = %conn.id))]
-    pub async fn retrieve(&self, conn: &ConnectionHandle, question: &str) -> Result<RetrievedContext, PipelineError> {
+    pub async fn retrieve(
+        &self,
+        conn: &ConnectionHandle,
+        question: &str,
+    ) -> Result<RetrievedContext, PipelineError> {
         let vector = self.embedder.embed(question);
         let s = &self.settings;
         let mut hits: Vec<(TrainingKind, String, f32)> = Vec::new();
@@ -260,7 +308,11 @@ impl Engine {
             if k == 0 {
                 continue;
             }
-            for hit in self.index.search(conn.id.as_str(), kind, &vector, k).await? {
+            for hit in self
+                .index
+                .search(conn.id.as_str(), kind, &vector, k)
+                .await?
+            {
                 hits.push((kind, hit.id, hit.score));
             }
         }
@@ -268,7 +320,9 @@ impl Engine {
         let items = self.store.get_training_many(&ids).await?;
         let mut ctx = RetrievedContext::default();
         for (kind, id, score) in hits {
-            let Some(item) = items.iter().find(|i| i.id == id) else { continue };
+            let Some(item) = items.iter().find(|i| i.id == id) else {
+                continue;
+            };
             let ci = ContextItem {
                 id: item.id.clone(),
                 kind,
@@ -287,13 +341,26 @@ impl Engine {
 
     fn sources(ctx: &RetrievedContext) -> Vec<Source> {
         ctx.all()
-            .map(|c| Source { id: c.id.clone(), kind: c.kind, score: c.score })
+            .map(|c| Source {
+                id: c.id.clone(),
+                kind: c.kind,
+                score: c.score,
+            })
             .collect()
     }
 
-    async fn cache_key(&self, conn: &ConnectionHandle, question: &Question) -> Result<String, PipelineError> {
+    async fn cache_key(
+        &self,
+        conn: &ConnectionHandle,
+        question: &Question,
+    ) -> Result<String, PipelineError> {
         let training = self.store.training_version(conn.id.as_str()).await?;
-        let normalized = question.as_str().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let normalized = question
+            .as_str()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         Ok(crate::cache::cache_key(&[
             "sql",
             conn.id.as_str(),
@@ -342,7 +409,9 @@ impl Engine {
             correlation_id: rc.correlation_id.clone(),
         };
         let mut timings = Timings::default();
-        let outcome = self.ask_inner(question, &conn, rc, sink, &mut record, &mut timings).await;
+        let outcome = self
+            .ask_inner(question, &conn, rc, sink, &mut record, &mut timings)
+            .await;
         timings.total = ms(started.elapsed());
         record.timings = serde_json::to_value(&timings).unwrap_or_default();
         match outcome {
@@ -352,7 +421,10 @@ impl Engine {
                 record.row_count = Some(rs.rows.len() as u64);
                 record.truncated = rs.truncated;
                 record.strategy = strategy.clone();
-                self.store.insert_query(&record).await.map_err(PipelineError::from)?;
+                self.store
+                    .insert_query(&record)
+                    .await
+                    .map_err(PipelineError::from)?;
                 Ok(Answer {
                     query_id,
                     question: question.to_string(),
@@ -373,18 +445,29 @@ impl Engine {
             }
             Err(error) => {
                 let (status, code) = match &error {
-                    PipelineError::Unanswerable(_) => (QueryStatus::Unanswerable, "unanswerable".to_string()),
-                    PipelineError::Rejected(v) => (QueryStatus::Rejected, v.code.as_str().to_string()),
-                    PipelineError::Connector(ConnectorError::Timeout(_)) => (QueryStatus::Failed, "query_timeout".into()),
+                    PipelineError::Unanswerable(_) => {
+                        (QueryStatus::Unanswerable, "unanswerable".to_string())
+                    }
+                    PipelineError::Rejected(v) => {
+                        (QueryStatus::Rejected, v.code.as_str().to_string())
+                    }
+                    PipelineError::Connector(ConnectorError::Timeout(_)) => {
+                        (QueryStatus::Failed, "query_timeout".into())
+                    }
                     PipelineError::Connector(_) => (QueryStatus::Failed, "query_failed".into()),
                     PipelineError::Llm(_) => (QueryStatus::Failed, "llm_error".into()),
                     _ => (QueryStatus::Failed, "internal".into()),
                 };
                 if status == QueryStatus::Rejected {
                     // Rejected SQL is a security signal: keep it in the audit log.
-                    self.audit(rc, "sql.rejected", &query_id, serde_json::json!({
-                        "connection": conn.id.as_str(), "reason": code, "sql": record.sql,
-                    }))
+                    self.audit(
+                        rc,
+                        "sql.rejected",
+                        &query_id,
+                        serde_json::json!({
+                            "connection": conn.id.as_str(), "reason": code, "sql": record.sql,
+                        }),
+                    )
                     .await;
                 }
                 metrics::ask(status.as_str());
@@ -392,10 +475,16 @@ impl Engine {
                 record.error_code = Some(code);
                 record.error_message = Some(error.to_string());
                 match self.store.insert_query(&record).await {
-                    Ok(_) => Err(AskFailure { query_id: Some(query_id), error }),
+                    Ok(_) => Err(AskFailure {
+                        query_id: Some(query_id),
+                        error,
+                    }),
                     Err(e) => {
                         tracing::error!(error.detail = %e, "could not record a failed ask");
-                        Err(AskFailure { query_id: None, error })
+                        Err(AskFailure {
+                            query_id: None,
+                            error,
+                        })
                     }
                 }
             }
@@ -426,12 +515,31 @@ impl Engine {
                     let sources: Vec<Source> = hit
                         .sources
                         .iter()
-                        .map(|(id, kind, score)| Source { id: id.clone(), kind: *kind, score: *score })
+                        .map(|(id, kind, score)| Source {
+                            id: id.clone(),
+                            kind: *kind,
+                            score: *score,
+                        })
                         .collect();
                     record.sources = serde_json::to_value(&sources).unwrap_or_default();
-                    emit(sink, AskEvent::Retrieval { sources: sources.clone(), duration_ms: 0 }).await;
+                    emit(
+                        sink,
+                        AskEvent::Retrieval {
+                            sources: sources.clone(),
+                            duration_ms: 0,
+                        },
+                    )
+                    .await;
                     record.sql = Some(hit.sql.clone());
-                    emit(sink, AskEvent::Sql { sql: hit.sql.clone(), attempt: 1 }).await;
+                    record.attempts = 1;
+                    emit(
+                        sink,
+                        AskEvent::Sql {
+                            sql: hit.sql.clone(),
+                            attempt: 1,
+                        },
+                    )
+                    .await;
                     if let Ok(validated) = sql::validate(&hit.sql, conn.dialect, &schema, &policy) {
                         record.tables = validated.tables().to_vec();
                         record.sql = Some(validated.sql().to_string());
@@ -452,7 +560,14 @@ impl Engine {
         timings.retrieval = ms(t.elapsed());
         let sources = Self::sources(&context);
         record.sources = serde_json::to_value(&sources).unwrap_or_default();
-        emit(sink, AskEvent::Retrieval { sources: sources.clone(), duration_ms: timings.retrieval }).await;
+        emit(
+            sink,
+            AskEvent::Retrieval {
+                sources: sources.clone(),
+                duration_ms: timings.retrieval,
+            },
+        )
+        .await;
 
         let mut req = GenerationRequest {
             question: question.to_string(),
@@ -483,7 +598,14 @@ impl Engine {
                 GenerationOutcome::Sql { sql } => sql,
             };
             record.sql = Some(sql_text.clone());
-            emit(sink, AskEvent::Sql { sql: sql_text.clone(), attempt }).await;
+            emit(
+                sink,
+                AskEvent::Sql {
+                    sql: sql_text.clone(),
+                    attempt,
+                },
+            )
+            .await;
 
             let t = Instant::now();
             let validated = self.check(conn, &schema, &sql_text);
@@ -491,8 +613,20 @@ impl Engine {
             let validated = match validated {
                 Ok(v) => v,
                 Err(e) => {
-                    emit(sink, AskEvent::Validation { valid: false, sql: sql_text.clone(), tables: vec![], errors: vec![e.clone()] }).await;
-                    req.previous_attempts.push(FailedAttempt { sql: sql_text, error: e.message.clone() });
+                    emit(
+                        sink,
+                        AskEvent::Validation {
+                            valid: false,
+                            sql: sql_text.clone(),
+                            tables: vec![],
+                            errors: vec![e.clone()],
+                        },
+                    )
+                    .await;
+                    req.previous_attempts.push(FailedAttempt {
+                        sql: sql_text,
+                        error: e.message.clone(),
+                    });
                     last_error = Some(PipelineError::Rejected(e));
                     continue;
                 }
@@ -510,23 +644,32 @@ impl Engine {
                     if !self.settings.sql_cache_ttl.is_zero() {
                         let cached = CachedGeneration {
                             sql: validated.sql().to_string(),
-                            sources: sources.iter().map(|s| (s.id.clone(), s.kind, s.score)).collect(),
+                            sources: sources
+                                .iter()
+                                .map(|s| (s.id.clone(), s.kind, s.score))
+                                .collect(),
                             strategy: record.strategy.clone(),
                         };
                         if let Ok(bytes) = serde_json::to_vec(&cached) {
-                            self.cache.set(&key, bytes, self.settings.sql_cache_ttl).await;
+                            self.cache
+                                .set(&key, bytes, self.settings.sql_cache_ttl)
+                                .await;
                         }
                     }
                     return Ok((validated, rs, sources, record.strategy.clone(), false));
                 }
                 Err(ConnectorError::Execution(msg)) => {
-                    req.previous_attempts.push(FailedAttempt { sql: validated.sql().to_string(), error: msg.clone() });
+                    req.previous_attempts.push(FailedAttempt {
+                        sql: validated.sql().to_string(),
+                        error: msg.clone(),
+                    });
                     last_error = Some(PipelineError::Connector(ConnectorError::Execution(msg)));
                 }
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(last_error.unwrap_or_else(|| PipelineError::Unanswerable("no SQL was generated".into())))
+        Err(last_error
+            .unwrap_or_else(|| PipelineError::Unanswerable("no SQL was generated".into())))
     }
 
     /// Generate and validate SQL without running it.
@@ -578,7 +721,10 @@ impl Engine {
                     });
                 }
                 Err(e) => {
-                    req.previous_attempts.push(FailedAttempt { sql: sql_text.clone(), error: e.message.clone() });
+                    req.previous_attempts.push(FailedAttempt {
+                        sql: sql_text.clone(),
+                        error: e.message.clone(),
+                    });
                     last = Some(GeneratedSql {
                         question: question.to_string(),
                         connection: conn.id.to_string(),
@@ -597,17 +743,37 @@ impl Engine {
     }
 
     /// Validate arbitrary SQL against a connection's schema and policy.
-    pub fn validate(&self, sql_text: &str, connection: Option<&ConnectionId>) -> Result<ValidationReport, PipelineError> {
+    pub fn validate(
+        &self,
+        sql_text: &str,
+        connection: Option<&ConnectionId>,
+    ) -> Result<ValidationReport, PipelineError> {
         let conn = self.connection(connection)?;
-        Ok(match sql::validate(sql_text, conn.dialect, &conn.schema(), &conn.policy()) {
-            Ok(v) => ValidationReport { valid: true, sql: v.sql().to_string(), errors: vec![], tables: v.tables().to_vec() },
-            Err(e) => ValidationReport { valid: false, sql: sql_text.to_string(), errors: vec![e], tables: vec![] },
-        })
+        Ok(
+            match sql::validate(sql_text, conn.dialect, &conn.schema(), &conn.policy()) {
+                Ok(v) => ValidationReport {
+                    valid: true,
+                    sql: v.sql().to_string(),
+                    errors: vec![],
+                    tables: v.tables().to_vec(),
+                },
+                Err(e) => ValidationReport {
+                    valid: false,
+                    sql: sql_text.to_string(),
+                    errors: vec![e],
+                    tables: vec![],
+                },
+            },
+        )
     }
 
     /// Validate, then run SQL given by hand (or re-run a stored query's SQL).
     #[instrument(skip_all, fields(connection.id))]
-    pub async fn execute(&self, sql_text: &str, connection: Option<&ConnectionId>) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
+    pub async fn execute(
+        &self,
+        sql_text: &str,
+        connection: Option<&ConnectionId>,
+    ) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let validated = self.check(&conn, &conn.schema(), sql_text)?;
@@ -618,11 +784,21 @@ impl Engine {
 }
 
 fn validation_event(v: &ValidatedSql) -> AskEvent {
-    AskEvent::Validation { valid: true, sql: v.sql().to_string(), tables: v.tables().to_vec(), errors: vec![] }
+    AskEvent::Validation {
+        valid: true,
+        sql: v.sql().to_string(),
+        tables: v.tables().to_vec(),
+        errors: vec![],
+    }
 }
 
 fn rows_event(rs: &ResultSet) -> AskEvent {
-    AskEvent::Rows { columns: rs.columns.clone(), rows: rs.rows.clone(), row_count: rs.rows.len(), truncated: rs.truncated }
+    AskEvent::Rows {
+        columns: rs.columns.clone(),
+        rows: rs.rows.clone(),
+        row_count: rs.rows.len(),
+        truncated: rs.truncated,
+    }
 }
 
 fn add_usage(record: &mut NewQuery, usage: TokenUsage) {

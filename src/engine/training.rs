@@ -59,10 +59,16 @@ impl Engine {
         {
             item.embedding.clone()
         } else {
-            self.embedder.embed(&embed_text(item.kind, &item.content, item.sql.as_deref()))
+            self.embedder
+                .embed(&embed_text(item.kind, &item.content, item.sql.as_deref()))
         };
         self.index
-            .upsert(IndexEntry { id: item.id.clone(), connection: item.connection.clone(), kind: item.kind, vector })
+            .upsert(IndexEntry {
+                id: item.id.clone(),
+                connection: item.connection.clone(),
+                kind: item.kind,
+                vector,
+            })
             .await?;
         Ok(())
     }
@@ -85,7 +91,9 @@ impl Engine {
             return Err(PipelineError::BadInput("content is empty".into()));
         }
         if content.len() > MAX_CONTENT {
-            return Err(PipelineError::BadInput(format!("content is longer than {MAX_CONTENT} bytes")));
+            return Err(PipelineError::BadInput(format!(
+                "content is longer than {MAX_CONTENT} bytes"
+            )));
         }
         let sql_text = match (input.kind, input.sql.as_deref().map(str::trim)) {
             (TrainingKind::QuestionSql, Some(s)) if !s.is_empty() => {
@@ -93,14 +101,21 @@ impl Engine {
                 Some(strip_enforced_limit(s, v.sql()))
             }
             (TrainingKind::QuestionSql, _) => {
-                return Err(PipelineError::BadInput("a question_sql item needs `sql`".into()));
+                return Err(PipelineError::BadInput(
+                    "a question_sql item needs `sql`".into(),
+                ));
             }
             (_, Some(s)) if !s.is_empty() => {
-                return Err(PipelineError::BadInput(format!("a {} item takes no `sql`", input.kind)));
+                return Err(PipelineError::BadInput(format!(
+                    "a {} item takes no `sql`",
+                    input.kind
+                )));
             }
             _ => None,
         };
-        let embedding = self.embedder.embed(&embed_text(input.kind, &content, sql_text.as_deref()));
+        let embedding = self
+            .embedder
+            .embed(&embed_text(input.kind, &content, sql_text.as_deref()));
         let (item, created) = self
             .store
             .insert_training(&NewTrainingItem {
@@ -127,27 +142,59 @@ impl Engine {
     }
 
     /// Append an audit event; a failure to audit is logged, never fatal.
-    pub(crate) async fn audit(&self, rc: &RequestContext, action: &str, target: &str, details: serde_json::Value) {
+    pub(crate) async fn audit(
+        &self,
+        rc: &RequestContext,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) {
         if let Err(e) = self
             .store
-            .record_audit(rc.user_id.as_deref(), action, Some(target), details, rc.correlation_id.as_deref())
+            .record_audit(
+                rc.user_id.as_deref(),
+                action,
+                Some(target),
+                details,
+                rc.correlation_id.as_deref(),
+            )
             .await
         {
             tracing::warn!(error = %e, audit.action = action, "could not record an audit event");
         }
     }
 
-    pub async fn delete_training(&self, id: &str, rc: &RequestContext) -> Result<TrainingItem, PipelineError> {
+    pub async fn delete_training(
+        &self,
+        id: &str,
+        rc: &RequestContext,
+    ) -> Result<TrainingItem, PipelineError> {
         let item = self.store.delete_training(id).await?;
         self.index.remove(id).await?;
-        self.audit(rc, "training.deleted", id, serde_json::json!({"connection": item.connection, "kind": item.kind})).await;
+        self.audit(
+            rc,
+            "training.deleted",
+            id,
+            serde_json::json!({"connection": item.connection, "kind": item.kind}),
+        )
+        .await;
         Ok(item)
     }
 
-    pub async fn approve_training(&self, id: &str, rc: &RequestContext) -> Result<TrainingItem, PipelineError> {
+    pub async fn approve_training(
+        &self,
+        id: &str,
+        rc: &RequestContext,
+    ) -> Result<TrainingItem, PipelineError> {
         let item = self.store.approve_training(id).await?;
         self.index_item(&item).await?;
-        self.audit(rc, "training.approved", id, serde_json::json!({"connection": item.connection})).await;
+        self.audit(
+            rc,
+            "training.approved",
+            id,
+            serde_json::json!({"connection": item.connection}),
+        )
+        .await;
         Ok(item)
     }
 
@@ -164,7 +211,11 @@ impl Engine {
         let query = self.store.get_query(query_id).await?;
         let connection = ConnectionId::parse(&query.connection)
             .map_err(|_| PipelineError::UnknownConnection(query.connection.clone()))?;
-        let corrected = input.corrected_sql.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let corrected = input
+            .corrected_sql
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let train_sql: Option<String> = match (input.rating, corrected) {
             (_, Some(sql_text)) => {
                 // A correction must validate and run before anyone learns from it.
@@ -175,7 +226,8 @@ impl Engine {
                 (QueryStatus::Answered, Some(s)) => Some(s.clone()),
                 _ => {
                     return Err(PipelineError::BadInput(
-                        "this question has no working SQL to approve; send `corrected_sql` instead".into(),
+                        "this question has no working SQL to approve; send `corrected_sql` instead"
+                            .into(),
                     ));
                 }
             },
@@ -190,13 +242,21 @@ impl Engine {
                 let (item, _) = self
                     .add_training(
                         Some(&connection),
-                        TrainingInput { kind: TrainingKind::QuestionSql, content: query.question.clone(), sql: Some(sql_text) },
+                        TrainingInput {
+                            kind: TrainingKind::QuestionSql,
+                            content: query.question.clone(),
+                            sql: Some(sql_text),
+                        },
                         TrainingSource::Feedback,
                         item_status,
                         rc,
                     )
                     .await?;
-                let fs = if item.status == TrainingStatus::Active { FeedbackStatus::Trained } else { FeedbackStatus::Pending };
+                let fs = if item.status == TrainingStatus::Active {
+                    FeedbackStatus::Trained
+                } else {
+                    FeedbackStatus::Pending
+                };
                 (fs, Some(item))
             }
             None => (FeedbackStatus::Recorded, None),
@@ -220,12 +280,18 @@ impl Engine {
             "rating": feedback.rating, "status": feedback.status, "training_item_id": feedback.training_item_id,
         }))
         .await;
-        Ok(FeedbackOutcome { feedback, training_item })
+        Ok(FeedbackOutcome {
+            feedback,
+            training_item,
+        })
     }
 
     /// Introspect `conn` and turn its catalog into `ddl` training items.
     #[instrument(skip_all, fields(connection.id = %conn.id))]
-    pub async fn sync_schema(&self, conn: &ConnectionHandle) -> Result<(usize, usize), PipelineError> {
+    pub async fn sync_schema(
+        &self,
+        conn: &ConnectionHandle,
+    ) -> Result<(usize, usize), PipelineError> {
         let (schema, _) = conn.refresh_schema().await?;
         let items: Vec<NewTrainingItem> = schema
             .tables
@@ -246,7 +312,10 @@ impl Engine {
                 }
             })
             .collect();
-        let (added, removed) = self.store.sync_introspected_ddl(conn.id.as_str(), items).await?;
+        let (added, removed) = self
+            .store
+            .sync_introspected_ddl(conn.id.as_str(), items)
+            .await?;
         for id in &removed {
             self.index.remove(id).await?;
         }
@@ -266,10 +335,19 @@ impl Engine {
             let stale = item.embedding.len() != self.embedder.dim()
                 || item.embedder.as_deref() != Some(self.embedder.id());
             if stale {
-                let v = self.embedder.embed(&embed_text(item.kind, &item.content, item.sql.as_deref()));
-                self.store.set_training_embedding(&item.id, &v, self.embedder.id()).await?;
+                let v =
+                    self.embedder
+                        .embed(&embed_text(item.kind, &item.content, item.sql.as_deref()));
+                self.store
+                    .set_training_embedding(&item.id, &v, self.embedder.id())
+                    .await?;
                 self.index
-                    .upsert(IndexEntry { id: item.id.clone(), connection: item.connection.clone(), kind: item.kind, vector: v })
+                    .upsert(IndexEntry {
+                        id: item.id.clone(),
+                        connection: item.connection.clone(),
+                        kind: item.kind,
+                        vector: v,
+                    })
                     .await?;
             } else {
                 self.index_item(&item).await?;

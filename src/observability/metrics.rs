@@ -12,7 +12,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
 /// Install the recorder (once per process) and return its handle.
 pub fn install() -> PrometheusHandle {
@@ -45,7 +47,9 @@ pub fn render_json() -> serde_json::Value {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
         let (name, labels) = match series.split_once('{') {
             Some((n, rest)) => (n, parse_labels(rest.trim_end_matches('}'))),
             None => (series, serde_json::Map::new()),
@@ -55,7 +59,9 @@ pub fn render_json() -> serde_json::Value {
             "-Inf" => f64::NEG_INFINITY,
             v => v.parse().unwrap_or(f64::NAN),
         };
-        let entry = out.entry(name.to_string()).or_insert_with(|| serde_json::Value::Array(vec![]));
+        let entry = out
+            .entry(name.to_string())
+            .or_insert_with(|| serde_json::Value::Array(vec![]));
         if let Some(arr) = entry.as_array_mut() {
             arr.push(serde_json::json!({ "labels": labels, "value": serde_json::Number::from_f64(value) }));
         }
@@ -75,16 +81,24 @@ fn parse_labels(s: &str) -> serde_json::Map<String, serde_json::Value> {
         while end < bytes.len() && !(bytes[end] == b'"' && (end == 0 || bytes[end - 1] != b'\\')) {
             end += 1;
         }
-        out.insert(key, serde_json::Value::String(after[..end].replace("\\\"", "\"")));
+        out.insert(
+            key,
+            serde_json::Value::String(after[..end].replace("\\\"", "\"")),
+        );
         rest = after.get(end + 1..).unwrap_or("");
     }
     out
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [("method", method.to_string()), ("route", route.to_string()), ("status", status.to_string())];
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("insight_http_requests_total", &labels).increment(1);
-    metrics::histogram!("insight_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    metrics::histogram!("insight_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
 }
 
 /// `outcome`: answered, rejected, failed, unanswerable.
@@ -92,7 +106,14 @@ pub fn ask(outcome: &'static str) {
     metrics::counter!("insight_asks_total", "outcome" => outcome).increment(1);
 }
 
-pub fn llm_call(provider: &str, model: &str, elapsed: Duration, prompt_tokens: u64, completion_tokens: u64, error: Option<&'static str>) {
+pub fn llm_call(
+    provider: &str,
+    model: &str,
+    elapsed: Duration,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    error: Option<&'static str>,
+) {
     let (p, m) = (provider.to_string(), model.to_string());
     let outcome = if error.is_some() { "error" } else { "ok" };
     metrics::counter!("insight_llm_requests_total", "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome).increment(1);
@@ -108,9 +129,15 @@ pub fn sql_rejected(code: &'static str) {
     metrics::counter!("insight_sql_rejections_total", "code" => code).increment(1);
 }
 
-pub fn sql_execution(connection: &str, elapsed: Duration, rows: Option<usize>, error: Option<&'static str>) {
+pub fn sql_execution(
+    connection: &str,
+    elapsed: Duration,
+    rows: Option<usize>,
+    error: Option<&'static str>,
+) {
     let c = connection.to_string();
-    metrics::histogram!("insight_sql_execution_duration_seconds", "connection" => c.clone()).record(elapsed.as_secs_f64());
+    metrics::histogram!("insight_sql_execution_duration_seconds", "connection" => c.clone())
+        .record(elapsed.as_secs_f64());
     match (rows, error) {
         (Some(n), _) => metrics::counter!("insight_sql_rows_total", "connection" => c).increment(n as u64),
         (None, Some(kind)) => metrics::counter!("insight_sql_execution_errors_total", "connection" => c, "kind" => kind).increment(1),
@@ -139,11 +166,17 @@ mod tests {
         install();
         sql_rejected("data_modifying");
         let text = render();
-        assert!(text.contains("insight_sql_rejections_total{code=\"data_modifying\"}"), "{text}");
+        assert!(
+            text.contains("insight_sql_rejections_total{code=\"data_modifying\"}"),
+            "{text}"
+        );
         assert!(text.contains("insight_build_info{version="), "{text}");
         let json = render_json();
         let series = json["insight_sql_rejections_total"].as_array().unwrap();
-        let s = series.iter().find(|s| s["labels"]["code"] == "data_modifying").unwrap();
+        let s = series
+            .iter()
+            .find(|s| s["labels"]["code"] == "data_modifying")
+            .unwrap();
         assert!(s["value"].as_f64().unwrap() >= 1.0);
     }
 

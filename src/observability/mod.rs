@@ -5,7 +5,9 @@
 //! logged them.
 
 pub mod metrics;
+pub mod otlp;
 pub mod redact;
+pub mod sentry;
 
 use std::io::{self, Write};
 
@@ -17,8 +19,11 @@ use crate::config::LogFormat;
 /// Install the global subscriber. `default_filter` applies when `RUST_LOG`
 /// is unset. Safe to call twice (the second call does nothing).
 pub fn init_logging(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(MaskingWriter::stderr());
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(MaskingWriter::stderr());
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -55,7 +60,10 @@ where
     type Writer = MaskingLine<W::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        MaskingLine { inner: self.make.make_writer(), buf: Vec::new() }
+        MaskingLine {
+            inner: self.make.make_writer(),
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -116,7 +124,11 @@ mod tests {
             .with_writer(MaskingWriter::new(move || c2.clone()))
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(user.email = "ann.lee@example.com", dsn = "postgres://app:hunter2@db/sales", "login by ann.lee@example.com");
+            tracing::info!(
+                user.email = "ann.lee@example.com",
+                dsn = "postgres://app:hunter2@db/sales",
+                "login by ann.lee@example.com"
+            );
         });
         let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         assert!(!out.contains("ann.lee@example.com"), "{out}");

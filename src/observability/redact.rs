@@ -21,7 +21,8 @@ struct Patterns {
     phone: Regex,
 }
 
-static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
+static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
+    Patterns {
     url_password: Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/?#@\s]*):[^@\s/]+@").expect("regex"),
     jwt: Regex::new(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*").expect("regex"),
     api_key: Regex::new(r"\b(?:ik|sk|sk-ant|pk|rk)[_\-][A-Za-z0-9_\-]{12,}").expect("regex"),
@@ -34,6 +35,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
     card: Regex::new(r"\b\d(?:[ \-]?\d){12,18}\b").expect("regex"),
     phone: Regex::new(r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}[\s.\-]\d{2,4}(?:[\s.\-]\d{2,4}){0,3}\b|\+\d{9,15}\b")
         .expect("regex"),
+}
 });
 
 /// Return `text` with sensitive values masked.
@@ -43,24 +45,37 @@ pub fn mask(text: &str) -> String {
     let s = p.jwt.replace_all(&s, "[jwt]");
     let s = p.api_key.replace_all(&s, "[api-key]");
     let s = p.bearer.replace_all(&s, "$1 [token]");
-    let s = p.secret_pair.replace_all(&s, |c: &Captures| format!("{}{}***", &c[1], &c[2]));
+    let s = p
+        .secret_pair
+        .replace_all(&s, |c: &Captures| format!("{}{}***", &c[1], &c[2]));
     let s = p.email.replace_all(&s, "[email]");
     let s = p.card.replace_all(&s, |c: &Captures| {
         let digits: String = c[0].chars().filter(char::is_ascii_digit).collect();
-        if luhn(&digits) { "[card]".to_string() } else { c[0].to_string() }
+        if luhn(&digits) {
+            "[card]".to_string()
+        } else {
+            c[0].to_string()
+        }
     });
     let s = p.phone.replace_all(&s, |c: &Captures| {
         let digits = c[0].chars().filter(char::is_ascii_digit).count();
         let m = &c[0];
         // Dates, times, versions and ids look like digit groups too: only
         // mask what has the length of a phone number and no date shape.
-        if (9..=15).contains(&digits) && !looks_like_date(m) { "[phone]".to_string() } else { m.to_string() }
+        if (9..=15).contains(&digits) && !looks_like_date(m) {
+            "[phone]".to_string()
+        } else {
+            m.to_string()
+        }
     });
     s.into_owned()
 }
 
 fn looks_like_date(s: &str) -> bool {
-    let parts: Vec<&str> = s.split(['-', '.', ' ', '/']).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = s
+        .split(['-', '.', ' ', '/'])
+        .filter(|p| !p.is_empty())
+        .collect();
     parts.len() == 3 && parts[0].len() == 4 && parts[1].len() <= 2 && parts[2].len() <= 2
 }
 
@@ -71,7 +86,9 @@ pub fn luhn(digits: &str) -> bool {
     }
     let mut sum = 0u32;
     for (i, ch) in digits.chars().rev().enumerate() {
-        let Some(mut d) = ch.to_digit(10) else { return false };
+        let Some(mut d) = ch.to_digit(10) else {
+            return false;
+        };
         if i % 2 == 1 {
             d *= 2;
             if d > 9 {
@@ -89,7 +106,10 @@ mod tests {
 
     #[test]
     fn emails_are_masked() {
-        assert_eq!(mask("user ann.lee+work@mail.example.co.uk logged in"), "user [email] logged in");
+        assert_eq!(
+            mask("user ann.lee+work@mail.example.co.uk logged in"),
+            "user [email] logged in"
+        );
         assert_eq!(mask("From: <J.Doe@Example.COM>"), "From: <[email]>");
     }
 
@@ -109,7 +129,10 @@ mod tests {
         assert_eq!(mask("mobile 030 1234 5678"), "mobile [phone]");
         assert_eq!(mask("(555) 123-4567"), "[phone]");
         // Dates, durations and small numbers are not phone numbers.
-        assert_eq!(mask("at 2024-02-29 took 1234 ms, 42 rows"), "at 2024-02-29 took 1234 ms, 42 rows");
+        assert_eq!(
+            mask("at 2024-02-29 took 1234 ms, 42 rows"),
+            "at 2024-02-29 took 1234 ms, 42 rows"
+        );
     }
 
     #[test]
@@ -117,24 +140,40 @@ mod tests {
         let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         assert_eq!(mask(&format!("token={jwt}")), "token=***");
         assert_eq!(mask(&format!("got {jwt} back")), "got [jwt] back");
-        assert_eq!(mask("Authorization: Bearer abcdef123456789xyz"), "Authorization: Bearer [token]");
+        assert_eq!(
+            mask("Authorization: Bearer abcdef123456789xyz"),
+            "Authorization: Bearer [token]"
+        );
         assert_eq!(mask("key ik_live_9f8e7d6c5b4a3210"), "key [api-key]");
-        assert_eq!(mask("OPENAI sk-proj-abcdefghijklmnop1234"), "OPENAI [api-key]");
+        assert_eq!(
+            mask("OPENAI sk-proj-abcdefghijklmnop1234"),
+            "OPENAI [api-key]"
+        );
         assert_eq!(mask("sk-ant-api03-abcdefghijklmnopqrs"), "[api-key]");
     }
 
     #[test]
     fn passwords_in_urls_and_pairs_are_masked() {
-        assert_eq!(mask("dsn=postgres://app:s3cr3t@db:5432/sales"), "dsn=postgres://app:***@db:5432/sales");
-        assert_eq!(mask("mysql://root:pw@127.0.0.1/test"), "mysql://root:***@127.0.0.1/test");
-        assert_eq!(mask("redis://:hunter2@cache:6379"), "redis://:***@cache:6379");
+        assert_eq!(
+            mask("dsn=postgres://app:s3cr3t@db:5432/sales"),
+            "dsn=postgres://app:***@db:5432/sales"
+        );
+        assert_eq!(
+            mask("mysql://root:pw@127.0.0.1/test"),
+            "mysql://root:***@127.0.0.1/test"
+        );
+        assert_eq!(
+            mask("redis://:hunter2@cache:6379"),
+            "redis://:***@cache:6379"
+        );
         assert_eq!(mask(r#"{"password": "hunter2"}"#), r#"{"password": "***"}"#);
         assert_eq!(mask("password=hunter2&user=bob"), "password=***&user=bob");
     }
 
     #[test]
     fn ordinary_text_is_untouched() {
-        let s = "GET /api/v1/queries/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b status=200 duration_ms=12";
+        let s =
+            "GET /api/v1/queries/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b status=200 duration_ms=12";
         assert_eq!(mask(s), s);
     }
 }

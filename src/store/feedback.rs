@@ -94,7 +94,10 @@ impl Store {
         })
     }
 
-    pub async fn feedback_for_query(&self, query_id: &str) -> Result<Vec<FeedbackRecord>, StoreError> {
+    pub async fn feedback_for_query(
+        &self,
+        query_id: &str,
+    ) -> Result<Vec<FeedbackRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, query_id, user_id, rating, corrected_sql, comment, status, training_item_id, \
              created_at FROM feedback WHERE query_id = ? ORDER BY created_at, id",

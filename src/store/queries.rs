@@ -99,7 +99,9 @@ fn from_row(r: &SqliteRow) -> Result<QueryRecord, sqlx::Error> {
         status: QueryStatus::parse(&r.try_get::<String, _>("status")?),
         error_code: r.try_get("error_code")?,
         error_message: r.try_get("error_message")?,
-        row_count: r.try_get::<Option<i64>, _>("row_count")?.map(|n| n.max(0) as u64),
+        row_count: r
+            .try_get::<Option<i64>, _>("row_count")?
+            .map(|n| n.max(0) as u64),
         truncated: r.try_get::<i64, _>("truncated")? != 0,
         tables: serde_json::from_str(&r.try_get::<String, _>("tables_json")?).unwrap_or_default(),
         sources: json("sources_json")?,
@@ -154,11 +156,13 @@ impl Store {
     }
 
     pub async fn get_query(&self, id: &str) -> Result<QueryRecord, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM queries WHERE id = ?")))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM queries WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(from_row(&row)?)
     }
 
@@ -177,10 +181,11 @@ impl Store {
         .bind(page.offset as i64)
         .fetch_all(self.pool())
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queries WHERE (?1 IS NULL OR user_id = ?1)")
-            .bind(user_id)
-            .fetch_one(self.pool())
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM queries WHERE (?1 IS NULL OR user_id = ?1)")
+                .bind(user_id)
+                .fetch_one(self.pool())
+                .await?;
         let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         Ok((items, total.max(0) as u64))
     }

@@ -96,8 +96,17 @@ pub struct TrainingFilter {
 
 /// Stable dedupe key: whitespace-collapsed, lower-cased content and SQL.
 pub fn content_hash(content: &str, sql: Option<&str>) -> String {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    let text = format!("{}\u{1f}{}", norm(content), sql.map(norm).unwrap_or_default());
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let text = format!(
+        "{}\u{1f}{}",
+        norm(content),
+        sql.map(norm).unwrap_or_default()
+    );
     // FNV-1a 64, twice with different offsets: 128 bits, stable across builds.
     let fnv = |seed: u64| {
         let mut h = seed;
@@ -107,7 +116,11 @@ pub fn content_hash(content: &str, sql: Option<&str>) -> String {
         }
         h
     };
-    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
 }
 
 fn encode(v: &[f32]) -> Vec<u8> {
@@ -153,7 +166,10 @@ impl Store {
     /// Insert an item; an identical item (same connection, kind and content)
     /// is not duplicated: the existing one is returned with `false`. A pending
     /// duplicate becomes active when the new one is active.
-    pub async fn insert_training(&self, item: &NewTrainingItem) -> Result<(TrainingItem, bool), StoreError> {
+    pub async fn insert_training(
+        &self,
+        item: &NewTrainingItem,
+    ) -> Result<(TrainingItem, bool), StoreError> {
         let hash = content_hash(&item.content, item.sql.as_deref());
         let mut tx = self.pool().begin().await?;
         let existing: Option<String> = sqlx::query_scalar(
@@ -238,7 +254,10 @@ impl Store {
         filter: &TrainingFilter,
         page: Page,
     ) -> Result<(Vec<TrainingItem>, u64), StoreError> {
-        let search = filter.search.as_ref().map(|s| format!("%{}%", s.to_lowercase()));
+        let search = filter
+            .search
+            .as_ref()
+            .map(|s| format!("%{}%", s.to_lowercase()));
         let where_clause = "WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR kind = ?2) \
             AND (?3 IS NULL OR status = ?3) \
             AND (?4 IS NULL OR lower(content) LIKE ?4 OR lower(coalesce(sql, '')) LIKE ?4)";
@@ -411,7 +430,11 @@ mod tests {
     fn item(content: &str, sql: Option<&str>) -> NewTrainingItem {
         NewTrainingItem {
             connection: "demo".into(),
-            kind: if sql.is_some() { TrainingKind::QuestionSql } else { TrainingKind::Documentation },
+            kind: if sql.is_some() {
+                TrainingKind::QuestionSql
+            } else {
+                TrainingKind::Documentation
+            },
             content: content.into(),
             sql: sql.map(Into::into),
             source: TrainingSource::User,
@@ -427,32 +450,69 @@ mod tests {
     async fn training_items_dedupe_and_bump_versions() {
         let store = Store::in_memory().await.unwrap();
         assert_eq!(store.training_version("demo").await.unwrap(), 0);
-        let (a, created) = store.insert_training(&item("How many?", Some("SELECT 1"))).await.unwrap();
+        let (a, created) = store
+            .insert_training(&item("How many?", Some("SELECT 1")))
+            .await
+            .unwrap();
         assert!(created);
         assert_eq!(a.embedding, vec![0.5, -0.25]);
-        let (b, created) = store.insert_training(&item("  how   MANY? ", Some("select 1"))).await.unwrap();
+        let (b, created) = store
+            .insert_training(&item("  how   MANY? ", Some("select 1")))
+            .await
+            .unwrap();
         assert!(!created);
         assert_eq!(a.id, b.id);
         assert_eq!(store.training_version("demo").await.unwrap(), 2);
         let (list, total) = store
-            .list_training(&TrainingFilter { search: Some("many".into()), ..Default::default() }, Page::default())
+            .list_training(
+                &TrainingFilter {
+                    search: Some("many".into()),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
             .await
             .unwrap();
         assert_eq!((list.len(), total), (1, 1));
         store.delete_training(&a.id).await.unwrap();
-        assert!(matches!(store.get_training(&a.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get_training(&a.id).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]
     async fn introspected_ddl_sync_keeps_unchanged_items() {
         let store = Store::in_memory().await.unwrap();
-        let ddl = |c: &str| NewTrainingItem { kind: TrainingKind::Ddl, source: TrainingSource::Introspection, ..item(c, None) };
-        let (added, removed) = store.sync_introspected_ddl("demo", vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE b (y)")]).await.unwrap();
+        let ddl = |c: &str| NewTrainingItem {
+            kind: TrainingKind::Ddl,
+            source: TrainingSource::Introspection,
+            ..item(c, None)
+        };
+        let (added, removed) = store
+            .sync_introspected_ddl(
+                "demo",
+                vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE b (y)")],
+            )
+            .await
+            .unwrap();
         assert_eq!((added.len(), removed.len()), (2, 0));
-        let (added, removed) = store.sync_introspected_ddl("demo", vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE c (z)")]).await.unwrap();
+        let (added, removed) = store
+            .sync_introspected_ddl(
+                "demo",
+                vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE c (z)")],
+            )
+            .await
+            .unwrap();
         assert_eq!((added.len(), removed.len()), (1, 1));
         let v = store.training_version("demo").await.unwrap();
-        let (added, removed) = store.sync_introspected_ddl("demo", vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE c (z)")]).await.unwrap();
+        let (added, removed) = store
+            .sync_introspected_ddl(
+                "demo",
+                vec![ddl("CREATE TABLE a (x)"), ddl("CREATE TABLE c (z)")],
+            )
+            .await
+            .unwrap();
         assert!(added.is_empty() && removed.is_empty());
         assert_eq!(store.training_version("demo").await.unwrap(), v);
     }

@@ -18,17 +18,33 @@ async fn ask_validate_execute_feedback_then_learned() {
     let sql = first["sql"].as_str().unwrap().to_string();
     assert!(first["row_count"].as_u64().unwrap() > 1, "{first}");
     assert_eq!(first["columns"].as_array().unwrap().len(), 2, "{first}");
-    assert!(first["sources"].as_array().unwrap().iter().any(|s| s["kind"] == "ddl"), "{first}");
+    assert!(
+        first["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["kind"] == "ddl"),
+        "{first}"
+    );
     assert_ne!(first["strategy"], "trained_example");
     let query_id = first["query_id"].as_str().unwrap().to_string();
 
     // 2. Validate and execute the same SQL by hand.
-    let v = app.post("/api/v1/sql/validate", json!({ "sql": sql })).await.expect(200);
+    let v = app
+        .post("/api/v1/sql/validate", json!({ "sql": sql }))
+        .await
+        .expect(200);
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["tables"], json!(["customers"]));
-    let ex = app.post("/api/v1/sql/execute", json!({ "sql": sql })).await.expect(200);
+    let ex = app
+        .post("/api/v1/sql/execute", json!({ "sql": sql }))
+        .await
+        .expect(200);
     assert_eq!(ex["rows"], first["rows"]);
-    let ex2 = app.post("/api/v1/sql/execute", json!({ "query_id": query_id })).await.expect(200);
+    let ex2 = app
+        .post("/api/v1/sql/execute", json!({ "query_id": query_id }))
+        .await
+        .expect(200);
     assert_eq!(ex2["rows"], first["rows"]);
 
     // 3. History has it, newest first.
@@ -38,7 +54,10 @@ async fn ask_validate_execute_feedback_then_learned() {
 
     // 4. 👍 turns it into a training example.
     let fb = app
-        .post(&format!("/api/v1/queries/{query_id}/feedback"), json!({ "rating": "up" }))
+        .post(
+            &format!("/api/v1/queries/{query_id}/feedback"),
+            json!({ "rating": "up" }),
+        )
         .await
         .expect(201);
     assert_eq!(fb["feedback"]["status"], "trained", "{fb}");
@@ -50,28 +69,41 @@ async fn ask_validate_execute_feedback_then_learned() {
         assert_eq!(again["strategy"], "trained_example", "{question}: {again}");
         assert_eq!(again["rows"], first["rows"]);
         assert!(
-            again["sources"].as_array().unwrap().iter().any(|s| s["id"] == item_id.as_str()),
+            again["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["id"] == item_id.as_str()),
             "{question}: sources lack the trained item: {again}"
         );
     }
-    let detail = app.get(&format!("/api/v1/queries/{query_id}")).await.expect(200);
+    let detail = app
+        .get(&format!("/api/v1/queries/{query_id}"))
+        .await
+        .expect(200);
     assert_eq!(detail["feedback"][0]["rating"], "up");
 }
 
 #[tokio::test]
 async fn a_correction_teaches_an_unanswerable_question() {
     let app = TestApp::spawn().await;
-    let q = "Who are our VIP clients?";
+    let q = "Who are our most loyal clients?";
     let first = app.ask(q).await;
     assert_eq!(first.status.as_u16(), 422, "{}", first.body);
     assert_eq!(error_code(&first.body), "unanswerable");
-    let query_id = first.body["error"]["details"]["query_id"].as_str().expect("query id").to_string();
+    let query_id = first.body["error"]["details"]["query_id"]
+        .as_str()
+        .expect("query id")
+        .to_string();
 
     let corrected = "SELECT c.name, SUM(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id \
                      GROUP BY c.id, c.name ORDER BY spent DESC LIMIT 10";
     // A correction that does not validate is refused and teaches nothing.
     let bad = app
-        .post(&format!("/api/v1/queries/{query_id}/feedback"), json!({ "rating": "down", "corrected_sql": "DROP TABLE customers" }))
+        .post(
+            &format!("/api/v1/queries/{query_id}/feedback"),
+            json!({ "rating": "down", "corrected_sql": "DROP TABLE customers" }),
+        )
         .await;
     assert_eq!(bad.status.as_u16(), 422, "{}", bad.body);
     assert_eq!(error_code(&bad.body), "sql_rejected");
@@ -79,16 +111,19 @@ async fn a_correction_teaches_an_unanswerable_question() {
     let fb = app
         .post(
             &format!("/api/v1/queries/{query_id}/feedback"),
-            json!({ "rating": "down", "corrected_sql": corrected, "comment": "VIP = top spenders" }),
+            json!({ "rating": "down", "corrected_sql": corrected, "comment": "loyal = top spenders" }),
         )
         .await
         .expect(201);
     assert_eq!(fb["feedback"]["status"], "trained");
-    for question in [q, "who are the VIP clients"] {
+    for question in [q, "who are the most loyal clients"] {
         let again = app.ask(question).await.expect(200);
         assert_eq!(again["strategy"], "trained_example", "{question}: {again}");
         assert_eq!(again["row_count"], 10);
-        assert!(again["sql"].as_str().unwrap().contains("SUM(o.total)"), "{again}");
+        assert!(
+            again["sql"].as_str().unwrap().contains("SUM(o.total)"),
+            "{again}"
+        );
     }
 }
 
@@ -137,17 +172,35 @@ async fn destructive_generated_sql_is_refused_and_changes_nothing() {
             .spawn()
             .await;
         let before = app.demo_scalar("SELECT COUNT(*) FROM customers").await;
-        let products_before = app.demo_scalar("SELECT CAST(SUM(price) * 100 AS INTEGER) FROM products").await;
+        let products_before = app
+            .demo_scalar("SELECT CAST(SUM(price) * 100 AS INTEGER) FROM products")
+            .await;
         let r = app.ask("Please remove every customer").await;
         assert_eq!(r.status.as_u16(), 422, "{reply}: {}", r.body);
         assert_eq!(error_code(&r.body), "sql_rejected", "{}", r.body);
         // The validator's error was fed back for the configured corrections.
         let requests = seen.lock().unwrap().clone();
         assert_eq!(requests.len(), 3, "1 try + 2 corrections");
-        assert!(requests[1].to_string().contains("read-only") || requests[1].to_string().to_lowercase().contains("only"), "feedback missing: {}", requests[1]);
-        assert_eq!(app.demo_scalar("SELECT COUNT(*) FROM customers").await, before);
-        assert_eq!(app.demo_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders'").await, 1);
-        assert_eq!(app.demo_scalar("SELECT CAST(SUM(price) * 100 AS INTEGER) FROM products").await, products_before);
+        assert!(
+            requests[1].to_string().contains("read-only")
+                || requests[1].to_string().to_lowercase().contains("only"),
+            "feedback missing: {}",
+            requests[1]
+        );
+        assert_eq!(
+            app.demo_scalar("SELECT COUNT(*) FROM customers").await,
+            before
+        );
+        assert_eq!(
+            app.demo_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders'")
+                .await,
+            1
+        );
+        assert_eq!(
+            app.demo_scalar("SELECT CAST(SUM(price) * 100 AS INTEGER) FROM products")
+                .await,
+            products_before
+        );
         let hist = app.get("/api/v1/queries").await.expect(200);
         assert_eq!(hist["items"][0]["status"], "rejected");
         assert_eq!(hist["items"][0]["provider"], "openai");
@@ -163,7 +216,10 @@ async fn hand_written_writes_are_rejected_with_stable_codes() {
         ("SELECT * FROM secrets", "validate"),
     ];
     for (sql, _) in cases {
-        let v = app.post("/api/v1/sql/validate", json!({ "sql": sql })).await.expect(200);
+        let v = app
+            .post("/api/v1/sql/validate", json!({ "sql": sql }))
+            .await
+            .expect(200);
         assert_eq!(v["valid"], false, "{sql}: {v}");
         assert!(v["errors"][0]["code"].as_str().is_some(), "{v}");
         let ex = app.post("/api/v1/sql/execute", json!({ "sql": sql })).await;
@@ -176,11 +232,26 @@ async fn hand_written_writes_are_rejected_with_stable_codes() {
 
 #[tokio::test]
 async fn row_cap_truncates() {
-    let app = TestApp::builder().config(|c| c.query.max_rows = 25).spawn().await;
-    let r = app.post("/api/v1/sql/execute", json!({ "sql": "SELECT * FROM order_items" })).await.expect(200);
+    let app = TestApp::builder()
+        .config(|c| c.query.max_rows = 25)
+        .spawn()
+        .await;
+    let r = app
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "sql": "SELECT * FROM order_items" }),
+        )
+        .await
+        .expect(200);
     assert_eq!(r["row_count"], 25);
     assert!(r["sql"].as_str().unwrap().contains("LIMIT 25"), "{r}");
-    let r = app.post("/api/v1/sql/execute", json!({ "sql": "SELECT * FROM order_items LIMIT 5" })).await.expect(200);
+    let r = app
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "sql": "SELECT * FROM order_items LIMIT 5" }),
+        )
+        .await
+        .expect(200);
     assert_eq!(r["row_count"], 5);
 }
 
@@ -204,20 +275,69 @@ async fn errors_have_one_shape_and_carry_the_correlation_id() {
     assert_eq!(body["error"]["code"], "bad_request");
 
     // An invalid client id is replaced by a generated one.
-    let resp = app.client.get(format!("{}/health", app.base)).header("x-correlation-id", "bad id; DROP").send().await.unwrap();
-    let id = resp.headers()["x-correlation-id"].to_str().unwrap().to_string();
+    let resp = app
+        .client
+        .get(format!("{}/health", app.base))
+        .header("x-correlation-id", "bad id; DROP")
+        .send()
+        .await
+        .unwrap();
+    let id = resp.headers()["x-correlation-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(!id.contains(' ') && id.len() >= 16, "{id}");
 
     for (path, body, status, code) in [
         ("/api/v1/ask", json!({}), 400, "bad_request"),
-        ("/api/v1/ask", json!({ "question": "   " }), 400, "bad_request"),
-        ("/api/v1/ask", json!({ "question": "x", "connection": "../etc" }), 400, "bad_request"),
-        ("/api/v1/ask", json!({ "question": "How many customers?", "connection": "nope" }), 404, "not_found"),
-        ("/api/v1/ask", json!({ "question": "How many customers?", "extra": 1 }), 400, "bad_request"),
-        ("/api/v1/queries/does-not-exist/feedback", json!({ "rating": "up" }), 404, "not_found"),
-        ("/api/v1/queries/x/feedback", json!({ "rating": "sideways" }), 400, "bad_request"),
-        ("/api/v1/training", json!({ "kind": "question_sql", "content": "q" }), 400, "bad_request"),
-        ("/api/v1/sql/execute", json!({ "sql": "SELECT 1", "query_id": "x" }), 400, "bad_request"),
+        (
+            "/api/v1/ask",
+            json!({ "question": "   " }),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/ask",
+            json!({ "question": "x", "connection": "../etc" }),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/ask",
+            json!({ "question": "How many customers?", "connection": "nope" }),
+            404,
+            "not_found",
+        ),
+        (
+            "/api/v1/ask",
+            json!({ "question": "How many customers?", "extra": 1 }),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/queries/does-not-exist/feedback",
+            json!({ "rating": "up" }),
+            404,
+            "not_found",
+        ),
+        (
+            "/api/v1/queries/x/feedback",
+            json!({ "rating": "sideways" }),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/training",
+            json!({ "kind": "question_sql", "content": "q" }),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/sql/execute",
+            json!({ "sql": "SELECT 1", "query_id": "x" }),
+            400,
+            "bad_request",
+        ),
         ("/api/v1/nope", json!({}), 404, "not_found"),
     ] {
         let r = app.post(path, body.clone()).await;
@@ -249,11 +369,27 @@ async fn ask_stream_sends_progress_events_then_done() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let text = resp.text().await.unwrap();
-    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-    assert_eq!(events, ["retrieval", "sql", "validation", "rows", "done"], "{text}");
-    let done = text.lines().skip_while(|l| *l != "event: done").nth(1).unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        events,
+        ["retrieval", "sql", "validation", "rows", "done"],
+        "{text}"
+    );
+    let done = text
+        .lines()
+        .skip_while(|l| *l != "event: done")
+        .nth(1)
+        .unwrap();
     let done: Value = serde_json::from_str(done.strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(done["row_count"], 1);
 
@@ -292,21 +428,45 @@ async fn training_items_can_be_added_listed_and_deleted() {
         .await
         .expect(201);
     let bad = app
-        .post("/api/v1/training", json!({ "kind": "question_sql", "content": "Drop it", "sql": "DROP TABLE orders" }))
+        .post(
+            "/api/v1/training",
+            json!({ "kind": "question_sql", "content": "Drop it", "sql": "DROP TABLE orders" }),
+        )
         .await;
     assert_eq!(error_code(&bad.body), "sql_rejected");
 
     let r = app.ask("What is our revenue?").await.expect(200);
     assert_eq!(r["strategy"], "trained_example");
-    assert!(r["sources"].as_array().unwrap().iter().any(|s| s["id"] == doc["id"]), "documentation retrieved: {r}");
+    assert!(
+        r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == doc["id"]),
+        "documentation retrieved: {r}"
+    );
 
     let found = app.get("/api/v1/training?q=revenue").await.expect(200);
     assert_eq!(found["total"], 2);
-    app.delete(&format!("/api/v1/training/{}", pair["id"].as_str().unwrap())).await.expect(204);
-    let r = app.delete(&format!("/api/v1/training/{}", pair["id"].as_str().unwrap())).await;
+    app.delete(&format!(
+        "/api/v1/training/{}",
+        pair["id"].as_str().unwrap()
+    ))
+    .await
+    .expect(204);
+    let r = app
+        .delete(&format!(
+            "/api/v1/training/{}",
+            pair["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(r.status.as_u16(), 404);
     let r = app.ask("What is our revenue?").await;
-    assert_ne!(r.body["strategy"], "trained_example", "deleted example no longer used: {}", r.body);
+    assert_ne!(
+        r.body["strategy"], "trained_example",
+        "deleted example no longer used: {}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -317,14 +477,22 @@ async fn approval_mode_keeps_feedback_pending_until_approved() {
         .await;
     let first = app.ask("How many employees are there?").await.expect(200);
     let qid = first["query_id"].as_str().unwrap();
-    let fb = app.post(&format!("/api/v1/queries/{qid}/feedback"), json!({ "rating": "up" })).await.expect(201);
+    let fb = app
+        .post(
+            &format!("/api/v1/queries/{qid}/feedback"),
+            json!({ "rating": "up" }),
+        )
+        .await
+        .expect(201);
     assert_eq!(fb["feedback"]["status"], "pending");
     let pending = app.get("/api/v1/training?status=pending").await.expect(200);
     assert_eq!(pending["total"], 1);
     let item = fb["training_item"]["id"].as_str().unwrap();
     let r = app.ask("How many employees are there?").await.expect(200);
     assert_ne!(r["strategy"], "trained_example");
-    app.post(&format!("/api/v1/training/{item}/approve"), json!({})).await.expect(200);
+    app.post(&format!("/api/v1/training/{item}/approve"), json!({}))
+        .await
+        .expect(200);
     let r = app.ask("How many employees are there?").await.expect(200);
     assert_eq!(r["strategy"], "trained_example");
 }
@@ -336,8 +504,19 @@ async fn connections_and_health() {
     let demo = &conns[0];
     assert_eq!(demo["id"], "demo");
     assert_eq!(demo["dialect"], "sqlite");
-    let tables: Vec<&str> = demo["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    for t in ["customers", "employees", "order_items", "orders", "products"] {
+    let tables: Vec<&str> = demo["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for t in [
+        "customers",
+        "employees",
+        "order_items",
+        "orders",
+        "products",
+    ] {
         assert!(tables.contains(&t), "{tables:?}");
     }
     let live = app.get("/health").await.expect(200);

@@ -15,30 +15,75 @@ fn insight(dir: &std::path::Path) -> Command {
 fn migrate_ask_and_train_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = insight(dir.path()).arg("migrate").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("migration(s) applied"));
 
-    let out = insight(dir.path()).args(["ask", "How many customers are there?"]).output().unwrap();
+    let out = insight(dir.path())
+        .args(["ask", "How many customers are there?"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("SELECT") && stdout.contains("200") && stdout.contains("1 row(s)"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("SELECT") && stdout.contains("200") && stdout.contains("1 row(s)"),
+        "{stdout}"
+    );
 
     let out = insight(dir.path())
         .args(["train", "--question", "Which customers are loyal?", "--sql", "SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) > 12)"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = insight(dir.path()).args(["ask", "which customers are loyal", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = insight(dir.path())
+        .args(["ask", "which customers are loyal", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["strategy"], "trained_example", "{answer}");
-    assert!(answer["sql"].as_str().unwrap().contains("HAVING"), "{answer}");
+    assert!(
+        answer["sql"].as_str().unwrap().contains("HAVING"),
+        "{answer}"
+    );
 
-    let out = insight(dir.path()).args(["train", "--question", "bad", "--sql", "DELETE FROM customers"]).output().unwrap();
+    let out = insight(dir.path())
+        .args([
+            "train",
+            "--question",
+            "bad",
+            "--sql",
+            "DELETE FROM customers",
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only") || String::from_utf8_lossy(&out.stderr).contains("DELETE"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only")
+            || String::from_utf8_lossy(&out.stderr).contains("DELETE"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = insight(dir.path()).args(["ask", "what is the meaning of life"]).output().unwrap();
+    let out = insight(dir.path())
+        .args(["ask", "what is the meaning of life"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
@@ -46,12 +91,27 @@ fn migrate_ask_and_train_from_the_command_line() {
 #[test]
 fn production_refuses_to_start_without_secrets_and_names_them() {
     let dir = tempfile::tempdir().unwrap();
-    let out = insight(dir.path()).env("INSIGHT_PROFILE", "production").arg("migrate").output().unwrap();
+    let out = insight(dir.path())
+        .env("INSIGHT_PROFILE", "production")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("INSIGHT_SECRET_KEY") && err.contains("INSIGHT_JWT_SECRET"), "{err}");
+    assert!(
+        err.contains("INSIGHT_SECRET_KEY") && err.contains("INSIGHT_JWT_SECRET"),
+        "{err}"
+    );
 
-    let out = insight(dir.path()).env("INSIGHT_QUERY__MAX_ROWS", "lots").arg("migrate").output().unwrap();
+    let out = insight(dir.path())
+        .env("INSIGHT_QUERY__MAX_ROWS", "lots")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("query.max_rows"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("query.max_rows"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -7,15 +7,28 @@ use crate::util::TestApp;
 /// Value of one series in Prometheus text, 0 when absent.
 fn series(text: &str, name_and_labels: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(name_and_labels)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let resp = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     resp.text().await.unwrap()
 }
 
@@ -39,7 +52,12 @@ async fn metrics_count_what_happened() {
     let before = scrape(&app).await;
     app.ask("How many customers are there?").await.expect(200);
     app.ask("How many orders are there?").await.expect(200);
-    let r = app.post("/api/v1/sql/execute", json!({ "sql": "DELETE FROM customers" })).await;
+    let r = app
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "sql": "DELETE FROM customers" }),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 422);
     let r = app.ask("what is the meaning of life").await;
     assert_eq!(r.status.as_u16(), 422);
@@ -48,20 +66,50 @@ async fn metrics_count_what_happened() {
     let after = scrape(&app).await;
 
     let delta = |s: &str| series(&after, s) - series(&before, s);
-    assert_eq!(delta(r#"insight_asks_total{outcome="answered"}"#), 2.0, "{after}");
+    assert_eq!(
+        delta(r#"insight_asks_total{outcome="answered"}"#),
+        2.0,
+        "{after}"
+    );
     assert_eq!(delta(r#"insight_asks_total{outcome="unanswerable"}"#), 1.0);
     assert!(delta(r#"insight_asks_total{outcome="failed"}"#) >= 1.0);
-    assert_eq!(delta(r#"insight_sql_rejections_total{code="data_modifying"}"#), 1.0, "{after}");
-    assert!(delta(r#"insight_llm_requests_total{provider="builtin",model="offline-v1",outcome="ok"}"#) >= 3.0, "{after}");
-    assert!(delta(r#"insight_llm_errors_total{provider="openai",model="gone-1",kind="unavailable"}"#) >= 1.0, "{after}");
-    assert_eq!(delta(r#"insight_http_requests_total{method="POST",route="/api/v1/sql/execute",status="422"}"#), 1.0, "{after}");
-    assert!(after.contains("insight_http_request_duration_seconds_bucket{"), "histograms rendered");
+    assert_eq!(
+        delta(r#"insight_sql_rejections_total{code="data_modifying"}"#),
+        1.0,
+        "{after}"
+    );
+    assert!(
+        delta(r#"insight_llm_requests_total{provider="builtin",model="offline-v1",outcome="ok"}"#)
+            >= 3.0,
+        "{after}"
+    );
+    assert!(
+        delta(r#"insight_llm_errors_total{provider="openai",model="gone-1",kind="unavailable"}"#)
+            >= 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        delta(
+            r#"insight_http_requests_total{method="POST",route="/api/v1/sql/execute",status="422"}"#
+        ),
+        1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains("insight_http_request_duration_seconds_bucket{"),
+        "histograms rendered"
+    );
     assert!(after.contains("insight_sql_execution_duration_seconds_bucket{connection=\"demo\""));
     assert!(after.contains("insight_retrieval_duration_seconds_count"));
     assert!(after.contains("insight_build_info{version=\""));
 
     let json = app.get("/metrics/json").await.expect(200);
-    assert!(json["insight_asks_total"].as_array().is_some_and(|a| !a.is_empty()), "{json}");
+    assert!(
+        json["insight_asks_total"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{json}"
+    );
 }
 
 #[tokio::test]
@@ -85,9 +133,17 @@ async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
         .await;
     let ready = app.get("/health/ready").await.expect(200);
     assert_eq!(ready["status"], "degraded", "{ready}");
-    assert_eq!(ready["checks"]["llm:openai"]["status"], "degraded", "{ready}");
+    assert_eq!(
+        ready["checks"]["llm:openai"]["status"], "degraded",
+        "{ready}"
+    );
     assert!(ready["checks"]["llm:openai"]["error"].as_str().is_some());
     assert_eq!(ready["checks"]["connection:demo"]["status"], "ok");
     // SQL that needs no generation still runs.
-    app.post("/api/v1/sql/execute", json!({ "sql": "SELECT COUNT(*) FROM customers" })).await.expect(200);
+    app.post(
+        "/api/v1/sql/execute",
+        json!({ "sql": "SELECT COUNT(*) FROM customers" }),
+    )
+    .await
+    .expect(200);
 }

@@ -5,18 +5,41 @@ use crate::util::TestApp;
 #[tokio::test]
 async fn committed_openapi_json_matches_the_code() {
     let app = TestApp::spawn().await;
-    let resp = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let served = resp.text().await.unwrap();
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "OpenAPI 3.1");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "OpenAPI 3.1"
+    );
     for path in [
-        "/api/v1/ask", "/api/v1/ask/stream", "/api/v1/sql/generate", "/api/v1/sql/validate", "/api/v1/sql/execute",
-        "/api/v1/queries", "/api/v1/queries/{id}", "/api/v1/queries/{id}/feedback", "/api/v1/training",
-        "/api/v1/training/{id}", "/api/v1/training/{id}/approve", "/api/v1/connections", "/health", "/health/ready",
-        "/metrics", "/metrics/json",
+        "/api/v1/ask",
+        "/api/v1/ask/stream",
+        "/api/v1/sql/generate",
+        "/api/v1/sql/validate",
+        "/api/v1/sql/execute",
+        "/api/v1/queries",
+        "/api/v1/queries/{id}",
+        "/api/v1/queries/{id}/feedback",
+        "/api/v1/training",
+        "/api/v1/training/{id}",
+        "/api/v1/training/{id}/approve",
+        "/api/v1/connections",
+        "/health",
+        "/health/ready",
+        "/metrics",
+        "/metrics/json",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from the document");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the document"
+        );
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 
@@ -34,11 +57,24 @@ async fn committed_openapi_json_matches_the_code() {
 #[tokio::test]
 async fn docs_page_works_offline() {
     let app = TestApp::spawn().await;
-    let resp = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    let resp = app
+        .client
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let html = resp.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
-    assert!(!html.contains("https://"), "the docs page must not load anything from the internet: {html}");
-    let js = app.client.get(format!("{}/docs/swagger-ui-bundle.js", app.base)).send().await.unwrap();
+    assert!(
+        !html.contains("https://"),
+        "the docs page must not load anything from the internet: {html}"
+    );
+    let js = app
+        .client
+        .get(format!("{}/docs/swagger-ui-bundle.js", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status().as_u16(), 200, "assets are embedded");
 }

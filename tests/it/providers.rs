@@ -1,1 +1,866 @@
+//! The remote providers against a mock peer on 127.0.0.1:0 that speaks the
+//! real OpenAI and Anthropic wire formats (JSON and SSE) and records what we
+//! send: paths, headers, bodies, retries, errors and timeouts.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use insight::config::{LlmConfig, ProviderKind};
+use insight::connectors::{ColumnInfo, SchemaInfo, TableInfo};
+use insight::domain::{Dialect, TrainingKind};
+use insight::engine::llm::anthropic::AnthropicProvider;
+use insight::engine::llm::openai::OpenAiProvider;
+use insight::engine::llm::{
+    ContextItem, FailedAttempt, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
+    RetrievedContext,
+};
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-test-0123456789abcdef";
+
+/// One scripted reply of the mock peer.
+#[derive(Clone)]
+enum Step {
+    Json {
+        status: u16,
+        headers: Vec<(&'static str, &'static str)>,
+        body: Value,
+    },
+    /// An SSE body sent chunk by chunk with a pause between chunks, so the
+    /// client sees them as separate reads; a chunk may end mid-event.
+    Sse {
+        chunks: Vec<String>,
+        pause: Duration,
+    },
+    /// Wait, then answer with the inner step.
+    Delay(Duration, Box<Step>),
+}
+
+fn ok(body: Value) -> Step {
+    Step::Json {
+        status: 200,
+        headers: vec![],
+        body,
+    }
+}
+
+fn status(status: u16, body: Value) -> Step {
+    Step::Json {
+        status,
+        headers: vec![],
+        body,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Recorded {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Default)]
+struct MockState {
+    steps: Mutex<VecDeque<Step>>,
+    requests: Mutex<Vec<Recorded>>,
+}
+
+struct MockPeer {
+    base: String,
+    state: Arc<MockState>,
+}
+
+impl MockPeer {
+    /// Serve `steps` in order (the last one repeats).
+    async fn start(steps: Vec<Step>) -> Self {
+        let state = Arc::new(MockState {
+            steps: Mutex::new(steps.into()),
+            requests: Mutex::default(),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    fn only_request(&self) -> Recorded {
+        let requests = self.requests();
+        assert_eq!(requests.len(), 1, "expected exactly one request");
+        requests.into_iter().next().unwrap()
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.requests.lock().unwrap().push(Recorded {
+        method,
+        path: uri.path().to_string(),
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    let step = {
+        let mut steps = state.steps.lock().unwrap();
+        if steps.len() > 1 {
+            steps.pop_front().unwrap()
+        } else {
+            steps.front().cloned().expect("the mock has a step")
+        }
+    };
+    respond(step).await
+}
+
+async fn respond(mut step: Step) -> Response {
+    while let Step::Delay(d, inner) = step {
+        tokio::time::sleep(d).await;
+        step = *inner;
+    }
+    match step {
+        Step::Json {
+            status,
+            headers,
+            body,
+        } => {
+            let mut builder = Response::builder()
+                .status(status)
+                .header("content-type", "application/json");
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Body::from(body.to_string())).unwrap()
+        }
+        Step::Sse { chunks, pause } => {
+            let stream = futures::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+                let chunk = rest.next()?;
+                tokio::time::sleep(pause).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), rest))
+            });
+            Response::builder()
+                .status(200)
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
+        Step::Delay(..) => unreachable!("delays are unwrapped above"),
+    }
+}
+
+fn config(provider: ProviderKind, base_url: String, stream: bool) -> LlmConfig {
+    LlmConfig {
+        provider,
+        base_url: Some(base_url),
+        api_key: Some(KEY.to_string().into()),
+        model: Some("test-model".into()),
+        timeout_secs: 5,
+        max_tokens: 256,
+        temperature: 0.0,
+        stream,
+        ..LlmConfig::default()
+    }
+}
+
+async fn openai(steps: Vec<Step>, stream: bool) -> (MockPeer, OpenAiProvider) {
+    let peer = MockPeer::start(steps).await;
+    let provider = OpenAiProvider::new(&config(
+        ProviderKind::Openai,
+        format!("{}/v1", peer.base),
+        stream,
+    ))
+    .unwrap();
+    (peer, provider)
+}
+
+async fn anthropic(steps: Vec<Step>, stream: bool) -> (MockPeer, AnthropicProvider) {
+    let peer = MockPeer::start(steps).await;
+    let provider =
+        AnthropicProvider::new(&config(ProviderKind::Anthropic, peer.base.clone(), stream))
+            .unwrap();
+    (peer, provider)
+}
+
+fn request() -> GenerationRequest {
+    let schema = SchemaInfo {
+        tables: vec![TableInfo {
+            name: "customers".into(),
+            columns: vec![
+                ColumnInfo {
+                    name: "id".into(),
+                    data_type: "INTEGER".into(),
+                    ..ColumnInfo::default()
+                },
+                ColumnInfo {
+                    name: "country".into(),
+                    data_type: "TEXT".into(),
+                    nullable: true,
+                    ..ColumnInfo::default()
+                },
+            ],
+            primary_key: vec!["id".into()],
+            ..TableInfo::default()
+        }],
+    };
+    let ddl = schema.tables[0].to_ddl();
+    GenerationRequest {
+        question: "How many customers are in France?".into(),
+        dialect: Dialect::Sqlite,
+        schema: Arc::new(schema),
+        context: RetrievedContext {
+            ddl: vec![ContextItem {
+                id: "ddl-1".into(),
+                kind: TrainingKind::Ddl,
+                score: 0.9,
+                content: ddl,
+                sql: None,
+            }],
+            documentation: vec![],
+            examples: vec![ContextItem {
+                id: "ex-1".into(),
+                kind: TrainingKind::QuestionSql,
+                score: 0.8,
+                content: "How many customers are there?".into(),
+                sql: Some("SELECT count(*) FROM customers".into()),
+            }],
+        },
+        previous_attempts: vec![],
+        correlation_id: Some("corr-123".into()),
+        token_budget: 4000,
+    }
+}
+
+fn expect_sql(outcome: &GenerationOutcome) -> &str {
+    match outcome {
+        GenerationOutcome::Sql { sql } => sql,
+        other => panic!("expected SQL, got {other:?}"),
+    }
+}
+
+fn chat_completion(content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 14, "total_tokens": 134}
+    })
+}
+
+fn anthropic_message(text: &str) -> Value {
+    json!({
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "test-model",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 90, "output_tokens": 11}
+    })
+}
+
+// ---------------------------------------------------------------- OpenAI
+
+#[tokio::test]
+async fn openai_sends_a_chat_completion_and_reads_sql_wrapped_in_prose() {
+    let reply = "Sure! Here is the query:\n\n```sql\nSELECT count(*) FROM customers WHERE country = 'France';\n```\n\nIt counts French customers.";
+    let (peer, provider) = openai(vec![ok(chat_completion(reply))], false).await;
+    assert_eq!(
+        (provider.name(), provider.model()),
+        ("openai", "test-model")
+    );
+
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        expect_sql(&generation.outcome),
+        "SELECT count(*) FROM customers WHERE country = 'France'"
+    );
+    assert_eq!(
+        (
+            generation.usage.prompt_tokens,
+            generation.usage.completion_tokens
+        ),
+        (120, 14)
+    );
+    assert_eq!(generation.strategy, None);
+
+    let sent = peer.only_request();
+    assert_eq!(sent.method, Method::POST);
+    assert_eq!(sent.path, "/v1/chat/completions");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(sent.header("x-correlation-id"), Some("corr-123"));
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert!(
+        sent.header("user-agent")
+            .unwrap()
+            .starts_with("insight-engine/")
+    );
+    let body = &sent.body;
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["max_tokens"], 256);
+    assert_eq!(body["temperature"], 0.0);
+    assert!(body.get("stream").is_none());
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["role"], "system");
+    assert!(messages[0]["content"].as_str().unwrap().contains("SQLite"));
+    assert_eq!(messages[1]["role"], "user");
+    let user = messages[1]["content"].as_str().unwrap();
+    assert!(user.contains("CREATE TABLE"), "{user}");
+    assert!(user.contains("SELECT count(*) FROM customers"), "{user}");
+    assert!(user.contains("How many customers are in France?"), "{user}");
+}
+
+#[tokio::test]
+async fn openai_without_a_key_sends_no_authorization() {
+    let peer = MockPeer::start(vec![ok(chat_completion("SELECT 1"))]).await;
+    let mut cfg = config(ProviderKind::Openai, format!("{}/v1/", peer.base), false);
+    cfg.api_key = None;
+    let provider = OpenAiProvider::new(&cfg).unwrap();
+    let mut req = request();
+    req.correlation_id = None;
+    let generation = provider.generate(&req).await.unwrap();
+    assert_eq!(expect_sql(&generation.outcome), "SELECT 1");
+    let sent = peer.only_request();
+    assert_eq!(
+        sent.path, "/v1/chat/completions",
+        "trailing slash of base_url is dropped"
+    );
+    assert_eq!(sent.header("authorization"), None);
+    assert_eq!(sent.header("x-correlation-id"), None);
+}
+
+#[tokio::test]
+async fn openai_feeds_back_failed_attempts() {
+    let (peer, provider) = openai(vec![ok(chat_completion("SELECT 2"))], false).await;
+    let mut req = request();
+    req.previous_attempts = vec![FailedAttempt {
+        sql: "SELECT count(*) FROM customer".into(),
+        error: "no such table: customer".into(),
+    }];
+    provider.generate(&req).await.unwrap();
+    let user = peer.only_request().body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(user.contains("Your previous SQL failed"), "{user}");
+    assert!(user.contains("no such table: customer"), "{user}");
+}
+
+#[tokio::test]
+async fn openai_streaming_assembles_deltas_split_across_chunks() {
+    let events = [
+        r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"content":"```sql\nSELECT country, "},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"content":"count(*) FROM customers GROUP BY country;\n```"},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        r#"{"id":"c","choices":[],"usage":{"prompt_tokens":77,"completion_tokens":12,"total_tokens":89}}"#,
+    ];
+    let mut wire: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    wire.push_str("data: [DONE]\n\n");
+    // Cut the wire into uneven pieces so events straddle chunk boundaries.
+    let chunks: Vec<String> = wire
+        .as_bytes()
+        .chunks(37)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let (peer, provider) = openai(
+        vec![Step::Sse {
+            chunks,
+            pause: Duration::from_millis(5),
+        }],
+        true,
+    )
+    .await;
+
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        expect_sql(&generation.outcome),
+        "SELECT country, count(*) FROM customers GROUP BY country"
+    );
+    assert_eq!(
+        (
+            generation.usage.prompt_tokens,
+            generation.usage.completion_tokens
+        ),
+        (77, 12)
+    );
+    let body = peer.only_request().body;
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"]["include_usage"], true);
+}
+
+#[tokio::test]
+async fn openai_401_surfaces_the_provider_message_without_the_key() {
+    let (peer, provider) = openai(
+        vec![status(
+            401,
+            json!({"error": {"message": format!("Incorrect API key provided: {KEY}."), "type": "invalid_request_error", "code": "invalid_api_key"}}),
+        )],
+        false,
+    )
+    .await;
+    match provider.generate(&request()).await {
+        Err(LlmError::Upstream { status, message }) => {
+            assert_eq!(status, 401);
+            assert!(message.contains("Incorrect API key provided"), "{message}");
+            assert!(!message.contains(KEY), "the key is echoed: {message}");
+        }
+        other => panic!("expected Upstream, got {other:?}"),
+    }
+    assert_eq!(peer.requests().len(), 1, "a 401 is not retried");
+}
+
+#[tokio::test]
+async fn openai_429_is_retried_then_succeeds() {
+    let (peer, provider) = openai(
+        vec![
+            Step::Json {
+                status: 429,
+                headers: vec![("retry-after", "0")],
+                body: json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
+            },
+            ok(chat_completion("SELECT 3")),
+        ],
+        false,
+    )
+    .await;
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(expect_sql(&generation.outcome), "SELECT 3");
+    let requests = peer.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "the retry sends the same body"
+    );
+}
+
+#[tokio::test]
+async fn openai_long_retry_after_fails_fast() {
+    let (peer, provider) = openai(
+        vec![Step::Json {
+            status: 429,
+            headers: vec![("retry-after", "60")],
+            body: json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
+        }],
+        false,
+    )
+    .await;
+    let started = Instant::now();
+    let result = provider.generate(&request()).await;
+    assert!(
+        matches!(result, Err(LlmError::Upstream { status: 429, .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        peer.requests().len(),
+        1,
+        "a Retry-After beyond the cap is not waited for"
+    );
+}
+
+#[tokio::test]
+async fn openai_500_twice_is_an_upstream_error() {
+    let (peer, provider) = openai(
+        vec![status(
+            500,
+            json!({"error": {"message": "The server had an error", "type": "server_error"}}),
+        )],
+        false,
+    )
+    .await;
+    match provider.generate(&request()).await {
+        Err(LlmError::Upstream { status, message }) => {
+            assert_eq!(status, 500);
+            assert!(message.contains("The server had an error"), "{message}");
+        }
+        other => panic!("expected Upstream, got {other:?}"),
+    }
+    assert_eq!(peer.requests().len(), 2, "exactly one retry");
+}
+
+#[tokio::test]
+async fn openai_timeout_is_honored() {
+    let peer = MockPeer::start(vec![Step::Delay(
+        Duration::from_secs(4),
+        Box::new(ok(chat_completion("SELECT 1"))),
+    )])
+    .await;
+    let mut cfg = config(ProviderKind::Openai, format!("{}/v1", peer.base), false);
+    cfg.timeout_secs = 1;
+    let provider = OpenAiProvider::new(&cfg).unwrap();
+    let started = Instant::now();
+    let result = provider.generate(&request()).await;
+    assert!(
+        matches!(result, Err(LlmError::Timeout(d)) if d == Duration::from_secs(1)),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(peer.requests().len(), 1, "timeouts are not retried");
+}
+
+#[tokio::test]
+async fn openai_stalled_stream_times_out() {
+    let peer = MockPeer::start(vec![Step::Sse {
+        chunks: vec![
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"SELECT\"}}]}\n\n".into(),
+            "data: [DONE]\n\n".into(),
+        ],
+        pause: Duration::from_secs(3),
+    }])
+    .await;
+    let mut cfg = config(ProviderKind::Openai, format!("{}/v1", peer.base), true);
+    cfg.timeout_secs = 1;
+    let provider = OpenAiProvider::new(&cfg).unwrap();
+    let started = Instant::now();
+    let result = provider.generate(&request()).await;
+    assert!(matches!(result, Err(LlmError::Timeout(_))), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn openai_unanswerable_and_prose_only_replies() {
+    let (_peer, provider) = openai(
+        vec![
+            ok(chat_completion(
+                "UNANSWERABLE: the schema has no table about weather.",
+            )),
+            ok(chat_completion(
+                "I am sorry, I cannot find anything about weather.",
+            )),
+        ],
+        false,
+    )
+    .await;
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        generation.outcome,
+        GenerationOutcome::Unanswerable {
+            reason: "the schema has no table about weather.".into()
+        }
+    );
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        generation.outcome,
+        GenerationOutcome::Unanswerable {
+            reason: "I am sorry, I cannot find anything about weather.".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn openai_malformed_reply_is_a_bad_response() {
+    let (_peer, provider) = openai(
+        vec![ok(json!({"object": "chat.completion", "choices": []}))],
+        false,
+    )
+    .await;
+    let result = provider.generate(&request()).await;
+    assert!(
+        matches!(result, Err(LlmError::BadResponse(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn openai_ping_lists_models() {
+    let (peer, provider) = openai(vec![ok(json!({"object": "list", "data": []}))], false).await;
+    provider.ping().await.unwrap();
+    let sent = peer.only_request();
+    assert_eq!(
+        (sent.method.clone(), sent.path.as_str()),
+        (Method::GET, "/v1/models")
+    );
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn unreachable_provider_is_unavailable() {
+    // Bind then drop, so the port is (almost certainly) closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let provider = OpenAiProvider::new(&config(
+        ProviderKind::Openai,
+        format!("http://{addr}/v1"),
+        false,
+    ))
+    .unwrap();
+    let result = provider.ping().await;
+    assert!(
+        matches!(result, Err(LlmError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+// ---------------------------------------------------------------- Anthropic
+
+#[tokio::test]
+async fn anthropic_sends_a_message_and_reads_the_text_blocks() {
+    let (peer, provider) = anthropic(
+        vec![ok(anthropic_message(
+            "<sql>\nSELECT count(*) FROM customers WHERE country = 'France'\n</sql>\nThis counts them.",
+        ))],
+        false,
+    )
+    .await;
+    assert_eq!(
+        (provider.name(), provider.model()),
+        ("anthropic", "test-model")
+    );
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        expect_sql(&generation.outcome),
+        "SELECT count(*) FROM customers WHERE country = 'France'"
+    );
+    assert_eq!(
+        (
+            generation.usage.prompt_tokens,
+            generation.usage.completion_tokens
+        ),
+        (90, 11)
+    );
+
+    let sent = peer.only_request();
+    assert_eq!(
+        (sent.method.clone(), sent.path.as_str()),
+        (Method::POST, "/v1/messages")
+    );
+    assert_eq!(sent.header("x-api-key"), Some(KEY));
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_eq!(sent.header("x-correlation-id"), Some("corr-123"));
+    assert_eq!(sent.header("authorization"), None);
+    let body = &sent.body;
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["max_tokens"], 256);
+    assert_eq!(body["temperature"], 0.0);
+    assert!(body["system"].as_str().unwrap().contains("UNANSWERABLE"));
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["role"], "user");
+    assert!(
+        messages[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("How many customers are in France?")
+    );
+    assert!(body.get("stream").is_none());
+}
+
+fn anthropic_sse(text_parts: &[&str]) -> String {
+    let mut wire = String::new();
+    let mut event =
+        |name: &str, data: Value| wire.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "usage": {"input_tokens": 61, "output_tokens": 1}}}),
+    );
+    event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    event("ping", json!({"type": "ping"}));
+    for part in text_parts {
+        event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": part}}),
+        );
+    }
+    event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    );
+    event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 17}}),
+    );
+    event("message_stop", json!({"type": "message_stop"}));
+    wire
+}
+
+#[tokio::test]
+async fn anthropic_streaming_assembles_text_deltas_split_across_chunks() {
+    let wire = anthropic_sse(&[
+        "```sql\nWITH fr AS (SELECT * FROM customers WHERE country = 'France')\n",
+        "SELECT count(*) FROM fr;\n```",
+    ]);
+    let chunks: Vec<String> = wire
+        .as_bytes()
+        .chunks(29)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let (peer, provider) = anthropic(
+        vec![Step::Sse {
+            chunks,
+            pause: Duration::from_millis(5),
+        }],
+        true,
+    )
+    .await;
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        expect_sql(&generation.outcome),
+        "WITH fr AS (SELECT * FROM customers WHERE country = 'France')\nSELECT count(*) FROM fr"
+    );
+    assert_eq!(
+        (
+            generation.usage.prompt_tokens,
+            generation.usage.completion_tokens
+        ),
+        (61, 17)
+    );
+    assert_eq!(peer.only_request().body["stream"], true);
+}
+
+#[tokio::test]
+async fn anthropic_stream_error_event_is_an_upstream_error() {
+    let wire = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5}}}\n\n\
+                event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let (_peer, provider) = anthropic(
+        vec![Step::Sse {
+            chunks: vec![wire.to_string()],
+            pause: Duration::ZERO,
+        }],
+        true,
+    )
+    .await;
+    match provider.generate(&request()).await {
+        Err(LlmError::Upstream { status, message }) => {
+            assert_eq!(status, 529);
+            assert!(message.contains("Overloaded"), "{message}");
+        }
+        other => panic!("expected Upstream, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn anthropic_401_surfaces_the_provider_message() {
+    let (peer, provider) = anthropic(
+        vec![status(
+            401,
+            json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+        )],
+        false,
+    )
+    .await;
+    match provider.generate(&request()).await {
+        Err(LlmError::Upstream { status, message }) => {
+            assert_eq!(status, 401);
+            assert_eq!(message, "authentication_error: invalid x-api-key");
+        }
+        other => panic!("expected Upstream, got {other:?}"),
+    }
+    assert_eq!(peer.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn anthropic_overloaded_is_retried_then_succeeds() {
+    let (peer, provider) = anthropic(
+        vec![
+            Step::Json {
+                status: 529,
+                headers: vec![("retry-after", "0")],
+                body: json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            },
+            ok(anthropic_message("UNANSWERABLE: no table holds orders.")),
+        ],
+        false,
+    )
+    .await;
+    let generation = provider.generate(&request()).await.unwrap();
+    assert_eq!(
+        generation.outcome,
+        GenerationOutcome::Unanswerable {
+            reason: "no table holds orders.".into()
+        }
+    );
+    assert_eq!(peer.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn anthropic_timeout_is_honored() {
+    let peer = MockPeer::start(vec![Step::Delay(
+        Duration::from_secs(4),
+        Box::new(ok(anthropic_message("SELECT 1"))),
+    )])
+    .await;
+    let mut cfg = config(ProviderKind::Anthropic, peer.base.clone(), false);
+    cfg.timeout_secs = 1;
+    let provider = AnthropicProvider::new(&cfg).unwrap();
+    let started = Instant::now();
+    let result = provider.generate(&request()).await;
+    assert!(matches!(result, Err(LlmError::Timeout(_))), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(peer.requests().len(), 1, "timeouts are not retried");
+}
+
+#[tokio::test]
+async fn anthropic_ping_lists_models_with_the_same_headers() {
+    let (peer, provider) = anthropic(vec![ok(json!({"data": [], "has_more": false}))], false).await;
+    provider.ping().await.unwrap();
+    let sent = peer.only_request();
+    assert_eq!(
+        (sent.method.clone(), sent.path.as_str()),
+        (Method::GET, "/v1/models")
+    );
+    assert_eq!(sent.header("x-api-key"), Some(KEY));
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
+}
+
+#[tokio::test]
+async fn anthropic_requires_a_key() {
+    let mut cfg = config(ProviderKind::Anthropic, "http://127.0.0.1:9".into(), false);
+    cfg.api_key = None;
+    assert!(matches!(
+        AnthropicProvider::new(&cfg),
+        Err(LlmError::Config(_))
+    ));
+}

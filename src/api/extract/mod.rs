@@ -33,12 +33,14 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::bad_request("Send a JSON body with `Content-Type: application/json`.")
         }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request(format!("The body is not valid JSON: {}", inner(&e.body_text())))
-        }
-        JsonRejection::JsonDataError(e) => {
-            ApiError::bad_request(format!("The body does not match the expected shape: {}", inner(&e.body_text())))
-        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(format!(
+            "The body is not valid JSON: {}",
+            inner(&e.body_text())
+        )),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request(format!(
+            "The body does not match the expected shape: {}",
+            inner(&e.body_text())
+        )),
         JsonRejection::BytesRejection(_) => ApiError::PayloadTooLarge,
         other => ApiError::bad_request(other.body_text()),
     }
@@ -46,7 +48,9 @@ fn json_rejection(r: JsonRejection) -> ApiError {
 
 /// axum prefixes serde's message with its own sentence; keep serde's part.
 fn inner(text: &str) -> String {
-    text.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| text.to_string())
+    text.split_once(": ")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_else(|| text.to_string())
 }
 
 /// Query-string extractor whose rejections are `ApiError::BadRequest`.
@@ -62,10 +66,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(format!(
-                "Invalid query string: {}",
-                inner(&e.body_text())
-            ))),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
+                format!("Invalid query string: {}", inner(&e.body_text())),
+            )),
             Err(other) => Err(ApiError::bad_request(other.body_text())),
         }
     }
@@ -81,6 +84,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let correlation_id = parts.extensions.get::<CorrelationId>().map(|c| c.0.clone());
-        Ok(Principal(RequestContext { user_id: None, correlation_id }))
+        Ok(Principal(RequestContext {
+            user_id: None,
+            correlation_id,
+        }))
     }
 }

@@ -59,9 +59,18 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         })
         .await;
     let elapsed = started.elapsed();
-    crate::observability::metrics::http_request(method.as_str(), &path, resp.status().as_u16(), elapsed);
+    crate::observability::metrics::http_request(
+        method.as_str(),
+        &path,
+        resp.status().as_u16(),
+        elapsed,
+    );
     let _enter = span.enter();
-    tracing::info!(http.status = resp.status().as_u16(), duration_ms = elapsed.as_millis() as u64, "request");
+    tracing::info!(
+        http.status = resp.status().as_u16(),
+        duration_ms = elapsed.as_millis() as u64,
+        "request"
+    );
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(HEADER, v);
     }
@@ -91,12 +100,32 @@ async fn normalise_error(resp: Response) -> Response {
         .unwrap_or_default();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "No such route.".to_string()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This method is not allowed on this route.".to_string()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is larger than the limit.".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This method is not allowed on this route.".to_string(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "The request body is larger than the limit.".to_string(),
+        ),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "The request took too long.".to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send JSON with `Content-Type: application/json`.".to_string()),
-        s if s.is_server_error() => ("internal", "Something went wrong on our side. Report the correlation id if it persists.".to_string()),
-        _ => ("bad_request", if text.is_empty() { "The request is invalid.".to_string() } else { text }),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Send JSON with `Content-Type: application/json`.".to_string(),
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "Something went wrong on our side. Report the correlation id if it persists."
+                .to_string(),
+        ),
+        _ => (
+            "bad_request",
+            if text.is_empty() {
+                "The request is invalid.".to_string()
+            } else {
+                text
+            },
+        ),
     };
     let mut out = crate::error::error_response(status, code, message, None);
     for (k, v) in parts.headers.iter() {

@@ -66,6 +66,18 @@ pub fn build_client(config: &LlmConfig) -> Result<reqwest::Client, LlmError> {
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
+/// Forward the request's correlation id; an id that is not a valid header
+/// value is dropped rather than failing the call.
+pub fn with_correlation_id(
+    request: RequestBuilder,
+    correlation_id: Option<&str>,
+) -> RequestBuilder {
+    match correlation_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        Some(value) => request.header("X-Correlation-ID", value),
+        None => request,
+    }
+}
+
 fn timeout_of(config: &LlmConfig) -> Duration {
     Duration::from_secs(config.timeout_secs.max(1))
 }
@@ -95,7 +107,11 @@ impl HttpClient {
     /// errors, and turn every failure into an [`LlmError`]. Returns the 2xx
     /// response with its body unread. `streaming` requests get no total
     /// deadline (the client's read timeout still catches a stalled stream).
-    pub async fn send(&self, request: RequestBuilder, streaming: bool) -> Result<Response, LlmError> {
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+        streaming: bool,
+    ) -> Result<Response, LlmError> {
         let request = if streaming {
             request
         } else {
@@ -244,16 +260,19 @@ pub fn error_message(status: StatusCode, body: &str) -> String {
     if let Ok(json) = serde_json::from_str::<Value>(body) {
         let found = match json.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
-            Some(err) => err
-                .get("message")
-                .and_then(Value::as_str)
-                .map(|m| match err.get("type").and_then(Value::as_str) {
+            Some(err) => err.get("message").and_then(Value::as_str).map(|m| {
+                match err.get("type").and_then(Value::as_str) {
                     Some(kind) if !kind.is_empty() => format!("{kind}: {m}"),
                     _ => m.to_string(),
-                }),
+                }
+            }),
             None => None,
         }
-        .or_else(|| json.get("message").and_then(Value::as_str).map(str::to_string));
+        .or_else(|| {
+            json.get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
         if let Some(message) = found {
             return message;
         }
@@ -272,7 +291,9 @@ pub fn error_message(status: StatusCode, body: &str) -> String {
 fn without_url(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     if let Some(url) = e.url() {
-        msg = msg.replace(&format!(" ({url})"), "").replace(url.as_str(), "<url>");
+        msg = msg
+            .replace(&format!(" ({url})"), "")
+            .replace(url.as_str(), "<url>");
     }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -290,7 +311,9 @@ fn redact_key_like(message: &str) -> String {
         .split_inclusive(char::is_whitespace)
         .map(|word| {
             let trimmed = word.trim_end();
-            let core = trimmed.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '*');
+            let core = trimmed.trim_matches(|c: char| {
+                !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '*'
+            });
             if core.starts_with("sk-") && core.len() > 12 {
                 word.replacen(core, &format!("{}…[redacted]", &core[..6]), 1)
             } else {
@@ -402,9 +425,18 @@ mod tests {
             assert_eq!(
                 events,
                 vec![
-                    SseEvent { event: Some("a".into()), data: "{\"x\":\"é\"}".into() },
-                    SseEvent { event: None, data: "one\ntwo".into() },
-                    SseEvent { event: None, data: "[DONE]".into() },
+                    SseEvent {
+                        event: Some("a".into()),
+                        data: "{\"x\":\"é\"}".into()
+                    },
+                    SseEvent {
+                        event: None,
+                        data: "one\ntwo".into()
+                    },
+                    SseEvent {
+                        event: None,
+                        data: "[DONE]".into()
+                    },
                 ],
                 "split at {split}"
             );
@@ -415,21 +447,36 @@ mod tests {
     fn sse_final_event_without_blank_line_is_flushed() {
         let mut d = SseDecoder::default();
         assert!(d.push(b"data: last").is_empty());
-        assert_eq!(d.finish(), vec![SseEvent { event: None, data: "last".into() }]);
+        assert_eq!(
+            d.finish(),
+            vec![SseEvent {
+                event: None,
+                data: "last".into()
+            }]
+        );
     }
 
     #[test]
     fn error_messages_come_from_the_provider_body() {
         let s = StatusCode::UNAUTHORIZED;
         assert_eq!(
-            error_message(s, r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#),
+            error_message(
+                s,
+                r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#
+            ),
             "invalid_request_error: Incorrect API key provided"
         );
         assert_eq!(
-            error_message(s, r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#),
+            error_message(
+                s,
+                r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#
+            ),
             "authentication_error: invalid x-api-key"
         );
-        assert_eq!(error_message(s, r#"{"error":"model \"x\" not found"}"#), "model \"x\" not found");
+        assert_eq!(
+            error_message(s, r#"{"error":"model \"x\" not found"}"#),
+            "model \"x\" not found"
+        );
         assert_eq!(error_message(s, r#"{"message":"nope"}"#), "nope");
         assert_eq!(error_message(s, "plain text"), "plain text");
         assert_eq!(error_message(s, "<html>bad gateway</html>"), "Unauthorized");
@@ -439,7 +486,10 @@ mod tests {
     #[test]
     fn redaction_hides_the_key_and_key_like_tokens() {
         let c = client_with_key("my-secret-key-123");
-        assert_eq!(c.redact("bad key my-secret-key-123 given"), "bad key [redacted] given");
+        assert_eq!(
+            c.redact("bad key my-secret-key-123 given"),
+            "bad key [redacted] given"
+        );
         let msg = c.redact("Incorrect API key provided: sk-proj-abcdefghijklmnop.");
         assert!(!msg.contains("abcdefghijklmnop"), "{msg}");
         assert!(msg.contains("sk-pro…[redacted]"), "{msg}");
@@ -452,7 +502,10 @@ mod tests {
         let v = HeaderValue::from_static("2");
         assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_secs(2)));
         let v = HeaderValue::from_static("0.5");
-        assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after(Some(&v)),
+            Some(Duration::from_millis(500))
+        );
         let v = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
         assert_eq!(parse_retry_after(Some(&v)), None);
         assert_eq!(parse_retry_after(None), None);

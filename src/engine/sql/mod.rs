@@ -9,6 +9,8 @@
 //!
 //! This module is pure (no I/O) and must stay that way: it runs on every ask.
 
+mod check;
+
 use std::collections::BTreeSet;
 
 use serde::Serialize;
@@ -124,10 +126,5 @@ pub fn validate(
     schema: &SchemaInfo,
     policy: &SqlPolicy,
 ) -> Result<ValidatedSql, ValidationError> {
-    // Placeholder until the validator lands: refuse everything.
-    let _ = (sql, schema, policy, dialect);
-    Err(ValidationError::new(
-        RejectCode::ParseError,
-        "validator not built yet",
-    ))
+    check::validate_impl(sql, dialect, schema, policy)
 }

@@ -30,14 +30,21 @@ pub struct Reply {
 impl Reply {
     /// Assert the status, printing the body when it differs.
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.body
     }
 }
 
+type ConfigEdit = Box<dyn FnOnce(&mut Config)>;
+
 #[derive(Default)]
 pub struct TestAppBuilder {
-    configure: Vec<Box<dyn FnOnce(&mut Config)>>,
+    configure: Vec<ConfigEdit>,
     llm: Option<Arc<dyn LlmProvider>>,
 }
 
@@ -61,11 +68,19 @@ impl TestAppBuilder {
             f(&mut config);
         }
         insight::config::secrets::ensure_dev_secrets(&mut config).expect("dev secrets");
-        let app = App::build(config, AppOverrides { llm: self.llm, store: None })
-            .await
-            .expect("app builds");
+        let app = App::build(
+            config,
+            AppOverrides {
+                llm: self.llm,
+                store: None,
+            },
+        )
+        .await
+        .expect("app builds");
         let state = AppState(Arc::new(app));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
@@ -108,11 +123,20 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         Self::reply(resp).await
     }
 
@@ -140,22 +164,35 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
-        let resp = self.client.delete(format!("{}{path}", self.base)).send().await.expect("request");
+        let resp = self
+            .client
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         Self::reply(resp).await
     }
 
     /// `POST /api/v1/ask` on the demo connection.
     pub async fn ask(&self, question: &str) -> Reply {
-        self.post("/api/v1/ask", serde_json::json!({ "question": question })).await
+        self.post("/api/v1/ask", serde_json::json!({ "question": question }))
+            .await
     }
 
     /// Run SQL directly on the demo database (read-write, outside the service),
     /// to check what the service did or did not change.
     pub async fn demo_scalar(&self, sql: &'static str) -> i64 {
         let path = self.dir.path().join("demo.db");
-        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true);
-        let mut conn = sqlx::ConnectOptions::connect(&opts).await.expect("open demo db");
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("scalar")
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&opts)
+            .await
+            .expect("open demo db");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("scalar")
     }
 }
 
@@ -170,7 +207,15 @@ impl Drop for TestApp {
 /// Assert the common error body shape and return `error.code`.
 pub fn error_code(body: &Value) -> String {
     let err = &body["error"];
-    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error message missing: {body}");
-    assert!(err["correlation_id"].as_str().is_some_and(|m| !m.is_empty()), "correlation id missing: {body}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error message missing: {body}"
+    );
+    assert!(
+        err["correlation_id"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "correlation id missing: {body}"
+    );
     err["code"].as_str().expect("error code").to_string()
 }

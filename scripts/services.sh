@@ -1,0 +1,91 @@
+# Start the local database servers the integration tests use, and export their
+# URLs. Meant to be sourced (`source scripts/services.sh`), e.g. by scripts/test:
+# it never exits, is idempotent, and prints nothing when all is well.
+#
+#   PostgreSQL 127.0.0.1:5432 user postgres (trust), database test -> INSIGHT_TEST_POSTGRES_URL
+#   MariaDB    127.0.0.1:3306 user root (no password), database test -> INSIGHT_TEST_MYSQL_URL
+#   Redis      127.0.0.1:6379                                     -> INSIGHT_TEST_REDIS_URL
+#
+# A server that is not installed is reported with a hint and its variable left
+# unset, so its tests skip locally (and fail in CI, where CI=true).
+
+# Poll "$@" until it succeeds, for up to ~20 s.
+_insight_wait_for() {
+    local i
+    for i in $(seq 1 40); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+_insight_postgres() {
+    if ! command -v pg_isready >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
+        echo "services: PostgreSQL is not installed (apt-get install postgresql); its tests will be skipped" >&2
+        return 0
+    fi
+    if ! pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+        local version
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)"
+        if [ -z "$version" ] || ! command -v pg_ctlcluster >/dev/null 2>&1; then
+            echo "services: PostgreSQL has no cluster to start (pg_createcluster <version> main); its tests will be skipped" >&2
+            return 0
+        fi
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+        if ! _insight_wait_for pg_isready -q -h 127.0.0.1 -p 5432; then
+            echo "services: PostgreSQL did not come up on 127.0.0.1:5432; its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    # The test database, created once. Trust auth for postgres is assumed.
+    if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        psql -h 127.0.0.1 -U postgres -d postgres -qc 'CREATE DATABASE test' >/dev/null 2>&1 || true
+    fi
+    if psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        export INSIGHT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+    else
+        echo "services: cannot log in to PostgreSQL as postgres on 127.0.0.1:5432 (trust auth expected); its tests will be skipped" >&2
+    fi
+}
+
+_insight_mariadb() {
+    if [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-admin >/dev/null 2>&1; then
+        echo "services: MariaDB is not installed (apt-get install mariadb-server); its tests will be skipped" >&2
+        return 0
+    fi
+    if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
+        { mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld; } >/dev/null 2>&1 || true
+        start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >/dev/null 2>&1 || true
+        if ! _insight_wait_for mariadb-admin -h 127.0.0.1 -P 3306 -u root ping; then
+            echo "services: MariaDB did not come up on 127.0.0.1:3306; its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    if mariadb -h 127.0.0.1 -P 3306 -u root -e 'CREATE DATABASE IF NOT EXISTS test' >/dev/null 2>&1; then
+        export INSIGHT_TEST_MYSQL_URL="mysql://root@127.0.0.1:3306/test"
+    else
+        echo "services: cannot log in to MariaDB as root without a password on 127.0.0.1:3306; its tests will be skipped" >&2
+    fi
+}
+
+_insight_redis() {
+    if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+        echo "services: Redis is not installed (apt-get install redis-server); its tests will be skipped" >&2
+        return 0
+    fi
+    if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
+        if ! _insight_wait_for redis-cli -h 127.0.0.1 -p 6379 ping; then
+            echo "services: Redis did not come up on 127.0.0.1:6379; its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    export INSIGHT_TEST_REDIS_URL="redis://127.0.0.1:6379"
+}
+
+_insight_postgres
+_insight_mariadb
+_insight_redis
+unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis
