@@ -252,7 +252,7 @@ fn allowlists_hold_through_subqueries_ctes_joins_and_set_operations() {
         &schema,
         &SqlPolicy {
             allowed_tables: Some(["orders".into(), "products".into(), "order_items".into()].into()),
-            ..policy.clone()
+            ..policy
         },
     );
     assert!(ok.is_ok(), "{ok:?}");
