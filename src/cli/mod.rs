@@ -103,29 +103,39 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    init_logging(&config, matches!(cli.command, Command::Serve(_)));
+    // The environment is read here, once, and handed to config and telemetry.
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let mut config = Config::load_from(cli.config.as_deref(), &env)?;
+    let telemetry = crate::observability::otlp::Telemetry::from_env_vars(&env)?;
+    // One-shot commands stay quiet unless asked; the server logs at info.
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info,sqlx=warn,tower_http=warn"
+    } else {
+        "warn"
+    };
+    let telemetry_guard =
+        crate::observability::init_logging(config.log_format(), default_filter, telemetry);
+    let result = run_command(cli.command, &mut config).await;
+    // Flush queued spans and error reports before the process ends.
+    telemetry_guard.shutdown().await;
+    result
+}
+
+async fn run_command(command: Command, config: &mut Config) -> anyhow::Result<()> {
     if config.profile == Profile::Dev {
-        for warning in crate::config::secrets::ensure_dev_secrets(&mut config)? {
+        for warning in crate::config::secrets::ensure_dev_secrets(config)? {
             tracing::warn!("{warning}");
         }
     }
-    match cli.command {
+    let config = config.clone();
+    match command {
         Command::Serve(args) => serve(config, args).await,
         Command::Migrate => migrate(config).await,
         Command::Ask(args) => ask(config, args).await,
         Command::Train(args) => train(config, args).await,
     }
-}
-
-fn init_logging(config: &Config, serving: bool) {
-    // One-shot commands stay quiet unless asked; the server logs at info.
-    let default = if serving {
-        "info,sqlx=warn,tower_http=warn"
-    } else {
-        "warn"
-    };
-    crate::observability::init_logging(config.log_format(), default);
 }
 
 async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {

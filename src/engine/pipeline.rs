@@ -220,7 +220,8 @@ async fn emit(sink: Sink<'_>, ev: AskEvent) {
 }
 
 impl Engine {
-    /// One generation call, measured.
+    /// One generation call, measured and traced.
+    #[instrument(name = "llm.generate", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.prompt_tokens, llm.completion_tokens))]
     async fn call_llm(
         &self,
         req: &GenerationRequest,
@@ -228,7 +229,12 @@ impl Engine {
         let t = Instant::now();
         let result = self.llm.generate(req).await;
         let (usage, err) = match &result {
-            Ok(g) => (g.usage, None),
+            Ok(g) => {
+                let span = tracing::Span::current();
+                span.record("llm.prompt_tokens", g.usage.prompt_tokens);
+                span.record("llm.completion_tokens", g.usage.completion_tokens);
+                (g.usage, None)
+            }
             Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
         };
         metrics::llm_call(
@@ -242,7 +248,8 @@ impl Engine {
         result
     }
 
-    /// One execution on a target database, measured.
+    /// One execution on a target database, measured and traced.
+    #[instrument(name = "sql.execute", skip_all, fields(connection.id = %conn.id, sql.rows))]
     async fn run(
         &self,
         conn: &ConnectionHandle,
@@ -251,7 +258,10 @@ impl Engine {
         let t = Instant::now();
         let result = conn.connector.execute(sql, conn.limits).await;
         let (rows, err) = match &result {
-            Ok(rs) => (Some(rs.rows.len()), None),
+            Ok(rs) => {
+                tracing::Span::current().record("sql.rows", rs.rows.len());
+                (Some(rs.rows.len()), None)
+            }
             Err(ConnectorError::Timeout(_)) => (None, Some("timeout")),
             Err(ConnectorError::Unavailable(_)) => (None, Some("unavailable")),
             Err(_) => (None, Some("execution")),
@@ -261,6 +271,7 @@ impl Engine {
     }
 
     /// Validate, counting rejections by code.
+    #[instrument(name = "sql.validate", skip_all, fields(connection.id = %conn.id, sql.reject_code))]
     fn check(
         &self,
         conn: &ConnectionHandle,
@@ -269,6 +280,7 @@ impl Engine {
     ) -> Result<ValidatedSql, ValidationError> {
         let result = sql::validate(sql_text, conn.dialect, schema, &conn.policy());
         if let Err(e) = &result {
+            tracing::Span::current().record("sql.reject_code", e.code.as_str());
             metrics::sql_rejected(e.code.as_str());
         }
         result
@@ -291,7 +303,7 @@ impl Engine {
     }
 
     /// Retrieve training context for `question` on `conn`.
-    #[instrument(skip_all, fields(connection.id = %conn.id))]
+    #[instrument(name = "retrieval", skip_all, fields(connection.id = %conn.id))]
     pub async fn retrieve(
         &self,
         conn: &ConnectionHandle,

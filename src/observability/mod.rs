@@ -16,23 +16,44 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
-/// Install the global subscriber. `default_filter` applies when `RUST_LOG`
-/// is unset. Safe to call twice (the second call does nothing).
-pub fn init_logging(format: LogFormat, default_filter: &str) {
+/// Install the global subscriber: the masked fmt layer (JSON or text) plus
+/// the OTLP and Sentry layers when they are configured. `default_filter`
+/// applies when `RUST_LOG` is unset. Returns the guard that flushes the
+/// exporters on shutdown. A second call installs nothing.
+pub fn init_logging(
+    format: LogFormat,
+    default_filter: &str,
+    telemetry: otlp::Telemetry,
+) -> otlp::TelemetryGuard {
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(MaskingWriter::stderr());
-    let _ = match format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(MaskingWriter::stderr());
+    let fmt = match format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
+            .with_span_list(true)
+            .boxed(),
+        LogFormat::Text => fmt.with_ansi(false).boxed(),
     };
+    let otlp::Telemetry {
+        otlp,
+        sentry: sentry_layer,
+        guard,
+    } = telemetry;
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otlp)
+        .with(sentry_layer)
+        .try_init()
+        .is_ok();
+    if let Some(client) = guard.sentry().filter(|_| installed) {
+        sentry::install_panic_hook(client.clone());
+    }
+    guard
 }
 
 /// A `MakeWriter` that masks sensitive data in each formatted line.

@@ -585,3 +585,99 @@ async fn nothing_is_installed_without_configuration() {
     let err = Telemetry::from_env_vars(&env(&[("SENTRY_DSN", "not a dsn")])).unwrap_err();
     assert!(err.to_string().contains("SENTRY_DSN"), "{err}");
 }
+
+/// Through the real service: one ask produces a request span with the
+/// pipeline's spans nested under it, down to the LLM call.
+#[tokio::test]
+async fn a_request_exports_nested_spans_down_to_the_llm_call() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let collector = Collector::start().await;
+    let telemetry = Telemetry::from_env_vars(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base),
+        ("OTEL_TRACES_SAMPLER", "always_on"),
+    ]))
+    .unwrap();
+    let Telemetry { otlp, guard, .. } = telemetry;
+    // A current-thread test runtime: the server's tasks run on this thread
+    // and see this thread's default subscriber.
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otlp));
+    let app = crate::util::TestApp::spawn().await;
+    app.ask("How many customers are there?").await.expect(200);
+    assert!(guard.otlp().unwrap().flush(Duration::from_secs(5)).await);
+    collector.wait_for(|r| r.path == "/v1/traces").await;
+    let spans: Vec<Value> = collector
+        .received()
+        .iter()
+        .filter(|r| r.path == "/v1/traces")
+        .flat_map(|r| spans_of(&r.json()))
+        .collect();
+    let request = spans
+        .iter()
+        .find(|s| {
+            s["name"] == "request"
+                && attribute(&s["attributes"], "http.route")["stringValue"] == "/api/v1/ask"
+        })
+        .unwrap_or_else(|| panic!("no request span for /api/v1/ask in {spans:?}"));
+    let child_of = |parent: &Value, name: &str| -> Value {
+        spans
+            .iter()
+            .find(|s| {
+                s["name"] == name
+                    && s["parentSpanId"] == parent["spanId"]
+                    && s["traceId"] == parent["traceId"]
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} span under {}: {spans:?}", parent["name"]))
+    };
+    let ask = child_of(request, "ask");
+    let llm = child_of(&ask, "llm.generate");
+    assert_eq!(
+        attribute(&llm["attributes"], "llm.provider")["stringValue"],
+        "builtin"
+    );
+    child_of(&ask, "retrieval");
+    child_of(&ask, "sql.validate");
+    child_of(&ask, "sql.execute");
+    guard.shutdown().await;
+}
+
+/// Through the real service: an induced 500 reaches Sentry as an envelope
+/// tagged with the request's correlation id, with no personal data.
+#[tokio::test]
+async fn an_internal_error_is_reported_to_sentry_with_the_correlation_id() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let collector = Collector::start().await;
+    let telemetry =
+        Telemetry::from_env_vars(&env(&[("SENTRY_DSN", &collector.dsn("pubkey123"))])).unwrap();
+    let Telemetry { sentry, guard, .. } = telemetry;
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(sentry));
+    let app = crate::util::TestApp::spawn().await;
+    // Induce a failure the service cannot hide: its app store goes away.
+    app.state.engine.store.close().await;
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/ask", app.base))
+        .header("x-correlation-id", "corr-500-test")
+        .json(&serde_json::json!({"question": "orders of ann.lee@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal");
+    assert!(
+        !body.to_string().contains("pool"),
+        "5xx bodies carry no internals: {body}"
+    );
+    assert!(guard.sentry().unwrap().flush(Duration::from_secs(5)).await);
+    let r = collector.wait_for(|r| r.path == "/api/42/envelope/").await;
+    assert!(r.header("x-sentry-auth").contains("sentry_key=pubkey123"));
+    let (_, _, event, raw) = envelope(&r);
+    assert_eq!(event["level"], "error");
+    assert_eq!(event["tags"]["correlation_id"], "corr-500-test", "{event}");
+    assert!(
+        !raw.contains("ann.lee@example.com") && !raw.contains("@example.com"),
+        "{raw}"
+    );
+    guard.shutdown().await;
+}

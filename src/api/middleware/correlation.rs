@@ -9,6 +9,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument as _;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
@@ -49,14 +50,28 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         // Raw paths of unmatched requests would make unbounded label values.
         .unwrap_or_else(|| "unmatched".to_string());
-    let span = tracing::info_span!("request", correlation_id = %id, http.method = %method, http.route = %path);
+    let span = tracing::info_span!(
+        "request",
+        correlation_id = %id,
+        http.method = %method,
+        http.route = %path,
+        traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()),
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(t) = crate::observability::otlp::trace_id_of(&span) {
+        span.record("trace_id", t.as_str());
+    }
     let started = std::time::Instant::now();
     let id_for_scope = id.clone();
     let mut resp = CORRELATION_ID
-        .scope(id_for_scope, async move {
-            let resp = next.run(req).await;
-            normalise_error(resp).await
-        })
+        .scope(
+            id_for_scope,
+            async move {
+                let resp = next.run(req).await;
+                normalise_error(resp).await
+            }
+            .instrument(span.clone()),
+        )
         .await;
     let elapsed = started.elapsed();
     crate::observability::metrics::http_request(

@@ -633,3 +633,186 @@ pub(super) fn validate_impl(
         limit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::{ColumnInfo, TableInfo};
+
+    fn schema() -> SchemaInfo {
+        let t = |name: &str, cols: &[&str]| TableInfo {
+            name: name.into(),
+            columns: cols
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: (*c).into(),
+                    data_type: "TEXT".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        SchemaInfo {
+            tables: vec![
+                t("customers", &["id", "name"]),
+                t("Orders", &["id", "customer_id", "total"]),
+            ],
+        }
+    }
+
+    fn ok(sql: &str) -> ValidatedSql {
+        validate_impl(
+            sql,
+            Dialect::Sqlite,
+            &schema(),
+            &SqlPolicy {
+                max_rows: 100,
+                allowed_tables: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    }
+
+    fn err(sql: &str, dialect: Dialect) -> ValidationError {
+        validate_impl(
+            sql,
+            dialect,
+            &schema(),
+            &SqlPolicy {
+                max_rows: 100,
+                allowed_tables: None,
+            },
+        )
+        .unwrap_err()
+    }
+
+    #[test]
+    fn limits_are_added_clamped_or_kept() {
+        assert_eq!(
+            ok("SELECT * FROM customers").sql(),
+            "SELECT * FROM customers LIMIT 100"
+        );
+        assert_eq!(ok("SELECT * FROM customers LIMIT 5000").limit(), 100);
+        let v = ok("SELECT * FROM customers LIMIT 7 OFFSET 3");
+        assert_eq!(
+            (v.limit(), v.sql()),
+            (7, "SELECT * FROM customers LIMIT 7 OFFSET 3")
+        );
+        // A non-literal limit is replaced by the maximum.
+        assert_eq!(
+            ok("SELECT * FROM customers LIMIT (SELECT 100000)").limit(),
+            100
+        );
+        // Set operations get one outer limit.
+        assert_eq!(
+            ok("SELECT id FROM customers UNION SELECT id FROM orders").sql(),
+            "SELECT id FROM customers UNION SELECT id FROM orders LIMIT 100"
+        );
+        let mysql = validate_impl(
+            "SELECT * FROM customers LIMIT 10, 500",
+            Dialect::Mysql,
+            &schema(),
+            &SqlPolicy {
+                max_rows: 100,
+                allowed_tables: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(mysql.limit(), 100);
+        assert!(mysql.sql().ends_with("LIMIT 10, 100"), "{}", mysql.sql());
+        let pg = validate_impl(
+            "SELECT * FROM customers FETCH FIRST 1000 ROWS ONLY",
+            Dialect::Postgres,
+            &schema(),
+            &SqlPolicy {
+                max_rows: 100,
+                allowed_tables: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(pg.limit(), 100);
+    }
+
+    #[test]
+    fn tables_are_reported_without_ctes_and_case_insensitively() {
+        let v = ok(
+            "WITH big AS (SELECT * FROM orders WHERE total > 10) SELECT c.name FROM customers c JOIN big ON big.customer_id = c.id",
+        );
+        assert_eq!(v.tables(), ["customers", "orders"]);
+        assert_eq!(ok("SELECT * FROM ORDERS").tables(), ["orders"]);
+    }
+
+    #[test]
+    fn cte_names_are_scoped() {
+        // `x` is a CTE only inside the subquery that defines it.
+        let e = err(
+            "SELECT * FROM (WITH x AS (SELECT 1) SELECT * FROM x) t, x",
+            Dialect::Sqlite,
+        );
+        assert_eq!(e.code, RejectCode::UnknownTable, "{e:?}");
+        // A CTE may not shadow a real table.
+        assert_eq!(
+            err(
+                "WITH orders AS (SELECT 1) SELECT * FROM orders",
+                Dialect::Sqlite
+            )
+            .code,
+            RejectCode::ForbiddenConstruct
+        );
+    }
+
+    #[test]
+    fn messages_are_sentences_with_codes() {
+        let e = err("DELETE FROM customers", Dialect::Sqlite);
+        assert_eq!(e.code, RejectCode::DataModifying);
+        assert_eq!(
+            e.message,
+            "Only read-only queries are allowed; this statement is a DELETE."
+        );
+        let e = err("SELECT * FROM secrets", Dialect::Sqlite);
+        assert_eq!(
+            e.message,
+            "Table `secrets` does not exist in this connection's schema."
+        );
+        assert_eq!(
+            err("SELECT 1; SELECT 2", Dialect::Sqlite).message,
+            "Exactly one statement is allowed; found 2."
+        );
+        assert_eq!(err("", Dialect::Sqlite).code, RejectCode::Empty);
+        assert_eq!(
+            err(&"x".repeat(MAX_SQL_BYTES + 1), Dialect::Sqlite).code,
+            RejectCode::TooLong
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_a_parse_error_not_a_crash() {
+        let deep = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert_eq!(err(&deep, Dialect::Sqlite).code, RejectCode::ParseError);
+        let deep_sub = format!(
+            "SELECT * FROM customers WHERE id IN {}",
+            "(SELECT id FROM customers WHERE id IN ".repeat(200)
+        );
+        assert_eq!(err(&deep_sub, Dialect::Sqlite).code, RejectCode::ParseError);
+    }
+
+    #[test]
+    fn forbidden_functions_are_found_anywhere() {
+        for sql in [
+            "SELECT load_extension('x')",
+            "SELECT name FROM customers WHERE id = (SELECT max(length(readfile('/etc/passwd'))))",
+            "SELECT * FROM customers ORDER BY (CASE WHEN 1 THEN load_extension('x') END)",
+            "SELECT count(*) FROM customers GROUP BY id HAVING sum(length(readfile('x'))) > 0",
+        ] {
+            assert_eq!(
+                err(sql, Dialect::Sqlite).code,
+                RejectCode::ForbiddenFunction,
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            err("SELECT pg_catalog.PG_SLEEP(1)", Dialect::Postgres).code,
+            RejectCode::ForbiddenFunction
+        );
+    }
+}
