@@ -32,6 +32,8 @@ use crate::store::Store;
 pub struct App {
     pub config: Config,
     pub engine: Engine,
+    /// Tokens, API keys, DSN encryption and rate limits.
+    pub auth: crate::auth::AuthService,
     pub started_at: Instant,
     /// Last LLM reachability check, reused for a few seconds so readiness
     /// probes do not turn into a stream of provider calls.
@@ -88,7 +90,7 @@ impl App {
         let dim = config.retrieval.embedding_dim;
         let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(dim));
         let index: Arc<dyn VectorIndex> = Arc::new(EmbeddedIndex::new(dim));
-        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(config.cache.max_entries));
+        let cache = build_cache(&config).await?;
         let connections = Arc::new(ConnectorRegistry::default());
 
         let engine = Engine {
@@ -101,7 +103,9 @@ impl App {
             settings: EngineSettings::from_config(&config),
         };
 
+        let auth = crate::auth::AuthService::new(&config).context("configuring authentication")?;
         register_connections(&config, &connections).await?;
+        register_stored_connections(&config, &engine, &auth).await;
         let loaded = engine
             .load_index()
             .await
@@ -122,6 +126,7 @@ impl App {
         Ok(App {
             config,
             engine,
+            auth,
             started_at: Instant::now(),
             llm_health: Default::default(),
         })
@@ -161,50 +166,60 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         ));
     }
     for (name, c) in &config.connections {
-        let id =
-            ConnectionId::parse(name).map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
-        let target = c
-            .target()
-            .map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
-        let connector: Arc<dyn Connector> = match (c.dialect, target) {
-            (Dialect::Sqlite, ConnectionTarget::SqliteFile(path)) => {
-                match SqliteConnector::open(&path, true).await {
-                    Ok(conn) => Arc::new(conn),
-                    Err(e) => {
-                        tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
-                        Arc::new(crate::connectors::Unavailable::new(
-                            Dialect::Sqlite,
-                            e.to_string(),
-                        ))
-                    }
-                }
-            }
-            (Dialect::Postgres, ConnectionTarget::Url(url)) => remote(
-                crate::connectors::postgres::PostgresConnector::connect(
-                    url.expose_secret(),
-                    c.pool_size,
-                )
-                .await,
-                &id,
-                Dialect::Postgres,
-            )?,
-            (Dialect::Mysql, ConnectionTarget::Url(url)) => remote(
-                crate::connectors::mysql::MySqlConnector::connect(url.expose_secret(), c.pool_size)
-                    .await,
-                &id,
-                Dialect::Mysql,
-            )?,
-            (dialect, _) => anyhow::bail!("connections.{name}: a {dialect} connection needs `url`"),
-        };
-        registry.insert(ConnectionHandle::new(
-            id,
-            c.description.clone(),
-            connector,
-            limits(q.max_rows, q.timeout_secs, c.max_rows, c.timeout_secs),
-            c.allowed_tables.clone(),
-        ));
+        registry.insert(open_connection(config, name, c).await?);
     }
     Ok(())
+}
+
+/// Open one configured (or stored) connection. An unreachable database is
+/// registered as unavailable; a malformed setting is an error.
+pub async fn open_connection(
+    config: &Config,
+    name: &str,
+    c: &crate::config::ConnectionConfig,
+) -> anyhow::Result<ConnectionHandle> {
+    let q = &config.query;
+    let id = ConnectionId::parse(name).map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+    let target = c
+        .target()
+        .map_err(|e| anyhow::anyhow!("connections.{name}: {e}"))?;
+    let connector: Arc<dyn Connector> = match (c.dialect, target) {
+        (Dialect::Sqlite, ConnectionTarget::SqliteFile(path)) => {
+            match SqliteConnector::open(&path, true).await {
+                Ok(conn) => Arc::new(conn),
+                Err(e) => {
+                    tracing::warn!(connection.id = %id, error = %e, "connection unavailable at startup");
+                    Arc::new(crate::connectors::Unavailable::new(
+                        Dialect::Sqlite,
+                        e.to_string(),
+                    ))
+                }
+            }
+        }
+        (Dialect::Postgres, ConnectionTarget::Url(url)) => remote(
+            crate::connectors::postgres::PostgresConnector::connect(
+                url.expose_secret(),
+                c.pool_size,
+            )
+            .await,
+            &id,
+            Dialect::Postgres,
+        )?,
+        (Dialect::Mysql, ConnectionTarget::Url(url)) => remote(
+            crate::connectors::mysql::MySqlConnector::connect(url.expose_secret(), c.pool_size)
+                .await,
+            &id,
+            Dialect::Mysql,
+        )?,
+        (dialect, _) => anyhow::bail!("connections.{name}: a {dialect} connection needs `url`"),
+    };
+    Ok(ConnectionHandle::new(
+        id,
+        c.description.clone(),
+        connector,
+        limits(q.max_rows, q.timeout_secs, c.max_rows, c.timeout_secs),
+        c.allowed_tables.clone(),
+    ))
 }
 
 /// A remote connection that is down at startup is registered as unavailable
@@ -225,4 +240,77 @@ fn remote<C: Connector + 'static>(
             )))
         }
     }
+}
+
+/// Connections created through the admin API: decrypt each DSN and register
+/// it. One that cannot be decrypted or opened is logged (never its DSN) and
+/// skipped, like a config connection that is down.
+async fn register_stored_connections(
+    config: &Config,
+    engine: &Engine,
+    auth: &crate::auth::AuthService,
+) {
+    let stored = match engine.store.list_connections().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "stored connections could not be listed");
+            return;
+        }
+    };
+    for sc in stored {
+        match stored_connection_config(&sc, auth) {
+            Ok(cc) => match open_connection(config, &sc.id, &cc).await {
+                // Introspected with the others once the index is loaded.
+                Ok(handle) => {
+                    engine.connections.insert(handle);
+                }
+                Err(e) => {
+                    tracing::warn!(connection.id = %sc.id, error = %e, "stored connection skipped")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(connection.id = %sc.id, error = %e, "stored connection skipped")
+            }
+        }
+    }
+}
+
+/// The connection settings of a stored connection, DSN decrypted.
+pub fn stored_connection_config(
+    sc: &crate::store::connections::StoredConnection,
+    auth: &crate::auth::AuthService,
+) -> anyhow::Result<crate::config::ConnectionConfig> {
+    let dialect: Dialect = serde_json::from_value(serde_json::Value::String(sc.dialect.clone()))
+        .map_err(|_| anyhow::anyhow!("unknown dialect `{}`", sc.dialect))?;
+    let dsn = sc
+        .dsn_encrypted
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no DSN stored"))?;
+    let url = auth.dsn_cipher.decrypt(&sc.id, dsn)?;
+    Ok(crate::config::ConnectionConfig {
+        dialect,
+        path: None,
+        url: Some(url),
+        description: sc.description.clone(),
+        max_rows: sc.settings.max_rows,
+        timeout_secs: sc.settings.timeout_secs,
+        allowed_tables: sc.settings.allowed_tables.clone(),
+        pool_size: 5,
+    })
+}
+
+/// Redis (with an in-process fallback) when `redis_url` is set, else in-process.
+async fn build_cache(config: &Config) -> anyhow::Result<Arc<dyn Cache>> {
+    let memory = MemoryCache::new(config.cache.max_entries);
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(memory));
+    };
+    let url = crate::cache::redis::url_with_password(
+        url.expose_secret(),
+        config.redis_password.as_ref().map(|p| p.expose_secret()),
+    );
+    let cache = crate::cache::redis::FallbackCache::connect(&url, memory)
+        .await
+        .map_err(|e| anyhow::anyhow!("redis_url (INSIGHT_REDIS_URL): {e}"))?;
+    Ok(Arc::new(cache))
 }

@@ -125,6 +125,14 @@ impl ApiError {
         }
     }
 
+    /// What we log: the internal detail for `Internal`, the message otherwise.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Internal(d) => d.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The message a client sees; 5xx internals are replaced.
     pub(crate) fn public_message(&self) -> String {
         match self {
@@ -175,7 +183,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             // Logged once here, with the internal detail; the body stays generic.
-            tracing::error!(error.code = self.code(), error.detail = %self, "request failed");
+            tracing::error!(error.code = self.code(), error.detail = %self.detail(), "request failed");
         }
         let mut resp = error_response(status, self.code(), self.public_message(), self.details());
         if let ApiError::RateLimited { retry_after } = &self {
@@ -274,7 +282,7 @@ impl IntoResponse for AskError {
         let api: ApiError = self.0.error.into();
         let status = api.status();
         if status.is_server_error() {
-            tracing::error!(error.code = api.code(), error.detail = %api, "ask failed");
+            tracing::error!(error.code = api.code(), error.detail = %api.detail(), "ask failed");
         }
         let mut details = api.details().unwrap_or_else(|| serde_json::json!({}));
         if let (Some(id), Some(obj)) = (query_id, details.as_object_mut()) {
@@ -286,5 +294,18 @@ impl IntoResponse for AskError {
             Some(details)
         };
         error_response(status, api.code(), api.public_message(), details)
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as A;
+        match e {
+            A::InvalidCredentials | A::Unauthenticated => ApiError::Unauthorized,
+            A::TooManyAttempts { retry_after } => ApiError::RateLimited { retry_after },
+            A::BadInput(m) => ApiError::bad_request(m),
+            A::Store(s) => s.into(),
+            A::Internal(m) => ApiError::Internal(m),
+        }
     }
 }

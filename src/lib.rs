@@ -10,6 +10,7 @@
 //! | [`app`]       | the [`app::App`] that holds every service, built once at startup |
 //! | [`api`]       | HTTP: router, middleware, extractors, one module per resource |
 //! | [`error`]     | [`error::ApiError`], the one error vocabulary at the edge |
+//! | [`auth`]      | users, passwords, tokens, API keys, roles, grants, rate limits |
 //! | [`engine`]    | the question pipeline: retrieval, prompts, generators, SQL validation |
 //! | [`connectors`]| target databases: introspection and read-only execution |
 //! | [`store`]     | the app database (history, feedback, training, users, audit) |
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -26,5 +28,6 @@ pub mod connectors;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod observability;
 pub mod store;

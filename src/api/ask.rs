@@ -9,11 +9,21 @@ use serde::Deserialize;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::api::extract::{ApiJson, Principal};
+use crate::api::extract::{ApiJson, Principal, scope};
 use crate::app::AppState;
+use crate::auth::Identity;
 use crate::domain::{ConnectionId, Question};
 use crate::engine::pipeline::{Answer, AskEvent};
 use crate::error::{ApiError, AskError};
+
+/// One Server-Sent Event as documented: its name and its JSON data.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct SseEvent {
+    /// `retrieval`, `sql`, `validation`, `rows`, `done` or `error`.
+    pub event: String,
+    /// The event's JSON payload, as text.
+    pub data: String,
+}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +33,7 @@ pub struct AskRequest {
     pub connection: Option<ConnectionId>,
 }
 
-#[utoipa::path(post, path = "/api/v1/ask", tag = "ask", request_body = AskRequest,
+#[utoipa::path(post, path = "/api/v1/ask", operation_id = "ask", tag = "ask", request_body = AskRequest,
     responses(
         (status = 200, description = "The answer: SQL, rows and sources", body = Answer),
         (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
@@ -34,29 +44,52 @@ pub struct AskRequest {
     ))]
 pub async fn ask(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     ApiJson(req): ApiJson<AskRequest>,
-) -> Result<axum::Json<Answer>, AskError> {
-    let answer = app
+) -> Result<axum::Json<Answer>, axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings.default_connection,
+    )
+    .map_err(|e| e.into_response())?;
+    let result = app
         .engine
         .ask(&req.question, req.connection.as_ref(), &rc, None)
-        .await
-        .map_err(AskError)?;
+        .await;
+    if let Err(failure) = &result {
+        if let crate::engine::pipeline::PipelineError::Rejected(v) = &failure.error {
+            crate::api::sql::audit_rejection(&app, &rc, req.connection.as_ref(), v.code.as_str())
+                .await;
+        }
+    }
+    let answer = result.map_err(|e| AskError(e).into_response())?;
     Ok(axum::Json(answer))
 }
 
 /// Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done`
 /// (the full answer without rows) or `error` (our error body).
-#[utoipa::path(post, path = "/api/v1/ask/stream", tag = "ask", request_body = AskRequest,
+#[utoipa::path(post, path = "/api/v1/ask/stream", operation_id = "ask_stream", tag = "ask", request_body = AskRequest,
     responses(
-        (status = 200, description = "Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done` (the answer without rows) or `error` (an error body)", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: `retrieval`, `sql`, `validation`, `rows`, then `done` (the answer without rows) or `error` (an error body)", content_type = "text/event-stream", body = SseEvent),
         (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
     ))]
 pub async fn ask_stream(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     ApiJson(req): ApiJson<AskRequest>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings.default_connection,
+    )?;
     let (tx, rx) = tokio::sync::mpsc::channel::<AskEvent>(16);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
     let correlation = rc.correlation_id.clone().unwrap_or_default();
@@ -110,5 +143,5 @@ pub async fn ask_stream(
             .await
             .unwrap_or_else(|_| Event::default().event("error").data("{}")))
     });
-    Sse::new(progress.chain(done)).keep_alive(KeepAlive::default())
+    Ok(Sse::new(progress.chain(done)).keep_alive(KeepAlive::default()))
 }

@@ -24,16 +24,22 @@ pub struct ConnectionSummary {
     pub tables: Vec<TableSummary>,
 }
 
-#[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
+#[utoipa::path(get, path = "/api/v1/connections", operation_id = "list_connections", tag = "connections",
     responses((status = 200, description = "Target databases with a schema summary", body = Vec<ConnectionSummary>)))]
-pub async fn list(State(app): State<AppState>) -> axum::Json<Vec<ConnectionSummary>> {
+pub async fn list(
+    State(app): State<AppState>,
+    identity: crate::auth::Identity,
+) -> axum::Json<Vec<ConnectionSummary>> {
     let default = &app.engine.settings.default_connection;
     let out = app
         .engine
         .connections
         .all()
         .into_iter()
-        .map(|c| ConnectionSummary {
+        // Only the connections the caller was granted (admins: all), and of
+        // those only the tables the grant's allowlist names.
+        .filter_map(|c| identity.reach(c.id.as_str()).map(|allow| (c, allow)))
+        .map(|(c, allow)| ConnectionSummary {
             id: c.id.to_string(),
             dialect: c.dialect,
             description: c.description.clone(),
@@ -43,6 +49,11 @@ pub async fn list(State(app): State<AppState>) -> axum::Json<Vec<ConnectionSumma
                 .schema()
                 .tables
                 .iter()
+                .filter(|t| {
+                    allow
+                        .as_ref()
+                        .is_none_or(|a| a.iter().any(|n| n.eq_ignore_ascii_case(&t.name)))
+                })
                 .map(|t| TableSummary {
                     name: t.name.clone(),
                     columns: t.columns.iter().map(|col| col.name.clone()).collect(),

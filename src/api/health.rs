@@ -24,7 +24,7 @@ pub struct Liveness {
     pub uptime_secs: u64,
 }
 
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, path = "/health", operation_id = "liveness", tag = "operations",
     responses((status = 200, description = "The process is alive", body = Liveness)))]
 pub async fn live(State(app): State<AppState>) -> axum::Json<Liveness> {
     axum::Json(Liveness {
@@ -111,7 +111,7 @@ async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
     result
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
     responses(
         (status = 200, description = "`ok` or `degraded` (an optional dependency failed)", body = Readiness),
         (status = 503, description = "`down`: the app store or vector index failed", body = Readiness),
@@ -152,7 +152,7 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
 }
 
 /// `GET /metrics`: Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics_text", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> impl axum::response::IntoResponse {
     (
@@ -165,7 +165,7 @@ pub async fn metrics() -> impl axum::response::IntoResponse {
 }
 
 /// `GET /metrics/json`: the same figures as JSON.
-#[utoipa::path(get, path = "/metrics/json", tag = "operations",
+#[utoipa::path(get, path = "/metrics/json", operation_id = "metrics_json", tag = "operations",
     responses((status = 200, description = "The same figures as JSON", body = Object)))]
 pub async fn metrics_json() -> axum::Json<serde_json::Value> {
     axum::Json(crate::observability::metrics::render_json())

@@ -3,7 +3,10 @@
 //! function, map to a response type kept beside the handler. Business logic
 //! lives in `engine`, never here.
 
+pub mod access;
+pub mod admin;
 pub mod ask;
+pub mod auth;
 pub mod connections;
 pub mod extract;
 pub mod health;
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -25,9 +28,22 @@ use utoipa::OpenApi as _;
 
 use crate::app::AppState;
 
-/// Every route of the service, in one place.
-pub fn routes() -> Router<AppState> {
+/// Every route of the service, in one place. Each `/api/v1` route also has
+/// an entry in [`access::ROUTES`] naming the permission it needs.
+///
+/// The access middleware runs on every `/api/v1` route as a route layer, so
+/// it sees the matched path and never runs for an unknown path.
+pub fn routes(state: AppState) -> Router<AppState> {
     let v1 = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route(
+            "/auth/api-keys",
+            get(auth::list_keys).post(auth::create_key),
+        )
+        .route("/auth/api-keys/{id}", delete(auth::revoke_key))
         .route("/ask", post(ask::ask))
         .route("/ask/stream", post(ask::ask_stream))
         .route("/sql/generate", post(sql::generate))
@@ -39,7 +55,29 @@ pub fn routes() -> Router<AppState> {
         .route("/training", get(training::list).post(training::add))
         .route("/training/{id}", delete(training::delete))
         .route("/training/{id}/approve", post(training::approve))
-        .route("/connections", get(connections::list));
+        .route("/connections", get(connections::list))
+        .route(
+            "/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/admin/users/{id}",
+            patch(admin::update_user).delete(admin::delete_user),
+        )
+        .route(
+            "/admin/users/{id}/grants",
+            get(admin::get_grants).put(admin::put_grants),
+        )
+        .route(
+            "/admin/connections",
+            get(admin::list_connections).post(admin::create_connection),
+        )
+        .route(
+            "/admin/connections/{id}",
+            patch(admin::update_connection).delete(admin::delete_connection),
+        )
+        .route("/admin/audit", get(admin::audit_log))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
     Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(health::live))
@@ -65,8 +103,12 @@ pub fn router(state: AppState) -> Router {
     crate::observability::metrics::install();
     let server = &state.config.server;
     let cors = cors_layer(&server.cors_origins);
-    routes()
+    routes(state.clone())
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::security_headers,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(server.request_timeout_secs.max(1)),
@@ -77,19 +119,40 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    // `*` (refused in production by the config check) allows any origin,
+    // never with credentials; otherwise only the listed origins.
+    let allow = if origins.iter().any(|o| o.trim() == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
+            axum::http::HeaderName::from_static("x-api-key"),
             middleware::correlation::HEADER,
         ])
-        .expose_headers([middleware::correlation::HEADER])
+        .expose_headers([
+            middleware::correlation::HEADER,
+            header::RETRY_AFTER,
+            axum::http::HeaderName::from_static("ratelimit-limit"),
+            axum::http::HeaderName::from_static("ratelimit-remaining"),
+            axum::http::HeaderName::from_static("ratelimit-reset"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -103,6 +166,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopped_tx.send(());

@@ -6,7 +6,12 @@
 
 use utoipa::OpenApi;
 
-use super::{ask, connections, health, queries, sql, training};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+use super::{admin, ask, auth, connections, health, queries, sql, training};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +27,14 @@ use super::{ask, connections, health, queries, sql, training};
         training::list, training::add, training::delete, training::approve,
         connections::list,
         health::live, health::ready, health::metrics, health::metrics_json,
+        auth::login, auth::refresh, auth::logout, auth::me,
+        auth::create_key, auth::list_keys, auth::revoke_key,
+        admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
+        admin::get_grants, admin::put_grants,
+        admin::list_connections, admin::create_connection, admin::update_connection, admin::delete_connection,
+        admin::audit_log,
     ),
+    modifiers(&Security),
     components(schemas(crate::error::ErrorBody, crate::engine::sql::RejectCode)),
     tags(
         (name = "ask", description = "Questions in, answers out"),
@@ -31,9 +43,80 @@ use super::{ask, connections, health, queries, sql, training};
         (name = "training", description = "What retrieval and the generators learn from"),
         (name = "connections", description = "Target databases"),
         (name = "operations", description = "Health and metrics"),
+        (name = "auth", description = "Sign in, tokens and API keys"),
+        (name = "admin", description = "Users, grants, connections and the audit log (admins)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Security schemes, and on every protected `/api/v1` operation: the
+/// requirement plus the `401`/`403`/`429` answers the access layer gives.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or ik_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let rel = path.strip_prefix(super::access::PREFIX);
+            for (method, op) in [
+                (axum::http::Method::GET, item.get.as_mut()),
+                (axum::http::Method::POST, item.post.as_mut()),
+                (axum::http::Method::PUT, item.put.as_mut()),
+                (axum::http::Method::PATCH, item.patch.as_mut()),
+                (axum::http::Method::DELETE, item.delete.as_mut()),
+            ] {
+                let (Some(rel), Some(op)) = (rel, op) else {
+                    continue;
+                };
+                let anonymous = matches!(
+                    super::access::access_for(&method, rel),
+                    Some(super::access::Access::Anonymous)
+                );
+                let responses = &mut op.responses.responses;
+                responses.entry("429".into()).or_insert_with(|| {
+                    error("Rate limited; see `Retry-After` and `RateLimit-*`").into()
+                });
+                if anonymous {
+                    continue;
+                }
+                op.security = Some(vec![
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                ]);
+                responses.entry("401".into()).or_insert_with(|| {
+                    error("Not signed in, or the credentials are invalid").into()
+                });
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| error("The caller's role may not do this").into());
+            }
+        }
+    }
+}
 
 /// The document as pretty JSON (what `/openapi.json` serves and the
 /// committed file holds).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::extract::{ApiJson, ApiQuery, Principal};
 use crate::app::AppState;
+use crate::auth::{Action, Identity};
 use crate::engine::training::{FeedbackInput, FeedbackOutcome, Rating};
 use crate::error::ApiError;
 use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
@@ -39,22 +40,28 @@ pub struct Paginated<T> {
     pub offset: u64,
 }
 
-#[utoipa::path(get, path = "/api/v1/queries", tag = "queries", params(PageParams),
+#[utoipa::path(get, path = "/api/v1/queries", operation_id = "list_queries", tag = "queries", params(PageParams),
     responses(
         (status = 200, description = "History, newest first", body = Paginated<QueryRecord>),
         (status = 400, description = "Bad paging parameters", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     State(app): State<AppState>,
-    Principal(rc): Principal,
+    identity: Identity,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<QueryRecord>>, ApiError> {
     let page = params.page()?;
-    let (items, total) = app
-        .engine
-        .store
-        .list_queries(rc.user_id.as_deref(), page)
-        .await?;
+    // Viewers see their own history; analysts everyone's on the connections
+    // granted to them; admins everything.
+    let store = &app.engine.store;
+    let (items, total) = match (&identity.grants, identity.role.can(Action::ReadAllHistory)) {
+        (_, false) => store.list_queries(Some(&identity.user_id), page).await?,
+        (None, true) => store.list_queries(None, page).await?,
+        (Some(grants), true) => {
+            let on: Vec<String> = grants.iter().map(|g| g.connection.clone()).collect();
+            store.list_queries_on(&on, page).await?
+        }
+    };
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -70,26 +77,17 @@ pub struct QueryDetail {
     pub feedback: Vec<FeedbackRecord>,
 }
 
-#[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "Query id")),
+#[utoipa::path(get, path = "/api/v1/queries/{id}", operation_id = "get_query", tag = "queries", params(("id" = String, Path, description = "Query id")),
     responses(
         (status = 200, description = "One history record with its feedback", body = QueryDetail),
         (status = 404, description = "No such query", body = crate::error::ErrorBody),
     ))]
 pub async fn get(
     State(app): State<AppState>,
-    Principal(rc): Principal,
+    identity: Identity,
     Path(id): Path<String>,
 ) -> Result<axum::Json<QueryDetail>, ApiError> {
-    let query = app
-        .engine
-        .store
-        .get_query(&id)
-        .await
-        .map_err(|e| not_found(e, &id))?;
-    // Another user's query answers 404, as if it did not exist.
-    if rc.user_id.is_some() && query.user_id != rc.user_id {
-        return Err(ApiError::NotFound(format!("query `{id}`")));
-    }
+    let query = visible_query(&app, &identity, &id).await?;
     let feedback = app.engine.store.feedback_for_query(&id).await?;
     Ok(axum::Json(QueryDetail { query, feedback }))
 }
@@ -104,7 +102,7 @@ pub struct FeedbackRequest {
     pub comment: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/queries/{id}/feedback", tag = "queries", params(("id" = String, Path, description = "Query id")),
+#[utoipa::path(post, path = "/api/v1/queries/{id}/feedback", operation_id = "give_feedback", tag = "queries", params(("id" = String, Path, description = "Query id")),
     request_body = FeedbackRequest,
     responses(
         (status = 201, description = "Feedback recorded; a 👍 or a working correction became a training item", body = FeedbackOutcome),
@@ -114,10 +112,12 @@ pub struct FeedbackRequest {
     ))]
 pub async fn feedback(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<FeedbackRequest>,
 ) -> Result<(StatusCode, axum::Json<FeedbackOutcome>), ApiError> {
+    visible_query(&app, &identity, &id).await?;
     let input = FeedbackInput {
         rating: req.rating,
         corrected_sql: req.corrected_sql,
@@ -134,6 +134,30 @@ pub async fn feedback(
             other => other.into(),
         })?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
+/// The query if the caller may see it: their own, or (analysts, admins)
+/// anyone's on a connection they reach. Otherwise `404`, as if it did not
+/// exist, so ids of other users' objects reveal nothing.
+async fn visible_query(
+    app: &AppState,
+    identity: &Identity,
+    id: &str,
+) -> Result<QueryRecord, ApiError> {
+    let query = app
+        .engine
+        .store
+        .get_query(id)
+        .await
+        .map_err(|e| not_found(e, id))?;
+    let own = query.user_id.as_deref() == Some(identity.user_id.as_str());
+    let shared =
+        identity.role.can(Action::ReadAllHistory) && identity.reach(&query.connection).is_some();
+    if own || shared {
+        Ok(query)
+    } else {
+        Err(ApiError::NotFound(format!("query `{id}`")))
+    }
 }
 
 fn not_found(e: StoreError, id: &str) -> ApiError {

@@ -26,7 +26,7 @@ pub struct ListParams {
     pub offset: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/training", tag = "training", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/training", operation_id = "list_training", tag = "training", params(ListParams),
     responses(
         (status = 200, description = "Training items, newest first", body = Paginated<TrainingItem>),
         (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
@@ -81,7 +81,7 @@ pub struct AddResponse {
     pub created: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/training", tag = "training", request_body = AddRequest,
+#[utoipa::path(post, path = "/api/v1/training", operation_id = "add_training", tag = "training", request_body = AddRequest,
     responses(
         (status = 201, description = "Item added", body = AddResponse),
         (status = 200, description = "An identical item existed and is returned", body = AddResponse),
@@ -116,7 +116,7 @@ pub async fn add(
     Ok((status, axum::Json(AddResponse { item, created })))
 }
 
-#[utoipa::path(delete, path = "/api/v1/training/{id}", tag = "training", params(("id" = String, Path, description = "Training item id")),
+#[utoipa::path(delete, path = "/api/v1/training/{id}", operation_id = "delete_training", tag = "training", params(("id" = String, Path, description = "Training item id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such item", body = crate::error::ErrorBody),
@@ -133,7 +133,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/training/{id}/approve", tag = "training", params(("id" = String, Path, description = "Training item id")),
+#[utoipa::path(post, path = "/api/v1/training/{id}/approve", operation_id = "approve_training", tag = "training", params(("id" = String, Path, description = "Training item id")),
     responses(
         (status = 200, description = "The item is active", body = TrainingItem),
         (status = 404, description = "No such item", body = crate::error::ErrorBody),

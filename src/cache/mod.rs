@@ -23,6 +23,8 @@ use serde::de::DeserializeOwned;
 /// Why a cache operation failed. Request-path methods swallow these (a cache
 /// failure must not fail a question); they surface from [`Cache::ping`] and
 /// [`set_json`].
+pub mod redis;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error("cache backend unavailable: {0}")]

@@ -2,7 +2,9 @@
 //! calls the same library code the HTTP API uses; `anyhow` is used here (and
 //! at startup) only, with messages written for the person at the terminal.
 
+mod eval;
 mod output;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,11 @@ pub enum Command {
     Ask(AskArgs),
     /// Add training items: DDL, documentation or a question with its SQL.
     Train(TrainArgs),
+    /// Score the pipeline on a Spider-format benchmark (execution accuracy).
+    Eval(eval::EvalArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +142,8 @@ async fn run_command(command: Command, config: &mut Config) -> anyhow::Result<()
         Command::Migrate => migrate(config).await,
         Command::Ask(args) => ask(config, args).await,
         Command::Train(args) => train(config, args).await,
+        Command::Eval(args) => eval::run(config, args).await,
+        Command::User(cmd) => users::run(config, cmd).await,
     }
 }
 
@@ -148,6 +157,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = std::net::SocketAddr::new(config.server.host, config.server.port);
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     let app = App::build(config, AppOverrides::default()).await?;
+    users::bootstrap(&app.engine.store, &app.config).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set server.port / INSIGHT_SERVER__PORT or --port)")
     })?;

@@ -5,6 +5,7 @@
 //! Unknown keys and invalid values fail startup with a message naming the
 //! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
 
+pub mod auth;
 pub mod connections;
 pub mod llm;
 pub mod secrets;
@@ -17,6 +18,7 @@ use figment::providers::{Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use auth::AuthConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use llm::{LlmConfig, ProviderKind};
 
@@ -58,9 +60,17 @@ pub struct Config {
     pub secret_key: Option<SecretString>,
     /// Signs access tokens; required in production.
     pub jwt_secret: Option<SecretString>,
+    /// Password of the admin created on the first `serve` with no users
+    /// (`INSIGHT_ADMIN_PASSWORD`); a random one is printed when unset.
+    pub admin_password: Option<SecretString>,
     /// `text` (default in dev) or `json` (default in production).
     pub log_format: Option<LogFormat>,
+    /// Redis for the shared cache, e.g. `redis://cache:6379/0`; unset: in-process.
+    pub redis_url: Option<SecretString>,
+    /// Injected into `redis_url` when that URL carries no password.
+    pub redis_password: Option<SecretString>,
     pub server: ServerConfig,
+    pub auth: AuthConfig,
     pub llm: LlmConfig,
     pub query: QueryConfig,
     pub retrieval: RetrievalConfig,
@@ -192,8 +202,12 @@ impl Default for Config {
             database_url: None,
             secret_key: None,
             jwt_secret: None,
+            admin_password: None,
             log_format: None,
+            redis_url: None,
+            redis_password: None,
             server: ServerConfig::default(),
+            auth: AuthConfig::default(),
             llm: LlmConfig::default(),
             query: QueryConfig::default(),
             retrieval: RetrievalConfig::default(),
@@ -289,8 +303,10 @@ impl Config {
         if self.demo.enabled && self.connections.contains_key("demo") {
             problems.push("connections.demo: the name `demo` is taken by the built-in demo database (set demo.enabled = false to reuse it)".into());
         }
+        problems.extend(self.auth.problems());
         if self.profile == Profile::Production {
             problems.extend(secrets::production_problems(self));
+            problems.extend(auth::production_problems(&self.server.cors_origins));
         }
         if problems.is_empty() {
             Ok(())

@@ -73,6 +73,25 @@ pub struct Engine {
 pub struct RequestContext {
     pub user_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// The caller's table allowlist on the connection (from their grant),
+    /// lower-case; narrows the connection's own policy. `None`: no narrowing.
+    pub allowed_tables: Option<Vec<String>>,
+}
+
+impl RequestContext {
+    /// The connection's validator policy narrowed by the caller's allowlist.
+    pub fn policy(&self, conn: &ConnectionHandle) -> sql::SqlPolicy {
+        let mut policy = conn.policy();
+        if let Some(mine) = &self.allowed_tables {
+            let mine: std::collections::BTreeSet<String> =
+                mine.iter().map(|t| t.to_lowercase()).collect();
+            policy.allowed_tables = Some(match policy.allowed_tables.take() {
+                Some(theirs) => theirs.intersection(&mine).cloned().collect(),
+                None => mine,
+            });
+        }
+        policy
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -277,8 +296,9 @@ impl Engine {
         conn: &ConnectionHandle,
         schema: &crate::connectors::SchemaInfo,
         sql_text: &str,
+        policy: &sql::SqlPolicy,
     ) -> Result<ValidatedSql, ValidationError> {
-        let result = sql::validate(sql_text, conn.dialect, schema, &conn.policy());
+        let result = sql::validate(sql_text, conn.dialect, schema, policy);
         if let Err(e) = &result {
             tracing::Span::current().record("sql.reject_code", e.code.as_str());
             metrics::sql_rejected(e.code.as_str());
@@ -514,7 +534,7 @@ impl Engine {
         timings: &mut Timings,
     ) -> Result<(ValidatedSql, ResultSet, Vec<Source>, Option<String>, bool), PipelineError> {
         let schema = conn.schema();
-        let policy = conn.policy();
+        let policy = rc.policy(conn);
         let key = self.cache_key(conn, question).await?;
 
         // A cached generation (same question, schema, training and model)
@@ -620,7 +640,7 @@ impl Engine {
             .await;
 
             let t = Instant::now();
-            let validated = self.check(conn, &schema, &sql_text);
+            let validated = self.check(conn, &schema, &sql_text, &policy);
             timings.validation += ms(t.elapsed());
             let validated = match validated {
                 Ok(v) => v,
@@ -718,7 +738,7 @@ impl Engine {
                 }
                 GenerationOutcome::Sql { sql } => sql,
             };
-            match self.check(&conn, &schema, &sql_text) {
+            match self.check(&conn, &schema, &sql_text, &rc.policy(&conn)) {
                 Ok(v) => {
                     return Ok(GeneratedSql {
                         question: question.to_string(),
@@ -788,7 +808,7 @@ impl Engine {
     ) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
-        let validated = self.check(&conn, &conn.schema(), sql_text)?;
+        let validated = self.check(&conn, &conn.schema(), sql_text, &conn.policy())?;
         let t = Instant::now();
         let rs = self.run(&conn, &validated).await?;
         Ok((validated, rs, ms(t.elapsed())))

@@ -8,10 +8,16 @@
 //! `migrations/<backend>/`, forward-only; `insight migrate` runs them and
 //! `serve` runs them in dev.
 
+pub mod admin;
+pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod feedback;
+pub mod grants;
 pub mod queries;
+pub mod tokens;
 pub mod training;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,6 +30,7 @@ pub use audit::AuditEvent;
 pub use feedback::{FeedbackRecord, FeedbackStatus, NewFeedback};
 pub use queries::{NewQuery, QueryRecord, QueryStatus};
 pub use training::{NewTrainingItem, TrainingItem, TrainingSource, TrainingStatus};
+pub use users::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -167,6 +174,15 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A transaction that writes: `BEGIN IMMEDIATE` takes SQLite's write lock
+    /// up front, so two concurrent writers wait (busy timeout) instead of one
+    /// failing with "database is locked" when it upgrades a read lock.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 

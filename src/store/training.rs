@@ -171,7 +171,7 @@ impl Store {
         item: &NewTrainingItem,
     ) -> Result<(TrainingItem, bool), StoreError> {
         let hash = content_hash(&item.content, item.sql.as_deref());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let existing: Option<String> = sqlx::query_scalar(
             "SELECT id FROM training_items WHERE connection = ? AND kind = ? AND content_hash = ?",
         )
@@ -298,7 +298,7 @@ impl Store {
 
     pub async fn delete_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM training_items WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -311,7 +311,7 @@ impl Store {
     /// Make a pending item active.
     pub async fn approve_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE training_items SET status = 'active' WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -328,7 +328,7 @@ impl Store {
         connection: &str,
         items: Vec<NewTrainingItem>,
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let existing: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, content_hash FROM training_items \
              WHERE connection = ? AND kind = 'ddl' AND source = 'introspection'",

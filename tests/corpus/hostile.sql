@@ -45,13 +45,16 @@ SEL/**/ECT * FROM customers
 -- expect: unknown_table
 SELECT * FROM customers WHERE name = '' UNION SELECT sql, 1, 1, 1, 1, 1, 1 FROM sqlite_master --'
 -- ----
+-- expect: not_a_query
 PRAGMA table_info(customers)
 -- ----
+-- expect: not_a_query
 PRAGMA writable_schema = ON
 -- ----
 -- expect: not_a_query
 ATTACH DATABASE '/tmp/evil.db' AS evil
 -- ----
+-- expect: not_a_query
 DETACH DATABASE main
 -- ----
 -- expect: not_a_query
@@ -307,9 +310,11 @@ SELECT name FROM customers WHERE id = 1 AND SLEEP(5)
 SELECT * FROM customers WHERE id = 1 UNION SELECT sys_exec('id'), 2, 3, 4, 5, 6, 7
 -- ----
 -- dialect: mysql
+-- expect: forbidden_construct
 SELECT * FROM customers INTO OUTFILE '/tmp/out.txt'
 -- ----
 -- dialect: mysql
+-- expect: forbidden_construct
 SELECT * INTO DUMPFILE '/tmp/x' FROM customers
 -- ----
 -- dialect: mysql
@@ -317,7 +322,8 @@ SELECT * INTO DUMPFILE '/tmp/x' FROM customers
 SELECT @@version
 -- ----
 -- dialect: mysql
-SELECT @x := 1
+-- expect: forbidden_construct
+SELECT @x := @x + 1 FROM customers
 -- ----
 -- dialect: mysql
 -- expect: unknown_table
@@ -332,7 +338,8 @@ SELECT * FROM other_db.customers
 SELECT * FROM orders FOR UPDATE
 -- ----
 -- dialect: mysql
-LOCK TABLES customers WRITE
+-- expect: not_a_query
+LOCK TABLES customers READ
 -- ----
 -- dialect: mysql
 -- expect: not_a_query
@@ -343,7 +350,172 @@ SET GLOBAL read_only = 0
 REPLACE INTO customers (id, name) VALUES (1, 'x')
 -- ----
 -- dialect: mysql
+-- expect: multiple_statements
 SELECT 1; SHUTDOWN
 -- ----
 -- dialect: mysql
+-- expect: not_a_query
+HANDLER customers READ FIRST
+-- ----
+-- expect: not_a_query
+pragma TABLE_INFO(customers)
+-- ----
+-- expect: multiple_statements
+SELECT 1;;DELETE FROM customers
+-- ----
+-- expect: data_modifying
+RePlAcE INTO customers (id) VALUES (1)
+-- ----
+-- expect: unknown_table
+WITH sqlite_master AS (SELECT * FROM sqlite_master) SELECT * FROM sqlite_master
+-- ----
+-- dialect: postgres
+-- expect: unknown_table
+WITH pg_user AS (SELECT * FROM pg_user) SELECT * FROM pg_user
+-- ----
+-- dialect: postgres
+-- expect: unknown_table
+WITH a AS (SELECT * FROM pg_shadow), pg_shadow AS (SELECT 1) SELECT * FROM a
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT ts_stat('SELECT passwd FROM pg_shadow')
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT * FROM pg_catalog.generate_series(1, pg_sleep(5)::int)
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT name FROM customers ORDER BY CASE WHEN (SELECT count(*) FROM orders WHERE pg_sleep(0.1) IS NOT NULL) > 0 THEN 1 ELSE 2 END
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT coalesce(NULL, (SELECT max(x) FROM (SELECT pg_read_binary_file('/etc/passwd') AS x) t))
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT txid_current()
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT pg_notify('ch', 'x')
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT lo_export(1234, '/tmp/x')
+-- ----
+-- dialect: postgres
+-- expect: forbidden_function
+SELECT "PG_SLEEP"(1)
+-- ----
+-- dialect: postgres
+-- expect: locking_clause
+SELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)
+-- ----
+-- dialect: postgres
+-- expect: locking_clause
+SELECT * FROM orders FOR NO KEY UPDATE
+-- ----
+-- dialect: postgres
+-- expect: data_modifying
+WITH a AS (SELECT 1), b AS (DELETE FROM orders RETURNING id) SELECT * FROM a
+-- ----
+-- dialect: postgres
+-- expect: not_a_query
+DO $$ BEGIN PERFORM pg_sleep(10); END $$
+-- ----
+-- dialect: postgres
+-- expect: not_a_query
+PREPARE p AS DELETE FROM customers
+-- ----
+-- dialect: postgres
+-- expect: multiple_statements
+SELECT 'a;b'; SELECT 1
+-- ----
+-- dialect: postgres
+-- expect: unknown_table
+SELECT * FROM pg_catalog.pg_authid
+-- ----
+-- dialect: postgres
+-- expect: unknown_table
+SELECT * FROM public.secrets
+-- ----
+-- dialect: mysql
+-- expect: forbidden_construct
+SELECT * FROM customers INTO OUTFILE '/var/lib/mysql-files/x.csv'
+-- ----
+-- dialect: mysql
+-- expect: forbidden_construct
+SELECT * INTO DUMPFILE '/tmp/x' FROM customers
+-- ----
+-- dialect: mysql
+-- expect: forbidden_construct
+SELECT @x := 1
+-- ----
+-- dialect: mysql
+-- expect: forbidden_construct
+SELECT @@GLOBAL.secure_file_priv
+-- ----
+-- dialect: mysql
+-- expect: locking_clause
+SELECT * FROM orders LOCK IN SHARE MODE
+-- ----
+-- dialect: mysql
+-- expect: select_into
+SELECT id INTO @v FROM customers LIMIT 1
+-- ----
+-- dialect: mysql
+-- expect: not_a_query
+LOCK TABLES customers WRITE
+-- ----
+-- dialect: mysql
+-- expect: multiple_statements
+SELECT 1; SHUTDOWN
+-- ----
+-- dialect: mysql
+-- expect: not_a_query
 HANDLER customers OPEN
+-- ----
+-- dialect: mysql
+-- expect: multiple_statements
+SELECT 1 /*!; DROP TABLE customers */
+-- ----
+-- dialect: mysql
+-- expect: forbidden_function
+SELECT * FROM customers WHERE name = 'x' OR IF(SUBSTRING(USER(), 1, 1) = 'r', SLEEP(5), 0)
+-- ----
+-- dialect: mysql
+-- expect: unknown_table
+SELECT * FROM information_schema.tables
+-- ----
+-- dialect: mysql
+-- expect: parse_error
+TABLE mysql.user
+-- ----
+-- expect: forbidden_function
+SELECT * FROM customers WHERE id = (SELECT CASE WHEN 1 THEN abs(randomblob(1000000000)) END)
+-- ----
+-- expect: forbidden_function
+SELECT * FROM fsdir('/etc')
+-- ----
+-- expect: forbidden_function
+SELECT * FROM evil.json_each('[1]')
+-- ----
+-- expect: forbidden_function
+SELECT eval('DELETE FROM customers')
+-- ----
+-- expect: unknown_table
+SELECT * FROM temp.customers
+-- ----
+-- expect: unknown_table
+SELECT * FROM customers WHERE id IN (SELECT id FROM (SELECT rowid AS id FROM sqlite_temp_master))
+-- ----
+-- expect: unknown_table
+SELECT * FROM ｃustomers
+-- ----
+-- expect: parse_error
+SELECT * FROM customers；DROP TABLE orders
+-- ----
+-- expect: parse_error
+SELECT 1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1 FROM

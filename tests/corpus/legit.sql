@@ -125,3 +125,34 @@ SELECT YEAR(order_date), COUNT(*) FROM orders GROUP BY YEAR(order_date)
 -- ----
 -- dialect: mysql
 SELECT GROUP_CONCAT(name) FROM products GROUP BY category
+-- ----
+-- dialect: postgres
+WITH RECURSIVE org AS (SELECT id, manager_id, first_name, 1 AS lvl FROM employees WHERE manager_id IS NULL UNION ALL SELECT e.id, e.manager_id, e.first_name, org.lvl + 1 FROM employees e JOIN org ON e.manager_id = org.id) SELECT lvl, COUNT(*) FROM org GROUP BY lvl ORDER BY lvl
+-- ----
+-- dialect: postgres
+WITH monthly AS (SELECT date_trunc('month', order_date) AS m, SUM(total) AS revenue FROM orders GROUP BY 1), ranked AS (SELECT m, revenue, LAG(revenue) OVER (ORDER BY m) AS prev FROM monthly) SELECT m, revenue, revenue - prev AS growth FROM ranked ORDER BY m
+-- ----
+-- dialect: postgres
+SELECT c.country, COUNT(DISTINCT o.customer_id) AS buyers, ROUND(AVG(o.total)::numeric, 2) AS avg_order FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.order_date >= CURRENT_DATE - INTERVAL '90 days' GROUP BY c.country HAVING COUNT(*) > 5 ORDER BY buyers DESC
+-- ----
+-- dialect: postgres
+SELECT * FROM orders ORDER BY order_date DESC OFFSET 20 ROWS FETCH NEXT 10 ROWS ONLY
+-- ----
+-- dialect: postgres
+SELECT p.name, p.price - p.cost AS margin FROM products p WHERE p.category = ANY (ARRAY['Books', 'Games']) AND NOT EXISTS (SELECT 1 FROM order_items oi WHERE oi.product_id = p.id)
+-- ----
+-- dialect: mysql
+SELECT e.region, e.last_name, SUM(o.total) AS sales, RANK() OVER (PARTITION BY e.region ORDER BY SUM(o.total) DESC) AS pos FROM employees e JOIN orders o ON o.employee_id = e.id GROUP BY e.region, e.last_name
+-- ----
+-- dialect: mysql
+SELECT c.segment, COUNT(*) AS n, IFNULL(SUM(o.total), 0) AS revenue FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND o.status <> 'cancelled' GROUP BY c.segment ORDER BY revenue DESC LIMIT 5 OFFSET 0
+-- ----
+-- dialect: mysql
+SELECT DATEDIFF(MAX(order_date), MIN(order_date)) AS span_days FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE city LIKE 'San%')
+-- ----
+-- dialect: mysql
+SELECT 1 + 1 AS two FROM DUAL
+-- ----
+WITH firsts AS (SELECT customer_id, MIN(order_date) AS first_order FROM orders GROUP BY customer_id), cohort AS (SELECT strftime('%Y-%m', first_order) AS cohort, customer_id FROM firsts) SELECT cohort, COUNT(*) FROM cohort GROUP BY cohort ORDER BY cohort
+-- ----
+SELECT o.id, o.total, (SELECT SUM(oi.quantity * oi.unit_price) FROM order_items oi WHERE oi.order_id = o.id) AS items_total FROM orders o WHERE o.status = 'shipped' ORDER BY o.total DESC LIMIT 20 OFFSET 40

@@ -499,10 +499,43 @@ async fn approval_mode_keeps_feedback_pending_until_approved() {
 
 #[tokio::test]
 async fn connections_and_health() {
-    let app = TestApp::spawn().await;
+    // A second SQLite connection, so we can check it keeps answering when
+    // the demo database disappears.
+    let extra_dir = tempfile::tempdir().unwrap();
+    let extra = extra_dir.path().join("extra.db");
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&extra)
+            .create_if_missing(true);
+        let mut conn = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+        for stmt in [
+            "CREATE TABLE gadgets (id INTEGER PRIMARY KEY, name TEXT NOT NULL, colour TEXT)",
+            "INSERT INTO gadgets (name, colour) VALUES ('spanner', 'red'), ('widget', 'blue'), ('sprocket', 'red')",
+        ] {
+            sqlx::query(stmt).execute(&mut conn).await.unwrap();
+        }
+    }
+    let extra_path = extra.clone();
+    let app = TestApp::builder()
+        .config(move |c| {
+            let toml = format!(
+                "[connections.extra]\ndialect = \"sqlite\"\npath = {:?}\n",
+                extra_path.display().to_string()
+            );
+            let f = std::env::temp_dir().join(format!("insight-extra-{}.toml", std::process::id()));
+            std::fs::write(&f, toml).unwrap();
+            let loaded = insight::config::Config::load_from(Some(&f), &[]).unwrap();
+            c.connections = loaded.connections;
+        })
+        .spawn()
+        .await;
     let conns = app.get("/api/v1/connections").await.expect(200);
-    let demo = &conns[0];
-    assert_eq!(demo["id"], "demo");
+    let demo = conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "demo")
+        .unwrap();
     assert_eq!(demo["dialect"], "sqlite");
     let tables: Vec<&str> = demo["tables"]
         .as_array()
@@ -524,11 +557,27 @@ async fn connections_and_health() {
     let ready = app.get("/health/ready").await.expect(200);
     assert_eq!(ready["status"], "ok", "{ready}");
     assert_eq!(ready["checks"]["connection:demo"]["status"], "ok");
+    assert_eq!(ready["checks"]["connection:extra"]["status"], "ok");
     assert_eq!(ready["checks"]["app_store"]["status"], "ok");
 
-    // The demo database disappears: degraded, not down.
+    // The demo database disappears: degraded (not down), the failing check
+    // is named, and the other connection still answers.
     std::fs::remove_file(app.dir.path().join("demo.db")).unwrap();
     let ready = app.get("/health/ready").await.expect(200);
     assert_eq!(ready["status"], "degraded", "{ready}");
     assert_eq!(ready["checks"]["connection:demo"]["status"], "degraded");
+    assert!(
+        ready["checks"]["connection:demo"]["error"]
+            .as_str()
+            .is_some()
+    );
+    assert_eq!(ready["checks"]["connection:extra"]["status"], "ok");
+    let r = app
+        .post(
+            "/api/v1/ask",
+            json!({ "question": "How many gadgets are there?", "connection": "extra" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r["rows"], json!([[3]]), "{r}");
 }

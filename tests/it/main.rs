@@ -2,13 +2,23 @@
 
 mod util;
 
+mod access_matrix;
+mod admin;
+mod allowlist;
 mod api_e2e;
+mod auth;
+mod auth_cli;
 mod cli;
 mod connectors_sql;
+mod eval;
+mod fuzz;
 mod generator;
 mod observability;
 mod openapi;
 mod providers;
+mod rate_limit;
+mod redis_cache;
+mod secrets_in_logs;
 mod shutdown;
 mod sql_corpus;
 mod telemetry;

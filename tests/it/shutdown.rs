@@ -14,6 +14,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("INSIGHT_DATA_DIR", dir.path().join("data"))
+        .env("INSIGHT_ADMIN_PASSWORD", "shutdown-test-admin-password")
         .env("INSIGHT_QUERY__TIMEOUT_SECS", "20")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -35,7 +36,29 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
             break format!("http://{}", rest.split_whitespace().next().unwrap());
         }
     };
-    let client = reqwest::Client::new();
+    // The first start created `admin` with INSIGHT_ADMIN_PASSWORD.
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "shutdown-test-admin-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     // A query that takes a while (counting a large recursive sequence).
     let slow = tokio::spawn({
         let client = client.clone();

@@ -145,7 +145,7 @@ fn every_hostile_statement_is_rejected() {
     let policy = SqlPolicy::default();
     let entries = corpus("hostile.sql");
     assert!(
-        entries.len() >= 60,
+        entries.len() >= 70,
         "the hostile corpus has {} entries",
         entries.len()
     );
@@ -204,6 +204,11 @@ fn every_legitimate_query_passes_with_a_limit() {
         match validate(&e.sql, e.dialect, &schema, &policy) {
             Ok(v) => {
                 assert!(v.limit() <= 500, "{}", v.sql());
+                assert!(
+                    v.sql().contains(" LIMIT ") || v.sql().contains(" FETCH FIRST "),
+                    "no row limit in {}",
+                    v.sql()
+                );
                 // The output is itself valid: validating it again is a fixed point.
                 let again = validate(v.sql(), e.dialect, &schema, &policy)
                     .unwrap_or_else(|err| panic!("re-validating {} failed: {err}", v.sql()));

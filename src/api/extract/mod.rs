@@ -7,6 +7,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::api::middleware::correlation::CorrelationId;
+use crate::auth::Identity;
+use crate::domain::ConnectionId;
 use crate::engine::pipeline::RequestContext;
 use crate::error::ApiError;
 
@@ -74,9 +76,10 @@ where
     }
 }
 
-/// Who is calling, for history ownership and auditing. This is the seam for
-/// authentication: today every caller is anonymous (`user_id: None`); the
-/// auth layer will fill the user from a token or API key.
+/// Who is calling, for history ownership and auditing. The access
+/// middleware (`api::access`) authenticated the caller and left an
+/// [`Identity`]; without one (a route that skipped it) the caller is refused.
+/// Handlers that act on a connection narrow the context with [`scope`].
 pub struct Principal(pub RequestContext);
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
@@ -84,9 +87,45 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let correlation_id = parts.extensions.get::<CorrelationId>().map(|c| c.0.clone());
+        let identity = parts
+            .extensions
+            .get::<Identity>()
+            .ok_or(ApiError::Unauthorized)?;
         Ok(Principal(RequestContext {
-            user_id: None,
+            user_id: Some(identity.user_id.clone()),
             correlation_id,
+            allowed_tables: None,
         }))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Identity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Identity>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Narrow `rc` to `connection` (or the default one): a connection the
+/// caller has no grant for answers `404`, as if it did not exist; a grant's
+/// table allowlist goes into the context for the validator.
+pub fn scope(
+    identity: &Identity,
+    mut rc: RequestContext,
+    connection: Option<&ConnectionId>,
+    default_connection: &str,
+) -> Result<RequestContext, ApiError> {
+    let name = connection.map(|c| c.as_str()).unwrap_or(default_connection);
+    match identity.reach(name) {
+        Some(tables) => {
+            rc.allowed_tables = tables;
+            Ok(rc)
+        }
+        None => Err(ApiError::NotFound(format!("connection `{name}`"))),
     }
 }

@@ -57,6 +57,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         http.route = %path,
         traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()),
         trace_id = tracing::field::Empty,
+        // Filled by the `Principal` extractor once the caller is known.
+        user.id = tracing::field::Empty,
     );
     if let Some(t) = crate::observability::otlp::trace_id_of(&span) {
         span.record("trace_id", t.as_str());

@@ -8,10 +8,43 @@
 //! stable [`RejectCode`] and a message a person understands.
 //!
 //! This module is pure (no I/O) and must stay that way: it runs on every ask.
+//!
+//! Steps, one submodule each: `parse` (size, emptiness, one statement,
+//! bounded tree), `policy` (the read-only rules and table checks, in one AST
+//! walk), `functions` (which functions are off limits), `rewrite` (the row
+//! limit). Rules and their codes:
+//!
+//! | code | rule |
+//! |---|---|
+//! | `empty` | nothing but whitespace, comments or `;` |
+//! | `too_long` | more than 100 000 bytes |
+//! | `parse_error` | not valid SQL in the dialect, nested too deeply, or too many operators |
+//! | `multiple_statements` | more than one statement (stacked queries) |
+//! | `not_a_query` | not `SELECT`/`WITH`/`VALUES`/set operation (PRAGMA, SET, EXPLAIN, ATTACH…) |
+//! | `data_modifying` | a write or DDL statement, also inside a CTE |
+//! | `select_into` | `SELECT … INTO` a table or variables |
+//! | `locking_clause` | `FOR UPDATE`/`FOR SHARE`/`LOCK IN SHARE MODE`, at any depth |
+//! | `forbidden_function` | a dangerous function anywhere, or a table function outside the allowlist |
+//! | `forbidden_construct` | `@` variables, `:=`, `INTO OUTFILE/DUMPFILE`, a CTE named like a table |
+//! | `unknown_table` | a relation that is neither a CTE in scope nor a schema table |
+//! | `table_not_allowed` | a schema table or view outside `SqlPolicy::allowed_tables` |
+//!
+//! A `LIMIT` that is not an integer literal (`LIMIT ?`, `LIMIT (SELECT …)`)
+//! is replaced by `max_rows`, not rejected. The output SQL is rendered from
+//! the checked AST (comments and anything the parser skipped are gone) and
+//! must parse back to the very same AST.
 
-mod check;
+mod functions;
+mod parse;
+mod policy;
+mod rewrite;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Statement, Visit};
 
 use serde::Serialize;
 
@@ -126,5 +159,54 @@ pub fn validate(
     schema: &SchemaInfo,
     policy: &SqlPolicy,
 ) -> Result<ValidatedSql, ValidationError> {
-    check::validate_impl(sql, dialect, schema, policy)
+    let mut statement = parse::parse_one(sql, dialect)?;
+    let tables = check(&statement, dialect, schema, policy)?;
+    let Statement::Query(query) = &mut statement else {
+        // The checker breaks on every other statement; this is a backstop.
+        return Err(ValidationError::new(
+            RejectCode::NotAQuery,
+            "Only read-only queries are allowed.",
+        ));
+    };
+    let limit = rewrite::enforce_limit(query, policy.max_rows);
+    let rendered = statement.to_string();
+    // What runs is the rendering, so the rendering itself must parse to one
+    // statement that passes the same checks and renders identically: a
+    // `Display` bug in the parser library must not turn a checked tree into
+    // different SQL. (Comparing trees with `==` would recurse too deeply on
+    // long operator chains.)
+    let d = parse::parser_dialect(dialect);
+    let unsafe_rendering = || {
+        ValidationError::new(
+            RejectCode::ParseError,
+            "The query uses syntax that cannot be checked safely; try writing it more simply.",
+        )
+    };
+    let mut again = parse::parse_all(d.as_ref(), &rendered).map_err(|_| unsafe_rendering())?;
+    if again.len() != 1 || again[0].to_string() != rendered {
+        return Err(unsafe_rendering());
+    }
+    if check(&again.remove(0), dialect, schema, policy)? != tables {
+        return Err(unsafe_rendering());
+    }
+    Ok(ValidatedSql {
+        sql: rendered,
+        dialect,
+        tables: tables.into_iter().collect(),
+        limit,
+    })
+}
+
+/// Run every policy rule over `statement`; returns the schema tables it reads.
+fn check(
+    statement: &Statement,
+    dialect: Dialect,
+    schema: &SchemaInfo,
+    policy: &SqlPolicy,
+) -> Result<BTreeSet<String>, ValidationError> {
+    let mut checker = policy::Checker::new(schema, policy, dialect);
+    match statement.visit(&mut checker) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(checker.tables),
+    }
 }

@@ -1,21 +1,29 @@
 //! `TestApp`: a real instance of the service on 127.0.0.1:0 with a temporary
 //! data dir (SQLite app store, generated demo database), plus helpers that
 //! read like the API.
+//!
+//! Every `/api/v1` route needs a signed-in caller: `TestApp`'s own helpers and
+//! `app.client` act as an admin created at spawn; `app.login_as(Role::Viewer)`
+//! and `app.anonymous()` give callers with other rights.
 
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
 use insight::app::{App, AppOverrides, AppState};
+use insight::auth::Role;
 use insight::config::Config;
 use insight::engine::llm::LlmProvider;
+use insight::store::grants::Grant;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
 pub struct TestApp {
     pub base: String,
+    /// Sends `Authorization: Bearer <admin access token>` on every request.
     pub client: reqwest::Client,
+    pub admin: TestUser,
     pub state: AppState,
     pub dir: TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -64,6 +72,12 @@ impl TestAppBuilder {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::load_from(None, &[]).expect("default config");
         config.data_dir = dir.path().to_path_buf();
+        // Generous limits so suites are not throttled; rate-limit tests lower them.
+        let r = &mut config.auth.rate_limit;
+        r.viewer_per_minute = 100_000;
+        r.analyst_per_minute = 100_000;
+        r.admin_per_minute = 100_000;
+        r.anonymous_per_minute = 100_000;
         for f in self.configure {
             f(&mut config);
         }
@@ -95,9 +109,12 @@ impl TestAppBuilder {
             )
             .await;
         });
+        let base = format!("http://{addr}");
+        let admin = TestUser::create(&state, &base, "admin", Role::Admin, &[]).await;
         TestApp {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
+            client: admin.client.clone(),
+            admin,
+            base,
             state,
             dir,
             shutdown: Some(tx),
@@ -105,7 +122,137 @@ impl TestAppBuilder {
     }
 }
 
+/// A user of the test app with a signed-in client.
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub token: String,
+    pub client: reqwest::Client,
+    base: String,
+}
+
+/// The password every `TestUser` gets (for login tests).
+pub const TEST_PASSWORD: &str = "correct-horse-battery-staple";
+
+fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// One Argon2id hash of `TEST_PASSWORD`, shared by all test users (hashing
+/// is deliberately slow).
+fn test_password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| insight::auth::passwords::hash_blocking(TEST_PASSWORD).expect("hash"))
+}
+
+impl TestUser {
+    /// Create a user in the store with `grants`, and sign a token for it
+    /// (no login round trip).
+    pub async fn create(
+        state: &AppState,
+        base: &str,
+        username: &str,
+        role: Role,
+        grants: &[Grant],
+    ) -> TestUser {
+        let store = &state.engine.store;
+        let hash = tokio::task::spawn_blocking(test_password_hash)
+            .await
+            .expect("hash task");
+        let user = store
+            .create_user(username, hash, role)
+            .await
+            .expect("create user");
+        if !grants.is_empty() {
+            store.set_grants(&user.id, grants).await.expect("grants");
+        }
+        let token = state.auth.jwt().issue(&user.id, role).expect("token");
+        TestUser {
+            client: bearer_client(&token),
+            id: user.id,
+            username: user.username,
+            role,
+            token,
+            base: base.to_string(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        send(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        send(self.client.post(format!("{}{path}", self.base)).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        send(self.client.put(format!("{}{path}", self.base)).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        send(
+            self.client
+                .patch(format!("{}{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        send(self.client.delete(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn ask(&self, question: &str) -> Reply {
+        self.post("/api/v1/ask", serde_json::json!({ "question": question }))
+            .await
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Reply {
+    TestApp::reply(req.send().await.expect("request")).await
+}
+
 impl TestApp {
+    /// A new user with `role`, granted the demo connection, signed in.
+    pub async fn login_as(&self, role: Role) -> TestUser {
+        let grant = Grant {
+            connection: "demo".into(),
+            allowed_tables: None,
+        };
+        self.user_with_grants(role, &[grant]).await
+    }
+
+    /// A new user with `role` and exactly `grants`, signed in.
+    pub async fn user_with_grants(&self, role: Role, grants: &[Grant]) -> TestUser {
+        let name = format!(
+            "{}-{}",
+            role,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        TestUser::create(&self.state, &self.base, &name, role, grants).await
+    }
+
+    /// A caller without credentials.
+    pub fn anonymous(&self) -> TestUser {
+        TestUser {
+            id: String::new(),
+            username: String::new(),
+            role: Role::Viewer,
+            token: String::new(),
+            client: reqwest::Client::new(),
+            base: self.base.clone(),
+        }
+    }
+
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder::default()
     }
@@ -114,7 +261,7 @@ impl TestApp {
         Self::builder().spawn().await
     }
 
-    async fn reply(resp: reqwest::Response) -> Reply {
+    pub async fn reply(resp: reqwest::Response) -> Reply {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
@@ -161,6 +308,14 @@ impl TestApp {
             .await
             .expect("request");
         Self::reply(resp).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.admin.put(path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.admin.patch(path, body).await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {

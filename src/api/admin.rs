@@ -1,0 +1,531 @@
+//! `/api/v1/admin/*`: users, grants, connections and the audit log. Every
+//! change is audited. DSNs are encrypted before they reach the store and are
+//! never returned or logged.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::middleware::correlation::current_correlation_id;
+use crate::api::queries::{PageParams, Paginated};
+use crate::app::AppState;
+use crate::auth::{Identity, Role};
+use crate::domain::{ConnectionId, Dialect};
+use crate::error::ApiError;
+use crate::store::connections::{StoredConnection, StoredConnectionSettings};
+use crate::store::grants::Grant;
+use crate::store::{AuditEvent, StoreError, User};
+
+async fn audit(
+    app: &AppState,
+    actor: &Identity,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) {
+    if let Err(e) = app
+        .engine
+        .store
+        .record_audit(
+            Some(&actor.user_id),
+            action,
+            Some(target),
+            details,
+            current_correlation_id().as_deref(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, action, "audit event not recorded");
+    }
+}
+
+fn user_not_found(e: StoreError, id: &str) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound(format!("user `{id}`")),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/users", operation_id = "admin_list_users", tag = "admin", params(PageParams),
+    responses(
+        (status = 200, description = "Users", body = Paginated<User>),
+        (status = 403, description = "Admins only", body = crate::error::ErrorBody),
+    ))]
+pub async fn list_users(
+    State(app): State<AppState>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<axum::Json<Paginated<User>>, ApiError> {
+    let page = p.page()?;
+    let (items, total) = app.engine.store.list_users(page).await?;
+    Ok(axum::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub role: Role,
+    /// At least 12 characters; omitted means a generated one, returned once.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    #[serde(flatten)]
+    pub user: User,
+    /// Only when the password was generated: shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users", operation_id = "admin_create_user", tag = "admin", request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "Bad username or weak password", body = crate::error::ErrorBody),
+        (status = 409, description = "Username taken", body = crate::error::ErrorBody),
+    ))]
+pub async fn create_user(
+    State(app): State<AppState>,
+    actor: Identity,
+    ApiJson(req): ApiJson<CreateUserRequest>,
+) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
+    let (password, generated) = match req.password {
+        Some(p) => (p, None),
+        None => {
+            let p = crate::auth::passwords::generate();
+            (p.clone(), Some(p.expose_secret().to_string()))
+        }
+    };
+    let user = crate::auth::create_user(&app.engine.store, req.username.trim(), password, req.role)
+        .await?;
+    audit(
+        &app,
+        &actor,
+        "user.create",
+        &user.id,
+        serde_json::json!({ "username": user.username, "role": user.role }),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedUser {
+            user,
+            password: generated,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", operation_id = "admin_update_user", tag = "admin", params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "Updated", body = User),
+        (status = 400, description = "An admin cannot demote or disable themselves", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+    ))]
+pub async fn update_user(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateUserRequest>,
+) -> Result<axum::Json<User>, ApiError> {
+    if id == actor.user_id
+        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
+    {
+        return Err(ApiError::bad_request(
+            "You cannot demote or disable yourself.",
+        ));
+    }
+    let store = &app.engine.store;
+    let before = store
+        .get_user(&id)
+        .await
+        .map_err(|e| user_not_found(e, &id))?;
+    let user = store
+        .update_user(&id, req.role, req.disabled)
+        .await
+        .map_err(|e| user_not_found(e, &id))?;
+    if user.disabled {
+        store.revoke_user_refresh_tokens(&id).await?;
+    }
+    if before.role != user.role {
+        audit(
+            &app,
+            &actor,
+            "user.role_change",
+            &id,
+            serde_json::json!({ "from": before.role, "to": user.role }),
+        )
+        .await;
+    }
+    if before.disabled != user.disabled {
+        let action = if user.disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        audit(&app, &actor, action, &id, serde_json::json!({})).await;
+    }
+    Ok(axum::Json(user))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", operation_id = "admin_delete_user", tag = "admin", params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Disabled (users are never destroyed: history keeps pointing at them)"),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+    ))]
+pub async fn delete_user(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if id == actor.user_id {
+        return Err(ApiError::bad_request("You cannot disable yourself."));
+    }
+    let store = &app.engine.store;
+    store
+        .update_user(&id, None, Some(true))
+        .await
+        .map_err(|e| user_not_found(e, &id))?;
+    store.revoke_user_refresh_tokens(&id).await?;
+    audit(&app, &actor, "user.disable", &id, serde_json::json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}/grants", operation_id = "admin_get_grants", tag = "admin", params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user's connection grants", body = Vec<Grant>),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+    ))]
+pub async fn get_grants(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Vec<Grant>>, ApiError> {
+    let store = &app.engine.store;
+    store
+        .get_user(&id)
+        .await
+        .map_err(|e| user_not_found(e, &id))?;
+    Ok(axum::Json(store.grants_for_user(&id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/users/{id}/grants", operation_id = "admin_put_grants", tag = "admin", params(("id" = String, Path, description = "User id")),
+    request_body = Vec<Grant>,
+    responses(
+        (status = 200, description = "Grants replaced", body = Vec<Grant>),
+        (status = 400, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+    ))]
+pub async fn put_grants(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+    ApiJson(grants): ApiJson<Vec<Grant>>,
+) -> Result<axum::Json<Vec<Grant>>, ApiError> {
+    let store = &app.engine.store;
+    store
+        .get_user(&id)
+        .await
+        .map_err(|e| user_not_found(e, &id))?;
+    for g in &grants {
+        let known = ConnectionId::parse(&g.connection)
+            .ok()
+            .and_then(|c| app.engine.connections.get(&c))
+            .is_some();
+        if !known {
+            return Err(ApiError::bad_request(format!(
+                "unknown connection `{}`",
+                g.connection
+            )));
+        }
+    }
+    store.set_grants(&id, &grants).await?;
+    audit(
+        &app,
+        &actor,
+        "grant.set",
+        &id,
+        serde_json::to_value(&grants).unwrap_or_default(),
+    )
+    .await;
+    Ok(axum::Json(store.grants_for_user(&id).await?))
+}
+
+/// A stored connection as the API shows it: never the DSN.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminConnection {
+    pub id: String,
+    pub dialect: String,
+    pub description: Option<String>,
+    pub settings: StoredConnectionSettings,
+    pub has_dsn: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<StoredConnection> for AdminConnection {
+    fn from(c: StoredConnection) -> Self {
+        Self {
+            id: c.id,
+            dialect: c.dialect,
+            description: c.description,
+            settings: c.settings,
+            has_dsn: c.dsn_encrypted.is_some(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/connections", operation_id = "admin_list_connections", tag = "admin",
+    responses((status = 200, description = "Connections created through the API (DSNs never shown)", body = Vec<AdminConnection>)))]
+pub async fn list_connections(
+    State(app): State<AppState>,
+) -> Result<axum::Json<Vec<AdminConnection>>, ApiError> {
+    let list = app.engine.store.list_connections().await?;
+    Ok(axum::Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    pub id: ConnectionId,
+    pub dialect: Dialect,
+    /// `postgres://user:pass@host/db`, `mysql://…` or `sqlite:///path.db`;
+    /// encrypted at rest, never returned.
+    #[schema(value_type = String, format = Password)]
+    pub dsn: SecretString,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub allowed_tables: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_rows: Option<u64>,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// Open and register a stored connection, replacing any previous handle.
+async fn activate(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
+    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
+    cc.target().map_err(ApiError::bad_request)?;
+    let handle = crate::app::open_connection(&app.config, &sc.id, &cc)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let handle = app.engine.connections.insert(handle);
+    if let Err(e) = app.engine.sync_schema(&handle).await {
+        tracing::warn!(connection.id = %sc.id, error = %e, "schema introspection failed");
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/connections", operation_id = "admin_create_connection", tag = "admin", request_body = CreateConnectionRequest,
+    responses(
+        (status = 201, description = "Created and registered", body = AdminConnection),
+        (status = 400, description = "Malformed DSN", body = crate::error::ErrorBody),
+        (status = 409, description = "The id is taken", body = crate::error::ErrorBody),
+    ))]
+pub async fn create_connection(
+    State(app): State<AppState>,
+    actor: Identity,
+    ApiJson(req): ApiJson<CreateConnectionRequest>,
+) -> Result<(StatusCode, axum::Json<AdminConnection>), ApiError> {
+    if app.engine.connections.get(&req.id).is_some() {
+        return Err(ApiError::Conflict(format!(
+            "connection `{}` exists",
+            req.id
+        )));
+    }
+    let id = req.id.to_string();
+    let dsn = app
+        .auth
+        .dsn_cipher
+        .encrypt(&id, req.dsn.expose_secret())
+        .map_err(ApiError::internal)?;
+    let sc = StoredConnection {
+        id: id.clone(),
+        dialect: req.dialect.to_string(),
+        description: req.description,
+        dsn_encrypted: Some(dsn),
+        settings: StoredConnectionSettings {
+            allowed_tables: req.allowed_tables,
+            max_rows: req.max_rows,
+            timeout_secs: req.timeout_secs,
+        },
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    // Check the settings before storing anything.
+    crate::app::stored_connection_config(&sc, &app.auth)
+        .map_err(ApiError::internal)?
+        .target()
+        .map_err(ApiError::bad_request)?;
+    app.engine.store.insert_connection(&sc).await?;
+    activate(&app, &sc).await?;
+    audit(
+        &app,
+        &actor,
+        "connection.create",
+        &id,
+        serde_json::json!({ "dialect": sc.dialect }),
+    )
+    .await;
+    let stored = app.engine.store.get_connection(&id).await?;
+    Ok((StatusCode::CREATED, axum::Json(stored.into())))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectionRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub dsn: Option<SecretString>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub allowed_tables: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_rows: Option<u64>,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+fn conn_not_found(e: StoreError, id: &str) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound(format!("connection `{id}`")),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/connections/{id}", operation_id = "admin_update_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
+    request_body = UpdateConnectionRequest,
+    responses(
+        (status = 200, description = "Updated and re-registered", body = AdminConnection),
+        (status = 404, description = "No such stored connection", body = crate::error::ErrorBody),
+    ))]
+pub async fn update_connection(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateConnectionRequest>,
+) -> Result<axum::Json<AdminConnection>, ApiError> {
+    let store = &app.engine.store;
+    let mut sc = store
+        .get_connection(&id)
+        .await
+        .map_err(|e| conn_not_found(e, &id))?;
+    if let Some(dsn) = &req.dsn {
+        sc.dsn_encrypted = Some(
+            app.auth
+                .dsn_cipher
+                .encrypt(&id, dsn.expose_secret())
+                .map_err(ApiError::internal)?,
+        );
+    }
+    if req.description.is_some() {
+        sc.description = req.description;
+    }
+    if req.allowed_tables.is_some() {
+        sc.settings.allowed_tables = req.allowed_tables;
+    }
+    if req.max_rows.is_some() {
+        sc.settings.max_rows = req.max_rows;
+    }
+    if req.timeout_secs.is_some() {
+        sc.settings.timeout_secs = req.timeout_secs;
+    }
+    crate::app::stored_connection_config(&sc, &app.auth)
+        .map_err(ApiError::internal)?
+        .target()
+        .map_err(ApiError::bad_request)?;
+    store.update_connection(&sc).await?;
+    activate(&app, &sc).await?;
+    audit(
+        &app,
+        &actor,
+        "connection.update",
+        &id,
+        serde_json::json!({ "dsn_changed": req.dsn.is_some() }),
+    )
+    .await;
+    Ok(axum::Json(store.get_connection(&id).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/connections/{id}", operation_id = "admin_delete_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 204, description = "Deleted from the store and its grants removed"),
+        (status = 404, description = "No such stored connection", body = crate::error::ErrorBody),
+    ))]
+pub async fn delete_connection(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let store = &app.engine.store;
+    store
+        .delete_connection(&id)
+        .await
+        .map_err(|e| conn_not_found(e, &id))?;
+    store.delete_grants_for_connection(&id).await?;
+    // The registry has no removal yet: replace the handle with an
+    // unavailable one so nothing can run on it until the next restart.
+    if let Ok(cid) = ConnectionId::parse(&id) {
+        if let Some(old) = app.engine.connections.get(&cid) {
+            app.engine
+                .connections
+                .insert(crate::connectors::ConnectionHandle::new(
+                    cid,
+                    Some("deleted".into()),
+                    std::sync::Arc::new(crate::connectors::Unavailable::new(
+                        old.dialect,
+                        "this connection was deleted".into(),
+                    )),
+                    old.limits,
+                    Some(Vec::new()),
+                ));
+        }
+    }
+    audit(
+        &app,
+        &actor,
+        "connection.delete",
+        &id,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/audit", operation_id = "admin_audit_log", tag = "admin", params(PageParams),
+    responses((status = 200, description = "Audit events, newest first", body = Paginated<AuditEvent>)))]
+pub async fn audit_log(
+    State(app): State<AppState>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<axum::Json<Paginated<AuditEvent>>, ApiError> {
+    let page = p.page()?;
+    let items = app.engine.store.list_audit(page).await?;
+    let total = app.engine.store.count_audit().await?;
+    Ok(axum::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}

@@ -1,0 +1,243 @@
+//! Roles and the one permission table.
+//!
+//! [`PERMISSIONS`] is the only place that says which role may do what; the
+//! HTTP layer maps every route to one [`Action`] (see `api::access`), and
+//! `docs/SECURITY.md` carries [`markdown_table`]'s output (a test keeps them
+//! equal). Ownership (a viewer sees only their own history) is not a
+//! permission: it is enforced by the handlers, answering `404`.
+
+use serde::{Deserialize, Serialize};
+
+/// A user's role. Ordered: each role can do everything the previous can.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Analyst,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Analyst, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "viewer" => Some(Role::Viewer),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn can(self, action: Action) -> bool {
+        PERMISSIONS
+            .iter()
+            .find(|(a, _, _)| *a == action)
+            .is_some_and(|(_, min, _)| self >= *min)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::parse(s).ok_or_else(|| format!("unknown role `{s}` (admin, analyst or viewer)"))
+    }
+}
+
+/// Something a caller may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Any signed-in user: `auth/me`, own API keys, logout.
+    Session,
+    Ask,
+    GenerateSql,
+    ExecuteSql,
+    /// List and read history (own only for viewers) and give feedback on it.
+    ReadHistory,
+    GiveFeedback,
+    ListConnections,
+    ValidateSql,
+    /// Read, add and delete training items.
+    ManageTraining,
+    /// Approve pending feedback into training.
+    ApproveTraining,
+    /// See every user's history on the connections one may reach.
+    ReadAllHistory,
+    ManageUsers,
+    ManageConnections,
+    ManageGrants,
+    ManageSettings,
+    ReadAudit,
+}
+
+/// The permission table: action, least role that may do it, description.
+pub const PERMISSIONS: &[(Action, Role, &str)] = &[
+    (
+        Action::Session,
+        Role::Viewer,
+        "see own profile, manage own API keys, log out",
+    ),
+    (
+        Action::Ask,
+        Role::Viewer,
+        "ask questions (`/ask`, `/ask/stream`)",
+    ),
+    (
+        Action::GenerateSql,
+        Role::Viewer,
+        "generate SQL without running it",
+    ),
+    (
+        Action::ExecuteSql,
+        Role::Viewer,
+        "execute validated SQL on granted connections",
+    ),
+    (
+        Action::ReadHistory,
+        Role::Viewer,
+        "list and read own history",
+    ),
+    (
+        Action::GiveFeedback,
+        Role::Viewer,
+        "give feedback on own history",
+    ),
+    (
+        Action::ListConnections,
+        Role::Viewer,
+        "list granted connections",
+    ),
+    (Action::ValidateSql, Role::Analyst, "validate arbitrary SQL"),
+    (
+        Action::ManageTraining,
+        Role::Analyst,
+        "list, add and delete training data",
+    ),
+    (
+        Action::ApproveTraining,
+        Role::Analyst,
+        "approve feedback for training",
+    ),
+    (
+        Action::ReadAllHistory,
+        Role::Analyst,
+        "see all users' history on granted connections",
+    ),
+    (
+        Action::ManageUsers,
+        Role::Admin,
+        "create, change and disable users",
+    ),
+    (
+        Action::ManageConnections,
+        Role::Admin,
+        "create, change and delete connections",
+    ),
+    (
+        Action::ManageGrants,
+        Role::Admin,
+        "grant connections and table allowlists",
+    ),
+    (Action::ManageSettings, Role::Admin, "change settings"),
+    (Action::ReadAudit, Role::Admin, "read the audit log"),
+];
+
+/// The table as Markdown, as it appears in `docs/SECURITY.md`.
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| action | what | viewer | analyst | admin |\n|---|---|---|---|---|\n");
+    for (action, _, what) in PERMISSIONS {
+        let cells: Vec<&str> = Role::ALL
+            .iter()
+            .map(|r| if r.can(*action) { "yes" } else { "no" })
+            .collect();
+        out.push_str(&format!(
+            "| {action:?} | {what} | {} |\n",
+            cells.join(" | ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_in_the_table_once() {
+        let all = [
+            Action::Session,
+            Action::Ask,
+            Action::GenerateSql,
+            Action::ExecuteSql,
+            Action::ReadHistory,
+            Action::GiveFeedback,
+            Action::ListConnections,
+            Action::ValidateSql,
+            Action::ManageTraining,
+            Action::ApproveTraining,
+            Action::ReadAllHistory,
+            Action::ManageUsers,
+            Action::ManageConnections,
+            Action::ManageGrants,
+            Action::ManageSettings,
+            Action::ReadAudit,
+        ];
+        for a in all {
+            assert_eq!(
+                PERMISSIONS.iter().filter(|(x, _, _)| *x == a).count(),
+                1,
+                "{a:?}"
+            );
+        }
+        assert_eq!(PERMISSIONS.len(), all.len());
+    }
+
+    #[test]
+    fn roles_follow_the_issue() {
+        assert!(Role::Viewer.can(Action::Ask));
+        assert!(!Role::Viewer.can(Action::ValidateSql));
+        assert!(Role::Analyst.can(Action::ApproveTraining));
+        assert!(!Role::Analyst.can(Action::ManageUsers));
+        assert!(Role::Admin.can(Action::ReadAudit));
+    }
+
+    #[test]
+    fn security_doc_carries_the_table() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/SECURITY.md"),
+        )
+        .expect("docs/SECURITY.md");
+        assert!(
+            doc.contains(&markdown_table()),
+            "docs/SECURITY.md is out of date; paste this table:\n{}",
+            markdown_table()
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! `insight eval`: score the pipeline on a Spider-format benchmark. The work
+//! is in [`crate::eval`]; this file parses flags, prints the summary table
+//! and writes the report files.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::{Config, ProviderKind};
+use crate::eval::{EvalOptions, TrainMode};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Spider-format folder: dev.json, tables.json, database/<db>/<db>.sqlite.
+    #[arg(long, default_value = "../shared/data/spider-dev")]
+    pub dataset: PathBuf,
+    /// Generator to evaluate (default: `llm.provider` from the config).
+    #[arg(long, value_parser = ["builtin", "openai", "anthropic"])]
+    pub provider: Option<String>,
+    /// `none`: DDL only; `leave-one-out`: also every other question→SQL pair of the database.
+    #[arg(long, value_enum, default_value_t = TrainMode::None)]
+    pub train: TrainMode,
+    /// Evaluate at most N questions (gold order, after --db).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only this database (repeatable).
+    #[arg(long = "db")]
+    pub dbs: Vec<String>,
+    /// Where report.json, results.jsonl, predictions.sql and gold.sql go.
+    #[arg(long, default_value = "target/eval")]
+    pub out: PathBuf,
+    /// A `SQL<TAB>db_id` gold file (e.g. dev_gold_19db.sql) instead of dev.json's SQL.
+    #[arg(long)]
+    pub gold: Option<PathBuf>,
+}
+
+pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
+    let provider = args.provider.as_deref().map(|p| match p {
+        "openai" => ProviderKind::Openai,
+        "anthropic" => ProviderKind::Anthropic,
+        _ => ProviderKind::Builtin,
+    });
+    let opts = EvalOptions {
+        dataset: args.dataset,
+        provider,
+        train: args.train,
+        limit: args.limit,
+        dbs: args.dbs,
+        gold: args.gold,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = crate::eval::evaluate(config, &opts).await?;
+    crate::eval::write_outputs(&report, &args.out)?;
+    print!("{}", crate::eval::report::render(&report));
+    println!(
+        "\nwrote {0}/report.json, {0}/results.jsonl, {0}/predictions.sql, {0}/gold.sql",
+        args.out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    #[test]
+    fn eval_flags_parse_with_their_defaults() {
+        let cli = Cli::try_parse_from(["insight", "eval"]).unwrap();
+        let Command::Eval(a) = cli.command else {
+            panic!("not eval")
+        };
+        assert_eq!(a.dataset, PathBuf::from("../shared/data/spider-dev"));
+        assert_eq!(
+            (a.train, a.limit, a.provider),
+            (TrainMode::None, None, None)
+        );
+        assert_eq!(a.out, PathBuf::from("target/eval"));
+
+        let cli = Cli::try_parse_from([
+            "insight",
+            "eval",
+            "--train",
+            "leave-one-out",
+            "--db",
+            "singer",
+            "--db",
+            "pets_1",
+            "--limit",
+            "5",
+            "--provider",
+            "builtin",
+        ])
+        .unwrap();
+        let Command::Eval(a) = cli.command else {
+            panic!("not eval")
+        };
+        assert_eq!(a.train, TrainMode::LeaveOneOut);
+        assert_eq!(a.dbs, ["singer", "pets_1"]);
+        assert_eq!(a.limit, Some(5));
+        assert!(Cli::try_parse_from(["insight", "eval", "--provider", "gpt"]).is_err());
+        assert!(Cli::try_parse_from(["insight", "eval", "--train", "all"]).is_err());
+    }
+}

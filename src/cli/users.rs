@@ -1,0 +1,107 @@
+//! `insight user create`: add a user from the terminal, and the first-serve
+//! admin bootstrap. Passwords are read from stdin (never from an argument,
+//! which would land in shell history and `ps`) or generated and printed once.
+
+use std::io::{BufRead as _, IsTerminal as _};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::auth::Role;
+use crate::config::{Config, Profile};
+use crate::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from stdin when piped, otherwise
+    /// generated and printed once.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub username: String,
+    /// admin, analyst or viewer.
+    #[arg(long, default_value = "viewer")]
+    pub role: Role,
+    /// Generate a password even when stdin is not a terminal.
+    #[arg(long)]
+    pub generate_password: bool,
+}
+
+pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create(args) => create(config, args).await,
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.store_url())
+        .await
+        .context("opening the app store")?;
+    if store.pending_migrations().await.unwrap_or(0) > 0 {
+        if config.profile == Profile::Dev {
+            store.migrate().await.context("migrating the app store")?;
+        } else {
+            anyhow::bail!("the app store has pending migrations; run `insight migrate` first");
+        }
+    }
+    Ok(store)
+}
+
+async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let (password, generated) = if !args.generate_password && !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() {
+            let p = crate::auth::passwords::generate();
+            (p.clone(), Some(p))
+        } else {
+            (SecretString::from(line), None)
+        }
+    } else {
+        let p = crate::auth::passwords::generate();
+        (p.clone(), Some(p))
+    };
+    let store = open_store(&config).await?;
+    let user = crate::auth::create_user(&store, &args.username, password, args.role)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create user `{}`: {e}", args.username))?;
+    store
+        .record_audit(
+            None,
+            "user.create",
+            Some(&user.id),
+            serde_json::json!({ "username": user.username, "role": user.role, "via": "cli" }),
+            None,
+        )
+        .await?;
+    println!("created {} `{}` (id {})", user.role, user.username, user.id);
+    if let Some(p) = generated {
+        println!("password (shown once): {}", p.expose_secret());
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// On the first `serve` (no users yet), create `admin`; a generated password
+/// goes to the console once, never to the logs.
+pub async fn bootstrap(store: &Store, config: &Config) -> anyhow::Result<()> {
+    if let Some((username, generated)) = crate::auth::bootstrap_admin(store, config).await? {
+        tracing::info!(user.name = %username, "first admin created");
+        match generated {
+            Some(p) => eprintln!(
+                "Created the first admin `{username}` with password: {}\n(shown once; change it, or set INSIGHT_ADMIN_PASSWORD before the first start)",
+                p.expose_secret()
+            ),
+            None => eprintln!(
+                "Created the first admin `{username}` with the password from INSIGHT_ADMIN_PASSWORD."
+            ),
+        }
+    }
+    Ok(())
+}

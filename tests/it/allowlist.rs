@@ -1,0 +1,128 @@
+//! Connection grants and per-connection table allowlists: a viewer reaches
+//! only granted connections and, with an allowlist, only its tables — even
+//! with hand-written SQL (subquery, CTE, join, view).
+
+use insight::auth::Role;
+use insight::store::grants::Grant;
+use serde_json::json;
+
+use crate::util::{TestApp, error_code};
+
+#[tokio::test]
+async fn hand_written_sql_cannot_leave_the_allowlist() {
+    let app = TestApp::spawn().await;
+    // A second SQLite connection with a view over `orders`.
+    let db = app.dir.path().join("shop.db");
+    std::fs::copy(app.dir.path().join("demo.db"), &db).unwrap();
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+        let mut conn = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+        sqlx::query("CREATE VIEW all_orders AS SELECT * FROM orders")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    app.post(
+        "/api/v1/admin/connections",
+        json!({ "id": "shop", "dialect": "sqlite", "dsn": format!("sqlite://{}", db.display()) }),
+    )
+    .await
+    .expect(201);
+    let viewer = app
+        .user_with_grants(
+            Role::Viewer,
+            &[Grant {
+                connection: "shop".into(),
+                allowed_tables: Some(vec!["customers".into()]),
+            }],
+        )
+        .await;
+
+    viewer
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "shop", "sql": "SELECT count(*) FROM customers" }),
+        )
+        .await
+        .expect(200);
+    let listed = viewer.get("/api/v1/connections").await.expect(200);
+    let tables: Vec<&str> = listed[0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["customers"], "{listed}");
+    for sql in [
+        "SELECT * FROM orders",
+        "SELECT * FROM ORDERS",
+        "SELECT * FROM main.orders",
+        "SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders)",
+        "SELECT (SELECT count(*) FROM orders) FROM customers",
+        "WITH x AS (SELECT * FROM orders) SELECT * FROM x",
+        "WITH customers AS (SELECT * FROM orders) SELECT * FROM customers",
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id",
+        "SELECT * FROM all_orders",
+        "SELECT name FROM customers UNION SELECT status FROM orders",
+        "SELECT * FROM sqlite_master",
+    ] {
+        let r = viewer
+            .post(
+                "/api/v1/sql/execute",
+                json!({ "connection": "shop", "sql": sql }),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 422, "{sql}: {}", r.body);
+        assert_eq!(error_code(&r.body), "sql_rejected", "{sql}");
+    }
+    // Generated SQL is held to the same allowlist.
+    let r = viewer
+        .post(
+            "/api/v1/ask",
+            json!({ "connection": "shop", "question": "How many orders are there?" }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
+    // An analyst with the same grant validates against the same allowlist.
+    let analyst = app
+        .user_with_grants(
+            Role::Analyst,
+            &[Grant {
+                connection: "shop".into(),
+                allowed_tables: Some(vec!["customers".into()]),
+            }],
+        )
+        .await;
+    let report = analyst
+        .post(
+            "/api/v1/sql/validate",
+            json!({ "connection": "shop", "sql": "SELECT * FROM orders" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(report["valid"], false, "{report}");
+    // The admin (no grant needed, no allowlist) reads everything.
+    app.post(
+        "/api/v1/sql/execute",
+        json!({ "connection": "shop", "sql": "SELECT * FROM all_orders" }),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn ungranted_connections_do_not_exist_for_the_caller() {
+    let app = TestApp::spawn().await;
+    let nobody = app.user_with_grants(Role::Viewer, &[]).await;
+    let r = nobody.ask("How many customers are there?").await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    nobody
+        .post("/api/v1/sql/execute", json!({ "sql": "SELECT 1" }))
+        .await
+        .expect(404);
+    let list = nobody.get("/api/v1/connections").await.expect(200);
+    assert_eq!(list, json!([]));
+    let granted = app.login_as(Role::Viewer).await;
+    let list = granted.get("/api/v1/connections").await.expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
