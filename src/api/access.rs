@@ -237,6 +237,18 @@ fn limit(app: &AppState, key: &str, role: Option<Role>) -> Result<Option<Decisio
     if d.allowed { Ok(Some(d)) } else { Err(d) }
 }
 
+/// An authentication failure, with the challenge RFC 9110 asks for on 401.
+fn unauthorized(e: ApiError) -> Response {
+    let mut resp = e.into_response();
+    if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"insight\""),
+        );
+    }
+    resp
+}
+
 /// `429` with `Retry-After` and the `RateLimit-*` headers.
 fn refused(d: Decision) -> Response {
     metrics::counter!("insight_rate_limited_total").increment(1);
@@ -292,11 +304,11 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
         }
         Access::Requires(action) => {
             let Some(cred) = credential(req.headers()) else {
-                return ApiError::Unauthorized.into_response();
+                return unauthorized(ApiError::Unauthorized);
             };
             let identity = match app.auth.authenticate(&app.engine.store, cred).await {
                 Ok(i) => i,
-                Err(e) => return ApiError::from(e).into_response(),
+                Err(e) => return unauthorized(e.into()),
             };
             let d = match limit(&app, &identity.limit_key(), Some(identity.role)) {
                 Ok(d) => d,

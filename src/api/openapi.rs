@@ -100,6 +100,15 @@ impl utoipa::Modify for Security {
                 responses.entry("429".into()).or_insert_with(|| {
                     error("Rate limited; see `Retry-After` and `RateLimit-*`").into()
                 });
+                // Our extractors answer any malformed body, query string or
+                // path with 400, and a connection or object the caller cannot
+                // see with 404: every operation can give both.
+                responses.entry("400".into()).or_insert_with(|| {
+                    error("Malformed request: body, query string or path").into()
+                });
+                responses.entry("404".into()).or_insert_with(|| {
+                    error("No such object or connection (or not visible to the caller)").into()
+                });
                 if anonymous {
                     continue;
                 }

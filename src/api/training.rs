@@ -4,9 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{ApiJson, ApiQuery, Principal};
+use crate::api::extract::{ApiJson, ApiQuery, Principal, scope};
 use crate::api::queries::Paginated;
 use crate::app::AppState;
+use crate::auth::Identity;
 use crate::domain::{ConnectionId, TrainingKind};
 use crate::engine::pipeline::PipelineError;
 use crate::engine::training::TrainingInput;
@@ -33,8 +34,32 @@ pub struct ListParams {
     ))]
 pub async fn list(
     State(app): State<AppState>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    identity: Identity,
+    ApiQuery(mut p): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Paginated<TrainingItem>>, ApiError> {
+    // Analysts see the training of the connections granted to them.
+    if let Some(grants) = &identity.grants {
+        match (&p.connection, grants.as_slice()) {
+            (Some(c), _) if identity.reach(c.as_str()).is_none() => {
+                return Err(ApiError::NotFound(format!("connection `{c}`")));
+            }
+            (Some(_), _) => {}
+            (None, []) => {
+                return Ok(axum::Json(Paginated {
+                    items: Vec::new(),
+                    total: 0,
+                    limit: p.limit.unwrap_or(20),
+                    offset: p.offset.unwrap_or(0),
+                }));
+            }
+            (None, [only]) => p.connection = Some(ConnectionId::parse(&only.connection)?),
+            (None, _) => {
+                return Err(ApiError::bad_request(
+                    "name a `connection`: you were granted several",
+                ));
+            }
+        }
+    }
     let page = crate::api::queries::PageParams {
         limit: p.limit,
         offset: p.offset,
@@ -90,9 +115,16 @@ pub struct AddResponse {
     ))]
 pub async fn add(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<(StatusCode, axum::Json<AddResponse>), ApiError> {
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings.default_connection,
+    )?;
     let input = TrainingInput {
         kind: req.kind,
         content: req.content,
@@ -123,9 +155,11 @@ pub async fn add(
     ))]
 pub async fn delete(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    reachable_item(&app, &identity, &id).await?;
     app.engine
         .delete_training(&id, &rc)
         .await
@@ -140,15 +174,31 @@ pub async fn delete(
     ))]
 pub async fn approve(
     State(app): State<AppState>,
+    identity: Identity,
     Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TrainingItem>, ApiError> {
+    reachable_item(&app, &identity, &id).await?;
     Ok(axum::Json(
         app.engine
             .approve_training(&id, &rc)
             .await
             .map_err(|e| not_found(e, &id))?,
     ))
+}
+
+/// A training item on a connection the caller does not reach answers `404`.
+async fn reachable_item(app: &AppState, identity: &Identity, id: &str) -> Result<(), ApiError> {
+    let missing = || ApiError::NotFound(format!("training item `{id}`"));
+    let item = match app.engine.store.get_training(id).await {
+        Ok(item) => item,
+        Err(StoreError::NotFound) => return Err(missing()),
+        Err(e) => return Err(e.into()),
+    };
+    match identity.reach(&item.connection) {
+        Some(_) => Ok(()),
+        None => Err(missing()),
+    }
 }
 
 fn not_found(e: PipelineError, id: &str) -> ApiError {

@@ -131,7 +131,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn run_command(command: Command, config: &mut Config) -> anyhow::Result<()> {
-    if config.profile == Profile::Dev {
+    // Evaluation runs on a throw-away store and signs nothing: it needs no
+    // secrets and must not write any into the data dir.
+    if config.profile == Profile::Dev && !matches!(command, Command::Eval(_)) {
         for warning in crate::config::secrets::ensure_dev_secrets(config)? {
             tracing::warn!("{warning}");
         }
@@ -164,7 +166,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "insight is listening");
     eprintln!(
-        "Insight Engine listening on http://{local}  (try: curl -s http://{local}/api/v1/ask -H 'content-type: application/json' -d '{{\"question\":\"How many customers are there?\"}}')"
+        "Insight Engine listening on http://{local}  (log in: POST http://{local}/api/v1/auth/login; API docs: http://{local}/docs)"
     );
     let state = AppState(std::sync::Arc::new(app));
     crate::api::serve(listener, state.clone(), shutdown_signal(), grace).await?;

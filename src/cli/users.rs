@@ -95,7 +95,7 @@ pub async fn bootstrap(store: &Store, config: &Config) -> anyhow::Result<()> {
         tracing::info!(user.name = %username, "first admin created");
         match generated {
             Some(p) => eprintln!(
-                "Created the first admin `{username}` with password: {}\n(shown once; change it, or set INSIGHT_ADMIN_PASSWORD before the first start)",
+                "Created the first admin `{username}` with password: {}\n(shown once: keep it; or set INSIGHT_ADMIN_PASSWORD before the first start)",
                 p.expose_secret()
             ),
             None => eprintln!(

@@ -554,6 +554,25 @@ mod tests {
         assert_eq!(c.cache.sql_ttl_secs, d.cache.sql_ttl_secs);
         assert_eq!(c.training.reuse_threshold, d.training.reuse_threshold);
         assert_eq!(c.server.body_limit_bytes, d.server.body_limit_bytes);
+        assert_eq!(c.auth.access_token_ttl_secs, d.auth.access_token_ttl_secs);
+        assert_eq!(c.auth.refresh_token_ttl_secs, d.auth.refresh_token_ttl_secs);
+        assert_eq!(
+            c.auth.rate_limit.viewer_per_minute,
+            d.auth.rate_limit.viewer_per_minute
+        );
+        assert_eq!(
+            c.auth.rate_limit.admin_per_minute,
+            d.auth.rate_limit.admin_per_minute
+        );
+        assert_eq!(
+            c.auth.rate_limit.anonymous_per_minute,
+            d.auth.rate_limit.anonymous_per_minute
+        );
+        assert_eq!(
+            c.auth.login.max_failures_per_username,
+            d.auth.login.max_failures_per_username
+        );
+        assert_eq!(c.auth.login.window_secs, d.auth.login.window_secs);
     }
 
     #[test]

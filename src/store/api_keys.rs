@@ -81,12 +81,20 @@ impl Store {
         Ok(row.as_ref().map(row_to_key).transpose()?)
     }
 
+    /// Record use, at most once a minute per key (a write per request
+    /// would serialise every API-key caller on the store's write lock).
     pub async fn touch_api_key(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
-            .bind(now())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let a_minute_ago = (chrono::Utc::now() - chrono::Duration::seconds(60))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = ? WHERE id = ? \
+             AND (last_used_at IS NULL OR last_used_at < ?)",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(a_minute_ago)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

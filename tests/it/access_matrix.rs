@@ -113,6 +113,12 @@ async fn public_routes_stay_public_and_carry_security_headers() {
     }
     let r = anon.get("/api/v1/queries").await;
     assert_eq!(r.status.as_u16(), 401);
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     assert_eq!(r.headers["cache-control"], "no-store");
     assert!(r.headers.contains_key("content-security-policy"));
 }

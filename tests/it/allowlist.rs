@@ -126,3 +126,43 @@ async fn ungranted_connections_do_not_exist_for_the_caller() {
     let list = granted.get("/api/v1/connections").await.expect(200);
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn analysts_manage_training_only_on_granted_connections() {
+    let app = TestApp::spawn().await;
+    let item = app
+        .post(
+            "/api/v1/training",
+            json!({ "kind": "documentation", "content": "Revenue means the sum of order totals." }),
+        )
+        .await
+        .expect(201);
+    let id = item["id"].as_str().unwrap().to_string();
+
+    let outsider = app.user_with_grants(Role::Analyst, &[]).await;
+    let listed = outsider.get("/api/v1/training").await.expect(200);
+    assert_eq!(listed["total"], 0);
+    outsider
+        .get("/api/v1/training?connection=demo")
+        .await
+        .expect(404);
+    outsider
+        .post(
+            "/api/v1/training",
+            json!({ "kind": "documentation", "content": "x y z" }),
+        )
+        .await
+        .expect(404);
+    outsider
+        .delete(&format!("/api/v1/training/{id}"))
+        .await
+        .expect(404);
+
+    let analyst = app.login_as(Role::Analyst).await;
+    let listed = analyst.get("/api/v1/training").await.expect(200);
+    assert!(listed["total"].as_u64().unwrap() >= 1);
+    analyst
+        .delete(&format!("/api/v1/training/{id}"))
+        .await
+        .expect(204);
+}

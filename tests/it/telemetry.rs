@@ -603,14 +603,27 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otlp));
     let app = crate::util::TestApp::spawn().await;
     app.ask("How many customers are there?").await.expect(200);
-    assert!(guard.otlp().unwrap().flush(Duration::from_secs(5)).await);
-    collector.wait_for(|r| r.path == "/v1/traces").await;
-    let spans: Vec<Value> = collector
-        .received()
-        .iter()
-        .filter(|r| r.path == "/v1/traces")
-        .flat_map(|r| spans_of(&r.json()))
-        .collect();
+    // The request span closes when the response has been handed to the
+    // server, which can be a moment after the client has read it: flush
+    // until it has arrived (bounded).
+    let mut spans: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        assert!(guard.otlp().unwrap().flush(Duration::from_secs(5)).await);
+        spans = collector
+            .received()
+            .iter()
+            .filter(|r| r.path == "/v1/traces")
+            .flat_map(|r| spans_of(&r.json()))
+            .collect();
+        let has_request = spans.iter().any(|s| {
+            s["name"] == "request"
+                && attribute(&s["attributes"], "http.route")["stringValue"] == "/api/v1/ask"
+        });
+        if has_request {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let request = spans
         .iter()
         .find(|s| {

@@ -17,6 +17,7 @@
 //! `previous_attempts`) take the next-best interpretation and never repeat a
 //! failed SQL text.
 
+mod adapt;
 mod linking;
 mod shapes;
 mod text;
@@ -33,6 +34,12 @@ use crate::connectors::SchemaInfo;
 
 /// Content-word Jaccard similarity at which a trained question counts as the same question.
 const JACCARD_REUSE: f64 = 0.75;
+/// Similarity from which an adapted example wins over the shape builder…
+const ADAPT_PREFERRED: f64 = 0.5;
+/// …if retrieval also ranked it this close.
+const ADAPT_PREFERRED_SCORE: f32 = 0.6;
+/// Similarity from which an adapted example answers a question the shapes could not read.
+const ADAPT_FALLBACK: f64 = 0.2;
 /// Interpretations tried at most per question (the best one plus alternatives).
 const MAX_VARIANTS: usize = 8;
 
@@ -74,11 +81,39 @@ impl BuiltinGenerator {
             .iter()
             .map(|a| normalise_sql(&a.sql))
             .collect();
+        let adapted = || {
+            adapt::adapt(&req.question, &req.schema, &req.context.examples, &failed).map(|a| {
+                let kept = req
+                    .context
+                    .examples
+                    .iter()
+                    .any(|e| e.sql.as_deref() == Some(a.sql.as_str()));
+                let strategy = if kept {
+                    "trained_example"
+                } else {
+                    "adapted_example"
+                };
+                (a, strategy)
+            })
+        };
         let (outcome, strategy) = match self.reuse(req, &failed) {
             Some(sql) => (GenerationOutcome::Sql { sql }, Some("trained_example")),
-            None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
-                Ok((sql, strategy)) => (GenerationOutcome::Sql { sql }, Some(strategy)),
-                Err(reason) => (GenerationOutcome::Unanswerable { reason }, None),
+            None => match adapted().filter(|(a, _)| {
+                a.similarity >= ADAPT_PREFERRED && a.score >= ADAPT_PREFERRED_SCORE
+            }) {
+                Some((a, strategy)) => (GenerationOutcome::Sql { sql: a.sql }, Some(strategy)),
+                None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
+                    Ok((sql, strategy)) => (GenerationOutcome::Sql { sql }, Some(strategy)),
+                    // No reading of our own: a looser example beats no answer.
+                    Err(reason) => {
+                        match adapted().filter(|(a, _)| a.similarity >= ADAPT_FALLBACK) {
+                            Some((a, strategy)) => {
+                                (GenerationOutcome::Sql { sql: a.sql }, Some(strategy))
+                            }
+                            None => (GenerationOutcome::Unanswerable { reason }, None),
+                        }
+                    }
+                },
             },
         };
         Generation {
@@ -103,7 +138,7 @@ impl BuiltinGenerator {
             let by_words = j >= JACCARD_REUSE;
             let by_score = ex.score >= self.reuse_threshold
                 && entity_signature(&ex.content, &req.schema) == entities;
-            if by_words || by_score {
+            if (by_words || by_score) && adapt::fits(&req.question, &req.schema, &ex.content, sql) {
                 let rank = f64::from(ex.score).max(j);
                 if best.is_none_or(|b| rank > b.0) {
                     best = Some((rank, ex));

@@ -1,0 +1,709 @@
+//! Adapting a close trained example: same SQL skeleton, the question's own
+//! values and columns swapped in.
+//!
+//! Reuse as is ([`super::BuiltinGenerator`]) needs a near-paraphrase. Many
+//! questions are close to an example but not that close ("singers from
+//! France" vs "French singers", or the same question about another country).
+//! An example qualifies here only when every table, column and value the
+//! question names is either already in the example's SQL or replaces, one for
+//! one and of the same kind, a value or column the example's question named
+//! and its SQL uses. Anything the example names that the question does not
+//! must be replaced too, so "How many orders are there?" never takes the SQL
+//! of "How many customers are there?", and "… in Germany" never answers with
+//! "… in France"'s rows. Negations must agree, and so must the aggregate
+//! words (count, average, total, maximum, minimum).
+//!
+//! The caller decides how close is close enough ([`Adapted::similarity`]):
+//! very close examples win over the shape builder, looser ones only stand in
+//! when the shapes found no reading at all.
+
+use std::collections::BTreeSet;
+
+use crate::connectors::SchemaInfo;
+use crate::engine::llm::ContextItem;
+
+use super::linking::{self, Link};
+use super::text::{self, Token};
+
+/// One adapted example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adapted {
+    pub sql: String,
+    /// Content-word Jaccard similarity of the questions, values left out.
+    pub similarity: f64,
+    /// Retrieval score of the example.
+    pub score: f32,
+}
+
+/// What a question names, from schema and value linking.
+struct Facts {
+    tables: Vec<usize>,
+    /// Candidate `(table, column)` pairs per column mention.
+    columns: Vec<Vec<(usize, usize)>>,
+    values: Vec<Lit>,
+    /// Content words outside value mentions (canonical, stemmed).
+    words: BTreeSet<String>,
+    negated: bool,
+    aggs: BTreeSet<&'static str>,
+    /// Ranking directions asked for: `true` = largest first.
+    directions: BTreeSet<bool>,
+    /// Asks for one answer per group ("each", "per", "for every").
+    grouped: bool,
+}
+
+/// A literal value of a question: the spellings it may take in SQL.
+#[derive(Debug, Clone)]
+struct Lit {
+    spellings: Vec<String>,
+    number: Option<f64>,
+    /// A stored value of some column (not a bare capitalised or quoted word).
+    stored: bool,
+    /// Lower-case names of the columns a stored value was found in.
+    columns: Vec<String>,
+    /// For numbers: the comparison the words before it ask for; for other
+    /// literals: the content word before it ("named", "episode").
+    context: String,
+}
+
+impl Lit {
+    /// Text to write into SQL in place of another literal.
+    fn text(&self) -> String {
+        match self.number {
+            Some(x) => fmt_num(x),
+            None => self.spellings[0].clone(),
+        }
+    }
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+const NEGATIONS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "without",
+    "except",
+    "neither",
+    "nor",
+    "none",
+    "excluding",
+    "nobody",
+    "don't",
+    "doesn't",
+    "didn't",
+    "haven't",
+    "hasn't",
+    "aren't",
+    "isn't",
+    "weren't",
+    "wasn't",
+];
+
+fn direction(word: &str) -> Option<bool> {
+    match word {
+        "most" | "largest" | "greatest" | "highest" | "biggest" | "maximum" | "max" | "top"
+        | "descending" | "desc" | "oldest" | "latest" | "newest" | "longest" | "best"
+        | "heaviest" | "richest" => Some(true),
+        "least" | "fewest" | "smallest" | "lowest" | "minimum" | "min" | "ascending" | "asc"
+        | "youngest" | "earliest" | "shortest" | "worst" | "lightest" | "cheapest" => Some(false),
+        _ => None,
+    }
+}
+
+/// Aggregate intents: counting, averaging, summing. Maxima and minima are
+/// left out: "maximum horsepower" and "most horsepower" are the same question.
+fn aggs(tokens: &[Token]) -> BTreeSet<&'static str> {
+    const SUPERLATIVE: &[&str] = &[
+        "most", "fewest", "least", "largest", "greatest", "highest", "smallest", "lowest",
+        "maximum", "minimum", "max", "min", "biggest",
+    ];
+    let word = |i: usize| tokens.get(i).map_or("", |t| t.lower.as_str());
+    let mut out = BTreeSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let prev = if i > 0 { word(i - 1) } else { "" };
+        let a = match t.lower.as_str() {
+            // "the most number of flights" ranks; it does not count.
+            "many" | "number" | "count" if !SUPERLATIVE.contains(&prev) => "count",
+            "avg" | "average" | "mean" => "avg",
+            "total" if word(i + 1) == "number" => continue,
+            "sum" | "total" => "total",
+            _ => continue,
+        };
+        out.insert(a);
+    }
+    out
+}
+
+fn facts(question: &str, schema: &SchemaInfo) -> Facts {
+    let tokens = text::tokenize(question);
+    let mentions = linking::link(&tokens, schema);
+    let mut in_value = vec![false; tokens.len()];
+    let mut f = Facts {
+        tables: vec![],
+        columns: vec![],
+        values: vec![],
+        words: BTreeSet::new(),
+        negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
+        aggs: aggs(&tokens),
+        directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
+        grouped: tokens
+            .iter()
+            .any(|t| matches!(t.lower.as_str(), "each" | "per" | "every" | "respectively")),
+    };
+    for m in &mentions {
+        let raw = || span_raw(&tokens[m.start..m.end]);
+        let lit = match &m.link {
+            Link::Table(t) => {
+                f.tables.push(*t);
+                None
+            }
+            Link::Column(c) => {
+                f.columns.push(c.clone());
+                None
+            }
+            Link::Value(v) => {
+                let mut spellings: Vec<String> = Vec::new();
+                for (_, _, s) in v {
+                    if !spellings.contains(s) {
+                        spellings.push(s.clone());
+                    }
+                }
+                spellings.push(raw());
+                Some(Lit {
+                    spellings,
+                    number: None,
+                    stored: true,
+                    columns: v
+                        .iter()
+                        .map(|&(t, c, _)| col_name(schema, (t, c)))
+                        .collect(),
+                    context: literal_context(&tokens, m.start),
+                })
+            }
+            Link::Literal(s) => Some(Lit {
+                spellings: vec![s.clone()],
+                number: None,
+                stored: false,
+                columns: vec![],
+                context: literal_context(&tokens, m.start),
+            }),
+            Link::Number(x) => Some(Lit {
+                spellings: vec![fmt_num(*x)],
+                number: Some(*x),
+                stored: false,
+                columns: vec![],
+                context: comparison_context(&tokens, m.start, m.end),
+            }),
+            Link::Year(y) => Some(Lit {
+                spellings: vec![y.to_string()],
+                number: Some(f64::from(*y)),
+                stored: false,
+                columns: vec![],
+                context: comparison_context(&tokens, m.start, m.end),
+            }),
+            Link::Revenue | Link::Bucket(_) => None,
+        };
+        if let Some(l) = lit {
+            for v in in_value.iter_mut().take(m.end).skip(m.start) {
+                *v = true;
+            }
+            f.values.push(l);
+        }
+    }
+    let kept: Vec<&str> = tokens
+        .iter()
+        .zip(&in_value)
+        .filter(|(_, v)| !**v)
+        .map(|(t, _)| t.raw.as_str())
+        .collect();
+    f.words = text::content_words(&kept.join(" "));
+    f
+}
+
+/// The content word before a literal, stemmed.
+fn literal_context(tokens: &[Token], start: usize) -> String {
+    tokens[..start]
+        .iter()
+        .rev()
+        .find(|t| !text::is_stopword(&t.lower))
+        .map(|t| t.stem.clone())
+        .unwrap_or_default()
+}
+
+/// The comparison asked of a number: `>`, `>=`, `<`, `<=` or `=`.
+fn comparison_context(tokens: &[Token], start: usize, end: usize) -> String {
+    let w = |i: usize| tokens.get(i).map_or("", |t| t.lower.as_str());
+    let before = |k: usize| if start >= k { w(start - k) } else { "" };
+    let after = (w(end), w(end + 1));
+    let gt = [
+        "more",
+        "greater",
+        "higher",
+        "larger",
+        "bigger",
+        "over",
+        "above",
+        "exceeding",
+        "older",
+        "after",
+        "longer",
+        "heavier",
+        "later",
+    ];
+    let lt = [
+        "less", "fewer", "lower", "smaller", "under", "below", "younger", "before", "shorter",
+        "lighter", "earlier",
+    ];
+    let c = if matches!(
+        after,
+        ("or", "more")
+            | ("or", "greater")
+            | ("or", "higher")
+            | ("or", "above")
+            | ("or", "later")
+            | ("or", "after")
+    ) || (before(2) == "at" && before(1) == "least")
+    {
+        ">="
+    } else if matches!(
+        after,
+        ("or", "less")
+            | ("or", "fewer")
+            | ("or", "lower")
+            | ("or", "below")
+            | ("or", "before")
+            | ("or", "earlier")
+    ) || (before(2) == "at" && before(1) == "most")
+    {
+        "<="
+    } else if gt.contains(&before(1)) || gt.contains(&before(2)) {
+        ">"
+    } else if lt.contains(&before(1)) || lt.contains(&before(2)) {
+        "<"
+    } else {
+        "="
+    };
+    c.to_string()
+}
+
+/// The column a SQL literal is compared with: the nearest identifier before
+/// it that is no keyword (`name = 'x'`, `name LIKE 'x'`, `name IN ('x', 'y')`).
+fn slot_column(sql: &str, ps: &[Piece], at: usize) -> Option<String> {
+    const KEYWORDS: &[&str] = &["like", "in", "not", "is", "and", "or", "between"];
+    ps[..at].iter().rev().find_map(|p| match p {
+        Piece::Ident { start, end } => {
+            let w = sql[*start..*end].to_lowercase();
+            (!KEYWORDS.contains(&w.as_str())).then_some(Some(w))
+        }
+        Piece::Str { .. } => None,
+        Piece::Num { .. } => Some(None),
+    })?
+}
+
+fn span_raw(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A piece of SQL text: a literal or an identifier, with its byte span.
+#[derive(Debug, Clone)]
+enum Piece {
+    Str {
+        start: usize,
+        end: usize,
+        quote: char,
+    },
+    Num {
+        start: usize,
+        end: usize,
+        value: f64,
+    },
+    Ident {
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Split SQL into string literals, numbers and words (enough to find and
+/// replace literals and identifiers; this is no parser).
+fn pieces(sql: &str) -> Vec<Piece> {
+    let b: Vec<(usize, char)> = sql.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let (pos, c) = b[i];
+        if c == '\'' || c == '"' {
+            let mut j = i + 1;
+            while j < b.len() {
+                if b[j].1 == c {
+                    if b.get(j + 1).is_some_and(|n| n.1 == c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0 + x.1.len_utf8());
+            out.push(Piece::Str {
+                start: pos,
+                end,
+                quote: c,
+            });
+            i = j + 1;
+            continue;
+        }
+        if c == '`' || c == '[' {
+            // Quoted identifier.
+            let close = if c == '[' { ']' } else { '`' };
+            let mut j = i + 1;
+            while j < b.len() && b[j].1 != close {
+                j += 1;
+            }
+            if j < b.len() {
+                out.push(Piece::Ident {
+                    start: b[i + 1].0.min(b[j].0),
+                    end: b[j].0,
+                });
+            }
+            i = j + 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let mut j = i;
+            while j < b.len() && (b[j].1.is_ascii_digit() || b[j].1 == '.') {
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0);
+            if let Ok(value) = sql[pos..end].parse::<f64>() {
+                out.push(Piece::Num {
+                    start: pos,
+                    end,
+                    value,
+                });
+            }
+            i = j;
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            let mut j = i;
+            while j < b.len() && (b[j].1.is_alphanumeric() || b[j].1 == '_') {
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0);
+            out.push(Piece::Ident { start: pos, end });
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The text inside a string literal piece, `%` wildcards trimmed.
+fn str_body(sql: &str, start: usize, end: usize) -> &str {
+    let inner = &sql[start + 1..end.saturating_sub(1).max(start + 1)];
+    inner.trim_matches('%').trim()
+}
+
+/// SQL pieces (indices into `ps`) that spell `lit`.
+fn lit_pieces(sql: &str, ps: &[Piece], lit: &Lit) -> Vec<usize> {
+    ps.iter()
+        .enumerate()
+        .filter(|(_, p)| match (p, lit.number) {
+            (Piece::Num { value, .. }, Some(x)) => (*value - x).abs() < 1e-9,
+            // A stored value spelled like a number ("2014" in a text column).
+            (Piece::Num { value, .. }, None) => lit
+                .spellings
+                .iter()
+                .any(|s| s.parse::<f64>().is_ok_and(|x| (x - value).abs() < 1e-9)),
+            (Piece::Str { start, end, .. }, _) => {
+                let body = str_body(sql, *start, *end);
+                lit.spellings.iter().any(|s| body.eq_ignore_ascii_case(s))
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
+    ps.iter()
+        .filter_map(|p| match p {
+            Piece::Ident { start, end } => Some(sql[*start..*end].to_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `example`'s SQL answers `question` unchanged as far as the
+/// entities, negations, aggregates, directions and grouping can tell.
+pub fn fits(question: &str, schema: &SchemaInfo, example: &str, sql: &str) -> bool {
+    let q = facts(question, schema);
+    let e = facts(example, schema);
+    adapt_one(&q, &e, sql, schema).is_ok_and(|a| a == sql)
+}
+
+/// The best example adapted to `question`, if any qualifies.
+pub fn adapt(
+    question: &str,
+    schema: &SchemaInfo,
+    examples: &[ContextItem],
+    failed: &BTreeSet<String>,
+) -> Option<Adapted> {
+    let q = facts(question, schema);
+    let mut best: Option<Adapted> = None;
+    for ex in examples {
+        let Some(sql) = ex.sql.as_deref() else {
+            continue;
+        };
+        if sql.trim().is_empty() {
+            continue;
+        }
+        let e = facts(&ex.content, schema);
+        let adapted = match adapt_one(&q, &e, sql, schema) {
+            Ok(a) => a,
+            Err(why) => {
+                if std::env::var_os("ADAPT_DEBUG").is_some() {
+                    eprintln!("ADAPT\t{question}\t{}\t{why}", ex.content);
+                }
+                continue;
+            }
+        };
+        if failed.contains(&super::normalise_sql(&adapted)) {
+            continue;
+        }
+        let similarity = text::jaccard(&q.words, &e.words);
+        let rank = |sim: f64, score: f32| sim + f64::from(score);
+        let better = best
+            .as_ref()
+            .is_none_or(|b| rank(similarity, ex.score) > rank(b.similarity, b.score));
+        if better {
+            best = Some(Adapted {
+                sql: adapted,
+                similarity,
+                score: ex.score,
+            });
+        }
+    }
+    best
+}
+
+fn table_name(schema: &SchemaInfo, t: usize) -> String {
+    schema.tables[t].name.to_lowercase()
+}
+
+fn col_name(schema: &SchemaInfo, (t, c): (usize, usize)) -> String {
+    schema.tables[t].columns[c].name.to_lowercase()
+}
+
+/// `sql` rewritten for question `q` (the example's question is `e`), or
+/// `None` when the example does not fit.
+fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<String, &'static str> {
+    if q.negated != e.negated {
+        return Err("negation");
+    }
+    if q.aggs != e.aggs {
+        return Err("aggs");
+    }
+    if !q.directions.is_empty() && !e.directions.is_empty() && q.directions != e.directions {
+        return Err("direction");
+    }
+    if q.grouped != e.grouped && std::env::var_os("NOGROUP").is_none() {
+        return Err("grouping");
+    }
+    let ps = pieces(sql);
+    let ids = idents(sql, &ps);
+
+    // Tables: every table the question names is in the SQL or named by the
+    // example's question too.
+    if q.tables
+        .iter()
+        .any(|&t| !ids.contains(&table_name(schema, t)) && !e.tables.contains(&t))
+    {
+        return Err("table");
+    }
+    // Columns: the question's are in the SQL (or named by the example's
+    // question too), or one swaps for one of the example's that the question
+    // does not name.
+    let in_sql =
+        |cands: &[(usize, usize)]| cands.iter().any(|&c| ids.contains(&col_name(schema, c)));
+    let in_e = |cands: &[(usize, usize)]| {
+        e.columns
+            .iter()
+            .any(|ec| ec.iter().any(|x| cands.contains(x)))
+    };
+    let q_missing: Vec<&Vec<(usize, usize)>> = q
+        .columns
+        .iter()
+        .filter(|c| !in_sql(c) && !in_e(c))
+        .collect();
+    let mut replacements: Vec<(usize, usize, String)> = Vec::new();
+    if !q_missing.is_empty() {
+        let [qc] = q_missing.as_slice() else {
+            return Err("columns missing >1");
+        };
+        let q_names: BTreeSet<String> = q
+            .columns
+            .iter()
+            .flat_map(|c| c.iter().map(|&x| col_name(schema, x)))
+            .collect();
+        // The example's column mentions present in SQL that the question does not name.
+        let e_only: Vec<&Vec<(usize, usize)>> = e
+            .columns
+            .iter()
+            .filter(|c| in_sql(c) && !c.iter().any(|&x| q_names.contains(&col_name(schema, x))))
+            .collect();
+        let [ec] = e_only.as_slice() else {
+            return Err("column swap source");
+        };
+        // Same table, so joins stay valid.
+        let (old, new) = ec
+            .iter()
+            .find_map(|&(et, ecol)| {
+                let old = col_name(schema, (et, ecol));
+                if !ids.contains(&old) {
+                    return None;
+                }
+                qc.iter()
+                    .find(|&&(qt, _)| qt == et)
+                    .map(|&x| (old.clone(), schema.tables[x.0].columns[x.1].name.clone()))
+            })
+            .ok_or("column swap table")?;
+        if ids.contains(&new.to_lowercase()) {
+            return Err("column swap dup");
+        }
+        for p in &ps {
+            if let Piece::Ident { start, end } = p
+                && sql[*start..*end].eq_ignore_ascii_case(&old)
+            {
+                replacements.push((*start, *end, new.clone()));
+            }
+        }
+    }
+
+    // Values: each of the question's is in the SQL, or replaces one the
+    // example's question named and the SQL uses, in order and of the same kind.
+    let same_lit = |a: &Lit, b: &Lit| {
+        a.number
+            .zip(b.number)
+            .is_some_and(|(x, y)| (x - y).abs() < 1e-9)
+            || (a.number.is_none()
+                && b.number.is_none()
+                && a.spellings
+                    .iter()
+                    .any(|x| b.spellings.iter().any(|y| x.eq_ignore_ascii_case(y))))
+    };
+    let q_missing: Vec<&Lit> = q
+        .values
+        .iter()
+        .filter(|l| {
+            lit_pieces(sql, &ps, l).is_empty() && !e.values.iter().any(|el| same_lit(l, el))
+        })
+        .collect();
+    let mut e_slots: Vec<(&Lit, Vec<usize>)> = Vec::new();
+    for l in &e.values {
+        let at = lit_pieces(sql, &ps, l);
+        if at.is_empty() {
+            continue;
+        }
+        // Named by the question too: stays.
+        let shared = q.values.iter().any(|ql| same_lit(ql, l));
+        if !shared && !e_slots.iter().any(|(_, a)| *a == at) {
+            e_slots.push((l, at));
+        }
+    }
+    if q_missing.len() != e_slots.len() {
+        if std::env::var_os("ADAPT_DEBUG").is_some() {
+            eprintln!(
+                "VC {:?} / {:?}",
+                q_missing,
+                e_slots.iter().map(|x| x.0).collect::<Vec<_>>()
+            );
+        }
+        return Err("value count");
+    }
+    for (ql, (el, at)) in q_missing.iter().zip(&e_slots) {
+        // Same kind: a number for a number, a stored value for a stored
+        // value ("French" is no stored country, so it never replaces 'France').
+        if ql.number.is_some() != el.number.is_some() || ql.stored != el.stored {
+            return Err("value kind");
+        }
+        // A number keeps its comparison ("more than 3" never becomes "at least 3");
+        // a bare literal its cue word ("named X" for "named Y").
+        if ql.context != el.context && !ql.stored {
+            return Err("value context");
+        }
+        // A stored value goes only where its own column is compared.
+        if ql.stored
+            && !at
+                .iter()
+                .all(|&i| slot_column(sql, &ps, i).is_some_and(|c| ql.columns.contains(&c)))
+        {
+            return Err("value column");
+        }
+        let new = ql.text();
+        for &i in at {
+            match &ps[i] {
+                Piece::Str { start, end, quote } => {
+                    let body = &sql[start + 1..end.saturating_sub(1).max(start + 1)];
+                    let lead = if body.starts_with('%') { "%" } else { "" };
+                    let trail = if body.len() > 1 && body.ends_with('%') {
+                        "%"
+                    } else {
+                        ""
+                    };
+                    let q2 = format!("{quote}{quote}");
+                    let escaped = new.replace(*quote, &q2);
+                    replacements.push((
+                        *start,
+                        *end,
+                        format!("{quote}{lead}{escaped}{trail}{quote}"),
+                    ));
+                }
+                Piece::Num { start, end, .. } => replacements.push((*start, *end, new.clone())),
+                Piece::Ident { .. } => {}
+            }
+        }
+    }
+    replacements.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut out = sql.to_string();
+    for (start, end, new) in replacements {
+        out.replace_range(start..end, &new);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_pieces_find_literals_and_identifiers() {
+        let sql =
+            "SELECT name FROM singer WHERE country = \"France\" AND age > 30 AND x LIKE '%o''k%'";
+        let ps = pieces(sql);
+        let strs: Vec<&str> = ps
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Str { start, end, .. } => Some(str_body(sql, *start, *end)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(strs, ["France", "o''k"]);
+        assert!(
+            ps.iter()
+                .any(|p| matches!(p, Piece::Num { value, .. } if *value == 30.0))
+        );
+        assert!(idents(sql, &ps).contains("singer"));
+    }
+}
