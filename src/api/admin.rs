@@ -484,23 +484,8 @@ pub async fn delete_connection(
         .await
         .map_err(|e| conn_not_found(e, &id))?;
     store.delete_grants_for_connection(&id).await?;
-    // The registry has no removal yet: replace the handle with an
-    // unavailable one so nothing can run on it until the next restart.
     if let Ok(cid) = ConnectionId::parse(&id) {
-        if let Some(old) = app.engine.connections.get(&cid) {
-            app.engine
-                .connections
-                .insert(crate::connectors::ConnectionHandle::new(
-                    cid,
-                    Some("deleted".into()),
-                    std::sync::Arc::new(crate::connectors::Unavailable::new(
-                        old.dialect,
-                        "this connection was deleted".into(),
-                    )),
-                    old.limits,
-                    Some(Vec::new()),
-                ));
-        }
+        app.engine.connections.remove(&cid);
     }
     audit(
         &app,

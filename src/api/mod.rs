@@ -34,6 +34,7 @@ use crate::app::AppState;
 /// The access middleware runs on every `/api/v1` route as a route layer, so
 /// it sees the matched path and never runs for an unknown path.
 pub fn routes(state: AppState) -> Router<AppState> {
+    let metrics_here = state.config.server.metrics_addr.is_none();
     let v1 = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
@@ -78,17 +79,21 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit_log))
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .route("/metrics/json", get(health::metrics_json))
-        .route("/openapi.json", get(openapi_json))
-        .merge(
-            utoipa_swagger_ui::SwaggerUi::new("/docs")
-                .url("/docs/openapi.json", openapi::ApiDoc::openapi()),
-        )
+        .route("/health/ready", get(health::ready));
+    // With `server.metrics_addr` set, metrics live on their own listener
+    // (see `metrics_router`), out of reach of API clients.
+    let app = if metrics_here {
+        app.merge(metrics_routes())
+    } else {
+        app
+    };
+    app.route("/openapi.json", get(openapi_json)).merge(
+        utoipa_swagger_ui::SwaggerUi::new("/docs")
+            .url("/docs/openapi.json", openapi::ApiDoc::openapi()),
+    )
 }
 
 async fn openapi_json() -> impl axum::response::IntoResponse {
@@ -99,6 +104,18 @@ async fn openapi_json() -> impl axum::response::IntoResponse {
 }
 
 /// The full application: routes plus middleware, ready to serve.
+fn metrics_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .route("/metrics/json", get(health::metrics_json))
+}
+
+/// The separate metrics listener's app (`server.metrics_addr`).
+pub fn metrics_router() -> Router {
+    crate::observability::metrics::install();
+    metrics_routes()
+}
+
 pub fn router(state: AppState) -> Router {
     crate::observability::metrics::install();
     let server = &state.config.server;

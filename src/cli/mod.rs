@@ -169,6 +169,17 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         "Insight Engine listening on http://{local}  (log in: POST http://{local}/api/v1/auth/login; API docs: http://{local}/docs)"
     );
     let state = AppState(std::sync::Arc::new(app));
+    if let Some(metrics_addr) = state.config.server.metrics_addr {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_addr} (server.metrics_addr)"))?;
+        tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, crate::api::metrics_router()).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
     crate::api::serve(listener, state.clone(), shutdown_signal(), grace).await?;
     state.engine.store.close().await;
     Ok(())

@@ -91,6 +91,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Serve `/metrics` and `/metrics/json` on this address only (e.g.
+    /// `0.0.0.0:9090`) instead of on the API port.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             shutdown_grace_secs: 20,
+            metrics_addr: None,
         }
     }
 }

@@ -95,6 +95,14 @@ impl ConnectorRegistry {
         handle
     }
 
+    /// Forget a connection; in-flight requests keep their `Arc` and finish.
+    pub fn remove(&self, id: &ConnectionId) -> Option<Arc<ConnectionHandle>> {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
+
     pub fn get(&self, id: &ConnectionId) -> Option<Arc<ConnectionHandle>> {
         self.map
             .read()

@@ -136,7 +136,17 @@ async fn connection_dsns_are_encrypted_and_never_returned() {
             json!({ "connection": "copy", "sql": "SELECT 1" }),
         )
         .await;
-    assert_ne!(r.status.as_u16(), 200, "deleted connections stop answering");
+    assert_eq!(
+        r.status.as_u16(),
+        404,
+        "deleted connections are gone: {}",
+        r.body
+    );
+    let listed = app.get("/api/v1/connections").await.expect(200);
+    assert!(
+        !listed.as_array().unwrap().iter().any(|c| c["id"] == "copy"),
+        "and no longer listed: {listed}"
+    );
     let audit = app
         .get("/api/v1/admin/audit?limit=100")
         .await

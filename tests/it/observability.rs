@@ -147,3 +147,62 @@ async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
     .await
     .expect(200);
 }
+
+#[tokio::test]
+async fn metrics_can_move_to_their_own_listener() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
+        .args(["serve", "--port", "0"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
+        .env("INSIGHT_ADMIN_PASSWORD", "metrics-listener-test-pw")
+        .env(
+            "INSIGHT_SERVER__METRICS_ADDR",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+    };
+    let client = reqwest::Client::new();
+    let main = client.get(format!("{base}/metrics")).send().await.unwrap();
+    let separate = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let json = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics/json"))
+        .send()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(main.status().as_u16(), 404, "not on the API port");
+    assert_eq!(separate.status().as_u16(), 200);
+    assert!(
+        separate
+            .text()
+            .await
+            .unwrap()
+            .contains("insight_build_info")
+    );
+    assert_eq!(json.status().as_u16(), 200);
+}

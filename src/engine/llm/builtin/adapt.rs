@@ -47,8 +47,6 @@ struct Facts {
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
     directions: BTreeSet<bool>,
-    /// Asks for one answer per group ("each", "per", "for every").
-    grouped: bool,
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -152,9 +150,6 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
-        grouped: tokens
-            .iter()
-            .any(|t| matches!(t.lower.as_str(), "each" | "per" | "every" | "respectively")),
     };
     for m in &mentions {
         let raw = || span_raw(&tokens[m.start..m.end]);
@@ -445,12 +440,20 @@ fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether `example`'s SQL answers `question` unchanged as far as the
-/// entities, negations, aggregates, directions and grouping can tell.
-pub fn fits(question: &str, schema: &SchemaInfo, example: &str, sql: &str) -> bool {
+/// Light checks for a near-paraphrase (whose entities the caller compared):
+/// the same negation, no opposite ranking direction, the same numbers.
+pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
     let q = facts(question, schema);
     let e = facts(example, schema);
-    adapt_one(&q, &e, sql, schema).is_ok_and(|a| a == sql)
+    let numbers = |f: &Facts| -> BTreeSet<String> {
+        f.values
+            .iter()
+            .filter_map(|l| l.number.map(fmt_num))
+            .collect()
+    };
+    q.negated == e.negated
+        && (q.directions.is_empty() || e.directions.is_empty() || q.directions == e.directions)
+        && numbers(&q) == numbers(&e)
 }
 
 /// The best example adapted to `question`, if any qualifies.
@@ -517,9 +520,6 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     }
     if !q.directions.is_empty() && !e.directions.is_empty() && q.directions != e.directions {
         return Err("direction");
-    }
-    if q.grouped != e.grouped && std::env::var_os("NOGROUP").is_none() {
-        return Err("grouping");
     }
     let ps = pieces(sql);
     let ids = idents(sql, &ps);

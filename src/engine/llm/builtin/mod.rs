@@ -99,7 +99,7 @@ impl BuiltinGenerator {
         let (outcome, strategy) = match self.reuse(req, &failed) {
             Some(sql) => (GenerationOutcome::Sql { sql }, Some("trained_example")),
             None => match adapted().filter(|(a, _)| {
-                a.similarity >= ADAPT_PREFERRED && a.score >= ADAPT_PREFERRED_SCORE
+                a.similarity >= ADAPT_PREFERRED && a.score >= self.reuse_threshold
             }) {
                 Some((a, strategy)) => (GenerationOutcome::Sql { sql: a.sql }, Some(strategy)),
                 None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
@@ -138,7 +138,7 @@ impl BuiltinGenerator {
             let by_words = j >= JACCARD_REUSE;
             let by_score = ex.score >= self.reuse_threshold
                 && entity_signature(&ex.content, &req.schema) == entities;
-            if (by_words || by_score) && adapt::fits(&req.question, &req.schema, &ex.content, sql) {
+            if (by_words || by_score) && adapt::fits(&req.question, &req.schema, &ex.content) {
                 let rank = f64::from(ex.score).max(j);
                 if best.is_none_or(|b| rank > b.0) {
                     best = Some((rank, ex));
