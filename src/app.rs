@@ -100,7 +100,7 @@ impl App {
             index,
             llm,
             cache,
-            settings: EngineSettings::from_config(&config),
+            settings: EngineSettings::from_config(&config).into(),
         };
 
         let auth = crate::auth::AuthService::new(&config).context("configuring authentication")?;
@@ -121,6 +121,10 @@ impl App {
                 }
             }
         }
+        engine
+            .load_stored_settings()
+            .await
+            .context("loading stored settings")?;
         tracing::info!(training.items = loaded, "vector index loaded");
 
         Ok(App {

@@ -165,6 +165,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/admin/audit",
         Access::Requires(Action::ReadAudit),
     ),
+    (
+        Method::GET,
+        "/admin/settings",
+        Access::Requires(Action::ManageSettings),
+    ),
+    (
+        Method::PATCH,
+        "/admin/settings",
+        Access::Requires(Action::ManageSettings),
+    ),
 ];
 
 pub const PREFIX: &str = "/api/v1";

@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::extract::{ApiJson, ApiQuery, Principal};
 use crate::api::middleware::correlation::current_correlation_id;
 use crate::api::queries::{PageParams, Paginated};
 use crate::app::AppState;
 use crate::auth::{Identity, Role};
 use crate::domain::{ConnectionId, Dialect};
+use crate::engine::settings::{RuntimeSettings, SettingsPatch};
 use crate::error::ApiError;
 use crate::store::connections::{StoredConnection, StoredConnectionSettings};
 use crate::store::grants::Grant;
@@ -513,4 +514,24 @@ pub async fn audit_log(
         limit: page.limit,
         offset: page.offset,
     }))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/settings", operation_id = "admin_get_settings", tag = "admin",
+    responses((status = 200, description = "The runtime-tunable settings in force", body = RuntimeSettings)))]
+pub async fn get_settings(State(app): State<AppState>) -> axum::Json<RuntimeSettings> {
+    axum::Json(app.engine.runtime_settings())
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/settings", operation_id = "admin_update_settings", tag = "admin",
+    request_body = SettingsPatch,
+    responses(
+        (status = 200, description = "Applied and stored; in force now and after restarts", body = RuntimeSettings),
+        (status = 400, description = "A value is out of bounds; every problem is named", body = crate::error::ErrorBody),
+    ))]
+pub async fn update_settings(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    ApiJson(patch): ApiJson<SettingsPatch>,
+) -> Result<axum::Json<RuntimeSettings>, ApiError> {
+    Ok(axum::Json(app.engine.update_settings(&patch, &rc).await?))
 }

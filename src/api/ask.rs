@@ -53,7 +53,7 @@ pub async fn ask(
         &identity,
         rc,
         req.connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )
     .map_err(|e| e.into_response())?;
     let result = app
@@ -88,7 +88,7 @@ pub async fn ask_stream(
         &identity,
         rc,
         req.connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )?;
     let (tx, rx) = tokio::sync::mpsc::channel::<AskEvent>(16);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();

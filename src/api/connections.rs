@@ -30,7 +30,7 @@ pub async fn list(
     State(app): State<AppState>,
     identity: crate::auth::Identity,
 ) -> axum::Json<Vec<ConnectionSummary>> {
-    let default = &app.engine.settings.default_connection;
+    let default = app.engine.settings().default_connection;
     let out = app
         .engine
         .connections

@@ -78,6 +78,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             patch(admin::update_connection).delete(admin::delete_connection),
         )
         .route("/admin/audit", get(admin::audit_log))
+        .route(
+            "/admin/settings",
+            get(admin::get_settings).patch(admin::update_settings),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
     let app = Router::new()
         .nest("/api/v1", v1)

@@ -32,7 +32,7 @@ use super::{admin, ask, auth, connections, health, queries, sql, training};
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::get_grants, admin::put_grants,
         admin::list_connections, admin::create_connection, admin::update_connection, admin::delete_connection,
-        admin::audit_log,
+        admin::audit_log, admin::get_settings, admin::update_settings,
     ),
     modifiers(&Security),
     components(schemas(crate::error::ErrorBody, crate::engine::sql::RejectCode)),

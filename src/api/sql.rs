@@ -38,7 +38,7 @@ pub async fn generate(
         &identity,
         rc,
         req.connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )?;
     Ok(axum::Json(
         app.engine
@@ -71,7 +71,7 @@ pub async fn validate(
         &identity,
         rc,
         req.connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )?;
     let mut report = app.engine.validate(&req.sql, req.connection.as_ref())?;
     // The caller's table allowlist narrows the connection's policy.
@@ -96,7 +96,7 @@ pub(crate) async fn audit_rejection(
 ) {
     let conn = connection
         .map(|c| c.to_string())
-        .unwrap_or_else(|| app.engine.settings.default_connection.clone());
+        .unwrap_or_else(|| app.engine.settings().default_connection.clone());
     let _ = app
         .engine
         .store
@@ -194,7 +194,7 @@ pub async fn execute(
         &identity,
         rc,
         connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )?;
     let result = match check_as(&app, &rc, &sql_text, connection.as_ref()) {
         Ok(()) => app
@@ -211,7 +211,7 @@ pub async fn execute(
     Ok(axum::Json(ExecuteResponse {
         connection: connection
             .map(|c| c.to_string())
-            .unwrap_or_else(|| app.engine.settings.default_connection.clone()),
+            .unwrap_or_else(|| app.engine.settings().default_connection.clone()),
         sql: validated.sql().to_string(),
         tables: validated.tables().to_vec(),
         row_count: rs.rows.len(),

@@ -123,7 +123,7 @@ pub async fn add(
         &identity,
         rc,
         req.connection.as_ref(),
-        &app.engine.settings.default_connection,
+        &app.engine.settings().default_connection,
     )?;
     let input = TrainingInput {
         kind: req.kind,

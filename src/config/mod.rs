@@ -38,7 +38,7 @@ pub enum LogFormat {
 }
 
 /// When an approved answer becomes a training item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum FeedbackMode {
     /// A 👍 or a working correction is trained at once.

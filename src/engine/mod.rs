@@ -7,5 +7,6 @@ pub mod llm;
 pub mod pipeline;
 pub mod prompt;
 pub mod retrieval;
+pub mod settings;
 pub mod sql;
 pub mod training;

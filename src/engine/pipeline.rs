@@ -65,7 +65,9 @@ pub struct Engine {
     pub index: Arc<dyn VectorIndex>,
     pub llm: Arc<dyn LlmProvider>,
     pub cache: Arc<dyn Cache>,
-    pub settings: EngineSettings,
+    /// Runtime-tunable settings (`PATCH /api/v1/admin/settings`); read with
+    /// [`Engine::settings`], which clones them so no lock is held across awaits.
+    pub settings: std::sync::RwLock<EngineSettings>,
 }
 
 /// Who is asking and under which correlation id; auth fills `user_id`.
@@ -239,6 +241,19 @@ async fn emit(sink: Sink<'_>, ev: AskEvent) {
 }
 
 impl Engine {
+    /// The current settings (a cheap copy).
+    pub fn settings(&self) -> EngineSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replace the settings at runtime.
+    pub fn set_settings(&self, settings: EngineSettings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+    }
+
     /// One generation call, measured and traced.
     #[instrument(name = "llm.generate", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.prompt_tokens, llm.completion_tokens))]
     async fn call_llm(
@@ -313,8 +328,8 @@ impl Engine {
     ) -> Result<Arc<ConnectionHandle>, PipelineError> {
         let id = match name {
             Some(id) => id.clone(),
-            None => ConnectionId::parse(&self.settings.default_connection).map_err(|_| {
-                PipelineError::UnknownConnection(self.settings.default_connection.clone())
+            None => ConnectionId::parse(&self.settings().default_connection).map_err(|_| {
+                PipelineError::UnknownConnection(self.settings().default_connection.clone())
             })?,
         };
         self.connections
@@ -330,7 +345,7 @@ impl Engine {
         question: &str,
     ) -> Result<RetrievedContext, PipelineError> {
         let vector = self.embedder.embed(question);
-        let s = &self.settings;
+        let s = self.settings();
         let mut hits: Vec<(TrainingKind, String, f32)> = Vec::new();
         for (kind, k) in [
             (TrainingKind::Ddl, s.top_k_ddl),
@@ -539,7 +554,7 @@ impl Engine {
 
         // A cached generation (same question, schema, training and model)
         // skips retrieval and generation; it is validated again all the same.
-        if !self.settings.sql_cache_ttl.is_zero() {
+        if !self.settings().sql_cache_ttl.is_zero() {
             let cached = self.cache.get(&key).await;
             metrics::cache_lookup("sql", cached.is_some());
             if let Some(bytes) = cached {
@@ -608,9 +623,9 @@ impl Engine {
             context,
             previous_attempts: Vec::new(),
             correlation_id: rc.correlation_id.clone(),
-            token_budget: self.settings.token_budget,
+            token_budget: self.settings().token_budget,
         };
-        let max_attempts = 1 + self.settings.max_correction_attempts;
+        let max_attempts = 1 + self.settings().max_correction_attempts;
         let mut last_error: Option<PipelineError> = None;
         for attempt in 1..=max_attempts {
             record.attempts = attempt;
@@ -673,7 +688,7 @@ impl Engine {
             match result {
                 Ok(rs) => {
                     emit(sink, rows_event(&rs)).await;
-                    if !self.settings.sql_cache_ttl.is_zero() {
+                    if !self.settings().sql_cache_ttl.is_zero() {
                         let cached = CachedGeneration {
                             sql: validated.sql().to_string(),
                             sources: sources
@@ -684,7 +699,7 @@ impl Engine {
                         };
                         if let Ok(bytes) = serde_json::to_vec(&cached) {
                             self.cache
-                                .set(&key, bytes, self.settings.sql_cache_ttl)
+                                .set(&key, bytes, self.settings().sql_cache_ttl)
                                 .await;
                         }
                     }
@@ -724,10 +739,10 @@ impl Engine {
             context,
             previous_attempts: Vec::new(),
             correlation_id: rc.correlation_id.clone(),
-            token_budget: self.settings.token_budget,
+            token_budget: self.settings().token_budget,
         };
         let mut last: Option<GeneratedSql> = None;
-        for attempt in 1..=(1 + self.settings.max_correction_attempts) {
+        for attempt in 1..=(1 + self.settings().max_correction_attempts) {
             let generation = self.call_llm(&req).await?;
             let sql_text = match generation.outcome {
                 GenerationOutcome::Unanswerable { reason } => {

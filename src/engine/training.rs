@@ -235,7 +235,7 @@ impl Engine {
         };
         let (status, training_item) = match train_sql {
             Some(sql_text) => {
-                let item_status = match self.settings.feedback_mode {
+                let item_status = match self.settings().feedback_mode {
                     FeedbackMode::Immediate => TrainingStatus::Active,
                     FeedbackMode::Approval => TrainingStatus::Pending,
                 };

@@ -532,7 +532,7 @@ fn context_recall(
         context: ctx,
         previous_attempts: Vec::new(),
         correlation_id: None,
-        token_budget: engine.settings.token_budget,
+        token_budget: engine.settings().token_budget,
     };
     let prompt = crate::engine::prompt::build_prompt(&req);
     let prompt_shown = shown_by(

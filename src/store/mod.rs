@@ -15,6 +15,7 @@ pub mod connections;
 pub mod feedback;
 pub mod grants;
 pub mod queries;
+pub mod settings;
 pub mod tokens;
 pub mod training;
 pub mod users;

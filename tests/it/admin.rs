@@ -207,3 +207,87 @@ async fn rejected_sql_is_audited_without_its_text() {
     assert_eq!(event["target"], "demo");
     assert!(!audit.to_string().contains("Secret Person"));
 }
+
+#[tokio::test]
+async fn admins_change_runtime_settings_which_apply_now_and_after_restart() {
+    let app = TestApp::spawn().await;
+    let before = app.get("/api/v1/admin/settings").await.expect(200);
+    assert_eq!(before["feedback_mode"], "immediate");
+    assert_eq!(before["default_connection"], "demo");
+
+    // Out-of-bounds values are refused with every problem named; nothing changes.
+    let bad = app
+        .patch(
+            "/api/v1/admin/settings",
+            json!({ "max_correction_attempts": 9, "default_connection": "nope" }),
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400, "{}", bad.body);
+    let msg = bad.body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("max_correction_attempts") && msg.contains("default_connection"),
+        "{msg}"
+    );
+    let r = app
+        .patch("/api/v1/admin/settings", json!({ "bogus": 1 }))
+        .await;
+    assert_eq!(r.status.as_u16(), 400);
+    assert_eq!(app.get("/api/v1/admin/settings").await.expect(200), before);
+
+    let after = app
+        .patch(
+            "/api/v1/admin/settings",
+            json!({ "feedback_mode": "approval", "sql_cache_ttl_secs": 0 }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(after["feedback_mode"], "approval");
+    assert_eq!(
+        after["max_correction_attempts"],
+        before["max_correction_attempts"]
+    );
+
+    // In force now: a 👍 waits for approval.
+    let answer = app.ask("How many products are there?").await.expect(200);
+    let fb = app
+        .post(
+            &format!(
+                "/api/v1/queries/{}/feedback",
+                answer["query_id"].as_str().unwrap()
+            ),
+            json!({ "rating": "up" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(fb["feedback"]["status"], "pending");
+
+    // And after a restart (a second instance on the same data dir).
+    let again = insight::app::App::build(
+        app.state.config.clone(),
+        insight::app::AppOverrides::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.engine.runtime_settings().feedback_mode,
+        insight::config::FeedbackMode::Approval
+    );
+    assert_eq!(again.engine.runtime_settings().sql_cache_ttl_secs, 0);
+
+    // Only admins.
+    let analyst = app.login_as(Role::Analyst).await;
+    assert_eq!(
+        analyst
+            .patch("/api/v1/admin/settings", json!({ "top_k_ddl": 3 }))
+            .await
+            .status
+            .as_u16(),
+        403
+    );
+    let audit = app
+        .get("/api/v1/admin/audit?limit=100")
+        .await
+        .expect(200)
+        .to_string();
+    assert!(audit.contains("settings.update"));
+}

@@ -1,0 +1,35 @@
+//! Runtime settings overrides, stored as one JSON document per key.
+
+use super::{Store, StoreError, now};
+
+const RUNTIME: &str = "runtime";
+
+impl Store {
+    /// The stored runtime-settings overrides, if an admin ever changed them.
+    pub async fn runtime_settings(&self) -> Result<Option<serde_json::Value>, StoreError> {
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(RUNTIME)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    pub async fn save_runtime_settings(
+        &self,
+        value: &serde_json::Value,
+        updated_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(RUNTIME)
+        .bind(value.to_string())
+        .bind(now())
+        .bind(updated_by)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
