@@ -96,7 +96,7 @@ pub(crate) async fn audit_rejection(
 ) {
     let conn = connection
         .map(|c| c.to_string())
-        .unwrap_or_else(|| app.engine.settings().default_connection.clone());
+        .unwrap_or_else(|| app.engine.settings().default_connection);
     let _ = app
         .engine
         .store
@@ -211,7 +211,7 @@ pub async fn execute(
     Ok(axum::Json(ExecuteResponse {
         connection: connection
             .map(|c| c.to_string())
-            .unwrap_or_else(|| app.engine.settings().default_connection.clone()),
+            .unwrap_or_else(|| app.engine.settings().default_connection),
         sql: validated.sql().to_string(),
         tables: validated.tables().to_vec(),
         row_count: rs.rows.len(),
