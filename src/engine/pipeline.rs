@@ -329,7 +329,7 @@ impl Engine {
         let id = match name {
             Some(id) => id.clone(),
             None => ConnectionId::parse(&self.settings().default_connection).map_err(|_| {
-                PipelineError::UnknownConnection(self.settings().default_connection.clone())
+                PipelineError::UnknownConnection(self.settings().default_connection)
             })?,
         };
         self.connections
