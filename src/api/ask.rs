@@ -31,6 +31,9 @@ pub struct AskRequest {
     pub question: Question,
     #[serde(default)]
     pub connection: Option<ConnectionId>,
+    /// `false` leaves out the chart suggestion (default: `query.charts`).
+    #[serde(default)]
+    pub chart: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/api/v1/ask", operation_id = "ask", tag = "ask", request_body = AskRequest,
@@ -66,7 +69,10 @@ pub async fn ask(
                 .await;
         }
     }
-    let answer = result.map_err(|e| AskError(e).into_response())?;
+    let mut answer = result.map_err(|e| AskError(e).into_response())?;
+    if req.chart == Some(false) {
+        answer.chart = None;
+    }
     Ok(axum::Json(answer))
 }
 

@@ -118,6 +118,8 @@ pub struct QueryConfig {
     /// Row cap: the validator adds or clamps `LIMIT` to it and connectors stop there.
     pub max_rows: u64,
     pub timeout_secs: u64,
+    /// Attach a Vega-Lite chart suggestion to answers (a request may opt out).
+    pub charts: bool,
 }
 
 impl Default for QueryConfig {
@@ -126,6 +128,7 @@ impl Default for QueryConfig {
             default_connection: "demo".into(),
             max_rows: 1000,
             timeout_secs: 30,
+            charts: true,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Nothing in `engine` imports axum: the API and the CLI both call
 //! [`pipeline::Pipeline`].
 
+pub mod chart;
 pub mod llm;
 pub mod pipeline;
 pub mod prompt;

@@ -40,6 +40,8 @@ pub struct EngineSettings {
     pub token_budget: usize,
     pub sql_cache_ttl: Duration,
     pub feedback_mode: crate::config::FeedbackMode,
+    /// Attach a chart suggestion to answers.
+    pub charts: bool,
 }
 
 impl EngineSettings {
@@ -53,6 +55,7 @@ impl EngineSettings {
             token_budget: c.llm.token_budget,
             sql_cache_ttl: Duration::from_secs(c.cache.sql_ttl_secs),
             feedback_mode: c.training.feedback_mode,
+            charts: c.query.charts,
         }
     }
 }
@@ -130,6 +133,10 @@ pub struct Answer {
     pub provider: String,
     pub strategy: Option<String>,
     pub cached: bool,
+    /// A Vega-Lite v5 spec suggested from the result's shape, when one fits
+    /// (see `engine::chart`).
+    #[schema(value_type = Option<Object>)]
+    pub chart: Option<serde_json::Value>,
 }
 
 /// Progress of one ask, streamed to SSE clients as it happens.
@@ -472,6 +479,11 @@ impl Engine {
                     .insert_query(&record)
                     .await
                     .map_err(PipelineError::from)?;
+                let chart = if self.settings().charts {
+                    crate::engine::chart::suggest(&rs.columns, &rs.rows)
+                } else {
+                    None
+                };
                 Ok(Answer {
                     query_id,
                     question: question.to_string(),
@@ -488,6 +500,7 @@ impl Engine {
                     provider: self.llm.name().to_string(),
                     strategy,
                     cached,
+                    chart,
                 })
             }
             Err(error) => {

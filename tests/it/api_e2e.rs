@@ -27,6 +27,12 @@ async fn ask_validate_execute_feedback_then_learned() {
         "{first}"
     );
     assert_ne!(first["strategy"], "trained_example");
+    // Category + measure: a bar chart with the rows embedded.
+    assert_eq!(first["chart"]["mark"], "bar", "{first}");
+    assert_eq!(
+        first["chart"]["data"]["values"].as_array().unwrap().len(),
+        first["row_count"].as_u64().unwrap() as usize
+    );
     let query_id = first["query_id"].as_str().unwrap().to_string();
 
     // 2. Validate and execute the same SQL by hand.
