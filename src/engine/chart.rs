@@ -33,7 +33,7 @@ fn looks_temporal_text(s: &str) -> bool {
     let b = s.as_bytes();
     // 2024, 2024-05, 2024-05-17, 2024-05-17T10:00…, 2024-05-17 10:00…
     let digits =
-        |r: std::ops::Range<usize>| r.all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+        |mut r: std::ops::Range<usize>| r.all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     (b.len() == 4 && digits(0..4))
         || (b.len() >= 7
             && digits(0..4)
