@@ -328,6 +328,27 @@ impl Engine {
         result
     }
 
+    /// The first generation request for a question; corrections add
+    /// `previous_attempts`.
+    fn generation_request(
+        &self,
+        question: &Question,
+        dialect: crate::domain::Dialect,
+        schema: Arc<crate::connectors::SchemaInfo>,
+        context: RetrievedContext,
+        rc: &RequestContext,
+    ) -> GenerationRequest {
+        GenerationRequest {
+            question: question.to_string(),
+            dialect,
+            schema,
+            context,
+            previous_attempts: Vec::new(),
+            correlation_id: rc.correlation_id.clone(),
+            token_budget: self.settings().token_budget,
+        }
+    }
+
     /// Resolve a connection name (or the default one).
     pub fn connection(
         &self,
@@ -629,15 +650,7 @@ impl Engine {
         )
         .await;
 
-        let mut req = GenerationRequest {
-            question: question.to_string(),
-            dialect: conn.dialect,
-            schema: schema.clone(),
-            context,
-            previous_attempts: Vec::new(),
-            correlation_id: rc.correlation_id.clone(),
-            token_budget: self.settings().token_budget,
-        };
+        let mut req = self.generation_request(question, conn.dialect, schema.clone(), context, rc);
         let max_attempts = 1 + self.settings().max_correction_attempts;
         let mut last_error: Option<PipelineError> = None;
         for attempt in 1..=max_attempts {
@@ -745,15 +758,7 @@ impl Engine {
         let schema = conn.schema();
         let context = self.retrieve(&conn, question.as_str()).await?;
         let sources = Self::sources(&context);
-        let mut req = GenerationRequest {
-            question: question.to_string(),
-            dialect: conn.dialect,
-            schema: schema.clone(),
-            context,
-            previous_attempts: Vec::new(),
-            correlation_id: rc.correlation_id.clone(),
-            token_budget: self.settings().token_budget,
-        };
+        let mut req = self.generation_request(question, conn.dialect, schema.clone(), context, rc);
         let mut last: Option<GeneratedSql> = None;
         for attempt in 1..=(1 + self.settings().max_correction_attempts) {
             let generation = self.call_llm(&req).await?;

@@ -586,50 +586,95 @@ async fn nothing_is_installed_without_configuration() {
     assert!(err.to_string().contains("SENTRY_DSN"), "{err}");
 }
 
-/// Through the real service: one ask produces a request span with the
-/// pipeline's spans nested under it, down to the LLM call.
-#[tokio::test]
+/// Through the real binary (its own process, so its global subscriber is
+/// the one configured from the standard env vars): one ask produces a
+/// request span with the pipeline's spans nested under it, down to the LLM
+/// call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_exports_nested_spans_down_to_the_llm_call() {
-    use tracing_subscriber::layer::SubscriberExt as _;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
     let collector = Collector::start().await;
-    let telemetry = Telemetry::from_env_vars(&env(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base),
-        ("OTEL_TRACES_SAMPLER", "always_on"),
-    ]))
-    .unwrap();
-    let Telemetry { otlp, guard, .. } = telemetry;
-    // A current-thread test runtime: the server's tasks run on this thread
-    // and see this thread's default subscriber.
-    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otlp));
-    let app = crate::util::TestApp::spawn().await;
-    app.ask("How many customers are there?").await.expect(200);
-    // The request span closes when the response has been handed to the
-    // server, which can be a moment after the client has read it: flush
-    // until it has arrived (bounded).
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
+        .args(["serve", "--port", "0"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
+        .env("INSIGHT_ADMIN_PASSWORD", "otlp-e2e-test-password")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base)
+        .env("OTEL_TRACES_SAMPLER", "always_on")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server printed its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+    };
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "otlp-e2e-test-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    let resp = client
+        .post(format!("{base}/api/v1/ask"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"question": "How many customers are there?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // Spans are exported in batches about every second.
+    let is_ask_request = |s: &Value| {
+        s["name"] == "request"
+            && s["attributes"].as_array().is_some_and(|a| {
+                a.iter().any(|kv| {
+                    kv["key"] == "http.route" && kv["value"]["stringValue"] == "/api/v1/ask"
+                })
+            })
+    };
     let mut spans: Vec<Value> = Vec::new();
-    for _ in 0..50 {
-        assert!(guard.otlp().unwrap().flush(Duration::from_secs(5)).await);
+    for _ in 0..100 {
         spans = collector
             .received()
             .iter()
             .filter(|r| r.path == "/v1/traces")
             .flat_map(|r| spans_of(&r.json()))
             .collect();
-        let has_request = spans.iter().any(|s| {
-            s["name"] == "request"
-                && attribute(&s["attributes"], "http.route")["stringValue"] == "/api/v1/ask"
-        });
-        if has_request {
+        if spans.iter().any(|s| is_ask_request(s))
+            && spans.iter().any(|s| s["name"] == "llm.generate")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     let request = spans
         .iter()
-        .find(|s| {
-            s["name"] == "request"
-                && attribute(&s["attributes"], "http.route")["stringValue"] == "/api/v1/ask"
-        })
+        .find(|s| is_ask_request(s))
         .unwrap_or_else(|| panic!("no request span for /api/v1/ask in {spans:?}"));
     let child_of = |parent: &Value, name: &str| -> Value {
         spans
@@ -651,7 +696,11 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
     child_of(&ask, "retrieval");
     child_of(&ask, "sql.validate");
     child_of(&ask, "sql.execute");
-    guard.shutdown().await;
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.to_string().contains("otlp-e2e-test-password"))
+    );
 }
 
 /// Through the real service: an induced 500 reaches Sentry as an envelope
