@@ -430,3 +430,43 @@ async fn trained_examples_are_reused_and_failed_sql_is_not_repeated() {
         g.outcome
     );
 }
+
+#[tokio::test]
+async fn close_trained_examples_are_adapted_to_the_question_values() {
+    let mut d = demo().await;
+    let generator = BuiltinGenerator::new();
+    let trained =
+        "SELECT COUNT(*) FROM customers WHERE country = 'Germany' AND segment <> 'Corporate'";
+    let mut req = request(&d.schema, "How many customers are in France?");
+    req.context.examples = vec![ContextItem {
+        id: "ex-1".into(),
+        kind: TrainingKind::QuestionSql,
+        score: 0.7,
+        content: "How many customers are in Germany?".into(),
+        sql: Some(trained.into()),
+    }];
+    let g = generator.generate(&req).await.unwrap();
+    assert_eq!(g.strategy.as_deref(), Some("adapted_example"));
+    let GenerationOutcome::Sql { sql } = g.outcome else {
+        panic!("expected SQL")
+    };
+    assert_eq!(sql, trained.replace("Germany", "France"));
+    let gold = "SELECT COUNT(*) FROM customers WHERE country = 'France' AND segment <> 'Corporate'";
+    assert_eq!(
+        rows(&mut d.conn, &sql).await.unwrap(),
+        rows(&mut d.conn, gold).await.unwrap()
+    );
+
+    // A question about another table never takes the example, however close.
+    let mut req = request(&d.schema, "How many orders are in France?");
+    req.context.examples = vec![ContextItem {
+        id: "ex-1".into(),
+        kind: TrainingKind::QuestionSql,
+        score: 0.95,
+        content: "How many customers are in Germany?".into(),
+        sql: Some(trained.into()),
+    }];
+    let g = generator.generate(&req).await.unwrap();
+    assert_ne!(g.strategy.as_deref(), Some("adapted_example"));
+    assert_ne!(g.strategy.as_deref(), Some("trained_example"));
+}

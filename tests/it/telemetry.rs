@@ -663,9 +663,7 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
             .filter(|r| r.path == "/v1/traces")
             .flat_map(|r| spans_of(&r.json()))
             .collect();
-        if spans.iter().any(&is_ask_request)
-            && spans.iter().any(|s| s["name"] == "llm.generate")
-        {
+        if spans.iter().any(&is_ask_request) && spans.iter().any(|s| s["name"] == "llm.generate") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -473,14 +473,8 @@ pub fn adapt(
             continue;
         }
         let e = facts(&ex.content, schema);
-        let adapted = match adapt_one(&q, &e, sql, schema) {
-            Ok(a) => a,
-            Err(why) => {
-                if std::env::var_os("ADAPT_DEBUG").is_some() {
-                    eprintln!("ADAPT\t{question}\t{}\t{why}", ex.content);
-                }
-                continue;
-            }
+        let Ok(adapted) = adapt_one(&q, &e, sql, schema) else {
+            continue;
         };
         if failed.contains(&super::normalise_sql(&adapted)) {
             continue;
@@ -566,12 +560,20 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         let [ec] = e_only.as_slice() else {
             return Err("column swap source");
         };
-        // Same table, so joins stay valid.
+        // Same table, so joins stay valid; and a column name no other table
+        // has, so every place the SQL names it is that column.
+        let owners = |name: &str| {
+            schema
+                .tables
+                .iter()
+                .filter(|t| t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(name)))
+                .count()
+        };
         let (old, new) = ec
             .iter()
             .find_map(|&(et, ecol)| {
                 let old = col_name(schema, (et, ecol));
-                if !ids.contains(&old) {
+                if !ids.contains(&old) || owners(&old) != 1 {
                     return None;
                 }
                 qc.iter()
@@ -623,13 +625,6 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         }
     }
     if q_missing.len() != e_slots.len() {
-        if std::env::var_os("ADAPT_DEBUG").is_some() {
-            eprintln!(
-                "VC {:?} / {:?}",
-                q_missing,
-                e_slots.iter().map(|x| x.0).collect::<Vec<_>>()
-            );
-        }
         return Err("value count");
     }
     for (ql, (el, at)) in q_missing.iter().zip(&e_slots) {

@@ -153,6 +153,10 @@ pub const INTENT_WORDS: &[&str] = &[
     "low",
     "big",
     "small",
+    "alphabetical",
+    "alphabetically",
+    "lexicographical",
+    "lexicographically",
 ];
 
 const REVENUE_WORDS: &[&str] = &[
@@ -252,6 +256,17 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
         });
         for (ci, c) in t.columns.iter().enumerate() {
             let cw = stems(&identifier_words(&c.name));
+            // "id"/"ids" names the primary key of whichever table is in play.
+            let is_pk = t.primary_key.len() == 1 && t.primary_key[0] == c.name;
+            if is_pk && cw.last().is_some_and(|w| w == "id") {
+                for w in ["id", "ids"] {
+                    out.push(Entry {
+                        words: vec![w.into()],
+                        link: Link::Column(vec![(ti, ci)]),
+                        rank: 3,
+                    });
+                }
+            }
             if cw.is_empty() || (cw.len() == 1 && cw[0] == "id") {
                 continue;
             }

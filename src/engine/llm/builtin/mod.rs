@@ -2,17 +2,25 @@
 //!
 //! It works only from the introspected schema (names, keys and the stored
 //! values of low-cardinality text columns) and the retrieved trained examples,
-//! in two steps:
+//! in three steps:
 //!
 //! 1. **Reuse** a trained example when the question is a paraphrase of it: the
 //!    retrieval score reaches `reuse_threshold` *and* both name the same
 //!    tables, values and numbers, or their content-word sets nearly agree
 //!    (Jaccard ≥ 0.75). The entity check is why "How many orders are there?"
 //!    never reuses "How many customers are there?" however close the vectors.
-//! 2. Otherwise **map the question's shape** onto the schema ([`shapes`]) via
-//!    schema and value linking ([`linking`]).
+//!    Even then the negation, the ranking direction and the numbers must agree
+//!    ([`adapt::fits`]).
+//! 2. Otherwise **adapt a close example** ([`adapt`]): same SQL skeleton,
+//!    the question's values (or one column) swapped in, never an example
+//!    that names a table, column or value the question does not. A very
+//!    close one (content-word similarity ≥ 0.5, retrieval score ≥ 0.6) wins
+//!    over step 3.
+//! 3. Otherwise **map the question's shape** onto the schema ([`shapes`]) via
+//!    schema and value linking ([`linking`]). When no shape fits, a looser
+//!    adapted example (similarity ≥ 0.2) answers rather than nothing.
 //!
-//! When neither works it says what it did not understand instead of guessing:
+//! When none works it says what it did not understand instead of guessing:
 //! a wrong query that runs is worse than no query. Retries (non-empty
 //! `previous_attempts`) take the next-best interpretation and never repeat a
 //! failed SQL text.
@@ -34,7 +42,8 @@ use crate::connectors::SchemaInfo;
 
 /// Content-word Jaccard similarity at which a trained question counts as the same question.
 const JACCARD_REUSE: f64 = 0.75;
-/// Similarity from which an adapted example wins over the shape builder…
+/// Similarity from which an adapted example wins over the shape builder at
+/// the default reuse threshold (a stricter threshold raises it)…
 const ADAPT_PREFERRED: f64 = 0.5;
 /// …if retrieval also ranked it this close.
 const ADAPT_PREFERRED_SCORE: f32 = 0.6;
@@ -74,6 +83,13 @@ impl BuiltinGenerator {
         self.reuse_threshold
     }
 
+    /// Similarity from which an adapted example wins over the shapes: it
+    /// rises twice as fast as the configured reuse threshold.
+    fn adapt_floor(&self) -> f64 {
+        let extra = f64::from(self.reuse_threshold - Self::DEFAULT_REUSE_THRESHOLD);
+        (ADAPT_PREFERRED + 2.0 * extra).max(0.0)
+    }
+
     /// The synchronous core of [`LlmProvider::generate`].
     pub fn generate_sync(&self, req: &GenerationRequest) -> Generation {
         let failed: BTreeSet<String> = req
@@ -99,7 +115,7 @@ impl BuiltinGenerator {
         let (outcome, strategy) = match self.reuse(req, &failed) {
             Some(sql) => (GenerationOutcome::Sql { sql }, Some("trained_example")),
             None => match adapted().filter(|(a, _)| {
-                a.similarity >= ADAPT_PREFERRED && a.score >= self.reuse_threshold
+                a.similarity >= self.adapt_floor() && a.score >= ADAPT_PREFERRED_SCORE
             }) {
                 Some((a, strategy)) => (GenerationOutcome::Sql { sql: a.sql }, Some(strategy)),
                 None => match interpret(&req.question, &req.schema, req.dialect, &failed) {

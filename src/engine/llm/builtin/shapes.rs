@@ -6,8 +6,10 @@
 //! superlatives [`top_n`]. Tables are joined along foreign keys (shortest
 //! path, up to three hops); when a join fans out from the base table, counts
 //! become `COUNT(DISTINCT pk)` and lists `SELECT DISTINCT`, so rows are never
-//! double-counted. Ambiguous choices go through [`Choices`], so a retry can
-//! take the next-best interpretation.
+//! double-counted. Lists and top-N rows show the columns the question names
+//! ("name and age of …"; a superlative's own columns only when named before
+//! it), else every column. Ambiguous choices go through [`Choices`], so a
+//! retry can take the next-best interpretation.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -698,6 +700,13 @@ pub fn build(
         });
         let limit = number_for_limit.or(if plural { None } else { Some(1) });
         let word = tokens[rp].lower.as_str();
+        // "name and age of the oldest singer": the columns named before the
+        // superlative are what to show.
+        let rank_mention = mentions
+            .iter()
+            .position(|m| m.start > rp)
+            .unwrap_or(mentions.len());
+        let rank_proj = named_columns(&plain_cols, rank_mention, &plan);
         let date_word = matches!(word, "newest" | "latest" | "oldest" | "earliest")
             || (matches!(word, "most") && cx.word(rp + 1) == "recent");
         let price_word = matches!(word, "expensive" | "priciest" | "cheapest")
@@ -728,6 +737,7 @@ pub fn build(
                 col,
                 desc,
                 limit.or(Some(if plural { 10 } else { 1 })),
+                &rank_proj,
                 choices,
             );
         }
@@ -742,6 +752,7 @@ pub fn build(
                     (t, c),
                     desc,
                     limit.or(Some(10)),
+                    &rank_proj,
                     choices,
                 );
             }
@@ -829,13 +840,48 @@ pub fn build(
         let tok = &tokens[mentions[fi].end - 1];
         let plural =
             tok.lower != tok.stem || cx.has("distinct") || cx.has("unique") || cx.has("different");
-        if plural && !is_numeric(col) {
+        let several = named_columns(&plain_cols, usize::MAX, &plan).len() > 1;
+        if plural && !is_numeric(col) && !several {
             return distinct_shape(&cx, &plan, (*t, *c), order_by, choices);
         }
     }
 
     // --- list --------------------------------------------------------------
-    list_shape(&cx, &plan, subject, order_by, number_for_limit)
+    // Named columns are the projection ("name and age of singers"), unless
+    // they are the value filters' own columns.
+    let proj = named_columns(&plain_cols, usize::MAX, &plan);
+    // "in alphabetical order": by the first column shown, else the row's label.
+    let alphabetical = [
+        "alphabetical",
+        "alphabetically",
+        "lexicographical",
+        "lexicographically",
+    ]
+    .iter()
+    .any(|w| cx.has(w));
+    let order_by = match order_by {
+        None if alphabetical => proj
+            .first()
+            .copied()
+            .or_else(|| cx.labels(subject).first().map(|&c| (subject, c))),
+        o => o,
+    };
+    list_shape(&cx, &plan, subject, order_by, number_for_limit, &proj)
+}
+
+/// Columns named before mention position `before` (deduplicated, in order),
+/// leaving out the columns the plan filters on.
+fn named_columns(plain: &[(usize, ColRef)], before: usize, plan: &Plan) -> Vec<ColRef> {
+    let mut out: Vec<ColRef> = Vec::new();
+    for &(mi, tc) in plain {
+        let filtered = plan.values.iter().any(|v| (v.0, v.1) == tc)
+            || plan.cmps.iter().any(|c| (c.0, c.1) == tc)
+            || plan.years.iter().any(|y| y.2 == Some(tc));
+        if mi < before && !filtered && !out.contains(&tc) {
+            out.push(tc);
+        }
+    }
+    out
 }
 
 fn no_table_reason(cx: &Ctx) -> Reason {
@@ -1358,6 +1404,10 @@ fn aggregate_shape(
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per ranking flavour; a struct would only rename them"
+)]
 fn own_column_rank(
     cx: &Ctx,
     plan: &Plan,
@@ -1365,17 +1415,16 @@ fn own_column_rank(
     (t, c): (usize, usize),
     desc: bool,
     limit: Option<u64>,
+    proj: &[ColRef],
     _choices: &mut Choices,
 ) -> Result<Built, Reason> {
-    let (joins, conds) = from_where(cx, plan, entity, &[t])?;
+    let mut extra = vec![t];
+    extra.extend(proj.iter().map(|p| p.0));
+    let (joins, conds) = from_where(cx, plan, entity, &extra)?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, entity, &joins, &conds);
     s.distinct = joins.fans_out;
-    s.cols = vec![if q {
-        format!("{}.*", cx.tname(entity))
-    } else {
-        "*".into()
-    }];
+    s.cols = projection(cx, q, entity, proj);
     let dir = if desc { "DESC" } else { "ASC" };
     s.order = vec![format!("{} {dir}", cx.col(q, t, c))];
     if let Some(pk) = cx.pk(entity) {
@@ -1490,23 +1539,33 @@ fn distinct_shape(
     })
 }
 
+/// The columns the question asks for, else every column of `entity`.
+fn projection(cx: &Ctx, q: bool, entity: usize, proj: &[ColRef]) -> Vec<String> {
+    if proj.is_empty() {
+        return vec![if q {
+            format!("{}.*", cx.tname(entity))
+        } else {
+            "*".into()
+        }];
+    }
+    proj.iter().map(|&(t, c)| cx.col(q, t, c)).collect()
+}
+
 fn list_shape(
     cx: &Ctx,
     plan: &Plan,
     subject: usize,
     order_by: Option<(usize, usize)>,
     limit: Option<u64>,
+    proj: &[ColRef],
 ) -> Result<Built, Reason> {
-    let extra: Vec<usize> = order_by.map(|o| o.0).into_iter().collect();
+    let mut extra: Vec<usize> = order_by.map(|o| o.0).into_iter().collect();
+    extra.extend(proj.iter().map(|p| p.0));
     let (joins, conds) = from_where(cx, plan, subject, &extra)?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, subject, &joins, &conds);
     s.distinct = joins.fans_out;
-    s.cols = vec![if q {
-        format!("{}.*", cx.tname(subject))
-    } else {
-        "*".into()
-    }];
+    s.cols = projection(cx, q, subject, proj);
     if let Some((t, c)) = order_by {
         let dir = if cx.has("descending") || cx.has("desc") {
             " DESC"

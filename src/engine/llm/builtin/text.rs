@@ -246,6 +246,15 @@ pub const STOPWORDS: &[&str] = &[
     "where",
     "when",
     "how",
+    "he",
+    "she",
+    "his",
+    "her",
+    "him",
+    "corresponding",
+    "along",
+    "well",
+    "listed",
 ];
 
 pub fn is_stopword(word: &str) -> bool {
