@@ -59,17 +59,12 @@ pub async fn ask(
         &app.engine.settings().default_connection,
     )
     .map_err(|e| e.into_response())?;
-    let result = app
+    // A rejection is audited by the engine itself.
+    let mut answer = app
         .engine
         .ask(&req.question, req.connection.as_ref(), &rc, None)
-        .await;
-    if let Err(failure) = &result {
-        if let crate::engine::pipeline::PipelineError::Rejected(v) = &failure.error {
-            crate::api::sql::audit_rejection(&app, &rc, req.connection.as_ref(), v.code.as_str())
-                .await;
-        }
-    }
-    let mut answer = result.map_err(|e| AskError(e).into_response())?;
+        .await
+        .map_err(|e| AskError(e).into_response())?;
     if req.chart == Some(false) {
         answer.chart = None;
     }

@@ -97,15 +97,12 @@ pub(crate) async fn audit_rejection(
     let conn = connection
         .map(|c| c.to_string())
         .unwrap_or_else(|| app.engine.settings().default_connection);
-    let _ = app
-        .engine
-        .store
-        .record_audit(
-            rc.user_id.as_deref(),
+    app.engine
+        .audit(
+            rc,
             "sql.rejected",
-            Some(&conn),
+            &conn,
             serde_json::json!({ "reason": reason }),
-            rc.correlation_id.as_deref(),
         )
         .await;
 }

@@ -540,14 +540,14 @@ impl Engine {
                     _ => (QueryStatus::Failed, "internal".into()),
                 };
                 if status == QueryStatus::Rejected {
-                    // Rejected SQL is a security signal: keep it in the audit log.
+                    // Rejected SQL is a security signal: keep it in the audit
+                    // log — its reason, never its text (which may carry data).
+                    // Every caller (HTTP, SSE, CLI) goes through here.
                     self.audit(
                         rc,
                         "sql.rejected",
-                        &query_id,
-                        serde_json::json!({
-                            "connection": conn.id.as_str(), "reason": code, "sql": record.sql,
-                        }),
+                        conn.id.as_str(),
+                        serde_json::json!({ "reason": code, "query_id": query_id }),
                     )
                     .await;
                 }

@@ -209,6 +209,22 @@ async fn destructive_generated_sql_is_refused_and_changes_nothing() {
         );
         let hist = app.get("/api/v1/queries").await.expect(200);
         assert_eq!(hist["items"][0]["status"], "rejected");
+        // Audited once, with its reason and without the SQL text.
+        let audit = app.get("/api/v1/admin/audit?limit=100").await.expect(200);
+        let rejections: Vec<&Value> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "sql.rejected")
+            .collect();
+        assert_eq!(rejections.len(), 1, "{audit}");
+        assert_eq!(rejections[0]["target"], "demo");
+        assert!(
+            !audit.to_string().contains("DELETE FROM")
+                && !audit.to_string().contains("customers;")
+                && !audit.to_string().contains("SET price"),
+            "{audit}"
+        );
         assert_eq!(hist["items"][0]["provider"], "openai");
     }
 }
