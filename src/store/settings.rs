@@ -7,7 +7,7 @@ const RUNTIME: &str = "runtime";
 impl Store {
     /// The stored runtime-settings overrides, if an admin ever changed them.
     pub async fn runtime_settings(&self) -> Result<Option<serde_json::Value>, StoreError> {
-        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
             .bind(RUNTIME)
             .fetch_optional(self.pool())
             .await?;
@@ -20,7 +20,7 @@ impl Store {
         updated_by: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by",
         )

@@ -21,4 +21,5 @@ mod redis_cache;
 mod secrets_in_logs;
 mod shutdown;
 mod sql_corpus;
+mod store;
 mod telemetry;
