@@ -51,6 +51,14 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl AppState {
+    /// How often this replica re-reads training changes made by others: only
+    /// with a vector index that is shared through the store.
+    pub fn index_sync_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
 /// Optional overrides, used by tests to swap external services.
 #[derive(Default)]
 pub struct AppOverrides {
@@ -65,7 +73,13 @@ impl App {
             Some(s) => s,
             None => {
                 let url = config.store_url();
-                let store = Store::connect(&url)
+                let pool = crate::store::PoolSettings {
+                    max_connections: config.store.pool_size,
+                    acquire_timeout: std::time::Duration::from_secs(
+                        config.store.acquire_timeout_secs,
+                    ),
+                };
+                let store = Store::connect_with(&url, pool)
                     .await
                     .context("opening the app store")?;
                 let pending = store.pending_migrations().await.unwrap_or(0);

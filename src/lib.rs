@@ -21,6 +21,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -29,5 +30,6 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod jobs;
 pub mod observability;
 pub mod store;

@@ -175,6 +175,31 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/admin/settings",
         Access::Requires(Action::ManageSettings),
     ),
+    (
+        Method::GET,
+        "/admin/jobs",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::POST,
+        "/admin/jobs",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::GET,
+        "/admin/jobs/{id}",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::GET,
+        "/admin/backups",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::POST,
+        "/admin/backups",
+        Access::Requires(Action::ManageOperations),
+    ),
 ];
 
 pub const PREFIX: &str = "/api/v1";

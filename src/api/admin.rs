@@ -19,7 +19,7 @@ use crate::store::connections::{StoredConnection, StoredConnectionSettings};
 use crate::store::grants::Grant;
 use crate::store::{AuditEvent, StoreError, User};
 
-async fn audit(
+pub(super) async fn audit(
     app: &AppState,
     actor: &Identity,
     action: &str,

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod ops;
 pub mod queries;
 pub mod sql;
 pub mod training;
@@ -81,6 +82,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/admin/settings",
             get(admin::get_settings).patch(admin::update_settings),
+        )
+        .route("/admin/jobs", get(ops::list_jobs).post(ops::enqueue_job))
+        .route("/admin/jobs/{id}", get(ops::get_job))
+        .route(
+            "/admin/backups",
+            get(ops::list_backups).post(ops::create_backup),
         )
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
     let app = Router::new()

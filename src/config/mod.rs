@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod connections;
 pub mod llm;
+pub mod ops;
 pub mod secrets;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub use auth::AuthConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use llm::{LlmConfig, ProviderKind};
+pub use ops::{BackupConfig, JobsConfig, StoreConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -77,6 +79,9 @@ pub struct Config {
     pub training: TrainingConfig,
     pub cache: CacheConfig,
     pub demo: DemoConfig,
+    pub store: StoreConfig,
+    pub jobs: JobsConfig,
+    pub backup: BackupConfig,
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
 }
 
@@ -221,6 +226,9 @@ impl Default for Config {
             training: TrainingConfig::default(),
             cache: CacheConfig::default(),
             demo: DemoConfig::default(),
+            store: StoreConfig::default(),
+            jobs: JobsConfig::default(),
+            backup: BackupConfig::default(),
             connections: Default::default(),
         }
     }
@@ -310,6 +318,7 @@ impl Config {
         if self.demo.enabled && self.connections.contains_key("demo") {
             problems.push("connections.demo: the name `demo` is taken by the built-in demo database (set demo.enabled = false to reuse it)".into());
         }
+        problems.extend(ops::problems(self));
         problems.extend(self.auth.problems());
         if self.profile == Profile::Production {
             problems.extend(secrets::production_problems(self));
@@ -327,6 +336,14 @@ impl Config {
             Profile::Dev => LogFormat::Text,
             Profile::Production => LogFormat::Json,
         })
+    }
+
+    /// Where backups go: `backup.dir`, or `<data_dir>/backups`.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// The app store URL, defaulting to a SQLite file in the data dir.

@@ -16,6 +16,8 @@ pub mod audit;
 pub mod connections;
 pub mod feedback;
 pub mod grants;
+pub mod jobs;
+pub mod portable;
 pub mod queries;
 pub mod settings;
 pub mod tokens;
@@ -116,11 +118,12 @@ impl Default for PoolSettings {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// For `pg_dump`/`pg_restore`; holds a password, never logged.
+    url: std::sync::Arc<str>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
-    sqlx::migrate!("src/store/migrations/postgres");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 /// SQLite settings for every app-store connection: WAL so readers do not
 /// block the writer, foreign keys on, and a busy timeout so concurrent
@@ -169,7 +172,11 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     /// An in-memory SQLite store for tests and one-shot CLI runs.
@@ -192,6 +199,7 @@ impl Store {
         let store = Self {
             pool,
             backend: Backend::Sqlite,
+            url: "sqlite::memory:".into(),
         };
         store.migrate().await?;
         Ok(store)
@@ -199,6 +207,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection URL, for the backup tools; it may hold a password.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -251,7 +264,9 @@ impl Store {
     /// A transaction that writes. On SQLite `BEGIN IMMEDIATE` takes the write
     /// lock up front, so two concurrent writers wait (busy timeout) instead of
     /// one failing with "database is locked" when it upgrades a read lock.
-    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -273,7 +288,9 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
 
 /// A `sqlite://` URL that creates the file (and its folder) when missing.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {

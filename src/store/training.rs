@@ -296,6 +296,29 @@ impl Store {
         Ok(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Active items of one connection, for a replica re-syncing its index.
+    pub async fn active_training_for(
+        &self,
+        connection: &str,
+    ) -> Result<Vec<TrainingItem>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM training_items WHERE status = 'active' AND connection = $1"
+        )))
+        .bind(connection)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Every connection's training version.
+    pub async fn training_versions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT connection, version FROM training_versions ORDER BY connection")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     pub async fn delete_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
         let mut tx = self.write_tx().await?;
@@ -410,7 +433,7 @@ impl Store {
     }
 }
 
-async fn bump_version(
+pub(super) async fn bump_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     connection: &str,
 ) -> Result<(), StoreError> {

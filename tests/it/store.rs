@@ -8,6 +8,7 @@ use insight::auth::Role;
 use insight::domain::TrainingKind;
 use insight::store::connections::{StoredConnection, StoredConnectionSettings};
 use insight::store::grants::Grant;
+use insight::store::jobs::{JobStatus, NewJob};
 use insight::store::training::TrainingFilter;
 use insight::store::{
     Backend, FeedbackStatus, NewFeedback, NewQuery, NewTrainingItem, Page, QueryStatus, Store,
@@ -15,6 +16,7 @@ use insight::store::{
 };
 use serde_json::json;
 use sqlx::Connection as _;
+use std::time::Duration;
 
 /// A store on one backend, and what to clean up when the test ends.
 pub struct TestStore {
@@ -155,6 +157,12 @@ store_suite!(
     audit_events_newest_first,
     runtime_settings_upsert,
     concurrent_writers_do_not_fail,
+    jobs_dedupe_claim_renew_and_finish,
+    jobs_retry_die_and_fence_lost_leases,
+    expired_leases_are_taken_over,
+    concurrent_workers_never_share_a_job,
+    history_cleanup_keeps_questions_with_feedback,
+    export_rows_import_idempotently,
 );
 
 async fn migrations_are_complete_and_idempotent(s: &Store) {
@@ -245,10 +253,7 @@ async fn api_keys_find_touch_list_revoke_and_expire(s: &Store) {
     .unwrap();
     let found = s.find_api_key("hash-1").await.unwrap().expect("live key");
     assert_eq!(found.id, key.id);
-    assert!(
-        s.find_api_key("hash-2").await.unwrap().is_none(),
-        "expired"
-    );
+    assert!(s.find_api_key("hash-2").await.unwrap().is_none(), "expired");
     s.touch_api_key(&key.id).await.unwrap();
     let listed = s.list_api_keys(&uid).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -372,15 +377,21 @@ async fn query_history_records_pages_and_filters(s: &Store) {
     assert_eq!(q.tables, vec!["orders"]);
     assert_eq!(q.timings_ms, json!({"total": 1.5}));
     assert!(q.truncated);
-    assert_eq!((q.prompt_tokens, q.completion_tokens, q.row_count), (12, 34, Some(3)));
+    assert_eq!(
+        (q.prompt_tokens, q.completion_tokens, q.row_count),
+        (12, 34, Some(3))
+    );
     let (mine, total) = s.list_queries(Some("u1"), Page::default()).await.unwrap();
     assert_eq!(total, 2);
     assert!(mine.iter().all(|q| q.user_id.as_deref() == Some("u1")));
     let (all, total) = s
-        .list_queries(None, Page {
-            limit: 2,
-            offset: 0,
-        })
+        .list_queries(
+            None,
+            Page {
+                limit: 2,
+                offset: 0,
+            },
+        )
         .await
         .unwrap();
     assert_eq!((all.len(), total), (2, 4));
@@ -460,9 +471,8 @@ async fn training_items_dedupe_search_approve_delete_and_version(s: &Store) {
         search: search.map(Into::into),
         ..Default::default()
     };
-    let count = |f: TrainingFilter| async move {
-        s.list_training(&f, Page::default()).await.unwrap().1
-    };
+    let count =
+        |f: TrainingFilter| async move { s.list_training(&f, Page::default()).await.unwrap().1 };
     assert_eq!(count(filter(None, None, None)).await, 3);
     assert_eq!(count(filter(Some("demo"), None, None)).await, 2);
     assert_eq!(
@@ -587,4 +597,229 @@ async fn concurrent_writers_do_not_fail(s: &Store) {
         t.await.unwrap().unwrap();
     }
     assert_eq!(s.training_version("demo").await.unwrap(), 16);
+}
+
+pub fn job(kind: &str, key: Option<&str>) -> NewJob {
+    NewJob {
+        kind: kind.into(),
+        payload: json!({"kind": kind}),
+        dedupe_key: key.map(Into::into),
+        run_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        max_attempts: 2,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+async fn jobs_dedupe_claim_renew_and_finish(s: &Store) {
+    let (a, created) = s
+        .enqueue_job(&job("backup", Some("backup@1")))
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = s
+        .enqueue_job(&job("backup", Some("backup@1")))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, a.id);
+    let later = NewJob {
+        run_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        ..job("reembed", None)
+    };
+    s.enqueue_job(&later).await.unwrap();
+    let claimed = s.claim_job("w1", LEASE).await.unwrap().expect("a due job");
+    assert_eq!(claimed.id, a.id);
+    assert_eq!((claimed.status, claimed.attempts), (JobStatus::Running, 1));
+    assert_eq!(claimed.locked_by.as_deref(), Some("w1"));
+    assert!(
+        s.claim_job("w2", LEASE).await.unwrap().is_none(),
+        "the other is not due"
+    );
+    assert!(s.renew_job_lease(&a.id, "w1", LEASE).await.unwrap());
+    assert!(!s.renew_job_lease(&a.id, "w2", LEASE).await.unwrap());
+    assert!(
+        s.complete_job(&a.id, "w1", &json!({"ok": true}))
+            .await
+            .unwrap()
+    );
+    let done = s.get_job(&a.id).await.unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.result, Some(json!({"ok": true})));
+    assert!(done.finished_at.is_some());
+    let (_, created) = s
+        .enqueue_job(&job("backup", Some("backup@1")))
+        .await
+        .unwrap();
+    assert!(!created, "a key is used once, also after the job finished");
+    let counts = s.job_counts().await.unwrap();
+    assert!(counts.contains(&(JobStatus::Queued, 1)));
+    assert!(counts.contains(&(JobStatus::Succeeded, 1)));
+    assert!(counts.contains(&(JobStatus::Dead, 0)));
+    let (queued, total) = s
+        .list_jobs(Some(JobStatus::Queued), Page::default())
+        .await
+        .unwrap();
+    assert_eq!((queued.len(), total), (1, 1));
+    assert_eq!(s.list_jobs(None, Page::default()).await.unwrap().1, 2);
+}
+
+async fn jobs_retry_die_and_fence_lost_leases(s: &Store) {
+    let (j, _) = s.enqueue_job(&job("backup", None)).await.unwrap();
+    s.claim_job("w1", LEASE).await.unwrap().expect("claimed");
+    let retry_at = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    assert!(
+        s.fail_job(&j.id, "w1", "disk full", Some(retry_at))
+            .await
+            .unwrap()
+    );
+    let queued = s.get_job(&j.id).await.unwrap();
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert_eq!(queued.last_error.as_deref(), Some("disk full"));
+    let second = s.claim_job("w2", LEASE).await.unwrap().expect("retried");
+    assert_eq!(second.attempts, 2);
+    assert!(
+        !s.complete_job(&j.id, "w1", &json!({})).await.unwrap(),
+        "w1 lost it"
+    );
+    assert!(!s.fail_job(&j.id, "w1", "late", None).await.unwrap());
+    assert!(s.fail_job(&j.id, "w2", "still full", None).await.unwrap());
+    let dead = s.get_job(&j.id).await.unwrap();
+    assert_eq!(dead.status, JobStatus::Dead);
+    assert!(
+        s.claim_job("w3", LEASE).await.unwrap().is_none(),
+        "dead jobs stay dead"
+    );
+}
+
+async fn expired_leases_are_taken_over(s: &Store) {
+    let (j, _) = s.enqueue_job(&job("reembed", None)).await.unwrap();
+    // A worker takes the job and is killed: it never renews or finishes.
+    s.claim_job("killed", Duration::from_millis(300))
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert!(
+        s.claim_job("w2", LEASE).await.unwrap().is_none(),
+        "lease still held"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taken = s
+        .claim_job("w2", LEASE)
+        .await
+        .unwrap()
+        .expect("lease ran out");
+    assert_eq!((taken.id.as_str(), taken.attempts), (j.id.as_str(), 2));
+    assert!(
+        s.complete_job(&j.id, "w2", &json!({"items": 0}))
+            .await
+            .unwrap()
+    );
+    assert!(!s.complete_job(&j.id, "killed", &json!({})).await.unwrap());
+    assert_eq!(s.get_job(&j.id).await.unwrap().status, JobStatus::Succeeded);
+}
+
+async fn concurrent_workers_never_share_a_job(s: &Store) {
+    for _ in 0..12 {
+        s.enqueue_job(&job("reembed", None)).await.unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(j) = s.claim_job(&format!("w{w}"), LEASE).await.unwrap() {
+                    assert!(
+                        s.complete_job(&j.id, &format!("w{w}"), &json!({}))
+                            .await
+                            .unwrap()
+                    );
+                    mine.push(j.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (12, 12), "each job claimed exactly once");
+}
+
+async fn history_cleanup_keeps_questions_with_feedback(s: &Store) {
+    for id in ["old1", "old2"] {
+        s.insert_query(&new_query(id, Some("u"), "demo", QueryStatus::Answered))
+            .await
+            .unwrap();
+    }
+    s.insert_feedback(&NewFeedback {
+        query_id: "old2".into(),
+        user_id: None,
+        rating: "up".into(),
+        corrected_sql: None,
+        comment: None,
+        status: FeedbackStatus::Recorded,
+        training_item_id: None,
+    })
+    .await
+    .unwrap();
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(
+        s.delete_queries_before("2000-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.delete_queries_before(&tomorrow).await.unwrap(), 1);
+    assert!(s.get_query("old2").await.is_ok());
+    assert!(s.get_query("old1").await.is_err());
+}
+
+async fn export_rows_import_idempotently(s: &Store) {
+    s.insert_query(&new_query("q1", Some("u"), "demo", QueryStatus::Answered))
+        .await
+        .unwrap();
+    s.insert_query(&new_query("q2", Some("u"), "demo", QueryStatus::Answered))
+        .await
+        .unwrap();
+    s.insert_feedback(&NewFeedback {
+        query_id: "q1".into(),
+        user_id: Some("u".into()),
+        rating: "down".into(),
+        corrected_sql: Some("SELECT 2".into()),
+        comment: None,
+        status: FeedbackStatus::Trained,
+        training_item_id: None,
+    })
+    .await
+    .unwrap();
+    s.insert_training(&training(
+        "demo",
+        "How many orders?",
+        "SELECT COUNT(*) FROM orders",
+    ))
+    .await
+    .unwrap();
+    let rows = s.export_rows().await.unwrap();
+    assert_eq!(
+        (
+            rows.training_items.len(),
+            rows.feedback.len(),
+            rows.queries.len()
+        ),
+        (1, 1, 1),
+        "only questions with feedback travel"
+    );
+    assert_eq!(rows.queries[0]["truncated"], json!(1));
+    let (added, counts) = s.import_rows(&rows).await.unwrap();
+    assert!(added.is_empty());
+    assert_eq!(
+        (counts.training_items, counts.feedback, counts.queries),
+        (0, 0, 0)
+    );
 }
