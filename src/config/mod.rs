@@ -597,6 +597,42 @@ mod tests {
             d.auth.login.max_failures_per_username
         );
         assert_eq!(c.auth.login.window_secs, d.auth.login.window_secs);
+        assert_eq!(c.store.pool_size, d.store.pool_size);
+        assert_eq!(c.store.acquire_timeout_secs, d.store.acquire_timeout_secs);
+        assert_eq!(c.jobs.worker, d.jobs.worker);
+        assert_eq!(c.jobs.poll_interval_ms, d.jobs.poll_interval_ms);
+        assert_eq!(c.jobs.max_attempts, d.jobs.max_attempts);
+        assert_eq!(c.jobs.lease_secs, d.jobs.lease_secs);
+        assert_eq!(c.jobs.history_retention_days, d.jobs.history_retention_days);
+        assert_eq!(c.backup.keep, d.backup.keep);
+        assert_eq!(c.backup.schedule, d.backup.schedule);
+    }
+
+    #[test]
+    fn operator_settings_are_checked() {
+        let bad = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_BACKUP__SCHEDULE", "every night"),
+                ("INSIGHT_JOBS__LEASE_SECS", "0"),
+                ("INSIGHT_DATABASE_URL", "mysql://x/y"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("backup.schedule"), "{bad}");
+        assert!(bad.contains("jobs.lease_secs"), "{bad}");
+        assert!(bad.contains("database_url"), "{bad}");
+        let ok = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_BACKUP__SCHEDULE", "30 2 * * 1-5"),
+                ("INSIGHT_JOBS__WORKER", "false"),
+                ("INSIGHT_DATABASE_URL", "postgres://insight@db/insight"),
+            ]),
+        )
+        .unwrap();
+        assert!(!ok.jobs.worker);
     }
 
     #[test]

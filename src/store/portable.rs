@@ -235,7 +235,7 @@ impl Store {
 
     /// The PostgreSQL schema the store's tables live in.
     pub async fn current_schema(&self) -> Result<String, StoreError> {
-        Ok(sqlx::query_scalar("SELECT current_schema()")
+        Ok(sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)")
             .fetch_one(self.pool())
             .await?)
     }

@@ -13,6 +13,7 @@ mod connectors_sql;
 mod eval;
 mod fuzz;
 mod generator;
+mod jobs_backups;
 mod observability;
 mod openapi;
 mod providers;
