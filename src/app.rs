@@ -103,7 +103,11 @@ impl App {
             settings: EngineSettings::from_config(&config).into(),
         };
 
-        let auth = crate::auth::AuthService::new(&config).context("configuring authentication")?;
+        let mut auth =
+            crate::auth::AuthService::new(&config).context("configuring authentication")?;
+        if let Some(shared) = build_shared_limits(&config).await? {
+            auth = auth.with_shared_limits(shared);
+        }
         register_connections(&config, &connections).await?;
         register_stored_connections(&config, &engine, &auth).await;
         let loaded = engine
@@ -317,4 +321,22 @@ async fn build_cache(config: &Config) -> anyhow::Result<Arc<dyn Cache>> {
         .await
         .map_err(|e| anyhow::anyhow!("redis_url (INSIGHT_REDIS_URL): {e}"))?;
     Ok(Arc::new(cache))
+}
+
+/// Rate limits and login counters in Redis when `redis_url` is set, so every
+/// instance enforces the same limits; `None` keeps them in process.
+async fn build_shared_limits(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<crate::auth::rate_limit::SharedLimits>>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let url = crate::cache::redis::url_with_password(
+        url.expose_secret(),
+        config.redis_password.as_ref().map(|p| p.expose_secret()),
+    );
+    let shared = crate::auth::rate_limit::SharedLimits::connect(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("redis_url (INSIGHT_REDIS_URL): {e}"))?;
+    Ok(Some(Arc::new(shared)))
 }

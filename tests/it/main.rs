@@ -10,6 +10,7 @@ mod auth;
 mod auth_cli;
 mod cli;
 mod connectors_sql;
+mod distributed_rate_limit;
 mod eval;
 mod fuzz;
 mod generator;
