@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 
 use crate::cache::{Cache, MemoryCache};
-use crate::config::{Config, ConnectionTarget, Profile, ProviderKind};
+use crate::config::{Config, ConnectionTarget, IndexKind, Profile, ProviderKind};
 use crate::connectors::registry::limits;
 use crate::connectors::sqlite::SqliteConnector;
 use crate::connectors::{ConnectionHandle, Connector, ConnectorRegistry};
@@ -25,7 +25,9 @@ use crate::engine::llm::anthropic::AnthropicProvider;
 use crate::engine::llm::builtin::BuiltinGenerator;
 use crate::engine::llm::openai::OpenAiProvider;
 use crate::engine::pipeline::{Engine, EngineSettings};
-use crate::engine::retrieval::{EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex};
+use crate::engine::retrieval::{
+    ChromaIndex, EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex,
+};
 use crate::store::Store;
 
 /// Everything a request handler may need.
@@ -89,7 +91,7 @@ impl App {
         };
         let dim = config.retrieval.embedding_dim;
         let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(dim));
-        let index: Arc<dyn VectorIndex> = Arc::new(EmbeddedIndex::new(dim));
+        let index = build_index(&config)?;
         let cache = build_cache(&config).await?;
         let connections = Arc::new(ConnectorRegistry::default());
 
@@ -304,6 +306,24 @@ pub fn stored_connection_config(
         timeout_secs: sc.settings.timeout_secs,
         allowed_tables: sc.settings.allowed_tables.clone(),
         pool_size: 5,
+    })
+}
+
+/// The vector index chosen by `retrieval.index`; it is filled from the app
+/// store by `Engine::load_index` at startup (for Chroma, that is the re-index).
+pub fn build_index(config: &Config) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    let r = &config.retrieval;
+    Ok(match r.index {
+        IndexKind::Embedded => Arc::new(EmbeddedIndex::new(r.embedding_dim)),
+        IndexKind::Chroma => {
+            let url = r.chroma_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL) is not set")
+            })?;
+            Arc::new(
+                ChromaIndex::new(url, &r.chroma_collection_prefix, r.embedding_dim)
+                    .map_err(|e| anyhow::anyhow!("retrieval.chroma_url: {e}"))?,
+            )
+        }
     })
 }
 

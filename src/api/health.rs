@@ -115,12 +115,14 @@ async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
 #[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
     responses(
         (status = 200, description = "`ok` or `degraded` (an optional dependency failed)", body = Readiness),
-        (status = 503, description = "`down`: the app store or vector index failed", body = Readiness),
+        (status = 503, description = "`down`: the app store or the in-process vector index failed", body = Readiness),
     ))]
 pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
     let e = &app.engine;
     let store = check(true, e.store.ping());
-    let index = check(true, async { e.index.len().await.map(|_| ()) });
+    // In process: required (`len`); a remote index (Chroma): its heartbeat,
+    // and a failure only degrades the service.
+    let index = check(e.index.required(), e.index.ping());
     let cache = check(false, e.cache.ping());
     let shared_limits = app.auth.shared_limits();
     let limits = async {

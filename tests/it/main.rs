@@ -8,6 +8,7 @@ mod allowlist;
 mod api_e2e;
 mod auth;
 mod auth_cli;
+mod chroma;
 mod cli;
 mod connectors_sql;
 mod distributed_rate_limit;
