@@ -264,11 +264,15 @@ fn per_minute(app: &AppState, role: Option<Role>) -> u32 {
 }
 
 /// Take a token from `key`'s bucket; `Err` carries the refusal.
-fn limit(app: &AppState, key: &str, role: Option<Role>) -> Result<Option<Decision>, Decision> {
+async fn limit(
+    app: &AppState,
+    key: &str,
+    role: Option<Role>,
+) -> Result<Option<Decision>, Decision> {
     if !app.auth.config.rate_limit.enabled {
         return Ok(None);
     }
-    let d = app.auth.limiter.check(key, per_minute(app, role));
+    let d = app.auth.limiter.check(key, per_minute(app, role)).await;
     if d.allowed { Ok(Some(d)) } else { Err(d) }
 }
 
@@ -332,7 +336,7 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
     let decision = match access {
         Access::Anonymous => {
             let key = format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default());
-            match limit(&app, &key, None) {
+            match limit(&app, &key, None).await {
                 Ok(d) => d,
                 Err(d) => return refused(d),
             }
@@ -345,7 +349,7 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
                 Ok(i) => i,
                 Err(e) => return unauthorized(e.into()),
             };
-            let d = match limit(&app, &identity.limit_key(), Some(identity.role)) {
+            let d = match limit(&app, &identity.limit_key(), Some(identity.role)).await {
                 Ok(d) => d,
                 Err(d) => return refused(d),
             };

@@ -146,6 +146,13 @@ pub struct RetrievalConfig {
     pub top_k_examples: usize,
     /// Dimensions of the built-in hashing embedder.
     pub embedding_dim: usize,
+    /// Where training vectors are searched.
+    pub index: IndexKind,
+    /// Base URL of the Chroma server (`index = "chroma"`), e.g. `http://chroma:8000`.
+    pub chroma_url: Option<String>,
+    /// Prefix of this deployment's Chroma collection names, so deployments
+    /// (or test runs) can share one Chroma server.
+    pub chroma_collection_prefix: String,
 }
 
 impl Default for RetrievalConfig {
@@ -155,8 +162,48 @@ impl Default for RetrievalConfig {
             top_k_documentation: 4,
             top_k_examples: 5,
             embedding_dim: 512,
+            index: IndexKind::Embedded,
+            chroma_url: None,
+            chroma_collection_prefix: "insight".into(),
         }
     }
+}
+
+impl RetrievalConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.index == IndexKind::Chroma {
+            match self.chroma_url.as_deref().map(str::trim) {
+                None | Some("") => out.push(
+                    "retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL): required when retrieval.index is `chroma`".into(),
+                ),
+                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => out.push(
+                    "retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL): must be an http:// or https:// URL".into(),
+                ),
+                Some(_) => {}
+            }
+        }
+        let p = &self.chroma_collection_prefix;
+        let ok = (1..=64).contains(&p.len())
+            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            out.push("retrieval.chroma_collection_prefix: 1-64 letters, digits, `_` or `-`, starting with a letter or digit".into());
+        }
+        out
+    }
+}
+
+/// The vector index backend (`retrieval.index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// In memory, per instance, rebuilt from the app store on start.
+    #[default]
+    Embedded,
+    /// A Chroma server (`retrieval.chroma_url`), shared by instances.
+    Chroma,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +350,7 @@ impl Config {
         if self.retrieval.embedding_dim < 16 || self.retrieval.embedding_dim > 8192 {
             problems.push("retrieval.embedding_dim: must be between 16 and 8192".into());
         }
+        problems.extend(self.retrieval.problems());
         if matches!(self.llm.provider, ProviderKind::Anthropic) && self.llm.api_key.is_none() {
             problems
                 .push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
@@ -575,6 +623,12 @@ mod tests {
         assert_eq!(c.llm.token_budget, d.llm.token_budget);
         assert_eq!(c.llm.max_correction_attempts, d.llm.max_correction_attempts);
         assert_eq!(c.retrieval.top_k_examples, d.retrieval.top_k_examples);
+        assert_eq!(c.retrieval.index, d.retrieval.index);
+        assert_eq!(c.retrieval.chroma_url, d.retrieval.chroma_url);
+        assert_eq!(
+            c.retrieval.chroma_collection_prefix,
+            d.retrieval.chroma_collection_prefix
+        );
         assert_eq!(c.cache.sql_ttl_secs, d.cache.sql_ttl_secs);
         assert_eq!(c.training.reuse_threshold, d.training.reuse_threshold);
         assert_eq!(c.server.body_limit_bytes, d.server.body_limit_bytes);
@@ -633,6 +687,31 @@ mod tests {
         )
         .unwrap();
         assert!(!ok.jobs.worker);
+    }
+
+    #[test]
+    fn chroma_needs_its_url() {
+        let err = Config::load_from(None, &env(&[("INSIGHT_RETRIEVAL__INDEX", "chroma")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retrieval.chroma_url"), "{err}");
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_RETRIEVAL__INDEX", "chroma"),
+                ("INSIGHT_RETRIEVAL__CHROMA_URL", "http://127.0.0.1:8000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.retrieval.index, IndexKind::Chroma);
+        assert_eq!(
+            c.retrieval.chroma_url.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        let err = Config::load_from(None, &env(&[("INSIGHT_RETRIEVAL__INDEX", "faiss")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retrieval.index"), "{err}");
     }
 
     #[test]
