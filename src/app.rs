@@ -57,7 +57,9 @@ impl AppState {
     /// How often this replica re-reads training changes made by others: only
     /// with a vector index that is shared through the store.
     pub fn index_sync_interval(&self) -> Option<std::time::Duration> {
-        None
+        let r = &self.config.retrieval;
+        (r.index == IndexKind::Postgres)
+            .then(|| std::time::Duration::from_millis(r.sync_interval_ms))
     }
 }
 
@@ -99,6 +101,10 @@ impl App {
             }
         };
 
+        let store_id = store
+            .deployment_id()
+            .await
+            .context("reading the app store's deployment id")?;
         let llm: Arc<dyn LlmProvider> = match overrides.llm {
             Some(l) => l,
             None => build_llm(&config)?,
@@ -117,6 +123,8 @@ impl App {
             llm,
             cache,
             settings: EngineSettings::from_config(&config).into(),
+            index_versions: Default::default(),
+            cache_namespace: store_id,
         };
 
         let mut auth =
@@ -328,7 +336,9 @@ pub fn stored_connection_config(
 pub fn build_index(config: &Config) -> anyhow::Result<Arc<dyn VectorIndex>> {
     let r = &config.retrieval;
     Ok(match r.index {
-        IndexKind::Embedded => Arc::new(EmbeddedIndex::new(r.embedding_dim)),
+        // `postgres`: the same in-memory index, kept in sync with the store
+        // by `Engine::follow_store` (see `AppState::index_sync_interval`).
+        IndexKind::Embedded | IndexKind::Postgres => Arc::new(EmbeddedIndex::new(r.embedding_dim)),
         IndexKind::Chroma => {
             let url = r.chroma_url.as_deref().ok_or_else(|| {
                 anyhow::anyhow!("retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL) is not set")

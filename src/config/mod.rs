@@ -153,6 +153,9 @@ pub struct RetrievalConfig {
     /// Prefix of this deployment's Chroma collection names, so deployments
     /// (or test runs) can share one Chroma server.
     pub chroma_collection_prefix: String,
+    /// How often an instance with the `postgres` index checks for training
+    /// changes made by other instances.
+    pub sync_interval_ms: u64,
 }
 
 impl Default for RetrievalConfig {
@@ -165,6 +168,7 @@ impl Default for RetrievalConfig {
             index: IndexKind::Embedded,
             chroma_url: None,
             chroma_collection_prefix: "insight".into(),
+            sync_interval_ms: 500,
         }
     }
 }
@@ -182,6 +186,9 @@ impl RetrievalConfig {
                 ),
                 Some(_) => {}
             }
+        }
+        if !(50..=60_000).contains(&self.sync_interval_ms) {
+            out.push("retrieval.sync_interval_ms (INSIGHT_RETRIEVAL__SYNC_INTERVAL_MS): must be between 50 and 60000".into());
         }
         let p = &self.chroma_collection_prefix;
         let ok = (1..=64).contains(&p.len())
@@ -204,6 +211,10 @@ pub enum IndexKind {
     Embedded,
     /// A Chroma server (`retrieval.chroma_url`), shared by instances.
     Chroma,
+    /// Embeddings in the PostgreSQL app store as the source of truth; each
+    /// instance searches in memory and follows other instances' training
+    /// changes every `sync_interval_ms`.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -651,6 +662,7 @@ mod tests {
             d.auth.login.max_failures_per_username
         );
         assert_eq!(c.auth.login.window_secs, d.auth.login.window_secs);
+        assert_eq!(c.retrieval.sync_interval_ms, d.retrieval.sync_interval_ms);
         assert_eq!(c.store.pool_size, d.store.pool_size);
         assert_eq!(c.store.acquire_timeout_secs, d.store.acquire_timeout_secs);
         assert_eq!(c.jobs.worker, d.jobs.worker);

@@ -80,6 +80,11 @@ pub(crate) fn problems(config: &super::Config) -> Vec<String> {
             "database_url (INSIGHT_DATABASE_URL): must start with sqlite:// or postgres://".into(),
         );
     }
+    if config.retrieval.index == super::IndexKind::Postgres && !url.starts_with("postgres") {
+        problems.push(
+            "retrieval.index (INSIGHT_RETRIEVAL__INDEX): `postgres` keeps embeddings in the app store, so database_url (INSIGHT_DATABASE_URL) must be a postgres:// URL".into(),
+        );
+    }
     if config.store.pool_size == 0 {
         problems.push("store.pool_size (INSIGHT_STORE__POOL_SIZE): must be at least 1".into());
     }

@@ -111,6 +111,10 @@ impl Engine {
             state.versions.insert(connection.clone(), version);
             reloaded.push(connection);
         }
+        *self
+            .index_versions
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(state.versions.clone());
         Ok(reloaded)
     }
 

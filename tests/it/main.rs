@@ -21,6 +21,7 @@ mod openapi;
 mod providers;
 mod rate_limit;
 mod redis_cache;
+mod scale_out;
 mod secrets_in_logs;
 mod shutdown;
 mod sql_corpus;

@@ -22,7 +22,7 @@ use std::time::Duration;
 pub struct TestStore {
     pub store: Store,
     _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(String, String)>,
+    _schema: Option<DropSchema>,
 }
 
 impl std::ops::Deref for TestStore {
@@ -32,28 +32,33 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-impl Drop for TestStore {
+/// Drops a test's PostgreSQL schema when the test ends, also when it fails.
+pub struct DropSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
     fn drop(&mut self) {
-        if let Some((url, schema)) = self.pg_schema.take() {
-            // Drop from a plain thread: the test's runtime may be shutting down.
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                        )))
-                        .execute(&mut c)
-                        .await;
-                    }
-                });
-            })
-            .join()
-            .ok();
-        }
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        // From a plain thread: the test's runtime may be shutting down.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            });
+        })
+        .join()
+        .ok();
     }
 }
 
@@ -65,7 +70,7 @@ pub async fn sqlite_store() -> TestStore {
     TestStore {
         store,
         _dir: Some(dir),
-        pg_schema: None,
+        _schema: None,
     }
 }
 
@@ -114,7 +119,7 @@ pub async fn postgres_store() -> Option<TestStore> {
     Some(TestStore {
         store,
         _dir: None,
-        pg_schema: Some((url, schema)),
+        _schema: Some(DropSchema { url, schema }),
     })
 }
 
