@@ -16,6 +16,7 @@ pub mod feedback;
 pub mod grants;
 pub mod queries;
 pub mod settings;
+pub mod stats;
 pub mod tokens;
 pub mod training;
 pub mod users;
