@@ -67,6 +67,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/admin.js"),
     ),
     (
+        "thumb.svg",
+        "image/svg+xml",
+        include_str!("assets/thumb.svg"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("assets/favicon.svg"),
@@ -139,7 +144,17 @@ mod tests {
         assert!(!SHELL.contains("style="), "no inline style");
         for (name, _, body) in ASSETS {
             if name.ends_with(".js") {
-                assert!(!body.contains("innerHTML"), "{name} must build DOM nodes");
+                for html_sink in [
+                    "innerHTML",
+                    "outerHTML",
+                    "insertAdjacentHTML",
+                    "document.write",
+                ] {
+                    assert!(
+                        !body.contains(html_sink),
+                        "{name}: build DOM nodes, no {html_sink}"
+                    );
+                }
                 assert!(!body.contains("eval("), "{name}");
             }
         }

@@ -119,8 +119,9 @@ pub fn format_number(x: f64, short: bool) -> String {
     format!("{sign}{grouped}{frac}")
 }
 
-/// Round tick values covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k.
-fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+/// Round tick values covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k
+/// (at least 1 when every value is whole: counts have no half ticks).
+fn nice_ticks(lo: f64, hi: f64, n: usize, whole: bool) -> Vec<f64> {
     let (lo, hi) = if (hi - lo).abs() < f64::EPSILON {
         (lo - 1.0, hi + 1.0)
     } else {
@@ -133,6 +134,7 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .map(|m| m * mag)
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * mag);
+    let step = if whole { step.max(1.0) } else { step };
     let start = (lo / step).floor() * step;
     let end = (hi / step).ceil() * step;
     let mut ticks = Vec::new();
@@ -267,7 +269,7 @@ fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
     }
     let mut out = open("bar", &format!("Bar chart of {yf} by {xf}"));
     let (lo, hi) = domain(points.iter().map(|p| p.1), true);
-    let ticks = nice_ticks(lo, hi, 5);
+    let ticks = nice_ticks(lo, hi, 5, points.iter().all(|p| p.1.fract() == 0.0));
     let y = Scale {
         d0: *ticks.first().unwrap_or(&lo),
         d1: *ticks.last().unwrap_or(&hi),
@@ -276,21 +278,23 @@ fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
     };
     y_axis(&mut out, &ticks, &y, yf);
     let band = (W - LEFT - RIGHT) / points.len().max(1) as f64;
+    // A few bars stay slim rather than filling the width.
+    let bar_w = (band * 0.8).min(72.0);
     let rotate = points.len() > 6;
     for (i, (name, v)) in points.iter().enumerate() {
-        let x = LEFT + band * i as f64 + band * 0.1;
+        let x = LEFT + band * i as f64 + (band - bar_w) / 2.0;
         let (y0, y1) = (y.at(0.0), y.at(*v));
         let _ = write!(
             out,
             "<rect class=\"mark\" x=\"{x:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{MARK_COLOUR}\">\
              <title>{n}: {val}</title></rect>",
             top = y0.min(y1),
-            w = band * 0.8,
+            w = bar_w,
             h = (y0 - y1).abs().max(0.5),
             n = escape(name),
             val = escape(&format_number(*v, false)),
         );
-        x_label(&mut out, x + band * 0.4, name, rotate);
+        x_label(&mut out, x + bar_w / 2.0, name, rotate);
     }
     x_title(&mut out, xf);
     out.push_str("</svg>");
@@ -306,7 +310,7 @@ fn line(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = open("line", &format!("Line chart of {yf} over {xf}"));
     let (ylo, yhi) = domain(points.iter().map(|p| p.2), true);
-    let ticks = nice_ticks(ylo, yhi, 5);
+    let ticks = nice_ticks(ylo, yhi, 5, points.iter().all(|p| p.2.fract() == 0.0));
     let y = Scale {
         d0: *ticks.first().unwrap_or(&ylo),
         d1: *ticks.last().unwrap_or(&yhi),
@@ -358,7 +362,7 @@ fn scatter(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
         .collect();
     let mut out = open("scatter", &format!("Scatter plot of {yf} against {xf}"));
     let (ylo, yhi) = domain(points.iter().map(|p| p.1), false);
-    let yt = nice_ticks(ylo, yhi, 5);
+    let yt = nice_ticks(ylo, yhi, 5, false);
     let y = Scale {
         d0: *yt.first().unwrap_or(&ylo),
         d1: *yt.last().unwrap_or(&yhi),
@@ -367,7 +371,7 @@ fn scatter(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
     };
     y_axis(&mut out, &yt, &y, yf);
     let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
-    let xt = nice_ticks(xlo, xhi, 6);
+    let xt = nice_ticks(xlo, xhi, 6, false);
     let x = Scale {
         d0: *xt.first().unwrap_or(&xlo),
         d1: *xt.last().unwrap_or(&xhi),
@@ -402,7 +406,7 @@ fn big_number(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
     let _ = write!(
         out,
         "<text class=\"big\" x=\"{cx}\" y=\"{cy}\" text-anchor=\"middle\" font-size=\"72\" font-weight=\"600\">{t}</text>\
-         <text class=\"axis-title\" x=\"{cx}\" y=\"{ly}\" text-anchor=\"middle\" font-size=\"16\">{l}</text></svg>",
+         <text class=\"axis-title\" x=\"{cx}\" y=\"{ly}\" text-anchor=\"middle\" font-size=\"22\">{l}</text></svg>",
         cx = W / 2.0,
         cy = H / 2.0 + 16.0,
         ly = H / 2.0 + 56.0,
@@ -465,10 +469,18 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(nice_ticks(0.0, 19.0, 5), vec![0.0, 5.0, 10.0, 15.0, 20.0]);
-        let t = nice_ticks(-3.0, 7.0, 5);
+        assert_eq!(
+            nice_ticks(0.0, 19.0, 5, true),
+            vec![0.0, 5.0, 10.0, 15.0, 20.0]
+        );
+        assert_eq!(nice_ticks(0.0, 2.0, 5, true), vec![0.0, 1.0, 2.0]);
+        assert_eq!(
+            nice_ticks(0.0, 2.0, 4, false),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0]
+        );
+        let t = nice_ticks(-3.0, 7.0, 5, false);
         assert!(t[0] <= -3.0 && *t.last().unwrap() >= 7.0, "{t:?}");
-        let flat = nice_ticks(5.0, 5.0, 5);
+        let flat = nice_ticks(5.0, 5.0, 5, false);
         assert!(flat.len() >= 2 && flat[0] < 5.0 && *flat.last().unwrap() > 5.0);
     }
 

@@ -29,7 +29,9 @@ const pct = (x) => (x === null || x === undefined ? '—' : `${Math.round(x * 10
 export async function dashboardPage(main) {
   const days = h('select', {}, [7, 30, 90].map((d) => h('option', { value: d, selected: d === 30 }, `Last ${d} days`)));
   const body = h('div');
-  clear(main, title('Administration'), adminTabs('/ui/admin'), field('Period', days), body);
+  const period = field('Period', days);
+  period.classList.add('inline');
+  clear(main, title('Administration'), adminTabs('/ui/admin'), period, body);
   async function load() {
     clear(body, h('p', { class: 'muted' }, 'Loading…'));
     try {
@@ -42,7 +44,7 @@ export async function dashboardPage(main) {
         h('section', { class: 'tiles', 'aria-label': 'Key figures' },
           tile('Questions', fmtNumber(s.questions), `since ${s.since}`),
           tile('Answer rate', pct(s.answer_rate), `${fmtNumber(s.answered)} answered`),
-          tile('👍 ratio', pct(s.thumbs_up_ratio), `${s.thumbs_up} 👍 · ${s.thumbs_down} 👎`),
+          tile('Thumbs-up ratio', pct(s.thumbs_up_ratio), `${s.thumbs_up} up · ${s.thumbs_down} down`),
           tile('p95 latency', s.p95_latency_ms === null ? '—' : `${fmtNumber(s.p95_latency_ms)} ms`, 'answered questions'),
           tile('LLM tokens', fmtNumber(s.prompt_tokens + s.completion_tokens), `${fmtNumber(s.prompt_tokens)} prompt · ${fmtNumber(s.completion_tokens)} completion`)),
         h('div', { class: 'grid2' },

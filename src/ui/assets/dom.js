@@ -29,7 +29,7 @@ export function clear(el, ...children) {
   return el;
 }
 
-/** Parse server-rendered SVG (escaped by the server) into a node without innerHTML. */
+/** Parse server-rendered SVG (escaped by the server) into a node, never as HTML. */
 export function svgNode(text) {
   const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
   const root = doc.documentElement;

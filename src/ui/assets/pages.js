@@ -226,8 +226,8 @@ function feedbackPanel(answer) {
   };
   clear(box, h('h2', { id: 'fb-title' }, 'Was this right?'),
     h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'thumb', 'aria-label': 'Yes, this answer is right', onclick: () => send({ rating: 'up' }) }, '👍 Yes'),
-      h('button', { type: 'button', class: 'thumb', 'aria-label': 'No, this answer is wrong', onclick: down }, '👎 No')),
+      h('button', { type: 'button', class: 'thumb up', 'aria-label': 'Yes, this answer is right', onclick: () => send({ rating: 'up' }) }, h('span', { class: 'icon', 'aria-hidden': 'true' }), 'Yes'),
+      h('button', { type: 'button', class: 'thumb down', 'aria-label': 'No, this answer is wrong', onclick: down }, h('span', { class: 'icon', 'aria-hidden': 'true' }), 'No')),
     msg);
   return box;
 }
@@ -378,7 +378,7 @@ export async function historyItemPage(main, ctx, id) {
   const answer = { ...q, rows: null, columns: [], chart: null, query_id: q.id };
   const head = title(main, 'Answer', h('a', { href: '/ui/history' }, '← History'));
   const facts = h('p', { class: 'muted' }, `${q.connection} · ${fmtDate(q.created_at)} · ${q.status}${q.error_message ? ` — ${q.error_message}` : ''}`);
-  const fb = q.feedback && q.feedback.length ? h('p', { class: 'muted' }, `Feedback: ${q.feedback.map((f) => `${f.rating === 'up' ? '👍' : '👎'} ${f.status}`).join(', ')}`) : null;
+  const fb = q.feedback && q.feedback.length ? h('p', { class: 'muted' }, `Feedback: ${q.feedback.map((f) => `${f.rating === 'up' ? 'right' : 'wrong'} (${f.status})`).join(', ')}`) : null;
   if (!q.sql) { clear(main, head, h('h2', {}, q.question), facts, fb); return; }
   const { view, showRows } = answerView(answer, ctx, null, (text) => ctx.navigate(`/ui/ask?q=${encodeURIComponent(text)}`));
   const rerun = h('button', { type: 'button', class: 'primary' }, 'Run again to see the rows');
