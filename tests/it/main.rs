@@ -22,3 +22,4 @@ mod secrets_in_logs;
 mod shutdown;
 mod sql_corpus;
 mod telemetry;
+mod ui;
