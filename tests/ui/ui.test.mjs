@@ -239,7 +239,13 @@ await step('an admin creates a user who can then sign in', async () => {
   await admin.getByRole('button', { name: 'Create user' }).click();
   await admin.getByText(`Created ${VIEWER}.`).waitFor();
   await admin.getByRole('cell', { name: VIEWER, exact: true }).waitFor();
+  // Its databases: granted at creation, editable afterwards.
+  await admin.getByRole('row', { name: new RegExp(`^${VIEWER}\\b`) }).getByRole('button', { name: 'Databases' }).click();
+  await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByLabel('demo').waitFor();
+  assert.equal(await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByLabel('demo').isChecked(), true);
   await check(admin, '15-admin-users');
+  await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByRole('button', { name: 'Save' }).click();
+  await admin.getByText(`Databases of ${VIEWER} saved.`).waitFor();
 });
 
 const viewer = await newPage();
@@ -291,6 +297,18 @@ await step('the keyboard alone reaches and submits the login form', async () => 
   await kb.keyboard.type(VIEWER_PASSWORD);
   await kb.keyboard.press('Enter');
   await kb.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+});
+
+await step('repeated wrong passwords lock the login with a clear message', async () => {
+  const p = await newPage();
+  let text = '';
+  for (let i = 0; i < 8 && !/Too many attempts/.test(text); i++) {
+    await signIn(p, 'mallory', `wrong-${i}`);
+    await p.getByRole('alert').waitFor();
+    text = await p.getByRole('alert').innerText();
+  }
+  assert.match(text, /Too many attempts\. Please wait \d+ (seconds|minutes)/);
+  await check(p, '18-login-locked');
 });
 
 await step('no Content-Security-Policy violation and no script error', async () => {

@@ -80,12 +80,35 @@ export async function usersPage(main) {
       clear(list, table('Users', ['User', 'Role', 'Status', 'Created', 'Actions'], page.items.map((u) => {
         const sel = h('select', { 'aria-label': `Role of ${u.username}` }, ['viewer', 'analyst', 'admin'].map((r) => h('option', { value: r, selected: r === u.role }, r)));
         sel.addEventListener('change', () => change(u, { role: sel.value }, `${u.username} is now ${sel.value}.`));
+        const editor = h('div', { class: 'grants' });
+        const dbButton = u.role === 'admin' ? null : h('button', { type: 'button', 'aria-expanded': 'false', onclick: () => editGrants(u, editor, dbButton) }, 'Databases');
         return h('tr', {}, h('td', {}, u.username), h('td', {}, sel),
           h('td', {}, h('span', { class: `badge ${u.disabled ? 'failed' : 'answered'}` }, u.disabled ? 'disabled' : 'active')),
           h('td', {}, fmtDate(u.created_at)),
-          h('td', {}, h('button', { type: 'button', onclick: () => change(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`) }, u.disabled ? 'Enable' : 'Disable')));
+          h('td', { class: 'actions' }, h('button', { type: 'button', onclick: () => change(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`) }, u.disabled ? 'Enable' : 'Disable'), ' ', dbButton, editor));
       })));
     } catch (e) { clear(list, errorBox(e)); }
+  }
+  // The databases a viewer or analyst reaches (admins reach all of them).
+  async function editGrants(u, box, button) {
+    if (button.getAttribute('aria-expanded') === 'true') { clear(box); button.setAttribute('aria-expanded', 'false'); return; }
+    try {
+      const [conns, grants] = await Promise.all([api('GET', '/connections'), api('GET', `/admin/users/${u.id}/grants`)]);
+      const has = new Set(grants.map((g) => g.connection));
+      const boxes = conns.map((c) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: c.id, checked: has.has(c.id) }), ` ${c.id}`));
+      const save = h('button', { type: 'button', class: 'primary' }, 'Save');
+      save.addEventListener('click', async () => {
+        const keep = grants.filter((g) => boxes.some((b) => b.firstChild.checked && b.firstChild.value === g.connection));
+        const added = boxes.filter((b) => b.firstChild.checked && !has.has(b.firstChild.value)).map((b) => ({ connection: b.firstChild.value, allowed_tables: null }));
+        try {
+          await api('PUT', `/admin/users/${u.id}/grants`, [...keep, ...added]);
+          clear(msg, notice(`Databases of ${u.username} saved.`));
+          clear(box); button.setAttribute('aria-expanded', 'false');
+        } catch (e) { clear(msg, errorBox(e)); }
+      });
+      clear(box, h('fieldset', { class: 'dbs' }, h('legend', {}, `Databases of ${u.username}`), boxes, save));
+      button.setAttribute('aria-expanded', 'true');
+    } catch (e) { clear(msg, errorBox(e)); }
   }
   async function change(u, patch, done) {
     try { await api('PATCH', `/admin/users/${u.id}`, patch); clear(msg, notice(done)); announce(done); load(); } catch (e) { clear(msg, errorBox(e)); load(); }

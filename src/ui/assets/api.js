@@ -29,7 +29,10 @@ export class ApiFailure extends Error {
     switch (this.code) {
       case 'unauthorized': return 'Your session has ended or the credentials are wrong. Please sign in again.';
       case 'forbidden': return `You are not allowed to do this. ${this.message}`;
-      case 'rate_limited': return `Too many attempts. Please wait ${retry || 'a few'} seconds and try again.`;
+      case 'rate_limited': {
+        const wait = !retry ? 'a few seconds' : retry >= 90 ? `${Math.ceil(retry / 60)} minutes` : `${retry} seconds`;
+        return `Too many attempts. Please wait ${wait} and try again.`;
+      }
       case 'not_found': return `This was not found: ${this.message}.`;
       case 'sql_rejected': return `The SQL was refused by the safety check: ${this.message}`;
       case 'unanswerable': return `The question could not be answered from this database: ${this.message}`;
