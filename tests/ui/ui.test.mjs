@@ -216,7 +216,23 @@ await step('connections, audit log and API keys pages', async () => {
   await admin.getByRole('heading', { name: 'demo' }).waitFor();
   await admin.getByRole('button', { name: 'Test connection' }).first().click();
   await admin.getByText('Connection demo works').waitFor();
+  // A connection added through the API: tested, refreshed, deleted.
+  await admin.getByLabel('Name').fill('shop_copy');
+  await admin.getByLabel('Dialect').selectOption('sqlite');
+  await admin.getByLabel('Connection string').fill(`sqlite://${process.env.DATA_DIR}/demo.db`);
+  await admin.getByLabel('Description (optional)').fill('A second view of the demo shop');
+  await admin.getByRole('button', { name: 'Add connection' }).click();
+  const copy = admin.getByRole('region', { name: 'shop_copy' });
+  await copy.waitFor();
+  await copy.getByRole('button', { name: 'Test connection' }).click();
+  await copy.getByText('Connection shop_copy works').waitFor();
+  await copy.getByRole('button', { name: 'Refresh schema' }).click();
+  await copy.getByText('Schema of shop_copy refreshed.').waitFor();
   await check(admin, '12-admin-connections');
+  admin.once('dialog', (d) => d.accept());
+  await copy.getByRole('button', { name: 'Delete' }).click();
+  await admin.getByText('Deleted shop_copy.').waitFor();
+  assert.equal(await admin.getByRole('region', { name: 'shop_copy' }).count(), 0);
   await admin.goto(`${BASE}/ui/admin/audit`);
   await admin.locator('tbody tr').first().waitFor();
   await check(admin, '13-admin-audit');

@@ -135,31 +135,61 @@ export async function usersPage(main) {
 export async function connectionsPage(main) {
   const msg = h('div');
   const list = h('div');
-  clear(main, title('Administration'), adminTabs('/ui/admin/connections'), msg, list);
-  try {
-    const [visible, stored] = await Promise.all([api('GET', '/connections'), api('GET', '/admin/connections')]);
-    const storedIds = new Set(stored.map((c) => c.id));
-    clear(list, visible.map((c) => {
-      const out = h('div');
-      const test = h('button', { type: 'button', onclick: async () => {
-        test.disabled = true;
-        try {
-          const r = await api('POST', '/sql/execute', { sql: 'SELECT 1', connection: c.id });
-          clear(out, notice(`Connection ${c.id} works (answered in ${r.duration_ms} ms).`));
-        } catch (e) { clear(out, errorBox(e)); }
-        test.disabled = false;
-      } }, 'Test connection');
-      const refresh = storedIds.has(c.id) ? h('button', { type: 'button', onclick: async () => {
-        try { await api('PATCH', `/admin/connections/${encodeURIComponent(c.id)}`, {}); clear(out, notice(`Schema of ${c.id} refreshed.`)); } catch (e) { clear(out, errorBox(e)); }
-      } }, 'Refresh schema') : h('span', { class: 'muted small' }, 'Defined in the configuration file: its schema is read at startup.');
-      return h('section', { class: 'card', 'aria-labelledby': `conn-${c.id}` },
-        h('div', { class: 'toolbar' }, h('h2', { id: `conn-${c.id}` }, c.id), h('span', { class: 'badge' }, c.dialect), c.default ? h('span', { class: 'badge answered' }, 'default') : null, h('span', { class: 'grow' }), test, refresh),
-        c.description ? h('p', {}, c.description) : null,
-        h('details', {}, h('summary', {}, `${c.tables.length} tables`),
-          h('ul', { class: 'schema' }, c.tables.map((t) => h('li', {}, h('strong', {}, t.name), ` (${t.row_count === null || t.row_count === undefined ? '?' : fmtNumber(t.row_count)} rows): `, t.columns.join(', '))))),
-        out);
-    }));
-  } catch (e) { clear(list, errorBox(e)); }
+  const id = h('input', { required: true, pattern: '[a-z0-9_-]+', maxlength: '64', autocomplete: 'off' });
+  const dialect = h('select', {}, ['postgres', 'mysql', 'sqlite'].map((d) => h('option', { value: d }, d)));
+  const dsn = h('input', { type: 'password', required: true, autocomplete: 'off' });
+  const description = h('input', { maxlength: '500' });
+  const create = h('form', { class: 'card stack' }, h('h2', {}, 'Add a connection'),
+    h('div', { class: 'row wrap' }, field('Name', id, 'Lower-case letters, digits, - and _.'), field('Dialect', dialect),
+      field('Connection string', dsn, 'postgres://user:pass@host/db, mysql://… or sqlite:///path.db; encrypted at rest, never shown again.'),
+      field('Description (optional)', description)),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Add connection')));
+  clear(main, title('Administration'), adminTabs('/ui/admin/connections'), msg, list, create);
+  async function load() {
+    try {
+      const [visible, stored] = await Promise.all([api('GET', '/connections'), api('GET', '/admin/connections')]);
+      const storedIds = new Set(stored.map((c) => c.id));
+      clear(list, visible.map((c) => {
+        const out = h('div');
+        const test = h('button', { type: 'button', onclick: async () => {
+          test.disabled = true;
+          try {
+            const r = await api('POST', '/sql/execute', { sql: 'SELECT 1', connection: c.id });
+            clear(out, notice(`Connection ${c.id} works (answered in ${r.duration_ms} ms).`));
+          } catch (e) { clear(out, errorBox(e)); }
+          test.disabled = false;
+        } }, 'Test connection');
+        const managed = storedIds.has(c.id) ? [
+          h('button', { type: 'button', onclick: async () => {
+            try { await api('PATCH', `/admin/connections/${encodeURIComponent(c.id)}`, {}); clear(out, notice(`Schema of ${c.id} refreshed.`)); } catch (e) { clear(out, errorBox(e)); }
+          } }, 'Refresh schema'),
+          h('button', { type: 'button', class: 'danger', onclick: async () => {
+            if (!confirm(`Delete the connection ${c.id}?`)) return;
+            try { await api('DELETE', `/admin/connections/${encodeURIComponent(c.id)}`); clear(msg, notice(`Deleted ${c.id}.`)); load(); } catch (e) { clear(out, errorBox(e)); }
+          } }, 'Delete'),
+        ] : h('span', { class: 'muted small' }, 'Built in or from the configuration file: its schema is read when the service starts.');
+        return h('section', { class: 'card', 'aria-labelledby': `conn-${c.id}` },
+          h('div', { class: 'toolbar' }, h('h2', { id: `conn-${c.id}` }, c.id), h('span', { class: 'badge' }, c.dialect), c.default ? h('span', { class: 'badge answered' }, 'default') : null, h('span', { class: 'grow' }), test, managed),
+          c.description ? h('p', {}, c.description) : null,
+          h('details', {}, h('summary', {}, `${c.tables.length} tables`),
+            h('ul', { class: 'schema' }, c.tables.map((t) => h('li', {}, h('strong', {}, t.name), ` (${t.row_count === null || t.row_count === undefined ? '?' : fmtNumber(t.row_count)} rows): `, t.columns.join(', '))))),
+          out);
+      }));
+    } catch (e) { clear(list, errorBox(e)); }
+  }
+  create.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { id: id.value.trim(), dialect: dialect.value, dsn: dsn.value };
+    if (description.value.trim()) body.description = description.value.trim();
+    try {
+      await api('POST', '/admin/connections', body);
+      clear(msg, notice(`Added ${body.id}.`));
+      announce(`Added ${body.id}`);
+      id.value = ''; dsn.value = ''; description.value = '';
+      load();
+    } catch (e) { clear(msg, errorBox(e)); }
+  });
+  load();
 }
 
 // ---------------------------------------------------------------- audit
