@@ -55,6 +55,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (Method::POST, "/ask", Access::Requires(Action::Ask)),
     (Method::POST, "/ask/stream", Access::Requires(Action::Ask)),
+    (Method::POST, "/charts/svg", Access::Requires(Action::Ask)),
     (
         Method::POST,
         "/sql/generate",
@@ -163,6 +164,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::GET,
         "/admin/audit",
+        Access::Requires(Action::ReadAudit),
+    ),
+    (
+        Method::GET,
+        "/admin/stats",
         Access::Requires(Action::ReadAudit),
     ),
     (
@@ -378,6 +384,7 @@ pub async fn security_headers(State(app): State<AppState>, req: Request, next: N
     let production = app.config.profile == crate::config::Profile::Production;
     let is_api = req.uri().path().starts_with(PREFIX);
     let is_docs = req.uri().path().starts_with("/docs");
+    let is_page = crate::ui::is_ui_path(req.uri().path());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -390,7 +397,14 @@ pub async fn security_headers(State(app): State<AppState>, req: Request, next: N
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
-    if !is_docs {
+    // Pages get the UI's policy (own scripts and styles, never inline);
+    // everything else, a policy for data that loads nothing.
+    if is_page {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static(crate::ui::PAGE_CSP),
+        );
+    } else if !is_docs {
         h.insert(
             "content-security-policy",
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

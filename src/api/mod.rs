@@ -79,6 +79,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             patch(admin::update_connection).delete(admin::delete_connection),
         )
         .route("/admin/audit", get(admin::audit_log))
+        .route("/admin/stats", get(admin::stats))
+        .route("/charts/svg", post(crate::ui::charts::render))
         .route(
             "/admin/settings",
             get(admin::get_settings).patch(admin::update_settings),
@@ -93,7 +95,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let app = Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .merge(crate::ui::routes());
     // With `server.metrics_addr` set, metrics live on their own listener
     // (see `metrics_router`), out of reach of API clients.
     let app = if metrics_here {

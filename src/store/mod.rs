@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod portable;
 pub mod queries;
 pub mod settings;
+pub mod stats;
 pub mod tokens;
 pub mod training;
 pub mod users;

@@ -27,3 +27,4 @@ mod shutdown;
 mod sql_corpus;
 mod store;
 mod telemetry;
+mod ui;
