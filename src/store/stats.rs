@@ -84,8 +84,9 @@ impl Store {
         // compares >= its first day's date.
         let per_day_rows = sqlx::query(
             "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS questions, \
-             SUM(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS answered, \
-             SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens \
+             CAST(SUM(CASE WHEN status = 'answered' THEN 1 ELSE 0 END) AS BIGINT) AS answered, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
              FROM queries WHERE created_at >= $1 GROUP BY substr(created_at, 1, 10)",
         )
         .bind(&since)

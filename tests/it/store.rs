@@ -168,6 +168,7 @@ store_suite!(
     concurrent_workers_never_share_a_job,
     history_cleanup_keeps_questions_with_feedback,
     export_rows_import_idempotently,
+    usage_stats_count_history_and_feedback,
 );
 
 async fn migrations_are_complete_and_idempotent(s: &Store) {
@@ -827,4 +828,36 @@ async fn export_rows_import_idempotently(s: &Store) {
         (counts.training_items, counts.feedback, counts.queries),
         (0, 0, 0)
     );
+}
+
+async fn usage_stats_count_history_and_feedback(s: &Store) {
+    let empty = s.usage_stats(7).await.unwrap();
+    assert_eq!((empty.questions, empty.per_day.len()), (0, 7));
+    for (i, status) in [
+        QueryStatus::Answered,
+        QueryStatus::Answered,
+        QueryStatus::Rejected,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.insert_query(&new_query(&format!("q{i}"), Some("u"), "demo", status))
+            .await
+            .unwrap();
+    }
+    s.insert_feedback(&NewFeedback {
+        query_id: "q0".into(),
+        user_id: None,
+        rating: "up".into(),
+        corrected_sql: None,
+        comment: None,
+        status: FeedbackStatus::Recorded,
+        training_item_id: None,
+    })
+    .await
+    .unwrap();
+    let stats = s.usage_stats(30).await.unwrap();
+    assert_eq!((stats.questions, stats.answered), (3, 2));
+    assert_eq!((stats.thumbs_up, stats.thumbs_down), (1, 0));
+    assert_eq!(stats.per_day.iter().map(|d| d.questions).sum::<u64>(), 3);
 }
