@@ -163,9 +163,8 @@ async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis
         "B did not use A's training: {answer}"
     );
     assert!(trained_at.elapsed() <= Duration::from_millis(1500));
-    assert_eq!(
+    assert!(
         answer["sql"].as_str().unwrap().contains("SUM(o.total)"),
-        true,
         "{answer}"
     );
 
