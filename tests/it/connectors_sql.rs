@@ -385,6 +385,21 @@ async fn postgres_sessions_are_read_only() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
+    // The same write handed to the connector as if it had passed the
+    // validator (a test-only bypass) is refused by the session itself.
+    for write in [
+        "INSERT INTO customers VALUES (9, 'west', 'Eve', NULL)",
+        "UPDATE customers SET name = 'x'",
+        "CREATE TABLE pwned (x int)",
+    ] {
+        let bypass = ValidatedSql::bypass_for_tests(write, Dialect::Postgres);
+        let err = pg
+            .conn
+            .execute(&bypass, limits(10, 5000))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{write}: {err}");
+    }
     let sql = check(
         "SELECT count(*) AS n FROM customers",
         Dialect::Postgres,
@@ -724,6 +739,21 @@ async fn mysql_sessions_are_read_only() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("READ ONLY"), "{err}");
+    // The same write through a test-only `ValidatedSql` bypass is refused by
+    // the session itself.
+    for write in [
+        "INSERT INTO customers VALUES (9, 'west', 'Eve', NULL)",
+        "UPDATE customers SET name = 'x'",
+        "DELETE FROM customers",
+    ] {
+        let bypass = ValidatedSql::bypass_for_tests(write, Dialect::Mysql);
+        let err = my
+            .conn
+            .execute(&bypass, limits(10, 5000))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("READ ONLY"), "{write}: {err}");
+    }
     let sql = check(
         "SELECT count(*) AS n FROM customers",
         Dialect::Mysql,
@@ -768,4 +798,24 @@ async fn mysql_unreachable_servers_are_unavailable() {
         .err()
         .unwrap();
     assert!(matches!(err, ConnectorError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn sqlite_connections_are_read_only_even_for_bypassed_writes() {
+    use insight::connectors::sqlite::SqliteConnector;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.db");
+    insight::connectors::demo::ensure_demo_database(&path)
+        .await
+        .unwrap();
+    let conn = SqliteConnector::open(&path, true).await.unwrap();
+    for write in [
+        "INSERT INTO customers (id, name) VALUES (9999, 'Eve')",
+        "DELETE FROM customers",
+        "CREATE TABLE pwned (x)",
+    ] {
+        let bypass = ValidatedSql::bypass_for_tests(write, Dialect::Sqlite);
+        let err = conn.execute(&bypass, limits(10, 5000)).await.unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{write}: {err}");
+    }
 }

@@ -122,7 +122,9 @@ impl ValidationError {
     }
 }
 
-/// SQL that passed validation. Only [`validate`] can build one.
+/// SQL that passed validation. Only [`validate`] can build one (and, in
+/// builds with the `test-bypass` feature, which only the test suite enables,
+/// [`ValidatedSql::bypass_for_tests`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedSql {
     sql: String,
@@ -149,6 +151,21 @@ impl ValidatedSql {
     /// The row limit the query carries after validation.
     pub fn limit(&self) -> u64 {
         self.limit
+    }
+
+    /// Wrap SQL that was NOT validated, so tests can prove the connectors'
+    /// own read-only sessions refuse writes even if the validator were
+    /// bypassed. Exists only with the `test-bypass` feature (enabled by the
+    /// crate's dev-dependency on itself, never in a release build).
+    #[cfg(feature = "test-bypass")]
+    #[doc(hidden)]
+    pub fn bypass_for_tests(sql: &str, dialect: Dialect) -> Self {
+        Self {
+            sql: sql.to_string(),
+            dialect,
+            tables: Vec::new(),
+            limit: 1,
+        }
     }
 }
 
