@@ -186,8 +186,9 @@ impl Worker {
     }
 
     /// Queue scheduled runs: a backup whose time fell in `(from, to]`, and
-    /// the day's history cleanup once per day.
-    async fn schedule_due(
+    /// the day's history cleanup once per day (`cleaned` remembers the day).
+    /// Called by [`Worker::run`] on every tick.
+    pub async fn schedule_due(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,

@@ -153,6 +153,48 @@ async fn make_due(app: &TestApp, id: &str) {
         .unwrap();
 }
 
+/// Scheduled backups and the daily history cleanup are queued once per run
+/// however many workers see the time pass.
+#[tokio::test]
+async fn scheduled_runs_are_queued_once_across_workers() {
+    use chrono::TimeZone;
+    let app = TestApp::builder()
+        .config(|c| {
+            c.backup.schedule = Some("0 3 * * *".into());
+            c.jobs.history_retention_days = 30;
+        })
+        .spawn()
+        .await;
+    let w1 = Worker::new(app.state.0.clone());
+    let w2 = Worker::new(app.state.0.clone());
+    let t = |h, m, s| chrono::Utc.with_ymd_and_hms(2026, 12, 6, h, m, s).unwrap();
+    let (mut c1, mut c2) = (None, None);
+    w1.schedule_due(t(2, 58, 0), t(2, 59, 0), &mut c1).await;
+    w1.schedule_due(t(2, 59, 0), t(2, 59, 59), &mut c1).await;
+    // 03:00 passes for both workers, at slightly different ticks.
+    w1.schedule_due(t(2, 59, 59), t(3, 0, 1), &mut c1).await;
+    w2.schedule_due(t(2, 59, 58), t(3, 0, 0), &mut c2).await;
+    w2.schedule_due(t(3, 0, 0), t(3, 0, 2), &mut c2).await;
+    let (jobs, _) = app
+        .state
+        .engine
+        .store
+        .list_jobs(None, insight::store::Page::default())
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = jobs.iter().filter_map(|j| j.dedupe_key.clone()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            "backup@2026-12-06T03:00Z".to_string(),
+            "history_cleanup@2026-12-06".to_string()
+        ]
+    );
+    let cleanup = jobs.iter().find(|j| j.kind == "history_cleanup").unwrap();
+    assert_eq!(cleanup.payload["older_than_days"], 30);
+}
+
 fn insight_cmd(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
     cmd.current_dir(dir)

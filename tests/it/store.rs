@@ -125,6 +125,42 @@ pub async fn postgres_store() -> Option<TestStore> {
 
 /// Each named test runs once per backend: `store::sqlite::<name>` and
 /// `store::postgres::<name>`.
+/// The PostgreSQL server drops every connection of the store (as a restart
+/// does): the next operations reconnect instead of failing.
+#[tokio::test]
+async fn postgres_store_reconnects_after_its_connections_are_dropped() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let (schema_url, schema) = postgres_schema_url(&url).await;
+    let _cleanup = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    // Named connections, so only this store's are dropped.
+    let s = Store::connect(&format!("{schema_url}&application_name={schema}"))
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    s.create_user("before", "h", Role::Viewer).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "the store had open connections");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..5 {
+        s.create_user(&format!("after{i}"), "h", Role::Viewer)
+            .await
+            .expect("the pool replaced its dead connections");
+    }
+    assert_eq!(s.count_users().await.unwrap(), 6);
+}
+
 macro_rules! store_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -227,12 +227,22 @@ await step('connections, audit log and API keys pages', async () => {
   await copy.getByRole('button', { name: 'Test connection' }).click();
   await copy.getByText('Connection shop_copy works').waitFor();
   await copy.getByRole('button', { name: 'Refresh schema' }).click();
-  await copy.getByText('Schema of shop_copy refreshed.').waitFor();
+  await copy.getByText(/Schema of shop_copy refreshed/).waitFor();
+  // Built-in connections are refreshed the same way (a background job).
+  const demo = admin.getByRole('region', { name: 'demo' });
+  await demo.getByRole('button', { name: 'Refresh schema' }).click();
+  await demo.getByText(/Schema of demo refreshed/).waitFor();
   await check(admin, '12-admin-connections');
   admin.once('dialog', (d) => d.accept());
   await copy.getByRole('button', { name: 'Delete' }).click();
   await admin.getByText('Deleted shop_copy.').waitFor();
   assert.equal(await admin.getByRole('region', { name: 'shop_copy' }).count(), 0);
+  await admin.goto(`${BASE}/ui/admin/operations`);
+  await admin.getByRole('button', { name: 'Back up now' }).click();
+  await admin.getByText(/^Backup insight-sqlite-.* written/).waitFor();
+  await admin.getByRole('region', { name: 'Backups' }).locator('tbody tr').first().waitFor();
+  await admin.getByRole('region', { name: 'Background jobs' }).getByText('introspect (demo)').first().waitFor();
+  await check(admin, '19-admin-jobs-backups');
   await admin.goto(`${BASE}/ui/admin/audit`);
   await admin.locator('tbody tr').first().waitFor();
   await check(admin, '13-admin-audit');
@@ -276,7 +286,7 @@ await step('the new viewer signs in and sees no admin or training pages', async 
 });
 
 await step('admin and training pages say "not allowed" to a viewer, and their API answers 403', async () => {
-  for (const path of ['/ui/admin', '/ui/admin/users', '/ui/training']) {
+  for (const path of ['/ui/admin', '/ui/admin/users', '/ui/admin/operations', '/ui/training']) {
     await viewer.goto(`${BASE}${path}`);
     await viewer.getByRole('heading', { name: 'Not allowed' }).waitFor();
   }
@@ -284,7 +294,7 @@ await step('admin and training pages say "not allowed" to a viewer, and their AP
   const statuses = await viewer.evaluate(async () => {
     const { access_token: token } = JSON.parse(sessionStorage.getItem('insight.session'));
     const out = {};
-    for (const p of ['/api/v1/admin/users', '/api/v1/admin/stats', '/api/v1/admin/audit', '/api/v1/training']) {
+    for (const p of ['/api/v1/admin/users', '/api/v1/admin/stats', '/api/v1/admin/audit', '/api/v1/admin/jobs', '/api/v1/admin/backups', '/api/v1/training']) {
       out[p] = (await fetch(p, { headers: { authorization: `Bearer ${token}` } })).status;
     }
     return out;

@@ -11,7 +11,7 @@ function title(text, ...rest) {
 }
 
 export function adminTabs(current) {
-  const tabs = [['/ui/admin', 'Dashboard'], ['/ui/admin/users', 'Users'], ['/ui/admin/connections', 'Connections'], ['/ui/admin/audit', 'Audit log']];
+  const tabs = [['/ui/admin', 'Dashboard'], ['/ui/admin/users', 'Users'], ['/ui/admin/connections', 'Connections'], ['/ui/admin/operations', 'Jobs & backups'], ['/ui/admin/audit', 'Audit log']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' }, tabs.map(([href, label]) => h('a', { href, 'aria-current': href === current ? 'page' : null }, label)));
 }
 
@@ -159,15 +159,29 @@ export async function connectionsPage(main) {
           } catch (e) { clear(out, errorBox(e)); }
           test.disabled = false;
         } }, 'Test connection');
+        const refresh = h('button', { type: 'button', onclick: async () => {
+          refresh.disabled = true;
+          try {
+            const job = await api('POST', '/admin/jobs', { kind: 'introspect', connection: c.id });
+            clear(out, notice(`Reading the schema of ${c.id}…`));
+            const done = await waitForJob(job.id);
+            if (done.status === 'succeeded') {
+              clear(out, notice(`Schema of ${c.id} refreshed: ${done.result.ddl_added} table definition(s) added, ${done.result.ddl_removed} removed.`));
+            } else if (done.status === 'dead') {
+              clear(out, notice(`Reading the schema failed: ${done.last_error}`, 'error'));
+            } else {
+              clear(out, notice(`Queued as job ${done.id}; a worker will run it (see Jobs & backups).`));
+            }
+          } catch (e) { clear(out, errorBox(e)); }
+          refresh.disabled = false;
+        } }, 'Refresh schema');
         const managed = storedIds.has(c.id) ? [
-          h('button', { type: 'button', onclick: async () => {
-            try { await api('PATCH', `/admin/connections/${encodeURIComponent(c.id)}`, {}); clear(out, notice(`Schema of ${c.id} refreshed.`)); } catch (e) { clear(out, errorBox(e)); }
-          } }, 'Refresh schema'),
+          refresh,
           h('button', { type: 'button', class: 'danger', onclick: async () => {
             if (!confirm(`Delete the connection ${c.id}?`)) return;
             try { await api('DELETE', `/admin/connections/${encodeURIComponent(c.id)}`); clear(msg, notice(`Deleted ${c.id}.`)); load(); } catch (e) { clear(out, errorBox(e)); }
           } }, 'Delete'),
-        ] : h('span', { class: 'muted small' }, 'Built in or from the configuration file: its schema is read when the service starts.');
+        ] : [refresh, h('span', { class: 'muted small' }, 'Built in or from the configuration file.')];
         return h('section', { class: 'card', 'aria-labelledby': `conn-${c.id}` },
           h('div', { class: 'toolbar' }, h('h2', { id: `conn-${c.id}` }, c.id), h('span', { class: 'badge' }, c.dialect), c.default ? h('span', { class: 'badge answered' }, 'default') : null, h('span', { class: 'grow' }), test, managed),
           c.description ? h('p', {}, c.description) : null,
@@ -190,6 +204,82 @@ export async function connectionsPage(main) {
     } catch (e) { clear(msg, errorBox(e)); }
   });
   load();
+}
+
+// ---------------------------------------------------------------- jobs and backups
+
+/** Poll a job until it finished or ~15 s passed; the last state either way. */
+async function waitForJob(id) {
+  let job = await api('GET', `/admin/jobs/${encodeURIComponent(id)}`);
+  for (let i = 0; i < 60 && (job.status === 'queued' || job.status === 'running'); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    job = await api('GET', `/admin/jobs/${encodeURIComponent(id)}`);
+  }
+  return job;
+}
+
+function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export async function operationsPage(main) {
+  const msg = h('div');
+  const backups = h('div');
+  const jobs = h('div');
+  const status = h('select', {}, [['', 'All'], ['queued', 'Queued'], ['running', 'Running'], ['succeeded', 'Succeeded'], ['dead', 'Failed for good']]
+    .map(([v, t]) => h('option', { value: v }, t)));
+  const backupNow = h('button', { type: 'button', class: 'primary' }, 'Back up now');
+  const reembed = h('button', { type: 'button' }, 'Re-embed training data');
+  clear(main, title('Administration'), adminTabs('/ui/admin/operations'), msg,
+    h('section', { class: 'card stack', 'aria-labelledby': 'backups-h' },
+      h('div', { class: 'toolbar' }, h('h2', { id: 'backups-h' }, 'Backups'), h('span', { class: 'grow' }), backupNow), backups),
+    h('section', { class: 'card stack', 'aria-labelledby': 'jobs-h' },
+      h('div', { class: 'toolbar' }, h('h2', { id: 'jobs-h' }, 'Background jobs'), h('span', { class: 'grow' }), field('Show', status), reembed), jobs));
+  async function loadBackups() {
+    try {
+      const list = await api('GET', '/admin/backups');
+      clear(backups, list.items.length
+        ? table('Backups', ['Taken', 'File', 'Store', 'Size'], list.items.map((b) => h('tr', {},
+          h('td', {}, fmtDate(b.created_at)), h('td', {}, h('code', {}, b.name)), h('td', {}, b.backend), h('td', { class: 'num' }, fmtBytes(b.size_bytes)))))
+        : h('p', {}, 'No backups yet.'),
+      h('p', { class: 'muted small' }, `Stored in ${list.dir} on this instance. Restore with: insight restore FILE (into an empty store).`));
+    } catch (e) { clear(backups, errorBox(e)); }
+  }
+  async function loadJobs() {
+    try {
+      const q = status.value ? `&status=${status.value}` : '';
+      const page = await api('GET', `/admin/jobs?limit=50${q}`);
+      clear(jobs, page.items.length
+        ? table('Jobs', ['Queued', 'Kind', 'Status', 'Attempts', 'Outcome'], page.items.map((j) => h('tr', {},
+          h('td', {}, fmtDate(j.created_at)), h('td', {}, j.kind + (j.payload && j.payload.connection ? ` (${j.payload.connection})` : '')),
+          h('td', {}, h('span', { class: `badge ${j.status === 'succeeded' ? 'answered' : j.status === 'dead' ? 'failed' : ''}` }, j.status)),
+          h('td', { class: 'num' }, `${j.attempts} / ${j.max_attempts}`),
+          h('td', {}, j.last_error ? j.last_error : j.result ? JSON.stringify(j.result) : ''))))
+        : h('p', {}, 'No jobs.'));
+    } catch (e) { clear(jobs, errorBox(e)); }
+  }
+  backupNow.addEventListener('click', async () => {
+    backupNow.disabled = true;
+    try {
+      const b = await api('POST', '/admin/backups', {});
+      clear(msg, notice(`Backup ${b.name} written (${fmtBytes(b.size_bytes)}).`));
+      announce('Backup written');
+      loadBackups();
+    } catch (e) { clear(msg, errorBox(e)); }
+    backupNow.disabled = false;
+  });
+  reembed.addEventListener('click', async () => {
+    try {
+      const job = await api('POST', '/admin/jobs', { kind: 'reembed' });
+      clear(msg, notice(`Queued job ${job.id}.`));
+      loadJobs();
+    } catch (e) { clear(msg, errorBox(e)); }
+  });
+  status.addEventListener('change', loadJobs);
+  loadBackups();
+  loadJobs();
 }
 
 // ---------------------------------------------------------------- audit

@@ -4,7 +4,7 @@
 import { h, clear } from './dom.js';
 import { api, session, logout, onSignedOut } from './api.js';
 import { can, loginPage, askPage, historyPage, historyItemPage, trainingPage, notAllowedPage, notFoundPage, errorBox } from './pages.js';
-import { dashboardPage, usersPage, connectionsPage, auditPage, keysPage } from './admin.js';
+import { dashboardPage, usersPage, connectionsPage, operationsPage, auditPage, keysPage } from './admin.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -19,6 +19,7 @@ const ROUTES = [
   [/^\/ui\/admin$/, dashboardPage, can.admin],
   [/^\/ui\/admin\/users$/, usersPage, can.admin],
   [/^\/ui\/admin\/connections$/, connectionsPage, can.admin],
+  [/^\/ui\/admin\/operations$/, operationsPage, can.admin],
   [/^\/ui\/admin\/audit$/, auditPage, can.admin],
 ];
 
