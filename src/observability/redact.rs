@@ -57,12 +57,19 @@ pub fn mask(text: &str) -> String {
             c[0].to_string()
         }
     });
-    let s = p.phone.replace_all(&s, |c: &Captures| {
+    let text = s.as_ref();
+    let s = p.phone.replace_all(text, |c: &Captures| {
+        let whole = c.get(0).expect("group 0");
         let digits = c[0].chars().filter(char::is_ascii_digit).count();
         let m = &c[0];
         // Dates, times, versions and ids look like digit groups too: only
-        // mask what has the length of a phone number and no date shape.
-        if (9..=15).contains(&digits) && !looks_like_date(m) {
+        // mask what has the length of a phone number and no date shape, and
+        // is not a piece of a longer token (a UUID such as a correlation id).
+        let before = text[..whole.start()].chars().next_back();
+        let after = text[whole.end()..].chars().next();
+        let inside_token = before.is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            || after.is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+        if (9..=15).contains(&digits) && !looks_like_date(m) && !inside_token {
             "[phone]".to_string()
         } else {
             m.to_string()
@@ -128,7 +135,14 @@ mod tests {
         assert_eq!(mask("tel: +442071838750"), "tel: [phone]");
         assert_eq!(mask("mobile 030 1234 5678"), "mobile [phone]");
         assert_eq!(mask("(555) 123-4567"), "[phone]");
-        // Dates, durations and small numbers are not phone numbers.
+        // Dates, durations, small numbers and UUIDs are not phone numbers.
+        for id in [
+            "01a24843-6244-76ea-9b3a-45af8cd5fe47",
+            "01a24844-7001-7888-8bcb-fb49d9d69f8a",
+            "correlation_id=01a24844-7001-7888-8bcb-fb49d9d69f8a done",
+        ] {
+            assert_eq!(mask(id), id);
+        }
         assert_eq!(
             mask("at 2024-02-29 took 1234 ms, 42 rows"),
             "at 2024-02-29 took 1234 ms, 42 rows"
