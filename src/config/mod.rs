@@ -240,6 +240,10 @@ pub struct CacheConfig {
     pub max_entries: u64,
     /// TTL of cached generated SQL, seconds (0 disables).
     pub sql_ttl_secs: u64,
+    /// TTL of cached query results, seconds; 0 (the default) runs every
+    /// query on the database. Results are cached per connection, schema
+    /// version and validated SQL (in Redis when `redis_url` is set).
+    pub result_ttl_secs: u64,
 }
 
 impl Default for CacheConfig {
@@ -247,6 +251,7 @@ impl Default for CacheConfig {
         Self {
             max_entries: 10_000,
             sql_ttl_secs: 3600,
+            result_ttl_secs: 0,
         }
     }
 }
@@ -663,6 +668,7 @@ mod tests {
         );
         assert_eq!(c.auth.login.window_secs, d.auth.login.window_secs);
         assert_eq!(c.retrieval.sync_interval_ms, d.retrieval.sync_interval_ms);
+        assert_eq!(c.cache.result_ttl_secs, d.cache.result_ttl_secs);
         assert_eq!(c.store.pool_size, d.store.pool_size);
         assert_eq!(c.store.acquire_timeout_secs, d.store.acquire_timeout_secs);
         assert_eq!(c.jobs.worker, d.jobs.worker);

@@ -50,7 +50,7 @@ pub struct ExecLimits {
 
 /// Name and type of a result column. `type` is the database's declared type
 /// when known, otherwise the type of the first non-null value.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ResultColumn {
     pub name: String,
     #[serde(rename = "type")]
@@ -59,7 +59,7 @@ pub struct ResultColumn {
 
 /// Rows of a query as JSON values: integers and floats as numbers, decimals as
 /// strings (no precision loss), dates/times ISO-8601, blobs base64.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ResultSet {
     pub columns: Vec<ResultColumn>,
     pub rows: Vec<Vec<serde_json::Value>>,

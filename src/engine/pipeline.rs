@@ -39,6 +39,8 @@ pub struct EngineSettings {
     pub max_correction_attempts: u32,
     pub token_budget: usize,
     pub sql_cache_ttl: Duration,
+    /// Cached query results live this long; zero runs every query.
+    pub result_cache_ttl: Duration,
     pub feedback_mode: crate::config::FeedbackMode,
     /// Attach a chart suggestion to answers.
     pub charts: bool,
@@ -54,6 +56,7 @@ impl EngineSettings {
             max_correction_attempts: c.llm.max_correction_attempts,
             token_budget: c.llm.token_budget,
             sql_cache_ttl: Duration::from_secs(c.cache.sql_ttl_secs),
+            result_cache_ttl: Duration::from_secs(c.cache.result_ttl_secs),
             feedback_mode: c.training.feedback_mode,
             charts: c.query.charts,
         }
@@ -303,8 +306,32 @@ impl Engine {
         conn: &ConnectionHandle,
         sql: &ValidatedSql,
     ) -> Result<ResultSet, ConnectorError> {
+        let ttl = self.settings().result_cache_ttl;
+        let key = (!ttl.is_zero()).then(|| {
+            crate::cache::cache_key(&[
+                "rows",
+                &self.cache_namespace,
+                conn.id.as_str(),
+                &conn.schema_version().to_string(),
+                &conn.limits.max_rows.to_string(),
+                sql.sql(),
+            ])
+        });
+        if let Some(key) = &key {
+            let hit = crate::cache::get_json::<ResultSet>(self.cache.as_ref(), key).await;
+            metrics::cache_lookup("result", hit.is_some());
+            if let Some(rs) = hit {
+                tracing::Span::current().record("sql.rows", rs.rows.len());
+                return Ok(rs);
+            }
+        }
         let t = Instant::now();
         let result = conn.connector.execute(sql, conn.limits).await;
+        if let (Some(key), Ok(rs)) = (&key, &result) {
+            if let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await {
+                tracing::debug!(error = %e, "result not cached");
+            }
+        }
         let (rows, err) = match &result {
             Ok(rs) => {
                 tracing::Span::current().record("sql.rows", rs.rows.len());

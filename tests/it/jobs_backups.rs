@@ -559,3 +559,47 @@ async fn backups_through_the_api_and_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
 }
+
+/// With `cache.result_ttl_secs`, the same validated SQL on the same
+/// connection is answered from the cache until the TTL runs out; without it
+/// every query reads the database.
+#[tokio::test]
+async fn query_results_are_cached_only_when_configured() {
+    use sqlx::Connection as _;
+    for (ttl, expect_cached) in [(60, true), (0, false)] {
+        let app = TestApp::builder()
+            .config(move |c| c.cache.result_ttl_secs = ttl)
+            .spawn()
+            .await;
+        let sql = "SELECT COUNT(*) AS n FROM customers";
+        let first = app
+            .post("/api/v1/sql/execute", json!({ "sql": sql }))
+            .await
+            .expect(200);
+        // Someone else changes the data behind the service's back.
+        let path = app.dir.path().join("demo.db");
+        let mut rw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO customers (id, name, email, country, city, segment, created_at) \
+             SELECT MAX(id) + 1, 'New', 'new-customer@example.com', 'Peru', 'Lima', 'Consumer', \
+             '2026-01-01' FROM customers",
+        )
+        .execute(&mut rw)
+        .await
+        .unwrap();
+        rw.close().await.unwrap();
+        let second = app
+            .post("/api/v1/sql/execute", json!({ "sql": sql }))
+            .await
+            .expect(200);
+        assert_eq!(
+            first["rows"] == second["rows"],
+            expect_cached,
+            "ttl {ttl}: {} then {}",
+            first["rows"],
+            second["rows"]
+        );
+    }
+}
