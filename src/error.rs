@@ -268,6 +268,7 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
             P::Store(s) => s.into(),
             P::Index(i) => ApiError::Internal(i.to_string()),
             P::BadInput(m) => ApiError::bad_request(m),
+            P::UnknownConversation(id) => ApiError::NotFound(format!("conversation `{id}`")),
         }
     }
 }

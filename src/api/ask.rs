@@ -13,7 +13,7 @@ use crate::api::extract::{ApiJson, Principal, scope};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::domain::{ConnectionId, Question};
-use crate::engine::pipeline::{Answer, AskEvent};
+use crate::engine::pipeline::{Answer, AskEvent, AskOptions};
 use crate::error::{ApiError, AskError};
 
 /// One Server-Sent Event as documented: its name and its JSON data.
@@ -34,13 +34,35 @@ pub struct AskRequest {
     /// `false` leaves out the chart suggestion (default: `query.charts`).
     #[serde(default)]
     pub chart: Option<bool>,
+    /// `true` adds a short summary of the result (at most
+    /// `query.summary_max_rows` rows are summarised; needs `query.summaries`).
+    #[serde(default)]
+    pub summary: bool,
+    /// `true` adds up to 3 suggested next questions.
+    #[serde(default)]
+    pub followups: bool,
+    /// Continue a conversation of yours: a follow-up ("and by country?") is
+    /// rewritten into a standalone question from its previous turns. Absent:
+    /// a new conversation, whose id the answer returns.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+impl AskRequest {
+    fn options(&self) -> AskOptions {
+        AskOptions {
+            summary: self.summary,
+            followups: self.followups,
+            conversation_id: self.conversation_id.clone(),
+        }
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/ask", operation_id = "ask", tag = "ask", request_body = AskRequest,
     responses(
-        (status = 200, description = "The answer: SQL, rows and sources", body = Answer),
+        (status = 200, description = "The answer: SQL, rows and sources, the conversation id and the requested extras (a failed extra is missing and named in `warnings`)", body = Answer),
         (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection, or a conversation that is unknown or not yours", body = crate::error::ErrorBody),
         (status = 422, description = "`unanswerable`, `sql_rejected` or `query_failed`; `details.query_id` names the history record", body = crate::error::ErrorBody),
         (status = 503, description = "The LLM provider or the database is unavailable", body = crate::error::ErrorBody),
         (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
@@ -62,7 +84,13 @@ pub async fn ask(
     // A rejection is audited by the engine itself.
     let mut answer = app
         .engine
-        .ask(&req.question, req.connection.as_ref(), &rc, None)
+        .ask_with(
+            &req.question,
+            req.connection.as_ref(),
+            &rc,
+            None,
+            &req.options(),
+        )
         .await
         .map_err(|e| AskError(e).into_response())?;
     if req.chart == Some(false) {
@@ -99,12 +127,21 @@ pub async fn ask_stream(
     tokio::spawn(async move {
         let result = app
             .engine
-            .ask(&req.question, req.connection.as_ref(), &rc, Some(&tx))
+            .ask_with(
+                &req.question,
+                req.connection.as_ref(),
+                &rc,
+                Some(&tx),
+                &req.options(),
+            )
             .await;
         drop(tx);
         let event = match result {
             Ok(mut answer) => {
                 answer.rows.clear();
+                if req.chart == Some(false) {
+                    answer.chart = None;
+                }
                 Event::default()
                     .event("done")
                     .json_data(&answer)

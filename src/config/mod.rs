@@ -125,6 +125,10 @@ pub struct QueryConfig {
     pub timeout_secs: u64,
     /// Attach a Vega-Lite chart suggestion to answers (a request may opt out).
     pub charts: bool,
+    /// Allow answer summaries (`"summary": true` on an ask).
+    pub summaries: bool,
+    /// At most this many result rows go into a summary (never the whole result).
+    pub summary_max_rows: usize,
 }
 
 impl Default for QueryConfig {
@@ -134,6 +138,8 @@ impl Default for QueryConfig {
             max_rows: 1000,
             timeout_secs: 30,
             charts: true,
+            summaries: true,
+            summary_max_rows: 20,
         }
     }
 }
@@ -348,6 +354,12 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        if !(1..=200).contains(&self.query.summary_max_rows) {
+            problems.push(
+                "query.summary_max_rows (INSIGHT_QUERY__SUMMARY_MAX_ROWS): must be between 1 and 200"
+                    .into(),
+            );
+        }
         if self.query.max_rows == 0 {
             problems.push("query.max_rows (INSIGHT_QUERY__MAX_ROWS): must be at least 1".into());
         }

@@ -4,6 +4,8 @@
 //! [`pipeline::Pipeline`].
 
 pub mod chart;
+pub mod conversation;
+pub mod extras;
 pub mod llm;
 pub mod maintenance;
 pub mod pipeline;

@@ -6,6 +6,11 @@
 //! validation or execution, the error is fed back to the generator for up to
 //! `max_correction_attempts` more tries. Every ask, whatever its outcome, is
 //! recorded in the history with its sources and timings.
+//!
+//! [`Engine::ask_with`] wraps an ask in a conversation (a follow-up is
+//! rewritten into a standalone question first, see
+//! [`crate::engine::conversation`]) and adds the requested extras (summary,
+//! follow-ups, see [`crate::engine::extras`]); extras never fail an answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +25,11 @@ use crate::connectors::{
     ConnectionHandle, ConnectorError, ConnectorRegistry, ResultColumn, ResultSet,
 };
 use crate::domain::{ConnectionId, Question, TrainingKind};
+use crate::engine::conversation;
+use crate::engine::extras::{self, AnswerWarning, ResultView};
 use crate::engine::llm::{
     ContextItem, FailedAttempt, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
-    RetrievedContext, TokenUsage,
+    RetrievedContext, TextCompletion, TextRequest, TokenUsage,
 };
 use crate::engine::retrieval::{Embedder, IndexError, VectorIndex};
 use crate::engine::sql::{self, ValidatedSql, ValidationError};
@@ -44,6 +51,10 @@ pub struct EngineSettings {
     pub feedback_mode: crate::config::FeedbackMode,
     /// Attach a chart suggestion to answers.
     pub charts: bool,
+    /// Answer summaries are allowed.
+    pub summaries: bool,
+    /// At most this many rows go into a summary.
+    pub summary_max_rows: usize,
 }
 
 impl EngineSettings {
@@ -59,6 +70,8 @@ impl EngineSettings {
             result_cache_ttl: Duration::from_secs(c.cache.result_ttl_secs),
             feedback_mode: c.training.feedback_mode,
             charts: c.query.charts,
+            summaries: c.query.summaries,
+            summary_max_rows: c.query.summary_max_rows,
         }
     }
 }
@@ -147,6 +160,35 @@ pub struct Answer {
     /// (see `engine::chart`).
     #[schema(value_type = Option<Object>)]
     pub chart: Option<serde_json::Value>,
+    /// The conversation of this answer; send it back as `conversation_id`
+    /// to ask a follow-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// What a follow-up was rewritten into: the question actually answered
+    /// and recorded in the history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standalone_question: Option<String>,
+    /// A short summary of (at most `query.summary_max_rows` rows of) the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// `llm` or `builtin` (built from the rows without a model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_source: Option<String>,
+    /// Suggested next questions (at most 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub followups: Option<Vec<String>>,
+    /// Extras that were asked for but are missing, and why.
+    pub warnings: Vec<AnswerWarning>,
+}
+
+/// What an ask may add to the plain pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct AskOptions {
+    pub summary: bool,
+    pub followups: bool,
+    /// Continue this conversation (it must belong to the caller); `None`
+    /// starts a new one.
+    pub conversation_id: Option<String>,
 }
 
 /// Progress of one ask, streamed to SSE clients as it happens.
@@ -195,6 +237,9 @@ pub enum PipelineError {
     Index(#[from] IndexError),
     #[error("{0}")]
     BadInput(String),
+    /// Unknown, or another user's: the same answer for both.
+    #[error("unknown conversation `{0}`")]
+    UnknownConversation(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -297,6 +342,227 @@ impl Engine {
             err,
         );
         result
+    }
+
+    /// One free-text call (extras, rewrites), measured and traced like
+    /// generation. `Ok(None)`: the provider has no model.
+    #[instrument(name = "llm.complete_text", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.purpose = purpose))]
+    async fn call_text_llm(
+        &self,
+        purpose: &'static str,
+        req: &TextRequest,
+    ) -> Result<Option<TextCompletion>, LlmError> {
+        let t = Instant::now();
+        let result = self.llm.complete_text(req).await;
+        let (usage, err) = match &result {
+            Ok(Some(c)) => (c.usage, None),
+            Ok(None) => return result,
+            Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
+        };
+        metrics::llm_call(
+            self.llm.name(),
+            self.llm.model(),
+            t.elapsed(),
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            err,
+        );
+        result
+    }
+
+    /// An ask inside a conversation, with the requested extras: the main
+    /// job of `POST /api/v1/ask`. A follow-up is rewritten into a standalone
+    /// question (that is what the pipeline answers and the history records),
+    /// the turn is stored, then summary and follow-ups are added; a failing
+    /// extra leaves a warning instead.
+    #[instrument(skip_all, fields(conversation.id))]
+    pub async fn ask_with(
+        &self,
+        question: &Question,
+        connection: Option<&ConnectionId>,
+        rc: &RequestContext,
+        sink: Sink<'_>,
+        opts: &AskOptions,
+    ) -> Result<Answer, AskFailure> {
+        let mut warnings = Vec::new();
+        let (conversation_id, previous) = self.conversation(rc, opts).await?;
+        tracing::Span::current().record("conversation.id", conversation_id.as_str());
+        let standalone = self
+            .standalone(question, &previous, rc, &mut warnings)
+            .await;
+        let mut answer = self
+            .ask(
+                standalone.as_ref().unwrap_or(question),
+                connection,
+                rc,
+                sink,
+            )
+            .await?;
+        let turn = crate::store::conversations::NewTurn {
+            query_id: Some(&answer.query_id),
+            question: question.as_str(),
+            standalone_question: standalone.as_ref().unwrap_or(question).as_str(),
+        };
+        match self
+            .store
+            .add_turn(&conversation_id, rc.user_id.as_deref(), &turn)
+            .await
+        {
+            Ok(_) => answer.conversation_id = Some(conversation_id),
+            Err(e) => {
+                tracing::warn!(error.detail = %e, "conversation turn not stored");
+                warnings.push(AnswerWarning::new(
+                    "conversation_not_saved",
+                    "this answer could not be added to the conversation; ask again to continue it",
+                ));
+            }
+        }
+        answer.question = question.to_string();
+        answer.standalone_question = standalone.map(|q| q.to_string());
+        self.add_extras(&mut answer, connection, rc, opts, &mut warnings)
+            .await;
+        answer.warnings = warnings;
+        Ok(answer)
+    }
+
+    /// The conversation to continue (checked to be the caller's) with its
+    /// recent standalone questions, or a new id.
+    async fn conversation(
+        &self,
+        rc: &RequestContext,
+        opts: &AskOptions,
+    ) -> Result<(String, Vec<String>), PipelineError> {
+        let Some(id) = &opts.conversation_id else {
+            return Ok((crate::store::new_id(), Vec::new()));
+        };
+        if !conversation::valid_id(id) {
+            return Err(PipelineError::BadInput(
+                "conversation_id must be 1 to 64 letters, digits, `-` or `_`".into(),
+            ));
+        }
+        match self.store.find_conversation(id).await? {
+            Some(c) if c.user_id == rc.user_id => {}
+            _ => return Err(PipelineError::UnknownConversation(id.clone())),
+        }
+        let turns = self
+            .store
+            .recent_turns(id, conversation::CONTEXT_TURNS)
+            .await?;
+        Ok((
+            id.clone(),
+            turns.into_iter().map(|t| t.standalone_question).collect(),
+        ))
+    }
+
+    /// The standalone form of a follow-up; `None` when the question stands
+    /// on its own (or there is nothing before it).
+    async fn standalone(
+        &self,
+        question: &Question,
+        previous: &[String],
+        rc: &RequestContext,
+        warnings: &mut Vec<AnswerWarning>,
+    ) -> Option<Question> {
+        let last = previous.last()?;
+        let builtin = || {
+            conversation::builtin_rewrite(last, question.as_str())
+                .and_then(|q| Question::parse(&q).ok())
+        };
+        let req =
+            conversation::rewrite_request(previous, question.as_str(), rc.correlation_id.clone());
+        let rewritten = match self.call_text_llm("rewrite", &req).await {
+            Ok(None) => builtin(),
+            Ok(Some(reply)) => match conversation::parse_rewrite(&reply.text) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    warnings.push(rewrite_warning(&e));
+                    builtin()
+                }
+            },
+            Err(e) => {
+                warnings.push(rewrite_warning(&e));
+                builtin()
+            }
+        };
+        rewritten.filter(|q| q.as_str() != question.as_str())
+    }
+
+    /// Summary and follow-ups, as requested and allowed.
+    async fn add_extras(
+        &self,
+        answer: &mut Answer,
+        connection: Option<&ConnectionId>,
+        rc: &RequestContext,
+        opts: &AskOptions,
+        warnings: &mut Vec<AnswerWarning>,
+    ) {
+        let settings = self.settings();
+        let question = answer
+            .standalone_question
+            .clone()
+            .unwrap_or_else(|| answer.question.clone());
+        let view = ResultView {
+            question: &question,
+            sql: &answer.sql,
+            columns: &answer.columns,
+            rows: &answer.rows,
+            row_count: answer.row_count,
+            truncated: answer.truncated,
+            tables: &answer.tables,
+        };
+        let mut summary = None;
+        if opts.summary && !settings.summaries {
+            warnings.push(AnswerWarning::new(
+                "summary_disabled",
+                "summaries are turned off on this server (query.summaries)",
+            ));
+        } else if opts.summary {
+            let max = settings.summary_max_rows;
+            let req = extras::summary_request(&view, max, rc.correlation_id.clone());
+            summary = match self.call_text_llm("summary", &req).await {
+                Ok(None) => Some((extras::builtin_summary(&view, max), "builtin")),
+                Ok(Some(reply)) => match extras::clean_summary(&reply.text) {
+                    Ok(text) => Some((text, "llm")),
+                    Err(e) => {
+                        warnings.push(extra_warning("summary", &e));
+                        None
+                    }
+                },
+                Err(e) => {
+                    warnings.push(extra_warning("summary", &e));
+                    None
+                }
+            };
+        }
+        let mut followups = None;
+        if opts.followups {
+            let req = extras::followups_request(&view, rc.correlation_id.clone());
+            followups = match self.call_text_llm("followups", &req).await {
+                Ok(None) => match self.connection(connection) {
+                    Ok(conn) => Some(extras::builtin_followups(&view, &conn.schema())),
+                    Err(e) => {
+                        warnings.push(AnswerWarning::new("followups_failed", e.to_string()));
+                        None
+                    }
+                },
+                Ok(Some(reply)) => match extras::parse_followups(&reply.text, &question) {
+                    Ok(list) => Some(list),
+                    Err(e) => {
+                        warnings.push(extra_warning("followups", &e));
+                        None
+                    }
+                },
+                Err(e) => {
+                    warnings.push(extra_warning("followups", &e));
+                    None
+                }
+            };
+        }
+        if let Some((text, source)) = summary {
+            answer.summary = Some(text);
+            answer.summary_source = Some(source.to_string());
+        }
+        answer.followups = followups;
     }
 
     /// One execution on a target database, measured and traced.
@@ -566,6 +832,12 @@ impl Engine {
                     strategy,
                     cached,
                     chart,
+                    conversation_id: None,
+                    standalone_question: None,
+                    summary: None,
+                    summary_source: None,
+                    followups: None,
+                    warnings: Vec::new(),
                 })
             }
             Err(error) => {
@@ -913,6 +1185,28 @@ fn rows_event(rs: &ResultSet) -> AskEvent {
 fn add_usage(record: &mut NewQuery, usage: TokenUsage) {
     record.prompt_tokens += usage.prompt_tokens;
     record.completion_tokens += usage.completion_tokens;
+}
+
+/// A missing extra: says which provider failure, never the provider's text
+/// (it may quote the prompt, which carries rows).
+fn extra_warning(extra: &str, e: &LlmError) -> AnswerWarning {
+    AnswerWarning::new(
+        &format!("{extra}_failed"),
+        format!(
+            "the {extra} is missing: the LLM provider call failed ({})",
+            llm_error_kind(e)
+        ),
+    )
+}
+
+fn rewrite_warning(e: &LlmError) -> AnswerWarning {
+    AnswerWarning::new(
+        "rewrite_failed",
+        format!(
+            "the follow-up could not be rewritten by the LLM provider ({}); the builtin rewrite was used",
+            llm_error_kind(e)
+        ),
+    )
 }
 
 fn llm_error_kind(e: &LlmError) -> &'static str {

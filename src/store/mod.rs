@@ -14,6 +14,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
+pub mod conversations;
 pub mod feedback;
 pub mod grants;
 pub mod jobs;

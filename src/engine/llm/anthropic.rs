@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::extract::ProviderReply;
 use super::http::{HttpClient, with_correlation_id};
-use super::{Generation, GenerationRequest, LlmError, LlmProvider};
+use super::{Generation, GenerationRequest, LlmError, LlmProvider, TextCompletion, TextRequest};
 use crate::config::llm::LlmConfig;
-use crate::engine::prompt::{Prompt, build_prompt};
+use crate::engine::prompt::{Prompt, build_prompt, estimate_tokens};
 
 const API_VERSION: &str = "2023-06-01";
 
@@ -276,6 +276,19 @@ impl LlmProvider for AnthropicProvider {
             .complete(&prompt, req.correlation_id.as_deref())
             .await?;
         reply.into_generation(&prompt)
+    }
+
+    #[tracing::instrument(skip_all, fields(llm.provider = "anthropic", llm.model = %self.model, llm.stream = self.stream))]
+    async fn complete_text(&self, req: &TextRequest) -> Result<Option<TextCompletion>, LlmError> {
+        let prompt = Prompt {
+            estimated_tokens: estimate_tokens(&req.system) + estimate_tokens(&req.user),
+            system: req.system.clone(),
+            user: req.user.clone(),
+        };
+        let reply = self
+            .complete(&prompt, req.correlation_id.as_deref())
+            .await?;
+        reply.into_text(&prompt).map(Some)
     }
 
     async fn ping(&self) -> Result<(), LlmError> {

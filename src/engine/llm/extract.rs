@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::engine::llm::{Generation, GenerationOutcome, LlmError, TokenUsage};
+use crate::engine::llm::{Generation, GenerationOutcome, LlmError, TextCompletion, TokenUsage};
 use crate::engine::prompt::{Prompt, estimate_tokens};
 
 /// Longest reason we keep from an unanswerable reply; it is shown to users.
@@ -58,6 +58,26 @@ pub struct ProviderReply {
 }
 
 impl ProviderReply {
+    /// The reply as free text; a refusal or an empty reply is a bad response
+    /// (callers of free-text completions fall back, they never show it).
+    pub fn into_text(self, prompt: &Prompt) -> Result<TextCompletion, LlmError> {
+        if self.text.trim().is_empty() {
+            return Err(LlmError::BadResponse(match self.refusal {
+                Some(_) => "the model declined to answer".into(),
+                None => "the model's reply was empty".into(),
+            }));
+        }
+        Ok(TextCompletion {
+            usage: TokenUsage {
+                prompt_tokens: self.prompt_tokens.unwrap_or(prompt.estimated_tokens as u64),
+                completion_tokens: self
+                    .completion_tokens
+                    .unwrap_or_else(|| estimate_tokens(&self.text) as u64),
+            },
+            text: self.text,
+        })
+    }
+
     /// Turn the reply into a [`Generation`]; token counts the server did not
     /// report are estimated so budgets and metrics still see them.
     pub fn into_generation(self, prompt: &Prompt) -> Result<Generation, LlmError> {

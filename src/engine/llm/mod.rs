@@ -4,8 +4,10 @@
 //! (the Messages API) and `builtin` (the offline generator, the default when no
 //! provider is configured). Remote providers get a prompt built by
 //! [`crate::engine::prompt`] from the retrieved context and return SQL extracted
-//! from the reply by [`extract::extract_sql`]. Nothing here executes SQL or
-//! touches the app store.
+//! from the reply by [`extract::extract_sql`]. [`LlmProvider::complete_text`]
+//! is the free-text side (answer summaries, follow-up suggestions,
+//! conversation rewrites): its replies are only ever shown or parsed as text,
+//! never executed. Nothing here executes SQL or touches the app store.
 
 pub mod anthropic;
 pub mod builtin;
@@ -98,6 +100,22 @@ pub struct Generation {
     pub strategy: Option<String>,
 }
 
+/// Input of one free-text completion (no SQL extraction).
+#[derive(Debug, Clone)]
+pub struct TextRequest {
+    pub system: String,
+    pub user: String,
+    /// Forwarded to remote providers as `X-Correlation-ID`.
+    pub correlation_id: Option<String>,
+}
+
+/// A free-text reply, as the model wrote it.
+#[derive(Debug, Clone)]
+pub struct TextCompletion {
+    pub text: String,
+    pub usage: TokenUsage,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     #[error("the LLM provider did not answer within {0:?}")]
@@ -118,6 +136,10 @@ pub trait LlmProvider: Send + Sync {
     fn name(&self) -> &str;
     fn model(&self) -> &str;
     async fn generate(&self, req: &GenerationRequest) -> Result<Generation, LlmError>;
+    /// A free-text completion for the answer extras and conversation
+    /// rewrites. `Ok(None)`: the provider has no language model (the builtin
+    /// generator), so the caller builds the text itself, deterministically.
+    async fn complete_text(&self, req: &TextRequest) -> Result<Option<TextCompletion>, LlmError>;
     /// A cheap check that the provider is reachable (readiness).
     async fn ping(&self) -> Result<(), LlmError>;
 }

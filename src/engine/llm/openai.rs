@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::extract::ProviderReply;
 use super::http::{HttpClient, with_correlation_id};
-use super::{Generation, GenerationRequest, LlmError, LlmProvider};
+use super::{Generation, GenerationRequest, LlmError, LlmProvider, TextCompletion, TextRequest};
 use crate::config::llm::LlmConfig;
-use crate::engine::prompt::{Prompt, build_prompt};
+use crate::engine::prompt::{Prompt, build_prompt, estimate_tokens};
 
 pub struct OpenAiProvider {
     http: HttpClient,
@@ -225,6 +225,19 @@ impl LlmProvider for OpenAiProvider {
             .complete(&prompt, req.correlation_id.as_deref())
             .await?;
         reply.into_generation(&prompt)
+    }
+
+    #[tracing::instrument(skip_all, fields(llm.provider = "openai", llm.model = %self.model, llm.stream = self.stream))]
+    async fn complete_text(&self, req: &TextRequest) -> Result<Option<TextCompletion>, LlmError> {
+        let prompt = Prompt {
+            estimated_tokens: estimate_tokens(&req.system) + estimate_tokens(&req.user),
+            system: req.system.clone(),
+            user: req.user.clone(),
+        };
+        let reply = self
+            .complete(&prompt, req.correlation_id.as_deref())
+            .await?;
+        reply.into_text(&prompt).map(Some)
     }
 
     async fn ping(&self) -> Result<(), LlmError> {

@@ -244,6 +244,15 @@ impl LlmProvider for BuiltinGenerator {
         Ok(self.generate_sync(req))
     }
 
+    /// No language model here: summaries, follow-ups and rewrites are built
+    /// deterministically by their callers (`engine::extras`, `engine::conversation`).
+    async fn complete_text(
+        &self,
+        _req: &super::TextRequest,
+    ) -> Result<Option<super::TextCompletion>, LlmError> {
+        Ok(None)
+    }
+
     async fn ping(&self) -> Result<(), LlmError> {
         Ok(())
     }
