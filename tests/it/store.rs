@@ -205,6 +205,7 @@ store_suite!(
     history_cleanup_keeps_questions_with_feedback,
     export_rows_import_idempotently,
     usage_stats_count_history_and_feedback,
+    conversations_keep_their_owner_and_turns_in_order,
 );
 
 async fn migrations_are_complete_and_idempotent(s: &Store) {
@@ -896,4 +897,79 @@ async fn usage_stats_count_history_and_feedback(s: &Store) {
     assert_eq!((stats.questions, stats.answered), (3, 2));
     assert_eq!((stats.thumbs_up, stats.thumbs_down), (1, 0));
     assert_eq!(stats.per_day.iter().map(|d| d.questions).sum::<u64>(), 3);
+}
+
+async fn conversations_keep_their_owner_and_turns_in_order(s: &Store) {
+    use insight::store::conversations::NewTurn;
+    let id = insight::store::new_id();
+    assert!(s.find_conversation(&id).await.unwrap().is_none());
+    let asked = [
+        (
+            "How many customers are there?",
+            "How many customers are there?",
+        ),
+        (
+            "and by country?",
+            "How many customers are there by country?",
+        ),
+        (
+            "what about in 2023?",
+            "How many customers are there by country in 2023?",
+        ),
+    ];
+    for (i, (question, standalone)) in asked.iter().enumerate() {
+        let query_id = format!("q{i}");
+        let turn = s
+            .add_turn(
+                &id,
+                Some("u1"),
+                &NewTurn {
+                    query_id: Some(&query_id),
+                    question,
+                    standalone_question: standalone,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(turn.seq, i as i64 + 1);
+    }
+    let c = s.find_conversation(&id).await.unwrap().expect("created");
+    assert_eq!(c.user_id.as_deref(), Some("u1"));
+    assert!(c.updated_at >= c.created_at);
+    let recent = s.recent_turns(&id, 2).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        vec![2, 3],
+        "the last two, oldest first"
+    );
+    assert_eq!(recent[0].question, "and by country?");
+    assert_eq!(
+        recent[1].standalone_question,
+        "How many customers are there by country in 2023?"
+    );
+    assert_eq!(recent[1].query_id.as_deref(), Some("q2"));
+    // A later turn by someone else does not take the conversation over.
+    s.add_turn(
+        &id,
+        Some("u2"),
+        &NewTurn {
+            query_id: None,
+            question: "x",
+            standalone_question: "x",
+        },
+    )
+    .await
+    .unwrap();
+    let c = s
+        .find_conversation(&id)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(c.user_id.as_deref(), Some("u1"));
+    assert!(
+        s.recent_turns("no-such-conversation", 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -1,0 +1,382 @@
+//! Answer extras (summary, follow-ups) and conversations on `/api/v1/ask`:
+//! with the builtin generator, and with an OpenAI provider pointed at a mock
+//! peer on 127.0.0.1:0 that speaks the chat-completions wire format and
+//! records every request, so we can check what the LLM was sent.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use insight::auth::Role;
+use insight::config::{LlmConfig, ProviderKind};
+use insight::engine::llm::openai::OpenAiProvider;
+use serde_json::{Value, json};
+
+use crate::util::{TestApp, error_code};
+
+const BY_COUNTRY: &str = "How many customers are there in each country?";
+
+/// How the mock answers the free-text calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Working,
+    /// Summaries get HTTP 400, follow-ups a reply that is not a JSON array.
+    Failing,
+}
+
+struct Mock {
+    mode: Mode,
+    /// (system, user) of every chat completion, in order.
+    calls: Mutex<Vec<(String, String)>>,
+}
+
+fn completion(content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
+    })
+}
+
+async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>) -> Response {
+    let text = |i: usize| {
+        body.pointer(&format!("/messages/{i}/content"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (system, user) = (text(0), text(1));
+    mock.calls
+        .lock()
+        .unwrap()
+        .push((system.clone(), user.clone()));
+    let failing = mock.mode == Mode::Failing;
+    let reply = if system.starts_with("You summarise") {
+        if failing {
+            let error =
+                json!({"error": {"message": "bad request", "type": "invalid_request_error"}});
+            return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+        }
+        "Most customers are in the United States.".to_string()
+    } else if system.starts_with("You suggest questions") {
+        if failing {
+            "I would ask about revenue next.".to_string()
+        } else {
+            "```json\n[\"Which city has the most customers?\", 42, \"which city has the most customers\", \"How many orders are there?\", \"How many products are there?\"]\n```".to_string()
+        }
+    } else if system.starts_with("You rewrite the follow-up") {
+        format!("Standalone question: {BY_COUNTRY}")
+    } else {
+        // SQL generation: answer from the <question> section only.
+        let question = user
+            .split("<question>")
+            .nth(1)
+            .and_then(|q| q.split("</question>").next())
+            .unwrap_or_default()
+            .to_lowercase();
+        if question.contains("country") {
+            "```sql\nSELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC\n```".to_string()
+        } else {
+            "```sql\nSELECT COUNT(*) AS customers FROM customers\n```".to_string()
+        }
+    };
+    axum::Json(completion(&reply)).into_response()
+}
+
+async fn mock_llm(mode: Mode) -> (Arc<Mock>, OpenAiProvider) {
+    let mock = Arc::new(Mock {
+        mode,
+        calls: Mutex::default(),
+    });
+    let app = Router::new()
+        .route("/v1/chat/completions", axum::routing::post(chat))
+        .with_state(mock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let provider = OpenAiProvider::new(&LlmConfig {
+        provider: ProviderKind::Openai,
+        base_url: Some(format!("http://{addr}/v1")),
+        api_key: Some("sk-test-extras".to_string().into()),
+        model: Some("test-model".into()),
+        timeout_secs: 5,
+        max_tokens: 256,
+        ..LlmConfig::default()
+    })
+    .unwrap();
+    (mock, provider)
+}
+
+fn calls_of(mock: &Mock, prefix: &str) -> Vec<(String, String)> {
+    mock.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(system, _)| system.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+fn codes(answer: &Value) -> Vec<String> {
+    answer["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| w["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn builtin_summary_and_followups_come_from_the_rows_and_schema() {
+    let app = TestApp::spawn().await;
+    let answer = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": BY_COUNTRY, "summary": true, "followups": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer["summary_source"], "builtin");
+    assert_eq!(codes(&answer), Vec::<String>::new());
+    let rows = answer["rows"].as_array().unwrap();
+    let n = answer["row_count"].as_u64().unwrap();
+    assert!(n > 1, "{answer}");
+    // The largest count among the first 20 rows, as the summary must name it.
+    let seen = &rows[..rows.len().min(20)];
+    let top = seen
+        .iter()
+        .max_by_key(|r| r[1].as_i64().unwrap())
+        .expect("rows");
+    let summary = answer["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!("{n} rows; the largest ")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("{} ({})", top[0].as_str().unwrap(), top[1])),
+        "{summary} should name {top:?}"
+    );
+    let followups: Vec<&str> = answer["followups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_str().unwrap())
+        .collect();
+    assert!(
+        !followups.is_empty() && followups.len() <= 3,
+        "{followups:?}"
+    );
+    assert!(followups.contains(&"How many customers are there?"));
+    assert!(!followups.contains(&BY_COUNTRY));
+
+    // Not asked for: not there.
+    let plain = app.ask(BY_COUNTRY).await.expect(200);
+    assert!(plain.get("summary").is_none() && plain.get("followups").is_none());
+    assert!(plain["conversation_id"].is_string());
+}
+
+#[tokio::test]
+async fn summaries_turned_off_by_config_leave_a_warning_not_an_error() {
+    let app = TestApp::builder()
+        .config(|c| c.query.summaries = false)
+        .spawn()
+        .await;
+    let answer = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "How many customers are there?", "summary": true}),
+        )
+        .await
+        .expect(200);
+    assert!(answer.get("summary").is_none());
+    assert_eq!(codes(&answer), vec!["summary_disabled"]);
+}
+
+#[tokio::test]
+async fn llm_summary_sees_at_most_n_rows_and_followups_are_parsed_defensively() {
+    let (mock, llm) = mock_llm(Mode::Working).await;
+    let app = TestApp::builder()
+        .config(|c| c.query.summary_max_rows = 3)
+        .llm(Arc::new(llm))
+        .spawn()
+        .await;
+    let answer = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": BY_COUNTRY, "summary": true, "followups": true}),
+        )
+        .await
+        .expect(200);
+    assert!(answer["row_count"].as_u64().unwrap() > 3, "{answer}");
+    assert_eq!(
+        answer["summary"],
+        "Most customers are in the United States."
+    );
+    assert_eq!(answer["summary_source"], "llm");
+    assert_eq!(
+        answer["followups"],
+        json!([
+            "Which city has the most customers?",
+            "How many orders are there?",
+            "How many products are there?"
+        ])
+    );
+    assert_eq!(codes(&answer), Vec::<String>::new());
+
+    let summaries = calls_of(&mock, "You summarise");
+    assert_eq!(summaries.len(), 1);
+    let user = &summaries[0].1;
+    let row_lines: Vec<&str> = user.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(row_lines.len(), 3, "at most summary_max_rows rows: {user}");
+    assert!(user.contains(&format!("the first 3 of {} rows", answer["row_count"])));
+    let first_row = answer["rows"][0].to_string();
+    assert_eq!(row_lines[0], first_row);
+    let fourth_row = answer["rows"][3].to_string();
+    assert!(!user.contains(&fourth_row), "row 4 must not be sent");
+
+    let followups = calls_of(&mock, "You suggest questions");
+    assert_eq!(followups.len(), 1);
+    assert!(
+        !followups[0].1.lines().any(|l| l.starts_with('[')),
+        "follow-ups get no rows"
+    );
+}
+
+#[tokio::test]
+async fn failing_llm_extras_never_fail_the_answer() {
+    let (_mock, llm) = mock_llm(Mode::Failing).await;
+    let app = TestApp::builder().llm(Arc::new(llm)).spawn().await;
+    let answer = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": BY_COUNTRY, "summary": true, "followups": true}),
+        )
+        .await
+        .expect(200);
+    assert!(answer["rows"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(answer.get("summary").is_none() && answer.get("followups").is_none());
+    assert_eq!(codes(&answer), vec!["summary_failed", "followups_failed"]);
+    for w in answer["warnings"].as_array().unwrap() {
+        assert!(!w["message"].as_str().unwrap().contains("bad request"));
+    }
+}
+
+#[tokio::test]
+async fn builtin_conversation_rewrites_a_follow_up_and_records_it() {
+    let app = TestApp::spawn().await;
+    let first = app.ask("How many customers are there?").await.expect(200);
+    let id = first["conversation_id"]
+        .as_str()
+        .expect("a new conversation");
+    assert!(first.get("standalone_question").is_none());
+
+    let next = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "and by country?", "conversation_id": id}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(next["conversation_id"], id);
+    assert_eq!(next["question"], "and by country?");
+    assert_eq!(
+        next["standalone_question"],
+        "How many customers are there by country?"
+    );
+    assert!(
+        next["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "country"),
+        "{next}"
+    );
+    assert!(next["row_count"].as_u64().unwrap() > 1);
+    // The history records what was answered.
+    let record = app
+        .get(&format!(
+            "/api/v1/queries/{}",
+            next["query_id"].as_str().unwrap()
+        ))
+        .await
+        .expect(200);
+    assert_eq!(
+        record["question"],
+        "How many customers are there by country?"
+    );
+    // A standalone question in the same conversation is left alone.
+    let other = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "How many products are there?", "conversation_id": id}),
+        )
+        .await
+        .expect(200);
+    assert!(other.get("standalone_question").is_none());
+    let turns = app.state.engine.store.recent_turns(id, 10).await.unwrap();
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[1].question, "and by country?");
+}
+
+#[tokio::test]
+async fn llm_conversation_rewrite_uses_the_previous_turns() {
+    let (mock, llm) = mock_llm(Mode::Working).await;
+    let app = TestApp::builder().llm(Arc::new(llm)).spawn().await;
+    let first = app.ask("How many customers are there?").await.expect(200);
+    assert!(
+        calls_of(&mock, "You rewrite").is_empty(),
+        "nothing to rewrite yet"
+    );
+    let id = first["conversation_id"].as_str().unwrap();
+    let next = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "and by country?", "conversation_id": id}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(next["standalone_question"], BY_COUNTRY);
+    assert!(next["row_count"].as_u64().unwrap() > 1, "{next}");
+    let rewrites = calls_of(&mock, "You rewrite");
+    assert_eq!(rewrites.len(), 1);
+    assert!(rewrites[0].1.contains("1. How many customers are there?"));
+    assert!(rewrites[0].1.contains("Follow-up: and by country?"));
+}
+
+#[tokio::test]
+async fn another_users_conversation_is_not_found() {
+    let app = TestApp::spawn().await;
+    let mine = app.ask("How many customers are there?").await.expect(200);
+    let id = mine["conversation_id"].as_str().unwrap();
+    let viewer = app.login_as(Role::Viewer).await;
+    for conversation in [id, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"] {
+        let r = viewer
+            .post(
+                "/api/v1/ask",
+                json!({"question": "and by country?", "conversation_id": conversation}),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+        assert_eq!(error_code(&r.body), "not_found");
+    }
+    let r = viewer
+        .post(
+            "/api/v1/ask",
+            json!({"question": "How many customers are there?", "conversation_id": "x'; --"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    assert_eq!(error_code(&r.body), "bad_request");
+    // The owner carries on.
+    app.post(
+        "/api/v1/ask",
+        json!({"question": "and by country?", "conversation_id": id}),
+    )
+    .await
+    .expect(200);
+}
