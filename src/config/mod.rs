@@ -590,6 +590,19 @@ mod tests {
     }
 
     #[test]
+    fn summary_rows_are_bounded() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert!(c.query.summaries);
+        assert_eq!(c.query.summary_max_rows, 20);
+        for bad in ["0", "201"] {
+            let err = Config::load_from(None, &env(&[("INSIGHT_QUERY__SUMMARY_MAX_ROWS", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("query.summary_max_rows"), "{err}");
+        }
+    }
+
+    #[test]
     fn invalid_values_name_the_setting() {
         let err = Config::load_from(None, &env(&[("INSIGHT_SERVER__PORT", "eighty")]))
             .unwrap_err()

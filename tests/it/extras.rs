@@ -380,3 +380,99 @@ async fn another_users_conversation_is_not_found() {
     .await
     .expect(200);
 }
+
+#[tokio::test]
+async fn the_stream_carries_extras_and_conversations_in_done() {
+    let app = TestApp::spawn().await;
+    let first = app.ask("How many customers are there?").await.expect(200);
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/ask/stream", app.base))
+        .json(&json!({
+            "question": "and by country?",
+            "conversation_id": first["conversation_id"],
+            "summary": true,
+            "followups": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    let done = text
+        .lines()
+        .skip_while(|l| *l != "event: done")
+        .nth(1)
+        .expect("a done event");
+    let done: Value = serde_json::from_str(done.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(done["conversation_id"], first["conversation_id"]);
+    assert_eq!(
+        done["standalone_question"],
+        "How many customers are there by country?"
+    );
+    assert_eq!(done["summary_source"], "builtin");
+    assert!(done["followups"].as_array().is_some_and(|f| !f.is_empty()));
+}
+
+/// The Anthropic provider's free-text call speaks the Messages API: the
+/// system prompt apart, one user message, its key and version headers.
+#[tokio::test]
+async fn anthropic_text_completion_speaks_the_messages_api() {
+    use insight::engine::llm::anthropic::AnthropicProvider;
+    use insight::engine::llm::{LlmProvider, TextRequest};
+
+    type Seen = Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>;
+    async fn messages(
+        State(seen): State<Seen>,
+        headers: axum::http::HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
+        seen.lock().unwrap().push((headers, body));
+        axum::Json(json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "test-model",
+            "content": [{"type": "text", "text": "Twelve countries; "}, {"type": "text", "text": "most in the US."}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 30, "output_tokens": 8}
+        }))
+    }
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/v1/messages", axum::routing::post(messages))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let provider = AnthropicProvider::new(&LlmConfig {
+        provider: ProviderKind::Anthropic,
+        base_url: Some(format!("http://{addr}")),
+        api_key: Some("sk-ant-test".to_string().into()),
+        model: Some("test-model".into()),
+        timeout_secs: 5,
+        ..LlmConfig::default()
+    })
+    .unwrap();
+    let reply = provider
+        .complete_text(&TextRequest {
+            system: "You summarise.".into(),
+            user: "Rows: [1]".into(),
+            correlation_id: Some("corr-1".into()),
+        })
+        .await
+        .unwrap()
+        .expect("a remote provider has a model");
+    assert_eq!(reply.text, "Twelve countries; most in the US.");
+    assert_eq!(
+        (reply.usage.prompt_tokens, reply.usage.completion_tokens),
+        (30, 8)
+    );
+    let seen = seen.lock().unwrap();
+    let (headers, body) = &seen[0];
+    assert_eq!(headers["x-api-key"], "sk-ant-test");
+    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    assert_eq!(body["system"], "You summarise.");
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "Rows: [1]"}])
+    );
+}
