@@ -487,7 +487,8 @@ impl Engine {
         rewritten.filter(|q| q.as_str() != question.as_str())
     }
 
-    /// Summary and follow-ups, as requested and allowed.
+    /// Summary and follow-ups, as requested and allowed; the two LLM calls
+    /// run side by side.
     async fn add_extras(
         &self,
         answer: &mut Answer,
@@ -510,59 +511,55 @@ impl Engine {
             truncated: answer.truncated,
             tables: &answer.tables,
         };
-        let mut summary = None;
-        if opts.summary && !settings.summaries {
-            warnings.push(AnswerWarning::new(
-                "summary_disabled",
-                "summaries are turned off on this server (query.summaries)",
-            ));
-        } else if opts.summary {
+        let summary = async {
+            if !opts.summary {
+                return Ok(None);
+            }
+            if !settings.summaries {
+                return Err(AnswerWarning::new(
+                    "summary_disabled",
+                    "summaries are turned off on this server (query.summaries)",
+                ));
+            }
             let max = settings.summary_max_rows;
             let req = extras::summary_request(&view, max, rc.correlation_id.clone());
-            summary = match self.call_text_llm("summary", &req).await {
-                Ok(None) => Some((extras::builtin_summary(&view, max), "builtin")),
-                Ok(Some(reply)) => match extras::clean_summary(&reply.text) {
-                    Ok(text) => Some((text, "llm")),
-                    Err(e) => {
-                        warnings.push(extra_warning("summary", &e));
-                        None
-                    }
-                },
-                Err(e) => {
-                    warnings.push(extra_warning("summary", &e));
-                    None
-                }
-            };
-        }
-        let mut followups = None;
-        if opts.followups {
+            match self.call_text_llm("summary", &req).await {
+                Ok(None) => Ok(Some((extras::builtin_summary(&view, max), "builtin"))),
+                Ok(Some(reply)) => extras::clean_summary(&reply.text)
+                    .map(|text| Some((text, "llm")))
+                    .map_err(|e| extra_warning("summary", &e)),
+                Err(e) => Err(extra_warning("summary", &e)),
+            }
+        };
+        let followups = async {
+            if !opts.followups {
+                return Ok(None);
+            }
             let req = extras::followups_request(&view, rc.correlation_id.clone());
-            followups = match self.call_text_llm("followups", &req).await {
-                Ok(None) => match self.connection(connection) {
-                    Ok(conn) => Some(extras::builtin_followups(&view, &conn.schema())),
-                    Err(e) => {
-                        warnings.push(AnswerWarning::new("followups_failed", e.to_string()));
-                        None
-                    }
-                },
-                Ok(Some(reply)) => match extras::parse_followups(&reply.text, &question) {
-                    Ok(list) => Some(list),
-                    Err(e) => {
-                        warnings.push(extra_warning("followups", &e));
-                        None
-                    }
-                },
-                Err(e) => {
-                    warnings.push(extra_warning("followups", &e));
-                    None
-                }
-            };
+            match self.call_text_llm("followups", &req).await {
+                Ok(None) => self
+                    .connection(connection)
+                    .map(|conn| Some(extras::builtin_followups(&view, &conn.schema())))
+                    .map_err(|e| AnswerWarning::new("followups_failed", e.to_string())),
+                Ok(Some(reply)) => extras::parse_followups(&reply.text, &question)
+                    .map(Some)
+                    .map_err(|e| extra_warning("followups", &e)),
+                Err(e) => Err(extra_warning("followups", &e)),
+            }
+        };
+        let (summary, followups) = tokio::join!(summary, followups);
+        match summary {
+            Ok(Some((text, source))) => {
+                answer.summary = Some(text);
+                answer.summary_source = Some(source.to_string());
+            }
+            Ok(None) => {}
+            Err(w) => warnings.push(w),
         }
-        if let Some((text, source)) = summary {
-            answer.summary = Some(text);
-            answer.summary_source = Some(source.to_string());
+        match followups {
+            Ok(list) => answer.followups = list,
+            Err(w) => warnings.push(w),
         }
-        answer.followups = followups;
     }
 
     /// One execution on a target database, measured and traced.
