@@ -374,8 +374,8 @@ impl Engine {
     /// job of `POST /api/v1/ask`. A follow-up is rewritten into a standalone
     /// question (that is what the pipeline answers and the history records),
     /// the turn is stored, then summary and follow-ups are added; a failing
-    /// extra leaves a warning instead.
-    #[instrument(skip_all, fields(conversation.id))]
+    /// extra leaves a warning instead. No span of its own: `ask` stays the
+    /// request span's child, as traces expect.
     pub async fn ask_with(
         &self,
         question: &Question,
@@ -386,7 +386,6 @@ impl Engine {
     ) -> Result<Answer, AskFailure> {
         let mut warnings = Vec::new();
         let (conversation_id, previous) = self.conversation(rc, opts).await?;
-        tracing::Span::current().record("conversation.id", conversation_id.as_str());
         let standalone = self
             .standalone(question, &previous, rc, &mut warnings)
             .await;
