@@ -40,7 +40,7 @@ Options:
   -h, --help        Show this help.
 
 Environment:
-  INSIGHT_BIN       Run this prebuilt `insight` binary instead of `cargo run`
+  RUN_BIN       Run this prebuilt `insight` binary instead of `cargo run`
                     (local modes), e.g. target/release/insight.
   INSIGHT_*         Service settings (see insight.example.toml); in local
                     modes they pass through to the service.
@@ -261,10 +261,11 @@ report_problems() {
 # --- ports ---------------------------------------------------------------------
 port_taken() {
     local port="$1"
-    if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-        return 0
+    if command -v ss > /dev/null 2>&1; then
+        [ -n "$(ss -Htln "sport = :$port" 2> /dev/null)" ] && return 0
     fi
-    if command -v ss > /dev/null 2>&1 && [ -n "$(ss -Htln "sport = :$port" 2> /dev/null)" ]; then
+    # Without ss (or for a listener ss cannot see): does anything answer?
+    if timeout 2 bash -c "exec 3<> /dev/tcp/127.0.0.1/$port" 2> /dev/null; then
         return 0
     fi
     return 1
@@ -311,12 +312,12 @@ version_ge() { # a b: a >= b (dotted numbers)
 }
 
 check_rust() {
-    if [ -n "${INSIGHT_BIN:-}" ]; then
-        [ -x "$INSIGHT_BIN" ] || die 3 "INSIGHT_BIN=$INSIGHT_BIN is not an executable file"
+    if [ -n "${RUN_BIN:-}" ]; then
+        [ -x "$RUN_BIN" ] || die 3 "RUN_BIN=$RUN_BIN is not an executable file"
         return 0
     fi
     command -v cargo > /dev/null 2>&1 ||
-        die 3 "cargo is not installed: install Rust from https://rustup.rs (or set INSIGHT_BIN to a built binary)"
+        die 3 "cargo is not installed: install Rust from https://rustup.rs (or set RUN_BIN to a built binary)"
     local need have
     need="$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)"
     have="$(rustc --version 2> /dev/null | awk '{print $2}')"
@@ -357,8 +358,8 @@ run_local() {
     check_rust
     choose_ports "$wanted" 1
     export INSIGHT_SERVER__PORT="$CHOSEN_FIRST"
-    if [ -n "${INSIGHT_BIN:-}" ]; then
-        cmd=("$INSIGHT_BIN")
+    if [ -n "${RUN_BIN:-}" ]; then
+        cmd=("$RUN_BIN")
     else
         cmd=(cargo run --release --locked --)
     fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh's promises, given the release binary (run.sh uses it via INSIGHT_BIN):
+# run.sh's promises, given the release binary (run.sh uses it via RUN_BIN):
 #   - `--help` lists every mode run.sh accepts, and accepts every mode it lists;
 #   - prod with a missing or default secret exits non-zero naming the setting,
 #     before touching Docker; a good env file passes `check`;
@@ -129,10 +129,16 @@ code=$?
 taken="$(free_port)"
 "$PY" -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(120)' "$taken" &
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); s.settimeout(1)
+end = time.time() + 120
+while time.time() < end:
+    try:
+        s.accept()[0].close()
+    except OSError:
+        pass' "$taken" &
 pids+=($!)
 for _ in $(seq 1 40); do (exec 3<> "/dev/tcp/127.0.0.1/$taken") 2> /dev/null && break; sleep 0.1; done
-clean_env INSIGHT_BIN="$BIN" INSIGHT_DATA_DIR="$work/dev-data" INSIGHT_ADMIN_PASSWORD="runsh-Check-$$-x9" \
+clean_env RUN_BIN="$BIN" INSIGHT_DATA_DIR="$work/dev-data" INSIGHT_ADMIN_PASSWORD="runsh-Check-$$-x9" \
     ./run.sh dev --port "$taken" > "$work/dev.log" 2>&1 &
 pids+=($!)
 moved=""
@@ -157,9 +163,11 @@ fi
 
 # --- stage: production settings, locally -------------------------------------
 good_env "$work/stage.env"
+# backup.* arrives with the worker; this run needs only what serve knows today.
+sed -i '/^INSIGHT_BACKUP__/d' "$work/stage.env"
 port="$(free_port)"
 printf 'INSIGHT_DATA_DIR=%s\nINSIGHT_SERVER__PORT=%s\n' "$work/stage-data" "$port" >> "$work/stage.env"
-clean_env INSIGHT_BIN="$BIN" ./run.sh stage --env-file "$work/stage.env" > "$work/stage.log" 2>&1 &
+clean_env RUN_BIN="$BIN" ./run.sh stage --env-file "$work/stage.env" > "$work/stage.log" 2>&1 &
 pids+=($!)
 ready=""
 for _ in $(seq 1 120); do
