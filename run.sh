@@ -144,7 +144,7 @@ read_env_file() {
 
 # Known top-level settings and sections (src/config/mod.rs); anything else
 # with the INSIGHT_ prefix stops the service, so it is caught here first.
-KNOWN_TOP="PROFILE DATA_DIR DATABASE_URL SECRET_KEY JWT_SECRET ADMIN_PASSWORD LOG_FORMAT REDIS_URL REDIS_PASSWORD CONFIG"
+KNOWN_TOP="PROFILE DATA_DIR DATABASE_URL SECRET_KEY JWT_SECRET ADMIN_PASSWORD LOG_FORMAT REDIS_URL REDIS_PASSWORD"
 KNOWN_SECTIONS="SERVER AUTH LLM QUERY RETRIEVAL TRAINING CACHE DEMO CONNECTIONS JOBS BACKUP"
 # Values the service itself refuses in production (src/config/secrets.rs).
 KNOWN_DEFAULTS="changeme change-me change_me secret password default insecure example test dev please-change"

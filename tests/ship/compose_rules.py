@@ -40,6 +40,7 @@ rule(
     "dev: no read-only bind-mounted config file (hot config)",
 )
 rule("build" in d, "dev: insight is not built from the working tree")
+rule(d.get("command", [])[:2] == ["--config", "/etc/insight/insight.toml"], "dev: insight does not read the mounted config")
 
 s = prod["services"]
 api = s["insight"]

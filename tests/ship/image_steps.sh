@@ -78,8 +78,7 @@ run_as_image() {
 }
 
 wait_healthy() { # port log
-    local i
-    for i in $(seq 1 120); do
+    for _ in $(seq 1 120); do
         if curl -fs "http://127.0.0.1:$1/health" > /dev/null 2>&1; then
             return 0
         fi

@@ -7,7 +7,7 @@
 #     answers there (local), or shifts the published range (Compose, dry run);
 #   - stage runs the service locally with production settings (migrate, serve).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT="$PWD"
 BIN="$1"
 PY="$ROOT/target/ship-venv/tools/bin/python"
@@ -38,8 +38,11 @@ trap cleanup EXIT
 # The service must not see the test script's INSIGHT_TEST_* URLs (unknown
 # settings) nor a developer's own INSIGHT_* settings.
 clean_env() {
-    env -u INSIGHT_TEST_POSTGRES_URL -u INSIGHT_TEST_MYSQL_URL -u INSIGHT_TEST_REDIS_URL \
-        $(env | sed -n 's/^\(INSIGHT_[A-Z0-9_]*\)=.*/-u \1/p') "$@"
+    local unset=() name
+    for name in $(compgen -e); do
+        [[ "$name" == INSIGHT_* ]] && unset+=(-u "$name")
+    done
+    env "${unset[@]}" "$@"
 }
 
 free_port() {
@@ -79,10 +82,10 @@ for m in $listed; do
     out="$(clean_env ./run.sh "$m" --dry-run --env-file /nonexistent 2>&1)"
     if grep -q 'unknown mode' <<< "$out"; then bad "--help lists $m but run.sh rejects it"; else ok "mode $m is accepted"; fi
 done
-[ "$(wc -w <<< "$listed")" -ge 4 ] && ok "--help lists $listed" || bad "--help lists too few modes: $listed"
+if [ "$(wc -w <<< "$listed")" -ge 4 ]; then ok "--help lists $listed"; else bad "--help lists too few modes: $listed"; fi
 out="$(./run.sh nonsense 2>&1)"
 code=$?
-[ "$code" = 2 ] && grep -q -- '--help' <<< "$out" && ok "an unknown mode exits 2 pointing at --help" || bad "unknown mode: exit $code, $out"
+if [ "$code" = 2 ] && grep -q -- '--help' <<< "$out"; then ok "an unknown mode exits 2 pointing at --help"; else bad "unknown mode: exit $code, $out"; fi
 
 # --- env file checks (prod) ----------------------------------------------------
 # A fake `docker` first on PATH: the checks must fail before any Docker call.
@@ -118,11 +121,11 @@ for want in 'INSIGHT_JWT_SECRET: must be at least 32' 'INSIGHT_PROFILE: dev is n
 done
 out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file "$work/absent.env" 2>&1)"
 code=$?
-[ "$code" -ne 0 ] && grep -q 'does not exist' <<< "$out" && ok "prod with no env file says so" || bad "prod, missing env file: exit $code, $out"
+if [ "$code" -ne 0 ] && grep -q 'does not exist' <<< "$out"; then ok "prod with no env file says so"; else bad "prod, missing env file: exit $code, $out"; fi
 good_env "$work/good.env"
 out="$(clean_env ./run.sh check --env-file "$work/good.env" 2>&1)"
 code=$?
-[ "$code" = 0 ] && ok "check passes a complete env file" || bad "check, good env: exit $code, $out"
+if [ "$code" = 0 ]; then ok "check passes a complete env file"; else bad "check, good env: exit $code, $out"; fi
 
 # --- ports -----------------------------------------------------------------------
 # A listener on the wanted port; run.sh must move on and say so.
