@@ -4,6 +4,10 @@
 # Tested by tests/ship/run_sh.sh (from scripts/ship-check).
 set -euo pipefail
 
+if [ "${BASH_VERSINFO[0]}" -lt 4 ]; then
+    echo "run.sh: needs bash 4 or newer (this is $BASH_VERSION; on macOS: brew install bash)" >&2
+    exit 3
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROG="run.sh"
 
@@ -265,10 +269,11 @@ port_taken() {
         [ -n "$(ss -Htln "sport = :$port" 2> /dev/null)" ] && return 0
     fi
     # Without ss (or for a listener ss cannot see): does anything answer?
-    if timeout 2 bash -c "exec 3<> /dev/tcp/127.0.0.1/$port" 2> /dev/null; then
-        return 0
+    local probe=(bash -c "exec 3<> /dev/tcp/127.0.0.1/$port")
+    if command -v timeout > /dev/null 2>&1; then
+        probe=(timeout 2 "${probe[@]}")
     fi
-    return 1
+    "${probe[@]}" 2> /dev/null
 }
 
 # The first run of WIDTH free consecutive ports from START on (up to 100 tries).

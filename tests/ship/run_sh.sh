@@ -127,6 +127,27 @@ out="$(clean_env ./run.sh check --env-file "$work/good.env" 2>&1)"
 code=$?
 if [ "$code" = 0 ]; then ok "check passes a complete env file"; else bad "check, good env: exit $code, $out"; fi
 
+# --- toolchain -------------------------------------------------------------------
+# A PATH holding the usual tools but no cargo: dev must say how to get Rust.
+mkdir -p "$work/nocargo"
+for tool in bash env sed awk grep sort head tr fold wc seq cat ss timeout dirname; do
+    src="$(command -v "$tool" 2> /dev/null)" && ln -sf "$src" "$work/nocargo/$tool"
+done
+out="$(PATH="$work/nocargo" clean_env "$work/nocargo/bash" ./run.sh dev --dry-run 2>&1)"
+code=$?
+if [ "$code" = 3 ] && grep -q 'cargo is not installed' <<< "$out"; then
+    ok "dev without cargo exits 3 saying how to install Rust"
+else
+    bad "dev without cargo: exit $code, $out"
+fi
+out="$(clean_env RUN_BIN="$work/absent-binary" ./run.sh dev --dry-run 2>&1)"
+code=$?
+if [ "$code" = 3 ] && grep -q "RUN_BIN=$work/absent-binary is not an executable" <<< "$out"; then
+    ok "a RUN_BIN that is not executable exits 3 naming it"
+else
+    bad "bad RUN_BIN: exit $code, $out"
+fi
+
 # --- ports -----------------------------------------------------------------------
 # A listener on the wanted port; run.sh must move on and say so.
 taken="$(free_port)"
