@@ -167,7 +167,7 @@ clean_env RUN_BIN="$BIN" INSIGHT_DATA_DIR="$work/dev-data" INSIGHT_ADMIN_PASSWOR
 pids+=($!)
 moved=""
 for _ in $(seq 1 120); do
-    moved="$(sed -n "s/^run.sh: port $taken is taken; using port \([0-9]*\) instead$/\1/p" "$work/dev.log")"
+    moved="$(sed -n "s/^run.sh: port $taken is taken; using port \([0-9]*\) instead$/\1/p" "$work/dev.log" 2> /dev/null)"
     if [ -n "$moved" ] && curl -fs "http://127.0.0.1:$moved/health" > /dev/null 2>&1; then
         break
     fi
