@@ -106,10 +106,12 @@ MODE="${MODE:-dev}"
 if [ "$MODE" = prod ] || [ "$MODE" = check ]; then
     COMPOSE=1
 fi
-if [ -z "$ENV_FILE" ]; then
+if [ -n "$ENV_FILE" ] && [[ "$ENV_FILE" != /* ]]; then
+    ENV_FILE="$PWD/$ENV_FILE" # as given, from the caller's directory
+elif [ -z "$ENV_FILE" ]; then
     case "$MODE" in
-        stage) ENV_FILE=".env.staging" ;;
-        prod | check) ENV_FILE=".env.production" ;;
+        stage) ENV_FILE="$ROOT/.env.staging" ;;
+        prod | check) ENV_FILE="$ROOT/.env.production" ;;
     esac
 fi
 if [ -n "$PORT" ] && ! [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -ge 1 && "$PORT" -le 65535 ]]; then
