@@ -44,13 +44,21 @@ LABEL org.opencontainers.image.title="Insight Engine" \
       org.opencontainers.image.source="${SOURCE_URL}"
 
 # TLS roots for outbound HTTPS (LLM providers, OTLP, Sentry): the bundle from
-# the build stage, so the runtime stage installs no packages at all.
+# the build stage.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/insight /usr/local/bin/insight
 
+# pg_dump and pg_restore: `insight backup` / `insight restore` run them for a
+# PostgreSQL app store (Debian's client, PostgreSQL 15 on bookworm; pg_dump
+# needs a server of at most its own major version). Versions follow the base
+# image's Debian release, whose security updates replace exact pins.
 # An unprivileged numeric user (no login shell, no home); /data belongs to it
 # so a fresh named volume mounted there is writable.
-RUN groupadd --system --gid 10001 insight \
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 insight \
     && useradd --system --uid 10001 --gid insight --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin insight \
     && install -d -o 10001 -g 10001 -m 0750 /data
 

@@ -151,7 +151,7 @@ read_env_file() {
 # Known top-level settings and sections (src/config/mod.rs); anything else
 # with the INSIGHT_ prefix stops the service, so it is caught here first.
 KNOWN_TOP="PROFILE DATA_DIR DATABASE_URL SECRET_KEY JWT_SECRET ADMIN_PASSWORD LOG_FORMAT REDIS_URL REDIS_PASSWORD"
-KNOWN_SECTIONS="SERVER AUTH LLM QUERY RETRIEVAL TRAINING CACHE DEMO CONNECTIONS JOBS BACKUP"
+KNOWN_SECTIONS="SERVER AUTH LLM QUERY RETRIEVAL TRAINING CACHE DEMO STORE JOBS BACKUP CONNECTIONS"
 # Values the service itself refuses in production (src/config/secrets.rs).
 KNOWN_DEFAULTS="changeme change-me change_me secret password default insecure example test dev please-change"
 
@@ -215,9 +215,9 @@ check_env() { # compose: 1 when the values feed the Compose stack
 
     value="${ENVF[INSIGHT_PROFILE]:-}"
     case "$value" in
-        "" | production | staging) ;;
+        "" | production) ;;
         dev) problem "INSIGHT_PROFILE: dev is not allowed in $MODE mode (use production, or ./run.sh dev)" ;;
-        *) problem "INSIGHT_PROFILE: must be production or staging (got '$value')" ;;
+        *) problem "INSIGHT_PROFILE: must be production (got '$value')" ;;
     esac
     value="${ENVF[INSIGHT_LOG_FORMAT]:-}"
     case "$value" in

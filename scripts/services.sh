@@ -5,6 +5,7 @@
 #   PostgreSQL 127.0.0.1:5432 user postgres (trust), database test -> INSIGHT_TEST_POSTGRES_URL
 #   MariaDB    127.0.0.1:3306 user root (no password), database test -> INSIGHT_TEST_MYSQL_URL
 #   Redis      127.0.0.1:6379                                     -> INSIGHT_TEST_REDIS_URL
+#   Chroma     127.0.0.1:8765 (pip chromadb in target/chroma-venv) -> INSIGHT_TEST_CHROMA_URL
 #
 # A server that is not installed is reported with a hint and its variable left
 # unset, so its tests skip locally (and fail in CI, where CI=true).
@@ -85,7 +86,47 @@ _insight_redis() {
     export INSIGHT_TEST_REDIS_URL="redis://127.0.0.1:6379"
 }
 
+# Chroma (vector index): a pinned chromadb from PyPI in a venv under target/
+# (created once), serving target/chroma-data. The server is left running like
+# the other services; it only listens on 127.0.0.1 and holds test data.
+_INSIGHT_CHROMA_VERSION=1.5.9
+_INSIGHT_CHROMA_PORT=8765
+
+_insight_chroma_up() {
+    "$1/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$_INSIGHT_CHROMA_PORT/api/v2/heartbeat', timeout=2)"
+}
+
+_insight_chroma() {
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="$root/target/chroma-venv"
+    if [ ! -x "$venv/bin/chroma" ] || ! compgen -G "$venv/lib/python*/site-packages/chromadb-$_INSIGHT_CHROMA_VERSION.dist-info" >/dev/null; then
+        if ! command -v python3 >/dev/null 2>&1; then
+            echo "services: python3 is not installed, so Chroma cannot be installed; its tests will be skipped" >&2
+            return 0
+        fi
+        mkdir -p "$root/target"
+        if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q "chromadb==$_INSIGHT_CHROMA_VERSION"; } >"$root/target/chroma-install.log" 2>&1; then
+            echo "services: installing chromadb $_INSIGHT_CHROMA_VERSION failed (see target/chroma-install.log); its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    if ! _insight_chroma_up "$venv" >/dev/null 2>&1; then
+        mkdir -p "$root/target/chroma-data"
+        nohup "$venv/bin/chroma" run --host 127.0.0.1 --port "$_INSIGHT_CHROMA_PORT" \
+            --path "$root/target/chroma-data" >"$root/target/chroma.log" 2>&1 </dev/null &
+        disown 2>/dev/null || true
+        if ! _insight_wait_for _insight_chroma_up "$venv"; then
+            echo "services: Chroma did not come up on 127.0.0.1:$_INSIGHT_CHROMA_PORT (see target/chroma.log); its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    export INSIGHT_TEST_CHROMA_URL="http://127.0.0.1:$_INSIGHT_CHROMA_PORT"
+}
+
 _insight_postgres
 _insight_mariadb
 _insight_redis
-unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis
+_insight_chroma
+unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_chroma _insight_chroma_up
+unset _INSIGHT_CHROMA_VERSION _INSIGHT_CHROMA_PORT

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 
 use crate::cache::{Cache, MemoryCache};
-use crate::config::{Config, ConnectionTarget, Profile, ProviderKind};
+use crate::config::{Config, ConnectionTarget, IndexKind, Profile, ProviderKind};
 use crate::connectors::registry::limits;
 use crate::connectors::sqlite::SqliteConnector;
 use crate::connectors::{ConnectionHandle, Connector, ConnectorRegistry};
@@ -25,7 +25,9 @@ use crate::engine::llm::anthropic::AnthropicProvider;
 use crate::engine::llm::builtin::BuiltinGenerator;
 use crate::engine::llm::openai::OpenAiProvider;
 use crate::engine::pipeline::{Engine, EngineSettings};
-use crate::engine::retrieval::{EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex};
+use crate::engine::retrieval::{
+    ChromaIndex, EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex,
+};
 use crate::store::Store;
 
 /// Everything a request handler may need.
@@ -51,6 +53,16 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl AppState {
+    /// How often this replica re-reads training changes made by others: only
+    /// with a vector index that is shared through the store.
+    pub fn index_sync_interval(&self) -> Option<std::time::Duration> {
+        let r = &self.config.retrieval;
+        (r.index == IndexKind::Postgres)
+            .then(|| std::time::Duration::from_millis(r.sync_interval_ms))
+    }
+}
+
 /// Optional overrides, used by tests to swap external services.
 #[derive(Default)]
 pub struct AppOverrides {
@@ -65,7 +77,13 @@ impl App {
             Some(s) => s,
             None => {
                 let url = config.store_url();
-                let store = Store::connect(&url)
+                let pool = crate::store::PoolSettings {
+                    max_connections: config.store.pool_size,
+                    acquire_timeout: std::time::Duration::from_secs(
+                        config.store.acquire_timeout_secs,
+                    ),
+                };
+                let store = Store::connect_with(&url, pool)
                     .await
                     .context("opening the app store")?;
                 let pending = store.pending_migrations().await.unwrap_or(0);
@@ -83,13 +101,17 @@ impl App {
             }
         };
 
+        let store_id = store
+            .deployment_id()
+            .await
+            .context("reading the app store's deployment id")?;
         let llm: Arc<dyn LlmProvider> = match overrides.llm {
             Some(l) => l,
             None => build_llm(&config)?,
         };
         let dim = config.retrieval.embedding_dim;
         let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(dim));
-        let index: Arc<dyn VectorIndex> = Arc::new(EmbeddedIndex::new(dim));
+        let index = build_index(&config)?;
         let cache = build_cache(&config).await?;
         let connections = Arc::new(ConnectorRegistry::default());
 
@@ -101,9 +123,15 @@ impl App {
             llm,
             cache,
             settings: EngineSettings::from_config(&config).into(),
+            index_versions: Default::default(),
+            cache_namespace: store_id,
         };
 
-        let auth = crate::auth::AuthService::new(&config).context("configuring authentication")?;
+        let mut auth =
+            crate::auth::AuthService::new(&config).context("configuring authentication")?;
+        if let Some(shared) = build_shared_limits(&config).await? {
+            auth = auth.with_shared_limits(shared);
+        }
         register_connections(&config, &connections).await?;
         register_stored_connections(&config, &engine, &auth).await;
         let loaded = engine
@@ -303,6 +331,26 @@ pub fn stored_connection_config(
     })
 }
 
+/// The vector index chosen by `retrieval.index`; it is filled from the app
+/// store by `Engine::load_index` at startup (for Chroma, that is the re-index).
+pub fn build_index(config: &Config) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    let r = &config.retrieval;
+    Ok(match r.index {
+        // `postgres`: the same in-memory index, kept in sync with the store
+        // by `Engine::follow_store` (see `AppState::index_sync_interval`).
+        IndexKind::Embedded | IndexKind::Postgres => Arc::new(EmbeddedIndex::new(r.embedding_dim)),
+        IndexKind::Chroma => {
+            let url = r.chroma_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL) is not set")
+            })?;
+            Arc::new(
+                ChromaIndex::new(url, &r.chroma_collection_prefix, r.embedding_dim)
+                    .map_err(|e| anyhow::anyhow!("retrieval.chroma_url: {e}"))?,
+            )
+        }
+    })
+}
+
 /// Redis (with an in-process fallback) when `redis_url` is set, else in-process.
 async fn build_cache(config: &Config) -> anyhow::Result<Arc<dyn Cache>> {
     let memory = MemoryCache::new(config.cache.max_entries);
@@ -317,4 +365,22 @@ async fn build_cache(config: &Config) -> anyhow::Result<Arc<dyn Cache>> {
         .await
         .map_err(|e| anyhow::anyhow!("redis_url (INSIGHT_REDIS_URL): {e}"))?;
     Ok(Arc::new(cache))
+}
+
+/// Rate limits and login counters in Redis when `redis_url` is set, so every
+/// instance enforces the same limits; `None` keeps them in process.
+async fn build_shared_limits(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<crate::auth::rate_limit::SharedLimits>>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let url = crate::cache::redis::url_with_password(
+        url.expose_secret(),
+        config.redis_password.as_ref().map(|p| p.expose_secret()),
+    );
+    let shared = crate::auth::rate_limit::SharedLimits::connect(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("redis_url (INSIGHT_REDIS_URL): {e}"))?;
+    Ok(Some(Arc::new(shared)))
 }

@@ -17,10 +17,12 @@
 //! | [`observability`] | logs: JSON or text, PII and secrets masked before output |
 //! | [`cache`]     | the [`cache::Cache`] trait and its in-process implementation |
 //! | [`domain`]    | identifiers and value types shared by all of the above |
+//! | [`ui`]        | the web UI: embedded pages and assets, server-side SVG charts |
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -29,5 +31,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod jobs;
 pub mod observability;
 pub mod store;
+pub mod ui;

@@ -55,6 +55,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (Method::POST, "/ask", Access::Requires(Action::Ask)),
     (Method::POST, "/ask/stream", Access::Requires(Action::Ask)),
+    (Method::POST, "/charts/svg", Access::Requires(Action::Ask)),
     (
         Method::POST,
         "/sql/generate",
@@ -167,6 +168,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/admin/stats",
+        Access::Requires(Action::ReadAudit),
+    ),
+    (
+        Method::GET,
         "/admin/settings",
         Access::Requires(Action::ManageSettings),
     ),
@@ -174,6 +180,31 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Method::PATCH,
         "/admin/settings",
         Access::Requires(Action::ManageSettings),
+    ),
+    (
+        Method::GET,
+        "/admin/jobs",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::POST,
+        "/admin/jobs",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::GET,
+        "/admin/jobs/{id}",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::GET,
+        "/admin/backups",
+        Access::Requires(Action::ManageOperations),
+    ),
+    (
+        Method::POST,
+        "/admin/backups",
+        Access::Requires(Action::ManageOperations),
     ),
 ];
 
@@ -239,11 +270,15 @@ fn per_minute(app: &AppState, role: Option<Role>) -> u32 {
 }
 
 /// Take a token from `key`'s bucket; `Err` carries the refusal.
-fn limit(app: &AppState, key: &str, role: Option<Role>) -> Result<Option<Decision>, Decision> {
+async fn limit(
+    app: &AppState,
+    key: &str,
+    role: Option<Role>,
+) -> Result<Option<Decision>, Decision> {
     if !app.auth.config.rate_limit.enabled {
         return Ok(None);
     }
-    let d = app.auth.limiter.check(key, per_minute(app, role));
+    let d = app.auth.limiter.check(key, per_minute(app, role)).await;
     if d.allowed { Ok(Some(d)) } else { Err(d) }
 }
 
@@ -307,7 +342,7 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
     let decision = match access {
         Access::Anonymous => {
             let key = format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default());
-            match limit(&app, &key, None) {
+            match limit(&app, &key, None).await {
                 Ok(d) => d,
                 Err(d) => return refused(d),
             }
@@ -320,7 +355,7 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
                 Ok(i) => i,
                 Err(e) => return unauthorized(e.into()),
             };
-            let d = match limit(&app, &identity.limit_key(), Some(identity.role)) {
+            let d = match limit(&app, &identity.limit_key(), Some(identity.role)).await {
                 Ok(d) => d,
                 Err(d) => return refused(d),
             };
@@ -349,6 +384,7 @@ pub async fn security_headers(State(app): State<AppState>, req: Request, next: N
     let production = app.config.profile == crate::config::Profile::Production;
     let is_api = req.uri().path().starts_with(PREFIX);
     let is_docs = req.uri().path().starts_with("/docs");
+    let is_page = crate::ui::is_ui_path(req.uri().path());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -361,7 +397,14 @@ pub async fn security_headers(State(app): State<AppState>, req: Request, next: N
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
-    if !is_docs {
+    // Pages get the UI's policy (own scripts and styles, never inline);
+    // everything else, a policy for data that loads nothing.
+    if is_page {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static(crate::ui::PAGE_CSP),
+        );
+    } else if !is_docs {
         h.insert(
             "content-security-policy",
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

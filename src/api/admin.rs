@@ -17,9 +17,10 @@ use crate::engine::settings::{RuntimeSettings, SettingsPatch};
 use crate::error::ApiError;
 use crate::store::connections::{StoredConnection, StoredConnectionSettings};
 use crate::store::grants::Grant;
+use crate::store::stats::UsageStats;
 use crate::store::{AuditEvent, StoreError, User};
 
-async fn audit(
+pub(super) async fn audit(
     app: &AppState,
     actor: &Identity,
     action: &str,
@@ -514,6 +515,31 @@ pub async fn audit_log(
         limit: page.limit,
         offset: page.offset,
     }))
+}
+
+/// `?days=` for the dashboard: the window, 1..=366 days ending today.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    /// Days ending today (UTC), default 30.
+    pub days: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/stats", operation_id = "admin_stats", tag = "admin", params(StatsParams),
+    responses(
+        (status = 200, description = "Usage figures for the dashboard", body = UsageStats),
+        (status = 400, description = "`days` out of range", body = crate::error::ErrorBody),
+    ))]
+pub async fn stats(
+    State(app): State<AppState>,
+    ApiQuery(p): ApiQuery<StatsParams>,
+) -> Result<axum::Json<UsageStats>, ApiError> {
+    let days = p.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::bad_request("`days` must be between 1 and 366"));
+    }
+    Ok(axum::Json(app.engine.store.usage_stats(days).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/settings", operation_id = "admin_get_settings", tag = "admin",

@@ -2,7 +2,8 @@
 //! (readiness: each dependency checked in parallel with a short timeout).
 //!
 //! `ready` answers 503 only when the app store — without which nothing
-//! works — is down; a failing target connection, cache or LLM provider gives
+//! works — is down; a failing target connection, cache, shared rate limiter
+//! (`rate_limit`, present when limits live in Redis) or LLM provider gives
 //! 200 with `"status": "degraded"` and the failing check named.
 
 use std::collections::BTreeMap;
@@ -114,24 +115,37 @@ async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
 #[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
     responses(
         (status = 200, description = "`ok` or `degraded` (an optional dependency failed)", body = Readiness),
-        (status = 503, description = "`down`: the app store or vector index failed", body = Readiness),
+        (status = 503, description = "`down`: the app store or the in-process vector index failed", body = Readiness),
     ))]
 pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
     let e = &app.engine;
     let store = check(true, e.store.ping());
-    let index = check(true, async { e.index.len().await.map(|_| ()) });
+    // In process: required (`len`); a remote index (Chroma): its heartbeat,
+    // and a failure only degrades the service.
+    let index = check(e.index.required(), e.index.ping());
     let cache = check(false, e.cache.ping());
+    let shared_limits = app.auth.shared_limits();
+    let limits = async {
+        match shared_limits {
+            Some(s) => Some(check(false, s.ping()).await),
+            None => None,
+        }
+    };
     let llm = check(false, cached_llm_ping(&app));
     let conns = e.connections.all();
     let conn_checks =
         futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
-    let (store, index, cache, llm, conn_checks) =
-        tokio::join!(store, index, cache, llm, conn_checks);
+    let (store, index, cache, limits, llm, conn_checks) =
+        tokio::join!(store, index, cache, limits, llm, conn_checks);
 
     let mut checks = BTreeMap::new();
     checks.insert("app_store".to_string(), store);
     checks.insert("vector_index".to_string(), index);
     checks.insert("cache".to_string(), cache);
+    if let Some(limits) = limits {
+        // Only with Redis: in process, limits cannot fail.
+        checks.insert("rate_limit".to_string(), limits);
+    }
     checks.insert(format!("llm:{}", e.llm.name()), llm);
     for (c, result) in conns.iter().zip(conn_checks) {
         checks.insert(format!("connection:{}", c.id), result);

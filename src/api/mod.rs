@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod ops;
 pub mod queries;
 pub mod sql;
 pub mod training;
@@ -78,15 +79,24 @@ pub fn routes(state: AppState) -> Router<AppState> {
             patch(admin::update_connection).delete(admin::delete_connection),
         )
         .route("/admin/audit", get(admin::audit_log))
+        .route("/admin/stats", get(admin::stats))
+        .route("/charts/svg", post(crate::ui::charts::render))
         .route(
             "/admin/settings",
             get(admin::get_settings).patch(admin::update_settings),
+        )
+        .route("/admin/jobs", get(ops::list_jobs).post(ops::enqueue_job))
+        .route("/admin/jobs/{id}", get(ops::get_job))
+        .route(
+            "/admin/backups",
+            get(ops::list_backups).post(ops::create_backup),
         )
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
     let app = Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .merge(crate::ui::routes());
     // With `server.metrics_addr` set, metrics live on their own listener
     // (see `metrics_router`), out of reach of API clients.
     let app = if metrics_here {

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{admin, ask, auth, connections, health, queries, sql, training};
+use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +32,9 @@ use super::{admin, ask, auth, connections, health, queries, sql, training};
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::get_grants, admin::put_grants,
         admin::list_connections, admin::create_connection, admin::update_connection, admin::delete_connection,
-        admin::audit_log, admin::get_settings, admin::update_settings,
+        admin::audit_log, admin::stats, admin::get_settings, admin::update_settings,
+        ops::list_jobs, ops::get_job, ops::enqueue_job, ops::list_backups, ops::create_backup,
+        crate::ui::charts::render,
     ),
     modifiers(&Security),
     components(schemas(crate::error::ErrorBody, crate::engine::sql::RejectCode)),
@@ -44,7 +46,7 @@ use super::{admin, ask, auth, connections, health, queries, sql, training};
         (name = "connections", description = "Target databases"),
         (name = "operations", description = "Health and metrics"),
         (name = "auth", description = "Sign in, tokens and API keys"),
-        (name = "admin", description = "Users, grants, connections and the audit log (admins)"),
+        (name = "admin", description = "Users, grants, connections, the audit log, jobs and backups (admins)"),
     )
 )]
 pub struct ApiDoc;

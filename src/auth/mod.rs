@@ -102,6 +102,8 @@ pub struct AuthService {
     pub dsn_cipher: crypto::DsnCipher,
     pub limiter: rate_limit::RateLimiter,
     login_failures: rate_limit::FailureCounter,
+    /// Redis behind the limiter and the login counters, when configured.
+    shared_limits: Option<std::sync::Arc<rate_limit::SharedLimits>>,
 }
 
 impl AuthService {
@@ -123,7 +125,22 @@ impl AuthService {
             dsn_cipher: crypto::DsnCipher::new(secret_key),
             limiter: Default::default(),
             login_failures: Default::default(),
+            shared_limits: None,
         })
+    }
+
+    /// Keep rate limits and login failure counts in Redis, shared by every
+    /// instance (see [`rate_limit`]).
+    pub fn with_shared_limits(mut self, shared: std::sync::Arc<rate_limit::SharedLimits>) -> Self {
+        self.limiter = rate_limit::RateLimiter::new(Some(shared.clone()));
+        self.login_failures = rate_limit::FailureCounter::new(Some(shared.clone()));
+        self.shared_limits = Some(shared);
+        self
+    }
+
+    /// The Redis side of the limits, for readiness (`None`: in process).
+    pub fn shared_limits(&self) -> Option<&rate_limit::SharedLimits> {
+        self.shared_limits.as_deref()
     }
 
     pub fn jwt(&self) -> &jwt::JwtKeys {
@@ -197,14 +214,19 @@ impl AuthService {
         let window = Duration::from_secs(l.window_secs.max(1));
         let user_key = format!("login-user:{}", username.to_lowercase());
         let ip_key = format!("login-ip:{}", ip.map(|i| i.to_string()).unwrap_or_default());
-        if let Some(retry_after) = self
+        let blocked = match self
             .login_failures
             .blocked(&user_key, l.max_failures_per_username, window)
-            .or_else(|| {
+            .await
+        {
+            Some(r) => Some(r),
+            None => {
                 self.login_failures
                     .blocked(&ip_key, l.max_failures_per_ip, window)
-            })
-        {
+                    .await
+            }
+        };
+        if let Some(retry_after) = blocked {
             let _ = store
                 .record_audit(
                     None,
@@ -225,8 +247,8 @@ impl AuthService {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             other => {
-                self.login_failures.fail(&user_key, window);
-                self.login_failures.fail(&ip_key, window);
+                self.login_failures.fail(&user_key, window).await;
+                self.login_failures.fail(&ip_key, window).await;
                 let reason = match other {
                     None => "unknown_user",
                     Some(u) if u.disabled => "disabled",
@@ -245,7 +267,7 @@ impl AuthService {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.login_failures.reset(&user_key);
+        self.login_failures.reset(&user_key).await;
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue_pair(store, &user, &family).await?;
         store

@@ -94,6 +94,8 @@ pub enum Action {
     ManageGrants,
     ManageSettings,
     ReadAudit,
+    /// See and queue background jobs, take and list backups.
+    ManageOperations,
 }
 
 /// The permission table: action, least role that may do it, description.
@@ -166,6 +168,11 @@ pub const PERMISSIONS: &[(Action, Role, &str)] = &[
     ),
     (Action::ManageSettings, Role::Admin, "change settings"),
     (Action::ReadAudit, Role::Admin, "read the audit log"),
+    (
+        Action::ManageOperations,
+        Role::Admin,
+        "see and queue background jobs, take and list backups",
+    ),
 ];
 
 /// The table as Markdown, as it appears in `docs/SECURITY.md`.
@@ -208,6 +215,7 @@ mod tests {
             Action::ManageGrants,
             Action::ManageSettings,
             Action::ReadAudit,
+            Action::ManageOperations,
         ];
         for a in all {
             assert_eq!(

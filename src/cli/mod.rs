@@ -3,6 +3,7 @@
 //! at startup) only, with messages written for the person at the terminal.
 
 mod eval;
+mod ops;
 mod output;
 mod users;
 
@@ -48,6 +49,21 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Run background job workers only (no HTTP), until SIGTERM.
+    Worker,
+    /// Back the app store up now into `backup.dir` (keeps `backup.keep`).
+    Backup,
+    /// Restore a backup file into an empty app store.
+    Restore(FileArg),
+    /// Export training data and feedback as portable JSON (`-` for stdout).
+    Export(FileArg),
+    /// Import a JSON export (training data and feedback) into this app store.
+    Import(FileArg),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +133,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load_from(cli.config.as_deref(), &env)?;
     let telemetry = crate::observability::otlp::Telemetry::from_env_vars(&env)?;
     // One-shot commands stay quiet unless asked; the server logs at info.
-    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+    let default_filter = if matches!(cli.command, Command::Serve(_) | Command::Worker) {
         "info,sqlx=warn,tower_http=warn"
     } else {
         "warn"
@@ -146,6 +162,11 @@ async fn run_command(command: Command, config: &mut Config) -> anyhow::Result<()
         Command::Train(args) => train(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
         Command::User(cmd) => users::run(config, cmd).await,
+        Command::Worker => ops::worker(config).await,
+        Command::Backup => ops::backup(config).await,
+        Command::Restore(f) => ops::restore(config, &f.file).await,
+        Command::Export(f) => ops::export(config, &f.file).await,
+        Command::Import(f) => ops::import(config, &f.file).await,
     }
 }
 
@@ -169,6 +190,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         "Insight Engine listening on http://{local}  (log in: POST http://{local}/api/v1/auth/login; API docs: http://{local}/docs)"
     );
     let state = AppState(std::sync::Arc::new(app));
+    let background = crate::jobs::Background::start(&state, state.config.jobs.worker);
     if let Some(metrics_addr) = state.config.server.metrics_addr {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
             .await
@@ -181,6 +203,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     crate::api::serve(listener, state.clone(), shutdown_signal(), grace).await?;
+    background.stop(grace).await;
     state.engine.store.close().await;
     Ok(())
 }

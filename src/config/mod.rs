@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod connections;
 pub mod llm;
+pub mod ops;
 pub mod secrets;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub use auth::AuthConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use llm::{LlmConfig, ProviderKind};
+pub use ops::{BackupConfig, JobsConfig, StoreConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -77,6 +79,9 @@ pub struct Config {
     pub training: TrainingConfig,
     pub cache: CacheConfig,
     pub demo: DemoConfig,
+    pub store: StoreConfig,
+    pub jobs: JobsConfig,
+    pub backup: BackupConfig,
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
 }
 
@@ -141,6 +146,16 @@ pub struct RetrievalConfig {
     pub top_k_examples: usize,
     /// Dimensions of the built-in hashing embedder.
     pub embedding_dim: usize,
+    /// Where training vectors are searched.
+    pub index: IndexKind,
+    /// Base URL of the Chroma server (`index = "chroma"`), e.g. `http://chroma:8000`.
+    pub chroma_url: Option<String>,
+    /// Prefix of this deployment's Chroma collection names, so deployments
+    /// (or test runs) can share one Chroma server.
+    pub chroma_collection_prefix: String,
+    /// How often an instance with the `postgres` index checks for training
+    /// changes made by other instances.
+    pub sync_interval_ms: u64,
 }
 
 impl Default for RetrievalConfig {
@@ -150,8 +165,56 @@ impl Default for RetrievalConfig {
             top_k_documentation: 4,
             top_k_examples: 5,
             embedding_dim: 512,
+            index: IndexKind::Embedded,
+            chroma_url: None,
+            chroma_collection_prefix: "insight".into(),
+            sync_interval_ms: 500,
         }
     }
+}
+
+impl RetrievalConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.index == IndexKind::Chroma {
+            match self.chroma_url.as_deref().map(str::trim) {
+                None | Some("") => out.push(
+                    "retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL): required when retrieval.index is `chroma`".into(),
+                ),
+                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => out.push(
+                    "retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL): must be an http:// or https:// URL".into(),
+                ),
+                Some(_) => {}
+            }
+        }
+        if !(50..=60_000).contains(&self.sync_interval_ms) {
+            out.push("retrieval.sync_interval_ms (INSIGHT_RETRIEVAL__SYNC_INTERVAL_MS): must be between 50 and 60000".into());
+        }
+        let p = &self.chroma_collection_prefix;
+        let ok = (1..=64).contains(&p.len())
+            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            out.push("retrieval.chroma_collection_prefix: 1-64 letters, digits, `_` or `-`, starting with a letter or digit".into());
+        }
+        out
+    }
+}
+
+/// The vector index backend (`retrieval.index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// In memory, per instance, rebuilt from the app store on start.
+    #[default]
+    Embedded,
+    /// A Chroma server (`retrieval.chroma_url`), shared by instances.
+    Chroma,
+    /// Embeddings in the PostgreSQL app store as the source of truth; each
+    /// instance searches in memory and follows other instances' training
+    /// changes every `sync_interval_ms`.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +284,9 @@ impl Default for Config {
             training: TrainingConfig::default(),
             cache: CacheConfig::default(),
             demo: DemoConfig::default(),
+            store: StoreConfig::default(),
+            jobs: JobsConfig::default(),
+            backup: BackupConfig::default(),
             connections: Default::default(),
         }
     }
@@ -295,6 +361,7 @@ impl Config {
         if self.retrieval.embedding_dim < 16 || self.retrieval.embedding_dim > 8192 {
             problems.push("retrieval.embedding_dim: must be between 16 and 8192".into());
         }
+        problems.extend(self.retrieval.problems());
         if matches!(self.llm.provider, ProviderKind::Anthropic) && self.llm.api_key.is_none() {
             problems
                 .push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
@@ -310,6 +377,7 @@ impl Config {
         if self.demo.enabled && self.connections.contains_key("demo") {
             problems.push("connections.demo: the name `demo` is taken by the built-in demo database (set demo.enabled = false to reuse it)".into());
         }
+        problems.extend(ops::problems(self));
         problems.extend(self.auth.problems());
         if self.profile == Profile::Production {
             problems.extend(secrets::production_problems(self));
@@ -327,6 +395,14 @@ impl Config {
             Profile::Dev => LogFormat::Text,
             Profile::Production => LogFormat::Json,
         })
+    }
+
+    /// Where backups go: `backup.dir`, or `<data_dir>/backups`.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// The app store URL, defaulting to a SQLite file in the data dir.
@@ -558,6 +634,12 @@ mod tests {
         assert_eq!(c.llm.token_budget, d.llm.token_budget);
         assert_eq!(c.llm.max_correction_attempts, d.llm.max_correction_attempts);
         assert_eq!(c.retrieval.top_k_examples, d.retrieval.top_k_examples);
+        assert_eq!(c.retrieval.index, d.retrieval.index);
+        assert_eq!(c.retrieval.chroma_url, d.retrieval.chroma_url);
+        assert_eq!(
+            c.retrieval.chroma_collection_prefix,
+            d.retrieval.chroma_collection_prefix
+        );
         assert_eq!(c.cache.sql_ttl_secs, d.cache.sql_ttl_secs);
         assert_eq!(c.training.reuse_threshold, d.training.reuse_threshold);
         assert_eq!(c.server.body_limit_bytes, d.server.body_limit_bytes);
@@ -580,6 +662,68 @@ mod tests {
             d.auth.login.max_failures_per_username
         );
         assert_eq!(c.auth.login.window_secs, d.auth.login.window_secs);
+        assert_eq!(c.retrieval.sync_interval_ms, d.retrieval.sync_interval_ms);
+        assert_eq!(c.store.pool_size, d.store.pool_size);
+        assert_eq!(c.store.acquire_timeout_secs, d.store.acquire_timeout_secs);
+        assert_eq!(c.jobs.worker, d.jobs.worker);
+        assert_eq!(c.jobs.poll_interval_ms, d.jobs.poll_interval_ms);
+        assert_eq!(c.jobs.max_attempts, d.jobs.max_attempts);
+        assert_eq!(c.jobs.lease_secs, d.jobs.lease_secs);
+        assert_eq!(c.jobs.history_retention_days, d.jobs.history_retention_days);
+        assert_eq!(c.backup.keep, d.backup.keep);
+        assert_eq!(c.backup.schedule, d.backup.schedule);
+    }
+
+    #[test]
+    fn operator_settings_are_checked() {
+        let bad = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_BACKUP__SCHEDULE", "every night"),
+                ("INSIGHT_JOBS__LEASE_SECS", "0"),
+                ("INSIGHT_DATABASE_URL", "mysql://x/y"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("backup.schedule"), "{bad}");
+        assert!(bad.contains("jobs.lease_secs"), "{bad}");
+        assert!(bad.contains("database_url"), "{bad}");
+        let ok = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_BACKUP__SCHEDULE", "30 2 * * 1-5"),
+                ("INSIGHT_JOBS__WORKER", "false"),
+                ("INSIGHT_DATABASE_URL", "postgres://insight@db/insight"),
+            ]),
+        )
+        .unwrap();
+        assert!(!ok.jobs.worker);
+    }
+
+    #[test]
+    fn chroma_needs_its_url() {
+        let err = Config::load_from(None, &env(&[("INSIGHT_RETRIEVAL__INDEX", "chroma")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retrieval.chroma_url"), "{err}");
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("INSIGHT_RETRIEVAL__INDEX", "chroma"),
+                ("INSIGHT_RETRIEVAL__CHROMA_URL", "http://127.0.0.1:8000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.retrieval.index, IndexKind::Chroma);
+        assert_eq!(
+            c.retrieval.chroma_url.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        let err = Config::load_from(None, &env(&[("INSIGHT_RETRIEVAL__INDEX", "faiss")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retrieval.index"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod llm;
+pub mod maintenance;
 pub mod pipeline;
 pub mod prompt;
 pub mod retrieval;

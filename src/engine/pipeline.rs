@@ -71,6 +71,13 @@ pub struct Engine {
     /// Runtime-tunable settings (`PATCH /api/v1/admin/settings`); read with
     /// [`Engine::settings`], which clones them so no lock is held across awaits.
     pub settings: std::sync::RwLock<EngineSettings>,
+    /// With an index that follows the store (`retrieval.index = postgres`):
+    /// the training version per connection the index holds, which cache keys
+    /// use so an answer computed from a not-yet-synced index is never cached
+    /// under the newer version. `None`: the index is always current.
+    pub index_versions: std::sync::RwLock<Option<std::collections::HashMap<String, i64>>>,
+    /// The app store's deployment id; the first part of every cache key.
+    pub cache_namespace: String,
 }
 
 /// Who is asking and under which correlation id; auth fills `user_id`.
@@ -429,7 +436,16 @@ impl Engine {
         conn: &ConnectionHandle,
         question: &Question,
     ) -> Result<String, PipelineError> {
-        let training = self.store.training_version(conn.id.as_str()).await?;
+        let synced = self
+            .index_versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|m| m.get(conn.id.as_str()).copied().unwrap_or(0));
+        let training = match synced {
+            Some(v) => v,
+            None => self.store.training_version(conn.id.as_str()).await?,
+        };
         let normalized = question
             .as_str()
             .split_whitespace()
@@ -438,6 +454,7 @@ impl Engine {
             .to_lowercase();
         Ok(crate::cache::cache_key(&[
             "sql",
+            &self.cache_namespace,
             conn.id.as_str(),
             &conn.schema_version().to_string(),
             &training.to_string(),

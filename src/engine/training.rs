@@ -359,7 +359,7 @@ impl Engine {
 
 /// What gets embedded: for examples the question only (we search with a
 /// question), for the rest the content.
-fn embed_text(kind: TrainingKind, content: &str, _sql: Option<&str>) -> String {
+pub(super) fn embed_text(kind: TrainingKind, content: &str, _sql: Option<&str>) -> String {
     match kind {
         TrainingKind::QuestionSql => content.to_string(),
         _ => content.to_string(),

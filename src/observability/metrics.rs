@@ -149,6 +149,21 @@ pub fn retrieval(elapsed: Duration) {
     metrics::histogram!("insight_retrieval_duration_seconds").record(elapsed.as_secs_f64());
 }
 
+/// A job attempt ended: `succeeded`, `retried`, `dead`, or `lost` (its lease
+/// had been taken over).
+pub fn job_finished(kind: &str, outcome: &'static str, elapsed: Duration) {
+    let kind = kind.to_string();
+    metrics::counter!("insight_jobs_total", "kind" => kind.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("insight_job_duration_seconds", "kind" => kind)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Jobs waiting (`queued`) or being run (`running`).
+pub fn job_queue_depth(status: &'static str, n: u64) {
+    metrics::gauge!("insight_jobs_queue_depth", "status" => status).set(n as f64);
+}
+
 pub fn cache_lookup(cache: &str, hit: bool) {
     if hit {
         metrics::counter!("insight_cache_hits_total", "cache" => cache.to_string()).increment(1);

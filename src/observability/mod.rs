@@ -6,6 +6,7 @@
 
 pub mod metrics;
 pub mod otlp;
+pub mod otlp_proto;
 pub mod redact;
 pub mod sentry;
 

@@ -182,11 +182,21 @@ fn ratio_sample(ratio: f64, trace_id: &[u8; 16]) -> bool {
     x < bound
 }
 
+/// How spans travel to the collector (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`, the OTel default.
+    HttpProtobuf,
+    /// `http/json`.
+    HttpJson,
+}
+
 /// OTLP exporter settings, from the standard `OTEL_*` variables.
 #[derive(Clone)]
 pub struct OtlpConfig {
     /// Full URL of the traces endpoint (`…/v1/traces`).
     pub traces_url: String,
+    pub protocol: OtlpProtocol,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`), e.g. an API key.
     pub headers: HeaderMap,
     pub service_name: String,
@@ -205,6 +215,7 @@ impl fmt::Debug for OtlpConfig {
         let names: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
         f.debug_struct("OtlpConfig")
             .field("traces_url", &redact::mask(&self.traces_url))
+            .field("protocol", &self.protocol)
             .field("headers", &names)
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
@@ -224,7 +235,7 @@ impl OtlpConfig {
     /// appended), `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (full URL, wins),
     /// `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, percent-decoded),
     /// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms), `OTEL_EXPORTER_OTLP_PROTOCOL`
-    /// (only `http/json`), `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`,
+    /// (`http/protobuf`, the default, or `http/json`), `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`,
     /// `OTEL_TRACES_SAMPLER_ARG`.
     pub fn from_env_vars(env: &[(String, String)]) -> Result<Option<Self>, TelemetryError> {
         if env_var(env, "OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -244,17 +255,24 @@ impl OtlpConfig {
             ),
             (None, None) => return Ok(None),
         };
+        let mut protocol = OtlpProtocol::HttpProtobuf;
         for key in [
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ] {
             if let Some(p) = env_var(env, key) {
-                if p != "http/json" {
-                    return Err(TelemetryError::setting(
-                        key,
-                        format!("only http/json is supported, not {p:?}"),
-                    ));
-                }
+                protocol = match p {
+                    "http/protobuf" => OtlpProtocol::HttpProtobuf,
+                    "http/json" => OtlpProtocol::HttpJson,
+                    other => {
+                        return Err(TelemetryError::setting(
+                            key,
+                            format!(
+                                "{other:?} is not supported; use http/protobuf (the default) or http/json"
+                            ),
+                        ));
+                    }
+                };
                 break;
             }
         }
@@ -282,6 +300,7 @@ impl OtlpConfig {
         )?;
         Ok(Some(Self {
             traces_url,
+            protocol,
             headers,
             service_name: env_var(env, "OTEL_SERVICE_NAME")
                 .unwrap_or(SCOPE_NAME)
@@ -874,6 +893,7 @@ pub(crate) fn http_client(
 struct Exporter {
     client: reqwest::Client,
     url: String,
+    protocol: OtlpProtocol,
     resource: Value,
     stats: Arc<Stats>,
 }
@@ -892,6 +912,7 @@ impl Exporter {
         Ok(Self {
             client,
             url: config.traces_url,
+            protocol: config.protocol,
             resource,
             stats,
         })
@@ -905,11 +926,18 @@ impl Exporter {
             let n = batch.len().min(MAX_BATCH);
             let chunk: Vec<FinishedSpan> = batch.drain(..n).collect();
             let body = export_body(&self.resource, &chunk);
+            let (content_type, bytes) = match self.protocol {
+                OtlpProtocol::HttpProtobuf => (
+                    "application/x-protobuf",
+                    super::otlp_proto::encode_export(&body),
+                ),
+                OtlpProtocol::HttpJson => ("application/json", body.to_string().into_bytes()),
+            };
             let sent = self
                 .client
                 .post(&self.url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string())
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes)
                 .send()
                 .await;
             let counter = match sent {
@@ -1208,6 +1236,17 @@ mod tests {
             ("OTEL_SDK_DISABLED", "true"),
         ]);
         assert!(OtlpConfig::from_env_vars(&off).unwrap().is_none());
+    }
+
+    #[test]
+    fn protobuf_is_the_default_protocol_and_json_can_be_chosen() {
+        let base = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
+        let c = OtlpConfig::from_env_vars(&env(&base)).unwrap().unwrap();
+        assert_eq!(c.protocol, OtlpProtocol::HttpProtobuf);
+        let mut e = env(&base);
+        e.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into()));
+        let c = OtlpConfig::from_env_vars(&e).unwrap().unwrap();
+        assert_eq!(c.protocol, OtlpProtocol::HttpJson);
     }
 
     #[test]

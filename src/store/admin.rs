@@ -20,10 +20,13 @@ impl Store {
         if connections.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let marks = vec!["?"; connections.len()].join(", ");
+        let n = connections.len();
+        let marks = super::placeholders(1, n);
         let mut ids = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM queries WHERE connection IN ({marks}) \
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+             ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
         )));
         for c in connections {
             ids = ids.bind(c);

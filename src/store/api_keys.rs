@@ -21,7 +21,7 @@ pub struct ApiKey {
     pub created_at: String,
 }
 
-fn row_to_key(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKey, sqlx::Error> {
+fn row_to_key(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
     Ok(ApiKey {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
@@ -48,7 +48,7 @@ impl Store {
         let id = new_id();
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, expires_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
         .bind(user_id)
@@ -60,7 +60,7 @@ impl Store {
         .execute(self.pool())
         .await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE id = ?"
+            "SELECT {COLUMNS} FROM api_keys WHERE id = $1"
         )))
         .bind(&id)
         .fetch_one(self.pool())
@@ -71,8 +71,8 @@ impl Store {
     /// The live key with this hash (not revoked, not expired).
     pub async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > ?)"
+            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)"
         )))
         .bind(key_hash)
         .bind(now())
@@ -87,8 +87,8 @@ impl Store {
         let a_minute_ago = (chrono::Utc::now() - chrono::Duration::seconds(60))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         sqlx::query(
-            "UPDATE api_keys SET last_used_at = ? WHERE id = ? \
-             AND (last_used_at IS NULL OR last_used_at < ?)",
+            "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
+             AND (last_used_at IS NULL OR last_used_at < $3)",
         )
         .bind(now())
         .bind(id)
@@ -100,7 +100,7 @@ impl Store {
 
     pub async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+            "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
         )))
         .bind(user_id)
         .fetch_all(self.pool())
@@ -111,7 +111,7 @@ impl Store {
     /// Revoke one of `user_id`'s keys; another user's key is `NotFound`.
     pub async fn revoke_api_key(&self, user_id: &str, id: &str) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?",
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
         )
         .bind(now())
         .bind(id)

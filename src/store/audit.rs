@@ -27,7 +27,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_events (id, at, actor, action, target, details_json, correlation_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(new_id())
         .bind(now())
@@ -44,7 +44,7 @@ impl Store {
     pub async fn list_audit(&self, page: Page) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, actor, action, target, details_json, correlation_id FROM audit_events \
-             ORDER BY at DESC, id DESC LIMIT ? OFFSET ?",
+             ORDER BY at DESC, id DESC LIMIT $1 OFFSET $2",
         )
         .bind(page.limit as i64)
         .bind(page.offset as i64)

@@ -28,7 +28,7 @@ pub struct StoredConnection {
     pub updated_at: String,
 }
 
-fn row_to_conn(r: &sqlx::sqlite::SqliteRow) -> Result<StoredConnection, sqlx::Error> {
+fn row_to_conn(r: &sqlx::any::AnyRow) -> Result<StoredConnection, sqlx::Error> {
     let settings: String = r.try_get("settings")?;
     Ok(StoredConnection {
         id: r.try_get("id")?,
@@ -46,7 +46,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO connections (id, dialect, description, dsn_encrypted, settings, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&c.id)
         .bind(&c.dialect)
@@ -66,8 +66,8 @@ impl Store {
 
     pub async fn update_connection(&self, c: &StoredConnection) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE connections SET description = ?, dsn_encrypted = ?, settings = ?, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE connections SET description = $1, dsn_encrypted = $2, settings = $3, updated_at = $4 \
+             WHERE id = $5",
         )
         .bind(&c.description)
         .bind(&c.dsn_encrypted)
@@ -85,7 +85,7 @@ impl Store {
     pub async fn get_connection(&self, id: &str) -> Result<StoredConnection, StoreError> {
         let row = sqlx::query(
             "SELECT id, dialect, description, dsn_encrypted, settings, created_at, updated_at \
-             FROM connections WHERE id = ?",
+             FROM connections WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -105,7 +105,7 @@ impl Store {
     }
 
     pub async fn delete_connection(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM connections WHERE id = ?")
+        let done = sqlx::query("DELETE FROM connections WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -68,7 +68,7 @@ impl Store {
         let created_at = now();
         sqlx::query(
             "INSERT INTO feedback (id, query_id, user_id, rating, corrected_sql, comment, status, \
-             training_item_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             training_item_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(&f.query_id)
@@ -100,7 +100,7 @@ impl Store {
     ) -> Result<Vec<FeedbackRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, query_id, user_id, rating, corrected_sql, comment, status, training_item_id, \
-             created_at FROM feedback WHERE query_id = ? ORDER BY created_at, id",
+             created_at FROM feedback WHERE query_id = $1 ORDER BY created_at, id",
         )
         .bind(query_id)
         .fetch_all(self.pool())

@@ -16,7 +16,7 @@ pub struct Grant {
 impl Store {
     pub async fn grants_for_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
         let rows = sqlx::query(
-            "SELECT connection, allowed_tables FROM connection_grants WHERE user_id = ? \
+            "SELECT connection, allowed_tables FROM connection_grants WHERE user_id = $1 \
              ORDER BY connection",
         )
         .bind(user_id)
@@ -24,7 +24,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let tables: Option<String> = r.try_get("allowed_tables")?;
+                let tables: Option<String> = r.try_get::<Option<String>, _>("allowed_tables")?;
                 Ok(Grant {
                     connection: r.try_get("connection")?,
                     allowed_tables: tables.and_then(|t| serde_json::from_str(&t).ok()),
@@ -36,8 +36,8 @@ impl Store {
 
     /// Replace `user_id`'s grants with `grants`.
     pub async fn set_grants(&self, user_id: &str, grants: &[Grant]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM connection_grants WHERE user_id = ?")
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM connection_grants WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -48,7 +48,7 @@ impl Store {
             });
             sqlx::query(
                 "INSERT INTO connection_grants (user_id, connection, allowed_tables, created_at) \
-                 VALUES (?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(user_id)
             .bind(&g.connection)
@@ -62,7 +62,7 @@ impl Store {
     }
 
     pub async fn delete_grants_for_connection(&self, connection: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM connection_grants WHERE connection = ?")
+        sqlx::query("DELETE FROM connection_grants WHERE connection = $1")
             .bind(connection)
             .execute(self.pool())
             .await?;

@@ -2,30 +2,34 @@
 //! audit events. One module per aggregate, each returning domain types; all
 //! SQL for the app database lives under this folder.
 //!
-//! Today the store runs on SQLite (a file in the data dir, WAL mode). The
-//! modules use plain SQL with `?` placeholders and text timestamps so a
-//! PostgreSQL implementation can mirror them. Migrations are SQL files under
-//! `migrations/<backend>/`, forward-only; `insight migrate` runs them and
-//! `serve` runs them in dev.
-
+//! Two backends run the same SQL through sqlx's `Any` driver: SQLite (a file
+//! in the data dir, WAL mode; the default) and PostgreSQL
+//! (`INSIGHT_DATABASE_URL=postgres://…`, for several replicas). The SQL is
+//! written once in the subset both speak: `$n` placeholders, text timestamps
+//! (RFC 3339, UTC, so they sort as text), integers for booleans, JSON as text,
+//! `ON CONFLICT` upserts. Migrations are per backend under
+//! `migrations/<backend>/` with the same versions, forward-only; `insight
+//! migrate` runs them and `serve` runs them in dev.
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod feedback;
 pub mod grants;
+pub mod jobs;
+pub mod portable;
 pub mod queries;
 pub mod settings;
+pub mod stats;
 pub mod tokens;
 pub mod training;
 pub mod users;
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{ConnectOptions as _, Executor as _};
 
 pub use audit::AuditEvent;
 pub use feedback::{FeedbackRecord, FeedbackStatus, NewFeedback};
@@ -78,69 +82,159 @@ impl Default for Page {
     }
 }
 
+/// Which database the app store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool settings for the app store.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// The app database handle; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+    /// For `pg_dump`/`pg_restore`; holds a password, never logged.
+    url: std::sync::Arc<str>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+impl std::fmt::Debug for Store {
+    // Never the URL: it may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
+
+/// SQLite settings for every app-store connection: WAL so readers do not
+/// block the writer, foreign keys on, and a busy timeout so concurrent
+/// writers wait instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
 impl Store {
-    /// Open (creating the file if needed) without migrating.
+    /// Open with default pool settings, without migrating.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unavailable(
-                "only sqlite:// app stores are supported by this build".into(),
-            ));
-        }
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .map(|p| p.split('?').next().unwrap_or(p))
-        {
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Unavailable(format!("{}: {e}", parent.display()))
-                    })?;
-                }
-            }
-        }
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
+        Self::connect_with(url, PoolSettings::default()).await
+    }
+
+    /// Open `sqlite://…` (creating the file and its folder if needed) or
+    /// `postgres://…`, without migrating.
+    pub async fn connect_with(url: &str, pool: PoolSettings) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Postgres => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_url(
+            &url.parse()
+                .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?,
+        )
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .disable_statement_logging();
+        let max = match backend {
+            Backend::Sqlite => pool.max_connections.clamp(1, 16),
+            Backend::Postgres => pool.max_connections.max(1),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(pool.acquire_timeout)
+            // A connection that died with a server restart is replaced, not handed out.
+            .test_before_acquire(true)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
-    /// An in-memory store for tests and one-shot CLI runs.
+    /// An in-memory SQLite store for tests and one-shot CLI runs.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let opts = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .foreign_keys(true);
-        // One connection: every in-memory connection is its own database.
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        // One connection that never expires: every in-memory connection is its own database.
+        let pool = AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(opts)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA foreign_keys = ON;").await?;
+                    Ok(())
+                })
+            })
+            .connect("sqlite::memory:")
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            backend: Backend::Sqlite,
+            url: "sqlite::memory:".into(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection URL, for the backup tools; it may hold a password.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
     }
 
     /// Apply pending migrations; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let before: i64 = self.applied_migrations().await.unwrap_or(0);
-        MIGRATOR
+        self.migrator()
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -151,19 +245,19 @@ impl Store {
     /// Migrations known to this binary that the database has not applied.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         let applied = self.applied_migrations().await.unwrap_or(0);
-        Ok((MIGRATOR.iter().count() as i64 - applied).max(0) as usize)
+        Ok((self.migrator().iter().count() as i64 - applied).max(0) as usize)
     }
 
     async fn applied_migrations(&self) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.pool)
                 .await?,
         )
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query_scalar::<_, i64>("SELECT 1")
+        sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)")
             .fetch_one(&self.pool)
             .await?;
         Ok(())
@@ -173,18 +267,65 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// A transaction that writes: `BEGIN IMMEDIATE` takes SQLite's write lock
-    /// up front, so two concurrent writers wait (busy timeout) instead of one
-    /// failing with "database is locked" when it upgrades a read lock.
+    /// A transaction that writes. On SQLite `BEGIN IMMEDIATE` takes the write
+    /// lock up front, so two concurrent writers wait (busy timeout) instead of
+    /// one failing with "database is locked" when it upgrades a read lock.
     pub(crate) async fn write_tx(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::Unavailable(
+            "database_url must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// A `sqlite://` URL that creates the file (and its folder) when missing.
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", parent.display())))?;
+            }
+        }
+    }
+    let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".to_string()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// `$first, $first+1, …` for `n` values, e.g. an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn now() -> String {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Page, Store, StoreError, now};
 
@@ -86,7 +86,7 @@ pub struct QueryRecord {
     pub created_at: String,
 }
 
-fn from_row(r: &SqliteRow) -> Result<QueryRecord, sqlx::Error> {
+fn from_row(r: &AnyRow) -> Result<QueryRecord, sqlx::Error> {
     let json = |col: &str| -> Result<serde_json::Value, sqlx::Error> {
         Ok(serde_json::from_str(&r.try_get::<String, _>(col)?).unwrap_or(serde_json::Value::Null))
     };
@@ -127,7 +127,7 @@ impl Store {
             "INSERT INTO queries (id, user_id, connection, question, sql, status, error_code, \
              error_message, row_count, truncated, tables_json, sources_json, timings_json, provider, \
              model, strategy, prompt_tokens, completion_tokens, attempts, correlation_id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         )
         .bind(&q.id)
         .bind(&q.user_id)
@@ -157,7 +157,7 @@ impl Store {
 
     pub async fn get_query(&self, id: &str) -> Result<QueryRecord, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM queries WHERE id = ?"
+            "SELECT {COLUMNS} FROM queries WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(self.pool())
@@ -173,8 +173,8 @@ impl Store {
         page: Page,
     ) -> Result<(Vec<QueryRecord>, u64), StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM queries WHERE (?1 IS NULL OR user_id = ?1) \
-             ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+            "SELECT {COLUMNS} FROM queries WHERE ($1 IS NULL OR user_id = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
         )))
         .bind(user_id)
         .bind(page.limit as i64)
@@ -182,7 +182,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM queries WHERE (?1 IS NULL OR user_id = ?1)")
+            sqlx::query_scalar("SELECT COUNT(*) FROM queries WHERE ($1 IS NULL OR user_id = $1)")
                 .bind(user_id)
                 .fetch_one(self.pool())
                 .await?;

@@ -26,7 +26,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new_id())
         .bind(user_id)
@@ -45,7 +45,7 @@ impl Store {
     ) -> Result<Option<RefreshToken>, StoreError> {
         let row = sqlx::query(
             "SELECT id, user_id, family_id, expires_at, revoked_at FROM refresh_tokens \
-             WHERE token_hash = ?",
+             WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
@@ -66,7 +66,7 @@ impl Store {
     /// Revoke one token; `false` when it was already revoked (a race lost).
     pub async fn revoke_refresh_token(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(id)
@@ -77,7 +77,7 @@ impl Store {
 
     pub async fn revoke_refresh_family(&self, family_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(family_id)
@@ -88,7 +88,7 @@ impl Store {
 
     pub async fn revoke_user_refresh_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(user_id)

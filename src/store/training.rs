@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Page, Store, StoreError, new_id, now};
 use crate::domain::TrainingKind;
@@ -136,7 +136,7 @@ fn decode(b: &[u8]) -> Vec<f32> {
 const COLUMNS: &str = "id, connection, kind, content, sql, source, status, created_by, query_id, \
     created_at, embedding, embedder";
 
-fn from_row(r: &SqliteRow) -> Result<TrainingItem, sqlx::Error> {
+fn from_row(r: &AnyRow) -> Result<TrainingItem, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
     let status: String = r.try_get("status")?;
     Ok(TrainingItem {
@@ -173,7 +173,7 @@ impl Store {
         let hash = content_hash(&item.content, item.sql.as_deref());
         let mut tx = self.write_tx().await?;
         let existing: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM training_items WHERE connection = ? AND kind = ? AND content_hash = ?",
+            "SELECT id FROM training_items WHERE connection = $1 AND kind = $2 AND content_hash = $3",
         )
         .bind(&item.connection)
         .bind(item.kind.as_str())
@@ -183,7 +183,7 @@ impl Store {
         let (id, created) = match existing {
             Some(id) => {
                 if item.status == TrainingStatus::Active {
-                    sqlx::query("UPDATE training_items SET status = 'active' WHERE id = ?")
+                    sqlx::query("UPDATE training_items SET status = 'active' WHERE id = $1")
                         .bind(&id)
                         .execute(&mut *tx)
                         .await?;
@@ -195,7 +195,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO training_items (id, connection, kind, content, sql, source, status, \
                      content_hash, embedding, embedder, created_by, query_id, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&id)
                 .bind(&item.connection)
@@ -222,7 +222,7 @@ impl Store {
 
     pub async fn get_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM training_items WHERE id = ?"
+            "SELECT {COLUMNS} FROM training_items WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(self.pool())
@@ -236,7 +236,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = vec!["?"; ids.len()].join(", ");
+        let placeholders = super::placeholders(1, ids.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM training_items WHERE id IN ({placeholders})"
         )));
@@ -258,12 +258,12 @@ impl Store {
             .search
             .as_ref()
             .map(|s| format!("%{}%", s.to_lowercase()));
-        let where_clause = "WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR kind = ?2) \
-            AND (?3 IS NULL OR status = ?3) \
-            AND (?4 IS NULL OR lower(content) LIKE ?4 OR lower(coalesce(sql, '')) LIKE ?4)";
+        let where_clause = "WHERE ($1 IS NULL OR connection = $1) AND ($2 IS NULL OR kind = $2) \
+            AND ($3 IS NULL OR status = $3) \
+            AND ($4 IS NULL OR lower(content) LIKE $4 OR lower(coalesce(sql, '')) LIKE $4)";
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM training_items {where_clause} \
-             ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6"
+             ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
         )))
         .bind(&filter.connection)
         .bind(filter.kind.map(|k| k.as_str()))
@@ -296,10 +296,33 @@ impl Store {
         Ok(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Active items of one connection, for a replica re-syncing its index.
+    pub async fn active_training_for(
+        &self,
+        connection: &str,
+    ) -> Result<Vec<TrainingItem>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM training_items WHERE status = 'active' AND connection = $1"
+        )))
+        .bind(connection)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Every connection's training version.
+    pub async fn training_versions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT connection, version FROM training_versions ORDER BY connection")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     pub async fn delete_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM training_items WHERE id = ?")
+        sqlx::query("DELETE FROM training_items WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -312,7 +335,7 @@ impl Store {
     pub async fn approve_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE training_items SET status = 'active' WHERE id = ?")
+        sqlx::query("UPDATE training_items SET status = 'active' WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -331,7 +354,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let existing: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, content_hash FROM training_items \
-             WHERE connection = ? AND kind = 'ddl' AND source = 'introspection'",
+             WHERE connection = $1 AND kind = 'ddl' AND source = 'introspection'",
         )
         .bind(connection)
         .fetch_all(&mut *tx)
@@ -343,7 +366,7 @@ impl Store {
         let mut removed = Vec::new();
         for (id, hash) in &existing {
             if !wanted.iter().any(|(h, _)| h == hash) {
-                sqlx::query("DELETE FROM training_items WHERE id = ?")
+                sqlx::query("DELETE FROM training_items WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -358,9 +381,10 @@ impl Store {
             let id = new_id();
             // A user may have trained the same DDL by hand: keep theirs.
             let res = sqlx::query(
-                "INSERT OR IGNORE INTO training_items (id, connection, kind, content, sql, source, \
+                "INSERT INTO training_items (id, connection, kind, content, sql, source, \
                  status, content_hash, embedding, embedder, created_by, query_id, created_at) \
-                 VALUES (?, ?, 'ddl', ?, NULL, 'introspection', 'active', ?, ?, ?, NULL, NULL, ?)",
+                 VALUES ($1, $2, 'ddl', $3, NULL, 'introspection', 'active', $4, $5, $6, NULL, NULL, $7) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(&id)
             .bind(connection)
@@ -389,7 +413,7 @@ impl Store {
         embedding: &[f32],
         embedder: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE training_items SET embedding = ?, embedder = ? WHERE id = ?")
+        sqlx::query("UPDATE training_items SET embedding = $1, embedder = $2 WHERE id = $3")
             .bind(encode(embedding))
             .bind(embedder)
             .bind(id)
@@ -401,7 +425,7 @@ impl Store {
     /// Monotonic counter of training changes for `connection`.
     pub async fn training_version(&self, connection: &str) -> Result<i64, StoreError> {
         let v: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM training_versions WHERE connection = ?")
+            sqlx::query_scalar("SELECT version FROM training_versions WHERE connection = $1")
                 .bind(connection)
                 .fetch_optional(self.pool())
                 .await?;
@@ -409,13 +433,13 @@ impl Store {
     }
 }
 
-async fn bump_version(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+pub(super) async fn bump_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     connection: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO training_versions (connection, version) VALUES (?, 1) \
-         ON CONFLICT (connection) DO UPDATE SET version = version + 1",
+        "INSERT INTO training_versions (connection, version) VALUES ($1, 1) \
+         ON CONFLICT (connection) DO UPDATE SET version = training_versions.version + 1",
     )
     .bind(connection)
     .execute(&mut **tx)

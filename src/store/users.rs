@@ -20,7 +20,7 @@ pub struct User {
     pub password_hash: String,
 }
 
-fn row_to_user(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+fn row_to_user(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
     let role: String = r.try_get("role")?;
     Ok(User {
         id: r.try_get("id")?,
@@ -47,7 +47,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, 0, ?, ?)",
+             VALUES ($1, $2, $3, $4, 0, $5, $6)",
         )
         .bind(&id)
         .bind(username)
@@ -66,7 +66,7 @@ impl Store {
 
     pub async fn get_user(&self, id: &str) -> Result<User, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE id = ?"
+            "SELECT {COLUMNS} FROM users WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(self.pool())
@@ -77,7 +77,7 @@ impl Store {
 
     pub async fn find_user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE username = ?"
+            "SELECT {COLUMNS} FROM users WHERE username = $1"
         )))
         .bind(username)
         .fetch_optional(self.pool())
@@ -94,7 +94,7 @@ impl Store {
 
     pub async fn list_users(&self, page: super::Page) -> Result<(Vec<User>, u64), StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users ORDER BY created_at, id LIMIT ? OFFSET ?"
+            "SELECT {COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
         )))
         .bind(page.limit as i64)
         .bind(page.offset as i64)
@@ -112,8 +112,8 @@ impl Store {
         disabled: Option<bool>,
     ) -> Result<User, StoreError> {
         let done = sqlx::query(
-            "UPDATE users SET role = COALESCE(?, role), disabled = COALESCE(?, disabled), \
-             updated_at = ? WHERE id = ?",
+            "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
+             updated_at = $3 WHERE id = $4",
         )
         .bind(role.map(Role::as_str))
         .bind(disabled.map(i64::from))
@@ -128,7 +128,7 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now())
             .bind(id)

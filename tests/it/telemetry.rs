@@ -33,8 +33,15 @@ impl Received {
             .unwrap_or_default()
     }
 
+    /// The body as JSON; an OTLP protobuf body is decoded into OTLP's JSON
+    /// mapping first (the same shape `http/json` sends).
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
+        if self.header("content-type") == "application/x-protobuf" {
+            insight::observability::otlp_proto::decode_export(&self.body)
+                .expect("OTLP protobuf body")
+        } else {
+            serde_json::from_slice(&self.body).expect("JSON body")
+        }
     }
 
     fn text(&self) -> String {
@@ -156,6 +163,7 @@ async fn spans_are_exported_as_otlp_json() {
     let telemetry = Telemetry::from_env_vars(&env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base),
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k1"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
         ("OTEL_SERVICE_NAME", "insight-test"),
         ("OTEL_TRACES_SAMPLER", "always_on"),
     ]))
@@ -685,6 +693,14 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
             .cloned()
             .unwrap_or_else(|| panic!("no {name} span under {}: {spans:?}", parent["name"]))
     };
+    assert!(
+        collector
+            .received()
+            .iter()
+            .filter(|r| r.path == "/v1/traces")
+            .all(|r| r.header("content-type") == "application/x-protobuf"),
+        "http/protobuf is the default protocol"
+    );
     let ask = child_of(request, "ask");
     let llm = child_of(&ask, "llm.generate");
     assert_eq!(

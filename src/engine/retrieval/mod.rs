@@ -3,8 +3,10 @@
 //!
 //! The built-in embedder needs no model download; the embedded index keeps all
 //! vectors in memory (the app store is the source of truth and reloads it on
-//! start). Other backends (PostgreSQL, Chroma) implement the same traits.
+//! start). Other backends implement the same traits: [`ChromaIndex`] keeps
+//! them in a Chroma server shared by instances.
 
+pub mod chroma;
 pub mod embedder;
 pub mod index;
 
@@ -12,6 +14,7 @@ use async_trait::async_trait;
 
 use crate::domain::TrainingKind;
 
+pub use chroma::ChromaIndex;
 pub use embedder::HashingEmbedder;
 pub use index::EmbeddedIndex;
 
@@ -66,5 +69,22 @@ pub trait VectorIndex: Send + Sync {
 
     async fn is_empty(&self) -> Result<bool, IndexError> {
         Ok(self.len().await? == 0)
+    }
+
+    /// Reachability, for readiness.
+    async fn ping(&self) -> Result<(), IndexError> {
+        self.len().await.map(|_| ())
+    }
+
+    /// Whether a failing index takes the service down (`true` for an index
+    /// in this process); a remote one only degrades it: asks fail while it
+    /// is down, but SQL execution, history and administration keep working.
+    fn required(&self) -> bool {
+        true
+    }
+
+    /// Backend name, for logs.
+    fn name(&self) -> &str {
+        "embedded"
     }
 }

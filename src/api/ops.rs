@@ -1,0 +1,137 @@
+//! `/api/v1/admin/jobs` and `/api/v1/admin/backups`: the background job
+//! queue and app-store backups, for admins. Queueing a job and taking a
+//! backup are audited.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use crate::api::admin::audit;
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::queries::{PageParams, Paginated};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::backup::BackupInfo;
+use crate::error::ApiError;
+use crate::jobs::JobSpec;
+use crate::store::jobs::{Job, JobStatus};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobListParams {
+    /// Only jobs in this state.
+    pub status: Option<JobStatus>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/jobs", operation_id = "admin_list_jobs", tag = "admin", params(JobListParams),
+    responses((status = 200, description = "Background jobs, newest first", body = Paginated<Job>)))]
+pub async fn list_jobs(
+    State(app): State<AppState>,
+    ApiQuery(p): ApiQuery<JobListParams>,
+) -> Result<axum::Json<Paginated<Job>>, ApiError> {
+    let page = PageParams {
+        limit: p.limit,
+        offset: p.offset,
+    }
+    .page()?;
+    let (items, total) = app.engine.store.list_jobs(p.status, page).await?;
+    Ok(axum::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", operation_id = "admin_get_job", tag = "admin",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job, with its result or last error", body = Job)))]
+pub async fn get_job(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Job>, ApiError> {
+    let job = app.engine.store.get_job(&id).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound(format!("job `{id}`")),
+        other => other.into(),
+    })?;
+    Ok(axum::Json(job))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/jobs", operation_id = "admin_enqueue_job", tag = "admin",
+    request_body = JobSpec,
+    responses((status = 202, description = "Queued; a worker runs it (see `jobs.worker`)", body = Job)))]
+pub async fn enqueue_job(
+    State(app): State<AppState>,
+    actor: Identity,
+    ApiJson(spec): ApiJson<JobSpec>,
+) -> Result<(StatusCode, axum::Json<Job>), ApiError> {
+    if let JobSpec::Introspect { connection } = &spec {
+        let known = crate::domain::ConnectionId::parse(connection)
+            .ok()
+            .and_then(|id| app.engine.connections.get(&id))
+            .is_some();
+        if !known {
+            return Err(ApiError::NotFound(format!("connection `{connection}`")));
+        }
+    }
+    let (job, _) = crate::jobs::enqueue(&app, &spec, None, None).await?;
+    audit(
+        &app,
+        &actor,
+        "job.enqueue",
+        &job.id,
+        serde_json::json!({ "kind": job.kind }),
+    )
+    .await;
+    Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BackupList {
+    /// Finished backups in the backup dir, newest first.
+    pub items: Vec<BackupInfo>,
+    /// The backup dir of this instance.
+    pub dir: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/backups", operation_id = "admin_list_backups", tag = "admin",
+    responses((status = 200, description = "Backups in this instance's backup dir", body = BackupList)))]
+pub async fn list_backups(State(app): State<AppState>) -> Result<axum::Json<BackupList>, ApiError> {
+    let dir = app.config.backup_dir();
+    let items = crate::backup::list(&dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(axum::Json(BackupList {
+        items,
+        dir: dir.display().to_string(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/backups", operation_id = "admin_create_backup", tag = "admin",
+    responses(
+        (status = 201, description = "Backup taken now (older ones pruned to `backup.keep`)", body = BackupInfo),
+        (status = 503, description = "The backup could not be written", body = crate::error::ErrorBody)))]
+pub async fn create_backup(
+    State(app): State<AppState>,
+    actor: Identity,
+) -> Result<(StatusCode, axum::Json<BackupInfo>), ApiError> {
+    let info = crate::backup::create(
+        &app.engine.store,
+        &app.config.backup_dir(),
+        app.config.backup.keep,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "backup failed");
+        ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
+    })?;
+    audit(
+        &app,
+        &actor,
+        "backup.create",
+        &info.name,
+        serde_json::json!({ "size_bytes": info.size_bytes }),
+    )
+    .await;
+    Ok((StatusCode::CREATED, axum::Json(info)))
+}

@@ -1,0 +1,347 @@
+//! Backups and portable exports of the app store.
+//!
+//! A backup is a file in the backup dir named
+//! `insight-<backend>-<UTC time>.<ext>`: for SQLite a consistent online copy
+//! of the database (`VACUUM INTO`, `.sqlite`), for PostgreSQL a `pg_dump` in
+//! custom format (`.pgdump`) of the store's schema. Files are written under a
+//! `.partial` name and renamed when complete, so a backup that was killed
+//! leaves no file that looks finished; the next backup removes leftovers.
+//! `keep` prunes the oldest. `restore` loads a backup into an *empty* store
+//! (it refuses to overwrite data). The JSON export carries training items,
+//! feedback and the questions it is about, and imports into either backend.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::store::portable::{ExportRows, ImportCounts};
+use crate::store::{Backend, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(String),
+    #[error("{tool} failed: {message}")]
+    Tool { tool: &'static str, message: String },
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn io(context: &str, e: std::io::Error) -> BackupError {
+    BackupError::Io(format!("{context}: {e}"))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct BackupInfo {
+    /// File name inside the backup dir.
+    pub name: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    pub size_bytes: u64,
+    /// When the backup was taken (UTC, from the name).
+    pub created_at: String,
+}
+
+const PREFIX: &str = "insight-";
+
+fn extension(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "pgdump",
+    }
+}
+
+/// Parse `insight-<backend>-<YYYYMMDDTHHMMSSmmmZ>.<ext>`.
+fn parse_name(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let (stem, ext) = rest.rsplit_once('.')?;
+    let (backend, stamp) = stem.split_once('-')?;
+    let ok = matches!(
+        (backend, ext),
+        ("sqlite", "sqlite") | ("postgres", "pgdump")
+    );
+    let t = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%3fZ").ok()?;
+    ok.then(|| {
+        (
+            backend.to_string(),
+            t.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
+    })
+}
+
+/// Finished backups in `dir`, newest first.
+pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(&dir.display().to_string(), e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some((backend, created_at)) = parse_name(&name) {
+            let size_bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push(BackupInfo {
+                name,
+                backend,
+                size_bytes,
+                created_at,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.name.cmp(&a.name)));
+    Ok(out)
+}
+
+/// Take a backup now into `dir`, then keep only the `keep` newest (0: all).
+pub async fn create(store: &Store, dir: &Path, keep: u32) -> Result<BackupInfo, BackupError> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| io(&dir.display().to_string(), e))?;
+    remove_partials(dir).await;
+    let backend = store.backend();
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    let name = format!(
+        "{PREFIX}{}-{stamp}.{}",
+        backend.as_str(),
+        extension(backend)
+    );
+    let partial = dir.join(format!("{name}.partial"));
+    let result = match backend {
+        Backend::Sqlite => store.sqlite_snapshot(&partial).await.map_err(Into::into),
+        Backend::Postgres => pg_dump(store, &partial).await,
+    };
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(e);
+    }
+    let path = dir.join(&name);
+    tokio::fs::rename(&partial, &path)
+        .await
+        .map_err(|e| io(&path.display().to_string(), e))?;
+    if keep > 0 {
+        prune(dir, keep as usize)?;
+    }
+    let size_bytes = tokio::fs::metadata(&path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let (backend, created_at) = parse_name(&name).unwrap_or_default();
+    Ok(BackupInfo {
+        name,
+        backend,
+        size_bytes,
+        created_at,
+    })
+}
+
+async fn remove_partials(dir: &Path) {
+    if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(e)) = entries.next_entry().await {
+            if e.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
+    }
+}
+
+fn prune(dir: &Path, keep: usize) -> Result<(), BackupError> {
+    for old in list(dir)?.into_iter().skip(keep) {
+        let path = dir.join(&old.name);
+        std::fs::remove_file(&path).map_err(|e| io(&path.display().to_string(), e))?;
+    }
+    Ok(())
+}
+
+async fn pg_dump(store: &Store, out: &Path) -> Result<(), BackupError> {
+    let schema = store.current_schema().await?;
+    run_tool(
+        "pg_dump",
+        tokio::process::Command::new("pg_dump")
+            .arg("--format=custom")
+            .arg("--no-owner")
+            .arg("--no-privileges")
+            .arg(format!("--schema={schema}"))
+            .arg(format!("--file={}", out.display()))
+            .arg(format!("--dbname={}", store.url())),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Run an external tool; its stderr becomes the error (the URL is passed as
+/// an argument, never echoed by these tools).
+async fn run_tool(
+    tool: &'static str,
+    cmd: &mut tokio::process::Command,
+) -> Result<Vec<u8>, BackupError> {
+    let output = cmd
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| BackupError::Tool {
+            tool,
+            message: format!("cannot run it ({e}); install the PostgreSQL client tools"),
+        })?;
+    if !output.status.success() {
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(BackupError::Tool { tool, message });
+    }
+    Ok(output.stdout)
+}
+
+/// Restore `file` into the store at `url`, which must be empty (no tables).
+/// Afterwards pending migrations are applied, so an older backup comes back
+/// at the current schema version.
+pub async fn restore(url: &str, file: &Path) -> Result<Store, BackupError> {
+    if !file.is_file() {
+        return Err(BackupError::Refused(format!(
+            "{} is not a backup file",
+            file.display()
+        )));
+    }
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let target = Store::connect(url).await?;
+    if !target.has_no_tables().await? {
+        return Err(BackupError::Refused(
+            "the app store is not empty: restore only into an empty store (a new database, or a \
+             dropped and re-created schema)"
+                .into(),
+        ));
+    }
+    match target.backend() {
+        Backend::Sqlite => {
+            if !name.ends_with(".sqlite") {
+                return Err(BackupError::Refused(format!(
+                    "{name} is not a SQLite backup; this store is SQLite"
+                )));
+            }
+            target.close().await;
+            let path = sqlite_path(url)?;
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            std::fs::copy(file, &path).map_err(|e| io(&path.display().to_string(), e))?;
+        }
+        Backend::Postgres => {
+            if !name.ends_with(".pgdump") {
+                return Err(BackupError::Refused(format!(
+                    "{name} is not a PostgreSQL backup; this store is PostgreSQL"
+                )));
+            }
+            pg_restore(&target, file).await?;
+            target.close().await;
+        }
+    }
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// `pg_restore` of everything but the `CREATE SCHEMA` itself: the target
+/// schema exists already (empty), with the name it had when dumped.
+async fn pg_restore(target: &Store, file: &Path) -> Result<(), BackupError> {
+    let listing = run_tool(
+        "pg_restore",
+        tokio::process::Command::new("pg_restore")
+            .arg("--list")
+            .arg(file),
+    )
+    .await?;
+    let listing = String::from_utf8_lossy(&listing);
+    let wanted: String = listing
+        .lines()
+        .filter(|l| !l.contains(" SCHEMA - "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let list_file = tempfile_path("pg_restore_list");
+    std::fs::write(&list_file, wanted).map_err(|e| io("pg_restore list", e))?;
+    let result = run_tool(
+        "pg_restore",
+        tokio::process::Command::new("pg_restore")
+            .arg("--no-owner")
+            .arg("--no-privileges")
+            .arg("--exit-on-error")
+            .arg("--single-transaction")
+            .arg(format!("--use-list={}", list_file.display()))
+            .arg(format!("--dbname={}", target.url()))
+            .arg(file),
+    )
+    .await;
+    let _ = std::fs::remove_file(&list_file);
+    result.map(|_| ())
+}
+
+fn tempfile_path(stem: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("insight-{stem}-{}", uuid::Uuid::new_v4().simple()))
+}
+
+fn sqlite_path(url: &str) -> Result<PathBuf, BackupError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Err(BackupError::Refused(
+            "an in-memory store cannot be restored into".into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// The portable export document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Export {
+    pub format: String,
+    pub version: u32,
+    pub exported_at: String,
+    #[serde(flatten)]
+    pub rows: ExportRows,
+}
+
+const EXPORT_FORMAT: &str = "insight-export";
+
+pub async fn export(store: &Store) -> Result<Export, BackupError> {
+    Ok(Export {
+        format: EXPORT_FORMAT.into(),
+        version: 1,
+        exported_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        rows: store.export_rows().await?,
+    })
+}
+
+/// Check and insert an export; returns the ids of the training items added
+/// (the caller embeds them and loads them into the index) and the counts.
+pub async fn import(
+    store: &Store,
+    doc: &Export,
+) -> Result<(Vec<String>, ImportCounts), BackupError> {
+    if doc.format != EXPORT_FORMAT || doc.version != 1 {
+        return Err(BackupError::Refused(format!(
+            "not an Insight Engine export (format `{}`, version {}); expected `{EXPORT_FORMAT}` version 1",
+            doc.format, doc.version
+        )));
+    }
+    Ok(store.import_rows(&doc.rows).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_strangers_are_ignored() {
+        assert_eq!(
+            parse_name("insight-sqlite-20261205T210000123Z.sqlite"),
+            Some(("sqlite".into(), "2026-12-05T21:00:00.123Z".into()))
+        );
+        assert!(parse_name("insight-sqlite-20261205T210000123Z.sqlite.partial").is_none());
+        assert!(parse_name("insight-postgres-20261205T210000123Z.sqlite").is_none());
+        assert!(parse_name("notes.txt").is_none());
+    }
+}

@@ -1,0 +1,146 @@
+//! Whole-index maintenance: re-embedding every training item, indexing
+//! imported items, and following training changes made by other replicas
+//! (the `postgres` vector index: the store is the source of truth and each
+//! replica's in-memory index polls its per-connection training versions).
+
+use std::collections::{HashMap, HashSet};
+
+use super::pipeline::{Engine, PipelineError};
+use super::retrieval::IndexEntry;
+
+/// What a replica last loaded from the store, per connection.
+#[derive(Debug, Default)]
+pub struct IndexSyncState {
+    versions: HashMap<String, i64>,
+    ids: HashMap<String, HashSet<String>>,
+}
+
+impl Engine {
+    /// Recompute and save every active item's embedding and reload it into
+    /// the index; returns how many items were embedded.
+    pub async fn reembed_all(&self) -> Result<usize, PipelineError> {
+        let items = self.store.active_training().await?;
+        for item in &items {
+            let vector = self.embedder.embed(&super::training::embed_text(
+                item.kind,
+                &item.content,
+                item.sql.as_deref(),
+            ));
+            self.store
+                .set_training_embedding(&item.id, &vector, self.embedder.id())
+                .await?;
+            self.index
+                .upsert(IndexEntry {
+                    id: item.id.clone(),
+                    connection: item.connection.clone(),
+                    kind: item.kind,
+                    vector,
+                })
+                .await?;
+        }
+        Ok(items.len())
+    }
+
+    /// Embed, save and index training items added by an import.
+    pub async fn index_imported(&self, ids: &[String]) -> Result<usize, PipelineError> {
+        let items = self.store.get_training_many(ids).await?;
+        for item in &items {
+            let vector = self.embedder.embed(&super::training::embed_text(
+                item.kind,
+                &item.content,
+                item.sql.as_deref(),
+            ));
+            self.store
+                .set_training_embedding(&item.id, &vector, self.embedder.id())
+                .await?;
+            if item.status == crate::store::TrainingStatus::Active {
+                self.index
+                    .upsert(IndexEntry {
+                        id: item.id.clone(),
+                        connection: item.connection.clone(),
+                        kind: item.kind,
+                        vector,
+                    })
+                    .await?;
+            }
+        }
+        Ok(items.len())
+    }
+
+    /// One sync step: for each connection whose training version changed
+    /// since `state` saw it, reload its active items from the store into the
+    /// index and drop the ones that went away. Returns the connections
+    /// reloaded.
+    pub async fn sync_index_from_store(
+        &self,
+        state: &mut IndexSyncState,
+    ) -> Result<Vec<String>, PipelineError> {
+        let mut reloaded = Vec::new();
+        for (connection, version) in self.store.training_versions().await? {
+            if state.versions.get(&connection) == Some(&version) {
+                continue;
+            }
+            let items = self.store.active_training_for(&connection).await?;
+            let fresh: HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
+            let before = state.ids.remove(&connection).unwrap_or_default();
+            for gone in before.difference(&fresh) {
+                self.index.remove(gone).await?;
+            }
+            for item in &items {
+                let vector = if item.embedding.len() == self.embedder.dim()
+                    && item.embedder.as_deref() == Some(self.embedder.id())
+                {
+                    item.embedding.clone()
+                } else {
+                    self.embedder.embed(&super::training::embed_text(
+                        item.kind,
+                        &item.content,
+                        item.sql.as_deref(),
+                    ))
+                };
+                self.index
+                    .upsert(IndexEntry {
+                        id: item.id.clone(),
+                        connection: item.connection.clone(),
+                        kind: item.kind,
+                        vector,
+                    })
+                    .await?;
+            }
+            state.ids.insert(connection.clone(), fresh);
+            state.versions.insert(connection.clone(), version);
+            reloaded.push(connection);
+        }
+        *self
+            .index_versions
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(state.versions.clone());
+        Ok(reloaded)
+    }
+
+    /// Follow training changes from other replicas, checking every `every`;
+    /// never returns (spawn it, abort it to stop).
+    pub async fn follow_store(&self, every: std::time::Duration) {
+        let mut state = IndexSyncState::default();
+        let mut failing = false;
+        loop {
+            match self.sync_index_from_store(&mut state).await {
+                Ok(reloaded) => {
+                    if failing {
+                        tracing::info!("vector index sync recovered");
+                        failing = false;
+                    }
+                    if !reloaded.is_empty() {
+                        tracing::debug!(connections = ?reloaded, "vector index synced from the store");
+                    }
+                }
+                Err(e) if !failing => {
+                    tracing::warn!(error = %e, "vector index sync failed; retrying");
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}

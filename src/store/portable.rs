@@ -1,0 +1,265 @@
+//! Backend-neutral copies of the store: a snapshot of the SQLite file, the
+//! facts `pg_dump` needs, and the rows of the portable JSON export (training
+//! items, feedback and the questions the feedback is about), written and
+//! read column by column so they round-trip between SQLite and PostgreSQL.
+
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+use super::{Backend, Store, StoreError};
+
+#[derive(Clone, Copy)]
+enum Col {
+    Text(&'static str),
+    Int(&'static str),
+}
+
+impl Col {
+    fn name(self) -> &'static str {
+        match self {
+            Col::Text(n) | Col::Int(n) => n,
+        }
+    }
+}
+
+/// A table of the export and the columns it carries. Embeddings are not
+/// exported: the importing service computes them with its own embedder.
+struct Table {
+    name: &'static str,
+    cols: &'static [Col],
+    /// Which rows; `1 = 1` for all.
+    filter: &'static str,
+}
+
+const QUERIES: Table = Table {
+    name: "queries",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("user_id"),
+        Col::Text("connection"),
+        Col::Text("question"),
+        Col::Text("sql"),
+        Col::Text("status"),
+        Col::Text("error_code"),
+        Col::Text("error_message"),
+        Col::Int("row_count"),
+        Col::Int("truncated"),
+        Col::Text("tables_json"),
+        Col::Text("sources_json"),
+        Col::Text("timings_json"),
+        Col::Text("provider"),
+        Col::Text("model"),
+        Col::Text("strategy"),
+        Col::Int("prompt_tokens"),
+        Col::Int("completion_tokens"),
+        Col::Int("attempts"),
+        Col::Text("correlation_id"),
+        Col::Text("created_at"),
+    ],
+    filter: "id IN (SELECT query_id FROM feedback)",
+};
+
+const FEEDBACK: Table = Table {
+    name: "feedback",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("query_id"),
+        Col::Text("user_id"),
+        Col::Text("rating"),
+        Col::Text("corrected_sql"),
+        Col::Text("comment"),
+        Col::Text("status"),
+        Col::Text("training_item_id"),
+        Col::Text("created_at"),
+    ],
+    filter: "1 = 1",
+};
+
+/// Introspected DDL is not exported: the importing service introspects its
+/// own connections.
+const TRAINING: Table = Table {
+    name: "training_items",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("connection"),
+        Col::Text("kind"),
+        Col::Text("content"),
+        Col::Text("sql"),
+        Col::Text("source"),
+        Col::Text("status"),
+        Col::Text("content_hash"),
+        Col::Text("created_by"),
+        Col::Text("query_id"),
+        Col::Text("created_at"),
+    ],
+    filter: "source <> 'introspection'",
+};
+
+/// The exported rows, table by table, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExportRows {
+    pub training_items: Vec<Map<String, Value>>,
+    pub feedback: Vec<Map<String, Value>>,
+    pub queries: Vec<Map<String, Value>>,
+}
+
+/// How many rows an import added (rows already present are skipped).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCounts {
+    pub training_items: u64,
+    pub feedback: u64,
+    pub queries: u64,
+}
+
+impl Store {
+    pub async fn export_rows(&self) -> Result<ExportRows, StoreError> {
+        Ok(ExportRows {
+            training_items: self.export_table(&TRAINING).await?,
+            feedback: self.export_table(&FEEDBACK).await?,
+            queries: self.export_table(&QUERIES).await?,
+        })
+    }
+
+    async fn export_table(&self, t: &Table) -> Result<Vec<Map<String, Value>>, StoreError> {
+        let cols: Vec<&str> = t.cols.iter().map(|c| c.name()).collect();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY created_at, id",
+            cols.join(", "),
+            t.name,
+            t.filter
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut m = Map::new();
+            for c in t.cols {
+                let v = match c {
+                    Col::Text(n) => r.try_get::<Option<String>, _>(*n)?.map(Value::String),
+                    Col::Int(n) => r.try_get::<Option<i64>, _>(*n)?.map(Value::from),
+                };
+                m.insert(c.name().to_string(), v.unwrap_or(Value::Null));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// Insert exported rows in one transaction, skipping rows whose id
+    /// exists. Returns the ids of the training items that were added (they
+    /// need embeddings) and the counts.
+    pub async fn import_rows(
+        &self,
+        rows: &ExportRows,
+    ) -> Result<(Vec<String>, ImportCounts), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut counts = ImportCounts::default();
+        let mut added_training = Vec::new();
+        for (t, list) in [
+            (&QUERIES, &rows.queries),
+            (&FEEDBACK, &rows.feedback),
+            (&TRAINING, &rows.training_items),
+        ] {
+            let cols: Vec<&str> = t.cols.iter().map(|c| c.name()).collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                t.name,
+                cols.join(", "),
+                super::placeholders(1, cols.len())
+            );
+            for row in list {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for c in t.cols {
+                    let v = row.get(c.name()).unwrap_or(&Value::Null);
+                    q = match (c, v) {
+                        (_, Value::Null) => match c {
+                            Col::Text(_) => q.bind(None::<String>),
+                            Col::Int(_) => q.bind(None::<i64>),
+                        },
+                        (Col::Text(_), Value::String(s)) => q.bind(s.clone()),
+                        (Col::Int(_), Value::Number(n)) if n.is_i64() => q.bind(n.as_i64()),
+                        (c, v) => {
+                            return Err(StoreError::Conflict(format!(
+                                "{}.{}: unexpected value {v}",
+                                t.name,
+                                c.name()
+                            )));
+                        }
+                    };
+                }
+                let done = q.execute(&mut *tx).await?;
+                let n = done.rows_affected();
+                match t.name {
+                    "queries" => counts.queries += n,
+                    "feedback" => counts.feedback += n,
+                    _ => {
+                        counts.training_items += n;
+                        if n > 0 {
+                            if let Some(Value::String(id)) = row.get("id") {
+                                added_training.push(id.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Every connection that got items: bump its training version.
+        let mut connections: Vec<&str> = rows
+            .training_items
+            .iter()
+            .filter_map(|r| r.get("connection").and_then(Value::as_str))
+            .collect();
+        connections.sort_unstable();
+        connections.dedup();
+        if !added_training.is_empty() {
+            for c in connections {
+                super::training::bump_version(&mut tx, c).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok((added_training, counts))
+    }
+
+    /// Write a consistent copy of a SQLite store to `path` (`VACUUM INTO`),
+    /// while the service keeps running.
+    pub async fn sqlite_snapshot(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Err(StoreError::Database("not a SQLite store".into()));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The PostgreSQL schema the store's tables live in.
+    pub async fn current_schema(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Whether the store holds no tables at all (a restore target).
+    pub async fn has_no_tables(&self) -> Result<bool, StoreError> {
+        let n: i64 = match self.backend() {
+            Backend::Sqlite => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_one(self.pool())
+                .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema()",
+                )
+                .fetch_one(self.pool())
+                .await?
+            }
+        };
+        Ok(n == 0)
+    }
+}

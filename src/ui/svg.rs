@@ -1,0 +1,603 @@
+//! A small SVG renderer for the Vega-Lite specs `engine::chart` suggests:
+//! bar, line, scatter (`point`) and big number (`text`). It draws only what
+//! those specs use (one `x`/`y` or `text` encoding over inline
+//! `data.values`), so the web UI and API clients see the same chart from the
+//! same spec without a browser-side charting library.
+//!
+//! Every piece of text from the spec (field names, category labels) is
+//! escaped. Colours use `currentColor` and classes, so the page's stylesheet
+//! themes an inline chart (dark/light) and a standalone file still reads.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::engine::chart::MAX_POINTS;
+
+/// Drawing area (the `viewBox`); the SVG scales to its container.
+const W: f64 = 640.0;
+const H: f64 = 320.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 16.0;
+/// Room for rotated category labels and the x-axis title.
+const BOTTOM: f64 = 72.0;
+const MARK_COLOUR: &str = "#4e79a7";
+
+/// Why a spec cannot be drawn; the message is for the API client.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ChartError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ChartError> {
+    Err(ChartError(msg.into()))
+}
+
+/// Escape text for SVG/HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Control characters are not allowed in XML 1.0.
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The numeric value of a cell: numbers, and numeric text (decimals arrive
+/// as strings).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// A position on a time axis: a year, or days since the common era for
+/// `YYYY-MM`, `YYYY-MM-DD` and timestamps starting with a date.
+fn time_value(v: &Value) -> Option<f64> {
+    if let Some(n) = v.as_f64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let date = |t: &str| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok();
+    let d = match s.len() {
+        4 => return s.parse::<f64>().ok(),
+        7 => date(&format!("{s}-01")),
+        n if n >= 10 => date(&s[..10]),
+        _ => None,
+    }?;
+    Some(f64::from(chrono::Datelike::num_days_from_ce(&d)))
+}
+
+/// A cell as label text.
+fn label(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "(null)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A number for humans: thousands separators, at most two decimals, and
+/// `k`/`M`/`B` on axes where space is short.
+pub fn format_number(x: f64, short: bool) -> String {
+    let abs = x.abs();
+    if short && abs >= 1e3 {
+        for (div, suffix) in [(1e9, "B"), (1e6, "M"), (1e3, "k")] {
+            if abs >= div {
+                let v = x / div;
+                let s = format!("{v:.1}");
+                return format!("{}{suffix}", s.trim_end_matches(".0"));
+            }
+        }
+    }
+    let rounded = (x * 100.0).round() / 100.0;
+    let (int, frac) = if rounded.fract() == 0.0 {
+        (format!("{:.0}", rounded.abs()), String::new())
+    } else {
+        let s = format!("{:.2}", rounded.abs());
+        let (i, f) = s.split_once('.').unwrap_or((&s, ""));
+        (i.to_string(), format!(".{}", f.trim_end_matches('0')))
+    };
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if rounded < 0.0 { "-" } else { "" };
+    format!("{sign}{grouped}{frac}")
+}
+
+/// Round tick values covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k
+/// (at least 1 when every value is whole: counts have no half ticks).
+fn nice_ticks(lo: f64, hi: f64, n: usize, whole: bool) -> Vec<f64> {
+    let (lo, hi) = if (hi - lo).abs() < f64::EPSILON {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    };
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let step = if whole { step.max(1.0) } else { step };
+    let start = (lo / step).floor() * step;
+    let end = (hi / step).ceil() * step;
+    let mut ticks = Vec::new();
+    // Multiply rather than accumulate, so 0.1 steps do not drift.
+    for i in 0..50 {
+        let t = start + step * f64::from(i);
+        if t > end + step * 1e-9 {
+            break;
+        }
+        ticks.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+    }
+    ticks
+}
+
+struct Scale {
+    d0: f64,
+    d1: f64,
+    r0: f64,
+    r1: f64,
+}
+
+impl Scale {
+    fn at(&self, v: f64) -> f64 {
+        let span = self.d1 - self.d0;
+        if span.abs() < f64::EPSILON {
+            return (self.r0 + self.r1) / 2.0;
+        }
+        self.r0 + (v - self.d0) / span * (self.r1 - self.r0)
+    }
+}
+
+fn field<'a>(spec: &'a Value, channel: &str) -> Result<&'a str, ChartError> {
+    spec["encoding"][channel]["field"].as_str().map_or_else(
+        || err(format!("the spec has no `encoding.{channel}.field`")),
+        Ok,
+    )
+}
+
+fn open(kind: &str, aria: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" class=\"chart chart-{kind}\" \
+         role=\"img\" aria-label=\"{a}\" font-family=\"system-ui, sans-serif\" font-size=\"12\" \
+         fill=\"currentColor\"><title>{a}</title>",
+        a = escape(aria)
+    )
+}
+
+/// Horizontal grid lines and labels for the y axis, plus its title.
+fn y_axis(out: &mut String, ticks: &[f64], y: &Scale, title: &str) {
+    for t in ticks {
+        let py = y.at(*t);
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{x2}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"currentColor\" stroke-opacity=\"0.15\"/>\
+             <text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+            x2 = W - RIGHT,
+            tx = LEFT - 6.0,
+            ty = py + 4.0,
+            l = escape(&format_number(*t, true)),
+        );
+    }
+    let _ = write!(
+        out,
+        "<text class=\"axis-title\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{t}</text>",
+        cy = (TOP + H - BOTTOM) / 2.0,
+        t = escape(title),
+    );
+}
+
+fn x_title(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "<text class=\"axis-title\" x=\"{cx}\" y=\"{y}\" text-anchor=\"middle\">{t}</text>\
+         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{x2}\" y1=\"{b}\" y2=\"{b}\" stroke=\"currentColor\" stroke-opacity=\"0.5\"/>",
+        cx = (LEFT + W - RIGHT) / 2.0,
+        y = H - 6.0,
+        x2 = W - RIGHT,
+        b = H - BOTTOM,
+        t = escape(title),
+    );
+}
+
+/// A category or time label under the x axis, rotated when they are many.
+fn x_label(out: &mut String, x: f64, text: &str, rotate: bool) {
+    let text: String = if text.chars().count() > 16 {
+        text.chars().take(15).chain(['…']).collect()
+    } else {
+        text.to_string()
+    };
+    let y = H - BOTTOM + 16.0;
+    if rotate {
+        let _ = write!(
+            out,
+            "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({x:.1} {y}) rotate(-35)\">{}</text>",
+            escape(&text)
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{x:.1}\" y=\"{y}\" text-anchor=\"middle\">{}</text>",
+            escape(&text)
+        );
+    }
+}
+
+fn domain(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if include_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    (lo, hi)
+}
+
+fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+    let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
+    let mut points: Vec<(String, f64)> = values
+        .iter()
+        .filter_map(|r| Some((label(&r[xf]), number(&r[yf])?)))
+        .collect();
+    match spec["encoding"]["x"]["sort"].as_str() {
+        Some("-y") => points.sort_by(|a, b| b.1.total_cmp(&a.1)),
+        Some("y") => points.sort_by(|a, b| a.1.total_cmp(&b.1)),
+        _ => {}
+    }
+    let mut out = open("bar", &format!("Bar chart of {yf} by {xf}"));
+    let (lo, hi) = domain(points.iter().map(|p| p.1), true);
+    let ticks = nice_ticks(lo, hi, 5, points.iter().all(|p| p.1.fract() == 0.0));
+    let y = Scale {
+        d0: *ticks.first().unwrap_or(&lo),
+        d1: *ticks.last().unwrap_or(&hi),
+        r0: H - BOTTOM,
+        r1: TOP,
+    };
+    y_axis(&mut out, &ticks, &y, yf);
+    let band = (W - LEFT - RIGHT) / points.len().max(1) as f64;
+    // A few bars stay slim rather than filling the width.
+    let bar_w = (band * 0.8).min(72.0);
+    let rotate = points.len() > 6;
+    for (i, (name, v)) in points.iter().enumerate() {
+        let x = LEFT + band * i as f64 + (band - bar_w) / 2.0;
+        let (y0, y1) = (y.at(0.0), y.at(*v));
+        let _ = write!(
+            out,
+            "<rect class=\"mark\" x=\"{x:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{MARK_COLOUR}\">\
+             <title>{n}: {val}</title></rect>",
+            top = y0.min(y1),
+            w = bar_w,
+            h = (y0 - y1).abs().max(0.5),
+            n = escape(name),
+            val = escape(&format_number(*v, false)),
+        );
+        x_label(&mut out, x + bar_w / 2.0, name, rotate);
+    }
+    x_title(&mut out, xf);
+    out.push_str("</svg>");
+    Ok(out)
+}
+
+fn line(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+    let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
+    let mut points: Vec<(f64, String, f64)> = values
+        .iter()
+        .filter_map(|r| Some((time_value(&r[xf])?, label(&r[xf]), number(&r[yf])?)))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = open("line", &format!("Line chart of {yf} over {xf}"));
+    let (ylo, yhi) = domain(points.iter().map(|p| p.2), true);
+    let ticks = nice_ticks(ylo, yhi, 5, points.iter().all(|p| p.2.fract() == 0.0));
+    let y = Scale {
+        d0: *ticks.first().unwrap_or(&ylo),
+        d1: *ticks.last().unwrap_or(&yhi),
+        r0: H - BOTTOM,
+        r1: TOP,
+    };
+    y_axis(&mut out, &ticks, &y, yf);
+    let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
+    let x = Scale {
+        d0: xlo,
+        d1: xhi,
+        r0: LEFT + 12.0,
+        r1: W - RIGHT - 12.0,
+    };
+    let path: Vec<String> = points
+        .iter()
+        .map(|(t, _, v)| format!("{:.1},{:.1}", x.at(*t), y.at(*v)))
+        .collect();
+    let _ = write!(
+        out,
+        "<polyline class=\"line\" fill=\"none\" stroke=\"{MARK_COLOUR}\" stroke-width=\"2\" points=\"{}\"/>",
+        path.join(" ")
+    );
+    // At most ~8 labels on the time axis, evenly picked.
+    let every = points.len().div_ceil(8).max(1);
+    for (i, (t, name, v)) in points.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{MARK_COLOUR}\"><title>{}: {}</title></circle>",
+            x.at(*t),
+            y.at(*v),
+            escape(name),
+            escape(&format_number(*v, false)),
+        );
+        if i % every == 0 {
+            x_label(&mut out, x.at(*t), name, points.len() > 6);
+        }
+    }
+    x_title(&mut out, xf);
+    out.push_str("</svg>");
+    Ok(out)
+}
+
+fn scatter(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+    let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
+    let points: Vec<(f64, f64)> = values
+        .iter()
+        .filter_map(|r| Some((number(&r[xf])?, number(&r[yf])?)))
+        .collect();
+    let mut out = open("scatter", &format!("Scatter plot of {yf} against {xf}"));
+    let (ylo, yhi) = domain(points.iter().map(|p| p.1), false);
+    let yt = nice_ticks(ylo, yhi, 5, false);
+    let y = Scale {
+        d0: *yt.first().unwrap_or(&ylo),
+        d1: *yt.last().unwrap_or(&yhi),
+        r0: H - BOTTOM,
+        r1: TOP,
+    };
+    y_axis(&mut out, &yt, &y, yf);
+    let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
+    let xt = nice_ticks(xlo, xhi, 6, false);
+    let x = Scale {
+        d0: *xt.first().unwrap_or(&xlo),
+        d1: *xt.last().unwrap_or(&xhi),
+        r0: LEFT + 8.0,
+        r1: W - RIGHT - 8.0,
+    };
+    for t in &xt {
+        x_label(&mut out, x.at(*t), &format_number(*t, true), false);
+    }
+    for (px, py) in &points {
+        let _ = write!(
+            out,
+            "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{MARK_COLOUR}\" fill-opacity=\"0.75\"><title>{}, {}</title></circle>",
+            x.at(*px),
+            y.at(*py),
+            escape(&format_number(*px, false)),
+            escape(&format_number(*py, false)),
+        );
+    }
+    x_title(&mut out, xf);
+    out.push_str("</svg>");
+    Ok(out)
+}
+
+fn big_number(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+    let f = field(spec, "text")?;
+    let Some(cell) = values.first().map(|r| &r[f]) else {
+        return err("a big number needs one row");
+    };
+    let text = number(cell).map_or_else(|| label(cell), |n| format_number(n, false));
+    let mut out = open("number", &format!("{f}: {text}"));
+    let _ = write!(
+        out,
+        "<text class=\"big\" x=\"{cx}\" y=\"{cy}\" text-anchor=\"middle\" font-size=\"72\" font-weight=\"600\">{t}</text>\
+         <text class=\"axis-title\" x=\"{cx}\" y=\"{ly}\" text-anchor=\"middle\" font-size=\"22\">{l}</text></svg>",
+        cx = W / 2.0,
+        cy = H / 2.0 + 16.0,
+        ly = H / 2.0 + 56.0,
+        t = escape(&text),
+        l = escape(f),
+    );
+    Ok(out)
+}
+
+/// Draw a spec as SVG. Refuses specs it does not understand, or with more
+/// than [`MAX_POINTS`] rows (what `engine::chart` ever embeds).
+pub fn render(spec: &Value) -> Result<String, ChartError> {
+    if !spec.is_object() {
+        return err("the chart spec must be a JSON object");
+    }
+    let Some(values) = spec["data"]["values"].as_array() else {
+        return err("the spec has no inline `data.values`");
+    };
+    if values.len() > MAX_POINTS {
+        return err(format!(
+            "the spec has {} rows; at most {MAX_POINTS} can be drawn",
+            values.len()
+        ));
+    }
+    let mark = spec["mark"]
+        .as_str()
+        .or_else(|| spec["mark"]["type"].as_str())
+        .unwrap_or_default();
+    match mark {
+        "bar" => bar(spec, values),
+        "line" => line(spec, values),
+        "point" | "circle" => scatter(spec, values),
+        "text" => big_number(spec, values),
+        "" => err("the spec has no `mark`"),
+        other => err(format!(
+            "mark `{other}` is not supported (bar, line, point, text)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn count(svg: &str, needle: &str) -> usize {
+        svg.matches(needle).count()
+    }
+
+    #[test]
+    fn numbers_are_grouped_and_shortened() {
+        assert_eq!(format_number(1234567.0, false), "1,234,567");
+        assert_eq!(format_number(-1234.5, false), "-1,234.5");
+        assert_eq!(format_number(0.125, false), "0.13");
+        assert_eq!(format_number(12.0, false), "12");
+        assert_eq!(format_number(2500.0, true), "2.5k");
+        assert_eq!(format_number(3_000_000.0, true), "3M");
+        assert_eq!(format_number(999.0, true), "999");
+    }
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        assert_eq!(
+            nice_ticks(0.0, 19.0, 5, true),
+            vec![0.0, 5.0, 10.0, 15.0, 20.0]
+        );
+        assert_eq!(nice_ticks(0.0, 2.0, 5, true), vec![0.0, 1.0, 2.0]);
+        assert_eq!(
+            nice_ticks(0.0, 2.0, 4, false),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0]
+        );
+        let t = nice_ticks(-3.0, 7.0, 5, false);
+        assert!(t[0] <= -3.0 && *t.last().unwrap() >= 7.0, "{t:?}");
+        let flat = nice_ticks(5.0, 5.0, 5, false);
+        assert!(flat.len() >= 2 && flat[0] < 5.0 && *flat.last().unwrap() > 5.0);
+    }
+
+    #[test]
+    fn text_is_escaped_everywhere() {
+        let spec = json!({
+            "mark": "bar",
+            "data": {"values": [{"<b>&\"'": "<script>alert(1)</script>", "n": 3}]},
+            "encoding": {"x": {"field": "<b>&\"'", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+        });
+        let svg = render(&spec).unwrap();
+        assert!(!svg.contains("<script"), "{svg}");
+        assert!(!svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(svg.contains("&lt;b&gt;&amp;&quot;&#39;"));
+    }
+
+    #[test]
+    fn bars_are_sorted_by_value_with_one_rect_each() {
+        let spec = json!({
+            "mark": "bar",
+            "data": {"values": [{"c": "Spain", "n": 2}, {"c": "Germany", "n": "7.5"}, {"c": "Peru", "n": 4}]},
+            "encoding": {"x": {"field": "c", "type": "nominal", "sort": "-y"}, "y": {"field": "n", "type": "quantitative"}},
+        });
+        let svg = render(&spec).unwrap();
+        assert_eq!(count(&svg, "<rect class=\"mark\""), 3);
+        let (g, p, s) = (
+            svg.find(">Germany<").unwrap(),
+            svg.find(">Peru<").unwrap(),
+            svg.find(">Spain<").unwrap(),
+        );
+        assert!(g < p && p < s, "sorted descending: {svg}");
+        assert!(svg.contains("aria-label=\"Bar chart of n by c\""));
+    }
+
+    #[test]
+    fn lines_follow_time_order() {
+        let spec = json!({
+            "mark": {"type": "line", "point": true},
+            "data": {"values": [{"m": "2024-03", "v": 3}, {"m": "2024-01", "v": 1}, {"m": "2024-02", "v": 2}]},
+            "encoding": {"x": {"field": "m", "type": "temporal"}, "y": {"field": "v", "type": "quantitative"}},
+        });
+        let svg = render(&spec).unwrap();
+        assert_eq!(count(&svg, "<polyline"), 1);
+        assert_eq!(count(&svg, "<circle class=\"mark\""), 3);
+        assert!(svg.find("2024-01").unwrap() < svg.find("2024-03").unwrap());
+        // Left to right: x coordinates of the polyline increase.
+        let pts = svg
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let xs: Vec<f64> = pts
+            .split(' ')
+            .map(|p| p.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
+    }
+
+    #[test]
+    fn scatter_and_big_number() {
+        let spec = json!({
+            "mark": "point",
+            "data": {"values": [{"a": 1, "b": 2}, {"a": 3, "b": 5}]},
+            "encoding": {"x": {"field": "a", "type": "quantitative"}, "y": {"field": "b", "type": "quantitative"}},
+        });
+        assert_eq!(count(&render(&spec).unwrap(), "<circle class=\"mark\""), 2);
+        let spec = json!({
+            "mark": {"type": "text", "fontSize": 48},
+            "data": {"values": [{"count": 12345}]},
+            "encoding": {"text": {"field": "count", "type": "quantitative"}},
+        });
+        let svg = render(&spec).unwrap();
+        assert!(svg.contains(">12,345<"), "{svg}");
+    }
+
+    #[test]
+    fn the_engine_suggestions_render() {
+        use crate::connectors::ResultColumn;
+        let cols = vec![
+            ResultColumn {
+                name: "country".into(),
+                data_type: "TEXT".into(),
+            },
+            ResultColumn {
+                name: "customers".into(),
+                data_type: "INTEGER".into(),
+            },
+        ];
+        let rows = vec![
+            vec![json!("France"), json!(4)],
+            vec![json!("Italy"), json!(9)],
+        ];
+        let spec = crate::engine::chart::suggest(&cols, &rows).unwrap();
+        assert!(render(&spec).unwrap().starts_with("<svg"));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_a_reason() {
+        assert!(render(&json!([])).is_err());
+        assert_eq!(
+            render(&json!({"mark": "bar", "data": {}})).unwrap_err().0,
+            "the spec has no inline `data.values`"
+        );
+        let arc = json!({"mark": "arc", "data": {"values": []}});
+        assert!(render(&arc).unwrap_err().0.contains("`arc`"));
+        let no_field = json!({"mark": "bar", "data": {"values": [{"a": 1}]}, "encoding": {}});
+        assert!(
+            render(&no_field)
+                .unwrap_err()
+                .0
+                .contains("encoding.x.field")
+        );
+        let many: Vec<Value> = (0..=MAX_POINTS).map(|i| json!({"a": i, "b": i})).collect();
+        let big = json!({"mark": "point", "data": {"values": many}, "encoding": {}});
+        assert!(render(&big).unwrap_err().0.contains("at most"));
+    }
+}

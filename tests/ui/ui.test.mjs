@@ -1,0 +1,337 @@
+// Browser tests of the Insight Engine web UI, run by scripts/ui-test against a
+// live `insight serve`: real headless Chromium driven by playwright-core, an
+// axe-core accessibility check on every page (no serious or critical
+// violations), a screenshot of every page in $SCREENSHOTS, and no
+// Content-Security-Policy violation anywhere.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const BASE = process.env.BASE_URL;
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
+const SHOTS = process.env.SCREENSHOTS;
+assert.ok(BASE && ADMIN_PASSWORD && SHOTS, 'BASE_URL, ADMIN_PASSWORD and SCREENSHOTS are required');
+
+const failures = [];
+let passed = 0;
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failures.push(name);
+    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+  }
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+const cspViolations = [];
+const pageErrors = [];
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.setDefaultTimeout(20000);
+  return page;
+}
+
+/** axe-core in the page: fail on serious or critical violations. */
+async function accessible(page, name) {
+  // Evaluated through the DevTools protocol: the page's CSP (no inline
+  // scripts) stays on while axe runs.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`), [], `accessibility of ${name}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function check(page, name) {
+  await accessible(page, name);
+  await shot(page, name);
+}
+
+async function signIn(page, username, password) {
+  await page.goto(`${BASE}/ui/login`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function ask(page, question) {
+  await page.getByLabel('Question').fill(question);
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page.locator('#answer-title').waitFor();
+}
+
+const admin = await newPage();
+
+await step('the shell is served with a strict page policy', async () => {
+  const resp = await admin.goto(`${BASE}/`);
+  assert.equal(resp.status(), 200);
+  const csp = resp.headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  await admin.getByRole('heading', { name: 'Sign in' }).waitFor();
+  assert.equal(new URL(admin.url()).pathname, '/ui/login');
+  await check(admin, '01-login');
+});
+
+await step('a wrong password gives a clear error with a reference', async () => {
+  await signIn(admin, 'admin', 'not-the-password');
+  const alert = admin.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /credentials are wrong|sign in again/i);
+  assert.match(await alert.innerText(), /reference/i);
+  await check(admin, '02-login-error');
+});
+
+await step('the admin signs in and sees every section', async () => {
+  await signIn(admin, 'admin', ADMIN_PASSWORD);
+  await admin.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  const nav = admin.getByRole('navigation', { name: 'Main' });
+  for (const link of ['Ask', 'History', 'Training', 'Admin', 'API keys']) {
+    await nav.getByRole('link', { name: link, exact: true }).waitFor();
+  }
+  await check(admin, '03-ask-empty');
+});
+
+const FIRST = 'How many customers are there in each country?';
+const CORRECTED = 'SELECT country, COUNT(*) AS customers_in_country FROM customers GROUP BY country ORDER BY customers_in_country DESC';
+
+await step('asking on the demo database shows progress, SQL, rows and a chart', async () => {
+  await admin.getByLabel('Database').selectOption('demo');
+  await ask(admin, FIRST);
+  const steps = admin.getByRole('list', { name: 'Progress' }).locator('li');
+  assert.equal(await steps.count(), 4);
+  for (const s of await steps.all()) assert.equal(await s.getAttribute('data-state'), 'done');
+  assert.match(await admin.locator('pre.sql').innerText(), /SELECT/i);
+  const rows = admin.locator('.result tbody tr');
+  assert.ok(await rows.count() > 1, 'rows shown');
+  await admin.locator('.chart-box svg.chart').waitFor();
+  assert.ok(await admin.locator('.chart-box svg .mark').count() > 1, 'chart marks drawn');
+  await check(admin, '04-answer');
+});
+
+await step('the result table sorts and offers a CSV of every row', async () => {
+  const header = admin.locator('.result thead th').first();
+  await header.getByRole('button').click();
+  assert.equal(await header.getAttribute('aria-sort'), 'ascending');
+  const [download] = await Promise.all([admin.waitForEvent('download'), admin.getByRole('button', { name: 'Download CSV' }).click()]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const lines = csv.trim().split(/\r\n/);
+  const shown = await admin.locator('.result .toolbar .muted').innerText();
+  assert.equal(lines.length - 1, Number(shown.match(/[\d,]+/)[0].replace(/,/g, '')));
+});
+
+await step('a 👎 with a corrected SQL is learned', async () => {
+  await admin.getByRole('button', { name: 'No, this answer is wrong' }).click();
+  await admin.getByLabel('Corrected SQL (optional)').fill(CORRECTED);
+  await admin.getByLabel('Comment (optional)').fill('name the count');
+  await check(admin, '05-feedback-form');
+  await admin.getByRole('button', { name: 'Send feedback' }).click();
+  await admin.getByText('This is now a training example').waitFor();
+});
+
+await step('asking again gives the corrected answer', async () => {
+  await ask(admin, 'how many customers are there per country');
+  assert.match(await admin.locator('pre.sql').innerText(), /customers_in_country/);
+  assert.match(await admin.getByTestId('answer-meta').innerText(), /trained example/);
+  assert.match(await admin.locator('.result thead').innerText(), /customers_in_country/);
+  await shot(admin, '06-corrected-answer');
+});
+
+await step('analysts can edit and re-run the SQL', async () => {
+  await admin.getByRole('button', { name: 'Edit and run' }).click();
+  await admin.getByLabel('Edit the SQL').fill('SELECT name, price FROM products ORDER BY price DESC LIMIT 3');
+  await admin.getByRole('button', { name: 'Run SQL' }).click();
+  // The new result replaces the old one (whose header had no `price`).
+  await admin.locator('.result thead', { hasText: 'price' }).waitFor();
+  assert.equal(await admin.locator('.result tbody tr').count(), 3);
+  assert.match(await admin.locator('pre.sql').innerText(), /FROM products/);
+});
+
+await step('an API error is shown as a sentence with its correlation id', async () => {
+  await admin.getByRole('button', { name: 'Edit and run' }).click();
+  await admin.getByLabel('Edit the SQL').fill('DELETE FROM customers');
+  await admin.getByRole('button', { name: 'Run SQL' }).click();
+  const alert = admin.getByRole('alert');
+  await alert.waitFor();
+  const text = await alert.innerText();
+  assert.match(text, /refused by the safety check/);
+  assert.match(text, /reference [0-9a-f-]{8,}/i);
+  await shot(admin, '07-error');
+});
+
+await step('history lists the questions, filters them and reopens an answer', async () => {
+  await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
+  await admin.getByRole('link', { name: FIRST }).waitFor();
+  await check(admin, '08-history');
+  await admin.getByLabel('Search your questions').fill('per country');
+  await admin.getByRole('link', { name: FIRST }).waitFor({ state: 'detached' });
+  await admin.getByRole('link', { name: 'how many customers are there per country' }).click();
+  await admin.getByRole('button', { name: 'Run again to see the rows' }).click();
+  await admin.locator('.result tbody tr').first().waitFor();
+  await admin.locator('.chart-box svg.chart').waitFor();
+  await check(admin, '09-history-answer');
+});
+
+await step('training lists the learned example and adds documentation', async () => {
+  await admin.goto(`${BASE}/ui/training`);
+  await admin.getByRole('heading', { name: 'Training', exact: true }).waitFor();
+  await admin.getByLabel('Kind', { exact: true }).first().selectOption('question_sql');
+  await admin.getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.getByText('customers_in_country').first().waitFor();
+  await admin.locator('form.card').getByLabel('Kind').selectOption('documentation');
+  await admin.getByLabel('Content (question, text or DDL)').fill('A VIP customer has spent more than 1000 in total.');
+  await admin.getByRole('button', { name: 'Add', exact: true }).click();
+  await admin.getByText('Added.').waitFor();
+  await check(admin, '10-training');
+});
+
+await step('the admin dashboard shows figures and charts', async () => {
+  await admin.goto(`${BASE}/ui/admin`);
+  await admin.getByText('Answer rate').waitFor();
+  await admin.locator('.chart-box svg.chart').first().waitFor();
+  const questions = await admin.locator('.tile').first().locator('.tile-value').innerText();
+  assert.ok(Number(questions) >= 2, `questions tile: ${questions}`);
+  await check(admin, '11-admin-dashboard');
+});
+
+await step('connections, audit log and API keys pages', async () => {
+  await admin.goto(`${BASE}/ui/admin/connections`);
+  await admin.getByRole('heading', { name: 'demo' }).waitFor();
+  await admin.getByRole('button', { name: 'Test connection' }).first().click();
+  await admin.getByText('Connection demo works').waitFor();
+  // A connection added through the API: tested, refreshed, deleted.
+  await admin.getByLabel('Name').fill('shop_copy');
+  await admin.getByLabel('Dialect').selectOption('sqlite');
+  await admin.getByLabel('Connection string').fill(`sqlite://${process.env.DATA_DIR}/demo.db`);
+  await admin.getByLabel('Description (optional)').fill('A second view of the demo shop');
+  await admin.getByRole('button', { name: 'Add connection' }).click();
+  const copy = admin.getByRole('region', { name: 'shop_copy' });
+  await copy.waitFor();
+  await copy.getByRole('button', { name: 'Test connection' }).click();
+  await copy.getByText('Connection shop_copy works').waitFor();
+  await copy.getByRole('button', { name: 'Refresh schema' }).click();
+  await copy.getByText('Schema of shop_copy refreshed.').waitFor();
+  await check(admin, '12-admin-connections');
+  admin.once('dialog', (d) => d.accept());
+  await copy.getByRole('button', { name: 'Delete' }).click();
+  await admin.getByText('Deleted shop_copy.').waitFor();
+  assert.equal(await admin.getByRole('region', { name: 'shop_copy' }).count(), 0);
+  await admin.goto(`${BASE}/ui/admin/audit`);
+  await admin.locator('tbody tr').first().waitFor();
+  await check(admin, '13-admin-audit');
+  await admin.goto(`${BASE}/ui/keys`);
+  await admin.getByLabel('Name').fill('ci key');
+  await admin.getByRole('button', { name: 'Create key' }).click();
+  await admin.getByText('shown only this once').waitFor();
+  assert.match(await admin.locator('code.secret').innerText(), /^ik_/);
+  await check(admin, '14-api-keys');
+});
+
+const VIEWER = 'vera';
+const VIEWER_PASSWORD = 'vera-secret-password-42';
+
+await step('an admin creates a user who can then sign in', async () => {
+  await admin.goto(`${BASE}/ui/admin/users`);
+  await admin.getByLabel('Username').fill(VIEWER);
+  await admin.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await admin.getByLabel('Password').fill(VIEWER_PASSWORD);
+  await admin.getByRole('button', { name: 'Create user' }).click();
+  await admin.getByText(`Created ${VIEWER}.`).waitFor();
+  await admin.getByRole('cell', { name: VIEWER, exact: true }).waitFor();
+  // Its databases: granted at creation, editable afterwards.
+  await admin.getByRole('row', { name: new RegExp(`^${VIEWER}\\b`) }).getByRole('button', { name: 'Databases' }).click();
+  await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByLabel('demo').waitFor();
+  assert.equal(await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByLabel('demo').isChecked(), true);
+  await check(admin, '15-admin-users');
+  await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByRole('button', { name: 'Save' }).click();
+  await admin.getByText(`Databases of ${VIEWER} saved.`).waitFor();
+});
+
+const viewer = await newPage();
+await step('the new viewer signs in and sees no admin or training pages', async () => {
+  await signIn(viewer, VIEWER, VIEWER_PASSWORD);
+  await viewer.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  const nav = viewer.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'History' }).waitFor();
+  assert.equal(await nav.getByRole('link', { name: 'Admin' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Training' }).count(), 0);
+  assert.match(await viewer.locator('.who').innerText(), /vera \(viewer\)/);
+});
+
+await step('admin and training pages say "not allowed" to a viewer, and their API answers 403', async () => {
+  for (const path of ['/ui/admin', '/ui/admin/users', '/ui/training']) {
+    await viewer.goto(`${BASE}${path}`);
+    await viewer.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  }
+  await check(viewer, '16-viewer-not-allowed');
+  const statuses = await viewer.evaluate(async () => {
+    const { access_token: token } = JSON.parse(sessionStorage.getItem('insight.session'));
+    const out = {};
+    for (const p of ['/api/v1/admin/users', '/api/v1/admin/stats', '/api/v1/admin/audit', '/api/v1/training']) {
+      out[p] = (await fetch(p, { headers: { authorization: `Bearer ${token}` } })).status;
+    }
+    return out;
+  });
+  for (const [p, s] of Object.entries(statuses)) assert.equal(s, 403, p);
+});
+
+await step('a phone-width, dark-theme page is readable and accessible', async () => {
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
+  await signIn(phone, VIEWER, VIEWER_PASSWORD);
+  await phone.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  await ask(phone, 'How many products are there?');
+  await phone.locator('.chart-box svg.chart').waitFor();
+  const bg = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(bg, 'rgb(255, 255, 255)', 'dark background');
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no horizontal scroll at phone width (page is ${width}px wide)`);
+  await check(phone, '17-phone-dark-answer');
+});
+
+await step('the keyboard alone reaches and submits the login form', async () => {
+  const kb = await newPage();
+  await kb.goto(`${BASE}/ui/login`);
+  await kb.keyboard.type(VIEWER); // the username field has focus
+  await kb.keyboard.press('Tab');
+  await kb.keyboard.type(VIEWER_PASSWORD);
+  await kb.keyboard.press('Enter');
+  await kb.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+});
+
+await step('repeated wrong passwords lock the login with a clear message', async () => {
+  const p = await newPage();
+  let text = '';
+  for (let i = 0; i < 8 && !/Too many attempts/.test(text); i++) {
+    await signIn(p, 'mallory', `wrong-${i}`);
+    await p.getByRole('alert').waitFor();
+    text = await p.getByRole('alert').innerText();
+  }
+  assert.match(text, /Too many attempts\. Please wait \d+ (seconds|minutes)/);
+  await check(p, '18-login-locked');
+});
+
+await step('no Content-Security-Policy violation and no script error', async () => {
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(pageErrors, []);
+});
+
+await browser.close();
+console.log(`\n${passed} passed, ${failures.length} failed${failures.length ? `: ${failures.join('; ')}` : ''}`);
+process.exit(failures.length ? 1 : 0);
