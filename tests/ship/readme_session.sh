@@ -36,7 +36,13 @@ cleanup() {
 trap cleanup EXIT
 port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 password="readme-$$-Session-x9"
-env -u INSIGHT_TEST_POSTGRES_URL -u INSIGHT_TEST_MYSQL_URL -u INSIGHT_TEST_REDIS_URL \
+# Only the settings given here: the test script's INSIGHT_TEST_* URLs (and a
+# developer's own INSIGHT_*) would be read as unknown settings.
+unset_insight=()
+for name in $(compgen -e); do
+    [[ "$name" == INSIGHT_* ]] && unset_insight+=(-u "$name")
+done
+env "${unset_insight[@]}" \
     INSIGHT_DATA_DIR="$work/data" INSIGHT_SERVER__PORT="$port" INSIGHT_ADMIN_PASSWORD="$password" \
     "$BIN" serve > "$work/serve.log" 2>&1 &
 server=$!
