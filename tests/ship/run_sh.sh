@@ -36,13 +36,15 @@ cleanup() {
 trap cleanup EXIT
 
 # The service must not see the test script's INSIGHT_TEST_* URLs (unknown
-# settings) nor a developer's own INSIGHT_* settings.
+# settings) nor a developer's own INSIGHT_* settings. It execs, so the pid of
+# `clean_env … &` is the process itself (and `kill` reaches the service);
+# use it only in `$(…)` or in the background.
 clean_env() {
     local unset=() name
     for name in $(compgen -e); do
         [[ "$name" == INSIGHT_* ]] && unset+=(-u "$name")
     done
-    env "${unset[@]}" "$@"
+    exec env "${unset[@]}" "$@"
 }
 
 free_port() {
