@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod connections;
+pub mod docs;
 pub mod llm;
 pub mod ops;
 pub mod secrets;
