@@ -477,6 +477,18 @@ async fn backups_through_the_api_and_the_command_line() {
     assert_eq!(made["backend"], "sqlite");
     let listed = app.get("/api/v1/admin/backups").await.expect(200);
     assert_eq!(listed["items"][0]["name"], made["name"]);
+    // With replicas, the backup is handed to a worker instead.
+    let queued = app
+        .post("/api/v1/admin/backups?queue=true", json!({}))
+        .await
+        .expect(202);
+    assert_eq!(
+        (queued["kind"].as_str(), queued["status"].as_str()),
+        (Some("backup"), Some("queued"))
+    );
+    app.post("/api/v1/admin/backups?queue=maybe", json!({}))
+        .await
+        .expect(400);
     let audit = app.get("/api/v1/admin/audit").await.expect(200);
     assert!(
         audit["items"]
