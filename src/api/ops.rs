@@ -107,14 +107,38 @@ pub async fn list_backups(State(app): State<AppState>) -> Result<axum::Json<Back
     }))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BackupParams {
+    /// `true`: queue a backup job for a worker (which has the backup volume)
+    /// instead of writing it from this instance now.
+    pub queue: Option<bool>,
+}
+
 #[utoipa::path(post, path = "/api/v1/admin/backups", operation_id = "admin_create_backup", tag = "admin",
+    params(BackupParams),
     responses(
-        (status = 201, description = "Backup taken now (older ones pruned to `backup.keep`)", body = BackupInfo),
+        (status = 201, description = "Backup taken now by this instance (older ones pruned to `backup.keep`)", body = BackupInfo),
+        (status = 202, description = "With `queue=true`: a backup job, run by a worker", body = Job),
         (status = 503, description = "The backup could not be written", body = crate::error::ErrorBody)))]
 pub async fn create_backup(
     State(app): State<AppState>,
     actor: Identity,
-) -> Result<(StatusCode, axum::Json<BackupInfo>), ApiError> {
+    ApiQuery(p): ApiQuery<BackupParams>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    if p.queue == Some(true) {
+        let (job, _) = crate::jobs::enqueue(&app, &JobSpec::Backup, None, None).await?;
+        audit(
+            &app,
+            &actor,
+            "job.enqueue",
+            &job.id,
+            serde_json::json!({ "kind": job.kind }),
+        )
+        .await;
+        return Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response());
+    }
     let info = crate::backup::create(
         &app.engine.store,
         &app.config.backup_dir(),
@@ -133,5 +157,5 @@ pub async fn create_backup(
         serde_json::json!({ "size_bytes": info.size_bytes }),
     )
     .await;
-    Ok((StatusCode::CREATED, axum::Json(info)))
+    Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }

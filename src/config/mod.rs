@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod connections;
+pub mod docs;
 pub mod llm;
 pub mod ops;
 pub mod secrets;
@@ -441,7 +442,9 @@ fn env_to_toml(env: &[(String, String)]) -> String {
         let Some(rest) = k.strip_prefix("INSIGHT_") else {
             continue;
         };
-        if rest.is_empty() {
+        // `INSIGHT_CONFIG` names the config file (the CLI's `--config`); it
+        // is not a setting.
+        if rest.is_empty() || rest == "CONFIG" {
             continue;
         }
         let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -703,6 +706,12 @@ mod tests {
         assert_eq!(c.jobs.history_retention_days, d.jobs.history_retention_days);
         assert_eq!(c.backup.keep, d.backup.keep);
         assert_eq!(c.backup.schedule, d.backup.schedule);
+    }
+
+    #[test]
+    fn insight_config_names_the_file_and_is_not_a_setting() {
+        let c = Config::load_from(None, &env(&[("INSIGHT_CONFIG", "/etc/insight.toml")]));
+        assert!(c.is_ok(), "{:?}", c.err());
     }
 
     #[test]

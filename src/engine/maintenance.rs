@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::pipeline::{Engine, PipelineError};
-use super::retrieval::IndexEntry;
+use crate::store::TrainingItem;
 
 /// What a replica last loaded from the store, per connection.
 #[derive(Debug, Default)]
@@ -21,22 +21,7 @@ impl Engine {
     pub async fn reembed_all(&self) -> Result<usize, PipelineError> {
         let items = self.store.active_training().await?;
         for item in &items {
-            let vector = self.embedder.embed(&super::training::embed_text(
-                item.kind,
-                &item.content,
-                item.sql.as_deref(),
-            ));
-            self.store
-                .set_training_embedding(&item.id, &vector, self.embedder.id())
-                .await?;
-            self.index
-                .upsert(IndexEntry {
-                    id: item.id.clone(),
-                    connection: item.connection.clone(),
-                    kind: item.kind,
-                    vector,
-                })
-                .await?;
+            self.embed_save_index(item).await?;
         }
         Ok(items.len())
     }
@@ -45,26 +30,28 @@ impl Engine {
     pub async fn index_imported(&self, ids: &[String]) -> Result<usize, PipelineError> {
         let items = self.store.get_training_many(ids).await?;
         for item in &items {
-            let vector = self.embedder.embed(&super::training::embed_text(
-                item.kind,
-                &item.content,
-                item.sql.as_deref(),
-            ));
-            self.store
-                .set_training_embedding(&item.id, &vector, self.embedder.id())
-                .await?;
-            if item.status == crate::store::TrainingStatus::Active {
-                self.index
-                    .upsert(IndexEntry {
-                        id: item.id.clone(),
-                        connection: item.connection.clone(),
-                        kind: item.kind,
-                        vector,
-                    })
-                    .await?;
-            }
+            self.embed_save_index(item).await?;
         }
         Ok(items.len())
+    }
+
+    /// Embed `item` with the current embedder, save the vector with it, and
+    /// index it when it is active.
+    pub(super) async fn embed_save_index(&self, item: &TrainingItem) -> Result<(), PipelineError> {
+        let vector = self.embedder.embed(&super::training::embed_text(
+            item.kind,
+            &item.content,
+            item.sql.as_deref(),
+        ));
+        self.store
+            .set_training_embedding(&item.id, &vector, self.embedder.id())
+            .await?;
+        let fresh = TrainingItem {
+            embedding: vector,
+            embedder: Some(self.embedder.id().to_string()),
+            ..item.clone()
+        };
+        self.index_item(&fresh).await
     }
 
     /// One sync step: for each connection whose training version changed
@@ -87,25 +74,7 @@ impl Engine {
                 self.index.remove(gone).await?;
             }
             for item in &items {
-                let vector = if item.embedding.len() == self.embedder.dim()
-                    && item.embedder.as_deref() == Some(self.embedder.id())
-                {
-                    item.embedding.clone()
-                } else {
-                    self.embedder.embed(&super::training::embed_text(
-                        item.kind,
-                        &item.content,
-                        item.sql.as_deref(),
-                    ))
-                };
-                self.index
-                    .upsert(IndexEntry {
-                        id: item.id.clone(),
-                        connection: item.connection.clone(),
-                        kind: item.kind,
-                        vector,
-                    })
-                    .await?;
+                self.index_item(item).await?;
             }
             state.ids.insert(connection.clone(), fresh);
             state.versions.insert(connection.clone(), version);

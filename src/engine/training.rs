@@ -50,7 +50,7 @@ pub struct FeedbackOutcome {
 const MAX_CONTENT: usize = 100_000;
 
 impl Engine {
-    async fn index_item(&self, item: &TrainingItem) -> Result<(), PipelineError> {
+    pub(super) async fn index_item(&self, item: &TrainingItem) -> Result<(), PipelineError> {
         if item.status != TrainingStatus::Active {
             return Ok(());
         }
@@ -335,20 +335,7 @@ impl Engine {
             let stale = item.embedding.len() != self.embedder.dim()
                 || item.embedder.as_deref() != Some(self.embedder.id());
             if stale {
-                let v =
-                    self.embedder
-                        .embed(&embed_text(item.kind, &item.content, item.sql.as_deref()));
-                self.store
-                    .set_training_embedding(&item.id, &v, self.embedder.id())
-                    .await?;
-                self.index
-                    .upsert(IndexEntry {
-                        id: item.id.clone(),
-                        connection: item.connection.clone(),
-                        kind: item.kind,
-                        vector: v,
-                    })
-                    .await?;
+                self.embed_save_index(&item).await?;
             } else {
                 self.index_item(&item).await?;
             }

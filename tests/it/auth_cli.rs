@@ -1,17 +1,10 @@
 //! `insight user create` and the first-serve admin bootstrap.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn insight(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.join("data"));
-    cmd
-}
+use crate::util::insight_cmd as insight;
 
 fn create(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = insight(dir)

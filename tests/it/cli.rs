@@ -1,15 +1,6 @@
 //! The `insight` binary: migrate, ask, train, and startup refusal in production.
 
-use std::process::Command;
-
-fn insight(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.join("data"));
-    cmd
-}
+use crate::util::insight_cmd as insight;
 
 #[test]
 fn migrate_ask_and_train_from_the_command_line() {

@@ -2,7 +2,6 @@
 //! takes over a job whose worker was killed, backup → wipe → restore on both
 //! store backends, and the JSON export moving between backends.
 
-use std::process::Command;
 use std::time::Duration;
 
 use insight::auth::Role;
@@ -12,7 +11,7 @@ use insight::store::{FeedbackStatus, NewFeedback, QueryStatus, Store};
 use serde_json::json;
 
 use crate::store::{new_query, postgres_store, sqlite_store, training};
-use crate::util::{TestApp, error_code};
+use crate::util::{TestApp, error_code, insight_cmd};
 
 #[tokio::test]
 async fn admins_queue_jobs_and_a_worker_runs_them() {
@@ -193,15 +192,6 @@ async fn scheduled_runs_are_queued_once_across_workers() {
     );
     let cleanup = jobs.iter().find(|j| j.kind == "history_cleanup").unwrap();
     assert_eq!(cleanup.payload["older_than_days"], 30);
-}
-
-fn insight_cmd(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.join("data"));
-    cmd
 }
 
 /// A worker process is killed while it holds a job: it never renews its
@@ -487,6 +477,18 @@ async fn backups_through_the_api_and_the_command_line() {
     assert_eq!(made["backend"], "sqlite");
     let listed = app.get("/api/v1/admin/backups").await.expect(200);
     assert_eq!(listed["items"][0]["name"], made["name"]);
+    // With replicas, the backup is handed to a worker instead.
+    let queued = app
+        .post("/api/v1/admin/backups?queue=true", json!({}))
+        .await
+        .expect(202);
+    assert_eq!(
+        (queued["kind"].as_str(), queued["status"].as_str()),
+        (Some("backup"), Some("queued"))
+    );
+    app.post("/api/v1/admin/backups?queue=maybe", json!({}))
+        .await
+        .expect(400);
     let audit = app.get("/api/v1/admin/audit").await.expect(200);
     assert!(
         audit["items"]

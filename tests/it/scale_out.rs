@@ -84,6 +84,19 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+async fn login(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let reply: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["access_token"].as_str().expect("token").to_string()
+}
+
 #[tokio::test]
 async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis() {
     let Some(pg) = crate::store::postgres_url() else {
@@ -109,16 +122,7 @@ async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis
     let b = start(&dir.path().join("b"), &store_url, &redis).await;
     let http = reqwest::Client::new();
 
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", a.base))
-        .json(&json!({"username": "admin", "password": "a-long-admin-password-for-tests"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = login["access_token"].as_str().expect("token").to_string();
+    let admin = login(&http, &a.base, "admin", "a-long-admin-password-for-tests").await;
     let (status, me) = call(
         &http,
         reqwest::Method::GET,
@@ -178,16 +182,7 @@ async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis
     )
     .await;
     assert_eq!(status, 201, "{viewer}");
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", b.base))
-        .json(&json!({"username": "vera", "password": "vera-has-a-long-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let vera = login["access_token"].as_str().expect("token").to_string();
+    let vera = login(&http, &b.base, "vera", "vera-has-a-long-password").await;
     let (mut ok_a, mut ok_b, mut limited) = (0, 0, 0);
     for i in 0..16 {
         let base = if i % 2 == 0 { &a.base } else { &b.base };

@@ -374,3 +374,15 @@ pub fn error_code(body: &Value) -> String {
     );
     err["code"].as_str().expect("error code").to_string()
 }
+
+/// The `insight` binary run in `dir` with a clean environment (no
+/// `INSIGHT_TEST_*` service URLs, which the config would refuse) and its
+/// data dir at `dir/data`.
+pub fn insight_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_insight"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("INSIGHT_DATA_DIR", dir.join("data"));
+    cmd
+}
