@@ -236,6 +236,7 @@ await step('connections, audit log and API keys pages', async () => {
   admin.once('dialog', (d) => d.accept());
   await copy.getByRole('button', { name: 'Delete' }).click();
   await admin.getByText('Deleted shop_copy.').waitFor();
+  await admin.getByRole('region', { name: 'shop_copy' }).waitFor({ state: 'detached' });
   assert.equal(await admin.getByRole('region', { name: 'shop_copy' }).count(), 0);
   await admin.goto(`${BASE}/ui/admin/operations`);
   await admin.getByRole('button', { name: 'Back up now' }).click();

@@ -179,7 +179,7 @@ export async function connectionsPage(main) {
           refresh,
           h('button', { type: 'button', class: 'danger', onclick: async () => {
             if (!confirm(`Delete the connection ${c.id}?`)) return;
-            try { await api('DELETE', `/admin/connections/${encodeURIComponent(c.id)}`); clear(msg, notice(`Deleted ${c.id}.`)); load(); } catch (e) { clear(out, errorBox(e)); }
+            try { await api('DELETE', `/admin/connections/${encodeURIComponent(c.id)}`); await load(); clear(msg, notice(`Deleted ${c.id}.`)); } catch (e) { clear(out, errorBox(e)); }
           } }, 'Delete'),
         ] : [refresh, h('span', { class: 'muted small' }, 'Built in or from the configuration file.')];
         return h('section', { class: 'card', 'aria-labelledby': `conn-${c.id}` },
