@@ -37,8 +37,8 @@ pub enum JobSpec {
     /// Recompute the embedding of every training item (after the embedder
     /// changed) and reload the vector index.
     Reembed,
-    /// Delete question history older than the given number of days
-    /// (questions with feedback are kept).
+    /// Delete question history and conversations older than the given
+    /// number of days (questions with feedback are kept).
     HistoryCleanup { older_than_days: u32 },
     /// Back the app store up into the backup dir (and prune to `backup.keep`).
     Backup,

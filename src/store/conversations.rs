@@ -67,7 +67,7 @@ impl Store {
         turn: &NewTurn<'_>,
     ) -> Result<Turn, StoreError> {
         let at = now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",

@@ -304,17 +304,31 @@ impl Store {
             .collect())
     }
 
-    /// Delete question history older than `before` (RFC 3339). Questions
-    /// with feedback are kept: the feedback and the training items made from
-    /// it point at them.
+    /// Delete question history older than `before` (RFC 3339), and the
+    /// conversations untouched since then (their turns go with them).
+    /// Questions with feedback are kept: the feedback and the training items
+    /// made from it point at them. Returns the questions deleted.
     pub async fn delete_queries_before(&self, before: &str) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "DELETE FROM queries WHERE created_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.query_id = queries.id)",
         )
         .bind(before)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "DELETE FROM conversation_turns WHERE conversation_id IN \
+             (SELECT id FROM conversations WHERE updated_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM conversations WHERE updated_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }

@@ -810,6 +810,17 @@ async fn history_cleanup_keeps_questions_with_feedback(s: &Store) {
     })
     .await
     .unwrap();
+    s.add_turn(
+        "conv-1",
+        Some("u"),
+        &insight::store::conversations::NewTurn {
+            query_id: Some("old1"),
+            question: "how many orders?",
+            standalone_question: "how many orders?",
+        },
+    )
+    .await
+    .unwrap();
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     assert_eq!(
@@ -821,6 +832,8 @@ async fn history_cleanup_keeps_questions_with_feedback(s: &Store) {
     assert_eq!(s.delete_queries_before(&tomorrow).await.unwrap(), 1);
     assert!(s.get_query("old2").await.is_ok());
     assert!(s.get_query("old1").await.is_err());
+    assert!(s.find_conversation("conv-1").await.unwrap().is_none());
+    assert!(s.recent_turns("conv-1", 10).await.unwrap().is_empty());
 }
 
 async fn export_rows_import_idempotently(s: &Store) {
