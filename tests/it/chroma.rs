@@ -12,19 +12,7 @@ use serde_json::{Value, json};
 use crate::util::TestApp;
 
 fn chroma_url() -> Option<String> {
-    match std::env::var("INSIGHT_TEST_CHROMA_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "INSIGHT_TEST_CHROMA_URL is not set in CI: scripts/test starts Chroma"
-            );
-            eprintln!(
-                "skipping: set INSIGHT_TEST_CHROMA_URL or run ./scripts/test, which starts Chroma"
-            );
-            None
-        }
-    }
+    crate::util::service_url("INSIGHT_TEST_CHROMA_URL", "Chroma")
 }
 
 fn unique_prefix() -> String {

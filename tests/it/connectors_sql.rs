@@ -16,21 +16,7 @@ use insight::engine::sql::{SqlPolicy, ValidatedSql, validate};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 
-/// The server URL from `var`, or `None` (with a notice) when it is not set
-/// outside CI. In CI a missing server is a failure.
-fn server_url(var: &str, server: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{var} is not set: CI must run the {server} tests against a real server"
-            );
-            eprintln!("skipping: set {var} or run ./scripts/test, which starts {server}");
-            None
-        }
-    }
-}
+use crate::util::service_url as server_url;
 
 fn unique_name() -> String {
     format!("it_{}", uuid::Uuid::new_v4().simple())

@@ -13,19 +13,7 @@ use insight::auth::rate_limit::{FailureCounter, Quota, RateLimiter, SharedLimits
 use crate::util::{TestApp, error_code};
 
 fn redis_url() -> Option<String> {
-    match std::env::var("INSIGHT_TEST_REDIS_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "INSIGHT_TEST_REDIS_URL is not set in CI: scripts/test starts Redis"
-            );
-            eprintln!(
-                "skipping: set INSIGHT_TEST_REDIS_URL or run ./scripts/test, which starts Redis"
-            );
-            None
-        }
-    }
+    crate::util::service_url("INSIGHT_TEST_REDIS_URL", "Redis")
 }
 
 /// One replica's view of Redis: its own connection and outage state.

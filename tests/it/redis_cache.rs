@@ -10,19 +10,7 @@ use insight::cache::redis::RedisCache;
 use crate::util::TestApp;
 
 fn redis_url() -> Option<String> {
-    match std::env::var("INSIGHT_TEST_REDIS_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "INSIGHT_TEST_REDIS_URL is not set in CI: scripts/test starts Redis"
-            );
-            eprintln!(
-                "skipping: set INSIGHT_TEST_REDIS_URL or run ./scripts/test, which starts Redis"
-            );
-            None
-        }
-    }
+    crate::util::service_url("INSIGHT_TEST_REDIS_URL", "Redis")
 }
 
 #[tokio::test]

@@ -102,12 +102,7 @@ async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis
     let Some(pg) = crate::store::postgres_url() else {
         return;
     };
-    let Ok(redis) = std::env::var("INSIGHT_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "INSIGHT_TEST_REDIS_URL is not set in CI"
-        );
-        eprintln!("skipping: set INSIGHT_TEST_REDIS_URL or run ./scripts/test, which starts Redis");
+    let Some(redis) = crate::util::service_url("INSIGHT_TEST_REDIS_URL", "Redis") else {
         return;
     };
     let _ = rustls::crypto::ring::default_provider().install_default();

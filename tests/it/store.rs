@@ -74,21 +74,8 @@ pub async fn sqlite_store() -> TestStore {
     }
 }
 
-/// The PostgreSQL server URL, or `None` (with a notice) outside CI.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("INSIGHT_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "INSIGHT_TEST_POSTGRES_URL is not set: CI must run the store suite on PostgreSQL"
-            );
-            eprintln!(
-                "skipping: set INSIGHT_TEST_POSTGRES_URL or run ./scripts/test, which starts PostgreSQL"
-            );
-            None
-        }
-    }
+    crate::util::service_url("INSIGHT_TEST_POSTGRES_URL", "PostgreSQL")
 }
 
 /// A URL whose connections live in a fresh schema of the test server.

@@ -386,3 +386,20 @@ pub fn insight_cmd(dir: &std::path::Path) -> std::process::Command {
         .env("INSIGHT_DATA_DIR", dir.join("data"));
     cmd
 }
+
+/// The URL of a test server from `var` (set by `scripts/services.sh`), or
+/// `None` with a notice saying how to get it. Under `CI=true` a missing
+/// server is a failure, never a skip.
+pub fn service_url(var: &str, server: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{var} is not set: CI must run the {server} tests against a real server"
+            );
+            eprintln!("skipping: set {var} or run ./scripts/test, which starts {server}");
+            None
+        }
+    }
+}
