@@ -154,9 +154,7 @@ async fn hostile_llm(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = crate::util::serve_router(router).await;
     (format!("http://{addr}/v1"), seen)
 }
 

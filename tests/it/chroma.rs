@@ -261,11 +261,7 @@ struct PrivateChroma {
 
 impl PrivateChroma {
     async fn start(bin: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::util::free_port();
         let dir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(bin)
             .args([

@@ -198,11 +198,7 @@ async fn limits_hold_in_process_while_redis_is_down_and_move_back_when_it_return
         eprintln!("skipping: redis-server is not installed (apt-get install redis-server)");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::util::free_port();
     // Capture the logs: the outage and the recovery are each logged once.
     let capture = Capture::default();
     let writer = capture.clone();

@@ -94,11 +94,7 @@ async fn mock_llm(mode: Mode) -> (Arc<Mock>, OpenAiProvider) {
     let app = Router::new()
         .route("/v1/chat/completions", axum::routing::post(chat))
         .with_state(mock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = crate::util::serve_router(app).await;
     let provider = OpenAiProvider::new(&LlmConfig {
         provider: ProviderKind::Openai,
         base_url: Some(format!("http://{addr}/v1")),
@@ -438,11 +434,7 @@ async fn anthropic_text_completion_speaks_the_messages_api() {
     let app = Router::new()
         .route("/v1/messages", axum::routing::post(messages))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = crate::util::serve_router(app).await;
     let provider = AnthropicProvider::new(&LlmConfig {
         provider: ProviderKind::Anthropic,
         base_url: Some(format!("http://{addr}")),

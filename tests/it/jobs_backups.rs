@@ -10,7 +10,7 @@ use insight::store::jobs::JobStatus;
 use insight::store::{FeedbackStatus, NewFeedback, QueryStatus, Store};
 use serde_json::json;
 
-use crate::store::{new_query, postgres_store, sqlite_store, training};
+use crate::store::{feedback, new_query, postgres_store, sqlite_store, training};
 use crate::util::{TestApp, error_code, insight_cmd};
 
 #[tokio::test]
@@ -286,13 +286,10 @@ async fn seed(s: &Store) {
         .unwrap();
     }
     s.insert_feedback(&NewFeedback {
-        query_id: "q1".into(),
         user_id: Some("u1".into()),
-        rating: "down".into(),
-        corrected_sql: Some("SELECT 2".into()),
         comment: Some("wrong".into()),
         status: FeedbackStatus::Trained,
-        training_item_id: None,
+        ..feedback("q1", "down", Some("SELECT 2"))
     })
     .await
     .unwrap();

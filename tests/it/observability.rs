@@ -152,11 +152,7 @@ async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
 async fn metrics_can_move_to_their_own_listener() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let metrics_port = crate::util::free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
         .args(["serve", "--port", "0"])

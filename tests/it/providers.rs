@@ -91,11 +91,7 @@ impl MockPeer {
             requests: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = crate::util::serve_router(app).await;
         Self {
             base: format!("http://{addr}"),
             state,

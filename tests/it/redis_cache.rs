@@ -98,13 +98,7 @@ impl Drop for PrivateRedis {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::util::free_port;
 
 #[tokio::test]
 async fn the_service_keeps_answering_when_redis_dies_and_uses_it_again_when_back() {

@@ -24,13 +24,7 @@ impl Drop for Instance {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::util::free_port;
 
 async fn start(data: &std::path::Path, store_url: &str, redis_url: &str) -> Instance {
     let port = free_port();

@@ -441,13 +441,10 @@ async fn feedback_is_recorded_per_query(s: &Store) {
         .unwrap();
     let f = s
         .insert_feedback(&NewFeedback {
-            query_id: "q1".into(),
             user_id: Some("u1".into()),
-            rating: "down".into(),
-            corrected_sql: Some("SELECT 2".into()),
             comment: Some("off by one".into()),
             status: FeedbackStatus::Pending,
-            training_item_id: None,
+            ..feedback("q1", "down", Some("SELECT 2"))
         })
         .await
         .unwrap();
@@ -456,6 +453,19 @@ async fn feedback_is_recorded_per_query(s: &Store) {
     assert_eq!(list[0].id, f.id);
     assert_eq!(list[0].corrected_sql.as_deref(), Some("SELECT 2"));
     assert!(s.feedback_for_query("q2").await.unwrap().is_empty());
+}
+
+/// Feedback on `query_id` by nobody in particular, `recorded`.
+pub fn feedback(query_id: &str, rating: &str, corrected_sql: Option<&str>) -> NewFeedback {
+    NewFeedback {
+        query_id: query_id.into(),
+        user_id: None,
+        rating: rating.into(),
+        corrected_sql: corrected_sql.map(Into::into),
+        comment: None,
+        status: FeedbackStatus::Recorded,
+        training_item_id: None,
+    }
 }
 
 pub fn training(connection: &str, question: &str, sql: &str) -> NewTrainingItem {
@@ -786,17 +796,9 @@ async fn history_cleanup_keeps_questions_with_feedback(s: &Store) {
             .await
             .unwrap();
     }
-    s.insert_feedback(&NewFeedback {
-        query_id: "old2".into(),
-        user_id: None,
-        rating: "up".into(),
-        corrected_sql: None,
-        comment: None,
-        status: FeedbackStatus::Recorded,
-        training_item_id: None,
-    })
-    .await
-    .unwrap();
+    s.insert_feedback(&feedback("old2", "up", None))
+        .await
+        .unwrap();
     s.add_turn(
         "conv-1",
         Some("u"),
@@ -831,13 +833,9 @@ async fn export_rows_import_idempotently(s: &Store) {
         .await
         .unwrap();
     s.insert_feedback(&NewFeedback {
-        query_id: "q1".into(),
         user_id: Some("u".into()),
-        rating: "down".into(),
-        corrected_sql: Some("SELECT 2".into()),
-        comment: None,
         status: FeedbackStatus::Trained,
-        training_item_id: None,
+        ..feedback("q1", "down", Some("SELECT 2"))
     })
     .await
     .unwrap();
@@ -882,17 +880,9 @@ async fn usage_stats_count_history_and_feedback(s: &Store) {
             .await
             .unwrap();
     }
-    s.insert_feedback(&NewFeedback {
-        query_id: "q0".into(),
-        user_id: None,
-        rating: "up".into(),
-        corrected_sql: None,
-        comment: None,
-        status: FeedbackStatus::Recorded,
-        training_item_id: None,
-    })
-    .await
-    .unwrap();
+    s.insert_feedback(&feedback("q0", "up", None))
+        .await
+        .unwrap();
     let stats = s.usage_stats(30).await.unwrap();
     assert_eq!((stats.questions, stats.answered), (3, 2));
     assert_eq!((stats.thumbs_up, stats.thumbs_down), (1, 0));

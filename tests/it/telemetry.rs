@@ -74,9 +74,7 @@ impl Collector {
                 "{}"
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = format!("http://{}", crate::util::serve_router(app).await);
         Self { base, received }
     }
 
