@@ -349,9 +349,18 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += 1;
             continue;
         }
+        let prev = i
+            .checked_sub(1)
+            .map(|p| tokens[p].lower.as_str())
+            .unwrap_or("");
+        // A number after a comparison word is a quantity, never a stored value.
+        let compared = matches!(
+            prev,
+            "than" | "least" | "most" | "over" | "above" | "under" | "below" | "exceeding"
+        ) && number_of(tokens, i).is_some();
         // Longest value match.
         let mut best_value: Option<(usize, ValueHits)> = None;
-        for (words, t, c, v) in &values {
+        for (words, t, c, v) in values.iter().filter(|_| !compared) {
             let n = words.len();
             if i + n > tokens.len() {
                 continue;
@@ -412,11 +421,7 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += n;
             continue;
         }
-        if let Some(x) = tok.number() {
-            let prev = i
-                .checked_sub(1)
-                .map(|p| tokens[p].lower.as_str())
-                .unwrap_or("");
+        if let Some(x) = number_of(tokens, i) {
             let year_ctx = matches!(
                 prev,
                 "in" | "during" | "of" | "since" | "before" | "after" | "for" | "year"
@@ -482,6 +487,32 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
         i += 1;
     }
     out
+}
+
+/// The number token `i` stands for: digits, or a number word ("two", and
+/// "one" only where it is a quantity: "more than one", "one or more").
+fn number_of(tokens: &[Token], i: usize) -> Option<f64> {
+    let tok = &tokens[i];
+    if let Some(x) = tok.number() {
+        return Some(x);
+    }
+    if tok.quoted {
+        return None;
+    }
+    const WORDS: &[&str] = &[
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    let n = WORDS.iter().position(|w| *w == tok.lower)?;
+    if n == 1 {
+        let prev = i.checked_sub(1).map(|p| tokens[p].lower.as_str());
+        let next = tokens.get(i + 1).map(|t| t.lower.as_str());
+        let quantity = matches!(prev, Some("than" | "least" | "most" | "exactly" | "only"))
+            || next == Some("or");
+        if !quantity {
+            return None;
+        }
+    }
+    Some(n as f64)
 }
 
 /// Several tables or columns for the same words: keep tables if any, else

@@ -123,6 +123,9 @@ impl Cmp {
 /// Unanswerable, with the reason shown to the user.
 pub type Reason = String;
 
+/// Words that negate what follows them.
+pub const NEGATIONS: &[&str] = &["not", "no", "never", "without", "none", "nobody"];
+
 struct Ctx<'a> {
     schema: &'a SchemaInfo,
     dialect: Dialect,
@@ -402,7 +405,18 @@ pub fn build(
         sorted[choices.pick(sorted.len())]
     };
 
-    let count_intent = cx.has_seq("how", "many") || cx.has_seq("number", "of") || cx.has("count");
+    // "number of" counts, unless "number" belongs to a column ("phone number of").
+    let covered = |i: usize| mentions.iter().any(|m| m.start <= i && i < m.end);
+    let number_of = (1..tokens.len()).any(|i| {
+        cx.word(i) == "number"
+            && cx.word(i + 1) == "of"
+            && !covered(i)
+            && !matches!(
+                cx.word(i - 1),
+                "phone" | "telephone" | "cell" | "mobile" | "fax" | "serial" | "version" | "flight"
+            )
+    }) || (cx.word(0) == "number" && cx.word(1) == "of");
+    let count_intent = cx.has_seq("how", "many") || number_of || cx.has("count");
     let agg_word_at = |total_cols: &[usize]| {
         tokens.iter().enumerate().find_map(|(i, t)| {
             let a = match t.lower.as_str() {
@@ -421,9 +435,11 @@ pub fn build(
         // Some(true) = descending.
         match w {
             "most" | "top" | "highest" | "largest" | "biggest" | "best" | "expensive"
-            | "priciest" | "newest" | "latest" => Some(true),
+            | "priciest" | "newest" | "latest" | "greatest" | "heaviest" | "longest"
+            | "tallest" => Some(true),
             "least" | "fewest" | "lowest" | "smallest" | "bottom" | "worst" | "cheapest"
-            | "oldest" | "earliest" => Some(false),
+            | "oldest" | "earliest" | "lightest" | "shortest" => Some(false),
+            "youngest" => Some(false),
             _ => None,
         }
     };
@@ -445,6 +461,9 @@ pub fn build(
 
     // Role of each mention.
     let mut group: Option<Group> = None;
+    // The group came from "each"/"every" (a list of each row unless counting).
+    let mut group_by_each = false;
+    let mut each_mention: Option<usize> = None;
     let mut order_by: Option<(usize, usize)> = None;
     let mut measure_col: Option<(usize, usize)> = None;
     let mut revenue = false;
@@ -467,18 +486,43 @@ pub fn build(
         };
         let groupish = matches!(before(1), "per" | "each" | "every" | "by" | "across")
             || (before(1) == "by" && before(2) == "grouped");
-        let sortish = before(1) == "by"
+        // "sorted by (their) X", "in descending order of X".
+        let skip_det = usize::from(matches!(before(1), "the" | "their" | "its" | "his" | "her"));
+        let sortish = (before(1 + skip_det) == "by"
             && matches!(
-                before(2),
-                "sorted" | "ordered" | "order" | "sort" | "ranked"
-            );
+                before(2 + skip_det),
+                "sorted" | "ordered" | "order" | "sort" | "ranked" | "arranged"
+            ))
+            || (before(1 + skip_det) == "of" && before(2 + skip_det) == "order");
         match &m.link {
             Link::Table(t) => {
                 if groupish && !(before(1) == "by" && rank_pos.is_some()) {
                     group = Some(Group::Entity(*t));
+                    group_by_each = matches!(before(1), "each" | "every");
+                    if group_by_each {
+                        each_mention = Some(mi);
+                    }
                 } else {
                     tables.push((mi, *t));
                 }
+            }
+            Link::Column(_)
+                if m.end == m.start + 1
+                    && cx.word(m.start) == "number"
+                    && cx.word(m.end) == "of"
+                    && !(m.start > 0
+                        && matches!(
+                            cx.word(m.start - 1),
+                            "phone"
+                                | "telephone"
+                                | "cell"
+                                | "mobile"
+                                | "fax"
+                                | "serial"
+                                | "version"
+                        )) =>
+            {
+                // "the number of …" is the count word, not a `*_number` column.
             }
             Link::Column(c) => {
                 let (t, c) = resolve_col(c, choices);
@@ -552,7 +596,14 @@ pub fn build(
                 plan.years.push((cmp, *y, explicit));
             }
             Link::Number(x) => {
+                let after = |k: usize| cx.word(m.end - 1 + k);
+                let or_more = match (after(1), after(2)) {
+                    ("or", "more" | "greater" | "higher" | "above") => Some(Cmp::Ge),
+                    ("or", "less" | "fewer" | "lower" | "below") => Some(Cmp::Le),
+                    _ => None,
+                };
                 let cmp = match (before(2), before(1)) {
+                    _ if or_more.is_some() => or_more,
                     ("more" | "greater" | "higher" | "larger", "than")
                     | (_, "over" | "above" | "exceeding" | "exceed") => Some(Cmp::Gt),
                     ("less" | "fewer" | "lower" | "smaller", "than") | (_, "under" | "below") => {
@@ -566,7 +617,8 @@ pub fn build(
                 };
                 match cmp {
                     Some(cmp) => {
-                        let next = mentions.get(mi + 1).filter(|n| n.start == m.end);
+                        let gap = if or_more.is_some() { 2 } else { 0 };
+                        let next = mentions.get(mi + 1).filter(|n| n.start == m.end + gap);
                         if let Some(Link::Table(t)) = next.map(|n| &n.link) {
                             plan.having_count = Some((*t, cmp, *x));
                             skip[mi + 1] = true;
@@ -686,8 +738,74 @@ pub fn build(
 
     // --- count ---------------------------------------------------------
     if count_intent && rank_pos.is_none() {
+        let count_at = (0..tokens.len())
+            .find(|&i| cx.word(i) == "number" && cx.word(i + 1) == "of")
+            .or_else(|| {
+                (1..tokens.len()).find(|&i| cx.word(i) == "many" && cx.word(i - 1) == "how")
+            })
+            .or_else(|| (0..tokens.len()).find(|&i| cx.word(i) == "count"));
+        let right_after = |mi: usize| {
+            count_at.is_some_and(|p| mentions[mi].start > p && mentions[mi].start <= p + 5)
+        };
+        let named = named_columns(schema, &plain_cols, usize::MAX, &plan);
+        // "how many different countries": COUNT(DISTINCT country).
+        let distinct_word = count_at.is_some_and(|p| {
+            (p + 1..p + 4).any(|i| matches!(cx.word(i), "different" | "distinct" | "unique"))
+        });
+        if distinct_word
+            && plan.having_count.is_none()
+            && let Some(&(_, tc)) = plain_cols
+                .iter()
+                .find(|(mi, tc)| right_after(*mi) && named.contains(tc))
+        {
+            return count_distinct_shape(&cx, &plan, tc);
+        }
+        // "names of teachers and the number of courses", "each continent's
+        // id, name and number of countries": a count per shown row.
+        let counted_col = plain_cols
+            .iter()
+            .find(|(mi, _)| right_after(*mi))
+            .filter(|(mi, _)| !tables.iter().any(|(ti, _)| ti < mi && right_after(*ti)));
+        let counted = tables
+            .iter()
+            .find(|(mi, _)| right_after(*mi))
+            .map(|x| x.1)
+            .or(counted_col.map(|x| x.1.0));
+        let shown: Vec<ColRef> = named
+            .iter()
+            .copied()
+            .filter(|tc| counted_col.is_none_or(|x| x.1 != *tc))
+            .filter(|tc| match group {
+                Some(Group::Entity(g)) => tc.0 == g,
+                Some(_) => false,
+                None => true,
+            })
+            .filter(|tc| Some(tc.0) != counted || group.is_none())
+            .collect();
+        if plan.having_count.is_none()
+            && !shown.is_empty()
+            && matches!(group, None | Some(Group::Entity(_)))
+        {
+            let counted = counted.unwrap_or(subject);
+            let shown_tables: BTreeSet<usize> = shown.iter().map(|x| x.0).collect();
+            if !(shown_tables.len() == 1 && shown_tables.contains(&counted) && group.is_some()) {
+                return count_per_shape(&cx, &plan, counted, &shown);
+            }
+        }
+        let subject = match (group, counted) {
+            (Some(Group::Entity(g)), Some(c)) if c != g => c,
+            _ => subject,
+        };
         return count_shape(&cx, &plan, subject, group, choices);
     }
+    // "the age and hometown of every teacher": each row, not a group.
+    if group_by_each && let Some(Group::Entity(t)) = group {
+        group = None;
+        if tables.is_empty() {
+            tables.push((each_mention.unwrap_or(0), t));
+        }
+    }
+    let subject = tables.first().map(|x| x.1).unwrap_or(subject);
 
     // --- top-N / superlatives -------------------------------------------
     if let Some(rp) = rank_pos {
@@ -706,7 +824,7 @@ pub fn build(
             .iter()
             .position(|m| m.start > rp)
             .unwrap_or(mentions.len());
-        let rank_proj = named_columns(&plain_cols, rank_mention, &plan);
+        let rank_proj = named_columns(schema, &plain_cols, rank_mention, &plan);
         let date_word = matches!(word, "newest" | "latest" | "oldest" | "earliest")
             || (matches!(word, "most") && cx.word(rp + 1) == "recent");
         let price_word = matches!(word, "expensive" | "priciest" | "cheapest")
@@ -717,6 +835,23 @@ pub fn build(
         } else {
             desc
         };
+        // "youngest"/"oldest": by an age column when there is one.
+        if matches!(word, "youngest" | "oldest")
+            && let Some(age) = age_column(&cx, entity)
+        {
+            return own_column_rank(
+                &cx,
+                &plan,
+                entity,
+                age,
+                word == "oldest",
+                limit.or(Some(if plural { 10 } else { 1 })),
+                &rank_proj,
+                choices,
+            );
+        }
+        let date_word = date_word || word == "youngest";
+        let desc = if word == "youngest" { true } else { desc };
         if date_word || price_word {
             let col = if date_word {
                 date_column(&cx, entity, &plain_cols)
@@ -743,8 +878,19 @@ pub fn build(
         }
         // Measure for the ranking.
         let other_table = tables.iter().map(|x| x.1).find(|t| *t != entity);
+        // The number named right after the superlative is what ranks
+        // ("the country with the lowest population").
+        let measure_col = plain_cols
+            .iter()
+            .find(|(mi, (t, c))| {
+                mentions[*mi].start > rp && is_numeric(&schema.tables[*t].columns[*c])
+            })
+            .map(|x| x.1)
+            .or(measure_col);
         if let Some((t, c)) = measure_col {
-            if t == entity && group.is_none() {
+            let single = t == entity
+                || plan_joins(&cx, entity, &BTreeSet::from([t])).is_ok_and(|j| !j.fans_out);
+            if single && group.is_none() {
                 return own_column_rank(
                     &cx,
                     &plan,
@@ -840,7 +986,7 @@ pub fn build(
         let tok = &tokens[mentions[fi].end - 1];
         let plural =
             tok.lower != tok.stem || cx.has("distinct") || cx.has("unique") || cx.has("different");
-        let several = named_columns(&plain_cols, usize::MAX, &plan).len() > 1;
+        let several = named_columns(schema, &plain_cols, usize::MAX, &plan).len() > 1;
         if plural && !is_numeric(col) && !several {
             return distinct_shape(&cx, &plan, (*t, *c), order_by, choices);
         }
@@ -849,7 +995,7 @@ pub fn build(
     // --- list --------------------------------------------------------------
     // Named columns are the projection ("name and age of singers"), unless
     // they are the value filters' own columns.
-    let proj = named_columns(&plain_cols, usize::MAX, &plan);
+    let proj = named_columns(schema, &plain_cols, usize::MAX, &plan);
     // "in alphabetical order": by the first column shown, else the row's label.
     let alphabetical = [
         "alphabetical",
@@ -871,10 +1017,19 @@ pub fn build(
 
 /// Columns named before mention position `before` (deduplicated, in order),
 /// leaving out the columns the plan filters on.
-fn named_columns(plain: &[(usize, ColRef)], before: usize, plan: &Plan) -> Vec<ColRef> {
+fn named_columns(
+    schema: &SchemaInfo,
+    plain: &[(usize, ColRef)],
+    before: usize,
+    plan: &Plan,
+) -> Vec<ColRef> {
+    let name = |t: usize, c: usize| schema.tables[t].columns[c].name.as_str();
     let mut out: Vec<ColRef> = Vec::new();
     for &(mi, tc) in plain {
-        let filtered = plan.values.iter().any(|v| (v.0, v.1) == tc)
+        let same_name = |t: usize, c: usize| {
+            t == tc.0 && c == tc.1 || name(t, c).eq_ignore_ascii_case(name(tc.0, tc.1))
+        };
+        let filtered = plan.values.iter().any(|v| same_name(v.0, v.1))
             || plan.cmps.iter().any(|c| (c.0, c.1) == tc)
             || plan.years.iter().any(|y| y.2 == Some(tc));
         if mi < before && !filtered && !out.contains(&tc) {
@@ -937,6 +1092,20 @@ fn unknown_words(cx: &Ctx) -> Result<(), Reason> {
     if !linked {
         return Err(no_table_reason(cx));
     }
+    // Lower-case words that link to nothing are mostly relationship verbs
+    // ("produced", "enrolled", "spoken") that the foreign-key joins already
+    // express: read the question without them (the answer says which words
+    // were not used). Negations and set words change the meaning, and a
+    // capitalised word is a literal we could not place: those still stop it.
+    let ignorable = |w: &&str| {
+        let l = w.to_lowercase();
+        !NEGATIONS.contains(&l.as_str())
+            && !matches!(l.as_str(), "both" | "either" | "but" | "except")
+            && !w.chars().next().is_some_and(char::is_uppercase)
+    };
+    if unknown.iter().all(ignorable) {
+        return Ok(());
+    }
     Err(format!(
         "I did not understand '{}' (it matches no table, column or stored value). Known tables: {}.",
         unknown.join("', '"),
@@ -957,6 +1126,17 @@ fn default_numeric(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
         .iter()
         .find_map(|m| nums.iter().find(|&&c| cols[c].name.eq_ignore_ascii_case(m)))
         .map(|&c| (t, c))
+}
+
+fn age_column(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
+    let cols = &cx.schema.tables[t].columns;
+    cols.iter()
+        .position(|c| {
+            let n = c.name.to_ascii_lowercase();
+            is_numeric(c)
+                && (n == "age" || n.ends_with("_age") || n.ends_with("age") && n.len() <= 7)
+        })
+        .map(|c| (t, c))
 }
 
 fn price_column(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
@@ -1330,6 +1510,57 @@ fn count_shape(
     }
 }
 
+/// `COUNT(DISTINCT col)`.
+fn count_distinct_shape(cx: &Ctx, plan: &Plan, (t, c): ColRef) -> Result<Built, Reason> {
+    let (joins, conds) = from_where(cx, plan, t, &[])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, t, &joins, &conds);
+    s.cols = vec![format!("COUNT(DISTINCT {})", cx.col(q, t, c))];
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "count",
+    })
+}
+
+/// The shown columns and how many `counted` rows each has.
+fn count_per_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    counted: usize,
+    shown: &[ColRef],
+) -> Result<Built, Reason> {
+    let extra: Vec<usize> = shown.iter().map(|x| x.0).collect();
+    let (joins, conds) = from_where(cx, plan, counted, &extra)?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, counted, &joins, &conds);
+    s.cols = shown.iter().map(|&(t, c)| cx.col(q, t, c)).collect();
+    let mut by: Vec<String> = Vec::new();
+    for &(t, _) in shown {
+        if t != counted
+            && let Some(pk) = cx.pk(t)
+        {
+            let k = cx.col(q, t, pk);
+            if !by.contains(&k) {
+                by.push(k);
+            }
+        }
+    }
+    for col in &s.cols {
+        if !by.contains(col) {
+            by.push(col.clone());
+        }
+    }
+    s.group = by;
+    s.cols.push(format!(
+        "{} AS count",
+        count_expr(cx, q, counted, joins.fans_out)
+    ));
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "group_count",
+    })
+}
+
 fn measure_expr(cx: &Ctx, q: bool, m: Measure) -> String {
     match m {
         Measure::Col(t, c) => cx.col(q, t, c),
@@ -1567,7 +1798,7 @@ fn list_shape(
     s.distinct = joins.fans_out;
     s.cols = projection(cx, q, subject, proj);
     if let Some((t, c)) = order_by {
-        let dir = if cx.has("descending") || cx.has("desc") {
+        let dir = if cx.has("descending") || cx.has("desc") || cx.has("decreasing") {
             " DESC"
         } else {
             ""
