@@ -362,6 +362,8 @@ struct Plan {
     /// Value filters: (table, column, values).
     values: Vec<(usize, usize, Vec<String>)>,
     literals: Vec<(Option<usize>, String)>,
+    /// `col LIKE '%text%'`: (table, column, text).
+    likes: Vec<(usize, usize, String)>,
     /// Year conditions, on an explicitly named date column if any.
     years: Vec<(Cmp, i32, Option<ColRef>)>,
     /// Column comparisons.
@@ -406,7 +408,12 @@ pub fn build(
     };
 
     // "number of" counts, unless "number" belongs to a column ("phone number of").
-    let covered = |i: usize| mentions.iter().any(|m| m.start <= i && i < m.end);
+    // Inside a multi-word mention ("phone number").
+    let covered = |i: usize| {
+        mentions
+            .iter()
+            .any(|m| m.start <= i && i < m.end && m.end - m.start > 1)
+    };
     let number_of = (1..tokens.len()).any(|i| {
         cx.word(i) == "number"
             && cx.word(i + 1) == "of"
@@ -450,10 +457,30 @@ pub fn build(
     let rank_pos =
         rank_pos.filter(|&p| !(tokens[p].lower == "least" && p > 0 && cx.word(p - 1) == "at"));
 
+    let sort_words = ["sort", "sorted", "order", "ordered", "arranged"]
+        .iter()
+        .any(|w| cx.has(w));
+    // Literal text to match inside a column ("containing the substring 'West'").
+    let like_ctx = |start: usize| {
+        (start.saturating_sub(3)..start).any(|i| {
+            matches!(
+                cx.word(i),
+                "substring"
+                    | "contains"
+                    | "containing"
+                    | "contain"
+                    | "word"
+                    | "includes"
+                    | "including"
+                    | "include"
+            )
+        })
+    };
     let mut plan = Plan {
         subject: None,
         values: vec![],
         literals: vec![],
+        likes: vec![],
         years: vec![],
         cmps: vec![],
         having_count: None,
@@ -461,6 +488,7 @@ pub fn build(
 
     // Role of each mention.
     let mut group: Option<Group> = None;
+    let mut order_mi = usize::MAX;
     // The group came from "each"/"every" (a list of each row unless counting).
     let mut group_by_each = false;
     let mut each_mention: Option<usize> = None;
@@ -493,7 +521,8 @@ pub fn build(
                 before(2 + skip_det),
                 "sorted" | "ordered" | "order" | "sort" | "ranked" | "arranged"
             ))
-            || (before(1 + skip_det) == "of" && before(2 + skip_det) == "order");
+            || (before(1 + skip_det) == "of" && before(2 + skip_det) == "order")
+            || (before(1 + skip_det) == "by" && sort_words);
         match &m.link {
             Link::Table(t) => {
                 if groupish && !(before(1) == "by" && rank_pos.is_some()) {
@@ -542,6 +571,7 @@ pub fn build(
                 }
                 if sortish {
                     order_by = Some((t, c));
+                    order_mi = mi;
                 } else if groupish && !(before(1) == "by" && rank_pos.is_some() && is_numeric(col))
                 {
                     group = Some(Group::Col(t, c));
@@ -553,6 +583,34 @@ pub fn build(
                 } else {
                     plain_cols.push((mi, (t, c)));
                 }
+            }
+            Link::Value(_) | Link::Literal(_)
+                if like_ctx(m.start) && like_target(&cx, mi, &plain_cols, choices).is_some() =>
+            {
+                let text = match &m.link {
+                    Link::Value(v) => v[0].2.clone(),
+                    Link::Literal(s) => s.clone(),
+                    _ => unreachable!("guarded"),
+                };
+                let tc = like_target(&cx, mi, &plain_cols, choices).expect("guarded");
+                plain_cols.retain(|(_, x)| *x != tc);
+                if let Some(n) = mentions.get(mi + 1)
+                    && n.start <= m.end + 3
+                    && matches!(&n.link, Link::Column(cs) if cs.contains(&tc))
+                {
+                    skip[mi + 1] = true;
+                }
+                plan.likes.push((tc.0, tc.1, text));
+            }
+            Link::Literal(s) if bound_column(&cx, mi).is_some() => {
+                // "Gelderland district", "the first name Timmothy".
+                let (tc, next) = bound_column(&cx, mi).expect("guarded");
+                let tc = resolve_col(&tc, choices);
+                plain_cols.retain(|(_, x)| *x != tc);
+                if next {
+                    skip[mi + 1] = true;
+                }
+                plan.values.push((tc.0, tc.1, vec![s.clone()]));
             }
             Link::Value(v) => {
                 let pick = {
@@ -700,6 +758,10 @@ pub fn build(
                 }
             }
         }
+    }
+    // The ordering column is not shown unless named apart from the ordering.
+    if let Some(ob) = order_by {
+        plain_cols.retain(|(mi, tc)| *tc != ob || *mi < order_mi);
     }
     // A bare numeric column named only to be compared is no measure.
     if let Some(mc) = measure_col
@@ -1005,8 +1067,19 @@ pub fn build(
     ]
     .iter()
     .any(|w| cx.has(w));
+    // "in descending order" with no column: by the first column shown.
+    let direction_only = [
+        "descending",
+        "ascending",
+        "decreasing",
+        "increasing",
+        "reversed",
+        "reverse",
+    ]
+    .iter()
+    .any(|w| cx.has(w));
     let order_by = match order_by {
-        None if alphabetical => proj
+        None if alphabetical || (direction_only && !proj.is_empty()) => proj
             .first()
             .copied()
             .or_else(|| cx.labels(subject).first().map(|&c| (subject, c))),
@@ -1128,6 +1201,72 @@ fn default_numeric(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
         .map(|&c| (t, c))
 }
 
+/// The column a LIKE text is matched in: the text column named just before
+/// it ("a city containing …"), else just after ("'Hey' in its title").
+fn like_target(
+    cx: &Ctx,
+    mi: usize,
+    plain: &[(usize, ColRef)],
+    choices: &mut Choices,
+) -> Option<ColRef> {
+    let text = |&(t, c): &ColRef| !is_numeric(&cx.schema.tables[t].columns[c]);
+    let start = cx.mentions[mi].start;
+    if let Some(&(_, tc)) = plain
+        .iter()
+        .rev()
+        .find(|(pm, tc)| cx.mentions[*pm].end + 5 >= start && text(tc))
+    {
+        return Some(tc);
+    }
+    let next = cx.mentions.get(mi + 1)?;
+    if next.start > cx.mentions[mi].end + 3 {
+        return None;
+    }
+    match &next.link {
+        Link::Column(cs) => {
+            let texts: Vec<ColRef> = cs.iter().copied().filter(text).collect();
+            (!texts.is_empty()).then(|| texts[choices.pick(texts.len()).min(texts.len() - 1)])
+        }
+        _ => None,
+    }
+}
+
+/// A literal written right after or right before a text column names that
+/// column's value; `true` when the column comes after it.
+fn bound_column(cx: &Ctx, mi: usize) -> Option<(Vec<ColRef>, bool)> {
+    let m = &cx.mentions[mi];
+    let texts = |cs: &[ColRef]| -> Vec<ColRef> {
+        cs.iter()
+            .copied()
+            .filter(|&(t, c)| !is_numeric(&cx.schema.tables[t].columns[c]))
+            .collect()
+    };
+    if mi > 0 {
+        let p = &cx.mentions[mi - 1];
+        let gap = m.start - p.end;
+        let glue = (p.end..m.start).all(|i| matches!(cx.word(i), "named" | "called" | "of"));
+        if gap <= 1
+            && glue
+            && let Link::Column(cs) = &p.link
+        {
+            let t = texts(cs);
+            if !t.is_empty() {
+                return Some((t, false));
+            }
+        }
+    }
+    let n = cx.mentions.get(mi + 1)?;
+    if n.start == m.end
+        && let Link::Column(cs) = &n.link
+    {
+        let t = texts(cs);
+        if !t.is_empty() {
+            return Some((t, true));
+        }
+    }
+    None
+}
+
 fn age_column(cx: &Ctx, t: usize) -> Option<(usize, usize)> {
     let cols = &cx.schema.tables[t].columns;
     cols.iter()
@@ -1216,6 +1355,10 @@ fn conditions(
         needed.insert(*t);
         out.push(Cond::Cmp(*t, *c, *cmp, *x));
     }
+    for (t, c, text) in &plan.likes {
+        needed.insert(*t);
+        out.push(Cond::Like(*t, *c, text.clone()));
+    }
     for (near, lit) in &plan.literals {
         let t = near.unwrap_or(base);
         let labels = cx.labels(t);
@@ -1263,6 +1406,7 @@ enum Cond {
     Cmp(usize, usize, Cmp, f64),
     Literal(usize, Vec<usize>, String),
     Year(usize, usize, Cmp, i32),
+    Like(usize, usize, String),
 }
 
 fn year_expr(cx: &Ctx, col: &str) -> String {
@@ -1320,6 +1464,14 @@ fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                         quote_str(cx.dialect, lit)
                     )
                 }
+            }
+            Cond::Like(t, col, text) => {
+                let pattern = format!("%{}%", text.replace('%', "").replace('_', ""));
+                format!(
+                    "{} LIKE {}",
+                    cx.col(q, *t, *col),
+                    quote_str(cx.dialect, &pattern)
+                )
             }
             Cond::Year(t, col, cmp, y) => {
                 let e = year_expr(cx, &cx.col(q, *t, *col));
@@ -1798,7 +1950,10 @@ fn list_shape(
     s.distinct = joins.fans_out;
     s.cols = projection(cx, q, subject, proj);
     if let Some((t, c)) = order_by {
-        let dir = if cx.has("descending") || cx.has("desc") || cx.has("decreasing") {
+        let dir = if ["descending", "desc", "decreasing", "reversed", "reverse"]
+            .iter()
+            .any(|w| cx.has(w))
+        {
             " DESC"
         } else {
             ""
