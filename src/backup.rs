@@ -8,7 +8,9 @@
 //! leaves no file that looks finished; the next backup removes leftovers.
 //! `keep` prunes the oldest. `restore` loads a backup into an *empty* store
 //! (it refuses to overwrite data). The JSON export carries training items,
-//! feedback and the questions it is about, and imports into either backend.
+//! feedback and the questions it is about, and conversations with their
+//! turns (since format version 2), and imports into either backend; a
+//! version 1 export (no conversations) still imports.
 
 use std::path::{Path, PathBuf};
 
@@ -305,11 +307,16 @@ pub struct Export {
 }
 
 const EXPORT_FORMAT: &str = "insight-export";
+/// The version this build writes: 2 added `conversations` and
+/// `conversation_turns`.
+pub const EXPORT_VERSION: u32 = 2;
+/// The versions this build reads; the tables a version lacks are empty.
+const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=EXPORT_VERSION;
 
 pub async fn export(store: &Store) -> Result<Export, BackupError> {
     Ok(Export {
         format: EXPORT_FORMAT.into(),
-        version: 1,
+        version: EXPORT_VERSION,
         exported_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         rows: store.export_rows().await?,
     })
@@ -321,10 +328,14 @@ pub async fn import(
     store: &Store,
     doc: &Export,
 ) -> Result<(Vec<String>, ImportCounts), BackupError> {
-    if doc.format != EXPORT_FORMAT || doc.version != 1 {
+    if doc.format != EXPORT_FORMAT || !READABLE_VERSIONS.contains(&doc.version) {
         return Err(BackupError::Refused(format!(
-            "not an Insight Engine export (format `{}`, version {}); expected `{EXPORT_FORMAT}` version 1",
-            doc.format, doc.version
+            "not an Insight Engine export this version can read (format `{}`, version {}); \
+             expected `{EXPORT_FORMAT}` version {} to {}",
+            doc.format,
+            doc.version,
+            READABLE_VERSIONS.start(),
+            READABLE_VERSIONS.end()
         )));
     }
     Ok(store.import_rows(&doc.rows).await?)

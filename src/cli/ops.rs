@@ -65,10 +65,11 @@ pub async fn export(config: Config, file: &Path) -> anyhow::Result<()> {
     } else {
         std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
         eprintln!(
-            "exported {} training item(s), {} feedback record(s), {} question(s) to {}",
+            "exported {} training item(s), {} feedback record(s), {} question(s), {} conversation(s) to {}",
             doc.rows.training_items.len(),
             doc.rows.feedback.len(),
             doc.rows.queries.len(),
+            doc.rows.conversations.len(),
             file.display()
         );
     }
@@ -84,8 +85,13 @@ pub async fn import(config: Config, file: &Path) -> anyhow::Result<()> {
     let (added, counts) = crate::backup::import(&app.engine.store, &doc).await?;
     app.engine.index_imported(&added).await?;
     println!(
-        "imported {} training item(s), {} feedback record(s), {} question(s) (existing ones skipped)",
-        counts.training_items, counts.feedback, counts.queries
+        "imported {} training item(s), {} feedback record(s), {} question(s), \
+         {} conversation(s) with {} turn(s) (existing ones skipped)",
+        counts.training_items,
+        counts.feedback,
+        counts.queries,
+        counts.conversations,
+        counts.conversation_turns
     );
     Ok(())
 }

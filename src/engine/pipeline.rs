@@ -5,7 +5,9 @@
 //! Generation and validation run in a loop: when the generated SQL fails
 //! validation or execution, the error is fed back to the generator for up to
 //! `max_correction_attempts` more tries. Every ask, whatever its outcome, is
-//! recorded in the history with its sources and timings.
+//! recorded in the history with its sources, timings and the tokens of every
+//! LLM call made for it (generation, and under `ask_with` the rewrite of a
+//! follow-up and the extras).
 //!
 //! [`Engine::ask_with`] wraps an ask in a conversation (a follow-up is
 //! rewritten into a standalone question first, see
@@ -386,15 +388,16 @@ impl Engine {
     ) -> Result<Answer, AskFailure> {
         let mut warnings = Vec::new();
         let (conversation_id, previous) = self.conversation(rc, opts).await?;
-        let standalone = self
+        let (standalone, rewrite_usage) = self
             .standalone(question, &previous, rc, &mut warnings)
             .await;
         let mut answer = self
-            .ask(
+            .ask_counting(
                 standalone.as_ref().unwrap_or(question),
                 connection,
                 rc,
                 sink,
+                rewrite_usage,
             )
             .await?;
         let turn = crate::store::conversations::NewTurn {
@@ -418,8 +421,24 @@ impl Engine {
         }
         answer.question = question.to_string();
         answer.standalone_question = standalone.map(|q| q.to_string());
-        self.add_extras(&mut answer, connection, rc, opts, &mut warnings)
+        let extras_usage = self
+            .add_extras(&mut answer, connection, rc, opts, &mut warnings)
             .await;
+        if extras_usage != TokenUsage::default() {
+            // The record was written before the extras ran: add their
+            // tokens to it, so the history counts every call of this ask.
+            if let Err(e) = self
+                .store
+                .add_query_tokens(
+                    &answer.query_id,
+                    extras_usage.prompt_tokens,
+                    extras_usage.completion_tokens,
+                )
+                .await
+            {
+                tracing::warn!(error.detail = %e, "token usage of the extras not recorded");
+            }
+        }
         answer.warnings = warnings;
         Ok(answer)
     }
@@ -454,22 +473,27 @@ impl Engine {
     }
 
     /// The standalone form of a follow-up; `None` when the question stands
-    /// on its own (or there is nothing before it).
+    /// on its own (or there is nothing before it). With the tokens the
+    /// rewrite used.
     async fn standalone(
         &self,
         question: &Question,
         previous: &[String],
         rc: &RequestContext,
         warnings: &mut Vec<AnswerWarning>,
-    ) -> Option<Question> {
-        let last = previous.last()?;
+    ) -> (Option<Question>, TokenUsage) {
+        let Some(last) = previous.last() else {
+            return (None, TokenUsage::default());
+        };
         let builtin = || {
             conversation::builtin_rewrite(last, question.as_str())
                 .and_then(|q| Question::parse(&q).ok())
         };
         let req =
             conversation::rewrite_request(previous, question.as_str(), rc.correlation_id.clone());
-        let rewritten = match self.call_text_llm("rewrite", &req).await {
+        let reply = self.call_text_llm("rewrite", &req).await;
+        let usage = usage_of(&reply);
+        let rewritten = match reply {
             Ok(None) => builtin(),
             Ok(Some(reply)) => match conversation::parse_rewrite(&reply.text) {
                 Ok(q) => Some(q),
@@ -483,11 +507,12 @@ impl Engine {
                 builtin()
             }
         };
-        rewritten.filter(|q| q.as_str() != question.as_str())
+        (rewritten.filter(|q| q.as_str() != question.as_str()), usage)
     }
 
     /// Summary and follow-ups, as requested and allowed; the two LLM calls
-    /// run side by side.
+    /// run side by side. Returns the tokens they used (a reply that could
+    /// not be used was paid for all the same).
     async fn add_extras(
         &self,
         answer: &mut Answer,
@@ -495,7 +520,7 @@ impl Engine {
         rc: &RequestContext,
         opts: &AskOptions,
         warnings: &mut Vec<AnswerWarning>,
-    ) {
+    ) -> TokenUsage {
         let settings = self.settings();
         let question = answer
             .standalone_question
@@ -510,32 +535,39 @@ impl Engine {
             truncated: answer.truncated,
             tables: &answer.tables,
         };
+        let none = TokenUsage::default();
         let summary = async {
             if !opts.summary {
-                return Ok(None);
+                return (Ok(None), none);
             }
             if !settings.summaries {
-                return Err(AnswerWarning::new(
+                let warning = AnswerWarning::new(
                     "summary_disabled",
                     "summaries are turned off on this server (query.summaries)",
-                ));
+                );
+                return (Err(warning), none);
             }
             let max = settings.summary_max_rows;
             let req = extras::summary_request(&view, max, rc.correlation_id.clone());
-            match self.call_text_llm("summary", &req).await {
+            let reply = self.call_text_llm("summary", &req).await;
+            let usage = usage_of(&reply);
+            let summary = match reply {
                 Ok(None) => Ok(Some((extras::builtin_summary(&view, max), "builtin"))),
                 Ok(Some(reply)) => extras::clean_summary(&reply.text)
                     .map(|text| Some((text, "llm")))
                     .map_err(|e| extra_warning("summary", &e)),
                 Err(e) => Err(extra_warning("summary", &e)),
-            }
+            };
+            (summary, usage)
         };
         let followups = async {
             if !opts.followups {
-                return Ok(None);
+                return (Ok(None), none);
             }
             let req = extras::followups_request(&view, rc.correlation_id.clone());
-            match self.call_text_llm("followups", &req).await {
+            let reply = self.call_text_llm("followups", &req).await;
+            let usage = usage_of(&reply);
+            let followups = match reply {
                 Ok(None) => self
                     .connection(connection)
                     .map(|conn| Some(extras::builtin_followups(&view, &conn.schema())))
@@ -544,9 +576,11 @@ impl Engine {
                     .map(Some)
                     .map_err(|e| extra_warning("followups", &e)),
                 Err(e) => Err(extra_warning("followups", &e)),
-            }
+            };
+            (followups, usage)
         };
-        let (summary, followups) = tokio::join!(summary, followups);
+        let ((summary, summary_usage), (followups, followups_usage)) =
+            tokio::join!(summary, followups);
         match summary {
             Ok(Some((text, source))) => {
                 answer.summary = Some(text);
@@ -558,6 +592,10 @@ impl Engine {
         match followups {
             Ok(list) => answer.followups = list,
             Err(w) => warnings.push(w),
+        }
+        TokenUsage {
+            prompt_tokens: summary_usage.prompt_tokens + followups_usage.prompt_tokens,
+            completion_tokens: summary_usage.completion_tokens + followups_usage.completion_tokens,
         }
     }
 
@@ -754,13 +792,27 @@ impl Engine {
     }
 
     /// Ask a question: the main job in one call.
-    #[instrument(skip_all, fields(connection.id, query.id))]
     pub async fn ask(
         &self,
         question: &Question,
         connection: Option<&ConnectionId>,
         rc: &RequestContext,
         sink: Sink<'_>,
+    ) -> Result<Answer, AskFailure> {
+        self.ask_counting(question, connection, rc, sink, TokenUsage::default())
+            .await
+    }
+
+    /// [`Engine::ask`], whose history record also counts `used`: the tokens
+    /// of LLM calls made for this ask before it (a conversation's rewrite).
+    #[instrument(name = "ask", skip_all, fields(connection.id, query.id))]
+    async fn ask_counting(
+        &self,
+        question: &Question,
+        connection: Option<&ConnectionId>,
+        rc: &RequestContext,
+        sink: Sink<'_>,
+        used: TokenUsage,
     ) -> Result<Answer, AskFailure> {
         let started = Instant::now();
         let conn = self.connection(connection)?;
@@ -784,8 +836,8 @@ impl Engine {
             provider: Some(self.llm.name().to_string()),
             model: Some(self.llm.model().to_string()),
             strategy: None,
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            prompt_tokens: used.prompt_tokens,
+            completion_tokens: used.completion_tokens,
             attempts: 0,
             correlation_id: rc.correlation_id.clone(),
         };
@@ -1181,6 +1233,14 @@ fn rows_event(rs: &ResultSet) -> AskEvent {
 fn add_usage(record: &mut NewQuery, usage: TokenUsage) {
     record.prompt_tokens += usage.prompt_tokens;
     record.completion_tokens += usage.completion_tokens;
+}
+
+/// The tokens a free-text call used: none when it failed or had no model.
+fn usage_of(reply: &Result<Option<TextCompletion>, LlmError>) -> TokenUsage {
+    match reply {
+        Ok(Some(c)) => c.usage,
+        _ => TokenUsage::default(),
+    }
 }
 
 /// A missing extra: says which provider failure, never the provider's text

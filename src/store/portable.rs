@@ -1,7 +1,8 @@
 //! Backend-neutral copies of the store: a snapshot of the SQLite file, the
 //! facts `pg_dump` needs, and the rows of the portable JSON export (training
-//! items, feedback and the questions the feedback is about), written and
-//! read column by column so they round-trip between SQLite and PostgreSQL.
+//! items, feedback and the questions the feedback is about, conversations
+//! with their turns), written and read column by column so they round-trip
+//! between SQLite and PostgreSQL.
 
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -29,6 +30,8 @@ struct Table {
     cols: &'static [Col],
     /// Which rows; `1 = 1` for all.
     filter: &'static str,
+    /// The order rows are exported in (oldest first).
+    order: &'static str,
 }
 
 const QUERIES: Table = Table {
@@ -57,6 +60,7 @@ const QUERIES: Table = Table {
         Col::Text("created_at"),
     ],
     filter: "id IN (SELECT query_id FROM feedback)",
+    order: "created_at, id",
 };
 
 const FEEDBACK: Table = Table {
@@ -73,6 +77,7 @@ const FEEDBACK: Table = Table {
         Col::Text("created_at"),
     ],
     filter: "1 = 1",
+    order: "created_at, id",
 };
 
 /// Introspected DDL is not exported: the importing service introspects its
@@ -93,14 +98,50 @@ const TRAINING: Table = Table {
         Col::Text("created_at"),
     ],
     filter: "source <> 'introspection'",
+    order: "created_at, id",
 };
 
-/// The exported rows, table by table, oldest first.
+/// Conversations travel whole. A turn's `query_id` names a history record,
+/// which is exported only when it has feedback (as for every question); like
+/// `user_id`, it is a plain reference that may point at nothing on the
+/// importing side.
+const CONVERSATIONS: Table = Table {
+    name: "conversations",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("user_id"),
+        Col::Text("created_at"),
+        Col::Text("updated_at"),
+    ],
+    filter: "1 = 1",
+    order: "created_at, id",
+};
+
+const TURNS: Table = Table {
+    name: "conversation_turns",
+    cols: &[
+        Col::Text("conversation_id"),
+        Col::Int("seq"),
+        Col::Text("query_id"),
+        Col::Text("question"),
+        Col::Text("standalone_question"),
+        Col::Text("created_at"),
+    ],
+    filter: "1 = 1",
+    order: "conversation_id, seq",
+};
+
+/// The exported rows, table by table, oldest first. Tables added after the
+/// first export format default to empty, so an older export still reads.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExportRows {
     pub training_items: Vec<Map<String, Value>>,
     pub feedback: Vec<Map<String, Value>>,
     pub queries: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub conversations: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub conversation_turns: Vec<Map<String, Value>>,
 }
 
 /// How many rows an import added (rows already present are skipped).
@@ -109,6 +150,8 @@ pub struct ImportCounts {
     pub training_items: u64,
     pub feedback: u64,
     pub queries: u64,
+    pub conversations: u64,
+    pub conversation_turns: u64,
 }
 
 impl Store {
@@ -117,16 +160,19 @@ impl Store {
             training_items: self.export_table(&TRAINING).await?,
             feedback: self.export_table(&FEEDBACK).await?,
             queries: self.export_table(&QUERIES).await?,
+            conversations: self.export_table(&CONVERSATIONS).await?,
+            conversation_turns: self.export_table(&TURNS).await?,
         })
     }
 
     async fn export_table(&self, t: &Table) -> Result<Vec<Map<String, Value>>, StoreError> {
         let cols: Vec<&str> = t.cols.iter().map(|c| c.name()).collect();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM {} WHERE {} ORDER BY created_at, id",
+            "SELECT {} FROM {} WHERE {} ORDER BY {}",
             cols.join(", "),
             t.name,
-            t.filter
+            t.filter,
+            t.order
         )))
         .fetch_all(self.pool())
         .await?;
@@ -145,13 +191,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Insert exported rows in one transaction, skipping rows whose id
-    /// exists. Returns the ids of the training items that were added (they
-    /// need embeddings) and the counts.
+    /// Insert exported rows in one transaction, skipping rows whose key
+    /// exists (a conversation's turn: its conversation and number). Returns
+    /// the ids of the training items that were added (they need embeddings)
+    /// and the counts. A turn whose conversation is not in `rows` is refused:
+    /// the export is not whole.
     pub async fn import_rows(
         &self,
         rows: &ExportRows,
     ) -> Result<(Vec<String>, ImportCounts), StoreError> {
+        let conversations: std::collections::BTreeSet<&str> = rows
+            .conversations
+            .iter()
+            .filter_map(|c| c.get("id").and_then(Value::as_str))
+            .collect();
+        for turn in &rows.conversation_turns {
+            let id = turn.get("conversation_id").and_then(Value::as_str);
+            if !id.is_some_and(|id| conversations.contains(id)) {
+                return Err(StoreError::Conflict(format!(
+                    "conversation_turns: the conversation of a turn ({}) is not in the export",
+                    id.unwrap_or("none")
+                )));
+            }
+        }
         let mut tx = self.write_tx().await?;
         let mut counts = ImportCounts::default();
         let mut added_training = Vec::new();
@@ -159,6 +221,8 @@ impl Store {
             (&QUERIES, &rows.queries),
             (&FEEDBACK, &rows.feedback),
             (&TRAINING, &rows.training_items),
+            (&CONVERSATIONS, &rows.conversations),
+            (&TURNS, &rows.conversation_turns),
         ] {
             let cols: Vec<&str> = t.cols.iter().map(|c| c.name()).collect();
             let sql = format!(
@@ -192,6 +256,8 @@ impl Store {
                 match t.name {
                     "queries" => counts.queries += n,
                     "feedback" => counts.feedback += n,
+                    "conversations" => counts.conversations += n,
+                    "conversation_turns" => counts.conversation_turns += n,
                     _ => {
                         counts.training_items += n;
                         if n > 0 {

@@ -155,6 +155,29 @@ impl Store {
         self.get_query(&q.id).await
     }
 
+    /// Add the tokens of LLM calls made for an ask after its record was
+    /// written (the answer's extras).
+    pub async fn add_query_tokens(
+        &self,
+        id: &str,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE queries SET prompt_tokens = prompt_tokens + $1, \
+             completion_tokens = completion_tokens + $2 WHERE id = $3",
+        )
+        .bind(prompt_tokens as i64)
+        .bind(completion_tokens as i64)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn get_query(&self, id: &str) -> Result<QueryRecord, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM queries WHERE id = $1"

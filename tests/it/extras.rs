@@ -31,14 +31,39 @@ struct Mock {
     calls: Mutex<Vec<(String, String)>>,
 }
 
-fn completion(content: &str) -> Value {
+/// The (prompt, completion) tokens the mock reports for each kind of call,
+/// all different, so a history record's totals show which calls it counts.
+const GENERATION_USAGE: (u64, u64) = (100, 20);
+const SUMMARY_USAGE: (u64, u64) = (30, 5);
+const FOLLOWUPS_USAGE: (u64, u64) = (7, 3);
+const REWRITE_USAGE: (u64, u64) = (11, 2);
+
+fn completion(content: &str, (prompt, completion): (u64, u64)) -> Value {
     json!({
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "model": "test-model",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
     })
+}
+
+/// The (prompt, completion) tokens of a query's history record.
+async fn record_tokens(app: &TestApp, query_id: &Value) -> (u64, u64) {
+    let record = app
+        .get(&format!("/api/v1/queries/{}", query_id.as_str().unwrap()))
+        .await
+        .expect(200);
+    (
+        record["prompt_tokens"].as_u64().unwrap(),
+        record["completion_tokens"].as_u64().unwrap(),
+    )
+}
+
+fn sum(calls: &[(u64, u64)]) -> (u64, u64) {
+    calls
+        .iter()
+        .fold((0, 0), |(p, c), (cp, cc)| (p + cp, c + cc))
 }
 
 async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>) -> Response {
@@ -54,21 +79,31 @@ async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>
         .unwrap()
         .push((system.clone(), user.clone()));
     let failing = mock.mode == Mode::Failing;
-    let reply = if system.starts_with("You summarise") {
+    let (reply, usage) = if system.starts_with("You summarise") {
         if failing {
             let error =
                 json!({"error": {"message": "bad request", "type": "invalid_request_error"}});
             return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
         }
-        "Most customers are in the United States.".to_string()
+        (
+            "Most customers are in the United States.".to_string(),
+            SUMMARY_USAGE,
+        )
     } else if system.starts_with("You suggest questions") {
-        if failing {
+        let reply = if failing {
             "I would ask about revenue next.".to_string()
         } else {
             "```json\n[\"Which city has the most customers?\", 42, \"which city has the most customers\", \"How many orders are there?\", \"How many products are there?\"]\n```".to_string()
-        }
+        };
+        (reply, FOLLOWUPS_USAGE)
     } else if system.starts_with("You rewrite the follow-up") {
-        format!("Standalone question: {BY_COUNTRY}")
+        let follow_up = user.split("Follow-up: ").nth(1).unwrap_or_default();
+        let standalone = if follow_up.contains("planets") {
+            "How many planets are there?"
+        } else {
+            BY_COUNTRY
+        };
+        (format!("Standalone question: {standalone}"), REWRITE_USAGE)
     } else {
         // SQL generation: answer from the <question> section only.
         let question = user
@@ -77,13 +112,17 @@ async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>
             .and_then(|q| q.split("</question>").next())
             .unwrap_or_default()
             .to_lowercase();
-        if question.contains("country") {
+        let reply = if question.contains("planets") {
+            // A table that does not exist: rejected on every attempt.
+            "```sql\nSELECT COUNT(*) FROM planets\n```".to_string()
+        } else if question.contains("country") {
             "```sql\nSELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC\n```".to_string()
         } else {
             "```sql\nSELECT COUNT(*) AS customers FROM customers\n```".to_string()
-        }
+        };
+        (reply, GENERATION_USAGE)
     };
-    axum::Json(completion(&reply)).into_response()
+    axum::Json(completion(&reply, usage)).into_response()
 }
 
 async fn mock_llm(mode: Mode) -> (Arc<Mock>, OpenAiProvider) {
@@ -260,6 +299,81 @@ async fn failing_llm_extras_never_fail_the_answer() {
     for w in answer["warnings"].as_array().unwrap() {
         assert!(!w["message"].as_str().unwrap().contains("bad request"));
     }
+    // The summary call failed and reported nothing; the follow-ups reply
+    // could not be used but was paid for.
+    assert_eq!(answer["attempts"], 1);
+    assert_eq!(
+        record_tokens(&app, &answer["query_id"]).await,
+        sum(&[GENERATION_USAGE, FOLLOWUPS_USAGE])
+    );
+}
+
+/// A history record counts the tokens of every LLM call made for its ask:
+/// generation, the rewrite of a follow-up, the summary and the follow-ups,
+/// as the provider reported them; also when the ask fails after a rewrite.
+#[tokio::test]
+async fn history_records_count_the_tokens_of_rewrites_and_extras() {
+    let (_mock, llm) = mock_llm(Mode::Working).await;
+    let app = TestApp::builder().llm(Arc::new(llm)).spawn().await;
+    let plain = app.ask("How many customers are there?").await.expect(200);
+    assert_eq!(plain["attempts"], 1);
+    assert_eq!(
+        record_tokens(&app, &plain["query_id"]).await,
+        GENERATION_USAGE
+    );
+    let id = plain["conversation_id"].clone();
+
+    let with_extras = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": BY_COUNTRY, "summary": true, "followups": true}),
+        )
+        .await
+        .expect(200);
+    assert!(with_extras["summary"].is_string() && with_extras["followups"].is_array());
+    assert_eq!(
+        record_tokens(&app, &with_extras["query_id"]).await,
+        sum(&[GENERATION_USAGE, SUMMARY_USAGE, FOLLOWUPS_USAGE])
+    );
+
+    let follow_up = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "and by country?", "conversation_id": id, "summary": true, "followups": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(follow_up["standalone_question"], BY_COUNTRY);
+    // The same standalone question as before: its SQL comes from the cache,
+    // so no generation call is counted.
+    assert_eq!(follow_up["cached"], true);
+    assert_eq!(
+        record_tokens(&app, &follow_up["query_id"]).await,
+        sum(&[REWRITE_USAGE, SUMMARY_USAGE, FOLLOWUPS_USAGE])
+    );
+
+    // Rewritten, then rejected on every attempt: the failed record still
+    // counts the rewrite and each generation.
+    let failed = app
+        .post(
+            "/api/v1/ask",
+            json!({"question": "and the planets?", "conversation_id": id, "summary": true}),
+        )
+        .await;
+    assert_eq!(failed.status.as_u16(), 422, "{}", failed.body);
+    assert_eq!(error_code(&failed.body), "sql_rejected");
+    let query_id = &failed.body["error"]["details"]["query_id"];
+    let record = app
+        .get(&format!("/api/v1/queries/{}", query_id.as_str().unwrap()))
+        .await
+        .expect(200);
+    let attempts = record["attempts"].as_u64().unwrap();
+    assert!(attempts > 1, "{record}");
+    let generations = vec![GENERATION_USAGE; attempts as usize];
+    assert_eq!(
+        record_tokens(&app, query_id).await,
+        sum(&[sum(&generations), REWRITE_USAGE])
+    );
 }
 
 #[tokio::test]

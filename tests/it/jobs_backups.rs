@@ -304,6 +304,22 @@ async fn seed(s: &Store) {
         .await
         .unwrap();
     s.create_user("ann", "hash", Role::Analyst).await.unwrap();
+    for (question, standalone) in [
+        ("How many orders?", "How many orders?"),
+        ("and by status?", "How many orders by status?"),
+    ] {
+        s.add_turn(
+            "conv-1",
+            Some("u1"),
+            &insight::store::conversations::NewTurn {
+                query_id: Some("q2"),
+                question,
+                standalone_question: standalone,
+            },
+        )
+        .await
+        .unwrap();
+    }
 }
 
 /// Everything a restore must bring back, comparable.
@@ -443,6 +459,7 @@ async fn exports_round_trip_between_sqlite_and_postgres() {
         (counts.training_items, counts.feedback, counts.queries),
         (2, 1, 1)
     );
+    assert_eq!((counts.conversations, counts.conversation_turns), (1, 2));
     assert_eq!(added.len(), 2);
     let from_pg = insight::backup::export(&pg).await.unwrap();
     assert_eq!(from_pg.rows, doc.rows);
@@ -452,6 +469,7 @@ async fn exports_round_trip_between_sqlite_and_postgres() {
         (again.training_items, again.feedback, again.queries),
         (0, 0, 0)
     );
+    assert_eq!((again.conversations, again.conversation_turns), (0, 0));
 
     let b = sqlite_store().await;
     insight::backup::import(&b, &from_pg).await.unwrap();
@@ -460,6 +478,68 @@ async fn exports_round_trip_between_sqlite_and_postgres() {
     let mut wrong = doc.clone();
     wrong.format = "something-else".into();
     assert!(insight::backup::import(&b, &wrong).await.is_err());
+}
+
+/// The export document through JSON into a fresh store: version 2 with the
+/// conversations; a version 1 export (written before conversations were
+/// exported, so without their keys) still imports; unknown versions do not.
+#[tokio::test]
+async fn exports_carry_conversations_and_older_exports_still_import() {
+    let a = sqlite_store().await;
+    seed(&a).await;
+    let doc = insight::backup::export(&a).await.unwrap();
+    assert_eq!(doc.version, insight::backup::EXPORT_VERSION);
+    let text = serde_json::to_string(&doc).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["conversations"][0]["id"], "conv-1");
+    assert_eq!(
+        parsed["conversation_turns"][1]["standalone_question"],
+        "How many orders by status?"
+    );
+
+    let b = sqlite_store().await;
+    let doc: insight::backup::Export = serde_json::from_str(&text).unwrap();
+    let (_, counts) = insight::backup::import(&b, &doc).await.unwrap();
+    assert_eq!((counts.conversations, counts.conversation_turns), (1, 2));
+    assert_eq!(insight::backup::export(&b).await.unwrap().rows, doc.rows);
+    let turns = b.recent_turns("conv-1", 10).await.unwrap();
+    assert_eq!(
+        turns
+            .iter()
+            .map(|t| t.question.as_str())
+            .collect::<Vec<_>>(),
+        vec!["How many orders?", "and by status?"]
+    );
+    assert_eq!(
+        b.find_conversation("conv-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        Some("u1".to_string())
+    );
+
+    // As a version 1 export was written: no conversation keys at all.
+    let mut old = parsed.clone();
+    let fields = old.as_object_mut().unwrap();
+    fields.remove("conversations");
+    fields.remove("conversation_turns");
+    fields.insert("version".into(), json!(1));
+    let old: insight::backup::Export = serde_json::from_value(old).unwrap();
+    let c = sqlite_store().await;
+    let (added, counts) = insight::backup::import(&c, &old).await.unwrap();
+    assert_eq!(
+        (counts.training_items, counts.feedback, counts.queries),
+        (2, 1, 1)
+    );
+    assert_eq!(added.len(), 2);
+    assert_eq!((counts.conversations, counts.conversation_turns), (0, 0));
+    assert!(c.find_conversation("conv-1").await.unwrap().is_none());
+
+    let mut newer = doc.clone();
+    newer.version = insight::backup::EXPORT_VERSION + 1;
+    let err = insight::backup::import(&c, &newer).await.unwrap_err();
+    assert!(err.to_string().contains("version"), "{err}");
 }
 
 #[tokio::test]

@@ -191,6 +191,7 @@ store_suite!(
     concurrent_workers_never_share_a_job,
     history_cleanup_keeps_questions_with_feedback,
     export_rows_import_idempotently,
+    conversations_export_and_import,
     usage_stats_count_history_and_feedback,
     conversations_keep_their_owner_and_turns_in_order,
 );
@@ -411,6 +412,14 @@ async fn query_history_records_pages_and_filters(s: &Store) {
         (q.prompt_tokens, q.completion_tokens, q.row_count),
         (12, 34, Some(3))
     );
+    // Tokens of calls made after the record was written are added to it.
+    s.add_query_tokens("q0", 5, 6).await.unwrap();
+    let q = s.get_query("q0").await.unwrap();
+    assert_eq!((q.prompt_tokens, q.completion_tokens), (17, 40));
+    assert!(matches!(
+        s.add_query_tokens("missing", 1, 1).await,
+        Err(StoreError::NotFound)
+    ));
     let (mine, total) = s.list_queries(Some("u1"), Page::default()).await.unwrap();
     assert_eq!(total, 2);
     assert!(mine.iter().all(|q| q.user_id.as_deref() == Some("u1")));
@@ -862,6 +871,97 @@ async fn export_rows_import_idempotently(s: &Store) {
     assert_eq!(
         (counts.training_items, counts.feedback, counts.queries),
         (0, 0, 0)
+    );
+}
+
+/// Conversations and their turns travel in the export, in order, and come
+/// back whole in another store; a turn without its conversation is refused.
+async fn conversations_export_and_import(s: &Store) {
+    use insight::store::conversations::NewTurn;
+    let turn = |question, standalone| NewTurn {
+        query_id: Some("q1"),
+        question,
+        standalone_question: standalone,
+    };
+    s.add_turn(
+        "conv-a",
+        Some("u1"),
+        &turn("How many orders?", "How many orders?"),
+    )
+    .await
+    .unwrap();
+    s.add_turn(
+        "conv-a",
+        Some("u1"),
+        &turn("and in 2024?", "How many orders in 2024?"),
+    )
+    .await
+    .unwrap();
+    s.add_turn(
+        "conv-b",
+        None,
+        &turn("How many products?", "How many products?"),
+    )
+    .await
+    .unwrap();
+    let rows = s.export_rows().await.unwrap();
+    assert_eq!(rows.conversations.len(), 2);
+    let a = rows
+        .conversations
+        .iter()
+        .find(|c| c["id"] == "conv-a")
+        .expect("conv-a exported");
+    assert_eq!(a["user_id"], "u1");
+    let turns: Vec<(&str, i64, &str)> = rows
+        .conversation_turns
+        .iter()
+        .map(|t| {
+            (
+                t["conversation_id"].as_str().unwrap(),
+                t["seq"].as_i64().unwrap(),
+                t["standalone_question"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        turns,
+        vec![
+            ("conv-a", 1, "How many orders?"),
+            ("conv-a", 2, "How many orders in 2024?"),
+            ("conv-b", 1, "How many products?"),
+        ]
+    );
+    assert_eq!(rows.conversation_turns[1]["question"], "and in 2024?");
+    assert_eq!(rows.conversation_turns[0]["query_id"], "q1");
+
+    // Into a fresh SQLite store (from PostgreSQL in the postgres half): all
+    // of it, once.
+    let other = sqlite_store().await;
+    let (_, counts) = other.import_rows(&rows).await.unwrap();
+    assert_eq!((counts.conversations, counts.conversation_turns), (2, 3));
+    assert_eq!(other.export_rows().await.unwrap(), rows);
+    let found = other.find_conversation("conv-a").await.unwrap().unwrap();
+    assert_eq!(found.user_id.as_deref(), Some("u1"));
+    assert_eq!(other.recent_turns("conv-a", 10).await.unwrap().len(), 2);
+    // The imported conversation carries on where it stopped.
+    let next = other
+        .add_turn(
+            "conv-a",
+            Some("u1"),
+            &turn("and 2025?", "How many orders in 2025?"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 3);
+    let (_, again) = s.import_rows(&rows).await.unwrap();
+    assert_eq!((again.conversations, again.conversation_turns), (0, 0));
+
+    let mut orphan = rows.clone();
+    orphan.conversations.retain(|c| c["id"] != "conv-b");
+    let err = other.import_rows(&orphan).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("conv-b")),
+        "{err:?}"
     );
 }
 

@@ -71,10 +71,55 @@ async function signIn(page, username, password) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** The answer in a Server-Sent Events body: the data of its `done` event. */
+function doneEvent(text) {
+  for (const chunk of text.split('\n\n')) {
+    const lines = chunk.split('\n');
+    if (!lines.includes('event: done')) continue;
+    return JSON.parse(lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n'));
+  }
+  throw new Error(`no done event in: ${text.slice(0, 300)}`);
+}
+
+/**
+ * Do `act` (which makes the page ask) and wait for the answer; returns what
+ * the page sent to /api/v1/ask/stream and the answer the API gave it.
+ */
+async function asked(page, act) {
+  // The browser keeps no body of a streamed response, so the test passes the
+  // stream on itself (whole, once it ends) and keeps a copy.
+  const pattern = '**/api/v1/ask/stream';
+  let seen;
+  const exchange = new Promise((resolve) => { seen = resolve; });
+  const relay = async (route) => {
+    const resp = await route.fetch();
+    const text = await resp.text();
+    await route.fulfill({ response: resp, body: text });
+    seen({ sent: route.request().postDataJSON(), text });
+  };
+  await page.route(pattern, relay);
+  try {
+    await act();
+    const { sent, text } = await exchange;
+    await page.locator('#answer-title').waitFor();
+    return { sent, done: doneEvent(text) };
+  } finally {
+    await page.unroute(pattern, relay);
+  }
+}
+
 async function ask(page, question) {
   await page.getByLabel('Question').fill(question);
-  await page.getByRole('button', { name: 'Ask', exact: true }).click();
-  await page.locator('#answer-title').waitFor();
+  return asked(page, () => page.getByRole('button', { name: 'Ask', exact: true }).click());
+}
+
+/** The page shows the summary and exactly the follow-ups the API sent, in its order. */
+async function showsTheApiExtras(page, done) {
+  assert.ok(Array.isArray(done.followups) && done.followups.length > 0, `the API sent follow-ups: ${JSON.stringify(done)}`);
+  const chips = await page.getByTestId('followups').getByRole('button').allInnerTexts();
+  assert.deepEqual(chips, done.followups);
+  assert.ok(done.summary, 'the API sent a summary');
+  assert.equal(await page.getByTestId('summary').locator('.summary-text').innerText(), done.summary);
 }
 
 const admin = await newPage();
@@ -112,9 +157,19 @@ await step('the admin signs in and sees every section', async () => {
 const FIRST = 'How many customers are there in each country?';
 const CORRECTED = 'SELECT country, COUNT(*) AS customers_in_country FROM customers GROUP BY country ORDER BY customers_in_country DESC';
 
+let lastAnswer = null;
+
 await step('asking on the demo database shows progress, SQL, rows and a chart', async () => {
   await admin.getByLabel('Database').selectOption('demo');
-  await ask(admin, FIRST);
+  const { sent, done } = await ask(admin, FIRST);
+  lastAnswer = done;
+  // The page asks the API for the extras and starts a conversation.
+  assert.equal(sent.summary, true);
+  assert.equal(sent.followups, true);
+  assert.equal(sent.conversation_id, undefined);
+  assert.ok(done.conversation_id, 'the answer names its conversation');
+  await showsTheApiExtras(admin, done);
+  assert.match(await admin.getByTestId('conversation').innerText(), /1 question\b/);
   const steps = admin.getByRole('list', { name: 'Progress' }).locator('li');
   assert.equal(await steps.count(), 4);
   for (const s of await steps.all()) assert.equal(await s.getAttribute('data-state'), 'done');
@@ -147,7 +202,9 @@ await step('a 👎 with a corrected SQL is learned', async () => {
 });
 
 await step('asking again gives the corrected answer', async () => {
-  await ask(admin, 'how many customers are there per country');
+  const { sent, done } = await ask(admin, 'how many customers are there per country');
+  assert.equal(sent.conversation_id, lastAnswer.conversation_id, 'the second question continues the conversation');
+  lastAnswer = done;
   assert.match(await admin.locator('pre.sql').innerText(), /customers_in_country/);
   assert.match(await admin.getByTestId('answer-meta').innerText(), /trained example/);
   assert.match(await admin.locator('.result thead').innerText(), /customers_in_country/);
@@ -162,6 +219,8 @@ await step('analysts can edit and re-run the SQL', async () => {
   await admin.locator('.result thead', { hasText: 'price' }).waitFor();
   assert.equal(await admin.locator('.result tbody tr').count(), 3);
   assert.match(await admin.locator('pre.sql').innerText(), /FROM products/);
+  // The summary described the old rows: it is gone.
+  assert.equal(await admin.getByTestId('summary').count(), 0);
 });
 
 await step('an API error is shown as a sentence with its correlation id', async () => {
@@ -174,6 +233,32 @@ await step('an API error is shown as a sentence with its correlation id', async 
   assert.match(text, /refused by the safety check/);
   assert.match(text, /reference [0-9a-f-]{8,}/i);
   await shot(admin, '07-error');
+});
+
+await step("a suggested question from the API is asked in the same conversation; a new conversation starts afresh", async () => {
+  const suggested = lastAnswer.followups.find((q) => /^How many \w+ are there\?$/.test(q));
+  assert.ok(suggested, `a plain count among the API's follow-ups: ${JSON.stringify(lastAnswer.followups)}`);
+  const chip = admin.getByTestId('followups').getByRole('button', { name: suggested, exact: true });
+  const { sent, done } = await asked(admin, () => chip.click());
+  assert.equal(sent.question, suggested);
+  assert.equal(sent.conversation_id, lastAnswer.conversation_id);
+  assert.equal(done.conversation_id, lastAnswer.conversation_id);
+  assert.equal(await admin.locator('#answer-title').innerText(), suggested);
+  await showsTheApiExtras(admin, done);
+  assert.match(await admin.getByTestId('conversation').innerText(), /3 questions/);
+  // A follow-up is read from the questions before it.
+  const followUp = await ask(admin, 'and by city?');
+  assert.equal(followUp.sent.conversation_id, lastAnswer.conversation_id);
+  assert.ok(followUp.done.standalone_question, `rewritten: ${JSON.stringify(followUp.done)}`);
+  const shownAs = await admin.getByTestId('standalone-question').innerText();
+  assert.ok(shownAs.includes(followUp.done.standalone_question), shownAs);
+  await check(admin, '20-conversation');
+  await admin.getByRole('button', { name: 'New conversation' }).click();
+  assert.equal(await admin.locator('#answer-title').count(), 0);
+  const fresh = await ask(admin, 'How many products are there?');
+  assert.equal(fresh.sent.conversation_id, undefined);
+  assert.notEqual(fresh.done.conversation_id, lastAnswer.conversation_id);
+  assert.match(await admin.getByTestId('conversation').innerText(), /1 question\b/);
 });
 
 await step('history lists the questions, filters them and reopens an answer', async () => {

@@ -232,27 +232,18 @@ function feedbackPanel(answer) {
   return box;
 }
 
-/**
- * Follow-up questions derived by fixed rules from the answer's shape and the
- * connection's tables (no LLM is asked for them).
- */
-export function followUps(answer, connection) {
-  const out = [];
-  const cols = answer.columns || [];
-  const numeric = cols.filter((c, i) => (answer.rows || []).some((r) => typeof r[i] === 'number'));
-  const text = cols.filter((c, i) => (answer.rows || []).some((r) => typeof r[i] === 'string'));
-  if (text.length && numeric.length) out.push(`Top 5 ${text[0].name} by ${numeric[0].name}`);
-  const tables = (connection && connection.tables) || [];
-  for (const t of answer.tables || []) {
-    const info = tables.find((x) => x.name.toLowerCase() === String(t).toLowerCase());
-    out.push(`How many ${t} are there?`);
-    const other = info && info.columns.find((c) => /country|city|category|status|region|department/i.test(c));
-    if (other) out.push(`How many ${t} are there per ${other}?`);
-  }
-  return [...new Set(out)].filter((q) => q.toLowerCase() !== String(answer.question).toLowerCase()).slice(0, 4);
+/** Warnings worth telling people about: a summary that is off is a server setting, not a problem. */
+function answerWarnings(answer) {
+  const shown = (answer.warnings || []).filter((w) => w.code !== 'summary_disabled');
+  return shown.length ? h('div', { class: 'alert warn', role: 'status', 'data-testid': 'answer-warnings' },
+    shown.map((w) => h('p', {}, w.message))) : null;
 }
 
-function answerView(answer, ctx, connection, askAgain) {
+/**
+ * An answer: its SQL, rows, chart, the summary and the suggested next
+ * questions the API sent (asked through `askAgain`), and feedback.
+ */
+function answerView(answer, ctx, askAgain) {
   const rowsBox = h('div');
   const chartBox = h('div');
   const showRows = (r) => {
@@ -264,13 +255,24 @@ function answerView(answer, ctx, connection, askAgain) {
     answer.cached ? 'cached' : null,
     answer.timings_ms && answer.timings_ms.total !== undefined ? `${answer.timings_ms.total} ms` : null,
   ].filter(Boolean).join(' · ');
-  const suggestions = followUps(answer, connection);
+  const summary = answer.summary ? h('section', { class: 'panel', 'aria-labelledby': 'summary-title', 'data-testid': 'summary' },
+    h('h2', { id: 'summary-title' }, 'Summary'),
+    h('p', { class: 'summary-text' }, answer.summary),
+    h('p', { class: 'muted small' }, answer.summary_source === 'llm'
+      ? 'Written by the language model from the first rows of the result; check it against the table.'
+      : 'Read off the rows of the result.')) : null;
+  // Edited SQL gives other rows: the summary no longer describes them.
+  const onEditedRows = (r) => { showRows(r); if (summary) summary.remove(); };
+  const suggestions = answer.followups || [];
   const view = h('article', { class: 'answer', 'aria-labelledby': 'answer-title' },
     h('h2', { id: 'answer-title', tabindex: '-1' }, answer.question),
+    answer.standalone_question ? h('p', { class: 'muted', 'data-testid': 'standalone-question' }, 'Answered as: ', h('q', {}, answer.standalone_question)) : null,
     meta ? h('p', { class: 'muted', 'data-testid': 'answer-meta' }, meta) : null,
-    sqlPanel(answer, ctx, showRows),
+    answerWarnings(answer),
+    summary,
+    sqlPanel(answer, ctx, onEditedRows),
     h('div', { class: 'grid2' }, h('div', {}, rowsBox), h('div', {}, chartBox)),
-    suggestions.length ? h('section', { class: 'panel', 'aria-labelledby': 'sugg-title' },
+    suggestions.length ? h('section', { class: 'panel', 'aria-labelledby': 'sugg-title', 'data-testid': 'followups' },
       h('h2', { id: 'sugg-title' }, 'Ask next'),
       h('ul', { class: 'chips' }, suggestions.map((q) => h('li', {}, h('button', { type: 'button', onclick: () => askAgain(q) }, q))))) : null,
     answer.query_id ? feedbackPanel(answer) : null);
@@ -290,16 +292,44 @@ const STEPS = [
   ['rows', 'Running'],
 ];
 
+/**
+ * The ask page keeps one conversation across its questions: each ask sends
+ * the last answer's `conversation_id`, so a follow-up ("and by country?") is
+ * understood from the questions before it. "New conversation" (or another
+ * database) starts afresh.
+ */
 export async function askPage(main, ctx) {
   const question = h('textarea', { id: 'question', rows: 3, required: true, maxlength: '2000', placeholder: 'e.g. How many customers are there in each country?' });
   const select = h('select', { id: 'connection' });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Ask');
   const progress = h('ol', { class: 'steps', 'aria-label': 'Progress' });
   const out = h('div', { id: 'answer' });
+  const conversationBox = h('div', { class: 'row conversation', 'data-testid': 'conversation' });
   let connections = [];
+  let conversation = null; // { id, turns }
   const form = h('form', { class: 'card ask' },
     h('div', { class: 'ask-row' }, field('Question', question), field('Database', select)),
-    h('div', { class: 'row' }, button, h('span', { class: 'muted small' }, 'Ctrl+Enter to ask')));
+    h('div', { class: 'row' }, button, h('span', { class: 'muted small' }, 'Ctrl+Enter to ask')),
+    conversationBox);
+  const showConversation = () => {
+    if (!conversation) { clear(conversationBox); return; }
+    const n = conversation.turns;
+    clear(conversationBox,
+      h('span', { class: 'muted small' }, `In a conversation (${n} question${n === 1 ? '' : 's'}): follow-up questions build on the earlier ones.`),
+      h('button', { type: 'button', onclick: () => newConversation(true) }, 'New conversation'));
+  };
+  function newConversation(byHand) {
+    conversation = null;
+    showConversation();
+    if (byHand) {
+      clear(out);
+      clear(progress);
+      question.value = '';
+      question.focus();
+      announce('New conversation: the next question starts afresh.');
+    }
+  }
+  select.addEventListener('change', () => { if (conversation) { newConversation(false); announce('Another database: a new conversation starts.'); } });
   clear(main, title(main, 'Ask'), form, progress, out);
   try {
     connections = await api('GET', '/connections');
@@ -320,21 +350,32 @@ export async function askPage(main, ctx) {
     announce('Asking…');
     const next = { retrieval: 'sql', sql: 'validation', validation: 'rows' };
     try {
-      const answer = await askStream({ question: q, connection: select.value || undefined }, (name) => {
+      const body = { question: q, connection: select.value || undefined, summary: true, followups: true, conversation_id: conversation ? conversation.id : undefined };
+      const answer = await askStream(body, (name) => {
         if (next[name] !== undefined || name === 'rows') {
           setStep(name, 'done');
           if (next[name]) setStep(next[name], 'active');
         }
       });
       STEPS.forEach(([k]) => setStep(k, 'done'));
-      const conn = connections.find((c) => c.id === answer.connection);
-      const { view } = answerView(answer, ctx, conn, run);
+      if (answer.conversation_id) {
+        conversation = conversation && conversation.id === answer.conversation_id
+          ? { ...conversation, turns: conversation.turns + 1 } : { id: answer.conversation_id, turns: 1 };
+      }
+      showConversation();
+      const { view } = answerView(answer, ctx, run);
       clear(out, view);
       announce(`Answer ready: ${answer.row_count} rows`);
       view.querySelector('#answer-title').focus();
     } catch (e) {
       progress.querySelectorAll('[data-state="active"]').forEach((li) => setStep(li.dataset.step, 'failed'));
       clear(out, errorBox(e));
+      // Our conversation is gone (history cleanup removes old ones): the
+      // next question starts a new one.
+      if (conversation && e instanceof ApiFailure && e.code === 'not_found' && /conversation/.test(e.message)) {
+        newConversation(false);
+        out.append(notice('The next question starts a new conversation.', 'warn'));
+      }
     } finally {
       button.disabled = false;
     }
@@ -380,7 +421,7 @@ export async function historyItemPage(main, ctx, id) {
   const facts = h('p', { class: 'muted' }, `${q.connection} · ${fmtDate(q.created_at)} · ${q.status}${q.error_message ? ` — ${q.error_message}` : ''}`);
   const fb = q.feedback && q.feedback.length ? h('p', { class: 'muted' }, `Feedback: ${q.feedback.map((f) => `${f.rating === 'up' ? 'right' : 'wrong'} (${f.status})`).join(', ')}`) : null;
   if (!q.sql) { clear(main, head, h('h2', {}, q.question), facts, fb); return; }
-  const { view, showRows } = answerView(answer, ctx, null, (text) => ctx.navigate(`/ui/ask?q=${encodeURIComponent(text)}`));
+  const { view, showRows } = answerView(answer, ctx, (text) => ctx.navigate(`/ui/ask?q=${encodeURIComponent(text)}`));
   const rerun = h('button', { type: 'button', class: 'primary' }, 'Run again to see the rows');
   const status = h('div');
   rerun.addEventListener('click', async () => {
