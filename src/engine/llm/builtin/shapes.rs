@@ -362,6 +362,8 @@ struct Plan {
     /// Value filters: (table, column, values).
     values: Vec<(usize, usize, Vec<String>)>,
     literals: Vec<(Option<usize>, String)>,
+    /// `col cmp (SELECT AVG(col) FROM table)`.
+    avg_cmps: Vec<(usize, usize, Cmp)>,
     /// `col LIKE '%text%'`: (table, column, text).
     likes: Vec<(usize, usize, String)>,
     /// Year conditions, on an explicitly named date column if any.
@@ -423,20 +425,80 @@ pub fn build(
                 "phone" | "telephone" | "cell" | "mobile" | "fax" | "serial" | "version" | "flight"
             )
     }) || (cx.word(0) == "number" && cx.word(1) == "of");
+    // "more than the average age": a comparison with a subquery, not an aggregate.
+    let avg_cmp: Option<(usize, Cmp)> = (0..tokens.len()).find_map(|i| {
+        if !matches!(cx.word(i), "average" | "mean" | "avg") {
+            return None;
+        }
+        let j = if i > 0 && cx.word(i - 1) == "the" {
+            i - 1
+        } else {
+            i
+        };
+        let cmp = match (
+            j.checked_sub(2).map(|k| cx.word(k)),
+            j.checked_sub(1).map(|k| cx.word(k)),
+        ) {
+            (Some("more" | "greater" | "higher" | "larger" | "bigger" | "older"), Some("than"))
+            | (_, Some("above" | "over" | "exceeding" | "exceeds")) => Cmp::Gt,
+            (Some("less" | "fewer" | "lower" | "smaller" | "younger"), Some("than"))
+            | (_, Some("below" | "under")) => Cmp::Lt,
+            _ => return None,
+        };
+        Some((i, cmp))
+    });
+    // "the average number of …" is an aggregate of a column, not a count.
+    let number_of = number_of
+        && !(1..tokens.len()).any(|i| {
+            cx.word(i) == "number"
+                && cx.word(i + 1) == "of"
+                && (i.checked_sub(1).map(|k| cx.word(k)) == Some("the")
+                    && i >= 2
+                    && matches!(
+                        cx.word(i - 2),
+                        "average" | "maximum" | "minimum" | "max" | "min"
+                    )
+                    || matches!(
+                        cx.word(i - 1),
+                        "average" | "maximum" | "minimum" | "max" | "min"
+                    ))
+        });
     let count_intent = cx.has_seq("how", "many") || number_of || cx.has("count");
+    let agg_words = |total_cols: &[usize]| -> Vec<(usize, Agg)> {
+        tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| avg_cmp.is_none_or(|(p, _)| p != *i))
+            .filter_map(|(i, t)| {
+                let a = match t.lower.as_str() {
+                    "average" | "avg" | "mean" => Agg::Avg,
+                    "sum" => Agg::Sum,
+                    "minimum" | "min" => Agg::Min,
+                    "maximum" | "max" => Agg::Max,
+                    "total" if !total_cols.contains(&i) => Agg::Sum,
+                    _ => return None,
+                };
+                Some((i, a))
+            })
+            .collect()
+    };
     let agg_word_at = |total_cols: &[usize]| {
-        tokens.iter().enumerate().find_map(|(i, t)| {
-            let a = match t.lower.as_str() {
-                "average" | "avg" | "mean" => Agg::Avg,
-                "sum" => Agg::Sum,
-                "minimum" | "min" => Agg::Min,
-                "maximum" | "max" => Agg::Max,
-                // "total" is the column `total` unless used as "total revenue".
-                "total" if !total_cols.contains(&i) => Agg::Sum,
-                _ => return None,
-            };
-            Some((i, a))
-        })
+        tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| avg_cmp.is_none_or(|(p, _)| p != *i))
+            .find_map(|(i, t)| {
+                let a = match t.lower.as_str() {
+                    "average" | "avg" | "mean" => Agg::Avg,
+                    "sum" => Agg::Sum,
+                    "minimum" | "min" => Agg::Min,
+                    "maximum" | "max" => Agg::Max,
+                    // "total" is the column `total` unless used as "total revenue".
+                    "total" if !total_cols.contains(&i) => Agg::Sum,
+                    _ => return None,
+                };
+                Some((i, a))
+            })
     };
     let superlative = |w: &str| -> Option<bool> {
         // Some(true) = descending.
@@ -481,6 +543,7 @@ pub fn build(
         values: vec![],
         literals: vec![],
         likes: vec![],
+        avg_cmps: vec![],
         years: vec![],
         cmps: vec![],
         having_count: None,
@@ -759,6 +822,41 @@ pub fn build(
             }
         }
     }
+    if let Some((p, cmp)) = avg_cmp {
+        let numeric = |(t, c): ColRef| is_numeric(&schema.tables[t].columns[c]);
+        let after = plain_cols
+            .iter()
+            .find(|(mi, tc)| {
+                mentions[*mi].start > p && mentions[*mi].start <= p + 4 && numeric(*tc)
+            })
+            .copied();
+        let target = match after {
+            Some((mi, tc)) => {
+                plain_cols.retain(|x| x.0 != mi);
+                // The same column named before the comparison is the compared one.
+                if let Some(pos) = plain_cols
+                    .iter()
+                    .rposition(|(m2, x)| *x == tc && mentions[*m2].start < p)
+                {
+                    plain_cols.remove(pos);
+                }
+                Some(tc)
+            }
+            None => match plain_cols
+                .iter()
+                .rposition(|(mi, tc)| mentions[*mi].start < p && numeric(*tc))
+            {
+                Some(pos) => Some(plain_cols.remove(pos).1),
+                None => tables.first().and_then(|x| default_numeric(&cx, x.1)),
+            },
+        };
+        let (t, c) =
+            target.ok_or("I did not understand which value to compare with the average.")?;
+        if measure_col == Some((t, c)) {
+            measure_col = None;
+        }
+        plan.avg_cmps.push((t, c, cmp));
+    }
     // The ordering column is not shown unless named apart from the ordering.
     if let Some(ob) = order_by {
         plain_cols.retain(|(mi, tc)| *tc != ob || *mi < order_mi);
@@ -772,6 +870,7 @@ pub fn build(
     }
 
     let agg_word = agg_word_at(&total_cols);
+    let all_aggs = agg_words(&total_cols);
 
     // Subject: first table named, else the table of the first column or value.
     plan.subject = tables.first().map(|x| x.1).or_else(|| {
@@ -1001,6 +1100,32 @@ pub fn build(
     }
 
     // --- aggregates ------------------------------------------------------
+    // "the average, minimum and maximum age", "total population and maximum GNP".
+    if all_aggs.len() >= 2 && group.is_none() {
+        let numeric = |(t, c): ColRef| is_numeric(&schema.tables[t].columns[c]);
+        let mut exprs: Vec<(Agg, ColRef)> = Vec::new();
+        for (k, &(p, agg)) in all_aggs.iter().enumerate() {
+            let col = plain_cols
+                .iter()
+                .find(|(mi, tc)| mentions[*mi].start > p && numeric(*tc))
+                .map(|x| x.1);
+            // Agg words listed together share the next column.
+            let listed = all_aggs.get(k + 1).is_some_and(|&(q, _)| {
+                (p + 1..q).all(|i| matches!(cx.word(i), "and" | "or" | "the"))
+            });
+            match col {
+                Some(tc) => exprs.push((agg, tc)),
+                None if listed => {}
+                None => {
+                    exprs.clear();
+                    break;
+                }
+            }
+        }
+        if exprs.len() >= 2 {
+            return multi_aggregate_shape(&cx, &plan, &exprs);
+        }
+    }
     let agg = agg_word.map(|x| x.1);
     if agg.is_some() || revenue || (group.is_some() && measure_col.is_some()) {
         let group_tables: Vec<usize> = match group {
@@ -1355,6 +1480,10 @@ fn conditions(
         needed.insert(*t);
         out.push(Cond::Cmp(*t, *c, *cmp, *x));
     }
+    for (t, c, cmp) in &plan.avg_cmps {
+        needed.insert(*t);
+        out.push(Cond::CmpAvg(*t, *c, *cmp));
+    }
     for (t, c, text) in &plan.likes {
         needed.insert(*t);
         out.push(Cond::Like(*t, *c, text.clone()));
@@ -1407,6 +1536,7 @@ enum Cond {
     Literal(usize, Vec<usize>, String),
     Year(usize, usize, Cmp, i32),
     Like(usize, usize, String),
+    CmpAvg(usize, usize, Cmp),
 }
 
 fn year_expr(cx: &Ctx, col: &str) -> String {
@@ -1465,6 +1595,13 @@ fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     )
                 }
             }
+            Cond::CmpAvg(t, col, cmp) => format!(
+                "{} {} (SELECT AVG({}) FROM {})",
+                cx.col(q, *t, *col),
+                cmp.sql(),
+                cx.col(false, *t, *col),
+                cx.tname(*t)
+            ),
             Cond::Like(t, col, text) => {
                 let pattern = format!("%{}%", text.replace('%', "").replace('_', ""));
                 format!(
@@ -1660,6 +1797,37 @@ fn count_shape(
             })
         }
     }
+}
+
+/// Several aggregates in one row: `SELECT AVG(a), MAX(b) FROM …`.
+fn multi_aggregate_shape(cx: &Ctx, plan: &Plan, exprs: &[(Agg, ColRef)]) -> Result<Built, Reason> {
+    let base = exprs[0].1.0;
+    let extra: Vec<usize> = exprs.iter().map(|e| e.1.0).collect();
+    let (joins, conds) = from_where(cx, plan, base, &extra)?;
+    if joins.fans_out {
+        return Err(format!(
+            "Aggregating {} across those tables would count rows more than once; please rephrase.",
+            cx.schema.tables[base].name
+        ));
+    }
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, base, &joins, &conds);
+    s.cols = exprs
+        .iter()
+        .map(|&(agg, (t, c))| {
+            let m = Measure::Col(t, c);
+            format!(
+                "{}({}) AS {}",
+                agg.sql(),
+                measure_expr(cx, q, m),
+                quote_ident(cx.dialect, &measure_alias(cx, agg, m))
+            )
+        })
+        .collect();
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "aggregate",
+    })
 }
 
 /// `COUNT(DISTINCT col)`.
