@@ -357,11 +357,16 @@ fn distance(schema: &SchemaInfo, a: usize, b: usize) -> usize {
 type ColRef = (usize, usize);
 
 /// What the question asks, before SQL.
+#[derive(Default)]
 struct Plan {
     subject: Option<usize>,
     /// Value filters: (table, column, values).
     values: Vec<(usize, usize, Vec<String>)>,
     literals: Vec<(Option<usize>, String)>,
+    /// `col <> value`.
+    not_values: Vec<(usize, usize, String)>,
+    /// `col NOT IN (subquery)`.
+    not_in: Vec<(usize, usize, String)>,
     /// `col cmp (SELECT AVG(col) FROM table)`.
     avg_cmps: Vec<(usize, usize, Cmp)>,
     /// `col LIKE '%text%'`: (table, column, text).
@@ -387,7 +392,8 @@ pub fn build(
         tokens,
         mentions,
     };
-    unknown_words(&cx)?;
+    let neg = negation(&cx);
+    unknown_words(&cx, neg != Neg::None)?;
 
     // Column mentions resolved against tables in play.
     let tables_in_play: Vec<usize> = mentions
@@ -544,6 +550,8 @@ pub fn build(
         literals: vec![],
         likes: vec![],
         avg_cmps: vec![],
+        not_values: vec![],
+        not_in: vec![],
         years: vec![],
         cmps: vec![],
         having_count: None,
@@ -564,8 +572,40 @@ pub fn build(
     let mut skip = vec![false; mentions.len()];
     let mut total_cols: Vec<usize> = Vec::new();
 
+    // "stadiums that did not have a concert in 2014": the negated part
+    // becomes a NOT IN subquery.
+    let mut sub = Plan::default();
     for (mi, m) in mentions.iter().enumerate() {
         if skip[mi] {
+            continue;
+        }
+        if let Neg::Exists(first, _) = neg
+            && mi >= first
+        {
+            match &m.link {
+                Link::Value(v) => sub.values.push((v[0].0, v[0].1, vec![v[0].2.clone()])),
+                Link::Year(y) => {
+                    let cmp = match cx.word(m.start.saturating_sub(1)) {
+                        "since" => Cmp::Ge,
+                        "after" => Cmp::Gt,
+                        "before" => Cmp::Lt,
+                        _ => Cmp::Eq,
+                    };
+                    sub.years.push((cmp, *y, None));
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if let Neg::Value(first) = neg
+            && mi == first
+            && let Link::Value(v) = &m.link
+        {
+            let pick = v
+                .iter()
+                .find(|x| Some(x.0) == pre_negation_subject(&cx))
+                .unwrap_or(&v[0]);
+            plan.not_values.push((pick.0, pick.1, pick.2.clone()));
             continue;
         }
         let before = |k: usize| {
@@ -856,6 +896,15 @@ pub fn build(
             measure_col = None;
         }
         plan.avg_cmps.push((t, c, cmp));
+    }
+    if let Neg::Exists(_, negated) = neg {
+        let outer = tables
+            .first()
+            .map(|x| x.1)
+            .or_else(|| plain_cols.first().map(|x| x.1.0))
+            .ok_or("I did not understand what should not have that.")?;
+        let (key, inner) = not_in_subquery(&cx, outer, negated, &sub)?;
+        plan.not_in.push((key.0, key.1, inner));
     }
     // The ordering column is not shown unless named apart from the ordering.
     if let Some(ob) = order_by {
@@ -1228,6 +1277,8 @@ fn named_columns(
             t == tc.0 && c == tc.1 || name(t, c).eq_ignore_ascii_case(name(tc.0, tc.1))
         };
         let filtered = plan.values.iter().any(|v| same_name(v.0, v.1))
+            || plan.not_values.iter().any(|v| same_name(v.0, v.1))
+            || plan.likes.iter().any(|v| (v.0, v.1) == tc)
             || plan.cmps.iter().any(|c| (c.0, c.1) == tc)
             || plan.years.iter().any(|y| y.2 == Some(tc));
         if mi < before && !filtered && !out.contains(&tc) {
@@ -1262,7 +1313,103 @@ fn no_table_reason(cx: &Ctx) -> Reason {
 }
 
 /// Words that are neither linked nor part of the question vocabulary.
-fn unknown_words(cx: &Ctx) -> Result<(), Reason> {
+/// How a negation in the question is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Neg {
+    None,
+    /// The mention at this index is a value the subject must not have (`<>`).
+    Value(usize),
+    /// From the mention at this index on, the question describes rows of the
+    /// table that the subject must have none of (`NOT IN`).
+    Exists(usize, usize),
+}
+
+fn negation_at(cx: &Ctx) -> Option<usize> {
+    cx.tokens
+        .iter()
+        .position(|t| !t.quoted && NEGATIONS.contains(&t.lower.as_str()))
+}
+
+/// The table the question is about before its negation.
+fn pre_negation_subject(cx: &Ctx) -> Option<usize> {
+    let p = negation_at(cx)?;
+    cx.mentions
+        .iter()
+        .filter(|m| m.end <= p)
+        .find_map(|m| match &m.link {
+            Link::Table(t) => Some(*t),
+            _ => None,
+        })
+        .or_else(|| {
+            cx.mentions
+                .iter()
+                .filter(|m| m.end <= p)
+                .find_map(|m| match &m.link {
+                    Link::Column(c) => c.first().map(|x| x.0),
+                    _ => None,
+                })
+        })
+}
+
+fn negation(cx: &Ctx) -> Neg {
+    let Some(p) = negation_at(cx) else {
+        return Neg::None;
+    };
+    // "no less than", "no more than" are comparisons.
+    if matches!(
+        cx.word(p + 1),
+        "less" | "more" | "fewer" | "greater" | "longer" | "later"
+    ) {
+        return Neg::None;
+    }
+    let Some(subject) = pre_negation_subject(cx) else {
+        return Neg::None;
+    };
+    let Some(first) = cx.mentions.iter().position(|m| {
+        m.start > p
+            && m.start <= p + 6
+            && matches!(m.link, Link::Table(_) | Link::Column(_) | Link::Value(_))
+    }) else {
+        return Neg::None;
+    };
+    match &cx.mentions[first].link {
+        Link::Table(t) if *t != subject => Neg::Exists(first, *t),
+        Link::Value(v) if v.iter().any(|x| x.0 == subject) => Neg::Value(first),
+        Link::Value(v) => Neg::Exists(first, v[0].0),
+        _ => Neg::None,
+    }
+}
+
+/// `NOT IN` for "subjects without any `negated` row (matching `sub`)": the
+/// subject's key and the subquery over the first table of the path.
+fn not_in_subquery(
+    cx: &Ctx,
+    subject: usize,
+    negated: usize,
+    sub: &Plan,
+) -> Result<(ColRef, String), Reason> {
+    let path = fk_path(cx.schema, &[subject], negated)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "I could not find a foreign-key path between {} and {}.",
+                cx.schema.tables[subject].name, cx.schema.tables[negated].name
+            )
+        })?;
+    let (_, to, child, ccol, pcol) = path[0];
+    let (key, inner_col) = if child == to {
+        ((subject, pcol), ccol)
+    } else {
+        ((subject, ccol), pcol)
+    };
+    let (joins, conds) = from_where(cx, sub, to, &[negated])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, to, &joins, &conds);
+    s.cols = vec![cx.col(q, to, inner_col)];
+    Ok((key, s.sql()))
+}
+
+fn unknown_words(cx: &Ctx, negation_read: bool) -> Result<(), Reason> {
     let mut covered = vec![false; cx.tokens.len()];
     for m in cx.mentions {
         for c in covered.iter_mut().take(m.end).skip(m.start) {
@@ -1297,8 +1444,9 @@ fn unknown_words(cx: &Ctx) -> Result<(), Reason> {
     // capitalised word is a literal we could not place: those still stop it.
     let ignorable = |w: &&str| {
         let l = w.to_lowercase();
-        !NEGATIONS.contains(&l.as_str())
-            && !matches!(l.as_str(), "both" | "either" | "but" | "except")
+        (negation_read || !NEGATIONS.contains(&l.as_str()))
+            && !matches!(l.as_str(), "both" | "either" | "except")
+            && (l != "but" || negation_read)
             && !w.chars().next().is_some_and(char::is_uppercase)
     };
     if unknown.iter().all(ignorable) {
@@ -1480,6 +1628,14 @@ fn conditions(
         needed.insert(*t);
         out.push(Cond::Cmp(*t, *c, *cmp, *x));
     }
+    for (t, c, v) in &plan.not_values {
+        needed.insert(*t);
+        out.push(Cond::NotEq(*t, *c, v.clone()));
+    }
+    for (t, c, inner) in &plan.not_in {
+        needed.insert(*t);
+        out.push(Cond::NotIn(*t, *c, inner.clone()));
+    }
     for (t, c, cmp) in &plan.avg_cmps {
         needed.insert(*t);
         out.push(Cond::CmpAvg(*t, *c, *cmp));
@@ -1537,6 +1693,8 @@ enum Cond {
     Year(usize, usize, Cmp, i32),
     Like(usize, usize, String),
     CmpAvg(usize, usize, Cmp),
+    NotEq(usize, usize, String),
+    NotIn(usize, usize, String),
 }
 
 fn year_expr(cx: &Ctx, col: &str) -> String {
@@ -1595,6 +1753,10 @@ fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     )
                 }
             }
+            Cond::NotEq(t, col, v) => {
+                format!("{} <> {}", cx.col(q, *t, *col), quote_str(cx.dialect, v))
+            }
+            Cond::NotIn(t, col, inner) => format!("{} NOT IN ({inner})", cx.col(q, *t, *col)),
             Cond::CmpAvg(t, col, cmp) => format!(
                 "{} {} (SELECT AVG({}) FROM {})",
                 cx.col(q, *t, *col),
@@ -2092,6 +2254,23 @@ fn distinct_shape(
 
 /// The columns the question asks for, else every column of `entity`.
 fn projection(cx: &Ctx, q: bool, entity: usize, proj: &[ColRef]) -> Vec<String> {
+    let everything = [
+        "information",
+        "info",
+        "details",
+        "everything",
+        "columns",
+        "attributes",
+    ]
+    .iter()
+    .any(|w| cx.has(w));
+    if proj.is_empty() && !everything {
+        // "Which orchestras …?": the rows' names.
+        let labels = cx.labels(entity);
+        if !labels.is_empty() {
+            return labels.into_iter().map(|c| cx.col(q, entity, c)).collect();
+        }
+    }
     if proj.is_empty() {
         return vec![if q {
             format!("{}.*", cx.tname(entity))
