@@ -763,19 +763,143 @@ pub fn build(
                     ("or", "less" | "fewer" | "lower" | "below") => Some(Cmp::Le),
                     _ => None,
                 };
-                let cmp = match (before(2), before(1)) {
-                    _ if or_more.is_some() => or_more,
-                    ("more" | "greater" | "higher" | "larger", "than")
-                    | (_, "over" | "above" | "exceeding" | "exceed") => Some(Cmp::Gt),
-                    ("less" | "fewer" | "lower" | "smaller", "than") | (_, "under" | "below") => {
-                        Some(Cmp::Lt)
+                let word_cmp = |a: &str, b: &str| -> Option<Cmp> {
+                    match (a, b) {
+                        (
+                            "more" | "greater" | "higher" | "larger" | "bigger" | "longer",
+                            "than",
+                        )
+                        | (_, "over" | "above" | "exceeding" | "exceed" | "exceeds") => {
+                            Some(Cmp::Gt)
+                        }
+                        ("less" | "fewer" | "lower" | "smaller" | "shorter", "than")
+                        | (_, "under" | "below") => Some(Cmp::Lt),
+                        ("cheaper", "than") => Some(Cmp::Lt),
+                        ("expensive" | "pricier", "than") => Some(Cmp::Gt),
+                        ("at", "least") | ("no", "less") => Some(Cmp::Ge),
+                        ("at", "most") | ("no", "more") => Some(Cmp::Le),
+                        _ => None,
                     }
-                    ("cheaper", "than") => Some(Cmp::Lt),
-                    ("expensive" | "pricier", "than") => Some(Cmp::Gt),
-                    ("at", "least") => Some(Cmp::Ge),
-                    ("at", "most") => Some(Cmp::Le),
-                    _ => None,
                 };
+                let numeric_col = |l: &Link| -> Option<ColRef> {
+                    match l {
+                        Link::Column(cs) => {
+                            let nums: Vec<ColRef> = cs
+                                .iter()
+                                .copied()
+                                .filter(|&(t, c)| is_numeric(&schema.tables[t].columns[c]))
+                                .collect();
+                            (!nums.is_empty()).then(|| nums[0])
+                        }
+                        _ => None,
+                    }
+                };
+                // A numeric column written just before the number ("above age 20",
+                // "a greater weight than 10", "age 3").
+                let prev_col = mi
+                    .checked_sub(1)
+                    .map(|p| &mentions[p])
+                    .filter(|p| p.end == m.start || (p.end + 1 == m.start && before(1) == "than"))
+                    .and_then(|p| numeric_col(&p.link).map(|tc| (p, tc)));
+                let mut target: Option<ColRef> = None;
+                let mut cmp = match (before(2), before(1)) {
+                    _ if or_more.is_some() => or_more,
+                    ("between", _) | (_, "between") => None,
+                    ("older", "than") | ("heavier", "than") => Some(Cmp::Gt),
+                    ("younger", "than") | ("lighter", "than") => Some(Cmp::Lt),
+                    (a, b) => word_cmp(a, b),
+                };
+                // "no less than 3000", "no more than 4000".
+                if before(3) == "no" && before(1) == "than" {
+                    cmp = match cmp {
+                        Some(Cmp::Gt) => Some(Cmp::Le),
+                        Some(Cmp::Lt) => Some(Cmp::Ge),
+                        c => c,
+                    };
+                }
+                if matches!(before(2), "older" | "younger") && before(1) == "than" {
+                    target = tables
+                        .iter()
+                        .map(|x| x.1)
+                        .chain(plan.subject)
+                        .find_map(|t| age_column(&cx, t));
+                } else if matches!(before(2), "heavier" | "lighter") && before(1) == "than" {
+                    target = tables.iter().map(|x| x.1).find_map(|t| {
+                        schema.tables[t]
+                            .columns
+                            .iter()
+                            .position(|c| c.name.to_ascii_lowercase().contains("weight"))
+                            .map(|c| (t, c))
+                    });
+                }
+                if let Some((p, tc)) = prev_col
+                    && target.is_none()
+                {
+                    let w1 = p.start.checked_sub(1).map_or("", |k| cx.word(k));
+                    let w2 = p.start.checked_sub(2).map_or("", |k| cx.word(k));
+                    let c = if before(1) == "than" {
+                        word_cmp(w1, "than")
+                    } else {
+                        word_cmp(w2, w1).or(cmp)
+                    };
+                    if let Some(c) = c {
+                        cmp = Some(c);
+                        target = Some(tc);
+                    } else if cmp.is_none() && p.end == m.start {
+                        cmp = Some(Cmp::Eq);
+                        target = Some(tc);
+                    }
+                }
+                // "between 5000 and 10000".
+                if before(1) == "between"
+                    && after(1) == "and"
+                    && let Some(n) = mentions.get(mi + 1)
+                    && n.start == m.end + 1
+                    && let Link::Number(y) = n.link
+                {
+                    let tc = plain_cols
+                        .iter()
+                        .rev()
+                        .map(|(_, tc)| *tc)
+                        .find(|&(t, c)| is_numeric(&schema.tables[t].columns[c]))
+                        .or_else(|| tables.first().and_then(|x| default_numeric(&cx, x.1)));
+                    if let Some((t, c)) = tc {
+                        plain_cols.retain(|(_, x)| *x != (t, c));
+                        if measure_col == Some((t, c)) {
+                            measure_col = None;
+                        }
+                        plan.cmps.push((t, c, Cmp::Ge, *x));
+                        plan.cmps.push((t, c, Cmp::Le, y));
+                        skip[mi + 1] = true;
+                        continue;
+                    }
+                }
+                // "8 cylinders", "3 years old".
+                if cmp.is_none()
+                    && let Some(n) = mentions.get(mi + 1)
+                    && n.start == m.end
+                    && let Some(tc) = numeric_col(&n.link)
+                {
+                    cmp = Some(Cmp::Eq);
+                    target = Some(tc);
+                    skip[mi + 1] = true;
+                }
+                if cmp.is_none() && after(1) == "years" && after(2) == "old" {
+                    target = tables
+                        .iter()
+                        .map(|x| x.1)
+                        .rev()
+                        .find_map(|t| age_column(&cx, t));
+                    cmp = target.map(|_| Cmp::Eq);
+                }
+                if let (Some(c), Some((t, col))) = (cmp, target) {
+                    plain_cols.retain(|(_, x)| *x != (t, col));
+                    if measure_col == Some((t, col)) {
+                        measure_col = None;
+                    }
+                    plan.cmps.push((t, col, c, *x));
+                    continue;
+                }
                 match cmp {
                     Some(cmp) => {
                         let gap = if or_more.is_some() { 2 } else { 0 };
@@ -1421,7 +1545,10 @@ fn unknown_words(cx: &Ctx, negation_read: bool) -> Result<(), Reason> {
         .iter()
         .enumerate()
         .filter(|(i, t)| {
+            let comparison = matches!(t.lower.as_str(), "no" | "not")
+                && matches!(cx.word(i + 1), "less" | "more" | "fewer" | "greater");
             !covered[*i]
+                && !comparison
                 && !super::text::is_stopword(&t.lower)
                 && !super::linking::INTENT_WORDS.contains(&t.lower.as_str())
         })
