@@ -439,7 +439,9 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += 1;
             continue;
         }
-        if REVENUE_WORDS.contains(&tok.lower.as_str()) {
+        // "the amount of horsepower" names the column that follows.
+        let amount_of = tok.lower == "amount" && tokens.get(i + 1).is_some_and(|t| t.lower == "of");
+        if REVENUE_WORDS.contains(&tok.lower.as_str()) && !amount_of {
             out.push(Mention {
                 start: i,
                 end: i + 1,

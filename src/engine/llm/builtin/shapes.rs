@@ -310,6 +310,37 @@ fn edges(schema: &SchemaInfo) -> Vec<Edge> {
             out.push((pi, ti, ti, ci, pc));
         }
     }
+    // Undeclared keys: a column named after another table ("flights.Airline"
+    // → airlines' one-column primary key), when the schema declares none.
+    let stem_name = |n: &str| {
+        super::text::identifier_words(n)
+            .iter()
+            .map(|w| super::text::stem(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (ti, t) in schema.tables.iter().enumerate() {
+        for (ci, c) in t.columns.iter().enumerate() {
+            let declared = t.foreign_keys.iter().any(|f| f.columns.contains(&c.name));
+            if declared || t.primary_key == [c.name.clone()] {
+                continue;
+            }
+            let cn = stem_name(&c.name);
+            for (pi, u) in schema.tables.iter().enumerate() {
+                if pi == ti || u.primary_key.len() != 1 || stem_name(&u.name) != cn {
+                    continue;
+                }
+                let Some(pc) = u.columns.iter().position(|x| x.name == u.primary_key[0]) else {
+                    continue;
+                };
+                if is_numeric(c) != is_numeric(&u.columns[pc]) {
+                    continue;
+                }
+                out.push((ti, pi, ti, ci, pc));
+                out.push((pi, ti, ti, ci, pc));
+            }
+        }
+    }
     out
 }
 
@@ -1209,6 +1240,28 @@ pub fn build(
                 &rank_proj,
                 choices,
             );
+        }
+        // "Which year has the most concerts?": a column ranked by how many rows it has.
+        let col_before = plain_cols
+            .iter()
+            .find(|(mi, _)| mentions[*mi].end <= rp)
+            .map(|x| x.1);
+        let table_before = tables.iter().any(|(mi, _)| mentions[*mi].end <= rp);
+        let counted_after = tables
+            .iter()
+            .find(|(mi, _)| mentions[*mi].start > rp)
+            .map(|x| x.1);
+        let numeric_after = plain_cols.iter().any(|(mi, (t, c))| {
+            mentions[*mi].start > rp && is_numeric(&schema.tables[*t].columns[*c])
+        });
+        if matches!(word, "most" | "fewest" | "least")
+            && !table_before
+            && !numeric_after
+            && !revenue
+            && let Some(col) = col_before
+        {
+            let counted = counted_after.unwrap_or(col.0);
+            return ranked_column_count(&cx, &plan, col, counted, desc, limit.or(Some(1)));
         }
         // Measure for the ranking.
         let other_table = tables.iter().map(|x| x.1).find(|t| *t != entity);
@@ -2352,6 +2405,33 @@ fn ranked_group_count(
     if let Some(pk) = cx.pk(entity) {
         s.order.push(cx.col(q, entity, pk));
     }
+    s.limit = limit;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "top_n",
+    })
+}
+
+/// `col` ranked by how many `counted` rows each of its values has.
+fn ranked_column_count(
+    cx: &Ctx,
+    plan: &Plan,
+    (t, c): ColRef,
+    counted: usize,
+    desc: bool,
+    limit: Option<u64>,
+) -> Result<Built, Reason> {
+    let (joins, conds) = from_where(cx, plan, counted, &[t])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, counted, &joins, &conds);
+    let col = cx.col(q, t, c);
+    s.cols = vec![col.clone()];
+    s.group = vec![col];
+    let dir = if desc { "DESC" } else { "ASC" };
+    s.order = vec![format!(
+        "{} {dir}",
+        count_expr(cx, q, counted, joins.fans_out)
+    )];
     s.limit = limit;
     Ok(Built {
         sql: s.sql(),
