@@ -2449,17 +2449,30 @@ fn distinct_shape(
     let (joins, conds) = from_where(cx, plan, t, &[])?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, t, &joins, &conds);
-    s.distinct = true;
     s.cols = vec![cx.col(q, t, c)];
     let (ot, oc) = order_by.unwrap_or((t, c));
-    s.order = vec![cx.col(q, ot, oc)];
+    // DISTINCT cannot order by a column it does not show (PostgreSQL refuses it).
+    s.distinct = (ot, oc) == (t, c);
+    s.order = vec![format!("{}{}", cx.col(q, ot, oc), direction(cx))];
     Ok(Built {
         sql: s.sql(),
         strategy: "distinct",
     })
 }
 
-/// The columns the question asks for, else every column of `entity`.
+/// `" DESC"` when the question asks for a descending order.
+fn direction(cx: &Ctx) -> &'static str {
+    if ["descending", "desc", "decreasing", "reversed", "reverse"]
+        .iter()
+        .any(|w| cx.has(w))
+    {
+        " DESC"
+    } else {
+        ""
+    }
+}
+
+/// The columns the question asks for, else the row's name columns, else every column of `entity`.
 fn projection(cx: &Ctx, q: bool, entity: usize, proj: &[ColRef]) -> Vec<String> {
     let everything = [
         "information",
@@ -2474,7 +2487,11 @@ fn projection(cx: &Ctx, q: bool, entity: usize, proj: &[ColRef]) -> Vec<String> 
     if proj.is_empty() && !everything {
         // "Which orchestras …?": the rows' names.
         let labels = cx.labels(entity);
-        if !labels.is_empty() {
+        let named = labels.iter().all(|&c| {
+            let n = cx.schema.tables[entity].columns[c].name.to_ascii_lowercase();
+            n.ends_with("name") || n == "title"
+        });
+        if !labels.is_empty() && named {
             return labels.into_iter().map(|c| cx.col(q, entity, c)).collect();
         }
     }
@@ -2504,15 +2521,7 @@ fn list_shape(
     s.distinct = joins.fans_out;
     s.cols = projection(cx, q, subject, proj);
     if let Some((t, c)) = order_by {
-        let dir = if ["descending", "desc", "decreasing", "reversed", "reverse"]
-            .iter()
-            .any(|w| cx.has(w))
-        {
-            " DESC"
-        } else {
-            ""
-        };
-        s.order = vec![format!("{}{dir}", cx.col(q, t, c))];
+        s.order = vec![format!("{}{}", cx.col(q, t, c), direction(cx))];
     }
     if let Some((t, cmp, x)) = plan.having_count {
         // "customers with more than 10 orders": one row per subject.
