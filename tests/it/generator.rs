@@ -213,7 +213,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "What is the most expensive product?",
-        "SELECT * FROM products ORDER BY price DESC LIMIT 1",
+        "SELECT name FROM products ORDER BY price DESC LIMIT 1",
     ),
     (
         "Cheapest product",

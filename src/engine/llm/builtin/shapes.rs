@@ -1490,6 +1490,245 @@ fn no_table_reason(cx: &Ctx) -> Reason {
 }
 
 /// Words that are neither linked nor part of the question vocabulary.
+/// Relationship verbs that foreign-key joins already express. Other unknown
+/// words (adjectives such as "happy" or "loyal") would be filters we cannot
+/// read, so they keep the question unanswerable.
+fn looks_like_verb(w: &str) -> bool {
+    const VERBS: &[&str] = &[
+        "use",
+        "uses",
+        "speak",
+        "speaks",
+        "spoken",
+        "teach",
+        "teaches",
+        "taught",
+        "play",
+        "plays",
+        "own",
+        "owns",
+        "produce",
+        "produces",
+        "belong",
+        "belongs",
+        "offer",
+        "offers",
+        "contain",
+        "contains",
+        "go",
+        "goes",
+        "went",
+        "gone",
+        "live",
+        "lives",
+        "come",
+        "comes",
+        "came",
+        "run",
+        "runs",
+        "ran",
+        "win",
+        "wins",
+        "won",
+        "serve",
+        "serves",
+        "attend",
+        "attends",
+        "visit",
+        "visits",
+        "hold",
+        "holds",
+        "held",
+        "host",
+        "hosts",
+        "take",
+        "takes",
+        "took",
+        "taken",
+        "write",
+        "writes",
+        "wrote",
+        "written",
+        "direct",
+        "directs",
+        "create",
+        "creates",
+        "buy",
+        "buys",
+        "sell",
+        "sells",
+        "operate",
+        "operates",
+        "perform",
+        "performs",
+        "enroll",
+        "enrolls",
+        "register",
+        "arrive",
+        "arrives",
+        "depart",
+        "departs",
+        "land",
+        "lands",
+        "leave",
+        "leaves",
+        "left",
+        "do",
+        "done",
+        "get",
+        "gets",
+        "give",
+        "gives",
+        "given",
+        "stand",
+        "stands",
+        "build",
+        "built",
+        "release",
+        "releases",
+        "happen",
+        "occur",
+        "correspond",
+        "participate",
+        "appear",
+        "appears",
+        "feature",
+        "features",
+        "stay",
+        "stays",
+        "study",
+        "studies",
+        "major",
+        "treat",
+        "treats",
+        "receive",
+        "receives",
+        "lose",
+        "lost",
+        "weigh",
+        "weighs",
+        "cost",
+        "costs",
+        "earn",
+        "earns",
+        "pay",
+        "paid",
+        "star",
+        "stars",
+        "act",
+        "acts",
+        "sing",
+        "sings",
+        "sang",
+        "sung",
+        "fly",
+        "flies",
+        "flew",
+        "flown",
+        "have",
+        "having",
+        "among",
+        "ever",
+        "yet",
+        "manage",
+        "manages",
+        "graduate",
+        "graduates",
+        "end",
+        "ends",
+        "up",
+        "corresponds",
+        "reverse",
+        "also",
+        "only",
+        "all",
+        "both",
+        "through",
+        "within",
+        "via",
+        "per",
+        "times",
+        "time",
+    ];
+    VERBS.contains(&w) || (w.len() >= 4 && (w.ends_with("ed") || w.ends_with("ing")))
+}
+
+/// A word inside a table or column name ("schooler" in `Highschooler`, "car"
+/// in `cars_data`), a comparative or superlative, or a generic noun: the
+/// linked names carry its meaning.
+fn part_of_schema_name(schema: &SchemaInfo, w: &str) -> bool {
+    const GENERIC: &[&str] = &[
+        "information",
+        "info",
+        "details",
+        "detail",
+        "world",
+        "number",
+        "numbers",
+        "people",
+        "person",
+        "persons",
+        "members",
+        "member",
+        "pairs",
+        "pair",
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "category",
+        "amount",
+        "total",
+        "everyone",
+        "someone",
+        "those",
+        "ones",
+        "together",
+        "respective",
+        "listed",
+        "possible",
+        "available",
+        "around",
+        "whole",
+        "school",
+        "schools",
+        "date",
+        "dates",
+        "letter",
+        "letters",
+        "word",
+        "words",
+        "title",
+        "titles",
+        "origin",
+    ];
+    if GENERIC.contains(&w)
+        || (w.len() > 5 && (w.ends_with("est") || w.ends_with("ier")))
+        || matches!(
+            w,
+            "higher"
+                | "lower"
+                | "older"
+                | "younger"
+                | "longer"
+                | "shorter"
+                | "larger"
+                | "smaller"
+                | "bigger"
+        )
+    {
+        return true;
+    }
+    let stem = super::text::stem(w);
+    if stem.len() < 3 {
+        return false;
+    }
+    let flat = |n: &str| n.to_ascii_lowercase().replace(['_', ' '], "");
+    schema.tables.iter().any(|t| {
+        flat(&t.name).contains(&stem) || t.columns.iter().any(|c| flat(&c.name).contains(&stem))
+    })
+}
+
 /// How a negation in the question is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Neg {
@@ -1624,6 +1863,9 @@ fn unknown_words(cx: &Ctx, negation_read: bool) -> Result<(), Reason> {
     // capitalised word is a literal we could not place: those still stop it.
     let ignorable = |w: &&str| {
         let l = w.to_lowercase();
+        if !(looks_like_verb(&l) || part_of_schema_name(cx.schema, &l) || negation_read) {
+            return false;
+        }
         (negation_read || !NEGATIONS.contains(&l.as_str()))
             && !matches!(l.as_str(), "both" | "either" | "except")
             && (l != "but" || negation_read)
@@ -2484,11 +2726,17 @@ fn projection(cx: &Ctx, q: bool, entity: usize, proj: &[ColRef]) -> Vec<String> 
     ]
     .iter()
     .any(|w| cx.has(w));
-    if proj.is_empty() && !everything {
+    // A question ("which/what …") wants the rows' names; an instruction
+    // ("show customers …") every column.
+    let asks = matches!(cx.word(0), "what" | "which" | "who" | "whose")
+        || (cx.word(0) == "and" && matches!(cx.word(1), "what" | "which"));
+    if proj.is_empty() && !everything && asks {
         // "Which orchestras …?": the rows' names.
         let labels = cx.labels(entity);
         let named = labels.iter().all(|&c| {
-            let n = cx.schema.tables[entity].columns[c].name.to_ascii_lowercase();
+            let n = cx.schema.tables[entity].columns[c]
+                .name
+                .to_ascii_lowercase();
             n.ends_with("name") || n == "title"
         });
         if !labels.is_empty() && named {

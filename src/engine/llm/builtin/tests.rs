@@ -174,15 +174,15 @@ fn counts_with_value_and_year_filters() {
 fn lists_filters_and_literals() {
     assert_eq!(
         sql("Customers in France or Germany"),
-        "SELECT name FROM customers WHERE country IN ('France', 'Germany')"
+        "SELECT * FROM customers WHERE country IN ('France', 'Germany')"
     );
     assert_eq!(
         sql("Products with price over 100"),
-        "SELECT name FROM products WHERE price > 100"
+        "SELECT * FROM products WHERE price > 100"
     );
     assert_eq!(
         sql("Products cheaper than 20"),
-        "SELECT name FROM products WHERE price < 20"
+        "SELECT * FROM products WHERE price < 20"
     );
     assert_eq!(
         sql("Orders sorted by total descending"),
@@ -195,7 +195,7 @@ fn lists_filters_and_literals() {
     assert_eq!(sql("Orders handled by 'O'Neil'"), expected);
     assert_eq!(
         sql("the product 'Bob's; DROP TABLE x'"),
-        "SELECT name FROM products WHERE name = 'Bob''s; DROP TABLE x'"
+        "SELECT * FROM products WHERE name = 'Bob''s; DROP TABLE x'"
     );
 }
 
@@ -234,11 +234,11 @@ fn top_n_and_superlatives() {
     );
     assert_eq!(
         sql("most expensive product"),
-        "SELECT name FROM products ORDER BY price DESC, id DESC LIMIT 1"
+        "SELECT * FROM products ORDER BY price DESC, id DESC LIMIT 1"
     );
     assert_eq!(
         sql("the 3 cheapest products"),
-        "SELECT name FROM products ORDER BY price ASC, id ASC LIMIT 3"
+        "SELECT * FROM products ORDER BY price ASC, id ASC LIMIT 3"
     );
     assert_eq!(
         sql("latest 2 orders"),
@@ -496,7 +496,7 @@ fn negations_become_not_equal_or_not_in() {
     // The negated part keeps its own filters, inside the subquery.
     assert_eq!(
         sql("List the customers who never placed a cancelled order"),
-        "SELECT name FROM customers WHERE id NOT IN \
+        "SELECT * FROM customers WHERE id NOT IN \
          (SELECT customer_id FROM orders WHERE status = 'cancelled')"
     );
     // "no more than" is a comparison, not a negation.
@@ -538,7 +538,7 @@ fn counts_per_shown_row_and_distinct_counts() {
 fn comparisons_with_columns_averages_and_ranges() {
     assert_eq!(
         sql("List products with a price above the average price"),
-        "SELECT name FROM products WHERE price > (SELECT AVG(price) FROM products)"
+        "SELECT * FROM products WHERE price > (SELECT AVG(price) FROM products)"
     );
     assert_eq!(
         sql("Which products cost between 10 and 20?"),
@@ -559,7 +559,7 @@ fn comparisons_with_columns_averages_and_ranges() {
 fn substrings_ordering_and_named_columns() {
     assert_eq!(
         sql("Find customers whose name contains the substring 'son'"),
-        "SELECT name FROM customers WHERE name LIKE '%son%'"
+        "SELECT * FROM customers WHERE name LIKE '%son%'"
     );
     assert_eq!(
         sql("List product names in descending order of price"),
