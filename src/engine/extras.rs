@@ -30,7 +30,8 @@ const MAX_CELL_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerWarning {
     /// `summary_disabled`, `summary_failed`, `followups_failed`,
-    /// `rewrite_failed` or `conversation_not_saved`.
+    /// `rewrite_failed`, `conversation_not_saved` or `words_not_used` (the
+    /// offline generator read the question without some of its words).
     pub code: String,
     pub message: String,
 }

@@ -372,6 +372,31 @@ impl Engine {
         result
     }
 
+    /// When the offline generator read the question past words it could not
+    /// link (its shapes, not a trained example), say which ones.
+    fn unread_words_warning(&self, answer: &Answer, question: &Question) -> Option<AnswerWarning> {
+        let shaped = answer.provider == "builtin"
+            && !matches!(
+                answer.strategy.as_deref(),
+                None | Some("trained_example" | "adapted_example")
+            );
+        if !shaped {
+            return None;
+        }
+        let id = ConnectionId::parse(&answer.connection).ok()?;
+        let conn = self.connections.get(&id)?;
+        let words = crate::engine::llm::builtin::unread_words(question.as_str(), &conn.schema());
+        (!words.is_empty()).then(|| {
+            AnswerWarning::new(
+                "words_not_used",
+                format!(
+                    "the SQL was built without the words '{}'; check that it means what you asked",
+                    words.join("', '")
+                ),
+            )
+        })
+    }
+
     /// An ask inside a conversation, with the requested extras: the main
     /// job of `POST /api/v1/ask`. A follow-up is rewritten into a standalone
     /// question (that is what the pipeline answers and the history records),
@@ -420,6 +445,10 @@ impl Engine {
             }
         }
         answer.question = question.to_string();
+        if let Some(w) = self.unread_words_warning(&answer, standalone.as_ref().unwrap_or(question))
+        {
+            warnings.push(w);
+        }
         answer.standalone_question = standalone.map(|q| q.to_string());
         let extras_usage = self
             .add_extras(&mut answer, connection, rc, opts, &mut warnings)

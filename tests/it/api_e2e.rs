@@ -601,3 +601,41 @@ async fn connections_and_health() {
         .expect(200);
     assert_eq!(r["rows"], json!([[3]]), "{r}");
 }
+
+#[tokio::test]
+async fn answers_read_past_unlinked_words_say_which() {
+    let app = TestApp::spawn().await;
+    // "reviewed" links to nothing on the demo schema; the join stands for it.
+    let a = app
+        .ask("How many products were reviewed by customers in France?")
+        .await
+        .expect(200);
+    let w: Vec<&Value> = a["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "words_not_used")
+        .collect();
+    assert_eq!(w.len(), 1, "{a}");
+    assert!(
+        w[0]["message"].as_str().unwrap().contains("'reviewed'"),
+        "{a}"
+    );
+
+    // Every word read: no such warning.
+    let b = app
+        .ask("How many customers are in France?")
+        .await
+        .expect(200);
+    assert!(
+        b["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["code"] != "words_not_used"),
+        "{b}"
+    );
+    // An adjective the reading cannot place still makes it unanswerable.
+    let c = app.ask("How many customers are happy?").await;
+    assert_eq!(c.status.as_u16(), 422, "{}", c.body);
+}

@@ -184,6 +184,28 @@ fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
         .collect()
 }
 
+/// Words of `question` that the shape reading did not use: they link to no
+/// table, column or value and are not question vocabulary (relationship verbs
+/// such as "produced", which the joins stand for). An answer built from the
+/// shapes shows them, so the user can check the SQL means what they asked.
+pub fn unread_words(question: &str, schema: &SchemaInfo) -> Vec<String> {
+    let tokens = text::tokenize(question);
+    let mentions = linking::link(&tokens, schema);
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !mentions.iter().any(|m| m.start <= *i && *i < m.end)
+                && !t.quoted
+                && !text::is_stopword(&t.lower)
+                && !linking::INTENT_WORDS.contains(&t.lower.as_str())
+                && t.number().is_none()
+                && !shapes::NEGATIONS.contains(&t.lower.as_str())
+        })
+        .map(|(_, t)| t.raw.clone())
+        .collect()
+}
+
 /// Whitespace- and case-insensitive form used to recognise a repeated SQL text.
 fn normalise_sql(sql: &str) -> String {
     sql.split_whitespace()

@@ -2187,12 +2187,22 @@ fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                 cx.tname(*t)
             ),
             Cond::Like(t, col, text) => {
-                let pattern = format!("%{}%", text.replace('%', "").replace('_', ""));
-                format!(
+                // The text is matched literally: its own % and _ are escaped.
+                let special = text.contains(['%', '_', '\\']);
+                let escaped = text
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let like = format!(
                     "{} LIKE {}",
                     cx.col(q, *t, *col),
-                    quote_str(cx.dialect, &pattern)
-                )
+                    quote_str(cx.dialect, &format!("%{escaped}%"))
+                );
+                if special {
+                    format!("{like} ESCAPE {}", quote_str(cx.dialect, "\\"))
+                } else {
+                    like
+                }
             }
             Cond::Year(t, col, cmp, y) => {
                 let e = year_expr(cx, &cx.col(q, *t, *col));

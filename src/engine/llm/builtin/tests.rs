@@ -557,6 +557,11 @@ fn comparisons_with_columns_averages_and_ranges() {
 
 #[test]
 fn substrings_ordering_and_named_columns() {
+    // The text's own wildcards are matched literally.
+    assert_eq!(
+        sql("Find customers whose name contains the substring '5%_off'"),
+        r"SELECT * FROM customers WHERE name LIKE '%5\%\_off%' ESCAPE '\'"
+    );
     assert_eq!(
         sql("Find customers whose name contains the substring 'son'"),
         "SELECT * FROM customers WHERE name LIKE '%son%'"
