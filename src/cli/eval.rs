@@ -24,6 +24,9 @@ pub struct EvalArgs {
     /// Evaluate at most N questions (gold order, after --db).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Evaluate at most N questions of each database (gold order).
+    #[arg(long)]
+    pub limit_per_db: Option<usize>,
     /// Only this database (repeatable).
     #[arg(long = "db")]
     pub dbs: Vec<String>,
@@ -46,6 +49,7 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
         provider,
         train: args.train,
         limit: args.limit,
+        limit_per_db: args.limit_per_db,
         dbs: args.dbs,
         gold: args.gold,
         progress: std::io::stderr().is_terminal(),

@@ -115,8 +115,15 @@ impl Dataset {
 
     /// The examples to evaluate, in gold order: restricted to `dbs` (when not
     /// empty), without those whose database file is missing, then the first
-    /// `limit`. Returns them with the number skipped for a missing file.
-    pub fn select(&self, dbs: &[String], limit: Option<usize>) -> (Vec<Example>, usize) {
+    /// first `per_db` of each database, then the first `limit`. Returns them
+    /// with the number skipped for a missing file.
+    pub fn select(
+        &self,
+        dbs: &[String],
+        per_db: Option<usize>,
+        limit: Option<usize>,
+    ) -> (Vec<Example>, usize) {
+        let mut taken: std::collections::BTreeMap<&str, usize> = Default::default();
         let wanted: BTreeSet<&str> = dbs.iter().map(String::as_str).collect();
         let mut missing = 0;
         let mut out = Vec::new();
@@ -128,6 +135,11 @@ impl Dataset {
                 missing += 1;
                 continue;
             }
+            let n = taken.entry(ex.db_id.as_str()).or_default();
+            if per_db.is_some_and(|max| *n >= max) {
+                continue;
+            }
+            *n += 1;
             out.push(ex.clone());
         }
         if let Some(n) = limit {

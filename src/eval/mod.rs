@@ -72,6 +72,8 @@ pub struct EvalOptions {
     pub train: TrainMode,
     /// Evaluate at most this many questions (after `dbs` filtering).
     pub limit: Option<usize>,
+    /// At most this many questions of each database (gold order).
+    pub limit_per_db: Option<usize>,
     /// Only these databases; empty means all.
     pub dbs: Vec<String>,
     /// A `SQL<TAB>db_id` gold file overriding `dev.json`'s SQL.
@@ -87,6 +89,7 @@ impl EvalOptions {
             provider: None,
             train: TrainMode::None,
             limit: None,
+            limit_per_db: None,
             dbs: Vec::new(),
             gold: None,
             progress: false,
@@ -168,7 +171,7 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
             opts.dataset.display()
         );
     }
-    let (examples, skipped_missing_db) = dataset.select(&opts.dbs, opts.limit);
+    let (examples, skipped_missing_db) = dataset.select(&opts.dbs, opts.limit_per_db, opts.limit);
 
     prepare_config(&mut config, opts.provider);
     let timeout = Duration::from_secs(config.query.timeout_secs.max(1));
@@ -300,6 +303,7 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
             train: opts.train,
             dbs: opts.dbs.clone(),
             limit: opts.limit,
+            limit_per_db: opts.limit_per_db,
             skipped_missing_db,
             duration_secs: started.elapsed().as_secs_f64(),
             training,

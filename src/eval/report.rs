@@ -40,6 +40,7 @@ pub struct RunInfo {
     pub train: TrainMode,
     pub dbs: Vec<String>,
     pub limit: Option<usize>,
+    pub limit_per_db: Option<usize>,
     /// Questions skipped because their database file is missing.
     pub skipped_missing_db: usize,
     pub duration_secs: f64,
