@@ -20,8 +20,13 @@
 //!    schema and value linking ([`linking`]). When no shape fits, a looser
 //!    adapted example (similarity ≥ 0.2) answers rather than nothing.
 //!
-//! When none works it says what it did not understand instead of guessing:
-//! a wrong query that runs is worse than no query. Retries (non-empty
+//! Words that link to nothing are read past only when they are relationship
+//! verbs ("produced", "enrolled"), parts of schema names or generic nouns —
+//! the joins carry their meaning — and the answer then names them in a
+//! `words_not_used` warning ([`unread_words`]). Any other unknown word (an
+//! adjective such as "happy", a capitalised literal we cannot place, "both" /
+//! "either") still makes it say what it did not understand instead of
+//! guessing: a wrong query that runs is worse than no query. Retries (non-empty
 //! `previous_attempts`) take the next-best interpretation and never repeat a
 //! failed SQL text.
 

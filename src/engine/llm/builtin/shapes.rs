@@ -1,9 +1,14 @@
 //! Question shapes: turn linked mentions into one SQL query.
 //!
-//! Supported shapes (the strategy name is in brackets): counts [`count`],
-//! lists with filters [`list`], distinct values [`distinct`], aggregates
-//! [`aggregate`], aggregates per group [`group_aggregate`], top-N and
-//! superlatives [`top_n`]. Tables are joined along foreign keys (shortest
+//! Supported shapes (the strategy name is in brackets): counts and
+//! `COUNT(DISTINCT …)` [`count`], counts per group or per shown row
+//! [`group_count`], lists with filters [`list`], distinct values
+//! [`distinct`], one or several aggregates [`aggregate`], aggregates per group
+//! [`group_aggregate`], top-N, superlatives and columns ranked by row counts
+//! [`top_n`]. Filters: stored values, literals bound to the column beside them,
+//! numbers compared with a column (`>`, `BETWEEN`, "no more than", "or more"),
+//! comparisons with the average (a subquery), `LIKE` for "contains", years,
+//! `HAVING COUNT`, and negations as `<>` or `NOT IN (subquery)`. Tables are joined along foreign keys (shortest
 //! path, up to three hops); when a join fans out from the base table, counts
 //! become `COUNT(DISTINCT pk)` and lists `SELECT DISTINCT`, so rows are never
 //! double-counted. Lists and top-N rows show the columns the question names
