@@ -356,7 +356,17 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
         // A number after a comparison word is a quantity, never a stored value.
         let compared = matches!(
             prev,
-            "than" | "least" | "most" | "over" | "above" | "under" | "below" | "exceeding"
+            "than"
+                | "least"
+                | "most"
+                | "over"
+                | "above"
+                | "under"
+                | "below"
+                | "exceeding"
+                | "before"
+                | "after"
+                | "since"
         ) && number_of(tokens, i).is_some();
         // Longest value match.
         let mut best_value: Option<(usize, ValueHits)> = None;

@@ -221,6 +221,82 @@ fn normalise_sql(sql: &str) -> String {
         .to_lowercase()
 }
 
+/// "both X and Y" / "either X or Y", where X and Y are parallel filters
+/// ("both cats and dogs", "both before 2009 and after 2011"): the question is
+/// read once with each conjunct and the two queries joined with `INTERSECT`
+/// or `UNION`. Conjuncts are taken as equally long, and each must hold a
+/// filter (a value, literal, number or year), so "show both the name and
+/// the id" is not split.
+fn set_operation(
+    tokens: &[text::Token],
+    schema: &SchemaInfo,
+    dialect: crate::domain::Dialect,
+    failed: &BTreeSet<String>,
+) -> Option<String> {
+    let p = tokens
+        .iter()
+        .position(|t| !t.quoted && matches!(t.lower.as_str(), "both" | "either"))?;
+    let (joiner, op) = if tokens[p].lower == "both" {
+        ("and", "INTERSECT")
+    } else {
+        ("or", "UNION")
+    };
+    let k = (p + 2..tokens.len()).find(|&i| !tokens[i].quoted && tokens[i].lower == joiner)?;
+    let len = k - (p + 1);
+    let end = (k + 1 + len).min(tokens.len());
+    let first = &tokens[p + 1..k];
+    let second = &tokens[k + 1..end];
+    let filters = |part: &[text::Token]| {
+        linking::link(part, schema).iter().any(|m| {
+            matches!(
+                m.link,
+                linking::Link::Value(_)
+                    | linking::Link::Literal(_)
+                    | linking::Link::Number(_)
+                    | linking::Link::Year(_)
+            )
+        })
+    };
+    if !filters(first) || !filters(second) {
+        return None;
+    }
+    let read = |part: &[text::Token]| -> Option<String> {
+        let mut toks: Vec<text::Token> = tokens[..p].to_vec();
+        toks.extend_from_slice(part);
+        toks.extend_from_slice(&tokens[end..]);
+        let mentions = linking::link(&toks, schema);
+        let built = shapes::build(
+            schema,
+            dialect,
+            &toks,
+            &mentions,
+            &mut shapes::Choices::new(0),
+        )
+        .ok()?;
+        // Counts and rankings do not combine row by row.
+        if !matches!(built.strategy, "list" | "distinct") || built.sql.contains(" LIMIT ") {
+            return None;
+        }
+        let sql = match built.sql.rfind(" ORDER BY ") {
+            Some(i) if !built.sql[i..].contains(')') => built.sql[..i].to_string(),
+            _ => built.sql,
+        };
+        Some(sql)
+    };
+    let (a, b) = (read(first)?, read(second)?);
+    // Both halves must show the same columns.
+    let shown = |sql: &str| -> Option<String> {
+        let rest = sql.strip_prefix("SELECT ")?;
+        let rest = rest.strip_prefix("DISTINCT ").unwrap_or(rest);
+        Some(rest[..rest.find(" FROM ")?].to_string())
+    };
+    if a == b || shown(&a)? != shown(&b)? {
+        return None;
+    }
+    let sql = format!("{a} {op} {b}");
+    (!failed.contains(&normalise_sql(&sql))).then_some(sql)
+}
+
 /// Map the question onto the schema; the first interpretation whose SQL did
 /// not already fail wins.
 fn interpret(
@@ -232,6 +308,9 @@ fn interpret(
     let tokens = text::tokenize(question);
     if tokens.is_empty() {
         return Err("The question has no words I could read.".into());
+    }
+    if let Some(sql) = set_operation(&tokens, schema, dialect, failed) {
+        return Ok((sql, "set_operation"));
     }
     let mentions = linking::link(&tokens, schema);
     let mut variant = 0;

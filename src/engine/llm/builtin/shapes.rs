@@ -2085,6 +2085,16 @@ fn conditions(
         out.push(Cond::Literal(t, labels, lit.clone()));
     }
     for (cmp, y, explicit) in &plan.years {
+        // A column holding years ("Open_Year", "year") is compared as is.
+        if explicit.is_none()
+            && let Some((t, c)) = nearest_column(cx, base, &is_year_column)
+            && nearest_date(cx, base)
+                .is_none_or(|d| distance_from(cx, base, t) <= distance_from(cx, base, d.0))
+        {
+            needed.insert(t);
+            out.push(Cond::YearColumn(t, c, *cmp, *y));
+            continue;
+        }
         let (t, c) = match explicit {
             Some(tc) => *tc,
             None => nearest_date(cx, base)
@@ -2094,6 +2104,37 @@ fn conditions(
         out.push(Cond::Year(t, c, *cmp, *y));
     }
     Ok(out)
+}
+
+fn is_year_column(c: &crate::connectors::ColumnInfo) -> bool {
+    let n = c.name.to_ascii_lowercase();
+    !is_date(c) && (n == "year" || n.ends_with("_year") || n.starts_with("year_"))
+}
+
+fn distance_from(cx: &Ctx, base: usize, t: usize) -> usize {
+    if t == base {
+        0
+    } else {
+        distance(cx.schema, base, t)
+    }
+}
+
+/// The column matching `pred` in the table nearest to `base`.
+fn nearest_column(
+    cx: &Ctx,
+    base: usize,
+    pred: &dyn Fn(&crate::connectors::ColumnInfo) -> bool,
+) -> Option<ColRef> {
+    let mut best: Option<(usize, ColRef)> = None;
+    for (ti, t) in cx.schema.tables.iter().enumerate() {
+        if let Some(ci) = t.columns.iter().position(pred) {
+            let d = distance_from(cx, base, ti);
+            if d < 99 && best.is_none_or(|b| d < b.0) {
+                best = Some((d, (ti, ci)));
+            }
+        }
+    }
+    best.map(|b| b.1)
 }
 
 fn nearest_date(cx: &Ctx, base: usize) -> Option<(usize, usize)> {
@@ -2118,6 +2159,7 @@ enum Cond {
     Cmp(usize, usize, Cmp, f64),
     Literal(usize, Vec<usize>, String),
     Year(usize, usize, Cmp, i32),
+    YearColumn(usize, usize, Cmp, i32),
     Like(usize, usize, String),
     CmpAvg(usize, usize, Cmp),
     NotEq(usize, usize, String),
@@ -2191,6 +2233,14 @@ fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                 cx.col(false, *t, *col),
                 cx.tname(*t)
             ),
+            Cond::YearColumn(t, col, cmp, y) => {
+                let v = if is_numeric(&cx.schema.tables[*t].columns[*col]) {
+                    y.to_string()
+                } else {
+                    format!("'{y}'")
+                };
+                format!("{} {} {v}", cx.col(q, *t, *col), cmp.sql())
+            }
             Cond::Like(t, col, text) => {
                 // The text is matched literally: its own % and _ are escaped.
                 let special = text.contains(['%', '_', '\\']);

@@ -575,3 +575,21 @@ fn substrings_ordering_and_named_columns() {
         "SELECT DISTINCT name FROM products ORDER BY name DESC"
     );
 }
+
+#[test]
+fn both_and_either_join_two_readings() {
+    assert_eq!(
+        sql("Which customers have orders with both status cancelled and status pending?"),
+        "SELECT DISTINCT customers.name FROM customers JOIN orders ON orders.customer_id = customers.id \
+         WHERE orders.status = 'cancelled' INTERSECT SELECT DISTINCT customers.name FROM customers \
+         JOIN orders ON orders.customer_id = customers.id WHERE orders.status = 'pending'"
+    );
+    assert_eq!(
+        sql("List customers in either France or Germany"),
+        "SELECT * FROM customers WHERE country = 'France' UNION SELECT * FROM customers WHERE country = 'Germany'"
+    );
+    let (_, strategy) = gen_req(&request("List customers in either France or Germany"));
+    assert_eq!(strategy.as_deref(), Some("set_operation"));
+    // "both" without parallel filters is not split.
+    unanswerable("Show both the name and the country of happy customers");
+}
