@@ -5,6 +5,8 @@
 #   PostgreSQL 127.0.0.1:5432 user postgres (trust), database test -> INSIGHT_TEST_POSTGRES_URL
 #   MariaDB    127.0.0.1:3306 user root (no password), database test -> INSIGHT_TEST_MYSQL_URL
 #   Redis      127.0.0.1:6379                                     -> INSIGHT_TEST_REDIS_URL
+#   Redis TLS  127.0.0.1:6390, certificate from a test CA made under target/redis-tls
+#                                      -> INSIGHT_TEST_REDIS_TLS_URL, INSIGHT_TEST_REDIS_TLS_CA
 #   Chroma     127.0.0.1:8765 (pip chromadb in target/chroma-venv) -> INSIGHT_TEST_CHROMA_URL
 #
 # A server that is not installed is reported with a hint and its variable left
@@ -86,6 +88,54 @@ _insight_redis() {
     export INSIGHT_TEST_REDIS_URL="redis://127.0.0.1:6379"
 }
 
+# A second Redis that only speaks TLS, with a server certificate for
+# 127.0.0.1 signed by a CA made once under target/redis-tls (test data only).
+_INSIGHT_REDIS_TLS_PORT=6390
+
+_insight_redis_tls() {
+    local root dir
+    command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || return 0
+    if ! command -v openssl >/dev/null 2>&1; then
+        echo "services: openssl is not installed (apt-get install openssl), so the TLS Redis is not started; its tests will be skipped" >&2
+        return 0
+    fi
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    dir="$root/target/redis-tls"
+    if [ ! -f "$dir/server.crt" ]; then
+        mkdir -p "$dir"
+        if ! {
+            openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=insight test CA" \
+                -keyout "$dir/ca.key" -out "$dir/ca.crt" &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+                -keyout "$dir/server.key" -out "$dir/server.csr" &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/ext.cnf" &&
+            openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+                -CAcreateserial -days 3650 -extfile "$dir/ext.cnf" -out "$dir/server.crt"
+        } >"$dir/openssl.log" 2>&1; then
+            rm -f "$dir/server.crt"
+            echo "services: making the TLS Redis certificate failed (see target/redis-tls/openssl.log); its tests will be skipped" >&2
+            return 0
+        fi
+    fi
+    _insight_redis_tls_up() {
+        redis-cli --tls --cacert "$dir/ca.crt" -h 127.0.0.1 -p "$_INSIGHT_REDIS_TLS_PORT" ping
+    }
+    if ! _insight_redis_tls_up >/dev/null 2>&1; then
+        redis-server --daemonize yes --bind 127.0.0.1 --port 0 --tls-port "$_INSIGHT_REDIS_TLS_PORT" \
+            --tls-cert-file "$dir/server.crt" --tls-key-file "$dir/server.key" \
+            --tls-ca-cert-file "$dir/ca.crt" --tls-auth-clients no \
+            --save "" --appendonly no >/dev/null 2>&1 || true
+        if ! _insight_wait_for _insight_redis_tls_up; then
+            echo "services: the TLS Redis did not come up on 127.0.0.1:$_INSIGHT_REDIS_TLS_PORT; its tests will be skipped" >&2
+            unset -f _insight_redis_tls_up
+            return 0
+        fi
+    fi
+    unset -f _insight_redis_tls_up
+    export INSIGHT_TEST_REDIS_TLS_URL="rediss://127.0.0.1:$_INSIGHT_REDIS_TLS_PORT"
+    export INSIGHT_TEST_REDIS_TLS_CA="$dir/ca.crt"
+}
+
 # Chroma (vector index): a pinned chromadb from PyPI in a venv under target/
 # (created once), serving target/chroma-data. The server is left running like
 # the other services; it only listens on 127.0.0.1 and holds test data.
@@ -127,6 +177,7 @@ _insight_chroma() {
 _insight_postgres
 _insight_mariadb
 _insight_redis
+_insight_redis_tls
 _insight_chroma
-unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_chroma _insight_chroma_up
+unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_redis_tls _insight_chroma _insight_chroma_up
 unset _INSIGHT_CHROMA_VERSION _INSIGHT_CHROMA_PORT

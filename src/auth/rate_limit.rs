@@ -234,7 +234,7 @@ impl SharedLimits {
     /// at startup is not: the limiter starts on the in-process fallback and
     /// keeps trying.
     pub async fn connect(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let client = crate::cache::redis::client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(COMMAND_TIMEOUT))

@@ -47,16 +47,25 @@ pub fn url_with_password(url: &str, password: Option<&str>) -> String {
 }
 
 /// A Redis-backed cache. Keys are namespaced by the caller (`cache_key`).
+/// A Redis client for `url`: `redis://` in clear, `rediss://` over TLS
+/// (rustls with the ring provider, server verified against the system's
+/// certificate roots or the file named by `SSL_CERT_FILE`).
+pub fn client(url: &str) -> Result<redis::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    redis::Client::open(url).map_err(|e| e.to_string())
+}
+
 #[derive(Clone)]
 pub struct RedisCache {
     conn: ConnectionManager,
 }
 
 impl RedisCache {
-    /// Connect (and fail fast when the server is not there).
+    /// Connect (and fail fast when the server is not there). `rediss://`
+    /// connects over TLS, verifying the server against the system's
+    /// certificate roots (or the file named by `SSL_CERT_FILE`).
     pub async fn connect(url: &str) -> Result<Self, CacheError> {
-        let client =
-            redis::Client::open(url).map_err(|e| CacheError::Unavailable(e.to_string()))?;
+        let client = client(url).map_err(CacheError::Unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
@@ -137,12 +146,11 @@ impl FallbackCache {
             Ok(redis) => Ok(Self::new(redis, memory)),
             Err(e) => {
                 // A malformed URL is a configuration error, not an outage.
-                if redis::Client::open(url).is_err() {
+                if client(url).is_err() {
                     return Err(e);
                 }
                 tracing::warn!(error = %e, "Redis unavailable at startup: caching in process until it is back");
-                let client =
-                    redis::Client::open(url).map_err(|e| CacheError::Unavailable(e.to_string()))?;
+                let client = client(url).map_err(CacheError::Unavailable)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(2)))
                     .set_response_timeout(Some(COMMAND_TIMEOUT));

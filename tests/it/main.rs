@@ -28,4 +28,5 @@ mod shutdown;
 mod sql_corpus;
 mod store;
 mod telemetry;
+mod tls;
 mod ui;
