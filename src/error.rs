@@ -266,6 +266,13 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
             P::Llm(l) => l.into(),
             P::Store(StoreError::NotFound) => ApiError::NotFound("object".into()),
             P::Store(s) => s.into(),
+            P::Index(crate::engine::retrieval::IndexError::Unavailable(m)) => {
+                tracing::warn!(error.detail = %m, "vector index unavailable");
+                ApiError::UpstreamUnavailable(
+                    "The vector index (retrieval of training context) is not reachable right now."
+                        .into(),
+                )
+            }
             P::Index(i) => ApiError::Internal(i.to_string()),
             P::BadInput(m) => ApiError::bad_request(m),
             P::UnknownConversation(id) => ApiError::NotFound(format!("conversation `{id}`")),
