@@ -24,9 +24,9 @@ use crate::engine::llm::LlmProvider;
 use crate::engine::llm::anthropic::AnthropicProvider;
 use crate::engine::llm::builtin::BuiltinGenerator;
 use crate::engine::llm::openai::OpenAiProvider;
-use crate::engine::pipeline::{Engine, EngineSettings};
+use crate::engine::pipeline::{Engine, EngineSettings, PipelineError};
 use crate::engine::retrieval::{
-    ChromaIndex, EmbeddedIndex, Embedder, HashingEmbedder, VectorIndex,
+    ChromaIndex, EmbeddedIndex, Embedder, HashingEmbedder, IndexError, VectorIndex,
 };
 use crate::store::Store;
 
@@ -40,6 +40,9 @@ pub struct App {
     /// Last LLM reachability check, reused for a few seconds so readiness
     /// probes do not turn into a stream of provider calls.
     pub llm_health: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    /// False while the training items could not be loaded into the vector
+    /// index (it was down at startup); `Background` retries until it works.
+    pub index_loaded: std::sync::atomic::AtomicBool,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -134,16 +137,27 @@ impl App {
         }
         register_connections(&config, &connections).await?;
         register_stored_connections(&config, &engine, &auth).await;
-        let loaded = engine
-            .load_index()
-            .await
-            .context("loading training items")?;
+        // An external index (Chroma) that is down at startup does not stop
+        // the service: it serves degraded and `Background` re-indexes when
+        // the index is back.
+        let (loaded, mut index_loaded) = match engine.load_index().await {
+            Ok(n) => (n, true),
+            Err(PipelineError::Index(IndexError::Unavailable(e))) => {
+                tracing::warn!(error = %e, "vector index unavailable at startup: serving degraded, re-indexing when it is back");
+                (0, false)
+            }
+            Err(e) => return Err(e).context("loading training items"),
+        };
         for conn in connections.all() {
             match engine.sync_schema(&conn).await {
                 Ok((added, removed)) => tracing::info!(
                     connection.id = %conn.id, ddl.added = added, ddl.removed = removed,
                     tables = conn.schema().tables.len(), "schema introspected"
                 ),
+                Err(PipelineError::Index(IndexError::Unavailable(e))) => {
+                    tracing::warn!(connection.id = %conn.id, error = %e, "schema not indexed: vector index unavailable, retrying in the background");
+                    index_loaded = false;
+                }
                 Err(e) => {
                     tracing::warn!(connection.id = %conn.id, error = %e, "schema introspection failed")
                 }
@@ -161,6 +175,7 @@ impl App {
             auth,
             started_at: Instant::now(),
             llm_health: Default::default(),
+            index_loaded: std::sync::atomic::AtomicBool::new(index_loaded),
         })
     }
 }

@@ -122,7 +122,15 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     let store = check(true, e.store.ping());
     // In process: required (`len`); a remote index (Chroma): its heartbeat,
     // and a failure only degrades the service.
-    let index = check(e.index.required(), e.index.ping());
+    let loaded = app.index_loaded.load(std::sync::atomic::Ordering::Relaxed);
+    let index = check(e.index.required(), async {
+        e.index.ping().await.map_err(|e| e.to_string())?;
+        if loaded {
+            Ok(())
+        } else {
+            Err("reachable, but the training items are not indexed yet (re-indexing)".to_string())
+        }
+    });
     let cache = check(false, e.cache.ping());
     let shared_limits = app.auth.shared_limits();
     let limits = async {

@@ -16,6 +16,39 @@ pub struct IndexSyncState {
 }
 
 impl Engine {
+    /// Load every active training item into the index and re-introspect each
+    /// connection's schema into DDL items: what startup does, for an index
+    /// that was down then. Returns how many items were loaded.
+    pub async fn reload_index(&self) -> Result<usize, PipelineError> {
+        let n = self.load_index().await?;
+        for conn in self.connections.all() {
+            self.sync_schema(&conn).await?;
+        }
+        Ok(n)
+    }
+
+    /// Retry [`Engine::reload_index`] (every second, backing off to 30 s)
+    /// until it succeeds.
+    pub async fn reload_index_until_done(&self) {
+        let mut wait = std::time::Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(wait).await;
+            match self.reload_index().await {
+                Ok(n) => {
+                    tracing::info!(
+                        training.items = n,
+                        "vector index back: training items re-indexed"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "vector index still unavailable");
+                    wait = (wait * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
     /// Recompute and save every active item's embedding and reload it into
     /// the index; returns how many items were embedded.
     pub async fn reembed_all(&self) -> Result<usize, PipelineError> {

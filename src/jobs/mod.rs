@@ -337,6 +337,17 @@ impl Background {
             (handle, tx)
         });
         let mut others = Vec::new();
+        if !state
+            .index_loaded
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let app = state.0.clone();
+            others.push(tokio::spawn(async move {
+                app.engine.reload_index_until_done().await;
+                app.index_loaded
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }));
+        }
         if let Some(every) = state.index_sync_interval() {
             let app = state.0.clone();
             others.push(tokio::spawn(

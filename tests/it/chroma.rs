@@ -261,7 +261,10 @@ struct PrivateChroma {
 
 impl PrivateChroma {
     async fn start(bin: &std::path::Path) -> Self {
-        let port = crate::util::free_port();
+        Self::start_on(bin, crate::util::free_port()).await
+    }
+
+    async fn start_on(bin: &std::path::Path, port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(bin)
             .args([
@@ -355,4 +358,123 @@ async fn a_down_chroma_degrades_readiness_without_taking_the_service_down() {
     let r = app.ask("How many customers are there?").await;
     assert_eq!(r.status.as_u16(), 503, "{}", r.body);
     assert_eq!(crate::util::error_code(&r.body), "upstream_unavailable");
+}
+
+/// Chroma is down when `insight serve` starts: the service comes up anyway
+/// (readiness degraded, asks 503), and once Chroma is back the training items
+/// and the demo database's DDL are indexed without a restart.
+#[tokio::test]
+async fn a_chroma_down_at_startup_is_filled_when_it_comes_back() {
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chroma-venv/bin/chroma");
+    if !bin.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "target/chroma-venv is missing in CI: scripts/services.sh installs it"
+        );
+        eprintln!("skipping: run ./scripts/test (or source scripts/services.sh) to install Chroma");
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chroma_port = crate::util::free_port();
+    let port = crate::util::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = crate::util::insight_cmd(dir.path())
+        .arg("serve")
+        .env("INSIGHT_SERVER__PORT", port.to_string())
+        .env("INSIGHT_RETRIEVAL__INDEX", "chroma")
+        .env(
+            "INSIGHT_RETRIEVAL__CHROMA_URL",
+            format!("http://127.0.0.1:{chroma_port}"),
+        )
+        .env("INSIGHT_ADMIN_PASSWORD", "a-long-admin-password-for-tests")
+        .env("INSIGHT_JOBS__WORKER", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start insight serve");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _kill = Kill(&mut serve);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let ready = loop {
+        if let Ok(r) = http.get(format!("{base}/health/ready")).send().await
+            && let Ok(v) = r.json::<serde_json::Value>().await
+        {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        ready["checks"]["vector_index"]["status"], "degraded",
+        "{ready}"
+    );
+
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": "a-long-admin-password-for-tests"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let ask = || async {
+        let r = http
+            .post(format!("{base}/api/v1/ask"))
+            .bearer_auth(&token)
+            .json(&json!({"question": "How many customers are there?"}))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    let (status, body) = ask().await;
+    assert_eq!(status, 503, "{body}");
+
+    let _chroma = PrivateChroma::start_on(&bin, chroma_port).await;
+    // Readiness stays degraded until the items are indexed, then turns ok.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r: serde_json::Value = http
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if r["checks"]["vector_index"]["status"] == "ok" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Chroma was never filled: {r}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let (status, body) = ask().await;
+    assert_eq!(status, 200, "{body}");
+    let ddl = body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "ddl")
+        .count();
+    assert!(ddl > 0, "the demo DDL was indexed: {body}");
 }
