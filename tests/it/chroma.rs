@@ -252,6 +252,22 @@ async fn an_ask_retrieves_a_trained_example_from_chroma_and_a_restart_reindexes(
     drop_collections(&url, &prefix).await;
 }
 
+/// The `chroma` binary of the venv scripts/services.sh makes; `None` (with a
+/// notice) when it is missing locally, a failure under CI.
+fn chroma_bin() -> Option<std::path::PathBuf> {
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chroma-venv/bin/chroma");
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "target/chroma-venv is missing in CI: scripts/services.sh installs it"
+    );
+    eprintln!("skipping: run ./scripts/test (or source scripts/services.sh) to install Chroma");
+    None
+}
+
 /// A `chroma run` of our own (from the venv scripts/services.sh makes), to kill.
 struct PrivateChroma {
     child: Option<std::process::Child>,
@@ -311,16 +327,7 @@ impl Drop for PrivateChroma {
 
 #[tokio::test]
 async fn a_down_chroma_degrades_readiness_without_taking_the_service_down() {
-    let bin =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chroma-venv/bin/chroma");
-    if !bin.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "target/chroma-venv is missing in CI: scripts/services.sh installs it"
-        );
-        eprintln!("skipping: run ./scripts/test (or source scripts/services.sh) to install Chroma");
-        return;
-    }
+    let Some(bin) = chroma_bin() else { return };
     let mut chroma = PrivateChroma::start(&bin).await;
     let url = chroma.url.clone();
     let app = TestApp::builder()
@@ -365,16 +372,7 @@ async fn a_down_chroma_degrades_readiness_without_taking_the_service_down() {
 /// and the demo database's DDL are indexed without a restart.
 #[tokio::test]
 async fn a_chroma_down_at_startup_is_filled_when_it_comes_back() {
-    let bin =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chroma-venv/bin/chroma");
-    if !bin.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "target/chroma-venv is missing in CI: scripts/services.sh installs it"
-        );
-        eprintln!("skipping: run ./scripts/test (or source scripts/services.sh) to install Chroma");
-        return;
-    }
+    let Some(bin) = chroma_bin() else { return };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let chroma_port = crate::util::free_port();
     let port = crate::util::free_port();
@@ -421,16 +419,7 @@ async fn a_chroma_down_at_startup_is_filled_when_it_comes_back() {
         "{ready}"
     );
 
-    let login: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": "a-long-admin-password-for-tests"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("token").to_string();
+    let token = crate::util::login(&http, &base, "admin", "a-long-admin-password-for-tests").await;
     let ask = || async {
         let r = http
             .post(format!("{base}/api/v1/ask"))

@@ -24,7 +24,7 @@ impl Drop for Instance {
     }
 }
 
-use crate::util::free_port;
+use crate::util::{free_port, login};
 
 async fn start(data: &std::path::Path, store_url: &str, redis_url: &str) -> Instance {
     let port = free_port();
@@ -76,19 +76,6 @@ async fn call(
     let resp = req.send().await.expect("request");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn login(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
-    let reply: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().expect("token").to_string()
 }
 
 #[tokio::test]

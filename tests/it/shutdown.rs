@@ -37,19 +37,13 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         }
     };
     // The first start created `admin` with INSIGHT_ADMIN_PASSWORD.
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": "shutdown-test-admin-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string();
+    let token = crate::util::login(
+        &reqwest::Client::new(),
+        &base,
+        "admin",
+        "shutdown-test-admin-password",
+    )
+    .await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,

@@ -631,19 +631,7 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
         }
     };
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": "otlp-e2e-test-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string();
+    let token = crate::util::login(&client, &base, "admin", "otlp-e2e-test-password").await;
     let resp = client
         .post(format!("{base}/api/v1/ask"))
         .bearer_auth(&token)

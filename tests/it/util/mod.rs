@@ -404,6 +404,23 @@ pub fn service_url(var: &str, server: &str) -> Option<String> {
     }
 }
 
+/// Log in to a running `insight serve` at `base`; the access token.
+pub async fn login(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let reply: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login request")
+        .json()
+        .await
+        .expect("login reply");
+    reply["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {reply}"))
+        .to_string()
+}
+
 /// Serve `router` on a free local port until the test ends; its address.
 pub async fn serve_router(router: axum::Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

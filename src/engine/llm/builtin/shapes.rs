@@ -517,6 +517,7 @@ pub fn build(
                     "sum" => Agg::Sum,
                     "minimum" | "min" => Agg::Min,
                     "maximum" | "max" => Agg::Max,
+                    // "total" is the column `total` unless used as "total revenue".
                     "total" if !total_cols.contains(&i) => Agg::Sum,
                     _ => return None,
                 };
@@ -524,24 +525,7 @@ pub fn build(
             })
             .collect()
     };
-    let agg_word_at = |total_cols: &[usize]| {
-        tokens
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| avg_cmp.is_none_or(|(p, _)| p != *i))
-            .find_map(|(i, t)| {
-                let a = match t.lower.as_str() {
-                    "average" | "avg" | "mean" => Agg::Avg,
-                    "sum" => Agg::Sum,
-                    "minimum" | "min" => Agg::Min,
-                    "maximum" | "max" => Agg::Max,
-                    // "total" is the column `total` unless used as "total revenue".
-                    "total" if !total_cols.contains(&i) => Agg::Sum,
-                    _ => return None,
-                };
-                Some((i, a))
-            })
-    };
+    let agg_word_at = |total_cols: &[usize]| agg_words(total_cols).first().copied();
     let superlative = |w: &str| -> Option<bool> {
         // Some(true) = descending.
         match w {
