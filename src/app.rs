@@ -260,13 +260,15 @@ pub async fn open_connection(
         )?,
         (dialect, _) => anyhow::bail!("connections.{name}: a {dialect} connection needs `url`"),
     };
-    Ok(ConnectionHandle::new(
+    let mut handle = ConnectionHandle::new(
         id,
         c.description.clone(),
         connector,
         limits(q.max_rows, q.timeout_secs, c.max_rows, c.timeout_secs),
         c.allowed_tables.clone(),
-    ))
+    );
+    handle.allow_values_in_prompt = c.allow_values_in_prompt;
+    Ok(handle)
 }
 
 /// A remote connection that is down at startup is registered as unavailable
@@ -343,6 +345,7 @@ pub fn stored_connection_config(
         timeout_secs: sc.settings.timeout_secs,
         allowed_tables: sc.settings.allowed_tables.clone(),
         pool_size: 5,
+        allow_values_in_prompt: sc.settings.allow_values_in_prompt,
     })
 }
 

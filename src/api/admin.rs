@@ -322,6 +322,9 @@ pub struct CreateConnectionRequest {
     pub max_rows: Option<u64>,
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Overrides `llm.allow_values_in_prompt` for this connection.
+    #[serde(default)]
+    pub allow_values_in_prompt: Option<bool>,
 }
 
 /// Open and register a stored connection, replacing any previous handle.
@@ -370,6 +373,7 @@ pub async fn create_connection(
             allowed_tables: req.allowed_tables,
             max_rows: req.max_rows,
             timeout_secs: req.timeout_secs,
+            allow_values_in_prompt: req.allow_values_in_prompt,
         },
         created_at: String::new(),
         updated_at: String::new(),
@@ -407,6 +411,8 @@ pub struct UpdateConnectionRequest {
     pub max_rows: Option<u64>,
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub allow_values_in_prompt: Option<bool>,
 }
 
 fn conn_not_found(e: StoreError, id: &str) -> ApiError {
@@ -452,6 +458,9 @@ pub async fn update_connection(
     }
     if req.timeout_secs.is_some() {
         sc.settings.timeout_secs = req.timeout_secs;
+    }
+    if req.allow_values_in_prompt.is_some() {
+        sc.settings.allow_values_in_prompt = req.allow_values_in_prompt;
     }
     crate::app::stored_connection_config(&sc, &app.auth)
         .map_err(ApiError::internal)?

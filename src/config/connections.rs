@@ -30,6 +30,10 @@ pub struct ConnectionConfig {
     /// Connections kept open to a PostgreSQL/MySQL target.
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
+    /// Overrides `llm.allow_values_in_prompt` for this connection (e.g.
+    /// `false` for a database whose values must never leave the network).
+    #[serde(default)]
+    pub allow_values_in_prompt: Option<bool>,
 }
 
 fn default_pool_size() -> u32 {
@@ -50,6 +54,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("timeout_secs", &self.timeout_secs)
             .field("allowed_tables", &self.allowed_tables)
             .field("pool_size", &self.pool_size)
+            .field("allow_values_in_prompt", &self.allow_values_in_prompt)
             .finish()
     }
 }
@@ -142,6 +147,7 @@ mod tests {
             timeout_secs: None,
             allowed_tables: None,
             pool_size: 5,
+            allow_values_in_prompt: None,
         };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -125,7 +125,7 @@ pub fn markdown_table(example: &str) -> String {
             s.about.replace('|', "\\|")
         ));
     }
-    out.push_str("| `connections.NAME.*` | `INSIGHT_CONNECTIONS__NAME__…` | none | target databases: `dialect`, `path` or `url`, `description`, `max_rows`, `timeout_secs`, `allowed_tables`, `pool_size` (see the example file) |\n");
+    out.push_str("| `connections.NAME.*` | `INSIGHT_CONNECTIONS__NAME__…` | none | target databases: `dialect`, `path` or `url`, `description`, `max_rows`, `timeout_secs`, `allowed_tables`, `pool_size`, `allow_values_in_prompt` (see the example file) |\n");
     out
 }
 

@@ -30,6 +30,10 @@ pub struct LlmConfig {
     pub temperature: f32,
     /// Prompt budget in (estimated) tokens.
     pub token_budget: usize,
+    /// Let prompts for remote providers carry stored values of the columns a
+    /// question refers to (low-cardinality text columns sampled at
+    /// introspection). Off: no value from a target database is ever sent.
+    pub allow_values_in_prompt: bool,
     /// How many times a failed validation or execution is fed back for correction.
     pub max_correction_attempts: u32,
     /// Ask the provider to stream its reply (SSE) and assemble it as it comes.
@@ -47,6 +51,7 @@ impl Default for LlmConfig {
             max_tokens: 1024,
             temperature: 0.0,
             token_budget: 6000,
+            allow_values_in_prompt: false,
             max_correction_attempts: 2,
             stream: false,
         }

@@ -17,6 +17,8 @@ pub struct ConnectionHandle {
     pub connector: Arc<dyn Connector>,
     pub limits: ExecLimits,
     pub allowed_tables: Option<Vec<String>>,
+    /// Overrides `llm.allow_values_in_prompt` for this connection.
+    pub allow_values_in_prompt: Option<bool>,
     schema: RwLock<Arc<SchemaInfo>>,
     /// Bumped on each schema refresh that changed something; part of cache keys.
     schema_version: std::sync::atomic::AtomicU64,
@@ -37,6 +39,7 @@ impl ConnectionHandle {
             connector,
             limits,
             allowed_tables,
+            allow_values_in_prompt: None,
             schema: RwLock::new(Arc::new(SchemaInfo::default())),
             schema_version: Default::default(),
         }

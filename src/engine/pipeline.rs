@@ -47,6 +47,8 @@ pub struct EngineSettings {
     pub top_k_examples: usize,
     pub max_correction_attempts: u32,
     pub token_budget: usize,
+    /// Value hints in prompts (`llm.allow_values_in_prompt`).
+    pub allow_values_in_prompt: bool,
     pub sql_cache_ttl: Duration,
     /// Cached query results live this long; zero runs every query.
     pub result_cache_ttl: Duration,
@@ -68,6 +70,7 @@ impl EngineSettings {
             top_k_examples: c.retrieval.top_k_examples,
             max_correction_attempts: c.llm.max_correction_attempts,
             token_budget: c.llm.token_budget,
+            allow_values_in_prompt: c.llm.allow_values_in_prompt,
             sql_cache_ttl: Duration::from_secs(c.cache.sql_ttl_secs),
             result_cache_ttl: Duration::from_secs(c.cache.result_ttl_secs),
             feedback_mode: c.training.feedback_mode,
@@ -692,18 +695,24 @@ impl Engine {
     }
 
     /// The first generation request for a question; corrections add
-    /// `previous_attempts`.
+    /// `previous_attempts`. Value hints of tables the caller may not query
+    /// are dropped: the model could put them into SQL the caller sees.
     fn generation_request(
         &self,
         question: &Question,
-        dialect: crate::domain::Dialect,
+        conn: &ConnectionHandle,
         schema: Arc<crate::connectors::SchemaInfo>,
-        context: RetrievedContext,
+        mut context: RetrievedContext,
         rc: &RequestContext,
     ) -> GenerationRequest {
+        if let Some(allowed) = rc.policy(conn).allowed_tables {
+            context
+                .values
+                .retain(|h| allowed.contains(&h.table.to_lowercase()));
+        }
         GenerationRequest {
             question: question.to_string(),
-            dialect,
+            dialect: conn.dialect,
             schema,
             context,
             previous_attempts: Vec::new(),
@@ -728,7 +737,8 @@ impl Engine {
             .ok_or_else(|| PipelineError::UnknownConnection(id.to_string()))
     }
 
-    /// Retrieve training context for `question` on `conn`.
+    /// Retrieve training context for `question` on `conn`, and the value
+    /// hints when the settings allow values in prompts.
     #[instrument(name = "retrieval", skip_all, fields(connection.id = %conn.id))]
     pub async fn retrieve(
         &self,
@@ -773,6 +783,12 @@ impl Engine {
                 TrainingKind::Documentation => ctx.documentation.push(ci),
                 TrainingKind::QuestionSql => ctx.examples.push(ci),
             }
+        }
+        if conn
+            .allow_values_in_prompt
+            .unwrap_or(s.allow_values_in_prompt)
+        {
+            ctx.values = crate::engine::prompt::linking::value_hints(question, &conn.schema());
         }
         Ok(ctx)
     }
@@ -1043,7 +1059,7 @@ impl Engine {
         )
         .await;
 
-        let mut req = self.generation_request(question, conn.dialect, schema.clone(), context, rc);
+        let mut req = self.generation_request(question, conn, schema.clone(), context, rc);
         let max_attempts = 1 + self.settings().max_correction_attempts;
         let mut last_error: Option<PipelineError> = None;
         for attempt in 1..=max_attempts {
@@ -1151,7 +1167,7 @@ impl Engine {
         let schema = conn.schema();
         let context = self.retrieve(&conn, question.as_str()).await?;
         let sources = Self::sources(&context);
-        let mut req = self.generation_request(question, conn.dialect, schema.clone(), context, rc);
+        let mut req = self.generation_request(question, &conn, schema.clone(), context, rc);
         let mut last: Option<GeneratedSql> = None;
         for attempt in 1..=(1 + self.settings().max_correction_attempts) {
             let generation = self.call_llm(&req).await?;

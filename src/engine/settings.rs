@@ -22,6 +22,8 @@ pub struct RuntimeSettings {
     pub max_correction_attempts: u32,
     /// Prompt budget in estimated tokens (500–200000).
     pub token_budget: usize,
+    /// Prompts may carry stored values of the columns a question refers to.
+    pub allow_values_in_prompt: bool,
     /// Retrieved items per kind (0–50 each).
     pub top_k_ddl: usize,
     pub top_k_documentation: usize,
@@ -39,6 +41,7 @@ pub struct SettingsPatch {
     pub feedback_mode: Option<FeedbackMode>,
     pub max_correction_attempts: Option<u32>,
     pub token_budget: Option<usize>,
+    pub allow_values_in_prompt: Option<bool>,
     pub top_k_ddl: Option<usize>,
     pub top_k_documentation: Option<usize>,
     pub top_k_examples: Option<usize>,
@@ -52,6 +55,7 @@ impl RuntimeSettings {
             feedback_mode: s.feedback_mode,
             max_correction_attempts: s.max_correction_attempts,
             token_budget: s.token_budget,
+            allow_values_in_prompt: s.allow_values_in_prompt,
             top_k_ddl: s.top_k_ddl,
             top_k_documentation: s.top_k_documentation,
             top_k_examples: s.top_k_examples,
@@ -64,6 +68,7 @@ impl RuntimeSettings {
         s.feedback_mode = self.feedback_mode;
         s.max_correction_attempts = self.max_correction_attempts;
         s.token_budget = self.token_budget;
+        s.allow_values_in_prompt = self.allow_values_in_prompt;
         s.top_k_ddl = self.top_k_ddl;
         s.top_k_documentation = self.top_k_documentation;
         s.top_k_examples = self.top_k_examples;
@@ -83,6 +88,9 @@ impl RuntimeSettings {
         }
         if let Some(v) = p.token_budget {
             out.token_budget = v;
+        }
+        if let Some(v) = p.allow_values_in_prompt {
+            out.allow_values_in_prompt = v;
         }
         if let Some(v) = p.top_k_ddl {
             out.top_k_ddl = v;
@@ -174,7 +182,14 @@ impl Engine {
         let Some(value) = self.store.runtime_settings().await? else {
             return Ok(());
         };
-        let Ok(stored) = serde_json::from_value::<RuntimeSettings>(value) else {
+        // Settings added after the value was stored keep their configured
+        // value: the stored fields are laid over the current ones.
+        let mut merged = serde_json::to_value(self.runtime_settings()).unwrap_or_default();
+        if let (Some(current), serde_json::Value::Object(stored)) = (merged.as_object_mut(), value)
+        {
+            current.extend(stored);
+        }
+        let Ok(stored) = serde_json::from_value::<RuntimeSettings>(merged) else {
             tracing::warn!("stored runtime settings are unreadable; using the configuration");
             return Ok(());
         };

@@ -341,7 +341,7 @@ async fn evaluate_one(
     engine: &Engine,
     rc: &RequestContext,
     conn: &ConnectionId,
-    schema: &SchemaInfo,
+    schema: &Arc<SchemaInfo>,
     gold_db: &compare::GoldDb,
     ex: &Example,
     timeout: Duration,
@@ -462,7 +462,11 @@ async fn evaluate_one(
         }
     }
 
-    let ctx = load_context(engine, &r.sources).await?;
+    let mut ctx = load_context(engine, &r.sources).await?;
+    // As `Engine::retrieve` does (eval connections have no override).
+    if engine.settings().allow_values_in_prompt {
+        ctx.values = crate::engine::prompt::linking::value_hints(&ex.question, schema);
+    }
     r.example_questions = ctx.examples.iter().map(|c| c.content.clone()).collect();
     if let Some(gold_refs) = recall::gold_refs(&ex.gold_sql, schema) {
         let (ddl, prompt, tokens) = context_recall(engine, schema, &ex.question, ctx, &gold_refs);
@@ -505,7 +509,7 @@ async fn load_context(
 /// provider would get for this context, and that prompt's estimated tokens.
 fn context_recall(
     engine: &Engine,
-    schema: &SchemaInfo,
+    schema: &Arc<SchemaInfo>,
     question: &str,
     ctx: RetrievedContext,
     gold: &recall::GoldRefs,
@@ -522,29 +526,19 @@ fn context_recall(
     let ddl_shown = shown_by(&mut ctx.ddl.iter().map(|c| c.content.as_str()));
     let ddl_recall = recall::covers(gold, &ddl_shown);
 
-    // The prompt falls back to the whole schema when no DDL was retrieved,
-    // and drops items that do not fit the budget: check what it really holds.
-    let candidates: Vec<String> = if ctx.ddl.is_empty() {
-        schema.tables.iter().map(|t| t.to_ddl()).collect()
-    } else {
-        ctx.ddl.iter().map(|c| c.content.clone()).collect()
-    };
+    // The prompt shows the whole schema when it fits and links (drops
+    // tables and columns) when it does not: check what it really holds.
     let req = GenerationRequest {
         question: question.to_string(),
         dialect: crate::domain::Dialect::Sqlite,
-        schema: Arc::new(schema.clone()),
+        schema: schema.clone(),
         context: ctx,
         previous_attempts: Vec::new(),
         correlation_id: None,
         token_budget: engine.settings().token_budget,
     };
     let prompt = crate::engine::prompt::build_prompt(&req);
-    let prompt_shown = shown_by(
-        &mut candidates
-            .iter()
-            .map(String::as_str)
-            .filter(|d| prompt.user.contains(d)),
-    );
+    let prompt_shown = shown_by(&mut recall::schema_blocks(&prompt.user).into_iter());
     (
         ddl_recall,
         recall::covers(gold, &prompt_shown),

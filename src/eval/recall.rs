@@ -128,6 +128,20 @@ pub fn ddl_refs(ddl: &str, schema: &SchemaInfo) -> Option<(String, BTreeSet<Stri
     })
 }
 
+/// The DDL blocks of a prompt's `<schema>` section (blank-line separated),
+/// as the model reads them.
+pub fn schema_blocks(user_message: &str) -> Vec<&str> {
+    let Some(start) = user_message.find("<schema>\n") else {
+        return Vec::new();
+    };
+    let body = &user_message[start + "<schema>\n".len()..];
+    let body = body.find("</schema>").map_or(body, |end| &body[..end]);
+    body.split("\n\n")
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
 /// Does the union of `shown` (table → columns) cover every gold reference?
 pub fn covers(gold: &GoldRefs, shown: &BTreeMap<String, BTreeSet<String>>) -> bool {
     gold.tables.iter().all(|t| shown.contains_key(t))
@@ -199,6 +213,49 @@ mod tests {
         let shown = BTreeMap::from([("singer".to_string(), cols_of(&s, 0))]);
         assert!(covers(&gold, &shown));
         assert!(!covers(&gold, &BTreeMap::new()));
+    }
+
+    #[test]
+    fn the_prompt_shows_what_its_schema_section_holds() {
+        use crate::engine::llm::{GenerationRequest, RetrievedContext};
+        // A wide `singer` table that cannot be shown whole in the budget.
+        let mut s = schema();
+        s.tables[0].primary_key = vec!["Singer_ID".into()];
+        s.tables[0].columns.extend((0..200).map(|i| ColumnInfo {
+            name: format!("extra_{i}"),
+            data_type: "TEXT".into(),
+            nullable: true,
+            ..Default::default()
+        }));
+        let req = GenerationRequest {
+            question: "What is the age of each singer?".into(),
+            dialect: crate::domain::Dialect::Sqlite,
+            schema: std::sync::Arc::new(s.clone()),
+            context: RetrievedContext::default(),
+            previous_attempts: vec![],
+            correlation_id: None,
+            token_budget: 600,
+        };
+        let prompt = crate::engine::prompt::build_prompt(&req);
+        let mut shown: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for block in schema_blocks(&prompt.user) {
+            let (t, cols) = ddl_refs(block, &s).expect(block);
+            shown.entry(t).or_default().extend(cols);
+        }
+        let singer = &shown["singer"];
+        assert!(
+            singer.contains("age") && singer.contains("singer_id"),
+            "{shown:?}"
+        );
+        assert!(
+            !singer.contains("extra_1"),
+            "trimmed columns are not counted"
+        );
+        let gold = gold_refs("SELECT age FROM singer", &s).unwrap();
+        assert!(covers(&gold, &shown));
+        let gold = gold_refs("SELECT extra_7 FROM singer", &s).unwrap();
+        assert!(!covers(&gold, &shown));
+        assert!(schema_blocks("no schema here").is_empty());
     }
 
     fn cols_of(s: &SchemaInfo, i: usize) -> BTreeSet<String> {

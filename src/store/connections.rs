@@ -15,6 +15,9 @@ pub struct StoredConnectionSettings {
     pub max_rows: Option<u64>,
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Overrides `llm.allow_values_in_prompt` for this connection.
+    #[serde(default)]
+    pub allow_values_in_prompt: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

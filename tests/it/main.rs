@@ -19,6 +19,7 @@ mod generator;
 mod jobs_backups;
 mod observability;
 mod openapi;
+mod prompts;
 mod providers;
 mod rate_limit;
 mod redis_cache;

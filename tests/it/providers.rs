@@ -243,6 +243,7 @@ fn request() -> GenerationRequest {
                 content: "How many customers are there?".into(),
                 sql: Some("SELECT count(*) FROM customers".into()),
             }],
+            values: vec![],
         },
         previous_attempts: vec![],
         correlation_id: Some("corr-123".into()),

@@ -335,6 +335,7 @@ async fn stored_connections_round_trip_bytes_and_settings(s: &Store) {
             allowed_tables: Some(vec!["orders".into()]),
             max_rows: Some(50),
             timeout_secs: None,
+            allow_values_in_prompt: Some(false),
         },
         created_at: String::new(),
         updated_at: String::new(),
@@ -347,6 +348,7 @@ async fn stored_connections_round_trip_bytes_and_settings(s: &Store) {
     let got = s.get_connection("sales").await.unwrap();
     assert_eq!(got.dsn_encrypted.as_deref(), Some(&bytes[..]));
     assert_eq!(got.settings.max_rows, Some(50));
+    assert_eq!(got.settings.allow_values_in_prompt, Some(false));
     c.description = None;
     c.settings.max_rows = Some(7);
     s.update_connection(&c).await.unwrap();

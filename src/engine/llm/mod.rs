@@ -41,6 +41,23 @@ pub struct RetrievedContext {
     pub ddl: Vec<ContextItem>,
     pub documentation: Vec<ContextItem>,
     pub examples: Vec<ContextItem>,
+    /// Stored values of columns the question names or whose values it
+    /// mentions. Always empty unless `llm.allow_values_in_prompt` is on:
+    /// this is the only way database values reach a prompt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<ValueHint>,
+}
+
+/// Stored values of one column, offered to the model so it spells filter
+/// values as the database does (see [`crate::engine::prompt::linking::value_hints`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValueHint {
+    pub table: String,
+    pub column: String,
+    /// Stored values that the question mentions, as stored.
+    pub matched: Vec<String>,
+    /// A few other stored values, to show their form.
+    pub samples: Vec<String>,
 }
 
 impl RetrievedContext {
