@@ -23,7 +23,7 @@
 
 pub mod fewshot;
 pub mod linking;
-mod words;
+pub(crate) mod words;
 
 use std::sync::LazyLock;
 

@@ -99,40 +99,10 @@ fn make(raw: String, quoted: bool, capitalised: bool) -> Token {
 }
 
 /// Light stemming, the same for question words and schema words, so
-/// "categories"/"category", "hired"/"hire_date", "shipped"/"ship" meet.
+/// "categories"/"category", "hired"/"hire_date", "shipped"/"ship" meet: the
+/// prompt's schema linking uses the same stemmer.
 pub fn stem(word: &str) -> String {
-    let w = word.to_lowercase();
-    if w.len() <= 3 || w.chars().any(|c| c.is_ascii_digit()) {
-        return w;
-    }
-    let mut s = if let Some(b) = w.strip_suffix("ies") {
-        format!("{b}y")
-    } else if w.ends_with("sses")
-        || w.ends_with("xes")
-        || w.ends_with("ches")
-        || w.ends_with("shes")
-    {
-        w[..w.len() - 2].to_string()
-    } else if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        w[..w.len() - 1].to_string()
-    } else {
-        w
-    };
-    for suffix in ["ing", "ed"] {
-        if s.len() > suffix.len() + 2 && s.ends_with(suffix) {
-            s.truncate(s.len() - suffix.len());
-            let b = s.as_bytes();
-            let n = b.len();
-            if n >= 2 && b[n - 1] == b[n - 2] && !matches!(b[n - 1], b'l' | b's' | b'z') {
-                s.pop();
-            }
-            break;
-        }
-    }
-    if s.len() > 3 && s.ends_with('e') {
-        s.pop();
-    }
-    s
+    crate::engine::prompt::words::stem(word)
 }
 
 /// Function words that carry no meaning for matching (intent words such as
