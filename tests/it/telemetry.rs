@@ -193,24 +193,27 @@ async fn spans_are_exported_as_otlp_json() {
     let trace_id = trace_id.expect("a trace id inside the request span");
     telemetry.guard.shutdown().await;
 
+    // Usually one batch; a busy machine may let the export interval split
+    // the spans over two, and every batch must carry the same envelope.
     let received = collector.received();
-    assert_eq!(received.len(), 1, "one batch: {received:?}");
-    let r = &received[0];
-    assert_eq!(r.path, "/v1/traces");
-    assert_eq!(r.header("content-type"), "application/json");
-    assert_eq!(r.header("x-api-key"), "k1");
-    let body = r.json();
-    let resource = &body["resourceSpans"][0]["resource"]["attributes"];
-    assert_eq!(
-        attribute(resource, "service.name")["stringValue"],
-        "insight-test"
-    );
-    assert_eq!(
-        attribute(resource, "service.version")["stringValue"],
-        env!("CARGO_PKG_VERSION")
-    );
-
-    let spans = spans_of(&body);
+    assert!(!received.is_empty(), "nothing was exported");
+    let mut spans = Vec::new();
+    for r in &received {
+        assert_eq!(r.path, "/v1/traces");
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(r.header("x-api-key"), "k1");
+        let body = r.json();
+        let resource = &body["resourceSpans"][0]["resource"]["attributes"];
+        assert_eq!(
+            attribute(resource, "service.name")["stringValue"],
+            "insight-test"
+        );
+        assert_eq!(
+            attribute(resource, "service.version")["stringValue"],
+            env!("CARGO_PKG_VERSION")
+        );
+        spans.extend(spans_of(&body));
+    }
     assert_eq!(spans.len(), 3, "{spans:?}");
     for s in &spans {
         assert!(is_hex(&s["traceId"], 32) && is_hex(&s["spanId"], 16), "{s}");
@@ -320,10 +323,16 @@ async fn an_incoming_traceparent_is_continued() {
     );
     telemetry.guard.shutdown().await;
 
+    // The exporter may split the spans over several batches on a busy
+    // machine: every batch goes to the configured path, and together they
+    // hold the sampled trace only.
     let received = collector.received();
-    assert_eq!(received.len(), 1, "{received:?}");
-    assert_eq!(received[0].path, "/custom/traces");
-    let spans = spans_of(&received[0].json());
+    assert!(!received.is_empty(), "nothing was exported");
+    assert!(
+        received.iter().all(|r| r.path == "/custom/traces"),
+        "{received:?}"
+    );
+    let spans: Vec<Value> = received.iter().flat_map(|r| spans_of(&r.json())).collect();
     assert_eq!(spans.len(), 2, "only the sampled trace: {spans:?}");
     let (request, ask) = (span_named(&spans, "request"), span_named(&spans, "ask"));
     assert_eq!(request["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");

@@ -198,7 +198,7 @@ await step('a 👎 with a corrected SQL is learned', async () => {
   await admin.getByLabel('Comment (optional)').fill('name the count');
   await check(admin, '05-feedback-form');
   await admin.getByRole('button', { name: 'Send feedback' }).click();
-  await admin.getByText('This is now a training example').waitFor();
+  await admin.locator('#main').getByText('This is now a training example').waitFor();
 });
 
 await step('asking again gives the corrected answer', async () => {
@@ -279,17 +279,17 @@ await step('training lists the learned example and adds documentation', async ()
   await admin.getByRole('heading', { name: 'Training', exact: true }).waitFor();
   await admin.getByLabel('Kind', { exact: true }).first().selectOption('question_sql');
   await admin.getByRole('button', { name: 'Search', exact: true }).click();
-  await admin.getByText('customers_in_country').first().waitFor();
+  await admin.locator('#main').getByText('customers_in_country').first().waitFor();
   await admin.locator('form.card').getByLabel('Kind').selectOption('documentation');
   await admin.getByLabel('Content (question, text or DDL)').fill('A VIP customer has spent more than 1000 in total.');
   await admin.getByRole('button', { name: 'Add', exact: true }).click();
-  await admin.getByText('Added.').waitFor();
+  await admin.locator('#main').getByText('Added.').waitFor();
   await check(admin, '10-training');
 });
 
 await step('the admin dashboard shows figures and charts', async () => {
   await admin.goto(`${BASE}/ui/admin`);
-  await admin.getByText('Answer rate').waitFor();
+  await admin.locator('#main').getByText('Answer rate').waitFor();
   await admin.locator('.chart-box svg.chart').first().waitFor();
   const questions = await admin.locator('.tile').first().locator('.tile-value').innerText();
   assert.ok(Number(questions) >= 2, `questions tile: ${questions}`);
@@ -300,7 +300,7 @@ await step('connections, audit log and API keys pages', async () => {
   await admin.goto(`${BASE}/ui/admin/connections`);
   await admin.getByRole('heading', { name: 'demo' }).waitFor();
   await admin.getByRole('button', { name: 'Test connection' }).first().click();
-  await admin.getByText('Connection demo works').waitFor();
+  await admin.locator('#main').getByText('Connection demo works').waitFor();
   // A connection added through the API: tested, refreshed, deleted.
   await admin.getByLabel('Name').fill('shop_copy');
   await admin.getByLabel('Dialect').selectOption('sqlite');
@@ -320,12 +320,12 @@ await step('connections, audit log and API keys pages', async () => {
   await check(admin, '12-admin-connections');
   admin.once('dialog', (d) => d.accept());
   await copy.getByRole('button', { name: 'Delete' }).click();
-  await admin.getByText('Deleted shop_copy.').waitFor();
+  await admin.locator('#main').getByText('Deleted shop_copy.').waitFor();
   await admin.getByRole('region', { name: 'shop_copy' }).waitFor({ state: 'detached' });
   assert.equal(await admin.getByRole('region', { name: 'shop_copy' }).count(), 0);
   await admin.goto(`${BASE}/ui/admin/operations`);
   await admin.getByRole('button', { name: 'Back up now' }).click();
-  await admin.getByText(/^Backup insight-sqlite-.* written/).waitFor();
+  await admin.locator('#main').getByText(/^Backup insight-sqlite-.* written/).waitFor();
   await admin.getByRole('region', { name: 'Backups' }).locator('tbody tr').first().waitFor();
   await admin.getByRole('region', { name: 'Background jobs' }).getByText('introspect (demo)').first().waitFor();
   await check(admin, '19-admin-jobs-backups');
@@ -335,7 +335,7 @@ await step('connections, audit log and API keys pages', async () => {
   await admin.goto(`${BASE}/ui/keys`);
   await admin.getByLabel('Name').fill('ci key');
   await admin.getByRole('button', { name: 'Create key' }).click();
-  await admin.getByText('shown only this once').waitFor();
+  await admin.locator('#main').getByText('shown only this once').waitFor();
   assert.match(await admin.locator('code.secret').innerText(), /^ik_/);
   await check(admin, '14-api-keys');
 });
@@ -349,7 +349,7 @@ await step('an admin creates a user who can then sign in', async () => {
   await admin.getByLabel('Role', { exact: true }).selectOption('viewer');
   await admin.getByLabel('Password').fill(VIEWER_PASSWORD);
   await admin.getByRole('button', { name: 'Create user' }).click();
-  await admin.getByText(`Created ${VIEWER}.`).waitFor();
+  await admin.locator('#main').getByText(`Created ${VIEWER}.`).waitFor();
   await admin.getByRole('cell', { name: VIEWER, exact: true }).waitFor();
   // Its databases: granted at creation, editable afterwards.
   await admin.getByRole('row', { name: new RegExp(`^${VIEWER}\\b`) }).getByRole('button', { name: 'Databases' }).click();
@@ -357,7 +357,7 @@ await step('an admin creates a user who can then sign in', async () => {
   assert.equal(await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByLabel('demo').isChecked(), true);
   await check(admin, '15-admin-users');
   await admin.getByRole('group', { name: `Databases of ${VIEWER}` }).getByRole('button', { name: 'Save' }).click();
-  await admin.getByText(`Databases of ${VIEWER} saved.`).waitFor();
+  await admin.locator('#main').getByText(`Databases of ${VIEWER} saved.`).waitFor();
 });
 
 const viewer = await newPage();
