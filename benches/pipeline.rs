@@ -233,7 +233,7 @@ fn bench_pipeline(c: &mut Criterion) {
     let schema = conn.schema();
     let question = Question::parse(QUESTION).expect("question");
     let context = runtime
-        .block_on(engine.retrieve(&conn, QUESTION))
+        .block_on(engine.retrieve(&conn, QUESTION, &Default::default()))
         .expect("retrieve");
     assert!(!context.examples.is_empty() && !context.ddl.is_empty());
     let request = GenerationRequest {
@@ -264,7 +264,7 @@ fn bench_pipeline(c: &mut Criterion) {
     group.bench_function("retrieve (embed, search, load, hints)", |b| {
         b.iter(|| {
             runtime
-                .block_on(engine.retrieve(&conn, black_box(QUESTION)))
+                .block_on(engine.retrieve(&conn, black_box(QUESTION), &Default::default()))
                 .expect("retrieve")
         })
     });

@@ -1,13 +1,22 @@
 //! The set of target connections the service knows, each with its connector,
 //! its current schema (refreshed by introspection) and its SQL policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::{Connector, ConnectorError, ExecLimits, SchemaInfo};
 use crate::domain::{ConnectionId, Dialect};
 use crate::engine::sql::SqlPolicy;
+
+/// Narrowed schemas kept per connection (distinct allowlists in use).
+const MAX_NARROWED: usize = 16;
+
+struct Narrowed {
+    from: Arc<SchemaInfo>,
+    allowed: BTreeSet<String>,
+    schema: Arc<SchemaInfo>,
+}
 
 /// One registered connection.
 pub struct ConnectionHandle {
@@ -20,6 +29,10 @@ pub struct ConnectionHandle {
     /// Overrides `llm.allow_values_in_prompt` for this connection.
     pub allow_values_in_prompt: Option<bool>,
     schema: RwLock<Arc<SchemaInfo>>,
+    /// Schemas narrowed to an allowlist, built from the current schema (the
+    /// `Arc` they came from) and kept so that prompt preparation, cached
+    /// per schema `Arc`, is not redone for every request of a limited user.
+    narrowed: std::sync::Mutex<Vec<Narrowed>>,
     /// Bumped on each schema refresh that changed something; part of cache keys.
     schema_version: std::sync::atomic::AtomicU64,
 }
@@ -41,6 +54,7 @@ impl ConnectionHandle {
             allowed_tables,
             allow_values_in_prompt: None,
             schema: RwLock::new(Arc::new(SchemaInfo::default())),
+            narrowed: Default::default(),
             schema_version: Default::default(),
         }
     }
@@ -50,6 +64,31 @@ impl ConnectionHandle {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The schema as a caller limited to `allowed` (lower-case table names)
+    /// sees it: only those tables, and no foreign key pointing elsewhere.
+    /// `None`: the whole schema.
+    pub fn schema_for(&self, allowed: Option<&BTreeSet<String>>) -> Arc<SchemaInfo> {
+        let full = self.schema();
+        let Some(allowed) = allowed else {
+            return full;
+        };
+        let mut cache = self.narrowed.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|n| Arc::ptr_eq(&n.from, &full));
+        if let Some(n) = cache.iter().find(|n| &n.allowed == allowed) {
+            return n.schema.clone();
+        }
+        let schema = Arc::new(full.narrowed_to(allowed));
+        if cache.len() >= MAX_NARROWED {
+            cache.remove(0);
+        }
+        cache.push(Narrowed {
+            from: full,
+            allowed: allowed.clone(),
+            schema: schema.clone(),
+        });
+        schema
     }
 
     pub fn schema_version(&self) -> u64 {

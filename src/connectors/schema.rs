@@ -1,6 +1,8 @@
 //! The schema model produced by introspection, and its rendering as DDL text
 //! (the `ddl` training items) for retrieval and prompts.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -49,6 +51,28 @@ impl SchemaInfo {
 
     pub fn has_table(&self, name: &str) -> bool {
         self.table(name).is_some()
+    }
+
+    /// Only the tables whose lower-case names are in `allowed`, without the
+    /// foreign keys that point at a table left out: what a caller limited to
+    /// those tables may see of the schema.
+    pub fn narrowed_to(&self, allowed: &BTreeSet<String>) -> SchemaInfo {
+        let keep = |name: &str| allowed.contains(&name.to_lowercase());
+        let tables = self
+            .tables
+            .iter()
+            .filter(|t| keep(&t.name))
+            .map(|t| TableInfo {
+                foreign_keys: t
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| keep(&fk.ref_table))
+                    .cloned()
+                    .collect(),
+                ..t.clone()
+            })
+            .collect();
+        SchemaInfo { tables }
     }
 
     /// One `CREATE TABLE` statement per table, in schema order.

@@ -6,6 +6,7 @@
 pub mod chart;
 pub mod conversation;
 pub mod extras;
+pub mod grant;
 pub mod llm;
 pub mod maintenance;
 pub mod pipeline;

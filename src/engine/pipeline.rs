@@ -125,6 +125,12 @@ impl RequestContext {
         }
         policy
     }
+
+    /// The connection's schema as this caller may see it: narrowed to their
+    /// allowlist (see [`crate::engine::grant`]).
+    pub fn schema(&self, conn: &ConnectionHandle) -> Arc<crate::connectors::SchemaInfo> {
+        conn.schema_for(self.policy(conn).allowed_tables.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -602,7 +608,7 @@ impl Engine {
             let followups = match reply {
                 Ok(None) => self
                     .connection(connection)
-                    .map(|conn| Some(extras::builtin_followups(&view, &conn.schema())))
+                    .map(|conn| Some(extras::builtin_followups(&view, &rc.schema(&conn))))
                     .map_err(|e| AnswerWarning::new("followups_failed", e.to_string())),
                 Ok(Some(reply)) => extras::parse_followups(&reply.text, &question)
                     .map(Some)
@@ -695,25 +701,19 @@ impl Engine {
     }
 
     /// The first generation request for a question; corrections add
-    /// `previous_attempts`. Value hints of tables the caller may not query
-    /// are dropped: the model could put them into SQL the caller sees.
+    /// `previous_attempts`. The schema is the caller's view of it: a model
+    /// never sees tables the caller may not query.
     fn generation_request(
         &self,
         question: &Question,
         conn: &ConnectionHandle,
-        schema: Arc<crate::connectors::SchemaInfo>,
-        mut context: RetrievedContext,
+        context: RetrievedContext,
         rc: &RequestContext,
     ) -> GenerationRequest {
-        if let Some(allowed) = rc.policy(conn).allowed_tables {
-            context
-                .values
-                .retain(|h| allowed.contains(&h.table.to_lowercase()));
-        }
         GenerationRequest {
             question: question.to_string(),
             dialect: conn.dialect,
-            schema,
+            schema: rc.schema(conn),
             context,
             previous_attempts: Vec::new(),
             correlation_id: rc.correlation_id.clone(),
@@ -738,12 +738,15 @@ impl Engine {
     }
 
     /// Retrieve training context for `question` on `conn`, and the value
-    /// hints when the settings allow values in prompts.
+    /// hints when the settings allow values in prompts; for a caller with a
+    /// table allowlist, only what names no other table (see
+    /// [`crate::engine::grant`]).
     #[instrument(name = "retrieval", skip_all, fields(connection.id = %conn.id))]
     pub async fn retrieve(
         &self,
         conn: &ConnectionHandle,
         question: &str,
+        rc: &RequestContext,
     ) -> Result<RetrievedContext, PipelineError> {
         let vector = self.embedder.embed(question);
         let s = self.settings();
@@ -790,6 +793,17 @@ impl Engine {
         {
             ctx.values = crate::engine::prompt::linking::value_hints(question, &conn.schema());
         }
+        let policy = rc.policy(conn);
+        if policy.allowed_tables.is_some() {
+            let narrowed = rc.schema(conn);
+            crate::engine::grant::narrow_context(
+                &mut ctx,
+                &conn.schema(),
+                &narrowed,
+                conn.dialect,
+                &policy,
+            );
+        }
         Ok(ctx)
     }
 
@@ -807,6 +821,7 @@ impl Engine {
         &self,
         conn: &ConnectionHandle,
         question: &Question,
+        policy: &sql::SqlPolicy,
     ) -> Result<String, PipelineError> {
         let synced = self
             .index_versions
@@ -824,6 +839,12 @@ impl Engine {
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
+        // Callers with different allowlists see different schemas and
+        // context, so they get different generations (and sources).
+        let grant = match &policy.allowed_tables {
+            Some(tables) => tables.iter().cloned().collect::<Vec<_>>().join(","),
+            None => "*".to_string(),
+        };
         Ok(crate::cache::cache_key(&[
             "sql",
             &self.cache_namespace,
@@ -832,6 +853,7 @@ impl Engine {
             &training.to_string(),
             self.llm.name(),
             self.llm.model(),
+            &grant,
             &normalized,
         ]))
     }
@@ -993,7 +1015,7 @@ impl Engine {
     ) -> Result<(ValidatedSql, ResultSet, Vec<Source>, Option<String>, bool), PipelineError> {
         let schema = conn.schema();
         let policy = rc.policy(conn);
-        let key = self.cache_key(conn, question).await?;
+        let key = self.cache_key(conn, question, &policy).await?;
 
         // A cached generation (same question, schema, training and model)
         // skips retrieval and generation; it is validated again all the same.
@@ -1045,7 +1067,7 @@ impl Engine {
         }
 
         let t = Instant::now();
-        let context = self.retrieve(conn, question.as_str()).await?;
+        let context = self.retrieve(conn, question.as_str(), rc).await?;
         metrics::retrieval(t.elapsed());
         timings.retrieval = ms(t.elapsed());
         let sources = Self::sources(&context);
@@ -1059,7 +1081,7 @@ impl Engine {
         )
         .await;
 
-        let mut req = self.generation_request(question, conn, schema.clone(), context, rc);
+        let mut req = self.generation_request(question, conn, context, rc);
         let max_attempts = 1 + self.settings().max_correction_attempts;
         let mut last_error: Option<PipelineError> = None;
         for attempt in 1..=max_attempts {
@@ -1165,9 +1187,9 @@ impl Engine {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let schema = conn.schema();
-        let context = self.retrieve(&conn, question.as_str()).await?;
+        let context = self.retrieve(&conn, question.as_str(), rc).await?;
         let sources = Self::sources(&context);
-        let mut req = self.generation_request(question, &conn, schema.clone(), context, rc);
+        let mut req = self.generation_request(question, &conn, context, rc);
         let mut last: Option<GeneratedSql> = None;
         for attempt in 1..=(1 + self.settings().max_correction_attempts) {
             let generation = self.call_llm(&req).await?;

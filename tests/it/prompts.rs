@@ -245,3 +245,55 @@ async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
     app.ask(question).await.expect(200);
     assert!(last(&prompts).contains("customers.country: 'Germany'"));
 }
+
+#[tokio::test]
+async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them() {
+    let (prompts, llm) = recording_llm().await;
+    let app = TestApp::builder()
+        .config(|c| c.cache.sql_ttl_secs = 0)
+        .llm(Arc::new(llm))
+        .spawn()
+        .await;
+    for body in [
+        json!({ "kind": "documentation", "content": "Stock of a product is kept in products.stock_level." }),
+        json!({ "kind": "question_sql", "content": "Number of cancelled orders for each product",
+                "sql": "SELECT p.name, COUNT(*) FROM order_items oi JOIN products p ON p.id = oi.product_id JOIN orders o ON o.id = oi.order_id WHERE o.status = 'cancelled' GROUP BY p.name" }),
+        json!({ "kind": "documentation", "content": "A cancelled order has status 'cancelled' in orders." }),
+        json!({ "kind": "question_sql", "content": "How many orders were cancelled?",
+                "sql": "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'" }),
+    ] {
+        app.post("/api/v1/training", body).await.expect(201);
+    }
+    let viewer = app
+        .user_with_grants(
+            insight::auth::Role::Viewer,
+            &[insight::store::grants::Grant {
+                connection: "demo".into(),
+                allowed_tables: Some(vec!["orders".into()]),
+            }],
+        )
+        .await;
+    let question = "How many cancelled orders per product?";
+    let _ = viewer.ask(question).await;
+    let sent = prompts.lock().unwrap().first().cloned().expect("a prompt");
+    assert!(sent.contains("CREATE TABLE orders"), "{sent}");
+    assert!(sent.contains("A cancelled order has status"), "{sent}");
+    assert!(sent.contains("SELECT COUNT(*) FROM orders WHERE status = 'cancelled'"), "{sent}");
+    for other in [
+        "CREATE TABLE customers",
+        "CREATE TABLE products",
+        "CREATE TABLE order_items",
+        "CREATE TABLE employees",
+        "REFERENCES",
+        "stock_level",
+        "JOIN products",
+    ] {
+        assert!(!sent.contains(other), "{other} was sent: {sent}");
+    }
+    // The admin, with the whole connection, is sent all of it.
+    app.ask(question).await.expect(200);
+    let all = last(&prompts);
+    for expected in ["CREATE TABLE products", "stock_level", "JOIN products", "REFERENCES"] {
+        assert!(all.contains(expected), "{expected} missing: {all}");
+    }
+}

@@ -270,7 +270,7 @@ fn dialect_notes(dialect: Dialect) -> &'static [&'static str] {
             "Integer division truncates: cast to numeric for ratios.",
         ],
         Dialect::Mysql => &[
-            "Quote identifiers with backticks.",
+            "Quote identifiers with backticks: the schema shows names that need quoting in double quotes, but MySQL reads \"a b\" as a string, so write `a b`.",
             "Use DATE_FORMAT(col, '%Y-%m'), YEAR(col) and DATE_SUB/INTERVAL for dates.",
             "Concatenate strings with CONCAT(); || is not concatenation.",
             "Use LIMIT for top-N; there is no FULL OUTER JOIN.",
