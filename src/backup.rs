@@ -5,7 +5,9 @@
 //! of the database (`VACUUM INTO`, `.sqlite`), for PostgreSQL a `pg_dump` in
 //! custom format (`.pgdump`) of the store's schema. Files are written under a
 //! `.partial` name and renamed when complete, so a backup that was killed
-//! leaves no file that looks finished; the next backup removes leftovers.
+//! leaves no file that looks finished; a later backup removes leftovers once
+//! they have been idle for 15 minutes. Backups of one process run one at a
+//! time.
 //! `keep` prunes the oldest. `restore` loads a backup into an *empty* store
 //! (it refuses to overwrite data). The JSON export carries training items,
 //! feedback and the questions it is about, and conversations with their
@@ -99,19 +101,38 @@ pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
     Ok(out)
 }
 
+/// Backups of one process run one at a time: a second request waits for
+/// the first instead of racing it for file names, leftovers and pruning.
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A `.partial` file untouched for this long belongs to no running backup
+/// (one being written is written continuously), so it is a leftover. Younger
+/// ones may be another replica's backup in progress in a shared directory.
+const STALE_PARTIAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Take a backup now into `dir`, then keep only the `keep` newest (0: all).
 pub async fn create(store: &Store, dir: &Path, keep: u32) -> Result<BackupInfo, BackupError> {
+    let _one_at_a_time = RUNNING.lock().await;
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| io(&dir.display().to_string(), e))?;
-    remove_partials(dir).await;
+    remove_stale_partials(dir).await;
     let backend = store.backend();
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
-    let name = format!(
-        "{PREFIX}{}-{stamp}.{}",
-        backend.as_str(),
-        extension(backend)
-    );
+    // A fresh name: two backups within one millisecond (several replicas
+    // sharing the directory) must not write the same file.
+    let name = loop {
+        let stamp = Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+        let name = format!(
+            "{PREFIX}{}-{stamp}.{}",
+            backend.as_str(),
+            extension(backend)
+        );
+        let taken = |n: &str| dir.join(n).exists();
+        if !taken(&name) && !taken(&format!("{name}.partial")) {
+            break name;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
     let partial = dir.join(format!("{name}.partial"));
     let result = match backend {
         Backend::Sqlite => store.sqlite_snapshot(&partial).await.map_err(Into::into),
@@ -141,20 +162,36 @@ pub async fn create(store: &Store, dir: &Path, keep: u32) -> Result<BackupInfo, 
     })
 }
 
-async fn remove_partials(dir: &Path) {
+/// Remove `.partial` leftovers of backups that were killed.
+async fn remove_stale_partials(dir: &Path) {
     if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
         while let Ok(Some(e)) = entries.next_entry().await {
-            if e.file_name().to_string_lossy().ends_with(".partial") {
+            if !e.file_name().to_string_lossy().ends_with(".partial") {
+                continue;
+            }
+            let idle = e
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if idle.is_some_and(|idle| idle >= STALE_PARTIAL) {
                 let _ = tokio::fs::remove_file(e.path()).await;
             }
         }
     }
 }
 
+/// Keep the `keep` newest backups. A file already gone (pruned by another
+/// replica sharing the directory) is not an error.
 fn prune(dir: &Path, keep: usize) -> Result<(), BackupError> {
     for old in list(dir)?.into_iter().skip(keep) {
         let path = dir.join(&old.name);
-        std::fs::remove_file(&path).map_err(|e| io(&path.display().to_string(), e))?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path.display().to_string(), e)),
+        }
     }
     Ok(())
 }

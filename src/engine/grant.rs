@@ -61,8 +61,7 @@ pub fn narrow_context(
                 None => false,
             },
             None => {
-                created_names(text).iter().all(|n| allowed.contains(n))
-                    && !names_any(text, &hidden)
+                created_names(text).iter().all(|n| allowed.contains(n)) && !names_any(text, &hidden)
             }
         }
     });
@@ -232,20 +231,52 @@ mod tests {
             ddl: vec![
                 item(TrainingKind::Ddl, &full.tables[2].to_ddl(), None),
                 item(TrainingKind::Ddl, &full.tables[1].to_ddl(), None),
-                item(TrainingKind::Ddl, "CREATE TABLE IF NOT EXISTS \"Salaries\" (x int);", None),
-                item(TrainingKind::Ddl, "create view big_orders as select * from orders;", None),
-                item(TrainingKind::Ddl, "CREATE TABLE customers_archive (id int);", None),
-                item(TrainingKind::Ddl, "CREATE VIEW v AS SELECT * FROM `salaries`;", None),
+                item(
+                    TrainingKind::Ddl,
+                    "CREATE TABLE IF NOT EXISTS \"Salaries\" (x int);",
+                    None,
+                ),
+                item(
+                    TrainingKind::Ddl,
+                    "create view big_orders as select * from orders;",
+                    None,
+                ),
+                item(
+                    TrainingKind::Ddl,
+                    "CREATE TABLE customers_archive (id int);",
+                    None,
+                ),
+                item(
+                    TrainingKind::Ddl,
+                    "CREATE VIEW v AS SELECT * FROM `salaries`;",
+                    None,
+                ),
             ],
             documentation: vec![
-                item(TrainingKind::Documentation, "Pay lives in [salaries].", None),
-                item(TrainingKind::Documentation, "Revenue is the sum of orders.", None),
+                item(
+                    TrainingKind::Documentation,
+                    "Pay lives in [salaries].",
+                    None,
+                ),
+                item(
+                    TrainingKind::Documentation,
+                    "Revenue is the sum of orders.",
+                    None,
+                ),
             ],
             examples: vec![
-                item(TrainingKind::QuestionSql, "total pay", Some("SELECT SUM(amount) FROM salaries")),
-                item(TrainingKind::QuestionSql, "orders per country", Some(
-                    "SELECT c.country, COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id GROUP BY 1",
-                )),
+                item(
+                    TrainingKind::QuestionSql,
+                    "total pay",
+                    Some("SELECT SUM(amount) FROM salaries"),
+                ),
+                item(
+                    TrainingKind::QuestionSql,
+                    "orders per country",
+                    Some(
+                        "SELECT c.country, COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id GROUP BY 1",
+                    ),
+                ),
                 item(TrainingKind::QuestionSql, "no sql", None),
             ],
             values: vec![
@@ -268,7 +299,11 @@ mod tests {
         let ddl: Vec<&str> = ctx.ddl.iter().map(|i| i.content.as_str()).collect();
         assert_eq!(ddl.len(), 1, "{ddl:?}");
         assert_eq!(ddl[0], narrowed.table("orders").unwrap().to_ddl());
-        let docs: Vec<&str> = ctx.documentation.iter().map(|i| i.content.as_str()).collect();
+        let docs: Vec<&str> = ctx
+            .documentation
+            .iter()
+            .map(|i| i.content.as_str())
+            .collect();
         assert_eq!(docs, ["Revenue is the sum of orders."]);
         let examples: Vec<&str> = ctx.examples.iter().map(|i| i.content.as_str()).collect();
         assert_eq!(examples, ["orders per country"]);
@@ -283,14 +318,22 @@ mod tests {
             ddl: vec![item(TrainingKind::Ddl, &full.tables[2].to_ddl(), None)],
             ..Default::default()
         };
-        narrow_context(&mut ctx, &full, &full, Dialect::Sqlite, &SqlPolicy::default());
+        narrow_context(
+            &mut ctx,
+            &full,
+            &full,
+            Dialect::Sqlite,
+            &SqlPolicy::default(),
+        );
         assert_eq!(ctx.ddl.len(), 1);
     }
 
     #[test]
     fn created_names_are_read_past_modifiers_and_quotes() {
         assert_eq!(
-            created_names("CREATE OR REPLACE TEMP VIEW main.\"Big\" AS SELECT 1; create table t(x int)"),
+            created_names(
+                "CREATE OR REPLACE TEMP VIEW main.\"Big\" AS SELECT 1; create table t(x int)"
+            ),
             ["big", "t"]
         );
         assert!(created_names("-- just a comment").is_empty());

@@ -229,11 +229,15 @@ async fn a_job_whose_worker_was_killed_is_taken_over_and_finished_once() {
     assert_eq!(claimed.id, job.id);
     let backups = dir.path().join("data/backups");
     std::fs::create_dir_all(&backups).unwrap();
-    std::fs::write(
-        backups.join("insight-sqlite-20260101T000000000Z.sqlite.partial"),
-        "half",
-    )
-    .unwrap();
+    let half = backups.join("insight-sqlite-20260101T000000000Z.sqlite.partial");
+    std::fs::write(&half, "half").unwrap();
+    // Killed an hour ago: a leftover, not a backup in progress.
+    std::fs::File::options()
+        .write(true)
+        .open(&half)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
 
     let mut worker = insight_cmd(dir.path())
         .arg("worker")
@@ -390,6 +394,34 @@ async fn sqlite_backup_wipe_restore_gives_identical_data() {
         again.unwrap_err().to_string().contains("not empty"),
         "restore must not overwrite"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_backups_all_finish_under_their_own_names() {
+    let s = sqlite_store().await;
+    seed(&s).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A recent `.partial` may be another replica's backup in progress: kept.
+    let busy = dir
+        .path()
+        .join("insight-sqlite-20990101T000000000Z.sqlite.partial");
+    std::fs::write(&busy, "in progress").unwrap();
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, dir) = (Store::clone(&s), dir.path().to_path_buf());
+            tokio::spawn(async move { insight::backup::create(&store, &dir, 4).await })
+        })
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for run in runs {
+        let info = run.await.unwrap().expect("every backup finishes");
+        assert!(info.size_bytes > 0);
+        names.insert(info.name);
+    }
+    assert_eq!(names.len(), 6, "distinct names: {names:?}");
+    let listed = insight::backup::list(dir.path()).unwrap();
+    assert_eq!(listed.len(), 4, "pruned to keep = 4: {listed:?}");
+    assert!(busy.exists(), "a fresh partial is not removed");
 }
 
 #[tokio::test]

@@ -278,7 +278,10 @@ async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them()
     let sent = prompts.lock().unwrap().first().cloned().expect("a prompt");
     assert!(sent.contains("CREATE TABLE orders"), "{sent}");
     assert!(sent.contains("A cancelled order has status"), "{sent}");
-    assert!(sent.contains("SELECT COUNT(*) FROM orders WHERE status = 'cancelled'"), "{sent}");
+    assert!(
+        sent.contains("SELECT COUNT(*) FROM orders WHERE status = 'cancelled'"),
+        "{sent}"
+    );
     for other in [
         "CREATE TABLE customers",
         "CREATE TABLE products",
@@ -293,7 +296,12 @@ async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them()
     // The admin, with the whole connection, is sent all of it.
     app.ask(question).await.expect(200);
     let all = last(&prompts);
-    for expected in ["CREATE TABLE products", "stock_level", "JOIN products", "REFERENCES"] {
+    for expected in [
+        "CREATE TABLE products",
+        "stock_level",
+        "JOIN products",
+        "REFERENCES",
+    ] {
         assert!(all.contains(expected), "{expected} missing: {all}");
     }
 }

@@ -344,7 +344,10 @@ fn dialect_notes_follow_the_dialect() {
     assert!(p.system.contains("in the MySQL dialect"));
     assert!(p.system.contains("backticks") && p.system.contains("DATE_FORMAT"));
     assert!(p.system.contains("CONCAT()"));
-    assert!(!p.system.contains("double quotes") && !p.system.contains("strftime"));
+    assert!(
+        !p.system.contains("Quote identifiers with double quotes")
+            && !p.system.contains("strftime")
+    );
 }
 
 #[test]
