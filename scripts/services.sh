@@ -5,8 +5,11 @@
 #   PostgreSQL 127.0.0.1:5432 user postgres (trust), database test -> INSIGHT_TEST_POSTGRES_URL
 #   MariaDB    127.0.0.1:3306 user root (no password), database test -> INSIGHT_TEST_MYSQL_URL
 #   Redis      127.0.0.1:6379                                     -> INSIGHT_TEST_REDIS_URL
-#   Redis TLS  127.0.0.1:6390, certificate from a test CA made under target/redis-tls
-#                                      -> INSIGHT_TEST_REDIS_TLS_URL, INSIGHT_TEST_REDIS_TLS_CA
+#   Redis TLS  127.0.0.1:6390, TLS only                            -> INSIGHT_TEST_REDIS_TLS_URL
+#   MariaDB TLS 127.0.0.1:3307, TLS only (require_secure_transport), user root,
+#              database test, data under target/mariadb-tls     -> INSIGHT_TEST_MYSQL_TLS_URL
+#              (both with a certificate from a test CA made under target/test-tls
+#              -> INSIGHT_TEST_TLS_CA)
 #   Chroma     127.0.0.1:8765 (pip chromadb in target/chroma-venv) -> INSIGHT_TEST_CHROMA_URL
 #
 # A server that is not installed is reported with a hint and its variable left
@@ -88,42 +91,50 @@ _insight_redis() {
     export INSIGHT_TEST_REDIS_URL="redis://127.0.0.1:6379"
 }
 
-# A second Redis that only speaks TLS, with a server certificate for
-# 127.0.0.1 signed by a CA made once under target/redis-tls (test data only).
+# A test CA and a server certificate for 127.0.0.1 signed by it, made once
+# under target/test-tls (test data only), for the TLS-only servers below.
+# Prints why and fails when they cannot be made.
+_insight_test_certs() {
+    local dir="$1"
+    [ -f "$dir/server.crt" ] && return 0
+    if ! command -v openssl >/dev/null 2>&1; then
+        echo "services: openssl is not installed (apt-get install openssl), so the TLS servers are not started; their tests will be skipped" >&2
+        return 1
+    fi
+    mkdir -p "$dir"
+    if ! {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=insight test CA" \
+            -keyout "$dir/ca.key" -out "$dir/ca.crt" &&
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$dir/server.key" -out "$dir/server.csr" &&
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/ext.cnf" &&
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+            -CAcreateserial -days 3650 -extfile "$dir/ext.cnf" -out "$dir/server.crt"
+    } >"$dir/openssl.log" 2>&1; then
+        rm -f "$dir/server.crt"
+        echo "services: making the test TLS certificate failed (see $dir/openssl.log); the TLS tests will be skipped" >&2
+        return 1
+    fi
+}
+
+# A second Redis that only speaks TLS, with the test certificate.
 _INSIGHT_REDIS_TLS_PORT=6390
 
 _insight_redis_tls() {
-    local root dir
+    local root certs
     command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || return 0
-    if ! command -v openssl >/dev/null 2>&1; then
-        echo "services: openssl is not installed (apt-get install openssl), so the TLS Redis is not started; its tests will be skipped" >&2
-        return 0
-    fi
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    dir="$root/target/redis-tls"
-    if [ ! -f "$dir/server.crt" ]; then
-        mkdir -p "$dir"
-        if ! {
-            openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=insight test CA" \
-                -keyout "$dir/ca.key" -out "$dir/ca.crt" &&
-            openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-                -keyout "$dir/server.key" -out "$dir/server.csr" &&
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/ext.cnf" &&
-            openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-                -CAcreateserial -days 3650 -extfile "$dir/ext.cnf" -out "$dir/server.crt"
-        } >"$dir/openssl.log" 2>&1; then
-            rm -f "$dir/server.crt"
-            echo "services: making the TLS Redis certificate failed (see target/redis-tls/openssl.log); its tests will be skipped" >&2
-            return 0
-        fi
-    fi
+    certs="$root/target/test-tls"
+    _insight_test_certs "$certs" || return 0
     _insight_redis_tls_up() {
-        redis-cli --tls --cacert "$dir/ca.crt" -h 127.0.0.1 -p "$_INSIGHT_REDIS_TLS_PORT" ping
+        redis-cli --tls --cacert "$certs/ca.crt" -h 127.0.0.1 -p "$_INSIGHT_REDIS_TLS_PORT" ping
     }
     if ! _insight_redis_tls_up >/dev/null 2>&1; then
+        # Another checkout's TLS Redis (another test CA) may hold the port.
+        redis-cli --tls --insecure -h 127.0.0.1 -p "$_INSIGHT_REDIS_TLS_PORT" shutdown nosave >/dev/null 2>&1 || true
         redis-server --daemonize yes --bind 127.0.0.1 --port 0 --tls-port "$_INSIGHT_REDIS_TLS_PORT" \
-            --tls-cert-file "$dir/server.crt" --tls-key-file "$dir/server.key" \
-            --tls-ca-cert-file "$dir/ca.crt" --tls-auth-clients no \
+            --tls-cert-file "$certs/server.crt" --tls-key-file "$certs/server.key" \
+            --tls-ca-cert-file "$certs/ca.crt" --tls-auth-clients no \
             --save "" --appendonly no >/dev/null 2>&1 || true
         if ! _insight_wait_for _insight_redis_tls_up; then
             echo "services: the TLS Redis did not come up on 127.0.0.1:$_INSIGHT_REDIS_TLS_PORT; its tests will be skipped" >&2
@@ -133,7 +144,55 @@ _insight_redis_tls() {
     fi
     unset -f _insight_redis_tls_up
     export INSIGHT_TEST_REDIS_TLS_URL="rediss://127.0.0.1:$_INSIGHT_REDIS_TLS_PORT"
-    export INSIGHT_TEST_REDIS_TLS_CA="$dir/ca.crt"
+    export INSIGHT_TEST_TLS_CA="$certs/ca.crt"
+}
+
+# A second MariaDB that refuses connections without TLS
+# (require_secure_transport), with the test certificate; its data directory
+# is made once under target/mariadb-tls.
+_INSIGHT_MARIADB_TLS_PORT=3307
+
+_insight_mariadb_tls() {
+    local root certs dir as_root=()
+    [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null 2>&1 &&
+        command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1 || return 0
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    certs="$root/target/test-tls"
+    dir="$root/target/mariadb-tls"
+    _insight_test_certs "$certs" || return 0
+    [ "$(id -u)" = 0 ] && as_root=(--user=root)
+    _insight_mariadb_tls_up() {
+        mariadb -h 127.0.0.1 -P "$_INSIGHT_MARIADB_TLS_PORT" -u root --ssl --ssl-ca="$certs/ca.crt" \
+            --ssl-verify-server-cert -e 'CREATE DATABASE IF NOT EXISTS test'
+    }
+    if ! _insight_mariadb_tls_up >/dev/null 2>&1; then
+        # Another checkout's TLS MariaDB (another test CA) may hold the port.
+        mariadb-admin -h 127.0.0.1 -P "$_INSIGHT_MARIADB_TLS_PORT" -u root --ssl shutdown >/dev/null 2>&1 || true
+        if [ ! -d "$dir/data/mysql" ]; then
+            rm -rf "$dir/data"
+            mkdir -p "$dir"
+            if ! mariadb-install-db --no-defaults "${as_root[@]}" --datadir="$dir/data" \
+                --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1; then
+                echo "services: making the TLS MariaDB's data directory failed (see target/mariadb-tls/install.log); its tests will be skipped" >&2
+                unset -f _insight_mariadb_tls_up
+                return 0
+            fi
+        fi
+        nohup /usr/sbin/mariadbd --no-defaults "${as_root[@]}" --datadir="$dir/data" \
+            --port="$_INSIGHT_MARIADB_TLS_PORT" --bind-address=127.0.0.1 --socket="$dir/mariadbd.sock" \
+            --pid-file="$dir/mariadbd.pid" --skip-log-bin --log-error="$dir/error.log" \
+            --ssl-cert="$certs/server.crt" --ssl-key="$certs/server.key" --ssl-ca="$certs/ca.crt" \
+            --require-secure-transport=ON >/dev/null 2>&1 </dev/null &
+        disown 2>/dev/null || true
+        if ! _insight_wait_for _insight_mariadb_tls_up; then
+            echo "services: the TLS MariaDB did not come up on 127.0.0.1:$_INSIGHT_MARIADB_TLS_PORT (see target/mariadb-tls/error.log); its tests will be skipped" >&2
+            unset -f _insight_mariadb_tls_up
+            return 0
+        fi
+    fi
+    unset -f _insight_mariadb_tls_up
+    export INSIGHT_TEST_MYSQL_TLS_URL="mysql://root@127.0.0.1:$_INSIGHT_MARIADB_TLS_PORT/test"
+    export INSIGHT_TEST_TLS_CA="$certs/ca.crt"
 }
 
 # Chroma (vector index): a pinned chromadb from PyPI in a venv under target/
@@ -178,6 +237,8 @@ _insight_postgres
 _insight_mariadb
 _insight_redis
 _insight_redis_tls
+_insight_mariadb_tls
 _insight_chroma
-unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_redis_tls _insight_chroma _insight_chroma_up
-unset _INSIGHT_CHROMA_VERSION _INSIGHT_CHROMA_PORT
+unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_test_certs \
+    _insight_redis_tls _insight_mariadb_tls _insight_chroma _insight_chroma_up
+unset _INSIGHT_CHROMA_VERSION _INSIGHT_CHROMA_PORT _INSIGHT_REDIS_TLS_PORT _INSIGHT_MARIADB_TLS_PORT

@@ -77,7 +77,16 @@ pub async fn list(
         status,
         search: p.q,
     };
-    let (items, total) = app.engine.store.list_training(&filter, page).await?;
+    // A grant with a table allowlist shows only the items about those tables.
+    let allowed = filter
+        .connection
+        .as_deref()
+        .and_then(|c| identity.reach(c))
+        .flatten();
+    let (items, total) = app
+        .engine
+        .list_training_as(&filter, page, allowed.as_deref())
+        .await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -187,7 +196,8 @@ pub async fn approve(
     ))
 }
 
-/// A training item on a connection the caller does not reach answers `404`.
+/// A training item on a connection the caller does not reach, or about
+/// tables outside their allowlist, answers `404`.
 async fn reachable_item(app: &AppState, identity: &Identity, id: &str) -> Result<(), ApiError> {
     let missing = || ApiError::NotFound(format!("training item `{id}`"));
     let item = match app.engine.store.get_training(id).await {
@@ -195,9 +205,10 @@ async fn reachable_item(app: &AppState, identity: &Identity, id: &str) -> Result
         Err(StoreError::NotFound) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
+    // Items about tables outside the caller's allowlist are not theirs either.
     match identity.reach(&item.connection) {
-        Some(_) => Ok(()),
-        None => Err(missing()),
+        Some(allowed) if app.engine.training_visible(&item, allowed.as_deref()) => Ok(()),
+        _ => Err(missing()),
     }
 }
 

@@ -27,8 +27,60 @@ use std::collections::BTreeSet;
 
 use crate::connectors::SchemaInfo;
 use crate::domain::Dialect;
-use crate::engine::llm::RetrievedContext;
+use crate::domain::TrainingKind;
+use crate::engine::llm::{ContextItem, RetrievedContext};
 use crate::engine::sql::{self, SqlPolicy};
+
+/// What one caller may see of a connection: its full schema, the caller's
+/// policy (with the allowlist), and the schema tables outside it.
+pub struct Sight<'a> {
+    full: &'a SchemaInfo,
+    dialect: Dialect,
+    policy: &'a SqlPolicy,
+    allowed: &'a BTreeSet<String>,
+    hidden: Vec<String>,
+}
+
+impl<'a> Sight<'a> {
+    /// `None` when the policy has no allowlist: the caller sees everything.
+    pub fn new(full: &'a SchemaInfo, dialect: Dialect, policy: &'a SqlPolicy) -> Option<Self> {
+        let allowed = policy.allowed_tables.as_ref()?;
+        let hidden = full
+            .tables
+            .iter()
+            .map(|t| t.name.to_lowercase())
+            .filter(|t| !allowed.contains(t))
+            .collect();
+        Some(Self {
+            full,
+            dialect,
+            policy,
+            allowed,
+            hidden,
+        })
+    }
+
+    /// Whether a training item of `kind` (its content, and SQL for
+    /// question→SQL pairs) is about the caller's tables only.
+    pub fn shows(&self, kind: TrainingKind, content: &str, sql: Option<&str>) -> bool {
+        match kind {
+            TrainingKind::Ddl => {
+                let text = content.trim();
+                match self.full.tables.iter().find(|t| t.to_ddl() == text) {
+                    Some(t) => self.allowed.contains(&t.name.to_lowercase()),
+                    None => {
+                        created_names(text).iter().all(|n| self.allowed.contains(n))
+                            && !names_any(text, &self.hidden)
+                    }
+                }
+            }
+            TrainingKind::Documentation => !names_any(content, &self.hidden),
+            TrainingKind::QuestionSql => {
+                sql.is_some_and(|s| sql::validate(s, self.dialect, self.full, self.policy).is_ok())
+            }
+        }
+    }
+}
 
 /// Drop from `ctx` what the caller may not see (see the module docs).
 /// `full` is the connection's schema, `narrowed` the caller's view of it,
@@ -40,40 +92,25 @@ pub fn narrow_context(
     dialect: Dialect,
     policy: &SqlPolicy,
 ) {
-    let Some(allowed) = &policy.allowed_tables else {
+    let Some(sight) = Sight::new(full, dialect, policy) else {
         return;
     };
-    let hidden: Vec<String> = full
-        .tables
-        .iter()
-        .map(|t| t.name.to_lowercase())
-        .filter(|t| !allowed.contains(t))
-        .collect();
-
-    ctx.ddl.retain_mut(|item| {
+    let shown = |i: &ContextItem| sight.shows(i.kind, &i.content, i.sql.as_deref());
+    ctx.ddl.retain(shown);
+    // Introspected DDL is shown as the caller's view of the table: without
+    // keys to tables they do not see.
+    for item in &mut ctx.ddl {
         let text = item.content.trim();
-        match full.tables.iter().find(|t| t.to_ddl() == text) {
-            Some(t) => match narrowed.table(&t.name) {
-                Some(mine) => {
-                    item.content = mine.to_ddl();
-                    true
-                }
-                None => false,
-            },
-            None => {
-                created_names(text).iter().all(|n| allowed.contains(n)) && !names_any(text, &hidden)
-            }
+        if let Some(t) = full.tables.iter().find(|t| t.to_ddl() == text)
+            && let Some(mine) = narrowed.table(&t.name)
+        {
+            item.content = mine.to_ddl();
         }
-    });
-    ctx.documentation
-        .retain(|item| !names_any(&item.content, &hidden));
-    ctx.examples.retain(|item| {
-        item.sql
-            .as_deref()
-            .is_some_and(|s| sql::validate(s, dialect, full, policy).is_ok())
-    });
+    }
+    ctx.documentation.retain(shown);
+    ctx.examples.retain(shown);
     ctx.values
-        .retain(|h| allowed.contains(&h.table.to_lowercase()));
+        .retain(|h| sight.allowed.contains(&h.table.to_lowercase()));
 }
 
 /// Lower-case identifiers of `text`: runs of letters, digits and `_`, and
@@ -150,8 +187,7 @@ fn created_names(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::connectors::{ColumnInfo, ForeignKey, TableInfo};
-    use crate::domain::TrainingKind;
-    use crate::engine::llm::{ContextItem, ValueHint};
+    use crate::engine::llm::ValueHint;
 
     fn table(name: &str, cols: &[&str], fks: &[(&str, &str)]) -> TableInfo {
         TableInfo {

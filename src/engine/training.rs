@@ -13,9 +13,10 @@ use crate::config::FeedbackMode;
 use crate::connectors::ConnectionHandle;
 use crate::domain::{ConnectionId, TrainingKind};
 use crate::engine::retrieval::IndexEntry;
-use crate::engine::sql;
+use crate::engine::{grant, sql};
+use crate::store::training::TrainingFilter;
 use crate::store::{
-    FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, QueryStatus, TrainingItem,
+    FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, Page, QueryStatus, TrainingItem,
     TrainingSource, TrainingStatus,
 };
 
@@ -48,6 +49,9 @@ pub struct FeedbackOutcome {
 }
 
 const MAX_CONTENT: usize = 100_000;
+
+/// Items read per store query when a limited caller's list is filtered.
+const SCAN_PAGE: u32 = 500;
 
 impl Engine {
     pub(super) async fn index_item(&self, item: &TrainingItem) -> Result<(), PipelineError> {
@@ -162,6 +166,85 @@ impl Engine {
         {
             tracing::warn!(error = %e, audit.action = action, "could not record an audit event");
         }
+    }
+
+    /// Training items matching `filter` as a caller limited to `allowed`
+    /// tables of the filter's connection (their grant) may see them: only
+    /// items about those tables ([`crate::engine::grant::Sight`]), counted
+    /// and paged after that filter. `None`: every matching item.
+    pub async fn list_training_as(
+        &self,
+        filter: &TrainingFilter,
+        page: Page,
+        allowed: Option<&[String]>,
+    ) -> Result<(Vec<TrainingItem>, u64), PipelineError> {
+        let Some(allowed) = allowed else {
+            return Ok(self.store.list_training(filter, page).await?);
+        };
+        let conn = self.connection_named(filter.connection.as_deref())?;
+        let rc = RequestContext {
+            allowed_tables: Some(allowed.to_vec()),
+            ..Default::default()
+        };
+        let (schema, policy) = (conn.schema(), rc.policy(&conn));
+        let Some(sight) = grant::Sight::new(&schema, conn.dialect, &policy) else {
+            return Ok(self.store.list_training(filter, page).await?);
+        };
+        let mut visible = Vec::new();
+        let mut offset = 0;
+        loop {
+            let scan = Page {
+                limit: SCAN_PAGE,
+                offset,
+            };
+            let (items, total) = self.store.list_training(filter, scan).await?;
+            offset += items.len() as u64;
+            let done = items.is_empty() || offset >= total;
+            visible.extend(
+                items
+                    .into_iter()
+                    .filter(|i| sight.shows(i.kind, &i.content, i.sql.as_deref())),
+            );
+            if done {
+                break;
+            }
+        }
+        let total = visible.len() as u64;
+        let items = visible
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(page.limit as usize)
+            .collect();
+        Ok((items, total))
+    }
+
+    /// Whether a caller limited to `allowed` tables may see `item` (see
+    /// [`Engine::list_training_as`]); `None`: yes.
+    pub fn training_visible(&self, item: &TrainingItem, allowed: Option<&[String]>) -> bool {
+        let Some(allowed) = allowed else {
+            return true;
+        };
+        let Ok(conn) = self.connection_named(Some(&item.connection)) else {
+            return false;
+        };
+        let rc = RequestContext {
+            allowed_tables: Some(allowed.to_vec()),
+            ..Default::default()
+        };
+        let (schema, policy) = (conn.schema(), rc.policy(&conn));
+        grant::Sight::new(&schema, conn.dialect, &policy)
+            .is_none_or(|s| s.shows(item.kind, &item.content, item.sql.as_deref()))
+    }
+
+    fn connection_named(
+        &self,
+        name: Option<&str>,
+    ) -> Result<std::sync::Arc<ConnectionHandle>, PipelineError> {
+        let id = name
+            .map(ConnectionId::parse)
+            .transpose()
+            .map_err(|_| PipelineError::UnknownConnection(name.unwrap_or_default().to_string()))?;
+        self.connection(id.as_ref())
     }
 
     pub async fn delete_training(

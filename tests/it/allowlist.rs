@@ -166,3 +166,96 @@ async fn analysts_manage_training_only_on_granted_connections() {
         .await
         .expect(204);
 }
+
+#[tokio::test]
+async fn an_allowlisted_analyst_sees_only_training_about_their_tables() {
+    let app = TestApp::spawn().await;
+    let mut ids = std::collections::BTreeMap::new();
+    for (name, body) in [
+        (
+            "stock",
+            json!({ "kind": "documentation", "content": "Stock is kept per row of products." }),
+        ),
+        (
+            "cancelled",
+            json!({ "kind": "documentation", "content": "A cancelled order has status 'cancelled'." }),
+        ),
+        (
+            "per_product",
+            json!({ "kind": "question_sql", "content": "cancelled orders per product",
+                    "sql": "SELECT p.name, COUNT(*) FROM order_items oi JOIN products p ON p.id = oi.product_id GROUP BY p.name" }),
+        ),
+        (
+            "count",
+            json!({ "kind": "question_sql", "content": "how many orders",
+                    "sql": "SELECT COUNT(*) FROM orders" }),
+        ),
+    ] {
+        let item = app.post("/api/v1/training", body).await.expect(201);
+        ids.insert(name, item["id"].as_str().unwrap().to_string());
+    }
+    let everything = app
+        .get("/api/v1/training?connection=demo&limit=100")
+        .await
+        .expect(200);
+    let all_total = everything["total"].as_u64().unwrap();
+
+    let analyst = app
+        .user_with_grants(
+            Role::Analyst,
+            &[Grant {
+                connection: "demo".into(),
+                allowed_tables: Some(vec!["orders".into()]),
+            }],
+        )
+        .await;
+    let mine = analyst.get("/api/v1/training?limit=100").await.expect(200);
+    let items = mine["items"].as_array().unwrap();
+    assert_eq!(mine["total"].as_u64().unwrap(), items.len() as u64);
+    assert!(
+        items.len() as u64 >= 3 && (items.len() as u64) < all_total,
+        "{mine}"
+    );
+    let shown: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert!(shown.contains(&ids["cancelled"].as_str()) && shown.contains(&ids["count"].as_str()));
+    assert!(
+        !shown.contains(&ids["stock"].as_str()) && !shown.contains(&ids["per_product"].as_str())
+    );
+    let ddl: Vec<&str> = items
+        .iter()
+        .filter(|i| i["kind"] == "ddl")
+        .map(|i| i["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(ddl.len(), 1, "only the DDL of orders: {ddl:?}");
+    assert!(ddl[0].starts_with("CREATE TABLE orders"), "{ddl:?}");
+
+    // Pages are cut after the filter: totals agree and pages do not overlap.
+    let first = analyst
+        .get("/api/v1/training?limit=1&offset=0")
+        .await
+        .expect(200);
+    let second = analyst
+        .get("/api/v1/training?limit=1&offset=1")
+        .await
+        .expect(200);
+    assert_eq!(first["total"], mine["total"]);
+    assert_eq!(first["items"][0]["id"], items[0]["id"]);
+    assert_eq!(second["items"][0]["id"], items[1]["id"]);
+
+    // Items about other tables are not theirs to delete; their own are.
+    let hidden = analyst
+        .delete(&format!("/api/v1/training/{}", ids["stock"]))
+        .await;
+    assert_eq!(hidden.status.as_u16(), 404, "{}", hidden.body);
+    assert_eq!(error_code(&hidden.body), "not_found");
+    analyst
+        .delete(&format!("/api/v1/training/{}", ids["cancelled"]))
+        .await
+        .expect(204);
+    // The admin still sees the rest.
+    let after = app
+        .get("/api/v1/training?connection=demo&limit=100")
+        .await
+        .expect(200);
+    assert_eq!(after["total"].as_u64().unwrap(), all_total - 1);
+}

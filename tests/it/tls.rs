@@ -1,14 +1,20 @@
 //! TLS to the production backends: the app store on PostgreSQL with
-//! `sslmode=require`, and Redis over `rediss://` against a server that only
-//! speaks TLS (started by `scripts/services.sh` with a certificate from a
-//! test CA). The Redis server's certificate is verified: without the CA it is
-//! refused, with `SSL_CERT_FILE` naming the CA a real `insight serve` uses it.
+//! `sslmode=require`; Redis over `rediss://` and a MySQL-protocol target
+//! (MariaDB) against servers that refuse anything but TLS (started by
+//! `scripts/services.sh` with a certificate from a test CA). Their
+//! certificates are verified: without the CA they are refused; with it (for
+//! Redis, `SSL_CERT_FILE` naming the CA for a real `insight serve`; for
+//! MySQL, `ssl-ca` in the URL) they are used.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use insight::auth::Role;
 use insight::cache::redis::RedisCache;
+use insight::connectors::mysql::MySqlConnector;
+use insight::connectors::{Connector, ExecLimits};
+use insight::domain::Dialect;
+use insight::engine::sql::{SqlPolicy, validate};
 use insight::store::Store;
 use serde_json::Value;
 
@@ -50,7 +56,7 @@ async fn the_app_store_talks_to_postgres_over_tls() {
 
 fn tls_redis() -> Option<(String, String)> {
     let url = crate::util::service_url("INSIGHT_TEST_REDIS_TLS_URL", "the TLS Redis")?;
-    let ca = std::env::var("INSIGHT_TEST_REDIS_TLS_CA").expect("set with the URL");
+    let ca = std::env::var("INSIGHT_TEST_TLS_CA").expect("set with the URL");
     Some((url, ca))
 }
 
@@ -123,4 +129,52 @@ async fn the_service_uses_a_tls_redis_whose_ca_it_trusts() {
     let _distrusting = serve(&dir.path().join("b"), port, &url, None);
     let r = ready(&format!("http://127.0.0.1:{port}")).await;
     assert_ne!(r["checks"]["cache"]["status"], "ok", "{r}");
+}
+
+fn tls_mysql() -> Option<(String, String)> {
+    let url = crate::util::service_url("INSIGHT_TEST_MYSQL_TLS_URL", "the TLS MariaDB")?;
+    let ca = std::env::var("INSIGHT_TEST_TLS_CA").expect("set with the URL");
+    Some((url, ca))
+}
+
+#[tokio::test]
+async fn mysql_targets_are_queried_over_tls_with_a_verified_certificate() {
+    let Some((url, ca)) = tls_mysql() else {
+        return;
+    };
+    // Verified against the test CA, host name included.
+    let conn = MySqlConnector::connect(&format!("{url}?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"), 1)
+        .await
+        .expect("connect with ssl-mode=VERIFY_IDENTITY and the CA");
+    let cipher: (String, String) = sqlx::query_as("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        .fetch_one(conn.pool())
+        .await
+        .unwrap();
+    assert!(!cipher.1.is_empty(), "the session is encrypted: {cipher:?}");
+    // The connector's own path: introspection and a validated query.
+    let schema = conn.introspect().await.expect("introspect over TLS");
+    let sql = validate(
+        "SELECT 40 + 2 AS answer",
+        Dialect::Mysql,
+        &schema,
+        &SqlPolicy::default(),
+    )
+    .unwrap();
+    let limits = ExecLimits {
+        max_rows: 10,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let rs = conn.execute(&sql, limits).await.expect("query over TLS");
+    assert_eq!(rs.rows, [[serde_json::json!(42)]]);
+
+    // `REQUIRED` encrypts without checking the certificate: it connects...
+    MySqlConnector::connect(&format!("{url}?ssl-mode=REQUIRED"), 1)
+        .await
+        .expect("ssl-mode=REQUIRED connects");
+    // ...but the test CA is in no system store, so verifying without it fails.
+    let unknown = MySqlConnector::connect(&format!("{url}?ssl-mode=VERIFY_CA"), 1).await;
+    assert!(unknown.is_err(), "an unknown CA must be refused");
+    // And this server takes nothing but TLS.
+    let plain = MySqlConnector::connect(&format!("{url}?ssl-mode=DISABLED"), 1).await;
+    assert!(plain.is_err(), "a plain-text session must be refused");
 }
