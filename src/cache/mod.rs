@@ -80,26 +80,20 @@ pub async fn set_json<T: Serialize + ?Sized>(
 /// followed by a 128-bit hash of all parts.
 ///
 /// Each part is length-prefixed before hashing so `["ab", "c"]` and
-/// `["a", "bc"]` give different keys. The hash is FNV-1a, which is stable
-/// across processes and releases (instances sharing a backend agree on keys)
-/// but not collision-resistant against a deliberate attacker; callers must
-/// keep keys scoped so a collision cannot cross a tenant boundary they care
-/// about.
+/// `["a", "bc"]` give different keys. The hash is SHA-256 cut to 128 bits:
+/// stable across processes and releases (instances sharing a backend agree
+/// on keys) and collision-resistant, so a user cannot craft a question whose
+/// key collides with another question's and plant an answer for it.
 pub fn cache_key(parts: &[&str]) -> String {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    let mut hash = OFFSET;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            hash ^= u128::from(b);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    };
-    feed(&(parts.len() as u64).to_le_bytes());
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update((parts.len() as u64).to_le_bytes());
     for part in parts {
-        feed(&(part.len() as u64).to_le_bytes());
-        feed(part.as_bytes());
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
     }
+    let digest = hasher.finalize();
+    let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let namespace: String = parts
         .first()
         .map(|p| {
@@ -109,7 +103,7 @@ pub fn cache_key(parts: &[&str]) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    format!("insight:{namespace}:{hash:032x}")
+    format!("insight:{namespace}:{hash}")
 }
 
 /// Counters of a [`MemoryCache`] since it was created.
@@ -325,6 +319,9 @@ mod tests {
         assert_eq!(a, cache_key(&["sql", "demo", "how many customers?"]));
         assert!(a.starts_with("insight:sql:"));
         assert_eq!(a.len(), "insight:sql:".len() + 32);
+        // Fixed forever (replicas and releases share keys): SHA-256 of the
+        // length-prefixed parts, first 128 bits, as Python computes it.
+        assert_eq!(a, "insight:sql:713016646f61d1ecf307eb21ea0e5118");
 
         assert_ne!(cache_key(&["ab", "c"]), cache_key(&["a", "bc"]));
         assert_ne!(cache_key(&["a", ""]), cache_key(&["a"]));

@@ -335,24 +335,28 @@ impl Engine {
     ) -> Result<crate::engine::llm::Generation, LlmError> {
         let t = Instant::now();
         let result = self.llm.generate(req).await;
-        let (usage, err) = match &result {
+        match &result {
             Ok(g) => {
                 let span = tracing::Span::current();
                 span.record("llm.prompt_tokens", g.usage.prompt_tokens);
                 span.record("llm.completion_tokens", g.usage.completion_tokens);
-                (g.usage, None)
+                self.count_llm_call(t, g.usage, None);
             }
-            Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
-        };
+            Err(e) => self.count_llm_call(t, TokenUsage::default(), Some(e)),
+        }
+        result
+    }
+
+    /// Metrics of one LLM call that started at `started`.
+    fn count_llm_call(&self, started: Instant, usage: TokenUsage, err: Option<&LlmError>) {
         metrics::llm_call(
             self.llm.name(),
             self.llm.model(),
-            t.elapsed(),
+            started.elapsed(),
             usage.prompt_tokens,
             usage.completion_tokens,
-            err,
+            err.map(llm_error_kind),
         );
-        result
     }
 
     /// One free-text call (extras, rewrites), measured and traced like
@@ -365,19 +369,11 @@ impl Engine {
     ) -> Result<Option<TextCompletion>, LlmError> {
         let t = Instant::now();
         let result = self.llm.complete_text(req).await;
-        let (usage, err) = match &result {
-            Ok(Some(c)) => (c.usage, None),
-            Ok(None) => return result,
-            Err(e) => (TokenUsage::default(), Some(llm_error_kind(e))),
-        };
-        metrics::llm_call(
-            self.llm.name(),
-            self.llm.model(),
-            t.elapsed(),
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            err,
-        );
+        match &result {
+            Ok(Some(c)) => self.count_llm_call(t, c.usage, None),
+            Ok(None) => {}
+            Err(e) => self.count_llm_call(t, TokenUsage::default(), Some(e)),
+        }
         result
     }
 
