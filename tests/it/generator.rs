@@ -221,6 +221,10 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "Which employee has the most orders?",
+        "SELECT e.first_name, e.last_name FROM orders o JOIN employees e ON e.id = o.employee_id GROUP BY e.id ORDER BY COUNT(*) DESC, e.id LIMIT 1",
+    ),
+    (
+        "Which employee has the most orders, and how many?",
         "SELECT e.first_name, e.last_name, COUNT(*) AS n FROM orders o JOIN employees e ON e.id = o.employee_id GROUP BY e.id ORDER BY n DESC, e.id LIMIT 1",
     ),
     (

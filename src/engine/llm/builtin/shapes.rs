@@ -1250,7 +1250,15 @@ pub fn build(
             && let Some(col) = col_before
         {
             let counted = counted_after.unwrap_or(col.0);
-            return ranked_column_count(&cx, &plan, col, counted, desc, limit.or(Some(1)));
+            return ranked_column_count(
+                &cx,
+                &plan,
+                col,
+                counted,
+                desc,
+                limit.or(Some(1)),
+                asks_for_count(&cx),
+            );
         }
         // Measure for the ranking.
         let other_table = tables.iter().map(|x| x.1).find(|t| *t != entity);
@@ -1303,6 +1311,13 @@ pub fn build(
             );
         }
         let counted = other_table.expect("checked");
+        // "the id and name of the museum visited most": the named columns
+        // of the ranked rows, when every one is theirs.
+        let shown: Vec<ColRef> = if rank_proj.iter().all(|p| p.0 == entity) {
+            rank_proj.clone()
+        } else {
+            Vec::new()
+        };
         return ranked_group_count(
             &cx,
             &plan,
@@ -1310,7 +1325,8 @@ pub fn build(
             counted,
             desc,
             limit.or(Some(10)),
-            choices,
+            &shown,
+            asks_for_count(&cx),
         );
     }
 
@@ -2578,6 +2594,9 @@ fn aggregate_shape(
             let (cols, by) = group_exprs(cx, q, g, nearest_date(cx, base))?;
             s.cols = cols;
             s.cols.push(e);
+            if aggregate_first(cx, g) {
+                s.cols.rotate_right(1);
+            }
             s.group = by.clone();
             s.order = by;
             Ok(Built {
@@ -2667,6 +2686,13 @@ fn ranked_group(
     })
 }
 
+/// Rows of `entity` ranked by how many `counted` rows each has: their
+/// `shown` columns (else their names), and the count itself only when the
+/// question asks for it ("… and how many …", "list the name and number of …").
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per ranking flavour; a struct would only rename them"
+)]
 fn ranked_group_count(
     cx: &Ctx,
     plan: &Plan,
@@ -2674,25 +2700,42 @@ fn ranked_group_count(
     counted: usize,
     desc: bool,
     limit: Option<u64>,
-    _choices: &mut Choices,
+    shown: &[ColRef],
+    show_count: bool,
 ) -> Result<Built, Reason> {
     let (joins, conds) = from_where(cx, plan, counted, &[entity])?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, counted, &joins, &conds);
-    let (cols, by) = group_exprs(cx, q, Group::Entity(entity), None)?;
-    let alias = format!(
-        "{}_count",
-        super::text::stem(&cx.schema.tables[counted].name.to_ascii_lowercase())
-    );
-    let alias = quote_ident(cx.dialect, &alias);
+    let (mut cols, mut by) = group_exprs(cx, q, Group::Entity(entity), None)?;
+    if !shown.is_empty() {
+        cols = shown.iter().map(|&(t, c)| cx.col(q, t, c)).collect();
+        by = cx
+            .pk(entity)
+            .map(|pk| cx.col(q, entity, pk))
+            .into_iter()
+            .collect();
+        for c in &cols {
+            if !by.contains(c) {
+                by.push(c.clone());
+            }
+        }
+    }
+    let count = count_expr(cx, q, counted, joins.fans_out);
     s.cols = cols;
-    s.cols.push(format!(
-        "{} AS {alias}",
-        count_expr(cx, q, counted, joins.fans_out)
-    ));
+    let order = if show_count {
+        let alias = format!(
+            "{}_count",
+            super::text::stem(&cx.schema.tables[counted].name.to_ascii_lowercase())
+        );
+        let alias = quote_ident(cx.dialect, &alias);
+        s.cols.push(format!("{count} AS {alias}"));
+        alias
+    } else {
+        count
+    };
     s.group = by;
     let dir = if desc { "DESC" } else { "ASC" };
-    s.order = vec![format!("{alias} {dir}")];
+    s.order = vec![format!("{order} {dir}")];
     if let Some(pk) = cx.pk(entity) {
         s.order.push(cx.col(q, entity, pk));
     }
@@ -2711,18 +2754,20 @@ fn ranked_column_count(
     counted: usize,
     desc: bool,
     limit: Option<u64>,
+    show_count: bool,
 ) -> Result<Built, Reason> {
     let (joins, conds) = from_where(cx, plan, counted, &[t])?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, counted, &joins, &conds);
     let col = cx.col(q, t, c);
+    let count = count_expr(cx, q, counted, joins.fans_out);
     s.cols = vec![col.clone()];
+    if show_count {
+        s.cols.push(count.clone());
+    }
     s.group = vec![col];
     let dir = if desc { "DESC" } else { "ASC" };
-    s.order = vec![format!(
-        "{} {dir}",
-        count_expr(cx, q, counted, joins.fans_out)
-    )];
+    s.order = vec![format!("{count} {dir}")];
     s.limit = limit;
     Ok(Built {
         sql: s.sql(),
@@ -2748,6 +2793,47 @@ fn distinct_shape(
     Ok(Built {
         sql: s.sql(),
         strategy: "distinct",
+    })
+}
+
+/// Whether the question names the aggregate before the groups it is per
+/// ("the average weight for each pet type"): then the aggregate is the
+/// first column, as asked. (Counts keep the groups first: "how many … in
+/// each …" is read both ways, and the groups-first table reads better.)
+fn aggregate_first(cx: &Ctx, g: Group) -> bool {
+    const AGG: &[&str] = &[
+        "average", "avg", "mean", "total", "sum", "maximum", "max", "minimum", "min",
+    ];
+    let Some(agg) = (0..cx.tokens.len()).find(|&i| AGG.contains(&cx.word(i))) else {
+        return false;
+    };
+    let names_group = |m: &Mention| match (&m.link, g) {
+        (Link::Column(cands), Group::Col(t, c)) => cands.first() == Some(&(t, c)),
+        (Link::Table(t), Group::Entity(e)) => *t == e,
+        (Link::Column(cands), Group::Entity(e)) => cands.first().is_some_and(|x| x.0 == e),
+        _ => false,
+    };
+    let Some(group) = cx.mentions.iter().find(|m| names_group(m)).map(|m| m.start) else {
+        return false;
+    };
+    agg < group && (agg..group).any(|i| matches!(cx.word(i), "each" | "every"))
+}
+
+/// Whether a ranking question also asks for the count it ranks by: "how
+/// many", or "number"/"count" that is not the ranking phrase itself ("the
+/// most number of", "the largest number of").
+fn asks_for_count(cx: &Ctx) -> bool {
+    const RANKING: &[&str] = &[
+        "most", "least", "fewest", "largest", "greatest", "highest", "lowest", "smallest",
+        "biggest", "maximum", "minimum", "max", "min",
+    ];
+    (0..cx.tokens.len()).any(|i| match cx.word(i) {
+        "many" => i > 0 && cx.word(i - 1) == "how",
+        "number" | "count" | "counts" => {
+            let before = |k: usize| i >= k && RANKING.contains(&cx.word(i - k));
+            !(before(1) || (before(2) && cx.word(i - 1) == "the"))
+        }
+        _ => false,
     })
 }
 

@@ -210,6 +210,11 @@ fn aggregates_and_groups_join_along_foreign_keys() {
         "SELECT customers.country, SUM(orders.total) AS total FROM orders JOIN customers \
          ON orders.customer_id = customers.id GROUP BY customers.country ORDER BY customers.country"
     );
+    // The aggregate named before "each" group comes first, as asked.
+    assert_eq!(
+        sql("What is the average price for each category?"),
+        "SELECT AVG(price) AS average_price, category FROM products GROUP BY category ORDER BY category"
+    );
     // Product-level grouping switches revenue to line items, so nothing fans out.
     assert_eq!(
         sql("Revenue per product category"),
@@ -226,11 +231,25 @@ fn top_n_and_superlatives() {
         "SELECT customers.name, SUM(orders.total) AS total FROM orders JOIN customers ON orders.customer_id = customers.id \
          GROUP BY customers.id, customers.name ORDER BY total DESC, customers.id LIMIT 5"
     );
+    // The count ranks; it is shown only when asked for.
     assert_eq!(
         sql("Which employee has the most orders?"),
+        "SELECT employees.first_name, employees.last_name FROM orders \
+         JOIN employees ON orders.employee_id = employees.id \
+         GROUP BY employees.id, employees.first_name, employees.last_name ORDER BY COUNT(*) DESC, employees.id LIMIT 1"
+    );
+    assert_eq!(
+        sql("Which employee has the most orders and how many?"),
         "SELECT employees.first_name, employees.last_name, COUNT(*) AS order_count FROM orders \
          JOIN employees ON orders.employee_id = employees.id \
          GROUP BY employees.id, employees.first_name, employees.last_name ORDER BY order_count DESC, employees.id LIMIT 1"
+    );
+    // Named columns of the ranked rows are what is shown.
+    assert_eq!(
+        sql("What are the id and last name of the employee with the largest number of orders?"),
+        "SELECT employees.id, employees.last_name FROM orders \
+         JOIN employees ON orders.employee_id = employees.id \
+         GROUP BY employees.id, employees.last_name ORDER BY COUNT(*) DESC, employees.id LIMIT 1"
     );
     assert_eq!(
         sql("most expensive product"),
