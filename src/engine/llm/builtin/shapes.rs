@@ -1405,7 +1405,9 @@ pub fn build(
         let plural =
             tok.lower != tok.stem || cx.has("distinct") || cx.has("unique") || cx.has("different");
         let several = named_columns(schema, &plain_cols, usize::MAX, &plan).len() > 1;
-        if plural && !is_numeric(col) && !several {
+        // "names of conductors with more than one orchestra" is a list of
+        // rows with a count condition, not a set of values.
+        if plural && !is_numeric(col) && !several && plan.having_count.is_none() {
             return distinct_shape(&cx, &plan, (*t, *c), order_by, choices);
         }
     }

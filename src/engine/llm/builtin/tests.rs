@@ -161,6 +161,12 @@ fn counts_with_value_and_year_filters() {
         "SELECT strftime('%Y-%m', order_date) AS month, COUNT(*) AS count FROM orders \
          WHERE strftime('%Y', order_date) = '2024' GROUP BY strftime('%Y-%m', order_date) ORDER BY count DESC"
     );
+    // Plural names with a count condition: the rows that meet it.
+    assert_eq!(
+        sql("What are the names of customers with more than one order?"),
+        "SELECT customers.name FROM customers JOIN orders ON orders.customer_id = customers.id \
+         GROUP BY customers.id HAVING COUNT(DISTINCT orders.id) > 1"
+    );
     assert_eq!(
         sql("How many customers have more than 10 orders?"),
         "SELECT COUNT(*) FROM (SELECT customers.id FROM customers JOIN orders ON orders.customer_id = customers.id \
