@@ -538,9 +538,20 @@ pub fn build(
             _ => None,
         }
     };
+    // A superlative inside a multi-word column or table name ("best
+    // finish") is part of that name, not a ranking.
+    let in_name = |p: usize| {
+        mentions.iter().any(|m| {
+            m.start <= p
+                && p < m.end
+                && m.end - m.start > 1
+                && matches!(m.link, Link::Column(_) | Link::Table(_))
+        })
+    };
     let rank_pos = tokens
         .iter()
-        .position(|t| superlative(&t.lower).is_some() && !t.quoted);
+        .enumerate()
+        .position(|(i, t)| superlative(&t.lower).is_some() && !t.quoted && !in_name(i));
     // "at least" is a comparison, not a superlative.
     let rank_pos =
         rank_pos.filter(|&p| !(tokens[p].lower == "least" && p > 0 && cx.word(p - 1) == "at"));
@@ -1275,6 +1286,16 @@ pub fn build(
             let single = t == entity
                 || plan_joins(&cx, entity, &BTreeSet::from([t])).is_ok_and(|j| !j.fans_out);
             if single && group.is_none() {
+                // "the singer who is worth the most": the measure right
+                // before the superlative ranks; it is not asked for.
+                let ranks_only = plain_cols.iter().any(|(mi, tc)| {
+                    *tc == (t, c) && mentions[*mi].end <= rp && mentions[*mi].end + 2 >= rp
+                });
+                let shown: Vec<ColRef> = if ranks_only && rank_proj.len() > 1 {
+                    rank_proj.iter().copied().filter(|x| *x != (t, c)).collect()
+                } else {
+                    rank_proj.clone()
+                };
                 return own_column_rank(
                     &cx,
                     &plan,
@@ -1282,7 +1303,7 @@ pub fn build(
                     (t, c),
                     desc,
                     limit.or(Some(10)),
-                    &rank_proj,
+                    &shown,
                     choices,
                 );
             }

@@ -257,6 +257,11 @@ fn top_n_and_superlatives() {
          JOIN employees ON orders.employee_id = employees.id \
          GROUP BY employees.id, employees.last_name ORDER BY COUNT(*) DESC, employees.id LIMIT 1"
     );
+    // The measure right before the superlative ranks; it is not shown.
+    assert_eq!(
+        sql("What is the name of the product whose cost is the highest?"),
+        "SELECT name FROM products ORDER BY cost DESC, id DESC LIMIT 1"
+    );
     assert_eq!(
         sql("most expensive product"),
         "SELECT * FROM products ORDER BY price DESC, id DESC LIMIT 1"
