@@ -228,6 +228,18 @@ pub fn is_key(schema: &SchemaInfo, t: usize, c: usize) -> bool {
         || name.eq_ignore_ascii_case("id")
 }
 
+/// Abbreviations in column names and the words a question uses for them.
+const ABBREVIATIONS: &[(&str, &[&str])] = &[
+    ("fname", &["first", "name"]),
+    ("lname", &["last", "name"]),
+    ("mname", &["middle", "name"]),
+    ("qty", &["quantity"]),
+    ("amt", &["amount"]),
+    ("addr", &["address"]),
+    ("dept", &["department"]),
+    ("num", &["number"]),
+];
+
 fn stems(words: &[String]) -> Vec<String> {
     words.iter().map(|w| stem(w)).collect()
 }
@@ -276,6 +288,23 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
                 link: cand.clone(),
                 rank: 1,
             });
+            // "Fname" is what "first name" asks for.
+            let expanded: Vec<String> = cw
+                .iter()
+                .flat_map(
+                    |w| match ABBREVIATIONS.iter().find(|(a, _)| stem(a) == *w) {
+                        Some((_, full)) => full.iter().map(|f| stem(f)).collect(),
+                        None => vec![w.clone()],
+                    },
+                )
+                .collect();
+            if expanded != cw {
+                out.push(Entry {
+                    words: expanded,
+                    link: cand.clone(),
+                    rank: 1,
+                });
+            }
             let mut qualified = tw.clone();
             qualified.extend(cw.iter().filter(|w| !tw.contains(w)).cloned());
             if qualified.len() > cw.len() {

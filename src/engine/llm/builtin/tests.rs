@@ -623,3 +623,27 @@ fn both_and_either_join_two_readings() {
     // "both" without parallel filters is not split.
     unanswerable("Show both the name and the country of happy customers");
 }
+
+#[test]
+fn abbreviated_column_names_are_found_by_their_words() {
+    let schema = Arc::new(SchemaInfo {
+        tables: vec![table(
+            "student",
+            vec![
+                col("StuID", "INTEGER", &[]),
+                col("Fname", "TEXT", &[]),
+                col("LName", "TEXT", &[]),
+                col("Age", "INTEGER", &[]),
+            ],
+            vec![],
+        )],
+    });
+    let req = GenerationRequest {
+        schema,
+        ..request("What are the first name and last name of every student with an age above 20?")
+    };
+    assert_eq!(
+        gen_req(&req).0.unwrap(),
+        "SELECT \"Fname\", \"LName\" FROM student WHERE \"Age\" > 20"
+    );
+}
