@@ -50,6 +50,22 @@ pub struct FeedbackOutcome {
 
 const MAX_CONTENT: usize = 100_000;
 
+/// The schema and validator policy of `conn` for a caller limited to
+/// `allowed` tables.
+fn limited_view(
+    conn: &ConnectionHandle,
+    allowed: &[String],
+) -> (
+    std::sync::Arc<crate::connectors::SchemaInfo>,
+    sql::SqlPolicy,
+) {
+    let rc = RequestContext {
+        allowed_tables: Some(allowed.to_vec()),
+        ..Default::default()
+    };
+    (conn.schema(), rc.policy(conn))
+}
+
 /// Items read per store query when a limited caller's list is filtered.
 const SCAN_PAGE: u32 = 500;
 
@@ -182,11 +198,7 @@ impl Engine {
             return Ok(self.store.list_training(filter, page).await?);
         };
         let conn = self.connection_named(filter.connection.as_deref())?;
-        let rc = RequestContext {
-            allowed_tables: Some(allowed.to_vec()),
-            ..Default::default()
-        };
-        let (schema, policy) = (conn.schema(), rc.policy(&conn));
+        let (schema, policy) = limited_view(&conn, allowed);
         let Some(sight) = grant::Sight::new(&schema, conn.dialect, &policy) else {
             return Ok(self.store.list_training(filter, page).await?);
         };
@@ -227,11 +239,7 @@ impl Engine {
         let Ok(conn) = self.connection_named(Some(&item.connection)) else {
             return false;
         };
-        let rc = RequestContext {
-            allowed_tables: Some(allowed.to_vec()),
-            ..Default::default()
-        };
-        let (schema, policy) = (conn.schema(), rc.policy(&conn));
+        let (schema, policy) = limited_view(&conn, allowed);
         grant::Sight::new(&schema, conn.dialect, &policy)
             .is_none_or(|s| s.shows(item.kind, &item.content, item.sql.as_deref()))
     }

@@ -213,6 +213,18 @@ async fn settings_stored_before_the_switch_existed_still_apply() {
     );
 }
 
+/// A viewer whose grant on `demo` allows the `orders` table only.
+async fn orders_only_viewer(app: &TestApp) -> crate::util::TestUser {
+    app.user_with_grants(
+        insight::auth::Role::Viewer,
+        &[insight::store::grants::Grant {
+            connection: "demo".into(),
+            allowed_tables: Some(vec!["orders".into()]),
+        }],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
     let (prompts, llm) = recording_llm().await;
@@ -224,15 +236,7 @@ async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
         .llm(Arc::new(llm))
         .spawn()
         .await;
-    let viewer = app
-        .user_with_grants(
-            insight::auth::Role::Viewer,
-            &[insight::store::grants::Grant {
-                connection: "demo".into(),
-                allowed_tables: Some(vec!["orders".into()]),
-            }],
-        )
-        .await;
+    let viewer = orders_only_viewer(&app).await;
     let question = "How many orders of customers in Germany were cancelled?";
     // The recorded answer reads `customers`, which this viewer may not: the
     // ask fails, but the prompt was sent and recorded first.
@@ -264,15 +268,7 @@ async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them()
     ] {
         app.post("/api/v1/training", body).await.expect(201);
     }
-    let viewer = app
-        .user_with_grants(
-            insight::auth::Role::Viewer,
-            &[insight::store::grants::Grant {
-                connection: "demo".into(),
-                allowed_tables: Some(vec!["orders".into()]),
-            }],
-        )
-        .await;
+    let viewer = orders_only_viewer(&app).await;
     let question = "How many cancelled orders per product?";
     let _ = viewer.ask(question).await;
     let sent = prompts.lock().unwrap().first().cloned().expect("a prompt");
