@@ -25,7 +25,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::connectors::SchemaInfo;
+use crate::connectors::{SchemaInfo, TableInfo};
 use crate::domain::Dialect;
 use crate::domain::TrainingKind;
 use crate::engine::llm::{ContextItem, RetrievedContext};
@@ -66,7 +66,7 @@ impl<'a> Sight<'a> {
         match kind {
             TrainingKind::Ddl => {
                 let text = content.trim();
-                match self.full.tables.iter().find(|t| t.to_ddl() == text) {
+                match introspected(self.full, text) {
                     Some(t) => self.allowed.contains(&t.name.to_lowercase()),
                     None => {
                         created_names(text).iter().all(|n| self.allowed.contains(n))
@@ -100,8 +100,7 @@ pub fn narrow_context(
     // Introspected DDL is shown as the caller's view of the table: without
     // keys to tables they do not see.
     for item in &mut ctx.ddl {
-        let text = item.content.trim();
-        if let Some(t) = full.tables.iter().find(|t| t.to_ddl() == text)
+        if let Some(t) = introspected(full, item.content.trim())
             && let Some(mine) = narrowed.table(&t.name)
         {
             item.content = mine.to_ddl();
@@ -111,6 +110,13 @@ pub fn narrow_context(
     ctx.examples.retain(shown);
     ctx.values
         .retain(|h| sight.allowed.contains(&h.table.to_lowercase()));
+}
+
+/// The table whose introspected DDL `text` is (looked up by the name it
+/// creates, so a request renders one table's DDL, not the whole schema's).
+fn introspected<'s>(full: &'s SchemaInfo, text: &str) -> Option<&'s TableInfo> {
+    let name = created_names(text).into_iter().next()?;
+    full.table(&name).filter(|t| t.to_ddl() == text)
 }
 
 /// Lower-case identifiers of `text`: runs of letters, digits and `_`, and
