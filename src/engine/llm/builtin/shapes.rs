@@ -1429,7 +1429,23 @@ pub fn build(
         // "names of conductors with more than one orchestra" is a list of
         // rows with a count condition, not a set of values.
         if plural && !is_numeric(col) && !several && plan.having_count.is_none() {
-            return distinct_shape(&cx, &plan, (*t, *c), order_by, choices);
+            // "names of poker players": the named table keeps only its rows
+            // (when a key path joins it), and so does the ordering's table.
+            let mut with: Vec<usize> = order_by.map(|o| o.0).into_iter().collect();
+            let end = mentions[fi].end;
+            let of_it = |mi: usize| {
+                let start = mentions[mi].start;
+                start > end
+                    && start <= end + 3
+                    && (end..start).any(|i| matches!(cx.word(i), "of" | "for"))
+            };
+            if let Some(&(_, named)) = tables.iter().find(|(mi, _)| of_it(*mi))
+                && named != *t
+                && plan_joins(&cx, *t, &BTreeSet::from([named])).is_ok()
+            {
+                with.push(named);
+            }
+            return distinct_shape(&cx, &plan, (*t, *c), order_by, &with, choices);
         }
     }
 
@@ -2803,9 +2819,10 @@ fn distinct_shape(
     plan: &Plan,
     (t, c): (usize, usize),
     order_by: Option<(usize, usize)>,
+    with: &[usize],
     _choices: &mut Choices,
 ) -> Result<Built, Reason> {
-    let (joins, conds) = from_where(cx, plan, t, &[])?;
+    let (joins, conds) = from_where(cx, plan, t, with)?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, t, &joins, &conds);
     s.cols = vec![cx.col(q, t, c)];

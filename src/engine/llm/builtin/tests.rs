@@ -647,3 +647,50 @@ fn abbreviated_column_names_are_found_by_their_words() {
         "SELECT \"Fname\", \"LName\" FROM student WHERE \"Age\" > 20"
     );
 }
+
+#[test]
+fn a_named_table_and_the_ordering_table_are_joined_to_the_listed_column() {
+    let mut people = table(
+        "people",
+        vec![col("People_ID", "int", &[]), col("Name", "text", &[])],
+        vec![],
+    );
+    people.primary_key = vec!["People_ID".into()];
+    let mut players = table(
+        "poker_player",
+        vec![
+            col("Poker_Player_ID", "int", &[]),
+            col("People_ID", "int", &[]),
+            col("Earnings", "real", &[]),
+        ],
+        vec![ForeignKey {
+            columns: vec!["People_ID".into()],
+            ref_table: "people".into(),
+            ref_columns: vec!["People_ID".into()],
+        }],
+    );
+    players.primary_key = vec!["Poker_Player_ID".into()];
+    let schema = Arc::new(SchemaInfo {
+        tables: vec![players, people],
+    });
+    let ask = |q: &str| {
+        gen_req(&GenerationRequest {
+            schema: schema.clone(),
+            ..request(q)
+        })
+        .0
+        .unwrap()
+    };
+    // Names live in `people`; only poker players' names are asked for, and
+    // the ordering column is theirs: both tables are joined.
+    assert_eq!(
+        ask("What are the names of poker players in descending order of earnings?"),
+        "SELECT people.\"Name\" FROM people JOIN poker_player ON poker_player.\"People_ID\" = people.\"People_ID\" \
+         ORDER BY poker_player.\"Earnings\" DESC"
+    );
+    assert_eq!(
+        ask("What are the names of poker players?"),
+        "SELECT DISTINCT people.\"Name\" FROM people JOIN poker_player ON poker_player.\"People_ID\" = people.\"People_ID\" \
+         ORDER BY people.\"Name\""
+    );
+}
