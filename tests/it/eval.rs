@@ -10,9 +10,9 @@ use sqlx::ConnectOptions as _;
 use sqlx::sqlite::SqliteConnectOptions;
 
 /// Correct answers of the offline generator on the first 15 questions of
-/// concert_singer and of pets_1 (30 in all); measured 2026-12-06 at 17 and 25.
+/// concert_singer and of pets_1 (30 in all); measured 2026-12-06 at 19 and 25.
 /// Raise them when the generator improves; the test fails if quality drops.
-const BASELINE_NONE: usize = 17;
+const BASELINE_NONE: usize = 19;
 const BASELINE_LEAVE_ONE_OUT: usize = 25;
 
 fn spider() -> Option<PathBuf> {

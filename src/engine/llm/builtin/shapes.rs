@@ -2947,11 +2947,22 @@ fn list_shape(
         s.order = vec![format!("{}{}", cx.col(q, t, c), direction(cx))];
     }
     if let Some((t, cmp, x)) = plan.having_count {
+        s.distinct = false;
+        if t == subject && !proj.is_empty() && proj.iter().all(|p| p.0 == subject) {
+            // "nationalities shared by at least two people": groups of the
+            // shown values, counted in the same table.
+            s.group = proj.iter().map(|&(pt, pc)| cx.col(q, pt, pc)).collect();
+            s.having = Some(format!("COUNT(*) {} {}", cmp.sql(), num(x)));
+            s.limit = limit;
+            return Ok(Built {
+                sql: s.sql(),
+                strategy: "list",
+            });
+        }
         // "customers with more than 10 orders": one row per subject.
         let pk = cx
             .pk(subject)
             .ok_or("I need a primary key to count per row.")?;
-        s.distinct = false;
         s.group = vec![cx.col(q, subject, pk)];
         s.having = Some(format!(
             "{} {} {}",

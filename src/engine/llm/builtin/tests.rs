@@ -161,6 +161,11 @@ fn counts_with_value_and_year_filters() {
         "SELECT strftime('%Y-%m', order_date) AS month, COUNT(*) AS count FROM orders \
          WHERE strftime('%Y', order_date) = '2024' GROUP BY strftime('%Y-%m', order_date) ORDER BY count DESC"
     );
+    // Values of the counted table itself: groups of those values.
+    assert_eq!(
+        sql("Which countries have more than 3 customers?"),
+        "SELECT country FROM customers GROUP BY country HAVING COUNT(*) > 3"
+    );
     // Plural names with a count condition: the rows that meet it.
     assert_eq!(
         sql("What are the names of customers with more than one order?"),
