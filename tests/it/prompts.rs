@@ -58,6 +58,18 @@ async fn recording_llm() -> (Prompts, OpenAiProvider) {
     (prompts, provider)
 }
 
+/// The demo app on the recording provider, with the SQL cache off so every
+/// ask reaches the model.
+async fn recording_app() -> (Prompts, TestApp) {
+    let (prompts, llm) = recording_llm().await;
+    let app = TestApp::builder()
+        .config(|c| c.cache.sql_ttl_secs = 0)
+        .llm(Arc::new(llm))
+        .spawn()
+        .await;
+    (prompts, app)
+}
+
 fn last(prompts: &Prompts) -> String {
     prompts
         .lock()
@@ -86,12 +98,7 @@ fn foreign_values(app: &TestApp, question: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn database_values_reach_the_prompt_only_when_allowed() {
-    let (prompts, llm) = recording_llm().await;
-    let app = TestApp::builder()
-        .config(|c| c.cache.sql_ttl_secs = 0)
-        .llm(Arc::new(llm))
-        .spawn()
-        .await;
+    let (prompts, app) = recording_app().await;
     let question = "How many Corporate customers are there in Germany?";
 
     // Off by default: no value from the database, only the question's words.
@@ -252,12 +259,7 @@ async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
 
 #[tokio::test]
 async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them() {
-    let (prompts, llm) = recording_llm().await;
-    let app = TestApp::builder()
-        .config(|c| c.cache.sql_ttl_secs = 0)
-        .llm(Arc::new(llm))
-        .spawn()
-        .await;
+    let (prompts, app) = recording_app().await;
     for body in [
         json!({ "kind": "documentation", "content": "Stock of a product is kept in products.stock_level." }),
         json!({ "kind": "question_sql", "content": "Number of cancelled orders for each product",

@@ -422,12 +422,7 @@ fn examples_keep_a_reserve_against_a_schema_that_would_take_everything() {
         false,
     );
     req.token_budget = 1500;
-    req.context.examples = vec![item(
-        TrainingKind::QuestionSql,
-        "q1",
-        "Which carrier shipped order 7?",
-        Some("SELECT carrier FROM shipments WHERE order_id = 7"),
-    )];
+    req.context.examples = vec![carrier_example()];
     let p = build_prompt(&req);
     assert!(p.estimated_tokens <= 1500, "{}", p.estimated_tokens);
     assert!(
@@ -756,17 +751,22 @@ fn snapshot_mysql_minimal() {
     assert_snapshot("mysql_minimal", &build_prompt(&req));
 }
 
+/// The one trained example of the large-schema tests.
+fn carrier_example() -> ContextItem {
+    item(
+        TrainingKind::QuestionSql,
+        "q1",
+        "Which carrier shipped order 7?",
+        Some("SELECT carrier FROM shipments WHERE order_id = 7"),
+    )
+}
+
 #[test]
 fn snapshot_large_schema_trimmed() {
     let question = "Which carrier delivered the shipments of customers from Japan?";
     let mut req = schema_request(big_schema(), question, &["shipments", "hr_records"], true);
     req.token_budget = 600;
-    req.context.examples = vec![item(
-        TrainingKind::QuestionSql,
-        "q1",
-        "Which carrier shipped order 7?",
-        Some("SELECT carrier FROM shipments WHERE order_id = 7"),
-    )];
+    req.context.examples = vec![carrier_example()];
     let p = build_prompt(&req);
     assert!(p.estimated_tokens <= 600);
     assert_snapshot("sqlite_large_schema_trimmed", &p);
