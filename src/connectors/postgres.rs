@@ -431,7 +431,7 @@ fn decode_scalar(type_oid: u32, b: &[u8]) -> Option<Value> {
             if b.len() != 6 && b.len() != 8 {
                 return None;
             }
-            let parts: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+            let parts: Vec<String> = b.iter().map(|x| hex::encode([*x])).collect();
             Value::String(parts.join(":"))
         }
         BIT | VARBIT => {
