@@ -32,7 +32,7 @@ pub(super) fn distinct(
     let several = named_columns(schema, &roles.columns, usize::MAX, plan).len() > 1;
     // "names of conductors with more than one orchestra" is a list of
     // rows with a count condition, not a set of values.
-    if !(plural && !is_numeric(col) && !several && plan.having_count.is_none()) {
+    if !plural || is_numeric(col) || several || plan.having_count.is_some() {
         return None;
     }
     // "names of poker players": the named table keeps only its rows
