@@ -1060,4 +1060,17 @@ mod tests {
             "SELECT q.c1, q.c2::text FROM (SELECT 1, 2) AS q(c1, c2)"
         );
     }
+
+    #[test]
+    fn mac_addresses_are_lower_case_hex_pairs() {
+        assert_eq!(
+            decode_scalar(oid::MACADDR, &[0x08, 0x00, 0x2b, 0x01, 0xaf, 0xFF]),
+            Some(Value::String("08:00:2b:01:af:ff".into()))
+        );
+        assert_eq!(
+            decode_scalar(oid::MACADDR8, &[0, 1, 2, 3, 4, 5, 6, 0xfe]),
+            Some(Value::String("00:01:02:03:04:05:06:fe".into()))
+        );
+        assert_eq!(decode_scalar(oid::MACADDR, &[1, 2, 3]), None);
+    }
 }

@@ -126,7 +126,7 @@ pub fn identifier_words(ident: &str) -> Vec<String> {
     words
 }
 
-/// Content words of `text` for schema linking: [`split_humps`] pieces
+/// Content words of `text` for schema linking: `split_humps` pieces
 /// without [linking stop words](super::is_linking_stopword) (before and
 /// after stemming), [stemmed](super::stem), in order, duplicates kept.
 pub fn linking_words(text: &str) -> Vec<String> {
