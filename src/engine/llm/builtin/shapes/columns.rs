@@ -58,9 +58,16 @@ pub(super) fn like_target(
     }
 }
 
+/// The text columns a literal is bound to.
+pub(super) struct BoundColumn {
+    pub(super) cols: Vec<ColRef>,
+    /// The column is written after the literal ("Gelderland district").
+    pub(super) after: bool,
+}
+
 /// A literal written right after or right before a text column names that
-/// column's value; `true` when the column comes after it.
-pub(super) fn bound_column(cx: &Ctx, mi: usize) -> Option<(Vec<ColRef>, bool)> {
+/// column's value.
+pub(super) fn bound_column(cx: &Ctx, mi: usize) -> Option<BoundColumn> {
     let m = &cx.mentions[mi];
     let texts = |cs: &[ColRef]| -> Vec<ColRef> {
         cs.iter()
@@ -78,7 +85,10 @@ pub(super) fn bound_column(cx: &Ctx, mi: usize) -> Option<(Vec<ColRef>, bool)> {
         {
             let t = texts(cs);
             if !t.is_empty() {
-                return Some((t, false));
+                return Some(BoundColumn {
+                    cols: t,
+                    after: false,
+                });
             }
         }
     }
@@ -88,7 +98,10 @@ pub(super) fn bound_column(cx: &Ctx, mi: usize) -> Option<(Vec<ColRef>, bool)> {
     {
         let t = texts(cs);
         if !t.is_empty() {
-            return Some((t, true));
+            return Some(BoundColumn {
+                cols: t,
+                after: true,
+            });
         }
     }
     None

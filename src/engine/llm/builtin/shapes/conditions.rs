@@ -12,7 +12,8 @@ use super::context::{Ctx, num, quote_str};
 use super::joins::{distance_from, nearest_column, nearest_date};
 use super::linking::is_numeric;
 use super::plan::{
-    AvgComparison, Cmp, ColumnText, LiteralFilter, NumberComparison, Plan, ValueFilter, YearFilter,
+    AvgComparison, Cmp, ColRef, ColumnText, LiteralFilter, NumberComparison, Plan, ValueFilter,
+    YearFilter,
 };
 
 /// WHERE conditions of the plan; adds the tables they need to `needed`.
@@ -29,7 +30,10 @@ pub(super) fn conditions(
     } in &plan.values
     {
         needed.insert(*t);
-        out.push(Cond::In(*t, *c, values.clone()));
+        out.push(Cond::In {
+            col: (*t, *c),
+            values: values.clone(),
+        });
     }
     for NumberComparison {
         col: (t, c),
@@ -38,23 +42,39 @@ pub(super) fn conditions(
     } in &plan.cmps
     {
         needed.insert(*t);
-        out.push(Cond::Cmp(*t, *c, *cmp, *value));
+        out.push(Cond::Cmp {
+            col: (*t, *c),
+            cmp: *cmp,
+            value: *value,
+        });
     }
     for ColumnText { col: (t, c), text } in &plan.not_values {
         needed.insert(*t);
-        out.push(Cond::NotEq(*t, *c, text.clone()));
+        out.push(Cond::NotEq {
+            col: (*t, *c),
+            text: text.clone(),
+        });
     }
     for ColumnText { col: (t, c), text } in &plan.not_in {
         needed.insert(*t);
-        out.push(Cond::NotIn(*t, *c, text.clone()));
+        out.push(Cond::NotIn {
+            col: (*t, *c),
+            subquery: text.clone(),
+        });
     }
     for AvgComparison { col: (t, c), cmp } in &plan.avg_cmps {
         needed.insert(*t);
-        out.push(Cond::CmpAvg(*t, *c, *cmp));
+        out.push(Cond::CmpAvg {
+            col: (*t, *c),
+            cmp: *cmp,
+        });
     }
     for ColumnText { col: (t, c), text } in &plan.likes {
         needed.insert(*t);
-        out.push(Cond::Like(*t, *c, text.clone()));
+        out.push(Cond::Like {
+            col: (*t, *c),
+            text: text.clone(),
+        });
     }
     for LiteralFilter { near, text: lit } in &plan.literals {
         let t = near.unwrap_or(base);
@@ -67,7 +87,11 @@ pub(super) fn conditions(
             return Err(format!("I did not understand '{lit}'."));
         }
         needed.insert(t);
-        out.push(Cond::Literal(t, labels, lit.clone()));
+        out.push(Cond::Literal {
+            table: t,
+            labels,
+            text: lit.clone(),
+        });
     }
     for YearFilter {
         cmp,
@@ -82,7 +106,11 @@ pub(super) fn conditions(
                 .is_none_or(|d| distance_from(cx, base, t) <= distance_from(cx, base, d.0))
         {
             needed.insert(t);
-            out.push(Cond::YearColumn(t, c, *cmp, *y));
+            out.push(Cond::YearColumn {
+                col: (t, c),
+                cmp: *cmp,
+                year: *y,
+            });
             continue;
         }
         let (t, c) = match explicit {
@@ -91,22 +119,40 @@ pub(super) fn conditions(
                 .ok_or_else(|| format!("I found no date column to filter on the year {y}."))?,
         };
         needed.insert(t);
-        out.push(Cond::Year(t, c, *cmp, *y));
+        out.push(Cond::Year {
+            col: (t, c),
+            cmp: *cmp,
+            year: *y,
+        });
     }
     Ok(out)
 }
 
 /// One WHERE condition, resolved to its table and column.
 pub(super) enum Cond {
-    In(usize, usize, Vec<String>),
-    Cmp(usize, usize, Cmp, f64),
-    Literal(usize, Vec<usize>, String),
-    Year(usize, usize, Cmp, i32),
-    YearColumn(usize, usize, Cmp, i32),
-    Like(usize, usize, String),
-    CmpAvg(usize, usize, Cmp),
-    NotEq(usize, usize, String),
-    NotIn(usize, usize, String),
+    /// `col = value`, or `col IN (values)`.
+    In { col: ColRef, values: Vec<String> },
+    /// `col cmp value`.
+    Cmp { col: ColRef, cmp: Cmp, value: f64 },
+    /// The text equals the table's name columns (first and last name when
+    /// there are two and the text has two words).
+    Literal {
+        table: usize,
+        labels: Vec<usize>,
+        text: String,
+    },
+    /// The year of a date column.
+    Year { col: ColRef, cmp: Cmp, year: i32 },
+    /// A column that holds years, compared as is.
+    YearColumn { col: ColRef, cmp: Cmp, year: i32 },
+    /// `col LIKE '%text%'`, the text matched literally.
+    Like { col: ColRef, text: String },
+    /// `col cmp (SELECT AVG(col) FROM table)`.
+    CmpAvg { col: ColRef, cmp: Cmp },
+    /// `col <> text`.
+    NotEq { col: ColRef, text: String },
+    /// `col NOT IN (subquery)`.
+    NotIn { col: ColRef, subquery: String },
 }
 
 pub(super) fn year_expr(cx: &Ctx, col: &str) -> String {
@@ -129,7 +175,10 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
     conds
         .iter()
         .map(|c| match c {
-            Cond::In(t, col, vals) => {
+            Cond::In {
+                col: (t, col),
+                values: vals,
+            } => {
                 let lhs = cx.col(q, *t, *col);
                 if vals.len() == 1 {
                     format!("{lhs} = {}", quote_str(cx.dialect, &vals[0]))
@@ -138,10 +187,18 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     format!("{lhs} IN ({})", list.join(", "))
                 }
             }
-            Cond::Cmp(t, col, cmp, x) => {
+            Cond::Cmp {
+                col: (t, col),
+                cmp,
+                value: x,
+            } => {
                 format!("{} {} {}", cx.col(q, *t, *col), cmp.sql(), num(*x))
             }
-            Cond::Literal(t, labels, lit) => {
+            Cond::Literal {
+                table: t,
+                labels,
+                text: lit,
+            } => {
                 let parts: Vec<&str> = lit.split_whitespace().collect();
                 if labels.len() == 2 && parts.len() == 2 {
                     format!(
@@ -165,18 +222,28 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     )
                 }
             }
-            Cond::NotEq(t, col, v) => {
+            Cond::NotEq {
+                col: (t, col),
+                text: v,
+            } => {
                 format!("{} <> {}", cx.col(q, *t, *col), quote_str(cx.dialect, v))
             }
-            Cond::NotIn(t, col, inner) => format!("{} NOT IN ({inner})", cx.col(q, *t, *col)),
-            Cond::CmpAvg(t, col, cmp) => format!(
+            Cond::NotIn {
+                col: (t, col),
+                subquery: inner,
+            } => format!("{} NOT IN ({inner})", cx.col(q, *t, *col)),
+            Cond::CmpAvg { col: (t, col), cmp } => format!(
                 "{} {} (SELECT AVG({}) FROM {})",
                 cx.col(q, *t, *col),
                 cmp.sql(),
                 cx.col(false, *t, *col),
                 cx.tname(*t)
             ),
-            Cond::YearColumn(t, col, cmp, y) => {
+            Cond::YearColumn {
+                col: (t, col),
+                cmp,
+                year: y,
+            } => {
                 let v = if is_numeric(&cx.schema.tables[*t].columns[*col]) {
                     y.to_string()
                 } else {
@@ -184,7 +251,10 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                 };
                 format!("{} {} {v}", cx.col(q, *t, *col), cmp.sql())
             }
-            Cond::Like(t, col, text) => {
+            Cond::Like {
+                col: (t, col),
+                text,
+            } => {
                 // The text is matched literally: its own % and _ are escaped.
                 let special = text.contains(['%', '_', '\\']);
                 let escaped = text
@@ -202,7 +272,11 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     like
                 }
             }
-            Cond::Year(t, col, cmp, y) => {
+            Cond::Year {
+                col: (t, col),
+                cmp,
+                year: y,
+            } => {
                 let e = year_expr(cx, &cx.col(q, *t, *col));
                 let v = if cx.dialect == Dialect::Sqlite {
                     format!("'{y}'")

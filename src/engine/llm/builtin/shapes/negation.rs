@@ -5,7 +5,7 @@
 use super::context::Ctx;
 use super::joins::{Edge, fk_path};
 use super::linking::Link;
-use super::plan::{ColRef, Plan};
+use super::plan::{ColumnText, Plan};
 use super::select::{from_where, select};
 use super::{NEGATIONS, Reason};
 
@@ -15,9 +15,12 @@ pub(super) enum Neg {
     None,
     /// The mention at this index is a value the subject must not have (`<>`).
     Value(usize),
-    /// From the mention at this index on, the question describes rows of the
-    /// table that the subject must have none of (`NOT IN`).
-    Exists(usize, usize),
+    /// From mention `first` on, the question describes rows of `table`
+    /// that the subject must have none of (`NOT IN`).
+    Exists {
+        first: usize,
+        table: usize,
+    },
 }
 
 /// Position of the first negation word.
@@ -71,9 +74,12 @@ pub(super) fn negation(cx: &Ctx) -> Neg {
         return Neg::None;
     };
     match &cx.mentions[first].link {
-        Link::Table(t) if *t != subject => Neg::Exists(first, *t),
+        Link::Table(t) if *t != subject => Neg::Exists { first, table: *t },
         Link::Value(v) if v.iter().any(|x| x.0 == subject) => Neg::Value(first),
-        Link::Value(v) => Neg::Exists(first, v[0].0),
+        Link::Value(v) => Neg::Exists {
+            first,
+            table: v[0].0,
+        },
         _ => Neg::None,
     }
 }
@@ -85,7 +91,7 @@ pub(super) fn not_in_subquery(
     subject: usize,
     negated: usize,
     sub: &Plan,
-) -> Result<(ColRef, String), Reason> {
+) -> Result<ColumnText, Reason> {
     let path = fk_path(cx.schema, &[subject], negated)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
@@ -110,5 +116,8 @@ pub(super) fn not_in_subquery(
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, to, &joins, &conds);
     s.cols = vec![cx.col(q, to, inner_col)];
-    Ok((key, s.sql()))
+    Ok(ColumnText {
+        col: key,
+        text: s.sql(),
+    })
 }

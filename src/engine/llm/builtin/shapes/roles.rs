@@ -95,7 +95,7 @@ impl Roles {
             if roles.skip[mi] {
                 continue;
             }
-            if let Neg::Exists(first, _) = neg
+            if let Neg::Exists { first, .. } = neg
                 && mi >= first
             {
                 negated_mention(cx, m, &mut sub);
@@ -227,10 +227,10 @@ impl Roles {
             }
             Link::Literal(s) if bound_column(cx, mi).is_some() => {
                 // "Gelderland district", "the first name Timmothy".
-                let (tc, next) = bound_column(cx, mi).expect("guarded");
-                let tc = self.resolve_col(&tc, choices);
+                let bound = bound_column(cx, mi).expect("guarded");
+                let tc = self.resolve_col(&bound.cols, choices);
                 self.columns.retain(|x| x.col != tc);
-                if next {
+                if bound.after {
                     self.skip[mi + 1] = true;
                 }
                 self.plan.values.push(ValueFilter {
@@ -375,18 +375,15 @@ impl Roles {
                 cmp: avg.cmp,
             });
         }
-        if let Neg::Exists(_, negated) = neg {
+        if let Neg::Exists { table: negated, .. } = neg {
             let outer = self
                 .tables
                 .first()
                 .map(|x| x.table)
                 .or_else(|| self.columns.first().map(|x| x.col.0))
                 .ok_or("I did not understand what should not have that.")?;
-            let (key, inner) = not_in_subquery(cx, outer, negated, sub)?;
-            self.plan.not_in.push(ColumnText {
-                col: key,
-                text: inner,
-            });
+            let not_in = not_in_subquery(cx, outer, negated, sub)?;
+            self.plan.not_in.push(not_in);
         }
         // The ordering column is not shown unless named apart from the ordering.
         if let Some(ob) = self.order_by {
