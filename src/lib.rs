@@ -17,6 +17,7 @@
 //! | [`observability`] | logs: JSON or text, PII and secrets masked before output |
 //! | [`cache`]     | the [`cache::Cache`] trait and its in-process implementation |
 //! | [`domain`]    | identifiers and value types shared by all of the above |
+//! | [`text`]      | words of questions and identifiers: tokenising, stemming, stop words |
 //! | [`ui`]        | the web UI: embedded pages and assets, server-side SVG charts |
 
 pub mod api;
@@ -34,4 +35,5 @@ pub mod eval;
 pub mod jobs;
 pub mod observability;
 pub mod store;
+pub mod text;
 pub mod ui;

@@ -93,7 +93,7 @@ pub fn cache_key(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
     }
     let digest = hasher.finalize();
-    let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(&digest[..16]);
     let namespace: String = parts
         .first()
         .map(|p| {

@@ -69,7 +69,7 @@ pub(super) fn production_problems(cfg: &Config) -> Vec<String> {
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Fill missing secrets in dev from `<data_dir>/secrets.toml`, generating it

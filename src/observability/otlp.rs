@@ -384,13 +384,7 @@ fn hex_val(b: u8) -> Option<u8> {
 // ---------------------------------------------------------------------------
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    s
+    hex::encode(bytes)
 }
 
 /// Lower-case hex only, as W3C trace context requires.
@@ -400,9 +394,7 @@ fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = hex_val(pair[0])? << 4 | hex_val(pair[1])?;
-    }
+    hex::decode_to_slice(b, &mut out).ok()?;
     Some(out)
 }
 

@@ -185,13 +185,7 @@ fn encode_message(out: &mut Vec<u8>, fields: &[Field], v: &Value) {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(s).ok()
 }
 
 /// An `ExportTraceServiceRequest` in OTLP's JSON mapping, as protobuf.
@@ -265,9 +259,7 @@ fn decode_message(b: &[u8], fields: &[Field]) -> Result<Value, String> {
             (Kind::Enum, Raw::Varint(v)) => Value::from(v),
             (Kind::Fixed64, Raw::Fixed(v)) => Value::String(v.to_string()),
             (Kind::Double, Raw::Fixed(v)) => Value::from(f64::from_bits(v)),
-            (Kind::HexBytes, Raw::Bytes(s)) => {
-                Value::String(s.iter().map(|x| format!("{x:02x}")).collect())
-            }
+            (Kind::HexBytes, Raw::Bytes(s)) => Value::String(hex::encode(s)),
             (Kind::Msg(inner), Raw::Bytes(s)) => decode_message(s, inner)?,
             _ => return Err(format!("field {} has the wrong wire type", field.name)),
         };
