@@ -262,6 +262,10 @@ async fn ask(config: Config, args: AskArgs) -> anyhow::Result<()> {
                 print!("{}", output::table(&answer.columns, &answer.rows));
                 let more = if answer.truncated { " (truncated)" } else { "" };
                 println!("{} row(s){more}", answer.row_count);
+                println!("confidence: {}", answer.confidence.as_str());
+                for a in &answer.assumptions {
+                    println!("  assumed ({}): {}", a.code, a.message);
+                }
             }
             Ok(())
         }

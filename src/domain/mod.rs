@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod trust;
+pub use trust::{Assumption, Confidence, Trust};
+
 /// SQL dialect of a target database. Decides the parser dialect, the list of
 /// forbidden functions and the prompt's dialect notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

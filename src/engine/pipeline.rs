@@ -26,12 +26,12 @@ use crate::config::Config;
 use crate::connectors::{
     ConnectionHandle, ConnectorError, ConnectorRegistry, ResultColumn, ResultSet,
 };
-use crate::domain::{ConnectionId, Question, TrainingKind};
+use crate::domain::{Assumption, Confidence, ConnectionId, Question, TrainingKind, Trust};
 use crate::engine::conversation;
 use crate::engine::extras::{self, AnswerWarning, ResultView};
 use crate::engine::llm::{
-    ContextItem, FailedAttempt, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
-    RetrievedContext, TextCompletion, TextRequest, TokenUsage,
+    ContextItem, FailedAttempt, Generation, GenerationOutcome, GenerationRequest, LlmError,
+    LlmProvider, RetrievedContext, TextCompletion, TextRequest, TokenUsage,
 };
 use crate::engine::retrieval::{Embedder, IndexError, VectorIndex};
 use crate::engine::sql::{self, ValidatedSql, ValidationError};
@@ -190,6 +190,11 @@ pub struct Answer {
     pub followups: Option<Vec<String>>,
     /// Extras that were asked for but are missing, and why.
     pub warnings: Vec<AnswerWarning>,
+    /// How sure the generator is that the SQL means what was asked.
+    pub confidence: Confidence,
+    /// What the answer took for granted (words read past, trained examples
+    /// used or adapted, corrections): nothing is dropped silently.
+    pub assumptions: Vec<Assumption>,
 }
 
 /// What an ask may add to the plain pipeline.
@@ -282,6 +287,8 @@ pub struct GeneratedSql {
     pub sources: Vec<Source>,
     pub attempts: u32,
     pub strategy: Option<String>,
+    pub confidence: Confidence,
+    pub assumptions: Vec<Assumption>,
 }
 
 /// Result of `validate`.
@@ -298,6 +305,8 @@ struct CachedGeneration {
     sql: String,
     sources: Vec<(String, TrainingKind, f32)>,
     strategy: Option<String>,
+    #[serde(default)]
+    trust: Option<Trust>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -375,6 +384,16 @@ impl Engine {
             Err(e) => self.count_llm_call(t, TokenUsage::default(), Some(e)),
         }
         result
+    }
+
+    /// The generation's confidence and assumptions: its own (builtin) or the
+    /// remote rule, lowered when correction attempts were needed.
+    fn trust_of(&self, generation: &Generation, attempt: u32) -> Trust {
+        generation
+            .trust
+            .clone()
+            .unwrap_or_else(|| Trust::remote(self.llm.name()))
+            .after_attempts(attempt)
     }
 
     /// When the offline generator read the question past words it could not
@@ -903,6 +922,7 @@ impl Engine {
             completion_tokens: used.completion_tokens,
             attempts: 0,
             correlation_id: rc.correlation_id.clone(),
+            trust: None,
         };
         let mut timings = Timings::default();
         let outcome = self
@@ -917,6 +937,10 @@ impl Engine {
                 record.row_count = Some(rs.rows.len() as u64);
                 record.truncated = rs.truncated;
                 record.strategy = strategy.clone();
+                let trust = record
+                    .trust
+                    .get_or_insert_with(|| Trust::remote(self.llm.name()))
+                    .clone();
                 self.store
                     .insert_query(&record)
                     .await
@@ -949,6 +973,8 @@ impl Engine {
                     summary_source: None,
                     followups: None,
                     warnings: Vec::new(),
+                    confidence: trust.confidence,
+                    assumptions: trust.assumptions,
                 })
             }
             Err(error) => {
@@ -1040,6 +1066,7 @@ impl Engine {
                     .await;
                     record.sql = Some(hit.sql.clone());
                     record.attempts = 1;
+                    record.trust = hit.trust.clone();
                     emit(
                         sink,
                         AskEvent::Sql {
@@ -1089,6 +1116,7 @@ impl Engine {
             if generation.strategy.is_some() {
                 record.strategy = generation.strategy.clone();
             }
+            record.trust = Some(self.trust_of(&generation, attempt));
             let sql_text = match generation.outcome {
                 GenerationOutcome::Unanswerable { reason } => {
                     // After a failed attempt, "unanswerable" means the
@@ -1149,6 +1177,7 @@ impl Engine {
                                 .map(|s| (s.id.clone(), s.kind, s.score))
                                 .collect(),
                             strategy: record.strategy.clone(),
+                            trust: record.trust.clone(),
                         };
                         if let Ok(bytes) = serde_json::to_vec(&cached) {
                             self.cache
@@ -1189,6 +1218,7 @@ impl Engine {
         let mut last: Option<GeneratedSql> = None;
         for attempt in 1..=(1 + self.settings().max_correction_attempts) {
             let generation = self.call_llm(&req).await?;
+            let trust = self.trust_of(&generation, attempt);
             let sql_text = match generation.outcome {
                 GenerationOutcome::Unanswerable { reason } => {
                     return match last {
@@ -1210,6 +1240,8 @@ impl Engine {
                         sources,
                         attempts: attempt,
                         strategy: generation.strategy,
+                        confidence: trust.confidence,
+                        assumptions: trust.assumptions,
                     });
                 }
                 Err(e) => {
@@ -1227,6 +1259,8 @@ impl Engine {
                         sources: sources.clone(),
                         attempts: attempt,
                         strategy: generation.strategy,
+                        confidence: trust.confidence,
+                        assumptions: trust.assumptions,
                     });
                 }
             }

@@ -183,6 +183,8 @@ pub struct QuestionResult {
     pub gold_rows: Option<usize>,
     pub predicted_rows: Option<usize>,
     pub truncated: bool,
+    /// The answer's confidence (`None`: no answer).
+    pub confidence: Option<crate::domain::Confidence>,
 }
 
 /// Run the evaluation described by `opts` with `config`'s engine settings.
@@ -423,6 +425,7 @@ async fn evaluate_one(
         gold_rows: None,
         predicted_rows: None,
         truncated: false,
+        confidence: None,
     };
     let question = match Question::parse(&ex.question) {
         Ok(q) => q,
@@ -472,6 +475,7 @@ async fn evaluate_one(
     match asked {
         Ok(answer) => {
             r.answered = true;
+            r.confidence = Some(answer.confidence);
             r.predicted_sql = Some(answer.sql.clone());
             r.predicted_rows = Some(answer.rows.len());
             r.truncated = answer.truncated;

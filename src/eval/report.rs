@@ -145,6 +145,15 @@ pub struct Answered {
     pub wrong_rate: f64,
 }
 
+/// Answers at one confidence level, and how many were right.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Calibration {
+    pub answered: usize,
+    pub correct: usize,
+    /// `correct / answered` (0 when none).
+    pub precision: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub run: RunInfo,
@@ -155,6 +164,13 @@ pub struct EvalReport {
     /// applied: run `../shared/tools/spider-ex` on `predictions.sql` for it).
     pub ex_any_column_order: Score,
     pub answered: Answered,
+    /// Precision per confidence level (`high`, `medium`, `low`).
+    pub calibration: BTreeMap<String, Calibration>,
+    /// Answered with high confidence and wrong (the answers that look
+    /// right and are not)…
+    pub confidently_wrong: usize,
+    /// …over all questions.
+    pub confidently_wrong_rate: f64,
     pub per_db: BTreeMap<String, Score>,
     pub failures: Failures,
     /// Wall time of one ask.
@@ -178,12 +194,19 @@ pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
     let mut per_strategy: BTreeMap<String, Score> = BTreeMap::new();
     let mut f = Failures::default();
     let mut llm = LlmUsage::default();
+    let mut calibration: BTreeMap<String, Calibration> = BTreeMap::new();
     let (mut ddl_hits, mut prompt_hits, mut measured, mut tokens) = (0, 0, 0, 0usize);
     for r in &results {
         let ok = r.outcome == Outcome::Correct;
         ex.add(ok);
         ex_any.add(ok || r.correct_any_column_order);
         per_db.entry(r.db_id.clone()).or_default().add(ok);
+        if let (true, Some(c)) = (r.answered, r.confidence) {
+            let level = calibration.entry(c.as_str().to_string()).or_default();
+            level.answered += 1;
+            level.correct += usize::from(ok);
+            level.precision = level.correct as f64 / level.answered as f64;
+        }
         per_strategy
             .entry(r.strategy.clone().unwrap_or_else(|| "none".into()))
             .or_default()
@@ -225,6 +248,14 @@ pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
     let answered = results.iter().filter(|r| r.answered).count();
     let total = results.len();
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let confidently_wrong = results
+        .iter()
+        .filter(|r| {
+            r.answered
+                && r.confidence == Some(crate::domain::Confidence::High)
+                && r.outcome != Outcome::Correct
+        })
+        .count();
     let answered = Answered {
         answered,
         answered_rate: ratio(answered, total),
@@ -236,6 +267,9 @@ pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
         ex,
         ex_any_column_order: ex_any,
         answered,
+        calibration,
+        confidently_wrong,
+        confidently_wrong_rate: ratio(confidently_wrong, total),
         per_db,
         failures: f,
         latency_ms: Percentiles::of(&latencies),
@@ -365,6 +399,25 @@ pub fn render(report: &EvalReport) -> String {
         pct(a.answered_rate),
         pct(a.precision),
         pct(a.wrong_rate)
+    );
+    let levels: Vec<String> = ["high", "medium", "low"]
+        .iter()
+        .filter_map(|l| {
+            let c = report.calibration.get(*l)?;
+            Some(format!(
+                "{l} {}/{} {}",
+                c.correct,
+                c.answered,
+                pct(c.precision)
+            ))
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "calibration (correct/answered, precision): {}; confidently wrong {} ({} of all)",
+        levels.join(", "),
+        report.confidently_wrong,
+        pct(report.confidently_wrong_rate)
     );
     let f = &report.failures;
     let _ = writeln!(

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Page, Store, StoreError, now};
+use crate::domain::{Assumption, Confidence, Trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +60,8 @@ pub struct NewQuery {
     pub completion_tokens: u64,
     pub attempts: u32,
     pub correlation_id: Option<String>,
+    /// How sure the generator was, and what it assumed (`None`: no SQL).
+    pub trust: Option<Trust>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -84,6 +87,9 @@ pub struct QueryRecord {
     pub attempts: u32,
     pub correlation_id: Option<String>,
     pub created_at: String,
+    /// `None` for asks without SQL and records older than migration 0008.
+    pub confidence: Option<Confidence>,
+    pub assumptions: Vec<Assumption>,
 }
 
 fn from_row(r: &AnyRow) -> Result<QueryRecord, sqlx::Error> {
@@ -114,20 +120,28 @@ fn from_row(r: &AnyRow) -> Result<QueryRecord, sqlx::Error> {
         attempts: r.try_get::<i64, _>("attempts")?.max(0) as u32,
         correlation_id: r.try_get("correlation_id")?,
         created_at: r.try_get("created_at")?,
+        confidence: r
+            .try_get::<Option<String>, _>("confidence")?
+            .as_deref()
+            .and_then(Confidence::parse),
+        assumptions: serde_json::from_str(&r.try_get::<String, _>("assumptions_json")?)
+            .unwrap_or_default(),
     })
 }
 
 const COLUMNS: &str = "id, user_id, connection, question, sql, status, error_code, error_message, \
     row_count, truncated, tables_json, sources_json, timings_json, provider, model, strategy, \
-    prompt_tokens, completion_tokens, attempts, correlation_id, created_at";
+    prompt_tokens, completion_tokens, attempts, correlation_id, created_at, confidence, \
+    assumptions_json";
 
 impl Store {
     pub async fn insert_query(&self, q: &NewQuery) -> Result<QueryRecord, StoreError> {
         sqlx::query(
             "INSERT INTO queries (id, user_id, connection, question, sql, status, error_code, \
              error_message, row_count, truncated, tables_json, sources_json, timings_json, provider, \
-             model, strategy, prompt_tokens, completion_tokens, attempts, correlation_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+             model, strategy, prompt_tokens, completion_tokens, attempts, correlation_id, created_at, \
+             confidence, assumptions_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
         )
         .bind(&q.id)
         .bind(&q.user_id)
@@ -150,6 +164,13 @@ impl Store {
         .bind(q.attempts as i64)
         .bind(&q.correlation_id)
         .bind(now())
+        .bind(q.trust.as_ref().map(|t| t.confidence.as_str()))
+        .bind(
+            q.trust
+                .as_ref()
+                .and_then(|t| serde_json::to_string(&t.assumptions).ok())
+                .unwrap_or_else(|| "[]".into()),
+        )
         .execute(self.pool())
         .await?;
         self.get_query(&q.id).await

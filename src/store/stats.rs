@@ -225,6 +225,7 @@ mod tests {
             completion_tokens: 10,
             attempts: 1,
             correlation_id: None,
+            trust: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! and fails in CI).
 
 use insight::auth::Role;
-use insight::domain::TrainingKind;
+use insight::domain::{Assumption, Confidence, TrainingKind, Trust};
 use insight::store::connections::{StoredConnection, StoredConnectionSettings};
 use insight::store::grants::Grant;
 use insight::store::jobs::{JobStatus, NewJob};
@@ -384,6 +384,10 @@ pub fn new_query(id: &str, user: Option<&str>, connection: &str, status: QuerySt
         completion_tokens: 34,
         attempts: 1,
         correlation_id: Some("corr-1".into()),
+        trust: Some(Trust {
+            confidence: Confidence::Medium,
+            assumptions: vec![Assumption::new("words_ignored", "read past 'happy'")],
+        }),
     }
 }
 
@@ -414,6 +418,9 @@ async fn query_history_records_pages_and_filters(s: &Store) {
         (q.prompt_tokens, q.completion_tokens, q.row_count),
         (12, 34, Some(3))
     );
+    // Confidence and assumptions are stored with the query (migration 0008).
+    assert_eq!(q.confidence, Some(Confidence::Medium));
+    assert_eq!(q.assumptions[0].code, "words_ignored");
     // Tokens of calls made after the record was written are added to it.
     s.add_query_tokens("q0", 5, 6).await.unwrap();
     let q = s.get_query("q0").await.unwrap();

@@ -96,6 +96,7 @@ impl ProviderReply {
                     .unwrap_or_else(|| estimate_tokens(&self.text) as u64),
             },
             strategy: None,
+            trust: None,
         })
     }
 }

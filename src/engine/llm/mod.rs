@@ -14,6 +14,8 @@ pub mod builtin;
 pub mod extract;
 pub mod http;
 pub mod openai;
+/// Confidence and assumptions live in the domain (the store records them).
+pub use crate::domain::trust;
 
 use std::sync::Arc;
 
@@ -115,6 +117,9 @@ pub struct Generation {
     /// For the builtin generator: which strategy produced the SQL
     /// (`trained_example`, `count`, `top_n`, …). Remote providers: `None`.
     pub strategy: Option<String>,
+    /// The generator's own confidence and assumptions (builtin); `None`:
+    /// the pipeline applies [`trust::Trust::remote`].
+    pub trust: Option<trust::Trust>,
 }
 
 /// Input of one free-text completion (no SQL extraction).

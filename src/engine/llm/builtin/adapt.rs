@@ -33,6 +33,8 @@ pub struct Adapted {
     pub similarity: f64,
     /// Retrieval score of the example.
     pub score: f32,
+    /// The example's question (named in the answer's assumptions).
+    pub question: String,
 }
 
 /// What a question names, from schema and value linking.
@@ -47,6 +49,8 @@ struct Facts {
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
     directions: BTreeSet<bool>,
+    /// Asks for one row per group ("each", "per", "every").
+    grouped: bool,
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -103,6 +107,10 @@ const NEGATIONS: &[&str] = &[
     "wasn't",
 ];
 
+/// Words that ask for one row per group: an example that groups never
+/// answers a question that does not, and the other way round.
+const GROUPING: &[&str] = &["each", "per", "every", "respective"];
+
 fn direction(word: &str) -> Option<bool> {
     match word {
         "most" | "largest" | "greatest" | "highest" | "biggest" | "maximum" | "max" | "top"
@@ -150,6 +158,9 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
+        grouped: tokens
+            .iter()
+            .any(|t| !t.quoted && GROUPING.contains(&t.lower.as_str())),
     };
     for m in &mentions {
         let raw = || span_raw(&tokens[m.start..m.end]);
@@ -452,6 +463,8 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
             .collect()
     };
     q.negated == e.negated
+        && q.aggs == e.aggs
+        && q.grouped == e.grouped
         && (q.directions.is_empty() || e.directions.is_empty() || q.directions == e.directions)
         && numbers(&q) == numbers(&e)
 }
@@ -489,6 +502,7 @@ pub fn adapt(
                 sql: adapted,
                 similarity,
                 score: ex.score,
+                question: ex.content.clone(),
             });
         }
     }
@@ -512,6 +526,9 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     if q.aggs != e.aggs {
         return Err("aggs");
     }
+    if q.grouped != e.grouped {
+        return Err("grouping");
+    }
     if !q.directions.is_empty() && !e.directions.is_empty() && q.directions != e.directions {
         return Err("direction");
     }
@@ -527,6 +544,12 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         return Err("table");
     }
     let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
+    let swapped: Vec<String> = replacements
+        .first()
+        .map(|r| sql[r.start..r.end].to_lowercase())
+        .into_iter()
+        .collect();
+    every_slot_maps(q, e, &swapped, schema)?;
     replacements.extend(value_swaps(q, e, sql, &ps)?);
     replacements.sort_by_key(|r| std::cmp::Reverse(r.start));
     let mut out = sql.to_string();
@@ -534,6 +557,53 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         out.replace_range(start..end, &text);
     }
     Ok(out)
+}
+
+/// Every slot of the example maps to the question: each table and column
+/// its question names is named by the question too (or is the column
+/// swapped out), and every content word of it is one of the question's
+/// (or part of that swapped column's name). Otherwise the example is only
+/// context: "customers per country" never answers "how many customers".
+fn every_slot_maps(
+    q: &Facts,
+    e: &Facts,
+    swapped: &[String],
+    schema: &SchemaInfo,
+) -> Result<(), &'static str> {
+    let q_cols: BTreeSet<String> = q
+        .columns
+        .iter()
+        .flat_map(|c| c.iter().map(|&x| col_name(schema, x)))
+        .collect();
+    let q_tables: BTreeSet<usize> = q
+        .tables
+        .iter()
+        .copied()
+        .chain(q.columns.iter().flat_map(|c| c.iter().map(|&(t, _)| t)))
+        .collect();
+    for ec in &e.columns {
+        let named = ec.iter().any(|&x| {
+            let n = col_name(schema, x);
+            q_cols.contains(&n) || swapped.contains(&n)
+        });
+        if !named {
+            return Err("example column unmatched");
+        }
+    }
+    if e.tables.iter().any(|t| !q_tables.contains(t)) {
+        return Err("example table unmatched");
+    }
+    let swapped_words: BTreeSet<String> = swapped
+        .iter()
+        .flat_map(|c| text::content_words(&c.replace('_', " ")))
+        .collect();
+    if e.words
+        .iter()
+        .any(|w| !q.words.contains(w) && !swapped_words.contains(w))
+    {
+        return Err("example word unmatched");
+    }
+    Ok(())
 }
 
 /// A byte range of the example's SQL and what replaces it.

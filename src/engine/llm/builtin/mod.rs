@@ -33,11 +33,13 @@
 mod adapt;
 mod linking;
 mod shapes;
+mod trust;
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
+use super::trust::Confidence;
 use super::{
     ContextItem, Generation, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
     TokenUsage,
@@ -117,21 +119,41 @@ impl BuiltinGenerator {
                 (a, strategy)
             })
         };
-        let (outcome, strategy) = match self.reuse(req, &failed) {
-            Some(sql) => (GenerationOutcome::Sql { sql }, Some("trained_example")),
+        let (outcome, strategy, trust) = match self.reuse(req, &failed) {
+            Some(reused) => {
+                let trust = trust::reused(&req.question, &reused.question);
+                let outcome = GenerationOutcome::Sql { sql: reused.sql };
+                (outcome, Some("trained_example"), Some(trust))
+            }
             None => match adapted().filter(|(a, _)| {
                 a.similarity >= self.adapt_floor() && a.score >= ADAPT_PREFERRED_SCORE
             }) {
-                Some((a, strategy)) => (GenerationOutcome::Sql { sql: a.sql }, Some(strategy)),
+                Some((a, strategy)) => {
+                    let trust = trust::adapted(&a, strategy, Confidence::Medium);
+                    (
+                        GenerationOutcome::Sql { sql: a.sql },
+                        Some(strategy),
+                        Some(trust),
+                    )
+                }
                 None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
-                    Ok((sql, strategy)) => (GenerationOutcome::Sql { sql }, Some(strategy)),
+                    Ok(read) => {
+                        let trust = trust::shaped(&req.question, &req.schema, read.variant);
+                        let outcome = GenerationOutcome::Sql { sql: read.sql };
+                        (outcome, Some(read.strategy), Some(trust))
+                    }
                     // No reading of our own: a looser example beats no answer.
                     Err(reason) => {
                         match adapted().filter(|(a, _)| a.similarity >= ADAPT_FALLBACK) {
                             Some((a, strategy)) => {
-                                (GenerationOutcome::Sql { sql: a.sql }, Some(strategy))
+                                let trust = trust::adapted(&a, strategy, Confidence::Low);
+                                (
+                                    GenerationOutcome::Sql { sql: a.sql },
+                                    Some(strategy),
+                                    Some(trust),
+                                )
                             }
-                            None => (GenerationOutcome::Unanswerable { reason }, None),
+                            None => (GenerationOutcome::Unanswerable { reason }, None, None),
                         }
                     }
                 },
@@ -141,10 +163,11 @@ impl BuiltinGenerator {
             outcome,
             usage: TokenUsage::default(),
             strategy: strategy.map(str::to_string),
+            trust,
         }
     }
 
-    fn reuse(&self, req: &GenerationRequest, failed: &BTreeSet<String>) -> Option<String> {
+    fn reuse(&self, req: &GenerationRequest, failed: &BTreeSet<String>) -> Option<Reused> {
         let words = text::content_words(&req.question);
         let entities = entity_signature(&req.question, &req.schema);
         let mut best: Option<(f64, &ContextItem)> = None;
@@ -157,17 +180,40 @@ impl BuiltinGenerator {
             }
             let j = text::jaccard(&words, &text::content_words(&ex.content));
             let by_words = j >= JACCARD_REUSE;
-            let by_score = ex.score >= self.reuse_threshold
-                && entity_signature(&ex.content, &req.schema) == entities;
-            if (by_words || by_score) && adapt::fits(&req.question, &req.schema, &ex.content) {
+            let by_score = ex.score >= self.reuse_threshold;
+            // The same question means the same tables, columns and values.
+            let same_entities = entity_signature(&ex.content, &req.schema) == entities;
+            if (by_words || by_score)
+                && same_entities
+                && adapt::fits(&req.question, &req.schema, &ex.content)
+            {
                 let rank = f64::from(ex.score).max(j);
                 if best.is_none_or(|b| rank > b.0) {
                     best = Some((rank, ex));
                 }
             }
         }
-        best.and_then(|(_, ex)| ex.sql.clone())
+        best.and_then(|(_, ex)| {
+            Some(Reused {
+                sql: ex.sql.clone()?,
+                question: ex.content.clone(),
+            })
+        })
     }
+}
+
+/// A trained example reused unchanged.
+struct Reused {
+    sql: String,
+    question: String,
+}
+
+/// One reading of the question by the shapes.
+struct Reading {
+    sql: String,
+    strategy: &'static str,
+    /// 0 for the best reading; more for alternatives taken after failures.
+    variant: usize,
 }
 
 /// Tables, columns, values, numbers and years a question names: two
@@ -304,13 +350,17 @@ fn interpret(
     schema: &SchemaInfo,
     dialect: crate::domain::Dialect,
     failed: &BTreeSet<String>,
-) -> Result<(String, &'static str), String> {
+) -> Result<Reading, String> {
     let tokens = text::question_tokens(question);
     if tokens.is_empty() {
         return Err("The question has no words I could read.".into());
     }
     if let Some(sql) = set_operation(&tokens, schema, dialect, failed) {
-        return Ok((sql, "set_operation"));
+        return Ok(Reading {
+            sql,
+            strategy: "set_operation",
+            variant: 0,
+        });
     }
     let mentions = linking::link(&tokens, schema);
     let mut variant = 0;
@@ -319,7 +369,11 @@ fn interpret(
         let mut choices = shapes::Choices::new(variant);
         match shapes::build(schema, dialect, &tokens, &mentions, &mut choices) {
             Ok(built) if !failed.contains(&normalise_sql(&built.sql)) => {
-                return Ok((built.sql, built.strategy));
+                return Ok(Reading {
+                    sql: built.sql,
+                    strategy: built.strategy,
+                    variant,
+                });
             }
             Ok(_) => {}
             Err(reason) if variant == 0 => return Err(reason),

@@ -699,3 +699,87 @@ fn a_named_table_and_the_ordering_table_are_joined_to_the_listed_column() {
          ORDER BY people.\"Name\""
     );
 }
+
+/// The README's correction ("customers per country") must not hijack
+/// questions that do not group by country (issue 14).
+#[test]
+fn a_trained_grouping_never_answers_other_questions() {
+    let trained = "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC";
+    let ex = |score| {
+        example(
+            "How many customers are there in each country?",
+            trained,
+            score,
+        )
+    };
+
+    let mut req = request("How many customers do we have?");
+    req.context.examples = vec![ex(0.66)];
+    let g = BuiltinGenerator::new().generate_sync(&req);
+    assert_eq!(
+        g.outcome,
+        GenerationOutcome::Sql {
+            sql: "SELECT COUNT(*) FROM customers".into()
+        }
+    );
+    assert_ne!(g.strategy.as_deref(), Some("trained_example"));
+
+    let mut req = request("How many new customers signed up each year?");
+    req.context.examples = vec![ex(0.39)];
+    let g = BuiltinGenerator::new().generate_sync(&req);
+    assert!(
+        !matches!(&g.outcome, GenerationOutcome::Sql { sql } if sql.contains("GROUP BY country")),
+        "{g:?}"
+    );
+
+    // The same question in other words still reuses it, and says so.
+    let mut req = request("how many customers are there per country");
+    req.context.examples = vec![ex(0.9)];
+    let g = BuiltinGenerator::new().generate_sync(&req);
+    assert_eq!(
+        g.outcome,
+        GenerationOutcome::Sql {
+            sql: trained.into()
+        }
+    );
+    let trust = g.trust.unwrap();
+    assert_eq!(trust.assumptions[0].code, "trained_example");
+}
+
+#[test]
+fn confidence_says_what_was_read_past() {
+    let g = BuiltinGenerator::new().generate_sync(&request("How many customers are there?"));
+    let trust = g.trust.unwrap();
+    assert_eq!(trust.confidence, Confidence::High, "{trust:?}");
+    assert!(trust.assumptions.is_empty());
+
+    let g = BuiltinGenerator::new().generate_sync(&request("How many happy customers are there?"));
+    if let GenerationOutcome::Sql { .. } = g.outcome {
+        let trust = g.trust.unwrap();
+        assert!(trust.confidence < Confidence::High, "{trust:?}");
+        assert!(
+            trust
+                .assumptions
+                .iter()
+                .any(|a| a.message.contains("happy"))
+        );
+    }
+
+    // An adapted example is never high.
+    let mut req = request("How many customers are in France?");
+    req.context.examples = vec![example(
+        "How many customers are in Germany?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'Germany'",
+        0.9,
+    )];
+    let g = BuiltinGenerator::new().generate_sync(&req);
+    assert_eq!(
+        g.outcome,
+        GenerationOutcome::Sql {
+            sql: "SELECT COUNT(*) FROM customers WHERE country = 'France'".into()
+        }
+    );
+    let trust = g.trust.unwrap();
+    assert_eq!(trust.confidence, Confidence::Medium);
+    assert_eq!(trust.assumptions[0].code, "adapted_example");
+}
