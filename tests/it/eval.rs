@@ -65,6 +65,12 @@ fn check_report(report: &EvalReport, expected: usize, out: &Path) {
     assert!(report.latency_ms.p50 <= report.latency_ms.p90);
     assert!(report.latency_ms.p90 <= report.latency_ms.p99);
     assert_eq!(report.context_recall.measured, expected);
+    // Every answer has a confidence level, so the calibration table covers
+    // exactly the answered questions.
+    let levels: usize = report.calibration.values().map(|c| c.answered).sum();
+    assert_eq!(levels, report.answered.answered);
+    let right: usize = report.calibration.values().map(|c| c.correct).sum();
+    assert_eq!(right, report.ex.correct);
 
     insight::eval::write_outputs(report, out).unwrap();
     let pred = std::fs::read_to_string(out.join("predictions.sql")).unwrap();

@@ -49,8 +49,6 @@ struct Facts {
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
     directions: BTreeSet<bool>,
-    /// Asks for one row per group ("each", "per", "every").
-    grouped: bool,
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -107,10 +105,6 @@ const NEGATIONS: &[&str] = &[
     "wasn't",
 ];
 
-/// Words that ask for one row per group: an example that groups never
-/// answers a question that does not, and the other way round.
-const GROUPING: &[&str] = &["each", "per", "every", "respective"];
-
 fn direction(word: &str) -> Option<bool> {
     match word {
         "most" | "largest" | "greatest" | "highest" | "biggest" | "maximum" | "max" | "top"
@@ -158,9 +152,6 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
-        grouped: tokens
-            .iter()
-            .any(|t| !t.quoted && GROUPING.contains(&t.lower.as_str())),
     };
     for m in &mentions {
         let raw = || span_raw(&tokens[m.start..m.end]);
@@ -451,8 +442,8 @@ fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Light checks for a near-paraphrase (whose entities the caller compared):
-/// the same negation, no opposite ranking direction, the same numbers.
+/// Checks for a near-paraphrase (whose entities the caller compared): the
+/// same negation, aggregates, ranking direction and numbers.
 pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
     let q = facts(question, schema);
     let e = facts(example, schema);
@@ -464,8 +455,7 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
     };
     q.negated == e.negated
         && q.aggs == e.aggs
-        && q.grouped == e.grouped
-        && (q.directions.is_empty() || e.directions.is_empty() || q.directions == e.directions)
+        && q.directions == e.directions
         && numbers(&q) == numbers(&e)
 }
 
@@ -526,10 +516,8 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     if q.aggs != e.aggs {
         return Err("aggs");
     }
-    if q.grouped != e.grouped {
-        return Err("grouping");
-    }
-    if !q.directions.is_empty() && !e.directions.is_empty() && q.directions != e.directions {
+    // A ranking asked by one and not the other is another question.
+    if q.directions != e.directions {
         return Err("direction");
     }
     let ps = pieces(sql);
@@ -544,12 +532,14 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         return Err("table");
     }
     let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
+    // The column swapped out and the one swapped in, if any.
     let swapped: Vec<String> = replacements
         .first()
-        .map(|r| sql[r.start..r.end].to_lowercase())
+        .map(|r| [sql[r.start..r.end].to_lowercase(), r.text.to_lowercase()])
         .into_iter()
+        .flatten()
         .collect();
-    every_slot_maps(q, e, &swapped, schema)?;
+    every_slot_maps(q, e, &ids, &swapped, schema)?;
     replacements.extend(value_swaps(q, e, sql, &ps)?);
     replacements.sort_by_key(|r| std::cmp::Reverse(r.start));
     let mut out = sql.to_string();
@@ -561,12 +551,16 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
 
 /// Every slot of the example maps to the question: each table and column
 /// its question names is named by the question too (or is the column
-/// swapped out), and every content word of it is one of the question's
-/// (or part of that swapped column's name). Otherwise the example is only
-/// context: "customers per country" never answers "how many customers".
+/// swapped out), counting only what its SQL uses. With the same negation,
+/// aggregates and ranking direction (checked by the caller) the example then
+/// means the question.
+/// Otherwise it is only context: "customers per country" never answers "how
+/// many customers", and "the conductors and their orchestras" never answers
+/// "the conductor with the most orchestras".
 fn every_slot_maps(
     q: &Facts,
     e: &Facts,
+    ids: &BTreeSet<String>,
     swapped: &[String],
     schema: &SchemaInfo,
 ) -> Result<(), &'static str> {
@@ -581,7 +575,9 @@ fn every_slot_maps(
         .copied()
         .chain(q.columns.iter().flat_map(|c| c.iter().map(|&(t, _)| t)))
         .collect();
-    for ec in &e.columns {
+    // Slots are what the example's SQL uses of what its question names.
+    let in_sql = |x: &(usize, usize)| ids.contains(&col_name(schema, *x));
+    for ec in e.columns.iter().filter(|c| c.iter().any(in_sql)) {
         let named = ec.iter().any(|&x| {
             let n = col_name(schema, x);
             q_cols.contains(&n) || swapped.contains(&n)
@@ -590,18 +586,11 @@ fn every_slot_maps(
             return Err("example column unmatched");
         }
     }
-    if e.tables.iter().any(|t| !q_tables.contains(t)) {
-        return Err("example table unmatched");
-    }
-    let swapped_words: BTreeSet<String> = swapped
+    if e.tables
         .iter()
-        .flat_map(|c| text::content_words(&c.replace('_', " ")))
-        .collect();
-    if e.words
-        .iter()
-        .any(|w| !q.words.contains(w) && !swapped_words.contains(w))
+        .any(|t| ids.contains(&table_name(schema, *t)) && !q_tables.contains(t))
     {
-        return Err("example word unmatched");
+        return Err("example table unmatched");
     }
     Ok(())
 }

@@ -138,7 +138,8 @@ impl BuiltinGenerator {
                 }
                 None => match interpret(&req.question, &req.schema, req.dialect, &failed) {
                     Ok(read) => {
-                        let trust = trust::shaped(&req.question, &req.schema, read.variant);
+                        let trust =
+                            trust::shaped(&req.question, &req.schema, &read.sql, read.variant);
                         let outcome = GenerationOutcome::Sql { sql: read.sql };
                         (outcome, Some(read.strategy), Some(trust))
                     }

@@ -1,9 +1,17 @@
 //! The offline generator's confidence rule (see [`crate::engine::llm::trust`]).
 //!
 //! - Its own reading of the question (the shapes): `high` when every content
-//!   word was mapped onto the schema; `medium` when words were read past
-//!   (each named in a `words_ignored` assumption); `low` when an alternative
-//!   reading was taken after the best one failed.
+//!   word was mapped onto the schema and the SQL uses every table, column
+//!   and value the question names, on one table without grouping; `medium`
+//!   when words were read past (`words_ignored`), matched the schema but went
+//!   unused (`words_unused`), a literal matched no stored value
+//!   (`value_guessed`), tables were joined along an inferred path
+//!   (`joined_tables`), rows were grouped (`grouped`), a "than" found no
+//!   comparison (`comparison_unread`) or no column was named
+//!   so all are shown (`all_columns`); `low` when an alternative reading was
+//!   taken after the best one failed. Joins and groupings are where the
+//!   offline reading goes wrong most often (measured in docs/EVALUATION.md),
+//!   so they are never `high`.
 //! - A trained example reused unchanged: `high` only when both questions have
 //!   the same content words; otherwise `medium`.
 //! - A trained example adapted to the question: `medium` when it was close
@@ -15,6 +23,7 @@ use crate::engine::llm::trust::{Assumption, Confidence, Trust};
 use crate::text;
 
 use super::adapt::Adapted;
+use super::linking::{self, Link};
 
 /// A trained example reused as is.
 pub fn reused(question: &str, example: &str) -> Trust {
@@ -52,8 +61,73 @@ pub fn adapted(a: &Adapted, strategy: &str, at_most: Confidence) -> Trust {
 }
 
 /// The shapes' own reading.
-pub fn shaped(question: &str, schema: &SchemaInfo, variant: usize) -> Trust {
+pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) -> Trust {
     let mut t = Trust::new(Confidence::High);
+    let unused = unused_mentions(question, schema, sql);
+    if !unused.is_empty() {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "words_unused",
+                format!(
+                    "'{}' matched the schema but the SQL does not use it",
+                    unused.join("', '")
+                ),
+            ),
+        );
+    }
+    let guessed = guessed_literals(question, schema);
+    if !guessed.is_empty() {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "value_guessed",
+                format!(
+                    "'{}' is no stored value; the column it is compared with was guessed",
+                    guessed.join("', '")
+                ),
+            ),
+        );
+    }
+    let asks_comparison = text::question_tokens(question)
+        .iter()
+        .any(|t| !t.quoted && t.lower == "than");
+    if asks_comparison && !sql.contains('>') && !sql.contains('<') {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "comparison_unread",
+                "the question compares ('… than …') but the SQL has no comparison",
+            ),
+        );
+    }
+    if sql.contains(" JOIN ") {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "joined_tables",
+                "the tables were joined along their keys; the join path was inferred, not stated",
+            ),
+        );
+    }
+    if sql.contains(" GROUP BY ") {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "grouped",
+                "the rows are grouped by the column read as the question's grouping",
+            ),
+        );
+    }
+    if selects_every_column(sql) {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "all_columns",
+                "no column was named, so every column of the table is shown",
+            ),
+        );
+    }
     let unread = super::unread_words(question, schema);
     if !unread.is_empty() {
         t.assume(
@@ -77,4 +151,52 @@ pub fn shaped(question: &str, schema: &SchemaInfo, variant: usize) -> Trust {
         );
     }
     t
+}
+
+/// Words of the question that link to a table, column or value the SQL
+/// never names: the reading left part of the question out.
+fn unused_mentions(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String> {
+    let tokens = text::question_tokens(question);
+    let lower = sql.to_lowercase();
+    let has = |name: &str| lower.contains(&name.to_lowercase());
+    let col = |t: usize, c: usize| schema.tables[t].columns[c].name.as_str();
+    let mut out = Vec::new();
+    for m in linking::link(&tokens, schema) {
+        let used = match &m.link {
+            Link::Table(t) => has(&schema.tables[*t].name),
+            Link::Column(c) => c.iter().any(|&(t, c)| has(col(t, c))),
+            Link::Value(v) => v.iter().any(|(_, _, s)| has(s)),
+            Link::Literal(s) => has(s),
+            Link::Number(_) | Link::Year(_) | Link::Revenue | Link::Bucket(_) => true,
+        };
+        if !used {
+            let words: Vec<&str> = tokens[m.start..m.end]
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect();
+            out.push(words.join(" "));
+        }
+    }
+    out
+}
+
+/// Capitalised or quoted words that matched no stored value.
+fn guessed_literals(question: &str, schema: &SchemaInfo) -> Vec<String> {
+    let tokens = text::question_tokens(question);
+    linking::link(&tokens, schema)
+        .into_iter()
+        .filter_map(|m| match m.link {
+            Link::Literal(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `SELECT *` or `SELECT t.*`: the columns to show were guessed.
+fn selects_every_column(sql: &str) -> bool {
+    let head = sql
+        .split_once(" FROM ")
+        .map_or(sql, |(h, _)| h)
+        .trim_start();
+    head.starts_with("SELECT") && (head.contains(" *") || head.contains(".*"))
 }
