@@ -55,8 +55,10 @@ impl Confidence {
 /// One thing the answer took for granted, for the user to check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assumption {
-    /// Stable machine code: `words_ignored`, `trained_example`,
-    /// `adapted_example`, `loose_example`, `alternative_reading`,
+    /// Stable machine code. Builtin reading: `words_ignored`,
+    /// `words_unused`, `value_guessed`, `joined_tables`, `grouped`,
+    /// `comparison_unread`, `all_columns`, `alternative_reading`; training:
+    /// `trained_example`, `adapted_example`, `loose_example`; any provider:
     /// `corrected`, `remote_model`.
     pub code: String,
     /// One sentence for people.

@@ -90,6 +90,67 @@ async fn ask_validate_execute_feedback_then_learned() {
     assert_eq!(detail["feedback"][0]["rating"], "up");
 }
 
+/// Issue 14: after the README's correction of "customers per country", other
+/// customer questions are not answered with its SQL, and every answer says
+/// how sure it is — in the response and in the history.
+#[tokio::test]
+async fn a_correction_never_hijacks_other_questions() {
+    let app = TestApp::spawn().await;
+    let q = "How many customers are there in each country?";
+    let first = app.ask(q).await.expect(200);
+    let query_id = first["query_id"].as_str().unwrap().to_string();
+    let corrected = "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC";
+    let fb = app
+        .post(
+            &format!("/api/v1/queries/{query_id}/feedback"),
+            json!({ "rating": "down", "corrected_sql": corrected }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(fb["feedback"]["status"], "trained", "{fb}");
+
+    let again = app
+        .ask("how many customers are there per country")
+        .await
+        .expect(200);
+    assert_eq!(again["strategy"], "trained_example", "{again}");
+    assert!(
+        again["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "trained_example"),
+        "{again}"
+    );
+
+    let total = app.ask("How many customers do we have?").await.expect(200);
+    assert_ne!(total["strategy"], "trained_example", "{total}");
+    assert!(
+        !total["sql"].as_str().unwrap().contains("country"),
+        "{total}"
+    );
+    assert_eq!(total["row_count"], 1, "{total}");
+    assert_eq!(total["confidence"], "high", "{total}");
+
+    let yearly = app.ask("How many new customers signed up each year?").await;
+    if yearly.status.as_u16() == 200 {
+        let sql = yearly.body["sql"].as_str().unwrap();
+        assert!(!sql.contains("GROUP BY country"), "{}", yearly.body);
+        assert_ne!(yearly.body["confidence"], "high", "{}", yearly.body);
+    } else {
+        assert_eq!(error_code(&yearly.body), "unanswerable", "{}", yearly.body);
+    }
+
+    // The history keeps them with the query.
+    let id = total["query_id"].as_str().unwrap();
+    let detail = app.get(&format!("/api/v1/queries/{id}")).await.expect(200);
+    assert_eq!(detail["confidence"], "high", "{detail}");
+    assert_eq!(detail["assumptions"], json!([]), "{detail}");
+    let id = again["query_id"].as_str().unwrap();
+    let detail = app.get(&format!("/api/v1/queries/{id}")).await.expect(200);
+    assert_eq!(detail["assumptions"], again["assumptions"], "{detail}");
+}
+
 #[tokio::test]
 async fn a_correction_teaches_an_unanswerable_question() {
     let app = TestApp::spawn().await;
@@ -623,10 +684,21 @@ async fn answers_read_past_unlinked_words_say_which() {
     );
 
     // Every word read: no such warning.
+    assert_eq!(a["confidence"], "medium", "{a}");
+    assert!(
+        a["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["code"] == "words_ignored"
+                && x["message"].as_str().unwrap().contains("'reviewed'")),
+        "{a}"
+    );
     let b = app
         .ask("How many customers are in France?")
         .await
         .expect(200);
+    assert_eq!(b["confidence"], "high", "{b}");
     assert!(
         b["warnings"]
             .as_array()

@@ -753,17 +753,23 @@ fn confidence_says_what_was_read_past() {
     assert_eq!(trust.confidence, Confidence::High, "{trust:?}");
     assert!(trust.assumptions.is_empty());
 
-    let g = BuiltinGenerator::new().generate_sync(&request("How many happy customers are there?"));
-    if let GenerationOutcome::Sql { .. } = g.outcome {
-        let trust = g.trust.unwrap();
-        assert!(trust.confidence < Confidence::High, "{trust:?}");
-        assert!(
-            trust
-                .assumptions
-                .iter()
-                .any(|a| a.message.contains("happy"))
-        );
-    }
+    // Words read past and a join inferred: never high, and each is said.
+    let g = BuiltinGenerator::new().generate_sync(&request(
+        "How many products were reviewed by customers in France?",
+    ));
+    assert!(matches!(g.outcome, GenerationOutcome::Sql { .. }), "{g:?}");
+    let trust = g.trust.unwrap();
+    assert_eq!(trust.confidence, Confidence::Medium, "{trust:?}");
+    let codes: Vec<&str> = trust.assumptions.iter().map(|a| a.code.as_str()).collect();
+    assert!(codes.contains(&"words_ignored"), "{trust:?}");
+    assert!(codes.contains(&"joined_tables"), "{trust:?}");
+    assert!(
+        trust
+            .assumptions
+            .iter()
+            .any(|a| a.message.contains("'reviewed'")),
+        "{trust:?}"
+    );
 
     // An adapted example is never high.
     let mut req = request("How many customers are in France?");
