@@ -58,6 +58,7 @@ impl LlmProvider for InstantProvider {
                 completion_tokens: 0,
             },
             strategy: None,
+            trust: None,
         })
     }
     async fn complete_text(&self, _: &TextRequest) -> Result<Option<TextCompletion>, LlmError> {

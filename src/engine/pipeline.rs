@@ -1116,7 +1116,9 @@ impl Engine {
             if generation.strategy.is_some() {
                 record.strategy = generation.strategy.clone();
             }
-            record.trust = Some(self.trust_of(&generation, attempt));
+            if matches!(generation.outcome, GenerationOutcome::Sql { .. }) {
+                record.trust = Some(self.trust_of(&generation, attempt));
+            }
             let sql_text = match generation.outcome {
                 GenerationOutcome::Unanswerable { reason } => {
                     // After a failed attempt, "unanswerable" means the

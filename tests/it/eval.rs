@@ -22,8 +22,9 @@ const BASELINE_LEAVE_ONE_OUT: usize = 23;
 /// (15 before; training no longer costs the offline generator answers).
 const BASELINE_LEAVE_GROUP_OUT: usize = 16;
 /// Answers marked `high` and wrong on the same 30, without training and
-/// leave-group-out: 0, measured 2026-12-07 (issue 14's confidently wrong).
-const MAX_CONFIDENTLY_WRONG: usize = 0;
+/// leave-group-out: at most 1 (measured 0 on 2026-12-07; issue 14's
+/// confidently wrong, whose target over all of Spider dev is 3%).
+const MAX_CONFIDENTLY_WRONG: usize = 1;
 
 fn spider() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/spider-dev");
