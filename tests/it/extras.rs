@@ -317,6 +317,9 @@ async fn history_records_count_the_tokens_of_rewrites_and_extras() {
     let app = TestApp::builder().llm(Arc::new(llm)).spawn().await;
     let plain = app.ask("How many customers are there?").await.expect(200);
     assert_eq!(plain["attempts"], 1);
+    // A remote model's answer on the first attempt: medium, and said why.
+    assert_eq!(plain["confidence"], "medium", "{plain}");
+    assert_eq!(plain["assumptions"][0]["code"], "remote_model", "{plain}");
     assert_eq!(
         record_tokens(&app, &plain["query_id"]).await,
         GENERATION_USAGE
@@ -369,6 +372,16 @@ async fn history_records_count_the_tokens_of_rewrites_and_extras() {
         .expect(200);
     let attempts = record["attempts"].as_u64().unwrap();
     assert!(attempts > 1, "{record}");
+    // Correction attempts lower the last SQL's confidence to low.
+    assert_eq!(record["confidence"], "low", "{record}");
+    assert!(
+        record["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "corrected"),
+        "{record}"
+    );
     let generations = vec![GENERATION_USAGE; attempts as usize];
     assert_eq!(
         record_tokens(&app, query_id).await,
