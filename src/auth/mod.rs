@@ -390,10 +390,7 @@ impl LoginKeys {
     fn new(username: &str, lockout_epoch: i64, ip: Option<IpAddr>) -> Self {
         let addr = ip.map(|i| i.to_string()).unwrap_or_default();
         Self {
-            user_at_address: format!(
-                "login:{}:{lockout_epoch}@{addr}",
-                username.to_lowercase()
-            ),
+            user_at_address: format!("login:{}:{lockout_epoch}@{addr}", username.to_lowercase()),
             address: format!("login-ip:{addr}"),
         }
     }

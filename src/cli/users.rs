@@ -117,7 +117,10 @@ async fn unlock(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    println!("unlocked `{}`: its failed logins are forgotten", user.username);
+    println!(
+        "unlocked `{}`: its failed logins are forgotten",
+        user.username
+    );
     store.close().await;
     Ok(())
 }

@@ -79,8 +79,8 @@ impl SqlitePathPolicy {
         let real = path
             .canonicalize()
             .map_err(|_| format!("SQLite file {shown} does not exist or cannot be read"))?;
-        let meta = std::fs::metadata(&real)
-            .map_err(|_| format!("SQLite file {shown} cannot be read"))?;
+        let meta =
+            std::fs::metadata(&real).map_err(|_| format!("SQLite file {shown} cannot be read"))?;
         if !meta.is_file() {
             return Err(format!("{shown} is not a regular file"));
         }

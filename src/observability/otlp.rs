@@ -596,7 +596,8 @@ impl Visit for FieldVisitor<'_> {
         if field.name() == "traceparent" {
             self.traceparent = Some(value.to_string());
         }
-        self.state.set(field.name(), AttrValue::text(&sql_safe(field, value)));
+        self.state
+            .set(field.name(), AttrValue::text(&sql_safe(field, value)));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -628,7 +629,8 @@ impl Visit for FieldVisitor<'_> {
         if field.name() == "traceparent" {
             self.traceparent = Some(text.clone());
         }
-        self.state.set(field.name(), AttrValue::text(&sql_safe(field, &text)));
+        self.state
+            .set(field.name(), AttrValue::text(&sql_safe(field, &text)));
     }
 }
 

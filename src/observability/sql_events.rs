@@ -197,20 +197,16 @@ mod tests {
             let layer = tracing_subscriber::fmt::layer().with_writer(move || c2.clone());
             let dispatch = if json {
                 let layer = layer.json().flatten_event(true).map_event_format(SqlSafe);
-                tracing::Dispatch::new(
-                    tracing_subscriber::layer::SubscriberExt::with(
-                        tracing_subscriber::registry(),
-                        layer,
-                    ),
-                )
+                tracing::Dispatch::new(tracing_subscriber::layer::SubscriberExt::with(
+                    tracing_subscriber::registry(),
+                    layer,
+                ))
             } else {
                 let layer = layer.with_ansi(false).map_event_format(SqlSafe);
-                tracing::Dispatch::new(
-                    tracing_subscriber::layer::SubscriberExt::with(
-                        tracing_subscriber::registry(),
-                        layer,
-                    ),
-                )
+                tracing::Dispatch::new(tracing_subscriber::layer::SubscriberExt::with(
+                    tracing_subscriber::registry(),
+                    layer,
+                ))
             };
             tracing::dispatcher::with_default(&dispatch, || {
                 let span = tracing::info_span!("request", correlation_id = "c-123");
@@ -221,7 +217,10 @@ mod tests {
             let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
             assert!(!out.contains("ann.secret"), "{out}");
             assert!(!out.contains("= 4242"), "{out}");
-            assert!(out.contains("SELECT name FROM customers WHERE email = ?"), "{out}");
+            assert!(
+                out.contains("SELECT name FROM customers WHERE email = ?"),
+                "{out}"
+            );
             assert!(out.contains("slow statement"), "{out}");
             assert!(out.contains("c-123"), "span context kept: {out}");
             assert!(out.contains("not about SQL: 4242 stays"), "{out}");

@@ -233,10 +233,7 @@ mod tests {
             "SELECT printf(?"
         );
         // MySQL reads "…" as a string: gone too.
-        assert_eq!(
-            without_literals("SELECT \"secret value\""),
-            "SELECT ?"
-        );
+        assert_eq!(without_literals("SELECT \"secret value\""), "SELECT ?");
     }
 
     #[test]

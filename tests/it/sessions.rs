@@ -321,15 +321,31 @@ async fn sqlite_connections_stay_inside_their_roots() {
     let path = |p: &std::path::Path| p.display().to_string();
     for (id, target, why) in [
         ("passwd", "/etc/passwd".to_string(), "system directory"),
-        ("environ", "/proc/self/environ".to_string(), "system directory"),
+        (
+            "environ",
+            "/proc/self/environ".to_string(),
+            "system directory",
+        ),
         ("store", path(&data.join("insight.db")), "app store"),
         ("store_link", path(&databases.join("store.db")), "app store"),
-        ("passwd_link", path(&databases.join("passwd.db")), "system directory"),
+        (
+            "passwd_link",
+            path(&databases.join("passwd.db")),
+            "system directory",
+        ),
         ("folder", path(&databases), "not a regular file"),
-        ("notes", path(&databases.join("notes.db")), "not a SQLite database"),
+        (
+            "notes",
+            path(&databases.join("notes.db")),
+            "not a SQLite database",
+        ),
         ("outside", path(&data.join("outside.db")), "outside"),
         ("dotdot", path(&databases.join("../outside.db")), "outside"),
-        ("missing", path(&databases.join("nope.db")), "does not exist"),
+        (
+            "missing",
+            path(&databases.join("nope.db")),
+            "does not exist",
+        ),
     ] {
         let r = create(id, target).await;
         assert_eq!(r.status.as_u16(), 400, "{id}: {}", r.body);
