@@ -230,7 +230,11 @@ mod tests {
         // sqlx cuts its `summary` short: an unterminated literal is all gone.
         assert_eq!(
             without_literals("SELECT printf('%.*c', 1000…"),
-            "SELECT printf(?"
+            "SELECT printf(?, ?…"
+        );
+        assert_eq!(
+            without_literals("SELECT name FROM t WHERE email = 'ann.lee@exa…"),
+            "SELECT name FROM t WHERE email = ?"
         );
         // MySQL reads "…" as a string: gone too.
         assert_eq!(without_literals("SELECT \"secret value\""), "SELECT ?");
