@@ -378,3 +378,100 @@ async fn sqlite_connections_stay_inside_their_roots() {
         .await;
     assert_eq!(r.status.as_u16(), 400, "{}", r.body);
 }
+
+/// A real `insight serve` (text logs, statements logged by sqlx at debug):
+/// a username cannot forge a log line, and logged SQL carries no literal.
+#[tokio::test]
+async fn logs_cannot_be_forged_and_carry_no_sql_literal() {
+    use std::io::{BufRead as _, BufReader};
+    use std::time::{Duration, Instant};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let password = "Log-Test-Admin-Password-1";
+    let mut child = insight_cmd(dir.path())
+        .args(["serve", "--port", "0"])
+        .env("INSIGHT_ADMIN_PASSWORD", password)
+        .env("INSIGHT_LOG_FORMAT", "text")
+        .env("RUST_LOG", "info,sqlx=debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server output");
+        let found = line
+            .split("listening on http://")
+            .nth(1)
+            .map(|rest| format!("http://{}", rest.split_whitespace().next().unwrap()));
+        lines.push(line);
+        if let Some(base) = found {
+            break base;
+        }
+    };
+    let client = reqwest::Client::new();
+    let forged = "eve\n2026-12-07T00:00:00.000000Z  INFO insight: FORGED login ok user.name=admin\u{1b}[2J\0";
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": forged, "password": "whatever-it-is" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let token = str_of(&r.json::<Value>().await.unwrap(), "access_token");
+    let r = client
+        .post(format!("{base}/api/v1/sql/execute"))
+        .bearer_auth(&token)
+        .json(&json!({ "sql": "SELECT count(*) FROM customers WHERE name = 'NeedleSecret' OR id = 987654321" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let quiet_until = Instant::now() + Duration::from_secs(2);
+    while let Ok(line) = rx.recv_timeout(quiet_until.saturating_duration_since(Instant::now())) {
+        lines.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let log = lines.join("\n");
+    let failed = lines
+        .iter()
+        .find(|l| l.contains("login failed"))
+        .unwrap_or_else(|| panic!("no `login failed` line:\n{log}"));
+    assert!(failed.contains("eve\\n2026"), "{failed}");
+    assert!(failed.contains("\\x1b[2J\\x00"), "{failed}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("FORGED") && !l.contains("login failed")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}') && !log.contains('\0'), "{log:?}");
+    // sqlx logged the statement — without its literals.
+    assert!(
+        lines.iter().any(|l| l.contains("sqlx::query")
+            && l.contains("customers")
+            && l.contains("name = ?")),
+        "the statement is logged, literals replaced:\n{log}"
+    );
+    assert!(!log.contains("NeedleSecret"), "{log}");
+    assert!(!log.contains("987654321"), "{log}");
+}
