@@ -475,3 +475,49 @@ async fn logs_cannot_be_forged_and_carry_no_sql_literal() {
     assert!(!log.contains("NeedleSecret"), "{log}");
     assert!(!log.contains("987654321"), "{log}");
 }
+
+#[tokio::test]
+async fn a_stored_connection_outside_the_fence_is_skipped_at_start() {
+    use insight::domain::ConnectionId;
+    use insight::store::connections::{StoredConnection, StoredConnectionSettings};
+
+    let first = TestApp::spawn().await;
+    let data = first.dir.path().to_path_buf();
+    // Stored before the fence existed: one pointing at the app store itself,
+    // one at the demo database (allowed).
+    for (id, file) in [("sneaky", "insight.db"), ("fine", "demo.db")] {
+        let dsn = format!("sqlite://{}", data.join(file).display());
+        let sc = StoredConnection {
+            id: id.into(),
+            dialect: "sqlite".into(),
+            description: None,
+            dsn_encrypted: Some(first.state.auth.dsn_cipher.encrypt(id, &dsn).unwrap()),
+            settings: StoredConnectionSettings::default(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        first
+            .state
+            .engine
+            .store
+            .insert_connection(&sc)
+            .await
+            .unwrap();
+    }
+    // The next start on the same data dir registers only the allowed one.
+    let mut config = Config::load_from(None, &[]).unwrap();
+    config.data_dir = data;
+    insight::config::secrets::ensure_dev_secrets(&mut config).unwrap();
+    let next = insight::app::App::build(
+        config,
+        insight::app::AppOverrides {
+            llm: None,
+            store: None,
+        },
+    )
+    .await
+    .unwrap();
+    let id = |s: &str| ConnectionId::parse(s).unwrap();
+    assert!(next.engine.connections.get(&id("fine")).is_some());
+    assert!(next.engine.connections.get(&id("sneaky")).is_none());
+}
