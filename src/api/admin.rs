@@ -314,7 +314,9 @@ pub struct CreateConnectionRequest {
     pub id: ConnectionId,
     pub dialect: Dialect,
     /// `postgres://user:pass@host/db`, `mysql://…` or `sqlite:///path.db`;
-    /// encrypted at rest, never returned.
+    /// encrypted at rest, never returned. A SQLite file must be a SQLite
+    /// database under `sqlite_roots` (default `<data_dir>/databases`) or the
+    /// demo database; never the app store (400 otherwise).
     #[schema(value_type = String, format = Password)]
     pub dsn: SecretString,
     #[serde(default)]
@@ -372,7 +374,7 @@ async fn activate(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError>
 #[utoipa::path(post, path = "/api/v1/admin/connections", operation_id = "admin_create_connection", tag = "admin", request_body = CreateConnectionRequest,
     responses(
         (status = 201, description = "Created and registered", body = AdminConnection),
-        (status = 400, description = "Malformed DSN", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed DSN, or a SQLite path outside the allowed directories", body = crate::error::ErrorBody),
         (status = 409, description = "The id is taken", body = crate::error::ErrorBody),
     ))]
 pub async fn create_connection(
@@ -455,6 +457,7 @@ fn conn_not_found(e: StoreError, id: &str) -> ApiError {
     request_body = UpdateConnectionRequest,
     responses(
         (status = 200, description = "Updated and re-registered", body = AdminConnection),
+        (status = 400, description = "Malformed settings, or a SQLite path outside the allowed directories", body = crate::error::ErrorBody),
         (status = 404, description = "No such stored connection", body = crate::error::ErrorBody),
     ))]
 pub async fn update_connection(
