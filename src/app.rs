@@ -307,7 +307,7 @@ async fn register_stored_connections(
         }
     };
     for sc in stored {
-        match stored_connection_config(&sc, auth) {
+        match stored_connection_config(&sc, auth).and_then(|cc| fenced(config, cc)) {
             Ok(cc) => match open_connection(config, &sc.id, &cc).await {
                 // Introspected with the others once the index is loaded.
                 Ok(handle) => {
@@ -322,6 +322,21 @@ async fn register_stored_connections(
             }
         }
     }
+}
+
+/// A stored SQLite connection must pass the path fence at every start too
+/// (`connectors::sqlite_paths`): one stored before the fence existed, or
+/// whose file became a symlink since, is skipped.
+fn fenced(
+    config: &Config,
+    cc: crate::config::ConnectionConfig,
+) -> anyhow::Result<crate::config::ConnectionConfig> {
+    if let (Dialect::Sqlite, Ok(ConnectionTarget::SqliteFile(path))) = (cc.dialect, cc.target()) {
+        crate::connectors::sqlite_paths::SqlitePathPolicy::for_config(config)
+            .check(&path)
+            .map_err(|why| anyhow::anyhow!("SQLite path refused: {why}"))?;
+    }
+    Ok(cc)
 }
 
 /// The connection settings of a stored connection, DSN decrypted.

@@ -244,7 +244,8 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) 
         .or(Some(peer))
 }
 
-fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+/// The credential a request carries: `Authorization: Bearer …` or `X-API-Key`.
+pub(crate) fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
         let (scheme, token) = v.split_once(' ')?;

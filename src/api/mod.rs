@@ -124,10 +124,13 @@ fn metrics_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/metrics/json", get(health::metrics_json))
 }
 
-/// The separate metrics listener's app (`server.metrics_addr`).
-pub fn metrics_router() -> Router {
+/// The separate metrics listener's app (`server.metrics_addr`): metrics, and
+/// readiness with every check's details (out of reach of API clients).
+pub fn metrics_router(state: AppState) -> Router {
     crate::observability::metrics::install();
     metrics_routes()
+        .route("/health/ready", get(health::ready_details))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -21,7 +21,9 @@ use crate::store::jobs::{Job, JobStatus};
 pub struct JobListParams {
     /// Only jobs in this state.
     pub status: Option<JobStatus>,
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 

@@ -15,20 +15,31 @@ use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 
+/// The deepest page a list serves. Stores bind the offset as a signed
+/// 64-bit integer: an unchecked `u64::MAX` wrapped to -1, the first page.
+pub const MAX_OFFSET: u64 = 1_000_000;
+
 impl PageParams {
+    /// Check both bounds (every list route pages through here): `400`
+    /// outside them.
     pub fn page(&self) -> Result<Page, ApiError> {
         let limit = self.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 100"));
         }
-        Ok(Page {
-            limit,
-            offset: self.offset.unwrap_or(0),
-        })
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::bad_request(format!(
+                "`offset` must be between 0 and {MAX_OFFSET}"
+            )));
+        }
+        Ok(Page { limit, offset })
     }
 }
 

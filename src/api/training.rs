@@ -23,7 +23,9 @@ pub struct ListParams {
     pub status: Option<String>,
     /// Case-insensitive search in content and SQL.
     pub q: Option<String>,
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 
@@ -37,6 +39,11 @@ pub async fn list(
     identity: Identity,
     ApiQuery(mut p): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Paginated<TrainingItem>>, ApiError> {
+    let page = crate::api::queries::PageParams {
+        limit: p.limit,
+        offset: p.offset,
+    }
+    .page()?;
     // Analysts see the training of the connections granted to them.
     if let Some(grants) = &identity.grants {
         match (&p.connection, grants.as_slice()) {
@@ -48,8 +55,8 @@ pub async fn list(
                 return Ok(axum::Json(Paginated {
                     items: Vec::new(),
                     total: 0,
-                    limit: p.limit.unwrap_or(20),
-                    offset: p.offset.unwrap_or(0),
+                    limit: page.limit,
+                    offset: page.offset,
                 }));
             }
             (None, [only]) => p.connection = Some(ConnectionId::parse(&only.connection)?),
@@ -60,11 +67,6 @@ pub async fn list(
             }
         }
     }
-    let page = crate::api::queries::PageParams {
-        limit: p.limit,
-        offset: p.offset,
-    }
-    .page()?;
     let status = match p.status.as_deref() {
         None => None,
         Some("active") => Some(TrainingStatus::Active),

@@ -196,8 +196,9 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {metrics_addr} (server.metrics_addr)"))?;
         tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+        let metrics_app = crate::api::metrics_router(state.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(metrics_listener, crate::api::metrics_router()).await {
+            if let Err(e) = axum::serve(metrics_listener, metrics_app).await {
                 tracing::error!(error = %e, "metrics listener stopped");
             }
         });

@@ -59,6 +59,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// App store URL; default `sqlite://<data_dir>/insight.db`.
     pub database_url: Option<SecretString>,
+    /// Directories SQLite connections created through the API may use;
+    /// empty means `<data_dir>/databases`.
+    pub sqlite_roots: Vec<PathBuf>,
     /// Encrypts stored connection passwords; required in production.
     pub secret_key: Option<SecretString>,
     /// Signs access tokens; required in production.
@@ -281,6 +284,7 @@ impl Default for Config {
         Self {
             profile: Profile::Dev,
             data_dir: PathBuf::from("./data"),
+            sqlite_roots: Vec::new(),
             database_url: None,
             secret_key: None,
             jwt_secret: None,

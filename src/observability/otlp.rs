@@ -588,7 +588,8 @@ impl Visit for FieldVisitor<'_> {
         if field.name() == "traceparent" {
             self.traceparent = Some(value.to_string());
         }
-        self.state.set(field.name(), AttrValue::text(value));
+        self.state
+            .set(field.name(), AttrValue::text(&sql_safe(field, value)));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -620,7 +621,17 @@ impl Visit for FieldVisitor<'_> {
         if field.name() == "traceparent" {
             self.traceparent = Some(text.clone());
         }
-        self.state.set(field.name(), AttrValue::text(&text));
+        self.state
+            .set(field.name(), AttrValue::text(&sql_safe(field, &text)));
+    }
+}
+
+/// A SQL attribute leaves with its shape, never its literals (as in the logs).
+fn sql_safe<'a>(field: &Field, value: &'a str) -> std::borrow::Cow<'a, str> {
+    if super::sql_text::is_sql_field("", field.name()) {
+        super::sql_text::without_literals(value).into()
+    } else {
+        value.into()
     }
 }
 

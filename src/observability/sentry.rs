@@ -624,6 +624,12 @@ where
         }
         let mut fields = EventFields::default();
         event.record(&mut fields);
+        // SQL leaves with its shape, never its literals (as in the logs).
+        for (name, value) in &mut fields.extra {
+            if super::sql_text::is_sql_field(meta.target(), name) {
+                *value = super::sql_text::without_literals(value);
+            }
+        }
         if let (Some(file), Some(line)) = (meta.file(), meta.line()) {
             fields
                 .extra

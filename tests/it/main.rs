@@ -25,6 +25,7 @@ mod rate_limit;
 mod redis_cache;
 mod scale_out;
 mod secrets_in_logs;
+mod sessions;
 mod shutdown;
 mod sql_corpus;
 mod store;
