@@ -277,9 +277,10 @@ impl Engine {
 /// one, echo their argument).
 pub fn public_db_error(detail: &str) -> String {
     let d = detail.to_lowercase();
-    let kind = if d.contains("no such column") || d.contains("unknown column") {
-        "a column it names does not exist"
-    } else if d.contains("column") && d.contains("does not exist") {
+    let kind = if d.contains("no such column")
+        || d.contains("unknown column")
+        || (d.contains("column") && d.contains("does not exist"))
+    {
         "a column it names does not exist"
     } else if d.contains("syntax") {
         "it has a syntax error the database does not accept"

@@ -451,7 +451,7 @@ async fn a_viewers_correction_waits_for_a_covering_approver_and_can_be_reverted(
     assert_eq!(taught["items"].as_array().unwrap().len(), 1, "{taught}");
     let reverted = app.delete(&url).await.expect(200);
     assert_eq!(reverted["items"][0]["id"], item_id.as_str());
-    app.get(&format!("/api/v1/training?q=email&limit=100"))
+    app.get("/api/v1/training?q=email&limit=100")
         .await
         .expect(200)["items"]
         .as_array()
