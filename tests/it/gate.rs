@@ -128,6 +128,16 @@ fn the_sql_bearing_routes_are_exactly_the_probed_ones() {
         known,
         "a route takes or returns SQL but has no gate probe in tests/it/gate.rs (or one went away)"
     );
+    // The OpenAPI document and the router's permission table list the same
+    // routes (see access_matrix); every probed route is in that table.
+    for (method, path) in &known {
+        assert!(
+            insight::api::access::ROUTES
+                .iter()
+                .any(|(m, p, _)| m.as_str() == method && p == path),
+            "{method} {path} is not in api::access::ROUTES"
+        );
+    }
 }
 
 fn no_customer_data(what: &str, body: &Value) {
