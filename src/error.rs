@@ -215,8 +215,10 @@ impl From<ConnectorError> for ApiError {
                     "The database for this connection is not reachable right now.".into(),
                 )
             }
+            // The database's text can quote data: the caller gets a fixed
+            // sentence (the full text was logged, masked, where it ran).
             ConnectorError::Execution(m) => {
-                ApiError::QueryFailed(format!("The database rejected the query: {m}"))
+                ApiError::QueryFailed(crate::engine::gate::public_db_error(&m))
             }
             ConnectorError::Config(m) => ApiError::Internal(m),
         }

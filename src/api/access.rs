@@ -163,6 +163,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/admin/users/{id}/training",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::DELETE,
+        "/admin/users/{id}/training",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::GET,
         "/admin/audit",
         Access::Requires(Action::ReadAudit),
     ),

@@ -78,6 +78,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/connections/{id}",
             patch(admin::update_connection).delete(admin::delete_connection),
         )
+        .route(
+            "/admin/users/{id}/training",
+            get(training::by_author).delete(training::revert_author),
+        )
         .route("/admin/audit", get(admin::audit_log))
         .route("/admin/stats", get(admin::stats))
         .route("/charts/svg", post(crate::ui::charts::render))

@@ -222,3 +222,38 @@ fn not_found(e: PipelineError, id: &str) -> ApiError {
         other => other.into(),
     }
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorTraining {
+    /// The author (a user id).
+    pub author: String,
+    /// Items they added or taught through feedback, active or pending.
+    pub items: Vec<TrainingItem>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}/training", operation_id = "list_training_by_author", tag = "training",
+    params(("id" = String, Path, description = "User id of the author")),
+    responses(
+        (status = 200, description = "Everything this user taught, newest first", body = AuthorTraining),
+    ))]
+pub async fn by_author(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AuthorTraining>, ApiError> {
+    let items = app.engine.training_by_author(&id).await?;
+    Ok(axum::Json(AuthorTraining { author: id, items }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/training", operation_id = "revert_training_by_author", tag = "training",
+    params(("id" = String, Path, description = "User id of the author")),
+    responses(
+        (status = 200, description = "Everything this user taught was removed (store and index); the removed items", body = AuthorTraining),
+    ))]
+pub async fn revert_author(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AuthorTraining>, ApiError> {
+    let items = app.engine.revert_author(&id, &rc).await?;
+    Ok(axum::Json(AuthorTraining { author: id, items }))
+}

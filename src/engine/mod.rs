@@ -6,7 +6,9 @@
 pub mod chart;
 pub mod conversation;
 pub mod extras;
+pub mod gate;
 pub mod grant;
+pub mod history;
 pub mod llm;
 pub mod maintenance;
 pub mod pipeline;

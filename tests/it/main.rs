@@ -15,6 +15,7 @@ mod distributed_rate_limit;
 mod eval;
 mod extras;
 mod fuzz;
+mod gate;
 mod generator;
 mod jobs_backups;
 mod observability;

@@ -541,7 +541,8 @@ async fn training_items_dedupe_search_approve_delete_and_version(s: &Store) {
         many.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
         vec![p.id.clone(), a.id.clone()]
     );
-    let approved = s.approve_training(&p.id).await.unwrap();
+    let approved = s.approve_training(&p.id, Some("approver")).await.unwrap();
+    assert_eq!(approved.approved_by.as_deref(), Some("approver"));
     assert_eq!(approved.status, TrainingStatus::Active);
     s.set_training_embedding(&a.id, &[1.0, 2.0], "other")
         .await
