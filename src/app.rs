@@ -43,6 +43,9 @@ pub struct App {
     /// False while the training items could not be loaded into the vector
     /// index (it was down at startup); `Background` retries until it works.
     pub index_loaded: std::sync::atomic::AtomicBool,
+    /// Set on SIGTERM: `/health/ready` answers 503 while the server keeps
+    /// serving for `server.drain_secs` (see `api::serve`).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -176,6 +179,7 @@ impl App {
             started_at: Instant::now(),
             llm_health: Default::default(),
             index_loaded: std::sync::atomic::AtomicBool::new(index_loaded),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }

@@ -1,8 +1,8 @@
 //! `GET /health` (liveness: the process answers) and `GET /health/ready`
 //! (readiness: each dependency checked in parallel with a short timeout).
 //!
-//! `ready` answers 503 only when the app store — without which nothing
-//! works — is down; a failing target connection, cache, shared rate limiter
+//! `ready` answers 503 while the instance drains after SIGTERM, and when the
+//! app store — without which nothing works — is down; a failing target connection, cache, shared rate limiter
 //! (`rate_limit`, present when limits live in Redis) or LLM provider gives
 //! 200 with `"status": "degraded"` and the failing check named.
 //!
@@ -155,6 +155,9 @@ async fn is_admin(app: &AppState, headers: &HeaderMap) -> bool {
 }
 
 async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
+    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return draining();
+    }
     let e = &app.engine;
     let store = check(true, e.store.ping());
     // In process: required (`len`); a remote index (Chroma): its heartbeat,
@@ -214,6 +217,23 @@ async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
             checks: Some(checks),
         },
     )
+}
+
+/// After SIGTERM (see `api::serve`): 503 with a `shutdown` check, so the
+/// instance leaves the load balancer's rotation while it still serves.
+fn draining() -> (StatusCode, Readiness) {
+    let check = Check {
+        status: CheckStatus::Down,
+        latency_ms: 0,
+        error: Some("shutting down: draining in-flight traffic".into()),
+        required: true,
+    };
+    let checks = BTreeMap::from([("shutdown".to_string(), check)]);
+    let body = Readiness {
+        status: CheckStatus::Down,
+        checks: Some(checks),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, body)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -141,16 +141,13 @@ pub async fn create_backup(
         .await;
         return Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response());
     }
-    let info = crate::backup::create(
-        &app.engine.store,
-        &app.config.backup_dir(),
-        app.config.backup.keep,
-    )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "backup failed");
-        ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
-    })?;
+    let target = crate::backup::BackupTarget::from_config(&app.config);
+    let info = crate::backup::create(&app.engine.store, &target)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "backup failed");
+            ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
+        })?;
     audit(
         &app,
         &actor,

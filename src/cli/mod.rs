@@ -53,7 +53,8 @@ pub enum Command {
     Worker,
     /// Back the app store up now into `backup.dir` (keeps `backup.keep`).
     Backup,
-    /// Restore a backup file into an empty app store.
+    /// Restore a backup file into an empty app store (a directory: its
+    /// newest backup).
     Restore(FileArg),
     /// Export training data and feedback as portable JSON (`-` for stdout).
     Export(FileArg),
@@ -229,7 +230,7 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

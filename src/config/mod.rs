@@ -98,8 +98,14 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Allowed CORS origins; empty means same-origin only.
     pub cors_origins: Vec<String>,
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds in-flight requests get to finish once the server stops
+    /// accepting (after the drain).
     pub shutdown_grace_secs: u64,
+    /// Seconds the server keeps serving after SIGTERM with `/health/ready`
+    /// answering 503, so load balancers stop sending traffic before it stops
+    /// accepting. Kubernetes: `terminationGracePeriodSeconds` must exceed
+    /// preStop + `drain_secs` + `shutdown_grace_secs`.
+    pub drain_secs: u64,
     /// Serve `/metrics` and `/metrics/json` on this address only (e.g.
     /// `0.0.0.0:9090`) instead of on the API port.
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -114,6 +120,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             shutdown_grace_secs: 20,
+            drain_secs: 5,
             metrics_addr: None,
         }
     }

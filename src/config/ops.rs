@@ -66,6 +66,10 @@ pub struct BackupConfig {
     pub schedule: Option<String>,
     /// Backups to keep (the oldest are deleted); 0 keeps all.
     pub keep: u32,
+    /// The `pg_dump` to run for a PostgreSQL app store; unset: `pg_dump`
+    /// from `PATH`. Its major version must be at least the server's
+    /// (checked before every backup).
+    pub pg_dump: Option<PathBuf>,
 }
 
 /// What is wrong with the operator settings, one line per setting.
