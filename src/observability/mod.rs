@@ -4,11 +4,13 @@
 //! API keys and DSN passwords never reach the log pipeline, whichever code
 //! logged them.
 
+pub mod correlation;
 pub mod metrics;
 pub mod otlp;
-pub mod otlp_proto;
 pub mod redact;
 pub mod sentry;
+pub mod settings;
+pub mod telemetry;
 
 use std::io::{self, Write};
 
@@ -24,8 +26,8 @@ use crate::config::LogFormat;
 pub fn init_logging(
     format: LogFormat,
     default_filter: &str,
-    telemetry: otlp::Telemetry,
-) -> otlp::TelemetryGuard {
+    telemetry: telemetry::Telemetry,
+) -> telemetry::TelemetryGuard {
     use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
@@ -39,7 +41,7 @@ pub fn init_logging(
             .boxed(),
         LogFormat::Text => fmt.with_ansi(false).boxed(),
     };
-    let otlp::Telemetry {
+    let telemetry::Telemetry {
         otlp,
         sentry: sentry_layer,
         guard,
@@ -47,7 +49,7 @@ pub fn init_logging(
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
-        .with(otlp)
+        .with(otlp.map(otlp::OtlpTracer::layer))
         .with(sentry_layer)
         .try_init()
         .is_ok();
