@@ -14,10 +14,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::api::middleware::correlation::current_correlation_id;
 use crate::connectors::ConnectorError;
 use crate::engine::llm::LlmError;
 use crate::engine::sql::ValidationError;
+use crate::observability::correlation::current_correlation_id;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

@@ -132,7 +132,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let mut config = Config::load_from(cli.config.as_deref(), &env)?;
-    let telemetry = crate::observability::otlp::Telemetry::from_env_vars(&env)?;
+    let telemetry = crate::observability::telemetry::Telemetry::from_env_vars(&env)?;
     // One-shot commands stay quiet unless asked; the server logs at info.
     let default_filter = if matches!(cli.command, Command::Serve(_) | Command::Worker) {
         "info,sqlx=warn,tower_http=warn"

@@ -356,10 +356,17 @@ impl Config {
         // are hermetic.
         let env_toml = env_to_toml(env);
         fig = fig.merge(Toml::string(&env_toml));
-        let cfg: Config = fig.extract().map_err(|e| {
+        let mut cfg: Config = fig.extract().map_err(|e| {
             let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
             ConfigError::Problems(problems)
         })?;
+        if let Some((_, host)) = env
+            .iter()
+            .rev()
+            .find(|(k, v)| k == "HOSTNAME" && !v.trim().is_empty())
+        {
+            cfg.jobs.host = host.trim().to_string();
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -788,5 +795,17 @@ mod tests {
         std::fs::write(&f, "[query]\nmax_rowz = 7\n").unwrap();
         let err = Config::load_from(Some(&f), &[]).unwrap_err().to_string();
         assert!(err.contains("query.max_rowz: unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn the_worker_host_comes_from_hostname_only() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.jobs.host, "local");
+        let c = Config::load_from(None, &env(&[("HOSTNAME", "worker-7")])).unwrap();
+        assert_eq!(c.jobs.host, "worker-7");
+        let err = Config::load_from(None, &env(&[("INSIGHT_JOBS__HOST", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jobs.host"), "{err}");
     }
 }

@@ -41,6 +41,14 @@ pub struct JobsConfig {
     /// Question history older than this is deleted by the daily cleanup job;
     /// 0 keeps history forever.
     pub history_retention_days: u32,
+    /// This machine's name in worker ids: `HOSTNAME` (as container runtimes
+    /// set it), `local` when unset. From the environment only, never the file.
+    #[serde(skip, default = "default_host")]
+    pub host: String,
+}
+
+fn default_host() -> String {
+    "local".to_string()
 }
 
 impl Default for JobsConfig {
@@ -51,6 +59,7 @@ impl Default for JobsConfig {
             max_attempts: 5,
             lease_secs: 60,
             history_retention_days: 0,
+            host: default_host(),
         }
     }
 }

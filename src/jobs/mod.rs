@@ -127,7 +127,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(app: Arc<App>) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        let host = &app.config.jobs.host;
         let id = format!(
             "{host}:{}:{}",
             std::process::id(),

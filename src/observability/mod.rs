@@ -8,13 +8,16 @@
 //! so a value from a request — a login username — cannot forge a log line
 //! or drive the reader's terminal.
 
+pub mod correlation;
 pub mod metrics;
 pub mod otlp;
-pub mod otlp_proto;
 pub mod redact;
 pub mod sentry;
 pub mod sql_events;
 pub mod sql_text;
+
+pub mod settings;
+pub mod telemetry;
 
 use std::io::{self, Write};
 
@@ -30,8 +33,8 @@ use crate::config::LogFormat;
 pub fn init_logging(
     format: LogFormat,
     default_filter: &str,
-    telemetry: otlp::Telemetry,
-) -> otlp::TelemetryGuard {
+    telemetry: telemetry::Telemetry,
+) -> telemetry::TelemetryGuard {
     use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
@@ -49,7 +52,7 @@ pub fn init_logging(
             .map_event_format(sql_events::SqlSafe)
             .boxed(),
     };
-    let otlp::Telemetry {
+    let telemetry::Telemetry {
         otlp,
         sentry: sentry_layer,
         guard,
@@ -57,7 +60,7 @@ pub fn init_logging(
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
-        .with(otlp)
+        .with(otlp.map(otlp::OtlpTracer::layer))
         .with(sentry_layer)
         .try_init()
         .is_ok();
