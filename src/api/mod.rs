@@ -263,12 +263,13 @@ async fn close_while_draining(
 
 /// The worker's own port (`insight worker`): liveness, readiness and
 /// metrics, nothing else. It listens on `server.metrics_addr`, or on
-/// `server.host:server.port` when that is unset.
+/// `server.host:server.port` when that is unset. Like the metrics listener
+/// it serves no API client, so readiness shows its checks.
 pub fn worker_router(state: AppState) -> Router {
     crate::observability::metrics::install();
     Router::new()
         .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready))
+        .route("/health/ready", get(health::ready_details))
         .with_state(state)
         .merge(metrics_routes())
 }
