@@ -196,7 +196,7 @@ pub async fn execute(
     let result = match check_as(&app, &rc, &sql_text, connection.as_ref()) {
         Ok(()) => app
             .engine
-            .execute(&sql_text, connection.as_ref())
+            .execute(&sql_text, connection.as_ref(), &rc)
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e.into()),

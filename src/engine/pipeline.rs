@@ -109,6 +109,19 @@ pub struct RequestContext {
     /// The caller's table allowlist on the connection (from their grant),
     /// lower-case; narrows the connection's own policy. `None`: no narrowing.
     pub allowed_tables: Option<Vec<String>>,
+    /// The caller's role name (`viewer`, `analyst`, `admin`) for per-role
+    /// budgets; `None` for the service itself (CLI, eval).
+    pub role: Option<&'static str>,
+}
+
+impl RequestContext {
+    /// Who runs a query, for admission and budgets (`connectors::budget`).
+    pub fn caller(&self) -> crate::connectors::Caller<'_> {
+        crate::connectors::Caller {
+            user_id: self.user_id.as_deref(),
+            role: self.role,
+        }
+    }
 }
 
 impl RequestContext {
@@ -639,6 +652,7 @@ impl Engine {
         &self,
         conn: &ConnectionHandle,
         sql: &ValidatedSql,
+        rc: &RequestContext,
     ) -> Result<ResultSet, ConnectorError> {
         let ttl = self.settings().result_cache_ttl;
         let key = (!ttl.is_zero()).then(|| {
@@ -660,7 +674,7 @@ impl Engine {
             }
         }
         let t = Instant::now();
-        let result = conn.connector.execute(sql, conn.limits).await;
+        let result = conn.execute(sql, rc.caller()).await;
         if let (Some(key), Ok(rs)) = (&key, &result) {
             if let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await {
                 tracing::debug!(error = %e, "result not cached");
@@ -1053,7 +1067,7 @@ impl Engine {
                         record.sql = Some(validated.sql().to_string());
                         emit(sink, validation_event(&validated)).await;
                         let t = Instant::now();
-                        let rs = self.run(conn, &validated).await?;
+                        let rs = self.run(conn, &validated, rc).await?;
                         timings.execution = ms(t.elapsed());
                         emit(sink, rows_event(&rs)).await;
                         return Ok((validated, rs, sources, hit.strategy, true));
@@ -1136,7 +1150,7 @@ impl Engine {
             emit(sink, validation_event(&validated)).await;
 
             let t = Instant::now();
-            let result = self.run(conn, &validated).await;
+            let result = self.run(conn, &validated, rc).await;
             timings.execution += ms(t.elapsed());
             match result {
                 Ok(rs) => {
@@ -1265,12 +1279,13 @@ impl Engine {
         &self,
         sql_text: &str,
         connection: Option<&ConnectionId>,
+        rc: &RequestContext,
     ) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let validated = self.check(&conn, &conn.schema(), sql_text, &conn.policy())?;
         let t = Instant::now();
-        let rs = self.run(&conn, &validated).await?;
+        let rs = self.run(&conn, &validated, rc).await?;
         Ok((validated, rs, ms(t.elapsed())))
     }
 }

@@ -310,7 +310,7 @@ impl Engine {
         let train_sql: Option<String> = match (input.rating, corrected) {
             (_, Some(sql_text)) => {
                 // A correction must validate and run before anyone learns from it.
-                self.execute(sql_text, Some(&connection)).await?;
+                self.execute(sql_text, Some(&connection), rc).await?;
                 Some(sql_text.to_string())
             }
             (Rating::Up, None) => match (&query.status, &query.sql) {

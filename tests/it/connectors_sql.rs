@@ -23,10 +23,7 @@ fn unique_name() -> String {
 }
 
 fn limits(max_rows: u64, ms: u64) -> ExecLimits {
-    ExecLimits {
-        max_rows,
-        timeout: Duration::from_millis(ms),
-    }
+    ExecLimits::new(Duration::from_millis(ms), max_rows)
 }
 
 fn check(sql: &str, dialect: Dialect, schema: &SchemaInfo) -> ValidatedSql {
@@ -94,13 +91,13 @@ impl Drop for DropOnExit {
 
 // --- PostgreSQL ---------------------------------------------------------------
 
-struct Pg {
-    conn: PostgresConnector,
-    schema: SchemaInfo,
+pub(crate) struct Pg {
+    pub(crate) conn: PostgresConnector,
+    pub(crate) schema: SchemaInfo,
     _cleanup: DropOnExit,
 }
 
-async fn pg() -> Option<Pg> {
+pub(crate) async fn pg() -> Option<Pg> {
     let url = server_url("INSIGHT_TEST_POSTGRES_URL", "PostgreSQL")?;
     let name = unique_name();
     let mut admin = sqlx::PgConnection::connect(&url)
@@ -439,9 +436,9 @@ async fn postgres_unreachable_servers_are_unavailable() {
 
 // --- MySQL / MariaDB ------------------------------------------------------------
 
-struct My {
-    conn: MySqlConnector,
-    schema: SchemaInfo,
+pub(crate) struct My {
+    pub(crate) conn: MySqlConnector,
+    pub(crate) schema: SchemaInfo,
     _cleanup: DropOnExit,
 }
 
@@ -458,7 +455,7 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{}/{db}{query}", &base[..authority_end])
 }
 
-async fn my() -> Option<My> {
+pub(crate) async fn my() -> Option<My> {
     let url = server_url("INSIGHT_TEST_MYSQL_URL", "MariaDB")?;
     let name = unique_name();
     let mut admin = sqlx::MySqlConnection::connect(&url)

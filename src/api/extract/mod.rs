@@ -95,6 +95,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             user_id: Some(identity.user_id.clone()),
             correlation_id,
             allowed_tables: None,
+            role: Some(identity.role.as_str()),
         }))
     }
 }
