@@ -135,8 +135,6 @@ impl App {
         if let Some(shared) = build_shared_limits(&config).await? {
             auth = auth.with_shared_limits(shared);
         }
-        // Process-wide; applied by every SQLite target connection opened below.
-        crate::connectors::sqlite::set_heap_limit(config.budgets.sqlite_heap_limit_bytes());
         register_connections(&config, &connections).await?;
         register_stored_connections(&config, &engine, &auth).await;
         // An external index (Chroma) that is down at startup does not stop

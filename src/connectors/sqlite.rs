@@ -8,12 +8,12 @@
 //! checked before it is copied out of SQLite).
 //!
 //! SQLite's own length limit (`sqlite3_limit`) is not reachable through sqlx
-//! without `unsafe`, so target connections set `PRAGMA hard_heap_limit`
-//! instead ([`set_heap_limit`], `budgets.sqlite_heap_limit_mib`): one huge
-//! `printf`/`zeroblob`, which no progress handler can interrupt, fails with an
-//! out-of-memory error (answered `result_too_large`). The limit is
-//! process-wide — one bundled SQLite serves the app store too — so it is set
-//! well above what the app store needs.
+//! without `unsafe`, so it is set when the bundled SQLite is compiled
+//! (`SQLITE_MAX_LENGTH`, 32 MiB, in `.cargo/config.toml`): one huge
+//! `printf`, which no progress handler can interrupt, fails inside SQLite
+//! with "string or blob too big" (answered `result_too_large`).
+//! `PRAGMA hard_heap_limit` is not used: it is process-wide, and when it
+//! makes sqlx's copy of a large value fail, sqlx's worker thread panics.
 //! Introspection builds its own catalog queries from quoted identifiers; user
 //! and generated SQL reaches SQLite only as a [`ValidatedSql`].
 
@@ -43,15 +43,6 @@ const SAMPLE_VALUES_MAX: i64 = 30;
 /// large table stays cheap.
 const SAMPLE_SCAN_ROWS: i64 = 100_000;
 
-/// `PRAGMA hard_heap_limit` of target connections, bytes (process-wide).
-static HEAP_LIMIT: AtomicU64 = AtomicU64::new(256 * 1024 * 1024);
-
-/// Set the SQLite heap limit applied by target connections opened from now
-/// on (`budgets.sqlite_heap_limit_mib`).
-pub fn set_heap_limit(bytes: u64) {
-    HEAP_LIMIT.store(bytes, Ordering::Relaxed);
-}
-
 pub struct SqliteConnector {
     pool: SqlitePool,
     path: PathBuf,
@@ -73,10 +64,7 @@ impl SqliteConnector {
             .create_if_missing(!read_only)
             .busy_timeout(Duration::from_secs(5));
         if read_only {
-            opts = opts.pragma("query_only", "ON").pragma(
-                "hard_heap_limit",
-                HEAP_LIMIT.load(Ordering::Relaxed).to_string(),
-            );
+            opts = opts.pragma("query_only", "ON");
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -372,7 +360,9 @@ impl Connector for SqliteConnector {
                     Err(ConnectorError::Execution(msg))
                 }
             }
-            Ok(Err(ConnectorError::Execution(msg))) if msg.contains("out of memory") => {
+            Ok(Err(ConnectorError::Execution(msg)))
+                if msg.contains("too big") || msg.contains("out of memory") =>
+            {
                 Err(ConnectorError::TooLarge(
                     "the query needed more memory than the database may use; select less data"
                         .into(),

@@ -32,7 +32,7 @@ impl Default for Budget {
         Self {
             max_result_bytes: 16 * 1024 * 1024,
             max_cell_bytes: 1024 * 1024,
-            max_steps: 200_000_000,
+            max_steps: 20_000_000,
             max_explain_cost: 1e8,
             max_explain_rows: 1e8,
             max_concurrent_per_user: 2,

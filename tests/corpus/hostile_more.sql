@@ -204,8 +204,6 @@ SELECT id FROM orders ORDER BY (SELECT load_extension('x'))
 -- ----
 SELECT * FROM json_tree(readfile('/etc/hosts'))
 -- ----
-SELECT * FROM generate_series(1, 100)
--- ----
 SELECT * FROM users
 -- ----
 SELECT * FROM insight.users
@@ -243,8 +241,6 @@ SELECT * FROM `sqlite_master`
 SELECT * FROM main."sqlite_schema"
 -- ----
 SELECT * FROM temp.sqlite_master
--- ----
-SELECT * FROM customers INDEXED BY evil_idx
 -- ----
 SELECT 1 INTO x
 -- ----
