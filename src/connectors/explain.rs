@@ -19,19 +19,35 @@ fn too_expensive(what: &str, estimate: f64, limit: f64) -> ConnectorError {
     ))
 }
 
-/// Refuse `sql` when its top plan's total cost or row estimate is over budget.
-/// Runs inside the caller's read-only transaction.
+/// Refuse `sql` when its plan's total cost or row estimate is over budget.
+/// Runs inside the caller's read-only transaction, under a savepoint: a
+/// statement the server cannot plan is left to fail on its own, with the
+/// server's own error (which the correction loop reads), not EXPLAIN's.
 pub async fn postgres(
     conn: &mut PgConnection,
     sql: &str,
     budget: &Budget,
 ) -> Result<(), ConnectorError> {
-    // `sql` is a validated single SELECT; EXPLAIN without ANALYZE only plans it.
-    let plan: Value = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}")))
-        .persistent(false)
-        .fetch_one(&mut *conn)
+    let sp = |e: sqlx::Error| ConnectorError::Execution(db_message(e));
+    sqlx::query("SAVEPOINT insight_explain")
+        .execute(&mut *conn)
         .await
-        .map_err(|e| ConnectorError::Execution(db_message(e)))?;
+        .map_err(sp)?;
+    // `sql` is a validated single SELECT; EXPLAIN without ANALYZE only plans it.
+    let planned =
+        sqlx::query_scalar::<_, Value>(AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}")))
+            .persistent(false)
+            .fetch_one(&mut *conn)
+            .await;
+    let release = if planned.is_ok() {
+        "RELEASE SAVEPOINT insight_explain"
+    } else {
+        "ROLLBACK TO SAVEPOINT insight_explain"
+    };
+    sqlx::query(release).execute(&mut *conn).await.map_err(sp)?;
+    let Ok(plan) = planned else {
+        return Ok(());
+    };
     let (cost, rows) = pg_estimate(&plan);
     if cost > budget.max_explain_cost {
         return Err(too_expensive("cost units", cost, budget.max_explain_cost));
@@ -64,11 +80,15 @@ pub async fn mysql(
     sql: &str,
     budget: &Budget,
 ) -> Result<(), ConnectorError> {
-    let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")))
+    // A statement the server cannot plan is left to fail on its own, with
+    // the server's own error.
+    let Ok(rows) = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")))
         .persistent(false)
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| ConnectorError::Execution(db_message(e)))?;
+    else {
+        return Ok(());
+    };
     let mut per_select: Vec<(i64, f64)> = Vec::new();
     for r in &rows {
         let id = int(r, "id").unwrap_or(0.0) as i64;

@@ -26,6 +26,14 @@ fn limits(max_rows: u64, ms: u64) -> ExecLimits {
     ExecLimits::new(Duration::from_millis(ms), max_rows)
 }
 
+/// Limits whose `EXPLAIN` budgets let anything run, to test the timeout.
+fn unbudgeted(max_rows: u64, ms: u64) -> ExecLimits {
+    let mut l = limits(max_rows, ms);
+    l.budget.max_explain_cost = f64::INFINITY;
+    l.budget.max_explain_rows = f64::INFINITY;
+    l
+}
+
 fn check(sql: &str, dialect: Dialect, schema: &SchemaInfo) -> ValidatedSql {
     validate(sql, dialect, schema, &SqlPolicy::default())
         .unwrap_or_else(|e| panic!("validator rejected {sql:?}: {e}"))
@@ -402,7 +410,11 @@ async fn postgres_long_queries_time_out_and_the_pool_recovers() {
         &pg.schema,
     );
     let started = Instant::now();
-    let err = pg.conn.execute(&heavy, limits(10, 300)).await.unwrap_err();
+    let err = pg
+        .conn
+        .execute(&heavy, unbudgeted(10, 300))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -756,7 +768,11 @@ async fn mysql_long_queries_time_out_and_the_pool_recovers() {
         &my.schema,
     );
     let started = Instant::now();
-    let err = my.conn.execute(&heavy, limits(10, 300)).await.unwrap_err();
+    let err = my
+        .conn
+        .execute(&heavy, unbudgeted(10, 300))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
