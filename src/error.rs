@@ -14,10 +14,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::api::middleware::correlation::current_correlation_id;
 use crate::connectors::ConnectorError;
 use crate::engine::llm::LlmError;
 use crate::engine::sql::ValidationError;
+use crate::observability::correlation::current_correlation_id;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -225,8 +225,10 @@ impl From<ConnectorError> for ApiError {
                     "The database for this connection is not reachable right now.".into(),
                 )
             }
+            // The database's text can quote data: the caller gets a fixed
+            // sentence (the full text was logged, masked, where it ran).
             ConnectorError::Execution(m) => {
-                ApiError::QueryFailed(format!("The database rejected the query: {m}"))
+                ApiError::QueryFailed(crate::engine::gate::public_db_error(&m))
             }
             ConnectorError::Config(m) => ApiError::Internal(m),
             ConnectorError::TooLarge(m) => ApiError::ResultTooLarge(m),

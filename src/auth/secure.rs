@@ -25,10 +25,7 @@ pub fn new_refresh_token() -> String {
 }
 
 pub fn sha256_hex(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub fn url_with_password(url: &str, password: Option<&str>) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
-            other => format!("%{other:02X}"),
+            other => format!("%{}", hex::encode_upper([other])),
         })
         .collect();
     format!("{scheme}://:{encoded}@{rest}")

@@ -18,7 +18,9 @@ pub struct EvalArgs {
     /// Generator to evaluate (default: `llm.provider` from the config).
     #[arg(long, value_parser = ["builtin", "openai", "anthropic"])]
     pub provider: Option<String>,
-    /// `none`: DDL only; `leave-one-out`: also every other question→SQL pair of the database.
+    /// `none`: DDL only; `leave-group-out`: also the database's question→SQL pairs whose gold SQL
+    /// differs from the question's (the training figure); `leave-one-out`: every other pair
+    /// (paraphrase lookup: a twin with the same SQL usually stays trained).
     #[arg(long, value_enum, default_value_t = TrainMode::None)]
     pub train: TrainMode,
     /// Evaluate at most N questions (gold order, after --db).
@@ -107,5 +109,10 @@ mod tests {
         assert_eq!(a.limit, Some(5));
         assert!(Cli::try_parse_from(["insight", "eval", "--provider", "gpt"]).is_err());
         assert!(Cli::try_parse_from(["insight", "eval", "--train", "all"]).is_err());
+        let cli = Cli::try_parse_from(["insight", "eval", "--train", "leave-group-out"]).unwrap();
+        let Command::Eval(a) = cli.command else {
+            panic!("not eval")
+        };
+        assert_eq!(a.train, TrainMode::LeaveGroupOut);
     }
 }

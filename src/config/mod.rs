@@ -62,6 +62,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// App store URL; default `sqlite://<data_dir>/insight.db`.
     pub database_url: Option<SecretString>,
+    /// Directories SQLite connections created through the API may use;
+    /// empty means `<data_dir>/databases`.
+    pub sqlite_roots: Vec<PathBuf>,
     /// Encrypts stored connection passwords; required in production.
     pub secret_key: Option<SecretString>,
     /// Signs access tokens; required in production.
@@ -100,8 +103,14 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Allowed CORS origins; empty means same-origin only.
     pub cors_origins: Vec<String>,
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds in-flight requests get to finish once the server stops
+    /// accepting (after the drain).
     pub shutdown_grace_secs: u64,
+    /// Seconds the server keeps serving after SIGTERM with `/health/ready`
+    /// answering 503, so load balancers stop sending traffic before it stops
+    /// accepting. Kubernetes: `terminationGracePeriodSeconds` must exceed
+    /// preStop + `drain_secs` + `shutdown_grace_secs`.
+    pub drain_secs: u64,
     /// Serve `/metrics` and `/metrics/json` on this address only (e.g.
     /// `0.0.0.0:9090`) instead of on the API port.
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -116,6 +125,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             shutdown_grace_secs: 20,
+            drain_secs: 5,
             metrics_addr: None,
         }
     }
@@ -286,6 +296,7 @@ impl Default for Config {
         Self {
             profile: Profile::Dev,
             data_dir: PathBuf::from("./data"),
+            sqlite_roots: Vec::new(),
             database_url: None,
             secret_key: None,
             jwt_secret: None,
@@ -351,10 +362,17 @@ impl Config {
         // are hermetic.
         let env_toml = env_to_toml(env);
         fig = fig.merge(Toml::string(&env_toml));
-        let cfg: Config = fig.extract().map_err(|e| {
+        let mut cfg: Config = fig.extract().map_err(|e| {
             let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
             ConfigError::Problems(problems)
         })?;
+        if let Some((_, host)) = env
+            .iter()
+            .rev()
+            .find(|(k, v)| k == "HOSTNAME" && !v.trim().is_empty())
+        {
+            cfg.jobs.host = host.trim().to_string();
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -774,5 +792,17 @@ mod tests {
         std::fs::write(&f, "[query]\nmax_rowz = 7\n").unwrap();
         let err = Config::load_from(Some(&f), &[]).unwrap_err().to_string();
         assert!(err.contains("query.max_rowz: unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn the_worker_host_comes_from_hostname_only() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.jobs.host, "local");
+        let c = Config::load_from(None, &env(&[("HOSTNAME", "worker-7")])).unwrap();
+        assert_eq!(c.jobs.host, "worker-7");
+        let err = Config::load_from(None, &env(&[("INSIGHT_JOBS__HOST", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jobs.host"), "{err}");
     }
 }

@@ -41,6 +41,14 @@ pub struct JobsConfig {
     /// Question history older than this is deleted by the daily cleanup job;
     /// 0 keeps history forever.
     pub history_retention_days: u32,
+    /// This machine's name in worker ids: `HOSTNAME` (as container runtimes
+    /// set it), `local` when unset. From the environment only, never the file.
+    #[serde(skip, default = "default_host")]
+    pub host: String,
+}
+
+fn default_host() -> String {
+    "local".to_string()
 }
 
 impl Default for JobsConfig {
@@ -51,6 +59,7 @@ impl Default for JobsConfig {
             max_attempts: 5,
             lease_secs: 60,
             history_retention_days: 0,
+            host: default_host(),
         }
     }
 }
@@ -66,6 +75,10 @@ pub struct BackupConfig {
     pub schedule: Option<String>,
     /// Backups to keep (the oldest are deleted); 0 keeps all.
     pub keep: u32,
+    /// The `pg_dump` to run for a PostgreSQL app store; unset: `pg_dump`
+    /// from `PATH`. Its major version must be at least the server's
+    /// (checked before every backup).
+    pub pg_dump: Option<PathBuf>,
 }
 
 /// What is wrong with the operator settings, one line per setting.

@@ -11,18 +11,19 @@
 //!   runaway statements early (`query_too_expensive`) instead of holding a
 //!   connection until the timeout.
 //! - [`Admission`]: a per-user cap on concurrent queries of a connection, never
-//!   more than half its pool (a fair share), and a bounded wait for a free
-//!   slot, then `429` with `Retry-After`.
+//!   more than half its pool (a fair share), and a bounded wait — for one of
+//!   the user's own slots, then for a free connection — then `429` with
+//!   `Retry-After`.
 //!
 //! Budgets come from `[budgets.defaults]`, are replaced per connection
 //! (`[connections.NAME.budgets]`) and tightened per role
 //! (`[budgets.roles.ROLE]`). `docs/SECURITY.md` ("Budgets") lists them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use super::ConnectorError;
 pub use crate::domain::budget::{Budget, BudgetOverride, RoleBudgets};
@@ -104,7 +105,9 @@ pub struct Caller<'a> {
 pub struct Admission {
     slots: Semaphore,
     size: u32,
-    per_user: Mutex<HashMap<String, u32>>,
+    /// Each running user's own slots (the cap at their first query); the
+    /// entry goes when the user's last query ends.
+    per_user: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// Held while a query runs; frees its slot and the user's count on drop.
@@ -116,20 +119,20 @@ pub struct Permit<'a> {
 struct UserCount<'a> {
     admission: &'a Admission,
     user: String,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for UserCount<'_> {
     fn drop(&mut self) {
+        drop(self.permit.take());
         let mut map = self
             .admission
             .per_user
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.user) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&self.user);
-            }
+        // Only the map holds it: nobody runs or waits for this user.
+        if map.get(&self.user).is_some_and(|s| Arc::strong_count(s) == 1) {
+            map.remove(&self.user);
         }
     }
 }
@@ -157,29 +160,41 @@ impl Admission {
         caller: Caller<'_>,
         budget: &Budget,
     ) -> Result<Permit<'_>, ConnectorError> {
+        let wait = Duration::from_millis(budget.queue_wait_ms);
+        let deadline = Instant::now() + wait;
         let user = match caller.user_id {
             Some(user) => {
                 let cap = self.user_cap(budget);
-                let mut map = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
-                let n = map.entry(user.to_string()).or_insert(0);
-                if *n >= cap {
-                    return Err(ConnectorError::Busy {
-                        retry_after: Duration::from_secs(1),
-                        reason: format!(
-                            "you are already running {cap} queries on this connection; wait for one to finish"
-                        ),
-                    });
-                }
-                *n += 1;
-                Some(UserCount {
+                let mine = {
+                    let mut map = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
+                    map.entry(user.to_string())
+                        .or_insert_with(|| Arc::new(Semaphore::new(cap as usize)))
+                        .clone()
+                };
+                // The guard exists before the wait, so a refused waiter
+                // still removes an entry nobody else holds.
+                let mut count = UserCount {
                     admission: self,
                     user: user.to_string(),
-                })
+                    permit: None,
+                };
+                match tokio::time::timeout(wait, mine.acquire_owned()).await {
+                    Ok(Ok(permit)) => count.permit = Some(permit),
+                    _ => {
+                        return Err(ConnectorError::Busy {
+                            retry_after: Duration::from_secs(1),
+                            reason: format!(
+                                "you are already running {cap} queries on this connection; wait for one to finish"
+                            ),
+                        });
+                    }
+                }
+                Some(count)
             }
             None => None,
         };
-        let wait = Duration::from_millis(budget.queue_wait_ms);
-        let slot = match tokio::time::timeout(wait, self.slots.acquire()).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let slot = match tokio::time::timeout(left, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
             _ => {
                 return Err(ConnectorError::Busy {
@@ -228,10 +243,12 @@ mod tests {
         };
         let p1 = a.enter(me, &b).await.unwrap();
         let _p2 = a.enter(me, &b).await.unwrap();
+        let t = std::time::Instant::now();
         assert!(matches!(
             a.enter(me, &b).await,
             Err(ConnectorError::Busy { .. })
         ));
+        assert!(t.elapsed() >= Duration::from_millis(40), "the user's wait is bounded, not zero");
         // Others still get the other half.
         let other = Caller {
             user_id: Some("u2"),
@@ -252,7 +269,24 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(1));
         drop(p1);
         a.enter(third, &b).await.unwrap();
-        // The first user's count went down with the dropped permit.
-        assert_eq!(a.per_user.lock().unwrap().get("u1"), Some(&1));
+        // The first user's slot came back with the dropped permit.
+        let u1 = a.per_user.lock().unwrap().get("u1").cloned().unwrap();
+        assert_eq!(u1.available_permits(), 1);
+        // A waiting user gets their own slot as soon as one frees.
+        let a = Admission::new(4);
+        let b = Budget {
+            max_concurrent_per_user: 1,
+            queue_wait_ms: 2000,
+            ..Budget::default()
+        };
+        let held = a.enter(me, &b).await.unwrap();
+        let waiter = async { a.enter(me, &b).await.map(|_| ()) };
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+        };
+        let (got, ()) = tokio::join!(waiter, release);
+        got.unwrap();
+        assert!(a.per_user.lock().unwrap().is_empty(), "entries go with the last query");
     }
 }

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod registry;
 pub mod schema;
 pub mod sqlite;
+pub mod sqlite_paths;
 
 use std::time::Duration;
 

@@ -434,7 +434,7 @@ fn decode_scalar(type_oid: u32, b: &[u8]) -> Option<Value> {
             if b.len() != 6 && b.len() != 8 {
                 return None;
             }
-            let parts: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+            let parts: Vec<String> = b.iter().map(|x| hex::encode([*x])).collect();
             Value::String(parts.join(":"))
         }
         BIT | VARBIT => {
@@ -1082,5 +1082,18 @@ mod tests {
             text_cast_wrapper("SELECT 1, 2", 2, &[1]),
             "SELECT q.c1, q.c2::text FROM (SELECT 1, 2) AS q(c1, c2)"
         );
+    }
+
+    #[test]
+    fn mac_addresses_are_lower_case_hex_pairs() {
+        assert_eq!(
+            decode_scalar(oid::MACADDR, &[0x08, 0x00, 0x2b, 0x01, 0xaf, 0xFF]),
+            Some(Value::String("08:00:2b:01:af:ff".into()))
+        );
+        assert_eq!(
+            decode_scalar(oid::MACADDR8, &[0, 1, 2, 3, 4, 5, 6, 0xfe]),
+            Some(Value::String("00:01:02:03:04:05:06:fe".into()))
+        );
+        assert_eq!(decode_scalar(oid::MACADDR, &[1, 2, 3]), None);
     }
 }

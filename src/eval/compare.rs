@@ -82,6 +82,83 @@ pub fn results_match(gold: &[Vec<Value>], pred: &[Vec<Value>], ordered: bool) ->
     g == p
 }
 
+/// [`results_match`], but with the predicted columns in any order, as the
+/// official test-suite evaluator compares them: some assignment of predicted
+/// columns to gold columns (each pair holding the same values as a multiset)
+/// makes the rows match. Reported beside the strict, by-position score.
+pub fn results_match_any_column_order(
+    gold: &[Vec<Value>],
+    pred: &[Vec<Value>],
+    ordered: bool,
+) -> bool {
+    if results_match(gold, pred, ordered) {
+        return true;
+    }
+    let width = gold.first().map_or(0, Vec::len);
+    if gold.len() != pred.len() || pred.first().map_or(0, Vec::len) != width || width < 2 {
+        return false;
+    }
+    let g = canonical(gold);
+    let p = canonical(pred);
+    let column = |rows: &[Vec<Cell>], i: usize| {
+        let mut c: Vec<Cell> = rows.iter().map(|r| r[i].clone()).collect();
+        c.sort();
+        c
+    };
+    let gold_cols: Vec<Vec<Cell>> = (0..width).map(|i| column(&g, i)).collect();
+    let pred_cols: Vec<Vec<Cell>> = (0..width).map(|i| column(&p, i)).collect();
+    // candidates[i]: predicted columns holding gold column i's values.
+    let candidates: Vec<Vec<usize>> = gold_cols
+        .iter()
+        .map(|gc| (0..width).filter(|&j| &pred_cols[j] == gc).collect())
+        .collect();
+    let mut target = g;
+    if !ordered {
+        target.sort();
+    }
+    let mut chosen = Vec::with_capacity(width);
+    let mut budget = 10_000usize;
+    try_assignments(&candidates, &mut chosen, &mut budget, &mut |perm| {
+        let mut rows: Vec<Vec<Cell>> = p
+            .iter()
+            .map(|r| perm.iter().map(|&j| r[j].clone()).collect())
+            .collect();
+        if !ordered {
+            rows.sort();
+        }
+        rows == target
+    })
+}
+
+/// Depth-first search over column assignments (each predicted column used
+/// once); `check` decides a complete one. `budget` bounds the assignments
+/// tried, so a wide result of identical columns cannot explode.
+fn try_assignments(
+    candidates: &[Vec<usize>],
+    chosen: &mut Vec<usize>,
+    budget: &mut usize,
+    check: &mut dyn FnMut(&[usize]) -> bool,
+) -> bool {
+    if chosen.len() == candidates.len() {
+        *budget = budget.saturating_sub(1);
+        return check(chosen);
+    }
+    for &j in &candidates[chosen.len()] {
+        if *budget == 0 {
+            return false;
+        }
+        if chosen.contains(&j) {
+            continue;
+        }
+        chosen.push(j);
+        if try_assignments(candidates, chosen, budget, check) {
+            return true;
+        }
+        chosen.pop();
+    }
+    false
+}
+
 /// Does the statement end in its own `ORDER BY` (not one inside a subquery)?
 /// Unparseable SQL falls back to the official evaluator's substring test.
 pub fn has_top_level_order_by(sql: &str) -> bool {
@@ -177,6 +254,29 @@ fn row_to_json(row: &SqliteRow) -> Result<Vec<Value>, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn any_column_order_matches_permuted_columns_only() {
+        let gold = vec![vec![json!("a"), json!(1)], vec![json!("b"), json!(2)]];
+        let swapped = vec![vec![json!(1), json!("a")], vec![json!(2), json!("b")]];
+        assert!(!results_match(&gold, &swapped, false));
+        assert!(results_match_any_column_order(&gold, &swapped, false));
+        assert!(results_match_any_column_order(&gold, &swapped, true));
+        // Same column values, but paired differently: no assignment matches.
+        let crossed = vec![vec![json!(2), json!("a")], vec![json!(1), json!("b")]];
+        assert!(!results_match_any_column_order(&gold, &crossed, false));
+        // Order still counts when the gold is ordered.
+        let reversed = vec![vec![json!(2), json!("b")], vec![json!(1), json!("a")]];
+        assert!(!results_match_any_column_order(&gold, &reversed, true));
+        assert!(results_match_any_column_order(&gold, &reversed, false));
+        // A different width never matches.
+        assert!(!results_match_any_column_order(
+            &gold,
+            &[vec![json!("a")], vec![json!("b")]],
+            false
+        ));
+    }
+
     use super::*;
     use serde_json::json;
 

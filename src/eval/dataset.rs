@@ -162,3 +162,62 @@ pub fn question_key(q: &str) -> String {
         .join(" ")
         .to_lowercase()
 }
+
+/// A gold SQL as leave-group-out compares it: keywords and names lower-cased,
+/// quoted literals kept as written, white space folded and dropped next to
+/// punctuation, trailing semicolons removed. Two pairs whose keys are equal
+/// ask for the same thing, whatever their wording.
+pub fn sql_key(sql: &str) -> String {
+    const PUNCT: &str = "(),;=<>!+-*/";
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut pending_space = false;
+    for c in sql.trim().trim_end_matches(';').trim_end().chars() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            pending_space = true;
+            continue;
+        }
+        let after_punct = out.chars().last().is_some_and(|l| PUNCT.contains(l));
+        if pending_space && !out.is_empty() && !PUNCT.contains(c) && !after_punct {
+            out.push(' ');
+        }
+        pending_space = false;
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            out.push(c);
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::sql_key;
+
+    #[test]
+    fn sql_keys_fold_case_space_and_semicolons_but_not_literals() {
+        assert_eq!(
+            sql_key("SELECT count(*)  FROM singer ;"),
+            sql_key("select COUNT( * ) from singer")
+        );
+        assert_eq!(
+            sql_key("SELECT name FROM t WHERE a = 'France'"),
+            "select name from t where a='France'"
+        );
+        assert_ne!(
+            sql_key("SELECT name FROM t WHERE a = 'France'"),
+            sql_key("SELECT name FROM t WHERE a = 'france'")
+        );
+        assert_ne!(sql_key("SELECT a FROM t"), sql_key("SELECT b FROM t"));
+        assert_eq!(sql_key("SELECT 'it''s'"), "select 'it''s'");
+    }
+}

@@ -58,8 +58,31 @@ pub enum TrainMode {
     /// Only the introspected DDL.
     #[default]
     None,
-    /// DDL plus every other question→SQL pair of the same database.
+    /// DDL plus every other question→SQL pair of the same database. Most
+    /// Spider questions have a paraphrase with the same gold SQL, which stays
+    /// trained: this measures paraphrase lookup more than learning.
     LeaveOneOut,
+    /// DDL plus every pair of the same database except those whose gold SQL
+    /// (normalised, see [`dataset::sql_key`]) equals the question's, and
+    /// those with the question's own text: no twin answers for it, so this
+    /// measures what training teaches about new questions.
+    LeaveGroupOut,
+}
+
+impl TrainMode {
+    /// Are question→SQL pairs trained in this mode?
+    pub fn trains(self) -> bool {
+        self != TrainMode::None
+    }
+
+    /// The mode as the CLI spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainMode::None => "none",
+            TrainMode::LeaveOneOut => "leave-one-out",
+            TrainMode::LeaveGroupOut => "leave-group-out",
+        }
+    }
 }
 
 /// What to evaluate and where to write the results.
@@ -131,6 +154,9 @@ pub struct QuestionResult {
     pub predicted_sql: Option<String>,
     pub answered: bool,
     pub outcome: Outcome,
+    /// The rows match with the predicted columns in any order (the official
+    /// scorer's comparison); true whenever `outcome` is `Correct`.
+    pub correct_any_column_order: bool,
     pub reject_code: Option<String>,
     pub error: Option<String>,
     pub strategy: Option<String>,
@@ -225,9 +251,11 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
             .await
             .with_context(|| format!("opening {} for gold SQL", path.display()))?;
 
-        // question key → the training items carrying that question.
+        // question key → the training items carrying that question, and
+        // (leave-group-out) normalised gold SQL → the items trained with it.
         let mut by_question: BTreeMap<String, Vec<TrainingItem>> = BTreeMap::new();
-        if opts.train == TrainMode::LeaveOneOut {
+        let mut by_sql: BTreeMap<String, Vec<TrainingItem>> = BTreeMap::new();
+        if opts.train.trains() {
             for ex in dataset.of_db(db) {
                 let input = TrainingInput {
                     kind: TrainingKind::QuestionSql,
@@ -250,12 +278,16 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
                         } else {
                             training.duplicates += 1;
                         }
-                        let items = by_question
-                            .entry(dataset::question_key(&ex.question))
-                            .or_default();
-                        if !items.iter().any(|i| i.id == item.id) {
-                            items.push(item);
-                        }
+                        push_unique(
+                            by_sql.entry(dataset::sql_key(&ex.gold_sql)).or_default(),
+                            &item,
+                        );
+                        push_unique(
+                            by_question
+                                .entry(dataset::question_key(&ex.question))
+                                .or_default(),
+                            &item,
+                        );
                     }
                     Err(e) => {
                         training.rejected += 1;
@@ -267,9 +299,20 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
 
         for ex in examples.iter().filter(|e| e.db_id == db) {
             progress.draw(db, &results);
-            let held: &[TrainingItem] = by_question
+            let mut held: Vec<TrainingItem> = by_question
                 .get(&dataset::question_key(&ex.question))
-                .map_or(&[], Vec::as_slice);
+                .cloned()
+                .unwrap_or_default();
+            if opts.train == TrainMode::LeaveGroupOut {
+                for item in by_sql
+                    .get(&dataset::sql_key(&ex.gold_sql))
+                    .into_iter()
+                    .flatten()
+                {
+                    push_unique(&mut held, item);
+                }
+            }
+            let held = held.as_slice();
             for item in held {
                 engine.index.remove(&item.id).await?;
             }
@@ -307,6 +350,13 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
         },
         results,
     ))
+}
+
+/// Add `item` to `items` unless an item with its id is there already.
+fn push_unique(items: &mut Vec<TrainingItem>, item: &TrainingItem) {
+    if !items.iter().any(|i| i.id == item.id) {
+        items.push(item.clone());
+    }
 }
 
 /// The eval's own view of the config: chosen provider, no cache, no demo,
@@ -352,6 +402,7 @@ async fn evaluate_one(
         predicted_sql: None,
         answered: false,
         outcome: Outcome::Other,
+        correct_any_column_order: false,
         reject_code: None,
         error: None,
         strategy: None,
@@ -431,6 +482,8 @@ async fn evaluate_one(
             r.outcome = match &gold {
                 Ok(rows) => {
                     let ordered = compare::has_top_level_order_by(&ex.gold_sql);
+                    r.correct_any_column_order =
+                        compare::results_match_any_column_order(rows, &answer.rows, ordered);
                     if compare::results_match(rows, &answer.rows, ordered) {
                         Outcome::Correct
                     } else {

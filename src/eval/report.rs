@@ -130,11 +130,31 @@ pub struct ContextRecall {
     pub mean_prompt_tokens: f64,
 }
 
+/// How far an answer can be trusted: of the questions, how many got an
+/// answer at all, and of those, how many were right.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Answered {
+    /// Questions that got an answer (SQL that ran), right or wrong.
+    pub answered: usize,
+    /// `answered / total`.
+    pub answered_rate: f64,
+    /// Correct answers over answered questions (0 when none was answered).
+    pub precision: f64,
+    /// Answered and wrong, over all questions: the answers that look right
+    /// and are not.
+    pub wrong_rate: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub run: RunInfo,
     /// Execution accuracy over all evaluated questions.
     pub ex: Score,
+    /// EX with the predicted columns in any order, as the official scorer
+    /// compares them (its other leniency, stripping `DISTINCT`, is not
+    /// applied: run `../shared/tools/spider-ex` on `predictions.sql` for it).
+    pub ex_any_column_order: Score,
+    pub answered: Answered,
     pub per_db: BTreeMap<String, Score>,
     pub failures: Failures,
     /// Wall time of one ask.
@@ -153,6 +173,7 @@ pub struct EvalReport {
 
 pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
     let mut ex = Score::default();
+    let mut ex_any = Score::default();
     let mut per_db: BTreeMap<String, Score> = BTreeMap::new();
     let mut per_strategy: BTreeMap<String, Score> = BTreeMap::new();
     let mut f = Failures::default();
@@ -161,6 +182,7 @@ pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
     for r in &results {
         let ok = r.outcome == Outcome::Correct;
         ex.add(ok);
+        ex_any.add(ok || r.correct_any_column_order);
         per_db.entry(r.db_id.clone()).or_default().add(ok);
         per_strategy
             .entry(r.strategy.clone().unwrap_or_else(|| "none".into()))
@@ -200,9 +222,20 @@ pub fn summarize(run: RunInfo, results: Vec<QuestionResult>) -> EvalReport {
     let m = measured.max(1) as f64;
     let latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
     let overheads: Vec<f64> = results.iter().map(|r| r.overhead_ms).collect();
+    let answered = results.iter().filter(|r| r.answered).count();
+    let total = results.len();
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let answered = Answered {
+        answered,
+        answered_rate: ratio(answered, total),
+        precision: ratio(ex.correct, answered),
+        wrong_rate: ratio(answered.saturating_sub(ex.correct), total),
+    };
     EvalReport {
         run,
         ex,
+        ex_any_column_order: ex_any,
+        answered,
         per_db,
         failures: f,
         latency_ms: Percentiles::of(&latencies),
@@ -272,10 +305,7 @@ pub fn render(report: &EvalReport) -> String {
         "Spider execution accuracy — provider {} ({}), train {}, {} question(s), {:.1}s",
         r.provider,
         r.model,
-        match r.train {
-            TrainMode::None => "none",
-            TrainMode::LeaveOneOut => "leave-one-out",
-        },
+        r.train.as_str(),
         report.ex.total,
         r.duration_secs
     );
@@ -286,7 +316,7 @@ pub fn render(report: &EvalReport) -> String {
             r.skipped_missing_db
         );
     }
-    if r.train == TrainMode::LeaveOneOut {
+    if r.train.trains() {
         let t = &r.training;
         let _ = writeln!(
             s,
@@ -318,6 +348,23 @@ pub fn render(report: &EvalReport) -> String {
         report.ex.correct,
         report.ex.total,
         pct(report.ex.accuracy)
+    );
+    let a = &report.answered;
+    let _ = writeln!(
+        s,
+        "any column order (the official scorer's comparison): {}/{} {}",
+        report.ex_any_column_order.correct,
+        report.ex_any_column_order.total,
+        pct(report.ex_any_column_order.accuracy)
+    );
+    let _ = writeln!(
+        s,
+        "answered {}/{} ({}); precision of answered {}; answered and wrong {} of all",
+        a.answered,
+        report.ex.total,
+        pct(a.answered_rate),
+        pct(a.precision),
+        pct(a.wrong_rate)
     );
     let f = &report.failures;
     let _ = writeln!(

@@ -138,7 +138,10 @@ async fn one_viewer_cannot_hold_the_pool_and_runaway_statements_stop_early() {
 #[tokio::test]
 async fn a_users_extra_queries_get_429_with_retry_after() {
     let app = TestApp::builder()
-        .config(|c| c.budgets.defaults.max_concurrent_per_user = 1)
+        .config(|c| {
+            c.budgets.defaults.max_concurrent_per_user = 1;
+            c.budgets.defaults.queue_wait_ms = 200;
+        })
         .spawn()
         .await;
     let viewer = std::sync::Arc::new(app.login_as(Role::Viewer).await);

@@ -29,7 +29,7 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::words::words;
+use crate::text::{jaccard, linking_words as words};
 
 /// Weight of question similarity against skeleton similarity.
 const QUESTION_WEIGHT: f64 = 0.75;
@@ -119,14 +119,6 @@ fn normalize(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
-}
-
-fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 0.0;
-    }
-    let common = a.intersection(b).count();
-    common as f64 / (a.len() + b.len() - common) as f64
 }
 
 /// Dice coefficient over the multisets of consecutive token pairs.

@@ -35,10 +35,11 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-use super::words::{synonyms, words};
+use super::synonyms::synonyms;
 use crate::connectors::schema::quote_ident;
 use crate::connectors::{SchemaInfo, TableInfo};
 use crate::engine::llm::{ContextItem, ValueHint};
+use crate::text::linking_words as words;
 
 /// At most this many tables are picked by score (the closure adds more).
 pub const MAX_SEEDS: usize = 8;

@@ -23,7 +23,7 @@
 
 pub mod fewshot;
 pub mod linking;
-pub(crate) mod words;
+mod synonyms;
 
 use std::sync::LazyLock;
 

@@ -17,6 +17,7 @@
 //! change to the features must change the id.
 
 use super::Embedder;
+use crate::text;
 
 /// Weight of a content word.
 const WORD: f32 = 1.0;
@@ -28,123 +29,6 @@ const BIGRAM: f32 = 0.7;
 /// Weight of each character trigram of a content word; a word has about as
 /// many trigrams as letters, so their sum stays comparable to the word itself.
 const TRIGRAM: f32 = 0.3;
-
-/// Words that carry little meaning for retrieval: question filler, pronouns,
-/// prepositions and the SQL keywords and types that every DDL snippet shares.
-/// Kept sorted for binary search.
-const STOPWORDS: &[&str] = &[
-    "a",
-    "about",
-    "all",
-    "also",
-    "an",
-    "and",
-    "any",
-    "are",
-    "as",
-    "asc",
-    "at",
-    "be",
-    "been",
-    "bigint",
-    "bool",
-    "boolean",
-    "by",
-    "can",
-    "char",
-    "check",
-    "constraint",
-    "could",
-    "create",
-    "decimal",
-    "default",
-    "desc",
-    "did",
-    "display",
-    "distinct",
-    "do",
-    "does",
-    "double",
-    "each",
-    "every",
-    "exists",
-    "find",
-    "float",
-    "for",
-    "foreign",
-    "from",
-    "get",
-    "give",
-    "had",
-    "has",
-    "have",
-    "how",
-    "i",
-    "if",
-    "in",
-    "insert",
-    "int",
-    "integer",
-    "into",
-    "is",
-    "it",
-    "its",
-    "join",
-    "key",
-    "let",
-    "list",
-    "many",
-    "me",
-    "much",
-    "my",
-    "not",
-    "null",
-    "numeric",
-    "of",
-    "on",
-    "or",
-    "our",
-    "please",
-    "primary",
-    "real",
-    "references",
-    "return",
-    "select",
-    "should",
-    "show",
-    "smallint",
-    "table",
-    "tell",
-    "text",
-    "than",
-    "that",
-    "the",
-    "their",
-    "there",
-    "these",
-    "they",
-    "this",
-    "those",
-    "to",
-    "unique",
-    "us",
-    "varchar",
-    "was",
-    "we",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "who",
-    "whose",
-    "why",
-    "will",
-    "with",
-    "would",
-    "you",
-    "your",
-];
 
 /// Feature-hashing embedder over words, word bigrams and character trigrams.
 #[derive(Debug, Clone)]
@@ -250,91 +134,23 @@ fn features(text: &str) -> Vec<(u64, f32)> {
     out
 }
 
-/// Split `text` into lower-cased, stemmed words. Identifiers are split at
-/// `_`, `.`, punctuation, camelCase humps and letter/digit changes, so
-/// `order_items.unitPrice2` gives order, item, unit, price, 2.
+/// Split `text` into lower-cased words, stemmed unless they are stop words.
+/// Identifiers are split at `_`, `.`, punctuation, camelCase humps and
+/// letter/digit changes, so `order_items.unitPrice2` gives order, item,
+/// unit, price, 2 (see [`text::retrieval_pieces`]).
 fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut run: Vec<char> = Vec::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_alphanumeric() {
-            run.push(c);
-            continue;
-        }
-        let mut start = 0;
-        for i in 1..=run.len() {
-            if i == run.len() || is_boundary(&run, i) {
-                let word: String = run[start..i]
-                    .iter()
-                    .flat_map(|c| c.to_lowercase())
-                    .collect();
-                let stop = STOPWORDS.binary_search(&word.as_str()).is_ok();
-                let text = if stop { word } else { stem(&word) };
-                tokens.push(Token { text, stop });
-                start = i;
-            }
-        }
-        run.clear();
-    }
-    tokens
-}
-
-/// Whether a word boundary falls between `run[i - 1]` and `run[i]`.
-fn is_boundary(run: &[char], i: usize) -> bool {
-    let (prev, cur) = (run[i - 1], run[i]);
-    let next_lower = run.get(i + 1).is_some_and(|c| c.is_lowercase());
-    (prev.is_lowercase() && cur.is_uppercase())
-        // "HTTPServer": the last capital starts the next word.
-        || (prev.is_uppercase() && cur.is_uppercase() && next_lower)
-        || (prev.is_alphabetic() && cur.is_numeric())
-        || (prev.is_numeric() && cur.is_alphabetic())
-}
-
-/// Light English stemming: plural and -ing/-ed endings, then a final "e", so
-/// price, prices, priced and pricing meet. Deliberately conservative: a
-/// wrong merge costs more than a missed one, and trigrams catch the rest.
-fn stem(word: &str) -> String {
-    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_lowercase()) {
-        return word.to_owned();
-    }
-    let mut w = if let Some(s) = word.strip_suffix("ies").filter(|s| s.len() >= 2) {
-        format!("{s}y")
-    } else if let Some(s) = word.strip_suffix("sses") {
-        format!("{s}ss")
-    } else if let Some(s) = word
-        .strip_suffix("es")
-        .filter(|s| s.len() >= 3 && ["s", "x", "z", "ch", "sh"].iter().any(|e| s.ends_with(e)))
-    {
-        s.to_owned()
-    } else if let Some(s) = word
-        .strip_suffix('s')
-        .filter(|s| s.len() >= 3 && !["s", "u", "i"].iter().any(|e| s.ends_with(e)))
-    {
-        s.to_owned()
-    } else if let Some(s) = word.strip_suffix("ied").filter(|s| s.len() >= 2) {
-        format!("{s}y")
-    } else if let Some(s) = word.strip_suffix("ing").filter(|s| s.len() >= 3) {
-        undouble(s)
-    } else if let Some(s) = word.strip_suffix("ed").filter(|s| s.len() >= 3) {
-        undouble(s)
-    } else {
-        word.to_owned()
-    };
-    if w.len() >= 5 && w.ends_with('e') && !w.ends_with("ee") {
-        w.pop();
-    }
-    w
-}
-
-/// "shipp" → "ship", but "bill" and "pass" keep their double letters.
-fn undouble(s: &str) -> String {
-    let b = s.as_bytes();
-    let n = b.len();
-    if n >= 3 && b[n - 1] == b[n - 2] && !matches!(b[n - 1], b'l' | b's' | b'z') {
-        s[..n - 1].to_owned()
-    } else {
-        s.to_owned()
-    }
+    text::retrieval_pieces(text)
+        .into_iter()
+        .map(|word| {
+            let stop = text::is_retrieval_stopword(&word);
+            let text = if stop {
+                word
+            } else {
+                text::stem_conservative(&word)
+            };
+            Token { text, stop }
+        })
+        .collect()
 }
 
 /// Hash of a feature: its kind tag and parts, separated by a byte that never
@@ -396,11 +212,6 @@ mod tests {
     }
 
     #[test]
-    fn stopword_list_is_sorted_for_binary_search() {
-        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
     fn fnv1a_matches_the_reference_vectors() {
         let hash = |s: &str| {
             let mut h = Fnv1a::new();
@@ -451,26 +262,6 @@ mod tests {
             ["address", "2", "q", "3", "sale"]
         );
         assert_eq!(words("Überweisung_Datum"), ["überweisung", "datum"]);
-    }
-
-    #[test]
-    fn stemming_merges_inflections() {
-        for (a, b) in [
-            ("categories", "category"),
-            ("orders", "order"),
-            ("ordered", "ordering"),
-            ("prices", "pricing"),
-            ("boxes", "box"),
-            ("addresses", "address"),
-            ("shipped", "ship"),
-            ("created", "create"),
-        ] {
-            assert_eq!(stem(a), stem(b), "{a} / {b}");
-        }
-        assert_eq!(stem("status"), "status");
-        assert_eq!(stem("analysis"), "analysis");
-        assert_eq!(stem("billing"), "bill");
-        assert_eq!(stem("sales"), "sale");
     }
 
     #[test]

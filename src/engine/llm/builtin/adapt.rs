@@ -23,7 +23,7 @@ use crate::connectors::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};
-use super::text::{self, Token};
+use crate::text::{self, Token};
 
 /// One adapted example.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,7 +139,7 @@ fn aggs(tokens: &[Token]) -> BTreeSet<&'static str> {
 }
 
 fn facts(question: &str, schema: &SchemaInfo) -> Facts {
-    let tokens = text::tokenize(question);
+    let tokens = text::question_tokens(question);
     let mentions = linking::link(&tokens, schema);
     let mut in_value = vec![false; tokens.len()];
     let mut f = Facts {
@@ -226,7 +226,7 @@ fn literal_context(tokens: &[Token], start: usize) -> String {
     tokens[..start]
         .iter()
         .rev()
-        .find(|t| !text::is_stopword(&t.lower))
+        .find(|t| !text::is_question_filler(&t.lower))
         .map(|t| t.stem.clone())
         .unwrap_or_default()
 }
@@ -526,6 +526,32 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     {
         return Err("table");
     }
+    let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
+    replacements.extend(value_swaps(q, e, sql, &ps)?);
+    replacements.sort_by_key(|r| std::cmp::Reverse(r.start));
+    let mut out = sql.to_string();
+    for Replacement { start, end, text } in replacements {
+        out.replace_range(start..end, &text);
+    }
+    Ok(out)
+}
+
+/// A byte range of the example's SQL and what replaces it.
+struct Replacement {
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+/// The column replacement the question needs, if any.
+fn column_swap(
+    q: &Facts,
+    e: &Facts,
+    sql: &str,
+    ps: &[Piece],
+    ids: &BTreeSet<String>,
+    schema: &SchemaInfo,
+) -> Result<Vec<Replacement>, &'static str> {
     // Columns: the question's are in the SQL (or named by the example's
     // question too), or one swaps for one of the example's that the question
     // does not name.
@@ -541,7 +567,7 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         .iter()
         .filter(|c| !in_sql(c) && !in_e(c))
         .collect();
-    let mut replacements: Vec<(usize, usize, String)> = Vec::new();
+    let mut replacements: Vec<Replacement> = Vec::new();
     if !q_missing.is_empty() {
         let [qc] = q_missing.as_slice() else {
             return Err("columns missing >1");
@@ -584,15 +610,30 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         if ids.contains(&new.to_lowercase()) {
             return Err("column swap dup");
         }
-        for p in &ps {
+        for p in ps {
             if let Piece::Ident { start, end } = p
                 && sql[*start..*end].eq_ignore_ascii_case(&old)
             {
-                replacements.push((*start, *end, new.clone()));
+                replacements.push(Replacement {
+                    start: *start,
+                    end: *end,
+                    text: new.clone(),
+                });
             }
         }
     }
 
+    Ok(replacements)
+}
+
+/// The value replacements the question needs.
+fn value_swaps(
+    q: &Facts,
+    e: &Facts,
+    sql: &str,
+    ps: &[Piece],
+) -> Result<Vec<Replacement>, &'static str> {
+    let mut replacements: Vec<Replacement> = Vec::new();
     // Values: each of the question's is in the SQL, or replaces one the
     // example's question named and the SQL uses, in order and of the same kind.
     let same_lit = |a: &Lit, b: &Lit| {
@@ -608,13 +649,11 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     let q_missing: Vec<&Lit> = q
         .values
         .iter()
-        .filter(|l| {
-            lit_pieces(sql, &ps, l).is_empty() && !e.values.iter().any(|el| same_lit(l, el))
-        })
+        .filter(|l| lit_pieces(sql, ps, l).is_empty() && !e.values.iter().any(|el| same_lit(l, el)))
         .collect();
     let mut e_slots: Vec<(&Lit, Vec<usize>)> = Vec::new();
     for l in &e.values {
-        let at = lit_pieces(sql, &ps, l);
+        let at = lit_pieces(sql, ps, l);
         if at.is_empty() {
             continue;
         }
@@ -642,7 +681,7 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
         if ql.stored
             && !at
                 .iter()
-                .all(|&i| slot_column(sql, &ps, i).is_some_and(|c| ql.columns.contains(&c)))
+                .all(|&i| slot_column(sql, ps, i).is_some_and(|c| ql.columns.contains(&c)))
         {
             return Err("value column");
         }
@@ -659,23 +698,22 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
                     };
                     let q2 = format!("{quote}{quote}");
                     let escaped = new.replace(*quote, &q2);
-                    replacements.push((
-                        *start,
-                        *end,
-                        format!("{quote}{lead}{escaped}{trail}{quote}"),
-                    ));
+                    replacements.push(Replacement {
+                        start: *start,
+                        end: *end,
+                        text: format!("{quote}{lead}{escaped}{trail}{quote}"),
+                    });
                 }
-                Piece::Num { start, end, .. } => replacements.push((*start, *end, new.clone())),
+                Piece::Num { start, end, .. } => replacements.push(Replacement {
+                    start: *start,
+                    end: *end,
+                    text: new.clone(),
+                }),
                 Piece::Ident { .. } => {}
             }
         }
     }
-    replacements.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let mut out = sql.to_string();
-    for (start, end, new) in replacements {
-        out.replace_range(start..end, &new);
-    }
-    Ok(out)
+    Ok(replacements)
 }
 
 #[cfg(test)]

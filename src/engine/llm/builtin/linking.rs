@@ -8,7 +8,7 @@
 
 use crate::connectors::{ColumnInfo, SchemaInfo};
 
-use super::text::{Token, identifier_words, is_stopword, stem};
+use crate::text::{Token, identifier_words, is_question_filler, stem};
 
 /// What a span of the question refers to.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,7 +316,10 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
             }
             if cw.len() > 1 {
                 for w in &cw {
-                    if !WEAK_PARTS.contains(&w.as_str()) && !tw.contains(w) && !is_stopword(w) {
+                    if !WEAK_PARTS.contains(&w.as_str())
+                        && !tw.contains(w)
+                        && !is_question_filler(w)
+                    {
                         out.push(Entry {
                             words: vec![w.clone()],
                             link: cand.clone(),
@@ -337,43 +340,131 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
     out
 }
 
-/// Link every token span of `tokens` against `schema`.
-pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
-    let lex = lexicon(schema);
-    let mut values: Vec<(Vec<String>, usize, usize, String)> = Vec::new();
+/// A stored sample value of a column, with its words.
+struct SampleValue {
+    words: Vec<String>,
+    table: usize,
+    column: usize,
+    value: String,
+}
+
+/// Every sample value of the schema that has a word other than filler.
+fn sample_values(schema: &SchemaInfo) -> Vec<SampleValue> {
+    let mut values = Vec::new();
     for (ti, t) in schema.tables.iter().enumerate() {
         for (ci, c) in t.columns.iter().enumerate() {
             for v in &c.sample_values {
-                let words: Vec<String> = super::text::tokenize(v)
+                let words: Vec<String> = crate::text::question_tokens(v)
                     .into_iter()
                     .map(|t| t.lower)
                     .collect();
-                if !(words.is_empty() || (words.len() == 1 && is_stopword(&words[0]))) {
-                    values.push((words, ti, ci, v.clone()));
+                if !(words.is_empty() || (words.len() == 1 && is_question_filler(&words[0]))) {
+                    values.push(SampleValue {
+                        words,
+                        table: ti,
+                        column: ci,
+                        value: v.clone(),
+                    });
                 }
             }
         }
     }
+    values
+}
 
+/// The longest run of tokens from `i` that spells stored values, and
+/// every value of that length.
+fn longest_value(values: &[SampleValue], tokens: &[Token], i: usize) -> Option<(usize, ValueHits)> {
+    let mut best_value: Option<(usize, ValueHits)> = None;
+    for SampleValue {
+        words,
+        table: t,
+        column: c,
+        value: v,
+    } in values
+    {
+        let n = words.len();
+        if i + n > tokens.len() {
+            continue;
+        }
+        let hit = words
+            .iter()
+            .zip(&tokens[i..i + n])
+            .all(|(w, tk)| *w == tk.lower || (n == 1 && w.len() >= 4 && stem(w) == tk.stem));
+        if hit {
+            match &mut best_value {
+                Some((len, hits)) if *len == n => hits.push((*t, *c, v.clone())),
+                Some((len, _)) if *len > n => {}
+                _ => best_value = Some((n, vec![(*t, *c, v.clone())])),
+            }
+        }
+    }
+    best_value
+}
+
+/// The longest schema-name match from token `i`: its length in tokens, its
+/// rank and every link of that length and best rank.
+struct SchemaMatch {
+    len: usize,
+    rank: u8,
+    links: Vec<Link>,
+}
+
+fn longest_schema(lex: &[Entry], tokens: &[Token], i: usize) -> Option<SchemaMatch> {
+    let mut best: Option<SchemaMatch> = None;
+    for e in lex {
+        let n = e.words.len();
+        if i + n > tokens.len()
+            || !e
+                .words
+                .iter()
+                .zip(&tokens[i..i + n])
+                .all(|(w, t)| *w == t.stem)
+        {
+            continue;
+        }
+        match &mut best {
+            Some(b) if b.len == n && b.rank == e.rank => b.links.push(e.link.clone()),
+            Some(b) if b.len > n || (b.len == n && b.rank < e.rank) => {}
+            _ => {
+                best = Some(SchemaMatch {
+                    len: n,
+                    rank: e.rank,
+                    links: vec![e.link.clone()],
+                })
+            }
+        }
+    }
+    best
+}
+
+/// A quoted token: the stored values it spells exactly, else a literal.
+fn quoted_link(values: &[SampleValue], tok: &Token) -> Link {
+    let hits: Vec<_> = values
+        .iter()
+        .filter(|x| x.value.eq_ignore_ascii_case(&tok.raw))
+        .map(|x| (x.table, x.column, x.value.clone()))
+        .collect();
+    if hits.is_empty() {
+        Link::Literal(tok.raw.clone())
+    } else {
+        Link::Value(hits)
+    }
+}
+
+/// Link every token span of `tokens` against `schema`.
+pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
+    let lex = lexicon(schema);
+    let values = sample_values(schema);
     let mut out = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         let tok = &tokens[i];
         if tok.quoted {
-            let hits: Vec<_> = values
-                .iter()
-                .filter(|(_, _, _, v)| v.eq_ignore_ascii_case(&tok.raw))
-                .map(|(_, t, c, v)| (*t, *c, v.clone()))
-                .collect();
-            let link = if hits.is_empty() {
-                Link::Literal(tok.raw.clone())
-            } else {
-                Link::Value(hits)
-            };
             out.push(Mention {
                 start: i,
                 end: i + 1,
-                link,
+                link: quoted_link(&values, tok),
             });
             i += 1;
             continue;
@@ -398,46 +489,14 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
                 | "since"
         ) && number_of(tokens, i).is_some();
         // Longest value match.
-        let mut best_value: Option<(usize, ValueHits)> = None;
-        for (words, t, c, v) in values.iter().filter(|_| !compared) {
-            let n = words.len();
-            if i + n > tokens.len() {
-                continue;
-            }
-            let hit = words
-                .iter()
-                .zip(&tokens[i..i + n])
-                .all(|(w, tk)| *w == tk.lower || (n == 1 && w.len() >= 4 && stem(w) == tk.stem));
-            if hit {
-                match &mut best_value {
-                    Some((len, hits)) if *len == n => hits.push((*t, *c, v.clone())),
-                    Some((len, _)) if *len > n => {}
-                    _ => best_value = Some((n, vec![(*t, *c, v.clone())])),
-                }
-            }
-        }
+        let best_value = if compared {
+            None
+        } else {
+            longest_value(&values, tokens, i)
+        };
         // Longest schema match; all entries of that length and best rank.
-        let mut best_schema: Option<(usize, u8, Vec<Link>)> = None;
-        for e in &lex {
-            let n = e.words.len();
-            if i + n > tokens.len()
-                || !e
-                    .words
-                    .iter()
-                    .zip(&tokens[i..i + n])
-                    .all(|(w, t)| *w == t.stem)
-            {
-                continue;
-            }
-            match &mut best_schema {
-                Some((len, rank, links)) if *len == n && *rank == e.rank => {
-                    links.push(e.link.clone())
-                }
-                Some((len, rank, _)) if *len > n || (*len == n && *rank < e.rank) => {}
-                _ => best_schema = Some((n, e.rank, vec![e.link.clone()])),
-            }
-        }
-        let schema_len = best_schema.as_ref().map_or(0, |b| b.0);
+        let best_schema = longest_schema(&lex, tokens, i);
+        let schema_len = best_schema.as_ref().map_or(0, |b| b.len);
         let value_len = best_value.as_ref().map_or(0, |b| b.0);
         if value_len > 0 && (value_len > schema_len || (value_len == schema_len && tok.capitalised))
         {
@@ -450,7 +509,7 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += n;
             continue;
         }
-        if let Some((n, _, links)) = best_schema {
+        if let Some(SchemaMatch { len: n, links, .. }) = best_schema {
             let link = merge(links);
             out.push(Mention {
                 start: i,
@@ -504,7 +563,7 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             continue;
         }
         if tok.capitalised
-            && !is_stopword(&tok.lower)
+            && !is_question_filler(&tok.lower)
             && !INTENT_WORDS.contains(&tok.lower.as_str())
         {
             // Consecutive capitalised words form one literal ("Ada Lovelace").

@@ -33,7 +33,6 @@
 mod adapt;
 mod linking;
 mod shapes;
-mod text;
 
 use std::collections::BTreeSet;
 
@@ -44,6 +43,7 @@ use super::{
     TokenUsage,
 };
 use crate::connectors::SchemaInfo;
+use crate::text;
 
 /// Content-word Jaccard similarity at which a trained question counts as the same question.
 const JACCARD_REUSE: f64 = 0.75;
@@ -173,7 +173,7 @@ impl BuiltinGenerator {
 /// Tables, columns, values, numbers and years a question names: two
 /// questions about different things never share an answer.
 fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
-    let tokens = text::tokenize(question);
+    let tokens = text::question_tokens(question);
     linking::link(&tokens, schema)
         .into_iter()
         .filter_map(|m| match m.link {
@@ -194,7 +194,7 @@ fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
 /// such as "produced", which the joins stand for). An answer built from the
 /// shapes shows them, so the user can check the SQL means what they asked.
 pub fn unread_words(question: &str, schema: &SchemaInfo) -> Vec<String> {
-    let tokens = text::tokenize(question);
+    let tokens = text::question_tokens(question);
     let mentions = linking::link(&tokens, schema);
     tokens
         .iter()
@@ -202,7 +202,7 @@ pub fn unread_words(question: &str, schema: &SchemaInfo) -> Vec<String> {
         .filter(|(i, t)| {
             !mentions.iter().any(|m| m.start <= *i && *i < m.end)
                 && !t.quoted
-                && !text::is_stopword(&t.lower)
+                && !text::is_question_filler(&t.lower)
                 && !linking::INTENT_WORDS.contains(&t.lower.as_str())
                 && t.number().is_none()
                 && !shapes::NEGATIONS.contains(&t.lower.as_str())
@@ -305,7 +305,7 @@ fn interpret(
     dialect: crate::domain::Dialect,
     failed: &BTreeSet<String>,
 ) -> Result<(String, &'static str), String> {
-    let tokens = text::tokenize(question);
+    let tokens = text::question_tokens(question);
     if tokens.is_empty() {
         return Err("The question has no words I could read.".into());
     }

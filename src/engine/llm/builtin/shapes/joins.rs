@@ -1,0 +1,246 @@
+//! Joins: the foreign-key graph of a schema (declared keys, and columns
+//! named after another table's one-column key when nothing is declared),
+//! shortest paths over it, and the JOIN clauses that bring the tables a
+//! query needs to its base table.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::connectors::{ColumnInfo, SchemaInfo};
+
+use super::Reason;
+use super::context::Ctx;
+use super::linking::{is_date, is_numeric};
+use super::plan::ColRef;
+
+/// Joins from a base table to other tables along foreign keys.
+pub(super) struct Joins {
+    pub(super) clauses: Vec<String>,
+    pub(super) tables: Vec<usize>,
+    /// Some join goes from a parent to its children (one-to-many).
+    pub(super) fans_out: bool,
+}
+
+/// The JOIN clauses that bring every `needed` table to `base`.
+pub(super) fn plan_joins(cx: &Ctx, base: usize, needed: &BTreeSet<usize>) -> Result<Joins, Reason> {
+    let mut joins = Joins {
+        clauses: vec![],
+        tables: vec![base],
+        fans_out: false,
+    };
+    for &target in needed {
+        if joins.tables.contains(&target) {
+            continue;
+        }
+        let path = fk_path(cx.schema, &joins.tables, target).ok_or_else(|| {
+            format!(
+                "I could not find a foreign-key path between {} and {}.",
+                cx.schema.tables[base].name, cx.schema.tables[target].name
+            )
+        })?;
+        for Edge {
+            from,
+            to,
+            child,
+            child_col: ccol,
+            parent_col: pcol,
+        } in path
+        {
+            if joins.tables.contains(&to) {
+                continue;
+            }
+            if from != child {
+                joins.fans_out = true;
+            }
+            let parent = if child == from { to } else { from };
+            joins.clauses.push(format!(
+                "JOIN {} ON {} = {}",
+                cx.tname(to),
+                cx.col(true, child, ccol),
+                cx.col(true, parent, pcol)
+            ));
+            joins.tables.push(to);
+        }
+    }
+    Ok(joins)
+}
+
+/// One step along a foreign key, walked in either direction: from table
+/// `from` to table `to`, where `child.child_col` references the parent's
+/// `parent_col` (the parent is whichever of `from`/`to` is not the child).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Edge {
+    pub(super) from: usize,
+    pub(super) to: usize,
+    pub(super) child: usize,
+    pub(super) child_col: usize,
+    pub(super) parent_col: usize,
+}
+
+impl Edge {
+    /// The key `child.child_col → parent.parent_col`, both ways.
+    fn both_ways(child: usize, parent: usize, child_col: usize, parent_col: usize) -> [Edge; 2] {
+        [
+            Edge {
+                from: child,
+                to: parent,
+                child,
+                child_col,
+                parent_col,
+            },
+            Edge {
+                from: parent,
+                to: child,
+                child,
+                child_col,
+                parent_col,
+            },
+        ]
+    }
+}
+
+/// Every foreign key of the schema as two [`Edge`]s, declared keys first.
+pub(super) fn edges(schema: &SchemaInfo) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for (ti, t) in schema.tables.iter().enumerate() {
+        for fk in &t.foreign_keys {
+            let (Some(pi), [c], [p]) = (
+                schema
+                    .tables
+                    .iter()
+                    .position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table)),
+                fk.columns.as_slice(),
+                fk.ref_columns.as_slice(),
+            ) else {
+                continue;
+            };
+            if pi == ti {
+                continue;
+            }
+            let (Some(ci), Some(pc)) = (
+                t.columns.iter().position(|x| &x.name == c),
+                schema.tables[pi].columns.iter().position(|x| &x.name == p),
+            ) else {
+                continue;
+            };
+            out.extend(Edge::both_ways(ti, pi, ci, pc));
+        }
+    }
+    // Undeclared keys: a column named after another table ("flights.Airline"
+    // → airlines' one-column primary key), when the schema declares none.
+    let stem_name = |n: &str| {
+        crate::text::identifier_words(n)
+            .iter()
+            .map(|w| crate::text::stem(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (ti, t) in schema.tables.iter().enumerate() {
+        for (ci, c) in t.columns.iter().enumerate() {
+            let declared = t.foreign_keys.iter().any(|f| f.columns.contains(&c.name));
+            if declared || t.primary_key == [c.name.clone()] {
+                continue;
+            }
+            let cn = stem_name(&c.name);
+            for (pi, u) in schema.tables.iter().enumerate() {
+                if pi == ti || u.primary_key.len() != 1 || stem_name(&u.name) != cn {
+                    continue;
+                }
+                let Some(pc) = u.columns.iter().position(|x| x.name == u.primary_key[0]) else {
+                    continue;
+                };
+                if is_numeric(c) != is_numeric(&u.columns[pc]) {
+                    continue;
+                }
+                out.extend(Edge::both_ways(ti, pi, ci, pc));
+            }
+        }
+    }
+    out
+}
+
+/// The shortest path (at most three hops) from any of `from` to `target`.
+pub(super) fn fk_path(schema: &SchemaInfo, from: &[usize], target: usize) -> Option<Vec<Edge>> {
+    let es = edges(schema);
+    let mut prev: Vec<Option<Edge>> = vec![None; schema.tables.len()];
+    let mut seen: Vec<bool> = vec![false; schema.tables.len()];
+    let mut depth = vec![0usize; schema.tables.len()];
+    let mut q = VecDeque::new();
+    for &f in from {
+        seen[f] = true;
+        q.push_back(f);
+    }
+    while let Some(n) = q.pop_front() {
+        if n == target {
+            let mut path = Vec::new();
+            let mut cur = n;
+            while let Some(e) = prev[cur] {
+                path.push(e);
+                cur = e.from;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        if depth[n] >= 3 {
+            continue;
+        }
+        for e in es.iter().filter(|e| e.from == n) {
+            if !seen[e.to] {
+                seen[e.to] = true;
+                prev[e.to] = Some(*e);
+                depth[e.to] = depth[n] + 1;
+                q.push_back(e.to);
+            }
+        }
+    }
+    None
+}
+
+/// Hops between two tables; 99 when no path joins them.
+pub(super) fn distance(schema: &SchemaInfo, a: usize, b: usize) -> usize {
+    fk_path(schema, &[a], b).map_or(99, |p| p.len())
+}
+
+/// Hops from `base` to `t`, 0 for the table itself.
+pub(super) fn distance_from(cx: &Ctx, base: usize, t: usize) -> usize {
+    if t == base {
+        0
+    } else {
+        distance(cx.schema, base, t)
+    }
+}
+
+/// The column matching `pred` in the table nearest to `base`.
+pub(super) fn nearest_column(
+    cx: &Ctx,
+    base: usize,
+    pred: &dyn Fn(&ColumnInfo) -> bool,
+) -> Option<ColRef> {
+    let mut best: Option<(usize, ColRef)> = None;
+    for (ti, t) in cx.schema.tables.iter().enumerate() {
+        if let Some(ci) = t.columns.iter().position(pred) {
+            let d = distance_from(cx, base, ti);
+            if d < 99 && best.is_none_or(|b| d < b.0) {
+                best = Some((d, (ti, ci)));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// The first date column of the table nearest to `base`.
+pub(super) fn nearest_date(cx: &Ctx, base: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, (usize, usize))> = None;
+    for (ti, t) in cx.schema.tables.iter().enumerate() {
+        if let Some(ci) = t.columns.iter().position(is_date) {
+            let d = if ti == base {
+                0
+            } else {
+                distance(cx.schema, base, ti)
+            };
+            if d < 99 && best.is_none_or(|b| d < b.0) {
+                best = Some((d, (ti, ci)));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}

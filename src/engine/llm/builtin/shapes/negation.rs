@@ -1,0 +1,123 @@
+//! Negation: "singers who are not from France" (`<>` on a value) and
+//! "stadiums that did not have a concert in 2014" (`NOT IN` a subquery
+//! over the negated table, built from its own small plan).
+
+use super::context::Ctx;
+use super::joins::{Edge, fk_path};
+use super::linking::Link;
+use super::plan::{ColumnText, Plan};
+use super::select::{from_where, select};
+use super::{NEGATIONS, Reason};
+
+/// How a negation in the question is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Neg {
+    None,
+    /// The mention at this index is a value the subject must not have (`<>`).
+    Value(usize),
+    /// From mention `first` on, the question describes rows of `table`
+    /// that the subject must have none of (`NOT IN`).
+    Exists {
+        first: usize,
+        table: usize,
+    },
+}
+
+/// Position of the first negation word.
+pub(super) fn negation_at(cx: &Ctx) -> Option<usize> {
+    cx.tokens
+        .iter()
+        .position(|t| !t.quoted && NEGATIONS.contains(&t.lower.as_str()))
+}
+
+/// The table the question is about before its negation.
+pub(super) fn pre_negation_subject(cx: &Ctx) -> Option<usize> {
+    let p = negation_at(cx)?;
+    cx.mentions
+        .iter()
+        .filter(|m| m.end <= p)
+        .find_map(|m| match &m.link {
+            Link::Table(t) => Some(*t),
+            _ => None,
+        })
+        .or_else(|| {
+            cx.mentions
+                .iter()
+                .filter(|m| m.end <= p)
+                .find_map(|m| match &m.link {
+                    Link::Column(c) => c.first().map(|x| x.0),
+                    _ => None,
+                })
+        })
+}
+
+/// How the question's negation (if any) is read.
+pub(super) fn negation(cx: &Ctx) -> Neg {
+    let Some(p) = negation_at(cx) else {
+        return Neg::None;
+    };
+    // "no less than", "no more than" are comparisons.
+    if matches!(
+        cx.word(p + 1),
+        "less" | "more" | "fewer" | "greater" | "longer" | "later"
+    ) {
+        return Neg::None;
+    }
+    let Some(subject) = pre_negation_subject(cx) else {
+        return Neg::None;
+    };
+    let Some(first) = cx.mentions.iter().position(|m| {
+        m.start > p
+            && m.start <= p + 6
+            && matches!(m.link, Link::Table(_) | Link::Column(_) | Link::Value(_))
+    }) else {
+        return Neg::None;
+    };
+    match &cx.mentions[first].link {
+        Link::Table(t) if *t != subject => Neg::Exists { first, table: *t },
+        Link::Value(v) if v.iter().any(|x| x.0 == subject) => Neg::Value(first),
+        Link::Value(v) => Neg::Exists {
+            first,
+            table: v[0].0,
+        },
+        _ => Neg::None,
+    }
+}
+
+/// `NOT IN` for "subjects without any `negated` row (matching `sub`)": the
+/// subject's key and the subquery over the first table of the path.
+pub(super) fn not_in_subquery(
+    cx: &Ctx,
+    subject: usize,
+    negated: usize,
+    sub: &Plan,
+) -> Result<ColumnText, Reason> {
+    let path = fk_path(cx.schema, &[subject], negated)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "I could not find a foreign-key path between {} and {}.",
+                cx.schema.tables[subject].name, cx.schema.tables[negated].name
+            )
+        })?;
+    let Edge {
+        to,
+        child,
+        child_col: ccol,
+        parent_col: pcol,
+        ..
+    } = path[0];
+    let (key, inner_col) = if child == to {
+        ((subject, pcol), ccol)
+    } else {
+        ((subject, ccol), pcol)
+    };
+    let (joins, conds) = from_where(cx, sub, to, &[negated])?;
+    let q = !joins.clauses.is_empty();
+    let mut s = select(cx, to, &joins, &conds);
+    s.cols = vec![cx.col(q, to, inner_col)];
+    Ok(ColumnText {
+        col: key,
+        text: s.sql(),
+    })
+}
