@@ -208,13 +208,15 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         let connector = SqliteConnector::open(&path, true)
             .await
             .context("opening the demo database")?;
-        registry.insert(ConnectionHandle::new(
+        let mut handle = ConnectionHandle::new(
             ConnectionId::parse("demo").expect("valid id"),
             Some("Demo shop: customers, products, orders, order items, employees".into()),
             Arc::new(connector),
             limits(q.max_rows, q.timeout_secs, None, None),
             None,
-        ));
+        );
+        with_budgets(&mut handle, config, &Default::default());
+        registry.insert(handle);
     }
     for (name, c) in &config.connections {
         registry.insert(open_connection(config, name, c).await?);
@@ -272,7 +274,19 @@ pub async fn open_connection(
         c.allowed_tables.clone(),
     );
     handle.allow_values_in_prompt = c.allow_values_in_prompt;
+    with_budgets(&mut handle, config, &c.budgets);
     Ok(handle)
+}
+
+/// The connection's budgets: `[budgets.defaults]` replaced by its own
+/// overrides, tightened per role by `[budgets.roles.*]`.
+fn with_budgets(
+    handle: &mut ConnectionHandle,
+    config: &Config,
+    own: &crate::domain::budget::BudgetOverride,
+) {
+    handle.limits.budget = config.budgets.defaults.replaced_by(own);
+    handle.role_budgets = config.budgets.roles;
 }
 
 /// A remote connection that is down at startup is registered as unavailable
@@ -365,6 +379,7 @@ pub fn stored_connection_config(
         allowed_tables: sc.settings.allowed_tables.clone(),
         pool_size: 5,
         allow_values_in_prompt: sc.settings.allow_values_in_prompt,
+        budgets: sc.settings.budgets,
     })
 }
 

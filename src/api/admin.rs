@@ -330,6 +330,22 @@ pub struct CreateConnectionRequest {
     /// Overrides `llm.allow_values_in_prompt` for this connection.
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Budgets of this connection (`docs/SECURITY.md`, Budgets).
+    #[serde(default)]
+    pub budgets: Option<crate::domain::budget::BudgetOverride>,
+}
+
+/// Refuse a connection whose target is malformed or whose numeric settings
+/// are outside their documented ranges (each problem names its setting).
+fn check_connection_settings(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
+    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
+    cc.target().map_err(ApiError::bad_request)?;
+    let problems = crate::config::bounds::connection_problems("", &cc);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(problems.join("; ")))
+    }
 }
 
 /// A SQLite DSN must name a SQLite file inside the allowed directories
@@ -405,15 +421,13 @@ pub async fn create_connection(
             max_rows: req.max_rows,
             timeout_secs: req.timeout_secs,
             allow_values_in_prompt: req.allow_values_in_prompt,
+            budgets: req.budgets.unwrap_or_default(),
         },
         created_at: String::new(),
         updated_at: String::new(),
     };
     // Check the settings before storing anything.
-    crate::app::stored_connection_config(&sc, &app.auth)
-        .map_err(ApiError::internal)?
-        .target()
-        .map_err(ApiError::bad_request)?;
+    check_connection_settings(&app, &sc)?;
     app.engine.store.insert_connection(&sc).await?;
     activate(&app, &sc).await?;
     audit(
@@ -444,6 +458,9 @@ pub struct UpdateConnectionRequest {
     pub timeout_secs: Option<u64>,
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Replaces the connection's budget overrides as a whole.
+    #[serde(default)]
+    pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
 fn conn_not_found(e: StoreError, id: &str) -> ApiError {
@@ -497,10 +514,10 @@ pub async fn update_connection(
     if req.allow_values_in_prompt.is_some() {
         sc.settings.allow_values_in_prompt = req.allow_values_in_prompt;
     }
-    crate::app::stored_connection_config(&sc, &app.auth)
-        .map_err(ApiError::internal)?
-        .target()
-        .map_err(ApiError::bad_request)?;
+    if let Some(b) = req.budgets {
+        sc.settings.budgets = b;
+    }
+    check_connection_settings(&app, &sc)?;
     store.update_connection(&sc).await?;
     activate(&app, &sc).await?;
     audit(

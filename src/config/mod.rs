@@ -6,6 +6,8 @@
 //! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
 
 pub mod auth;
+pub mod bounds;
+pub mod budgets;
 pub mod connections;
 pub mod docs;
 pub mod llm;
@@ -21,6 +23,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use auth::AuthConfig;
+pub use budgets::BudgetsConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
@@ -87,6 +90,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub backup: BackupConfig,
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
+    /// Resource budgets of queries (`[budgets]`).
+    pub budgets: BudgetsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +316,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             backup: BackupConfig::default(),
             connections: Default::default(),
+            budgets: BudgetsConfig::default(),
         }
     }
 }
@@ -379,18 +385,9 @@ impl Config {
                     .into(),
             );
         }
-        if self.query.max_rows == 0 {
-            problems.push("query.max_rows (INSIGHT_QUERY__MAX_ROWS): must be at least 1".into());
-        }
-        if self.query.timeout_secs == 0 {
-            problems.push(
-                "query.timeout_secs (INSIGHT_QUERY__TIMEOUT_SECS): must be at least 1".into(),
-            );
-        }
-        if self.llm.timeout_secs == 0 {
-            problems
-                .push("llm.timeout_secs (INSIGHT_LLM__TIMEOUT_SECS): must be at least 1".into());
-        }
+        // Ranges of every numeric setting (and of each connection's).
+        problems.extend(bounds::problems(self));
+        problems.extend(self.budgets.problems());
         if !(0.0..=1.0).contains(&self.training.reuse_threshold) {
             problems.push("training.reuse_threshold: must be between 0 and 1".into());
         }

@@ -116,6 +116,17 @@ pub struct RequestContext {
     pub caller: Option<Caller>,
 }
 
+impl RequestContext {
+    /// Who runs a query, for admission and budgets (`connectors::budget`):
+    /// the user and their role's name (`None`: the service itself).
+    pub fn budget_caller(&self) -> crate::connectors::Caller<'_> {
+        crate::connectors::Caller {
+            user_id: self.user_id.as_deref(),
+            role: self.role().map(crate::auth::Role::as_str),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Source {
     pub id: String,
@@ -622,6 +633,7 @@ impl Engine {
         &self,
         conn: &ConnectionHandle,
         sql: &GatedSql,
+        rc: &RequestContext,
     ) -> Result<ResultSet, ConnectorError> {
         if sql.connection() != conn.id.as_str() {
             return Err(ConnectorError::Config(
@@ -649,7 +661,7 @@ impl Engine {
             }
         }
         let t = Instant::now();
-        let result = conn.connector.execute(sql, conn.limits).await;
+        let result = conn.execute(sql, rc.budget_caller()).await;
         if let (Some(key), Ok(rs)) = (&key, &result) {
             if let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await {
                 tracing::debug!(error = %e, "result not cached");
@@ -1035,7 +1047,7 @@ impl Engine {
                         record.sql = Some(validated.sql().to_string());
                         emit(sink, validation_event(validated.validated())).await;
                         let t = Instant::now();
-                        let rs = self.run(conn, &validated).await?;
+                        let rs = self.run(conn, &validated, rc).await?;
                         timings.execution = ms(t.elapsed());
                         emit(sink, rows_event(&rs)).await;
                         return Ok((validated, rs, sources, hit.strategy, true));
@@ -1118,7 +1130,7 @@ impl Engine {
             emit(sink, validation_event(validated.validated())).await;
 
             let t = Instant::now();
-            let result = self.run(conn, &validated).await;
+            let result = self.run(conn, &validated, rc).await;
             timings.execution += ms(t.elapsed());
             match result {
                 Ok(rs) => {
@@ -1255,7 +1267,7 @@ impl Engine {
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let gated = self.gate_audited(rc, &conn, sql_text, "execute").await?;
         let t = Instant::now();
-        let rs = self.run(&conn, &gated).await?;
+        let rs = self.run(&conn, &gated, rc).await?;
         Ok((gated, rs, ms(t.elapsed())))
     }
 

@@ -8,6 +8,7 @@ mod allowlist;
 mod api_e2e;
 mod auth;
 mod auth_cli;
+mod budgets;
 mod chroma;
 mod cli;
 mod connectors_sql;

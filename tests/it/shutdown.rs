@@ -16,6 +16,9 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         .env("INSIGHT_DATA_DIR", dir.path().join("data"))
         .env("INSIGHT_ADMIN_PASSWORD", "shutdown-test-admin-password")
         .env("INSIGHT_QUERY__TIMEOUT_SECS", "20")
+        // The in-flight query below is slow on purpose: above the default
+        // SQLite step budget, which would stop it early.
+        .env("INSIGHT_BUDGETS__DEFAULTS__MAX_STEPS", "1000000000")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -336,6 +336,7 @@ async fn stored_connections_round_trip_bytes_and_settings(s: &Store) {
             max_rows: Some(50),
             timeout_secs: None,
             allow_values_in_prompt: Some(false),
+            budgets: Default::default(),
         },
         created_at: String::new(),
         updated_at: String::new(),
