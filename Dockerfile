@@ -13,8 +13,14 @@
 # scripts/ship-check repeats these steps without Docker (release build, copy,
 # non-root run with a separate writable data dir, probes, --version).
 
-ARG RUST_VERSION=1.95
+# RUST_VERSION is Cargo.toml's rust-version (tests/ship/versions.sh checks).
+ARG RUST_VERSION=1.94
 ARG DEBIAN_RELEASE=bookworm
+# pg_dump refuses to dump a server of a newer major version, and managed
+# PostgreSQL is often newer than Debian's client (15 on bookworm): the client
+# tools come from the PostgreSQL project's Debian repository, at the newest
+# major. `insight backup` still checks at run time and names both versions.
+ARG PG_CLIENT_MAJOR=18
 
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
 WORKDIR /src
@@ -30,6 +36,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0555 target/release/insight /out/insight
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+ARG PG_CLIENT_MAJOR
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -43,20 +50,22 @@ LABEL org.opencontainers.image.title="Insight Engine" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="${SOURCE_URL}"
 
-# TLS roots for outbound HTTPS (LLM providers, OTLP, Sentry): the bundle from
-# the build stage.
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/insight /usr/local/bin/insight
 
+# TLS roots for outbound HTTPS (LLM providers, OTLP, Sentry): ca-certificates.
 # pg_dump and pg_restore: `insight backup` / `insight restore` run them for a
-# PostgreSQL app store (Debian's client, PostgreSQL 15 on bookworm; pg_dump
-# needs a server of at most its own major version). Versions follow the base
-# image's Debian release, whose security updates replace exact pins.
+# PostgreSQL app store; postgresql-client-${PG_CLIENT_MAJOR} from the
+# PostgreSQL project's repository (its signing key ships in Debian's
+# postgresql-common), and Debian's pg_wrapper runs the newest installed.
+# Versions follow the repositories' security updates, not exact pins.
 # An unprivileged numeric user (no login shell, no home); /data belongs to it
 # so a fresh named volume mounted there is writable.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
+    && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
+    && "/usr/lib/postgresql/${PG_CLIENT_MAJOR}/bin/pg_dump" --version \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 insight \
     && useradd --system --uid 10001 --gid insight --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin insight \

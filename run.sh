@@ -50,7 +50,8 @@ Environment:
                     modes they pass through to the service.
 
 Exit status: 0 when the service ran and stopped cleanly (or --dry-run / check
-passed), 2 for a bad env file or bad arguments, 3 for a missing toolchain.
+passed), 2 for a bad env file or bad arguments, 3 for a missing toolchain,
+4 when prod's release image cannot be pulled (a release is never built here).
 
 Examples:
   ./run.sh                                  # dev, http://127.0.0.1:8080
@@ -382,6 +383,16 @@ run_local() {
     exec "${cmd[@]}" serve
 }
 
+# Whether IMAGE names a release: a digest, or a tag that is a version.
+is_release_image() {
+    local ref="$1" tag
+    [[ "$ref" == *@sha256:* ]] && return 0
+    tag="${ref##*/}"
+    [[ "$tag" == *:* ]] || return 1
+    tag="${tag##*:}"
+    [[ "$tag" =~ ^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]]
+}
+
 run_compose() { # project overlay-file [env-file]
     local project="$1" overlay="$2" env_file="${3:-}" width=1 first range
     check_compose
@@ -407,10 +418,18 @@ run_compose() { # project overlay-file [env-file]
         run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" up --build
         return 0
     fi
-    # The production layer runs an image: build it here when it is not there.
+    # The production layer runs an image. A release (a version tag such as
+    # :0.1.0, or a digest) is pulled, never built here: a local build tagged
+    # as a release would pass for one. Only another tag (IMAGE=…:local) is
+    # built from this tree when it is not there yet.
     local image="${ENVF[IMAGE]:-insight-engine:0.1.0}"
     if [ "$DRY_RUN" = 1 ] || ! docker image inspect "$image" > /dev/null 2>&1; then
-        run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" build insight
+        if is_release_image "$image"; then
+            run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" pull insight ||
+                die 4 "cannot pull the release image $image; push it to a registry you can reach (or set IMAGE to a non-release tag such as insight-engine:local to build this tree)"
+        else
+            run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" build insight
+        fi
     fi
     run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" up -d
     [ "$DRY_RUN" = 1 ] || run_or_print "${COMPOSE_CMD[@]}" "${args[@]}" ps

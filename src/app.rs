@@ -43,6 +43,9 @@ pub struct App {
     /// False while the training items could not be loaded into the vector
     /// index (it was down at startup); `Background` retries until it works.
     pub index_loaded: std::sync::atomic::AtomicBool,
+    /// Set on SIGTERM: `/health/ready` answers 503 while the server keeps
+    /// serving for `server.drain_secs` (see `api::serve`).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -176,6 +179,7 @@ impl App {
             started_at: Instant::now(),
             llm_health: Default::default(),
             index_loaded: std::sync::atomic::AtomicBool::new(index_loaded),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -204,13 +208,15 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         let connector = SqliteConnector::open(&path, true)
             .await
             .context("opening the demo database")?;
-        registry.insert(ConnectionHandle::new(
+        let mut handle = ConnectionHandle::new(
             ConnectionId::parse("demo").expect("valid id"),
             Some("Demo shop: customers, products, orders, order items, employees".into()),
             Arc::new(connector),
             limits(q.max_rows, q.timeout_secs, None, None),
             None,
-        ));
+        );
+        with_budgets(&mut handle, config, &Default::default());
+        registry.insert(handle);
     }
     for (name, c) in &config.connections {
         registry.insert(open_connection(config, name, c).await?);
@@ -268,7 +274,19 @@ pub async fn open_connection(
         c.allowed_tables.clone(),
     );
     handle.allow_values_in_prompt = c.allow_values_in_prompt;
+    with_budgets(&mut handle, config, &c.budgets);
     Ok(handle)
+}
+
+/// The connection's budgets: `[budgets.defaults]` replaced by its own
+/// overrides, tightened per role by `[budgets.roles.*]`.
+fn with_budgets(
+    handle: &mut ConnectionHandle,
+    config: &Config,
+    own: &crate::domain::budget::BudgetOverride,
+) {
+    handle.limits.budget = config.budgets.defaults.replaced_by(own);
+    handle.role_budgets = config.budgets.roles;
 }
 
 /// A remote connection that is down at startup is registered as unavailable
@@ -307,7 +325,7 @@ async fn register_stored_connections(
         }
     };
     for sc in stored {
-        match stored_connection_config(&sc, auth) {
+        match stored_connection_config(&sc, auth).and_then(|cc| fenced(config, cc)) {
             Ok(cc) => match open_connection(config, &sc.id, &cc).await {
                 // Introspected with the others once the index is loaded.
                 Ok(handle) => {
@@ -322,6 +340,21 @@ async fn register_stored_connections(
             }
         }
     }
+}
+
+/// A stored SQLite connection must pass the path fence at every start too
+/// (`connectors::sqlite_paths`): one stored before the fence existed, or
+/// whose file became a symlink since, is skipped.
+fn fenced(
+    config: &Config,
+    cc: crate::config::ConnectionConfig,
+) -> anyhow::Result<crate::config::ConnectionConfig> {
+    if let (Dialect::Sqlite, Ok(ConnectionTarget::SqliteFile(path))) = (cc.dialect, cc.target()) {
+        crate::connectors::sqlite_paths::SqlitePathPolicy::for_config(config)
+            .check(&path)
+            .map_err(|why| anyhow::anyhow!("SQLite path refused: {why}"))?;
+    }
+    Ok(cc)
 }
 
 /// The connection settings of a stored connection, DSN decrypted.
@@ -346,6 +379,7 @@ pub fn stored_connection_config(
         allowed_tables: sc.settings.allowed_tables.clone(),
         pool_size: 5,
         allow_values_in_prompt: sc.settings.allow_values_in_prompt,
+        budgets: sc.settings.budgets,
     })
 }
 

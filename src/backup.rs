@@ -32,6 +32,14 @@ pub enum BackupError {
     Tool { tool: &'static str, message: String },
     #[error("{0}")]
     Refused(String),
+    /// `pg_dump` refuses to dump a server of a newer major version; caught
+    /// before it runs so the message says what to install.
+    #[error(
+        "pg_dump {client} cannot back up this PostgreSQL {server} server (pg_dump must be at \
+         least the server's major version): install the PostgreSQL {server} (or newer) client \
+         tools, or point backup.pg_dump (INSIGHT_BACKUP__PG_DUMP) at one"
+    )]
+    ToolTooOld { client: u32, server: u32 },
 }
 
 fn io(context: &str, e: std::io::Error) -> BackupError {
@@ -110,8 +118,45 @@ static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// ones may be another replica's backup in progress in a shared directory.
 const STALE_PARTIAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Take a backup now into `dir`, then keep only the `keep` newest (0: all).
-pub async fn create(store: &Store, dir: &Path, keep: u32) -> Result<BackupInfo, BackupError> {
+/// Where and how backups are written (from `[backup]`).
+#[derive(Debug, Clone)]
+pub struct BackupTarget {
+    pub dir: PathBuf,
+    /// Backups to keep (0: all).
+    pub keep: u32,
+    /// The `pg_dump` to run for a PostgreSQL store.
+    pub pg_dump: PathBuf,
+}
+
+impl BackupTarget {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            dir: config.backup_dir(),
+            keep: config.backup.keep,
+            pg_dump: config
+                .backup
+                .pg_dump
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("pg_dump")),
+        }
+    }
+}
+
+/// Take a backup now into `target.dir`, then keep only the `keep` newest.
+/// Every attempt is counted (`insight_backups_total`); a success sets
+/// `insight_backup_last_success_timestamp_seconds`.
+pub async fn create(store: &Store, target: &BackupTarget) -> Result<BackupInfo, BackupError> {
+    let result = create_inner(store, target).await;
+    crate::observability::metrics::backup_finished(match &result {
+        Ok(_) => "succeeded",
+        Err(BackupError::ToolTooOld { .. }) => "tool_too_old",
+        Err(_) => "failed",
+    });
+    result
+}
+
+async fn create_inner(store: &Store, target: &BackupTarget) -> Result<BackupInfo, BackupError> {
+    let (dir, keep) = (target.dir.as_path(), target.keep);
     let _one_at_a_time = RUNNING.lock().await;
     tokio::fs::create_dir_all(dir)
         .await
@@ -136,7 +181,7 @@ pub async fn create(store: &Store, dir: &Path, keep: u32) -> Result<BackupInfo, 
     let partial = dir.join(format!("{name}.partial"));
     let result = match backend {
         Backend::Sqlite => store.sqlite_snapshot(&partial).await.map_err(Into::into),
-        Backend::Postgres => pg_dump(store, &partial).await,
+        Backend::Postgres => pg_dump(store, &target.pg_dump, &partial).await,
     };
     if let Err(e) = result {
         let _ = tokio::fs::remove_file(&partial).await;
@@ -196,11 +241,52 @@ fn prune(dir: &Path, keep: usize) -> Result<(), BackupError> {
     Ok(())
 }
 
-async fn pg_dump(store: &Store, out: &Path) -> Result<(), BackupError> {
+/// The major versions of `pg_dump` and of the server it would dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgDumpVersions {
+    pub client: u32,
+    pub server: u32,
+}
+
+/// Check that `pg_dump` can dump the store's server: its major version must
+/// be at least the server's (pg_dump refuses newer servers, and managed
+/// PostgreSQL is often newer than a distribution's client). The result is
+/// also published as metrics (`insight_backup_pg_dump_compatible`), so an
+/// alert fires before the nightly backup fails.
+pub async fn check_pg_dump(store: &Store, pg_dump: &Path) -> Result<PgDumpVersions, BackupError> {
+    let server = store.server_version_num().await?;
+    let server = u32::try_from(server / 10_000).unwrap_or(0);
+    let out = run_tool(
+        "pg_dump",
+        tokio::process::Command::new(pg_dump).arg("--version"),
+    )
+    .await?;
+    let text = String::from_utf8_lossy(&out);
+    let client = parse_pg_dump_major(&text).ok_or_else(|| BackupError::Tool {
+        tool: "pg_dump",
+        message: format!("cannot read its version from `{}`", text.trim()),
+    })?;
+    let versions = PgDumpVersions { client, server };
+    crate::observability::metrics::pg_dump_versions(client, server);
+    if client < server {
+        return Err(BackupError::ToolTooOld { client, server });
+    }
+    Ok(versions)
+}
+
+/// The major version in `pg_dump (PostgreSQL) 17.2 (Debian 17.2-1)`.
+fn parse_pg_dump_major(text: &str) -> Option<u32> {
+    let rest = text.split("(PostgreSQL)").nth(1)?.trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+async fn pg_dump(store: &Store, tool: &Path, out: &Path) -> Result<(), BackupError> {
+    check_pg_dump(store, tool).await?;
     let schema = store.current_schema().await?;
     run_tool(
         "pg_dump",
-        tokio::process::Command::new("pg_dump")
+        tokio::process::Command::new(tool)
             .arg("--format=custom")
             .arg("--no-owner")
             .arg("--no-privileges")
@@ -391,5 +477,18 @@ mod tests {
         assert!(parse_name("insight-sqlite-20261205T210000123Z.sqlite.partial").is_none());
         assert!(parse_name("insight-postgres-20261205T210000123Z.sqlite").is_none());
         assert!(parse_name("notes.txt").is_none());
+    }
+
+    #[test]
+    fn pg_dump_major_versions_are_read() {
+        let v = |s| parse_pg_dump_major(s);
+        assert_eq!(
+            v("pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n"),
+            Some(15)
+        );
+        assert_eq!(v("pg_dump (PostgreSQL) 17.2"), Some(17));
+        assert_eq!(v("pg_dump (PostgreSQL) 18beta1"), Some(18));
+        assert_eq!(v("pg_dump (PostgreSQL) 9.6.24"), Some(9));
+        assert_eq!(v("pg_dump 17"), None);
     }
 }

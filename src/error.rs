@@ -14,10 +14,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::api::middleware::correlation::current_correlation_id;
 use crate::connectors::ConnectorError;
 use crate::engine::llm::LlmError;
 use crate::engine::sql::ValidationError;
+use crate::observability::correlation::current_correlation_id;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,12 @@ pub enum ApiError {
     Timeout,
     #[error("internal error")]
     Internal(String),
+    /// A value or the whole result is over its byte budget (`docs/SECURITY.md`, Budgets).
+    #[error("{0}")]
+    ResultTooLarge(String),
+    /// The statement is over its work budget (SQLite steps, `EXPLAIN` estimate).
+    #[error("{0}")]
+    QueryTooExpensive(String),
 }
 
 impl ApiError {
@@ -92,6 +98,8 @@ impl ApiError {
             ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ResultTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::QueryTooExpensive(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -111,6 +119,8 @@ impl ApiError {
             ApiError::UpstreamUnavailable(_) => "upstream_unavailable",
             ApiError::Timeout => "timeout",
             ApiError::Internal(_) => "internal",
+            ApiError::ResultTooLarge(_) => "result_too_large",
+            ApiError::QueryTooExpensive(_) => "query_too_expensive",
         }
     }
 
@@ -215,10 +225,21 @@ impl From<ConnectorError> for ApiError {
                     "The database for this connection is not reachable right now.".into(),
                 )
             }
+            // The database's text can quote data: the caller gets a fixed
+            // sentence (the full text was logged, masked, where it ran).
             ConnectorError::Execution(m) => {
-                ApiError::QueryFailed(format!("The database rejected the query: {m}"))
+                ApiError::QueryFailed(crate::engine::gate::public_db_error(&m))
             }
             ConnectorError::Config(m) => ApiError::Internal(m),
+            ConnectorError::TooLarge(m) => ApiError::ResultTooLarge(m),
+            ConnectorError::TooExpensive(m) => ApiError::QueryTooExpensive(m),
+            ConnectorError::Busy {
+                retry_after,
+                reason,
+            } => {
+                tracing::info!(reason = %reason, "query refused: connection busy");
+                ApiError::RateLimited { retry_after }
+            }
         }
     }
 }

@@ -14,8 +14,11 @@
 //! | [`engine`]    | the question pipeline: retrieval, prompts, generators, SQL validation |
 //! | [`connectors`]| target databases: introspection and read-only execution |
 //! | [`store`]     | the app database (history, feedback, training, users, audit) |
-//! | [`observability`] | logs: JSON or text, PII and secrets masked before output |
-//! | [`cache`]     | the [`cache::Cache`] trait and its in-process implementation |
+//! | [`observability`] | logs (JSON or text, masked), metrics, correlation ids, OTLP traces, Sentry |
+//! | [`cache`]     | the [`cache::Cache`] trait: in-process, or shared in Redis |
+//! | [`jobs`]      | the durable job queue and its workers (introspection, training, cleanup, backups) |
+//! | [`backup`]    | backups, restores and portable exports of the app store |
+//! | [`eval`]      | `insight eval`: execution accuracy on a Spider-format benchmark |
 //! | [`domain`]    | identifiers and value types shared by all of the above |
 //! | [`text`]      | words of questions and identifiers: tokenising, stemming, stop words |
 //! | [`ui`]        | the web UI: embedded pages and assets, server-side SVG charts |

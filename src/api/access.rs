@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::auth::rate_limit::Decision;
 use crate::auth::{Action, Credential, Role};
+use crate::config::auth::TrustedProxy;
 use crate::error::ApiError;
 
 /// Who may call a route.
@@ -163,6 +164,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/admin/users/{id}/training",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::DELETE,
+        "/admin/users/{id}/training",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::GET,
         "/admin/audit",
         Access::Requires(Action::ReadAudit),
     ),
@@ -224,9 +235,14 @@ pub fn access_for(method: &Method, path: &str) -> Option<Access> {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[TrustedProxy],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|p| p.contains(ip));
     let peer = peer?;
-    if !trusted.contains(&peer) {
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let forwarded: Vec<IpAddr> = headers
@@ -239,12 +255,13 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) 
     forwarded
         .iter()
         .rev()
-        .find(|ip| !trusted.contains(ip))
+        .find(|ip| !is_trusted(ip))
         .copied()
         .or(Some(peer))
 }
 
-fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+/// The credential a request carries: `Authorization: Bearer …` or `X-API-Key`.
+pub(crate) fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
         let (scheme, token) = v.split_once(' ')?;
@@ -432,9 +449,29 @@ mod tests {
         let client: IpAddr = "203.0.113.7".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "1.2.3.4, 203.0.113.7".parse().unwrap());
+        let exact: TrustedProxy = "10.0.0.1".parse().unwrap();
         assert_eq!(client_ip(Some(proxy), &h, &[]), Some(proxy));
-        assert_eq!(client_ip(Some(proxy), &h, &[proxy]), Some(client));
-        assert_eq!(client_ip(Some(client), &h, &[proxy]), Some(client));
+        assert_eq!(client_ip(Some(proxy), &h, &[exact]), Some(client));
+        assert_eq!(client_ip(Some(client), &h, &[exact]), Some(client));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_from_a_trusted_range() {
+        // An ingress controller pod at 10.42.3.17 inside the trusted range;
+        // the hop before it (10.42.9.2, another proxy in the range) is
+        // skipped too, and the first untrusted address is the client.
+        let range: TrustedProxy = "10.42.0.0/16".parse().unwrap();
+        let ingress: IpAddr = "10.42.3.17".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.7, 10.42.9.2".parse().unwrap(),
+        );
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(client_ip(Some(ingress), &h, &[range]), Some(client));
+        // Outside the range, the header is the caller's own claim: ignored.
+        let outsider: IpAddr = "10.43.0.1".parse().unwrap();
+        assert_eq!(client_ip(Some(outsider), &h, &[range]), Some(outsider));
     }
 
     #[test]

@@ -165,7 +165,9 @@ pub async fn update_user(
         .await
         .map_err(|e| user_not_found(e, &id))?;
     if user.disabled {
-        store.revoke_user_refresh_tokens(&id).await?;
+        // Tokens, refresh tokens and API keys die now; re-enabling the user
+        // later revives none of them.
+        crate::auth::revoke_credentials(store, &id).await?;
     }
     if before.role != user.role {
         audit(
@@ -202,11 +204,12 @@ pub async fn delete_user(
         return Err(ApiError::bad_request("You cannot disable yourself."));
     }
     let store = &app.engine.store;
-    store
-        .update_user(&id, None, Some(true))
+    crate::auth::set_disabled(store, &id, true)
         .await
-        .map_err(|e| user_not_found(e, &id))?;
-    store.revoke_user_refresh_tokens(&id).await?;
+        .map_err(|e| match e {
+            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
+            other => other.into(),
+        })?;
     audit(&app, &actor, "user.disable", &id, serde_json::json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -311,7 +314,9 @@ pub struct CreateConnectionRequest {
     pub id: ConnectionId,
     pub dialect: Dialect,
     /// `postgres://user:pass@host/db`, `mysql://…` or `sqlite:///path.db`;
-    /// encrypted at rest, never returned.
+    /// encrypted at rest, never returned. A SQLite file must be a SQLite
+    /// database under `sqlite_roots` (default `<data_dir>/databases`) or the
+    /// demo database; never the app store (400 otherwise).
     #[schema(value_type = String, format = Password)]
     pub dsn: SecretString,
     #[serde(default)]
@@ -325,6 +330,47 @@ pub struct CreateConnectionRequest {
     /// Overrides `llm.allow_values_in_prompt` for this connection.
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Budgets of this connection (`docs/SECURITY.md`, Budgets).
+    #[serde(default)]
+    pub budgets: Option<crate::domain::budget::BudgetOverride>,
+}
+
+/// Refuse a connection whose target is malformed or whose numeric settings
+/// are outside their documented ranges (each problem names its setting).
+fn check_connection_settings(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
+    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
+    cc.target().map_err(ApiError::bad_request)?;
+    let problems = crate::config::bounds::connection_problems("", &cc);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(problems.join("; ")))
+    }
+}
+
+/// A SQLite DSN must name a SQLite file inside the allowed directories
+/// (`connectors::sqlite_paths`); it is stored with the checked, canonical
+/// path. Other DSNs pass unchanged.
+fn confined_dsn(app: &AppState, dialect: Dialect, dsn: &str) -> Result<String, ApiError> {
+    if dialect != Dialect::Sqlite {
+        return Ok(dsn.to_string());
+    }
+    let rest = dsn
+        .strip_prefix("sqlite://")
+        .or_else(|| dsn.strip_prefix("sqlite:"))
+        .ok_or_else(|| ApiError::bad_request("`dsn`: a SQLite DSN starts with sqlite://"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let policy = crate::connectors::sqlite_paths::SqlitePathPolicy::for_config(&app.config);
+    let real = policy
+        .check(std::path::Path::new(path))
+        .map_err(|why| ApiError::bad_request(format!("`dsn`: {why}")))?;
+    Ok(match query {
+        Some(q) => format!("sqlite://{}?{q}", real.display()),
+        None => format!("sqlite://{}", real.display()),
+    })
 }
 
 /// Open and register a stored connection, replacing any previous handle.
@@ -344,7 +390,7 @@ async fn activate(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError>
 #[utoipa::path(post, path = "/api/v1/admin/connections", operation_id = "admin_create_connection", tag = "admin", request_body = CreateConnectionRequest,
     responses(
         (status = 201, description = "Created and registered", body = AdminConnection),
-        (status = 400, description = "Malformed DSN", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed DSN, or a SQLite path outside the allowed directories", body = crate::error::ErrorBody),
         (status = 409, description = "The id is taken", body = crate::error::ErrorBody),
     ))]
 pub async fn create_connection(
@@ -359,10 +405,11 @@ pub async fn create_connection(
         )));
     }
     let id = req.id.to_string();
+    let dsn = confined_dsn(&app, req.dialect, req.dsn.expose_secret())?;
     let dsn = app
         .auth
         .dsn_cipher
-        .encrypt(&id, req.dsn.expose_secret())
+        .encrypt(&id, &dsn)
         .map_err(ApiError::internal)?;
     let sc = StoredConnection {
         id: id.clone(),
@@ -374,15 +421,13 @@ pub async fn create_connection(
             max_rows: req.max_rows,
             timeout_secs: req.timeout_secs,
             allow_values_in_prompt: req.allow_values_in_prompt,
+            budgets: req.budgets.unwrap_or_default(),
         },
         created_at: String::new(),
         updated_at: String::new(),
     };
     // Check the settings before storing anything.
-    crate::app::stored_connection_config(&sc, &app.auth)
-        .map_err(ApiError::internal)?
-        .target()
-        .map_err(ApiError::bad_request)?;
+    check_connection_settings(&app, &sc)?;
     app.engine.store.insert_connection(&sc).await?;
     activate(&app, &sc).await?;
     audit(
@@ -413,6 +458,9 @@ pub struct UpdateConnectionRequest {
     pub timeout_secs: Option<u64>,
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Replaces the connection's budget overrides as a whole.
+    #[serde(default)]
+    pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
 fn conn_not_found(e: StoreError, id: &str) -> ApiError {
@@ -426,6 +474,7 @@ fn conn_not_found(e: StoreError, id: &str) -> ApiError {
     request_body = UpdateConnectionRequest,
     responses(
         (status = 200, description = "Updated and re-registered", body = AdminConnection),
+        (status = 400, description = "Malformed settings, or a SQLite path outside the allowed directories", body = crate::error::ErrorBody),
         (status = 404, description = "No such stored connection", body = crate::error::ErrorBody),
     ))]
 pub async fn update_connection(
@@ -440,10 +489,13 @@ pub async fn update_connection(
         .await
         .map_err(|e| conn_not_found(e, &id))?;
     if let Some(dsn) = &req.dsn {
+        let dialect: Dialect = serde_json::from_value(serde_json::json!(sc.dialect))
+            .map_err(|_| ApiError::internal(format!("stored dialect `{}`", sc.dialect)))?;
+        let dsn = confined_dsn(&app, dialect, dsn.expose_secret())?;
         sc.dsn_encrypted = Some(
             app.auth
                 .dsn_cipher
-                .encrypt(&id, dsn.expose_secret())
+                .encrypt(&id, &dsn)
                 .map_err(ApiError::internal)?,
         );
     }
@@ -462,10 +514,10 @@ pub async fn update_connection(
     if req.allow_values_in_prompt.is_some() {
         sc.settings.allow_values_in_prompt = req.allow_values_in_prompt;
     }
-    crate::app::stored_connection_config(&sc, &app.auth)
-        .map_err(ApiError::internal)?
-        .target()
-        .map_err(ApiError::bad_request)?;
+    if let Some(b) = req.budgets {
+        sc.settings.budgets = b;
+    }
+    check_connection_settings(&app, &sc)?;
     store.update_connection(&sc).await?;
     activate(&app, &sc).await?;
     audit(

@@ -1,17 +1,23 @@
 //! `GET /health` (liveness: the process answers) and `GET /health/ready`
 //! (readiness: each dependency checked in parallel with a short timeout).
 //!
-//! `ready` answers 503 only when the app store — without which nothing
-//! works — is down; a failing target connection, cache, shared rate limiter
+//! `ready` answers 503 while the instance drains after SIGTERM, and when the
+//! app store — without which nothing works — is down; a failing target connection, cache, shared rate limiter
 //! (`rate_limit`, present when limits live in Redis) or LLM provider gives
 //! 200 with `"status": "degraded"` and the failing check named.
+//!
+//! Who sees what: an anonymous (or non-admin) caller gets the overall status
+//! only — enough for a load balancer or a probe. The checks, with connection
+//! ids, file paths and driver errors, go to admins (bearer token or API key)
+//! and to the metrics listener (`server.metrics_addr`), which API clients
+//! cannot reach.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -56,7 +62,9 @@ pub struct Check {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub status: CheckStatus,
-    pub checks: BTreeMap<String, Check>,
+    /// Each dependency; only for admins and on the metrics listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<BTreeMap<String, Check>>,
 }
 
 async fn check<F, E>(required: bool, fut: F) -> Check
@@ -114,10 +122,42 @@ async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
 
 #[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
     responses(
-        (status = 200, description = "`ok` or `degraded` (an optional dependency failed)", body = Readiness),
+        (status = 200, description = "`ok` or `degraded` (an optional dependency failed); `checks` only for an admin's bearer token or API key", body = Readiness),
         (status = 503, description = "`down`: the app store or the in-process vector index failed", body = Readiness),
     ))]
-pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
+pub async fn ready(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> (StatusCode, axum::Json<Readiness>) {
+    let (code, mut readiness) = readiness(&app).await;
+    if !is_admin(&app, &headers).await {
+        readiness.checks = None;
+    }
+    (code, axum::Json(readiness))
+}
+
+/// `/health/ready` on the metrics listener: always with the checks.
+pub async fn ready_details(State(app): State<AppState>) -> (StatusCode, axum::Json<Readiness>) {
+    let (code, readiness) = readiness(&app).await;
+    (code, axum::Json(readiness))
+}
+
+/// Do the headers carry an admin's live credentials? Anything else (none,
+/// invalid, another role) is an anonymous probe, never an error.
+async fn is_admin(app: &AppState, headers: &HeaderMap) -> bool {
+    let Some(cred) = crate::api::access::credential(headers) else {
+        return false;
+    };
+    matches!(
+        app.auth.authenticate(&app.engine.store, cred).await,
+        Ok(identity) if identity.role == crate::auth::Role::Admin
+    )
+}
+
+async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
+    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return draining();
+    }
     let e = &app.engine;
     let store = check(true, e.store.ping());
     // In process: required (`len`); a remote index (Chroma): its heartbeat,
@@ -139,7 +179,7 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
             None => None,
         }
     };
-    let llm = check(false, cached_llm_ping(&app));
+    let llm = check(false, cached_llm_ping(app));
     let conns = e.connections.all();
     let conn_checks =
         futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
@@ -170,7 +210,30 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     } else {
         StatusCode::OK
     };
-    (code, axum::Json(Readiness { status, checks }))
+    (
+        code,
+        Readiness {
+            status,
+            checks: Some(checks),
+        },
+    )
+}
+
+/// After SIGTERM (see `api::serve`): 503 with a `shutdown` check, so the
+/// instance leaves the load balancer's rotation while it still serves.
+fn draining() -> (StatusCode, Readiness) {
+    let check = Check {
+        status: CheckStatus::Down,
+        latency_ms: 0,
+        error: Some("shutting down: draining in-flight traffic".into()),
+        required: true,
+    };
+    let checks = BTreeMap::from([("shutdown".to_string(), check)]);
+    let body = Readiness {
+        status: CheckStatus::Down,
+        checks: Some(checks),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, body)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -78,6 +78,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/connections/{id}",
             patch(admin::update_connection).delete(admin::delete_connection),
         )
+        .route(
+            "/admin/users/{id}/training",
+            get(training::by_author).delete(training::revert_author),
+        )
         .route("/admin/audit", get(admin::audit_log))
         .route("/admin/stats", get(admin::stats))
         .route("/charts/svg", post(crate::ui::charts::render))
@@ -124,10 +128,13 @@ fn metrics_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/metrics/json", get(health::metrics_json))
 }
 
-/// The separate metrics listener's app (`server.metrics_addr`).
-pub fn metrics_router() -> Router {
+/// The separate metrics listener's app (`server.metrics_addr`): metrics, and
+/// readiness with every check's details (out of reach of API clients).
+pub fn metrics_router(state: AppState) -> Router {
     crate::observability::metrics::install();
     metrics_routes()
+        .route("/health/ready", get(health::ready_details))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -187,19 +194,38 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Serve `state` on `listener` until `shutdown` resolves, then give in-flight
-/// requests `grace` to finish. Tests bind port 0 and pass their own signal.
+/// Serve `state` on `listener` until `shutdown` resolves, then drain: for
+/// `server.drain_secs` the server keeps serving while `/health/ready`
+/// answers 503 (so load balancers and Kubernetes endpoints stop routing here)
+/// and responses carry `Connection: close` (so kept-alive clients reconnect
+/// elsewhere); then it stops accepting and gives in-flight requests `grace`
+/// to finish. Tests bind port 0 and pass their own signal.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    let drain = Duration::from_secs(state.config.server.drain_secs);
+    let app = router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        close_while_draining,
+    ));
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
+        state
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_secs = drain.as_secs(),
+                "draining: /health/ready answers 503, still serving"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("no longer accepting connections: finishing in-flight requests");
         let _ = stopped_tx.send(());
     });
     let mut server = tokio::spawn(async move { server.await });
@@ -217,4 +243,33 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// While draining, ask HTTP/1.1 clients to close their connection after
+/// each response: a kept-alive connection would otherwise keep reaching this
+/// instance after it has left the load balancer's rotation.
+async fn close_while_draining(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The worker's own port (`insight worker`): liveness, readiness and
+/// metrics, nothing else. It listens on `server.metrics_addr`, or on
+/// `server.host:server.port` when that is unset. Like the metrics listener
+/// it serves no API client, so readiness shows its checks.
+pub fn worker_router(state: AppState) -> Router {
+    crate::observability::metrics::install();
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready_details))
+        .with_state(state)
+        .merge(metrics_routes())
 }

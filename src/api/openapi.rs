@@ -25,6 +25,7 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         sql::generate, sql::validate, sql::execute,
         queries::list, queries::get, queries::feedback,
         training::list, training::add, training::delete, training::approve,
+        training::by_author, training::revert_author,
         connections::list,
         health::live, health::ready, health::metrics, health::metrics_json,
         auth::login, auth::refresh, auth::logout, auth::me,

@@ -21,7 +21,9 @@ use crate::store::jobs::{Job, JobStatus};
 pub struct JobListParams {
     /// Only jobs in this state.
     pub status: Option<JobStatus>,
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 
@@ -139,16 +141,13 @@ pub async fn create_backup(
         .await;
         return Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response());
     }
-    let info = crate::backup::create(
-        &app.engine.store,
-        &app.config.backup_dir(),
-        app.config.backup.keep,
-    )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "backup failed");
-        ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
-    })?;
+    let target = crate::backup::BackupTarget::from_config(&app.config);
+    let info = crate::backup::create(&app.engine.store, &target)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "backup failed");
+            ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
+        })?;
     audit(
         &app,
         &actor,

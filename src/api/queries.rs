@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::extract::{ApiJson, ApiQuery, Principal};
 use crate::app::AppState;
-use crate::auth::{Action, Identity};
+use crate::engine::pipeline::PipelineError;
 use crate::engine::training::{FeedbackInput, FeedbackOutcome, Rating};
 use crate::error::ApiError;
 use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
@@ -15,20 +15,31 @@ use crate::store::{FeedbackRecord, Page, QueryRecord, StoreError};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 
+/// The deepest page a list serves. Stores bind the offset as a signed
+/// 64-bit integer: an unchecked `u64::MAX` wrapped to -1, the first page.
+pub const MAX_OFFSET: u64 = 1_000_000;
+
 impl PageParams {
+    /// Check both bounds (every list route pages through here): `400`
+    /// outside them.
     pub fn page(&self) -> Result<Page, ApiError> {
         let limit = self.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 100"));
         }
-        Ok(Page {
-            limit,
-            offset: self.offset.unwrap_or(0),
-        })
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::bad_request(format!(
+                "`offset` must be between 0 and {MAX_OFFSET}"
+            )));
+        }
+        Ok(Page { limit, offset })
     }
 }
 
@@ -47,21 +58,13 @@ pub struct Paginated<T> {
     ))]
 pub async fn list(
     State(app): State<AppState>,
-    identity: Identity,
+    Principal(rc): Principal,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<QueryRecord>>, ApiError> {
     let page = params.page()?;
-    // Viewers see their own history; analysts everyone's on the connections
-    // granted to them; admins everything.
-    let store = &app.engine.store;
-    let (items, total) = match (&identity.grants, identity.role.can(Action::ReadAllHistory)) {
-        (_, false) => store.list_queries(Some(&identity.user_id), page).await?,
-        (None, true) => store.list_queries(None, page).await?,
-        (Some(grants), true) => {
-            let on: Vec<String> = grants.iter().map(|g| g.connection.clone()).collect();
-            store.list_queries_on(&on, page).await?
-        }
-    };
+    // Viewers see their own history; analysts everyone's that passes the
+    // gate under their grant; admins everything.
+    let (items, total) = app.engine.list_history(&rc, page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -84,11 +87,14 @@ pub struct QueryDetail {
     ))]
 pub async fn get(
     State(app): State<AppState>,
-    identity: Identity,
+    Principal(rc): Principal,
     Path(id): Path<String>,
 ) -> Result<axum::Json<QueryDetail>, ApiError> {
-    let query = visible_query(&app, &identity, &id).await?;
-    let feedback = app.engine.store.feedback_for_query(&id).await?;
+    let (query, feedback) = app
+        .engine
+        .history_item(&rc, &id)
+        .await
+        .map_err(|e| not_found_as(e, &id))?;
     Ok(axum::Json(QueryDetail { query, feedback }))
 }
 
@@ -112,12 +118,10 @@ pub struct FeedbackRequest {
     ))]
 pub async fn feedback(
     State(app): State<AppState>,
-    identity: Identity,
     Principal(rc): Principal,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<FeedbackRequest>,
 ) -> Result<(StatusCode, axum::Json<FeedbackOutcome>), ApiError> {
-    visible_query(&app, &identity, &id).await?;
     let input = FeedbackInput {
         rating: req.rating,
         corrected_sql: req.corrected_sql,
@@ -127,42 +131,15 @@ pub async fn feedback(
         .engine
         .feedback(&id, input, &rc)
         .await
-        .map_err(|e| match e {
-            crate::engine::pipeline::PipelineError::Store(StoreError::NotFound) => {
-                ApiError::NotFound(format!("query `{id}`"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| not_found_as(e, &id))?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
-/// The query if the caller may see it: their own, or (analysts, admins)
-/// anyone's on a connection they reach. Otherwise `404`, as if it did not
+/// A history record the caller may not see answers `404`, as if it did not
 /// exist, so ids of other users' objects reveal nothing.
-async fn visible_query(
-    app: &AppState,
-    identity: &Identity,
-    id: &str,
-) -> Result<QueryRecord, ApiError> {
-    let query = app
-        .engine
-        .store
-        .get_query(id)
-        .await
-        .map_err(|e| not_found(e, id))?;
-    let own = query.user_id.as_deref() == Some(identity.user_id.as_str());
-    let shared =
-        identity.role.can(Action::ReadAllHistory) && identity.reach(&query.connection).is_some();
-    if own || shared {
-        Ok(query)
-    } else {
-        Err(ApiError::NotFound(format!("query `{id}`")))
-    }
-}
-
-fn not_found(e: StoreError, id: &str) -> ApiError {
+pub(crate) fn not_found_as(e: PipelineError, id: &str) -> ApiError {
     match e {
-        StoreError::NotFound => ApiError::NotFound(format!("query `{id}`")),
+        PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("query `{id}`")),
         other => other.into(),
     }
 }

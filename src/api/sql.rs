@@ -5,10 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::extract::{ApiJson, Principal, scope};
 use crate::app::AppState;
-use crate::auth::{Identity, Role};
+use crate::auth::Identity;
 use crate::connectors::ResultColumn;
 use crate::domain::{ConnectionId, Question};
-use crate::engine::pipeline::RequestContext;
 use crate::engine::pipeline::{GeneratedSql, ValidationReport};
 use crate::error::ApiError;
 
@@ -73,56 +72,12 @@ pub async fn validate(
         req.connection.as_ref(),
         &app.engine.settings().default_connection,
     )?;
-    let mut report = app.engine.validate(&req.sql, req.connection.as_ref())?;
-    // The caller's table allowlist narrows the connection's policy.
-    if report.valid {
-        if let Err(e) = check_as(&app, &rc, &req.sql, req.connection.as_ref()) {
-            report.valid = false;
-            report.sql = req.sql.clone();
-            report.tables = vec![];
-            report.errors = vec![e];
-        }
-    }
-    Ok(axum::Json(report))
-}
-
-/// Audit a rejected hand-written or generated query (the reason code, never
-/// the SQL text, which may carry data).
-pub(crate) async fn audit_rejection(
-    app: &AppState,
-    rc: &RequestContext,
-    connection: Option<&ConnectionId>,
-    reason: &str,
-) {
-    let conn = connection
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| app.engine.settings().default_connection);
-    app.engine
-        .audit(
-            rc,
-            "sql.rejected",
-            &conn,
-            serde_json::json!({ "reason": reason }),
-        )
-        .await;
-}
-
-/// Validate `sql` under the caller's policy (their grant's allowlist).
-fn check_as(
-    app: &AppState,
-    rc: &RequestContext,
-    sql: &str,
-    connection: Option<&ConnectionId>,
-) -> Result<(), crate::engine::sql::ValidationError> {
-    if rc.allowed_tables.is_none() {
-        return Ok(()); // nothing narrower than the engine's own check
-    }
-    let Ok(conn) = app.engine.connection(connection) else {
-        return Ok(()); // the engine reports unknown connections itself
-    };
-    crate::engine::sql::validate(sql, conn.dialect, &conn.schema(), &rc.policy(&conn))
-        .map(|_| ())
-        .inspect_err(|e| crate::observability::metrics::sql_rejected(e.code.as_str()))
+    // The engine's gate applies the caller's grant and audits a rejection.
+    Ok(axum::Json(
+        app.engine
+            .validate(&rc, &req.sql, req.connection.as_ref())
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -165,21 +120,14 @@ pub async fn execute(
 ) -> Result<axum::Json<ExecuteResponse>, ApiError> {
     let (sql_text, connection) = match (req.sql, req.query_id) {
         (Some(sql), None) => (sql, req.connection),
+        // Someone else's query the caller may not see answers 404.
         (None, Some(id)) => {
-            let q = app
+            let (sql, conn) = app
                 .engine
-                .store
-                .get_query(&id)
+                .stored_sql(&rc, &id)
                 .await
-                .map_err(|_| ApiError::NotFound(format!("query `{id}`")))?;
-            // Someone else's query is invisible to a viewer.
-            if identity.role == Role::Viewer && q.user_id.as_deref() != Some(&identity.user_id) {
-                return Err(ApiError::NotFound(format!("query `{id}`")));
-            }
-            let sql = q
-                .sql
-                .ok_or_else(|| ApiError::bad_request("this query has no SQL to run"))?;
-            (sql, Some(ConnectionId::parse(&q.connection)?))
+                .map_err(|e| crate::api::queries::not_found_as(e, &id))?;
+            (sql, Some(conn))
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -193,18 +141,10 @@ pub async fn execute(
         connection.as_ref(),
         &app.engine.settings().default_connection,
     )?;
-    let result = match check_as(&app, &rc, &sql_text, connection.as_ref()) {
-        Ok(()) => app
-            .engine
-            .execute(&sql_text, connection.as_ref())
-            .await
-            .map_err(ApiError::from),
-        Err(e) => Err(e.into()),
-    };
-    if let Err(ApiError::SqlRejected { reason, .. }) = &result {
-        audit_rejection(&app, &rc, connection.as_ref(), reason).await;
-    }
-    let (validated, rs, duration_ms) = result?;
+    let (validated, rs, duration_ms) = app
+        .engine
+        .execute(&rc, &sql_text, connection.as_ref())
+        .await?;
     Ok(axum::Json(ExecuteResponse {
         connection: connection
             .map(|c| c.to_string())

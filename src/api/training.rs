@@ -23,7 +23,9 @@ pub struct ListParams {
     pub status: Option<String>,
     /// Case-insensitive search in content and SQL.
     pub q: Option<String>,
+    /// Items per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// Items to skip, 0-1000000 (default 0).
     pub offset: Option<u64>,
 }
 
@@ -37,6 +39,11 @@ pub async fn list(
     identity: Identity,
     ApiQuery(mut p): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Paginated<TrainingItem>>, ApiError> {
+    let page = crate::api::queries::PageParams {
+        limit: p.limit,
+        offset: p.offset,
+    }
+    .page()?;
     // Analysts see the training of the connections granted to them.
     if let Some(grants) = &identity.grants {
         match (&p.connection, grants.as_slice()) {
@@ -48,8 +55,8 @@ pub async fn list(
                 return Ok(axum::Json(Paginated {
                     items: Vec::new(),
                     total: 0,
-                    limit: p.limit.unwrap_or(20),
-                    offset: p.offset.unwrap_or(0),
+                    limit: page.limit,
+                    offset: page.offset,
                 }));
             }
             (None, [only]) => p.connection = Some(ConnectionId::parse(&only.connection)?),
@@ -60,11 +67,6 @@ pub async fn list(
             }
         }
     }
-    let page = crate::api::queries::PageParams {
-        limit: p.limit,
-        offset: p.offset,
-    }
-    .page()?;
     let status = match p.status.as_deref() {
         None => None,
         Some("active") => Some(TrainingStatus::Active),
@@ -219,4 +221,39 @@ fn not_found(e: PipelineError, id: &str) -> ApiError {
         }
         other => other.into(),
     }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorTraining {
+    /// The author (a user id).
+    pub author: String,
+    /// Items they added or taught through feedback, active or pending.
+    pub items: Vec<TrainingItem>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}/training", operation_id = "list_training_by_author", tag = "training",
+    params(("id" = String, Path, description = "User id of the author")),
+    responses(
+        (status = 200, description = "Everything this user taught, newest first", body = AuthorTraining),
+    ))]
+pub async fn by_author(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AuthorTraining>, ApiError> {
+    let items = app.engine.training_by_author(&id).await?;
+    Ok(axum::Json(AuthorTraining { author: id, items }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/training", operation_id = "revert_training_by_author", tag = "training",
+    params(("id" = String, Path, description = "User id of the author")),
+    responses(
+        (status = 200, description = "Everything this user taught was removed (store and index); the removed items", body = AuthorTraining),
+    ))]
+pub async fn revert_author(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AuthorTraining>, ApiError> {
+    let items = app.engine.revert_author(&id, &rc).await?;
+    Ok(axum::Json(AuthorTraining { author: id, items }))
 }

@@ -20,6 +20,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The user's token epoch at issue; a token from an older epoch is
+    /// refused (logout, disable). Tokens from before epochs existed carry 0.
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 pub struct JwtKeys {
@@ -55,6 +59,11 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user_id: &str, role: Role) -> anyhow::Result<String> {
+        self.issue_at_epoch(user_id, role, 0)
+    }
+
+    /// A token for `user_id` under the user's current token `epoch`.
+    pub fn issue_at_epoch(&self, user_id: &str, role: Role, epoch: i64) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -64,6 +73,7 @@ impl JwtKeys {
             iat: now,
             exp: now + self.ttl_secs as i64,
             jti: uuid::Uuid::new_v4().to_string(),
+            epoch,
         };
         self.sign(&claims)
     }
@@ -125,6 +135,7 @@ mod tests {
             iat: now - 3600,
             exp: now - 600,
             jti: "j".into(),
+            epoch: 0,
         };
         assert!(k.verify(&k.sign(&c).unwrap()).is_none(), "expired");
         c.exp = now + 600;

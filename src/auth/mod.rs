@@ -165,6 +165,11 @@ impl AuthService {
                     Err(StoreError::NotFound) => return Err(AuthError::Unauthenticated),
                     Err(e) => return Err(e.into()),
                 };
+                // Logout and disable move the epoch on: older tokens are dead
+                // at once, on every replica (the row is read per request anyway).
+                if claims.epoch != user.token_epoch {
+                    return Err(AuthError::Unauthenticated);
+                }
                 (user, None)
             }
         };
@@ -212,17 +217,19 @@ impl AuthService {
     ) -> Result<(User, TokenPair), AuthError> {
         let l = &self.config.login;
         let window = Duration::from_secs(l.window_secs.max(1));
-        let user_key = format!("login-user:{}", username.to_lowercase());
-        let ip_key = format!("login-ip:{}", ip.map(|i| i.to_string()).unwrap_or_default());
+        // The user row first: its lockout epoch is part of the key, so
+        // `insight user unlock` forgets the failures wherever they are counted.
+        let user = store.find_user_by_name(username).await?;
+        let keys = LoginKeys::new(username, user.as_ref().map_or(0, |u| u.lockout_epoch), ip);
         let blocked = match self
             .login_failures
-            .blocked(&user_key, l.max_failures_per_username, window)
+            .blocked(&keys.user_at_address, l.max_failures_per_username, window)
             .await
         {
             Some(r) => Some(r),
             None => {
                 self.login_failures
-                    .blocked(&ip_key, l.max_failures_per_ip, window)
+                    .blocked(&keys.address, l.max_failures_per_ip, window)
                     .await
             }
         };
@@ -238,7 +245,6 @@ impl AuthService {
                 .await;
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        let user = store.find_user_by_name(username).await?;
         let phc = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -247,8 +253,10 @@ impl AuthService {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             other => {
-                self.login_failures.fail(&user_key, window).await;
-                self.login_failures.fail(&ip_key, window).await;
+                self.login_failures
+                    .fail(&keys.user_at_address, window)
+                    .await;
+                self.login_failures.fail(&keys.address, window).await;
                 let reason = match other {
                     None => "unknown_user",
                     Some(u) if u.disabled => "disabled",
@@ -267,7 +275,7 @@ impl AuthService {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.login_failures.reset(&user_key).await;
+        self.login_failures.reset(&keys.user_at_address).await;
         let family = uuid::Uuid::new_v4().to_string();
         let pair = self.issue_pair(store, &user, &family).await?;
         store
@@ -290,7 +298,7 @@ impl AuthService {
     ) -> Result<TokenPair, AuthError> {
         let access = self
             .jwt
-            .issue(&user.id, user.role)
+            .issue_at_epoch(&user.id, user.role, user.token_epoch)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let refresh = secure::new_refresh_token();
         let expires = chrono::Utc::now()
@@ -347,8 +355,10 @@ impl AuthService {
         self.issue_pair(store, &user, &t.family_id).await
     }
 
-    /// Revoke the family of `user_id`'s `refresh_token` (unknown tokens,
-    /// and other users' tokens, are ignored).
+    /// Sign out: revoke the family of `user_id`'s `refresh_token` (unknown
+    /// tokens, and other users' tokens, are ignored) and every access token
+    /// of the user issued so far (the epoch moves on; other devices get a
+    /// fresh access token through their own refresh token).
     pub async fn logout(
         &self,
         store: &Store,
@@ -362,8 +372,59 @@ impl AuthService {
         {
             store.revoke_refresh_family(&t.family_id).await?;
         }
+        store.bump_token_epoch(user_id).await?;
         Ok(())
     }
+}
+
+/// The login-failure counter keys of one attempt.
+struct LoginKeys {
+    /// `(username, client address)`: a stranger's failures lock the name
+    /// only from the stranger's address, never its owner's.
+    user_at_address: String,
+    /// Every failure from one address, whatever the username.
+    address: String,
+}
+
+impl LoginKeys {
+    fn new(username: &str, lockout_epoch: i64, ip: Option<IpAddr>) -> Self {
+        let addr = ip.map(|i| i.to_string()).unwrap_or_default();
+        Self {
+            user_at_address: format!("login:{}:{lockout_epoch}@{addr}", username.to_lowercase()),
+            address: format!("login-ip:{addr}"),
+        }
+    }
+}
+
+/// Disable or re-enable a user. Disabling revokes every credential the user
+/// holds — access tokens (epoch), refresh tokens and API keys — so enabling
+/// the user again revives none of them: they sign in afresh.
+pub async fn set_disabled(store: &Store, user_id: &str, disabled: bool) -> Result<User, AuthError> {
+    let user = store.update_user(user_id, None, Some(disabled)).await?;
+    if disabled {
+        revoke_credentials(store, user_id).await?;
+    }
+    Ok(user)
+}
+
+/// Revoke every access token, refresh token and API key of `user_id`.
+pub async fn revoke_credentials(store: &Store, user_id: &str) -> Result<(), AuthError> {
+    store.bump_token_epoch(user_id).await?;
+    store.revoke_user_refresh_tokens(user_id).await?;
+    store.revoke_user_api_keys(user_id).await?;
+    Ok(())
+}
+
+/// `insight user unlock NAME`: forget the user's counted login failures, in
+/// Redis and in every process (the keys carry the epoch this moves on).
+/// The per-address limit is not the user's and stays.
+pub async fn unlock_user(store: &Store, username: &str) -> Result<User, AuthError> {
+    let user = store
+        .find_user_by_name(username)
+        .await?
+        .ok_or(AuthError::Store(StoreError::NotFound))?;
+    store.bump_lockout_epoch(&user.id).await?;
+    Ok(user)
 }
 
 /// Check a username: 3–64 characters of letters, digits, `.`, `_`, `-`, `@`.

@@ -4,9 +4,10 @@
 //! The cache is an optimisation, never a source of truth: a read that fails
 //! is a miss and a write that fails is dropped, so the [`Cache`] methods used
 //! on the request path return no errors. Only [`Cache::ping`] reports the
-//! backend's health, for readiness checks. Values are opaque bytes so a
-//! network backend (Redis, planned) can implement the same trait; the typed
-//! [`get_json`] / [`set_json`] helpers sit on top of it.
+//! backend's health, for readiness checks. Values are opaque bytes so the
+//! in-process cache and the shared Redis one ([`redis`], when `redis_url` is
+//! set) implement the same trait; the typed [`get_json`] / [`set_json`]
+//! helpers sit on top of it.
 //!
 //! Keys are built with [`cache_key`], which hashes their parts so a key stays
 //! short whatever the question's length. This module must not know what it

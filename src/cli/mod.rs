@@ -53,7 +53,8 @@ pub enum Command {
     Worker,
     /// Back the app store up now into `backup.dir` (keeps `backup.keep`).
     Backup,
-    /// Restore a backup file into an empty app store.
+    /// Restore a backup file into an empty app store (a directory: its
+    /// newest backup).
     Restore(FileArg),
     /// Export training data and feedback as portable JSON (`-` for stdout).
     Export(FileArg),
@@ -131,7 +132,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let mut config = Config::load_from(cli.config.as_deref(), &env)?;
-    let telemetry = crate::observability::otlp::Telemetry::from_env_vars(&env)?;
+    let telemetry = crate::observability::telemetry::Telemetry::from_env_vars(&env)?;
     // One-shot commands stay quiet unless asked; the server logs at info.
     let default_filter = if matches!(cli.command, Command::Serve(_) | Command::Worker) {
         "info,sqlx=warn,tower_http=warn"
@@ -196,8 +197,9 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {metrics_addr} (server.metrics_addr)"))?;
         tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+        let metrics_app = crate::api::metrics_router(state.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(metrics_listener, crate::api::metrics_router()).await {
+            if let Err(e) = axum::serve(metrics_listener, metrics_app).await {
                 tracing::error!(error = %e, "metrics listener stopped");
             }
         });
@@ -228,7 +230,7 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

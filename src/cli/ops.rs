@@ -8,14 +8,56 @@ use crate::app::{App, AppOverrides, AppState};
 use crate::config::Config;
 use crate::store::Store;
 
+/// `insight worker`: runs jobs, and serves `/health`, `/health/ready` and
+/// `/metrics` on its own port (`server.metrics_addr`, else
+/// `server.host:server.port`) so it can be probed and scraped. On SIGTERM
+/// readiness turns 503, running jobs get `shutdown_grace_secs`, then the
+/// port closes.
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+    let addr = config
+        .server
+        .metrics_addr
+        .unwrap_or(std::net::SocketAddr::new(
+            config.server.host,
+            config.server.port,
+        ));
     let app = App::build(config, AppOverrides::default()).await?;
     let state = AppState(std::sync::Arc::new(app));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (the worker's health and metrics port: server.metrics_addr, else server.host/server.port)")
+    })?;
+    let local = listener.local_addr()?;
+    let router = crate::api::worker_router(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    if state.engine.store.backend() == crate::store::Backend::Postgres {
+        // Published as metrics, so an alert fires before a backup fails.
+        let target = crate::backup::BackupTarget::from_config(&state.config);
+        if let Err(e) = crate::backup::check_pg_dump(&state.engine.store, &target.pg_dump).await {
+            tracing::warn!(error = %e, "backups of this app store will fail");
+        }
+    }
     let background = crate::jobs::Background::start(&state, true);
-    eprintln!("Insight Engine worker running (stop with Ctrl-C or SIGTERM)");
+    tracing::info!(address = %local, "worker health and metrics listening");
+    eprintln!(
+        "Insight Engine worker running; health and metrics on http://{local} (stop with Ctrl-C or SIGTERM)"
+    );
     super::shutdown_signal().await;
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     background.stop(grace).await;
+    let _ = stop_tx.send(());
+    if let Ok(Err(e)) = http.await {
+        tracing::warn!(error = %e, "worker health listener stopped");
+    }
     state.engine.store.close().await;
     Ok(())
 }
@@ -35,8 +77,9 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 pub async fn backup(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
-    let dir = config.backup_dir();
-    let info = crate::backup::create(&store, &dir, config.backup.keep)
+    let target = crate::backup::BackupTarget::from_config(&config);
+    let dir = target.dir.clone();
+    let info = crate::backup::create(&store, &target)
         .await
         .context("backup failed")?;
     println!(
@@ -47,7 +90,24 @@ pub async fn backup(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `insight restore FILE`, or `insight restore DIR` for the newest finished
+/// backup in DIR (the backup volume, as the Kubernetes restore Job mounts it).
 pub async fn restore(config: Config, file: &Path) -> anyhow::Result<()> {
+    let newest;
+    let file = if file.is_dir() {
+        let Some(info) = crate::backup::list(file)?.into_iter().next() else {
+            anyhow::bail!("{} holds no finished backup", file.display());
+        };
+        newest = file.join(info.name);
+        eprintln!(
+            "restoring the newest backup in {}: {}",
+            file.display(),
+            newest.display()
+        );
+        newest.as_path()
+    } else {
+        file
+    };
     let store = crate::backup::restore(&config.store_url(), file)
         .await
         .context("restore failed")?;

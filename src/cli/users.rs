@@ -1,5 +1,5 @@
-//! `insight user create`: add a user from the terminal, and the first-serve
-//! admin bootstrap. Passwords are read from stdin (never from an argument,
+//! `insight user create` and `insight user unlock`: add a user from the
+//! terminal, lift a login lockout, and the first-serve admin bootstrap. Passwords are read from stdin (never from an argument,
 //! which would land in shell history and `ps`) or generated and printed once.
 
 use std::io::{BufRead as _, IsTerminal as _};
@@ -17,6 +17,15 @@ pub enum UserCommand {
     /// Create a user. The password is read from stdin when piped, otherwise
     /// generated and printed once.
     Create(CreateArgs),
+    /// Lift a login lockout: forget the user's failed logins, from every
+    /// address, on every replica (takes effect at their next attempt).
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The username.
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +43,7 @@ pub struct CreateArgs {
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Create(args) => create(config, args).await,
+        UserCommand::Unlock(args) => unlock(config, args).await,
     }
 }
 
@@ -84,6 +94,33 @@ async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
     if let Some(p) = generated {
         println!("password (shown once): {}", p.expose_secret());
     }
+    store.close().await;
+    Ok(())
+}
+
+async fn unlock(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let user = match crate::auth::unlock_user(&store, &args.name).await {
+        Ok(u) => u,
+        Err(crate::auth::AuthError::Store(crate::store::StoreError::NotFound)) => {
+            store.close().await;
+            anyhow::bail!("no user named `{}`", args.name);
+        }
+        Err(e) => anyhow::bail!("cannot unlock `{}`: {e}", args.name),
+    };
+    store
+        .record_audit(
+            None,
+            "user.unlock",
+            Some(&user.id),
+            serde_json::json!({ "username": user.username, "via": "cli" }),
+            None,
+        )
+        .await?;
+    println!(
+        "unlocked `{}`: its failed logins are forgotten",
+        user.username
+    );
     store.close().await;
     Ok(())
 }

@@ -7,6 +7,49 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+/// A proxy (or a range of them) whose `X-Forwarded-For` is believed: an
+/// address (`10.0.0.7`, `fd00::1`) or a CIDR range (`10.0.0.0/8`), since an
+/// ingress controller's pods change addresses inside a known range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(ipnet::IpNet);
+
+impl TrustedProxy {
+    /// Whether `ip` is this proxy or inside its range.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.contains(ip)
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            // `10.1.2.3/8` is almost certainly a typo for a range: refuse
+            // host bits instead of silently widening or narrowing it.
+            if net.trunc() != net {
+                return Err(format!(
+                    "`{s}` has host bits set; did you mean `{}`?",
+                    net.trunc()
+                ));
+            }
+            return Ok(Self(net));
+        }
+        s.parse::<IpAddr>()
+            .map(|ip| Self(ipnet::IpNet::from(ip)))
+            .map_err(|_| {
+                format!("`{s}` is neither an IP address nor a CIDR range (e.g. 10.0.0.0/8)")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
@@ -18,8 +61,9 @@ pub struct AuthConfig {
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token, seconds.
     pub refresh_token_ttl_secs: u64,
-    /// Proxies whose `X-Forwarded-For` is believed; empty means none.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR
+    /// ranges); empty means none.
+    pub trusted_proxies: Vec<TrustedProxy>,
     pub rate_limit: RateLimitConfig,
     pub login: LoginLimitConfig,
 }
@@ -166,6 +210,26 @@ mod tests {
         );
         assert_eq!(c.auth.rate_limit.viewer_per_minute, 7);
         assert_eq!(c.auth.trusted_proxies.len(), 1);
+        let c = Config::load_from(
+            None,
+            &env(&[(
+                "INSIGHT_AUTH__TRUSTED_PROXIES",
+                "[\"10.0.0.0/8\", \"fd00::/8\", \"192.168.1.1\"]",
+            )]),
+        )
+        .unwrap();
+        let in_range = |ip: &str| {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            c.auth.trusted_proxies.iter().any(|p| p.contains(&ip))
+        };
+        assert!(in_range("10.42.7.1") && in_range("fd00::9") && in_range("192.168.1.1"));
+        assert!(!in_range("11.0.0.1") && !in_range("192.168.1.2"));
+        for bad in ["[\"10.0.0.0/33\"]", "[\"10.1.2.3/8\"]", "[\"proxy.local\"]"] {
+            let err = Config::load_from(None, &env(&[("INSIGHT_AUTH__TRUSTED_PROXIES", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("trusted_proxies"), "{bad}: {err}");
+        }
         let err = Config::load_from(
             None,
             &env(&[("INSIGHT_AUTH__RATE_LIMIT__VIEWER_PER_MINUTE", "0")]),

@@ -34,6 +34,9 @@ pub struct ConnectionConfig {
     /// `false` for a database whose values must never leave the network).
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Budgets of this connection, replacing `[budgets.defaults]` field by field.
+    #[serde(default)]
+    pub budgets: crate::domain::budget::BudgetOverride,
 }
 
 fn default_pool_size() -> u32 {
@@ -55,6 +58,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("allowed_tables", &self.allowed_tables)
             .field("pool_size", &self.pool_size)
             .field("allow_values_in_prompt", &self.allow_values_in_prompt)
+            .field("budgets", &self.budgets)
             .finish()
     }
 }
@@ -148,6 +152,7 @@ mod tests {
             allowed_tables: None,
             pool_size: 5,
             allow_values_in_prompt: None,
+            budgets: Default::default(),
         };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -6,6 +6,8 @@
 //! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
 
 pub mod auth;
+pub mod bounds;
+pub mod budgets;
 pub mod connections;
 pub mod docs;
 pub mod llm;
@@ -21,6 +23,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use auth::AuthConfig;
+pub use budgets::BudgetsConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
@@ -59,6 +62,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// App store URL; default `sqlite://<data_dir>/insight.db`.
     pub database_url: Option<SecretString>,
+    /// Directories SQLite connections created through the API may use;
+    /// empty means `<data_dir>/databases`.
+    pub sqlite_roots: Vec<PathBuf>,
     /// Encrypts stored connection passwords; required in production.
     pub secret_key: Option<SecretString>,
     /// Signs access tokens; required in production.
@@ -84,6 +90,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub backup: BackupConfig,
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
+    /// Resource budgets of queries (`[budgets]`).
+    pub budgets: BudgetsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,8 +103,14 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Allowed CORS origins; empty means same-origin only.
     pub cors_origins: Vec<String>,
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds in-flight requests get to finish once the server stops
+    /// accepting (after the drain).
     pub shutdown_grace_secs: u64,
+    /// Seconds the server keeps serving after SIGTERM with `/health/ready`
+    /// answering 503, so load balancers stop sending traffic before it stops
+    /// accepting. Kubernetes: `terminationGracePeriodSeconds` must exceed
+    /// preStop + `drain_secs` + `shutdown_grace_secs`.
+    pub drain_secs: u64,
     /// Serve `/metrics` and `/metrics/json` on this address only (e.g.
     /// `0.0.0.0:9090`) instead of on the API port.
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -111,6 +125,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             shutdown_grace_secs: 20,
+            drain_secs: 5,
             metrics_addr: None,
         }
     }
@@ -281,6 +296,7 @@ impl Default for Config {
         Self {
             profile: Profile::Dev,
             data_dir: PathBuf::from("./data"),
+            sqlite_roots: Vec::new(),
             database_url: None,
             secret_key: None,
             jwt_secret: None,
@@ -300,6 +316,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             backup: BackupConfig::default(),
             connections: Default::default(),
+            budgets: BudgetsConfig::default(),
         }
     }
 }
@@ -345,10 +362,17 @@ impl Config {
         // are hermetic.
         let env_toml = env_to_toml(env);
         fig = fig.merge(Toml::string(&env_toml));
-        let cfg: Config = fig.extract().map_err(|e| {
+        let mut cfg: Config = fig.extract().map_err(|e| {
             let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
             ConfigError::Problems(problems)
         })?;
+        if let Some((_, host)) = env
+            .iter()
+            .rev()
+            .find(|(k, v)| k == "HOSTNAME" && !v.trim().is_empty())
+        {
+            cfg.jobs.host = host.trim().to_string();
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -361,18 +385,9 @@ impl Config {
                     .into(),
             );
         }
-        if self.query.max_rows == 0 {
-            problems.push("query.max_rows (INSIGHT_QUERY__MAX_ROWS): must be at least 1".into());
-        }
-        if self.query.timeout_secs == 0 {
-            problems.push(
-                "query.timeout_secs (INSIGHT_QUERY__TIMEOUT_SECS): must be at least 1".into(),
-            );
-        }
-        if self.llm.timeout_secs == 0 {
-            problems
-                .push("llm.timeout_secs (INSIGHT_LLM__TIMEOUT_SECS): must be at least 1".into());
-        }
+        // Ranges of every numeric setting (and of each connection's).
+        problems.extend(bounds::problems(self));
+        problems.extend(self.budgets.problems());
         if !(0.0..=1.0).contains(&self.training.reuse_threshold) {
             problems.push("training.reuse_threshold: must be between 0 and 1".into());
         }
@@ -777,5 +792,17 @@ mod tests {
         std::fs::write(&f, "[query]\nmax_rowz = 7\n").unwrap();
         let err = Config::load_from(Some(&f), &[]).unwrap_err().to_string();
         assert!(err.contains("query.max_rowz: unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn the_worker_host_comes_from_hostname_only() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.jobs.host, "local");
+        let c = Config::load_from(None, &env(&[("HOSTNAME", "worker-7")])).unwrap();
+        assert_eq!(c.jobs.host, "worker-7");
+        let err = Config::load_from(None, &env(&[("INSIGHT_JOBS__HOST", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jobs.host"), "{err}");
     }
 }

@@ -41,6 +41,14 @@ pub struct JobsConfig {
     /// Question history older than this is deleted by the daily cleanup job;
     /// 0 keeps history forever.
     pub history_retention_days: u32,
+    /// This machine's name in worker ids: `HOSTNAME` (as container runtimes
+    /// set it), `local` when unset. From the environment only, never the file.
+    #[serde(skip, default = "default_host")]
+    pub host: String,
+}
+
+fn default_host() -> String {
+    "local".to_string()
 }
 
 impl Default for JobsConfig {
@@ -51,6 +59,7 @@ impl Default for JobsConfig {
             max_attempts: 5,
             lease_secs: 60,
             history_retention_days: 0,
+            host: default_host(),
         }
     }
 }
@@ -66,6 +75,10 @@ pub struct BackupConfig {
     pub schedule: Option<String>,
     /// Backups to keep (the oldest are deleted); 0 keeps all.
     pub keep: u32,
+    /// The `pg_dump` to run for a PostgreSQL app store; unset: `pg_dump`
+    /// from `PATH`. Its major version must be at least the server's
+    /// (checked before every backup).
+    pub pg_dump: Option<PathBuf>,
 }
 
 /// What is wrong with the operator settings, one line per setting.
@@ -85,26 +98,7 @@ pub(crate) fn problems(config: &super::Config) -> Vec<String> {
             "retrieval.index (INSIGHT_RETRIEVAL__INDEX): `postgres` keeps embeddings in the app store, so database_url (INSIGHT_DATABASE_URL) must be a postgres:// URL".into(),
         );
     }
-    if config.store.pool_size == 0 {
-        problems.push("store.pool_size (INSIGHT_STORE__POOL_SIZE): must be at least 1".into());
-    }
-    if config.store.acquire_timeout_secs == 0 {
-        problems.push(
-            "store.acquire_timeout_secs (INSIGHT_STORE__ACQUIRE_TIMEOUT_SECS): must be at least 1"
-                .into(),
-        );
-    }
-    if config.jobs.poll_interval_ms < 10 {
-        problems.push(
-            "jobs.poll_interval_ms (INSIGHT_JOBS__POLL_INTERVAL_MS): must be at least 10".into(),
-        );
-    }
-    if config.jobs.max_attempts == 0 {
-        problems.push("jobs.max_attempts (INSIGHT_JOBS__MAX_ATTEMPTS): must be at least 1".into());
-    }
-    if config.jobs.lease_secs < 2 {
-        problems.push("jobs.lease_secs (INSIGHT_JOBS__LEASE_SECS): must be at least 2".into());
-    }
+    // Numeric ranges (pool size, timeouts, lease) are checked in `bounds`.
     if let Some(expr) = &config.backup.schedule {
         if let Err(e) = crate::jobs::cron::Schedule::parse(expr) {
             problems.push(format!("backup.schedule (INSIGHT_BACKUP__SCHEDULE): {e}"));

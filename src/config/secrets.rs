@@ -63,6 +63,15 @@ pub(super) fn production_problems(cfg: &Config) -> Vec<String> {
             }
         }
     }
+    // One secret for both jobs: a leaked signing key would also decrypt the
+    // stored connection passwords (and the reverse).
+    if let (Some(k), Some(j)) = (&cfg.secret_key, &cfg.jwt_secret) {
+        if k.expose_secret() == j.expose_secret() {
+            out.push(
+                "secret_key (INSIGHT_SECRET_KEY) and jwt_secret (INSIGHT_JWT_SECRET): must differ in production".into(),
+            );
+        }
+    }
     out
 }
 
@@ -143,6 +152,24 @@ fn write_secrets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_refuses_one_value_for_both_secrets() {
+        let same = "k7Qw9zX2mP4vN8rT1yB6cH3jL5sD0fGa";
+        let env: Vec<(String, String)> = [
+            ("INSIGHT_PROFILE", "production"),
+            ("INSIGHT_SECRET_KEY", same),
+            ("INSIGHT_JWT_SECRET", same),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let err = Config::load_from(None, &env).unwrap_err().to_string();
+        assert!(err.contains("must differ"), "{err}");
+        // Dev keeps working with whatever it is given.
+        let dev: Vec<(String, String)> = env[1..].to_vec();
+        assert!(Config::load_from(None, &dev).is_ok());
+    }
 
     #[test]
     fn dev_secrets_are_generated_once_and_reused() {

@@ -7,12 +7,15 @@
 //! read-only session with a timeout and a row cap (defense in depth).
 //! Connectors never import axum and never touch the app store.
 
+pub mod budget;
 pub mod demo;
+pub mod explain;
 pub mod mysql;
 pub mod postgres;
 pub mod registry;
 pub mod schema;
 pub mod sqlite;
+pub mod sqlite_paths;
 
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use serde::Serialize;
 use crate::domain::Dialect;
 use crate::engine::sql::ValidatedSql;
 
+pub use budget::{Budget, BudgetOverride, Caller, RoleBudgets};
 pub use registry::{ConnectionHandle, ConnectorRegistry};
 pub use schema::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 
@@ -38,6 +42,18 @@ pub enum ConnectorError {
     Execution(String),
     #[error("configuration error: {0}")]
     Config(String),
+    /// A byte budget (per value or per result) was exceeded while rows streamed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The work budget (SQLite steps, `EXPLAIN` estimate) was exceeded.
+    #[error("{0}")]
+    TooExpensive(String),
+    /// No slot for this caller on the connection within the bounded wait.
+    #[error("{reason}")]
+    Busy {
+        retry_after: Duration,
+        reason: String,
+    },
 }
 
 /// Limits applied to one execution.
@@ -46,6 +62,28 @@ pub struct ExecLimits {
     pub timeout: Duration,
     /// Rows returned at most; one more is fetched to detect truncation.
     pub max_rows: u64,
+    /// Byte and work budgets (see [`budget`]).
+    pub budget: Budget,
+}
+
+impl ExecLimits {
+    /// `timeout` and `max_rows` with the default budgets.
+    pub fn new(timeout: Duration, max_rows: u64) -> Self {
+        Self {
+            timeout,
+            max_rows,
+            budget: Budget::default(),
+        }
+    }
+
+    /// When the statement must be done: now + timeout, never overflowing
+    /// (an `Instant` plus a huge duration would panic).
+    pub fn deadline(&self) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        now.checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(3600)))
+            .unwrap_or(now)
+    }
 }
 
 /// Name and type of a result column. `type` is the database's declared type
@@ -82,6 +120,11 @@ pub trait Connector: Send + Sync {
 
     /// A cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), ConnectorError>;
+
+    /// Connections in this connector's pool: the slots [`budget::Admission`] shares out.
+    fn slots(&self) -> u32 {
+        4
+    }
 }
 
 /// Stands in for a connection that could not be opened at startup, so the

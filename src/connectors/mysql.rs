@@ -32,6 +32,7 @@ use sqlx::mysql::{
 };
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
+use super::budget::ResultMeter;
 use super::{
     ColumnInfo, Connector, ConnectorError, ExecLimits, ForeignKey, ResultColumn, ResultSet,
     SchemaInfo, TableInfo,
@@ -136,7 +137,9 @@ impl MySqlConnector {
             .execute(&mut *conn)
             .await
             .map_err(err)?;
+        super::explain::mysql(conn, sql, &limits.budget).await?;
         let cap = usize::try_from(limits.max_rows).unwrap_or(usize::MAX);
+        let mut meter = ResultMeter::new(&limits.budget);
         let mut stream = sqlx::query(AssertSqlSafe(sql.to_string()))
             .persistent(false)
             .fetch(&mut *conn);
@@ -158,13 +161,15 @@ impl MySqlConnector {
                 truncated = true;
                 break;
             }
-            rows.push(
-                types
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ty)| cell(&row, i, ty))
-                    .collect::<Vec<_>>(),
-            );
+            let mut values = Vec::with_capacity(types.len());
+            for (i, ty) in types.iter().enumerate() {
+                // The raw size first, so a huge value is refused before it
+                // is converted (copied) at all.
+                let len = row.try_get_unchecked::<&[u8], _>(i).map_or(0, <[u8]>::len);
+                meter.cell(len)?;
+                values.push(cell(&row, i, ty));
+            }
+            rows.push(values);
         }
         Ok(ResultSet {
             columns,
@@ -519,7 +524,8 @@ impl Connector for MySqlConnector {
         let mut conn = self.pool.acquire().await.map_err(|e| exec_err(e, None))?;
         // The only way in is a `ValidatedSql`: the validator is the audit.
         let run = self.run(&mut conn, sql.sql(), limits);
-        let result = match tokio::time::timeout(limits.timeout + CLIENT_BACKSTOP, run).await {
+        let backstop = limits.timeout.saturating_add(CLIENT_BACKSTOP);
+        let result = match tokio::time::timeout(backstop, run).await {
             Ok(r) => r,
             Err(_) => {
                 // The round trip itself hung: the session's state is unknown.
@@ -539,6 +545,10 @@ impl Connector for MySqlConnector {
             conn.close_on_drop();
         }
         result
+    }
+
+    fn slots(&self) -> u32 {
+        self.pool.options().get_max_connections()
     }
 
     async fn ping(&self) -> Result<(), ConnectorError> {

@@ -3,8 +3,10 @@
 //! Defense in depth on top of the validator: every session starts with
 //! `default_transaction_read_only = on`, every execution runs inside
 //! `BEGIN READ ONLY … ROLLBACK` with `SET LOCAL statement_timeout`, and a
-//! client-side timeout backstops the server's. Rows are fetched as a stream and
-//! never materialised beyond the row cap.
+//! client-side timeout backstops the server's. Before the statement runs, its
+//! `EXPLAIN` estimate is checked against the work budget
+//! ([`super::explain`]). Rows are fetched as a stream and never materialised
+//! beyond the row cap or the byte caps ([`super::budget::ResultMeter`]).
 //!
 //! Values arrive in PostgreSQL's binary format and are converted to JSON here,
 //! by type OID (or kind, for enums, domains and arrays), so no value loses
@@ -33,6 +35,7 @@ use sqlx::postgres::{
 };
 use sqlx::{AssertSqlSafe, Column, Postgres, Row, TypeInfo, ValueRef};
 
+use super::budget::ResultMeter;
 use super::{
     ColumnInfo, Connector, ConnectorError, ExecLimits, ForeignKey, ResultColumn, ResultSet,
     SchemaInfo, TableInfo,
@@ -682,7 +685,14 @@ struct Fetched {
     truncated: bool,
 }
 
-async fn fetch(conn: &mut PgConnection, sql: &str, cap: usize) -> Result<Fetched, sqlx::Error> {
+async fn fetch(
+    conn: &mut PgConnection,
+    sql: &str,
+    cap: usize,
+    limits: ExecLimits,
+) -> Result<Fetched, ConnectorError> {
+    let err = |e| exec_err(e, Some(limits.timeout));
+    let mut meter = ResultMeter::new(&limits.budget);
     // A named (cached) statement: when the result has user-defined types
     // (enums, domains), sqlx looks them up with queries of its own, which
     // would replace an unnamed statement before it runs.
@@ -694,7 +704,7 @@ async fn fetch(conn: &mut PgConnection, sql: &str, cap: usize) -> Result<Fetched
         rows: Vec::new(),
         truncated: false,
     };
-    while let Some(row) = stream.try_next().await? {
+    while let Some(row) = stream.try_next().await.map_err(err)? {
         if out.columns.is_empty() {
             out.columns = row
                 .columns()
@@ -710,8 +720,14 @@ async fn fetch(conn: &mut PgConnection, sql: &str, cap: usize) -> Result<Fetched
             .columns
             .iter()
             .enumerate()
-            .map(|(i, (_, ty))| cell(&row, i, ty))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(i, (_, ty))| {
+                // The raw size first, so a huge value is refused before it
+                // is converted (copied) at all.
+                let raw = row.try_get_raw(i).map_err(err)?;
+                meter.cell(raw.as_bytes().map_or(0, <[u8]>::len))?;
+                cell(&row, i, ty).map_err(err)
+            })
+            .collect::<Result<Vec<_>, ConnectorError>>()?;
         out.rows.push(values);
     }
     Ok(out)
@@ -757,8 +773,9 @@ async fn run_in_transaction(
     .execute(&mut *conn)
     .await
     .map_err(err)?;
+    super::explain::postgres(conn, sql, &limits.budget).await?;
     let cap = usize::try_from(limits.max_rows).unwrap_or(usize::MAX);
-    let first = fetch(conn, sql, cap).await.map_err(err)?;
+    let first = fetch(conn, sql, cap, limits).await?;
     let mut columns: Vec<ResultColumn> = first
         .columns
         .iter()
@@ -788,9 +805,10 @@ async fn run_in_transaction(
                 timeout_ms(remaining)
             )))
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(err)?;
             let wrapped = text_cast_wrapper(sql, columns.len(), &opaque);
-            fetch(conn, &wrapped, cap).await
+            fetch(conn, &wrapped, cap, limits).await
         };
         if let Ok(second) = again.await {
             if second.columns.len() == columns.len() {
@@ -923,7 +941,8 @@ impl Connector for PostgresConnector {
             self.pool.acquire().await.map_err(|e| exec_err(e, None))?;
         // The only way in is a `ValidatedSql`: the validator is the audit.
         let run = run_in_transaction(&mut conn, sql.sql(), limits);
-        let result = match tokio::time::timeout(limits.timeout + CLIENT_BACKSTOP, run).await {
+        let backstop = limits.timeout.saturating_add(CLIENT_BACKSTOP);
+        let result = match tokio::time::timeout(backstop, run).await {
             Ok(r) => r,
             Err(_) => {
                 // The round trip itself hung: the session's state is unknown.
@@ -935,6 +954,10 @@ impl Connector for PostgresConnector {
             conn.close_on_drop();
         }
         result
+    }
+
+    fn slots(&self) -> u32 {
+        self.pool.options().get_max_connections()
     }
 
     async fn ping(&self) -> Result<(), ConnectorError> {

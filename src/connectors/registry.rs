@@ -1,13 +1,16 @@
 //! The set of target connections the service knows, each with its connector,
-//! its current schema (refreshed by introspection) and its SQL policy.
+//! its current schema (refreshed by introspection), its SQL policy and its
+//! budgets; [`ConnectionHandle::execute`] is the one way a query reaches a
+//! connector, past admission (see [`super::budget`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{Connector, ConnectorError, ExecLimits, SchemaInfo};
+use super::budget::{Admission, Caller, RoleBudgets};
+use super::{Connector, ConnectorError, ExecLimits, ResultSet, SchemaInfo};
 use crate::domain::{ConnectionId, Dialect};
-use crate::engine::sql::SqlPolicy;
+use crate::engine::sql::{SqlPolicy, ValidatedSql};
 
 /// Narrowed schemas kept per connection (distinct allowlists in use).
 const MAX_NARROWED: usize = 16;
@@ -28,6 +31,10 @@ pub struct ConnectionHandle {
     pub allowed_tables: Option<Vec<String>>,
     /// Overrides `llm.allow_values_in_prompt` for this connection.
     pub allow_values_in_prompt: Option<bool>,
+    /// Per-role tightening of `limits.budget` (`[budgets.roles.*]`).
+    pub role_budgets: RoleBudgets,
+    /// Per-user caps and the bounded wait for one of the pool's slots.
+    admission: Admission,
     schema: RwLock<Arc<SchemaInfo>>,
     /// Schemas narrowed to an allowlist, built from the current schema (the
     /// `Arc` they came from) and kept so that prompt preparation, cached
@@ -48,11 +55,13 @@ impl ConnectionHandle {
         Self {
             id,
             dialect: connector.dialect(),
+            admission: Admission::new(connector.slots()),
             description,
             connector,
             limits,
             allowed_tables,
             allow_values_in_prompt: None,
+            role_budgets: RoleBudgets::default(),
             schema: RwLock::new(Arc::new(SchemaInfo::default())),
             narrowed: Default::default(),
             schema_version: Default::default(),
@@ -109,6 +118,21 @@ impl ConnectionHandle {
         Ok((fresh, changed))
     }
 
+    /// Run a validated query for `caller`: the connection's limits tightened
+    /// by the caller's role, after admission (per-user cap, bounded wait).
+    pub async fn execute(
+        &self,
+        sql: &ValidatedSql,
+        caller: Caller<'_>,
+    ) -> Result<ResultSet, ConnectorError> {
+        let mut limits = self.limits;
+        if let Some(o) = caller.role.and_then(|r| self.role_budgets.get(r)) {
+            limits.budget = limits.budget.narrowed_by(o);
+        }
+        let _permit = self.admission.enter(caller, &limits.budget).await?;
+        self.connector.execute(sql, limits).await
+    }
+
     /// The validator policy for this connection.
     pub fn policy(&self) -> SqlPolicy {
         SqlPolicy {
@@ -163,6 +187,10 @@ impl ConnectorRegistry {
     }
 }
 
+/// Longest statement timeout any setting can ask for (settings are refused
+/// above it; this clamp keeps stored values from older releases safe too).
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+
 /// Default execution limits from the global config, narrowed per connection.
 pub fn limits(
     global_max_rows: u64,
@@ -170,8 +198,12 @@ pub fn limits(
     max_rows: Option<u64>,
     timeout_secs: Option<u64>,
 ) -> ExecLimits {
-    ExecLimits {
-        max_rows: max_rows.map_or(global_max_rows, |m| m.clamp(1, global_max_rows)),
-        timeout: Duration::from_secs(timeout_secs.unwrap_or(global_timeout_secs).max(1)),
-    }
+    ExecLimits::new(
+        Duration::from_secs(
+            timeout_secs
+                .unwrap_or(global_timeout_secs)
+                .clamp(1, MAX_TIMEOUT_SECS),
+        ),
+        max_rows.map_or(global_max_rows, |m| m.clamp(1, global_max_rows.max(1))),
+    )
 }

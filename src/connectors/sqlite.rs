@@ -2,12 +2,24 @@
 //!
 //! Defense in depth on top of the validator: the file is opened read-only
 //! (`SQLITE_OPEN_READONLY`) with `PRAGMA query_only = ON`, every execution is
-//! interrupted by a progress handler once its deadline passes, and rows are
-//! fetched as a stream so a result is never materialised beyond the row cap.
+//! interrupted by a progress handler once its deadline passes or its step
+//! budget is spent, and rows are fetched as a stream so a result is never
+//! materialised beyond the row cap or the byte caps (each value's size is
+//! checked before it is copied out of SQLite).
+//!
+//! SQLite's own length limit (`sqlite3_limit`) is not reachable through sqlx
+//! without `unsafe`, so it is set when the bundled SQLite is compiled
+//! (`SQLITE_MAX_LENGTH`, 32 MiB, in `.cargo/config.toml`): one huge
+//! `printf`, which no progress handler can interrupt, fails inside SQLite
+//! with "string or blob too big" (answered `result_too_large`).
+//! `PRAGMA hard_heap_limit` is not used: it is process-wide, and when it
+//! makes sqlx's copy of a large value fail, sqlx's worker thread panics.
 //! Introspection builds its own catalog queries from quoted identifiers; user
 //! and generated SQL reaches SQLite only as a [`ValidatedSql`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -16,6 +28,7 @@ use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
+use super::budget::{PROGRESS_OPS, ResultMeter};
 use super::{
     ColumnInfo, Connector, ConnectorError, ExecLimits, ForeignKey, ResultColumn, ResultSet,
     SchemaInfo, TableInfo,
@@ -185,16 +198,22 @@ fn exec_err(e: sqlx::Error) -> ConnectorError {
     }
 }
 
-/// Convert one SQLite value to JSON by its storage class.
+/// Convert one SQLite value to JSON by its storage class, counting its size
+/// on `meter` before anything is copied.
 fn value_to_json(
     row: &SqliteRow,
     i: usize,
+    meter: &mut ResultMeter,
 ) -> Result<(serde_json::Value, &'static str), ConnectorError> {
     let raw = row.try_get_raw(i).map_err(exec_err)?;
     if raw.is_null() {
+        meter.cell(4)?;
         return Ok((serde_json::Value::Null, "NULL"));
     }
     let class = raw.type_info().name().to_ascii_uppercase();
+    if matches!(class.as_str(), "INTEGER" | "REAL") {
+        meter.cell(8)?;
+    }
     Ok(match class.as_str() {
         "INTEGER" => (
             serde_json::Value::from(row.try_get::<i64, _>(i).map_err(exec_err)?),
@@ -210,16 +229,70 @@ fn value_to_json(
             )
         }
         "BLOB" => {
-            let b: Vec<u8> = row.try_get(i).map_err(exec_err)?;
+            let b: &[u8] = row.try_get(i).map_err(exec_err)?;
+            meter.cell(b.len().div_ceil(3).saturating_mul(4).saturating_add(2))?;
             (
                 serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
                 "BLOB",
             )
         }
-        _ => (
-            serde_json::Value::String(row.try_get::<String, _>(i).map_err(exec_err)?),
-            "TEXT",
-        ),
+        _ => {
+            let t: &str = row.try_get(i).map_err(exec_err)?;
+            meter.cell(t.len().saturating_add(2))?;
+            (serde_json::Value::String(t.to_string()), "TEXT")
+        }
+    })
+}
+
+/// Fetch the rows of `sql` as a stream, stopping at the row cap and
+/// refusing a value or a result over its byte cap.
+async fn stream_rows(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &ValidatedSql,
+    limits: ExecLimits,
+) -> Result<ResultSet, ConnectorError> {
+    let cap = usize::try_from(limits.max_rows).unwrap_or(usize::MAX);
+    let mut meter = ResultMeter::new(&limits.budget);
+    // The only way in is a `ValidatedSql`: the validator is the audit.
+    let mut stream = sqlx::query(AssertSqlSafe(sql.sql().to_string()))
+        .persistent(false)
+        .fetch(&mut *conn);
+    let mut columns: Vec<ResultColumn> = Vec::new();
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    while let Some(row) = stream.try_next().await.map_err(exec_err)? {
+        if columns.is_empty() {
+            for c in row.columns() {
+                let t = c.type_info().name().to_string();
+                columns.push(ResultColumn {
+                    name: c.name().to_string(),
+                    data_type: if t == "NULL" { String::new() } else { t },
+                });
+            }
+        }
+        if rows.len() == cap {
+            truncated = true;
+            break;
+        }
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter_mut().enumerate() {
+            let (v, class) = value_to_json(&row, i, &mut meter)?;
+            if column.data_type.is_empty() && class != "NULL" {
+                column.data_type = class.to_string();
+            }
+            values.push(v);
+        }
+        rows.push(values);
+    }
+    for c in columns.iter_mut() {
+        if c.data_type.is_empty() {
+            c.data_type = "NULL".into();
+        }
+    }
+    Ok(ResultSet {
+        columns,
+        rows,
+        truncated,
     })
 }
 
@@ -250,70 +323,54 @@ impl Connector for SqliteConnector {
         limits: ExecLimits,
     ) -> Result<ResultSet, ConnectorError> {
         let mut conn = self.pool.acquire().await.map_err(exec_err)?;
-        let deadline = Instant::now() + limits.timeout;
+        let deadline = limits.deadline();
+        let over_budget = Arc::new(AtomicBool::new(false));
         {
-            // SQLite calls the handler every N VM steps; returning false
-            // interrupts the statement, which frees the worker thread too
-            // (a dropped future alone would leave the query running).
+            // SQLite calls the handler every PROGRESS_OPS VM steps; returning
+            // false interrupts the statement, which frees the worker thread
+            // too (a dropped future alone would leave the query running).
+            // The step budget stops a runaway statement long before the
+            // deadline, so it does not hold a pool slot for the whole timeout.
+            let max_calls = (limits.budget.max_steps / PROGRESS_OPS).max(1);
+            let calls = AtomicU64::new(0);
+            let over = over_budget.clone();
             let mut handle = conn.lock_handle().await.map_err(exec_err)?;
-            handle.set_progress_handler(1000, move || Instant::now() < deadline);
+            handle.set_progress_handler(PROGRESS_OPS as i32, move || {
+                if calls.fetch_add(1, Ordering::Relaxed) >= max_calls {
+                    over.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                Instant::now() < deadline
+            });
         }
-        let cap = limits.max_rows as usize;
-        let run = async {
-            let mut stream = // The only way in is a `ValidatedSql`: the validator is the audit.
-            sqlx::query(AssertSqlSafe(sql.sql().to_string())).persistent(false).fetch(&mut *conn);
-            let mut columns: Vec<ResultColumn> = Vec::new();
-            let mut declared: Vec<String> = Vec::new();
-            let mut rows = Vec::new();
-            let mut truncated = false;
-            while let Some(row) = stream.try_next().await.map_err(exec_err)? {
-                if columns.is_empty() {
-                    for c in row.columns() {
-                        let t = c.type_info().name().to_string();
-                        declared.push(t.clone());
-                        columns.push(ResultColumn {
-                            name: c.name().to_string(),
-                            data_type: if t == "NULL" { String::new() } else { t },
-                        });
-                    }
-                }
-                if rows.len() == cap {
-                    truncated = true;
-                    break;
-                }
-                let mut values = Vec::with_capacity(columns.len());
-                for (i, column) in columns.iter_mut().enumerate() {
-                    let (v, class) = value_to_json(&row, i)?;
-                    if column.data_type.is_empty() && class != "NULL" {
-                        column.data_type = class.to_string();
-                    }
-                    values.push(v);
-                }
-                rows.push(values);
-            }
-            for c in columns.iter_mut() {
-                if c.data_type.is_empty() {
-                    c.data_type = "NULL".into();
-                }
-            }
-            Ok::<_, ConnectorError>(ResultSet {
-                columns,
-                rows,
-                truncated,
-            })
-        };
+        let run = stream_rows(&mut conn, sql, limits);
         // The outer timeout is a backstop; the progress handler normally fires first.
-        let result =
-            match tokio::time::timeout(limits.timeout + Duration::from_millis(500), run).await {
-                Ok(Ok(rs)) => Ok(rs),
-                Ok(Err(ConnectorError::Execution(msg)))
-                    if Instant::now() >= deadline && msg.contains("interrupt") =>
-                {
+        let backstop = limits.timeout.saturating_add(Duration::from_millis(500));
+        let result = match tokio::time::timeout(backstop, run).await {
+            Ok(Ok(rs)) => Ok(rs),
+            Ok(Err(ConnectorError::Execution(msg))) if msg.contains("interrupt") => {
+                if over_budget.load(Ordering::Relaxed) {
+                    Err(ConnectorError::TooExpensive(format!(
+                        "the query needed more than its work budget ({} SQLite steps) and was stopped; narrow it down",
+                        limits.budget.max_steps
+                    )))
+                } else if Instant::now() >= deadline {
                     Err(ConnectorError::Timeout(limits.timeout))
+                } else {
+                    Err(ConnectorError::Execution(msg))
                 }
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(ConnectorError::Timeout(limits.timeout)),
-            };
+            }
+            Ok(Err(ConnectorError::Execution(msg)))
+                if msg.contains("too big") || msg.contains("out of memory") =>
+            {
+                Err(ConnectorError::TooLarge(
+                    "the query needed more memory than the database may use; select less data"
+                        .into(),
+                ))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ConnectorError::Timeout(limits.timeout)),
+        };
         if let Ok(mut handle) = conn.lock_handle().await {
             handle.remove_progress_handler();
         }
@@ -363,10 +420,7 @@ mod tests {
     }
 
     fn limits(max_rows: u64, ms: u64) -> ExecLimits {
-        ExecLimits {
-            max_rows,
-            timeout: Duration::from_millis(ms),
-        }
+        ExecLimits::new(Duration::from_millis(ms), max_rows)
     }
 
     #[tokio::test]

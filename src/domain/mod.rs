@@ -3,6 +3,8 @@
 //! the rest of the code can trust them. This module depends on nothing else in
 //! the crate and must never import axum, sqlx or an HTTP client.
 
+pub mod budget;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -112,6 +112,17 @@ pub fn narrow_context(
         .retain(|h| sight.allowed.contains(&h.table.to_lowercase()));
 }
 
+/// Introspected DDL `text` as a caller under `policy` may see it: re-rendered
+/// from the narrowed schema, so foreign keys to tables outside the grant are
+/// gone. `None`: not introspected DDL, or the caller has no allowlist.
+pub fn caller_ddl(full: &SchemaInfo, policy: &SqlPolicy, text: &str) -> Option<String> {
+    let allowed = policy.allowed_tables.as_ref()?;
+    let table = introspected(full, text.trim())?;
+    full.narrowed_to(allowed)
+        .table(&table.name)
+        .map(TableInfo::to_ddl)
+}
+
 /// The table whose introspected DDL `text` is (looked up by the name it
 /// creates, so a request renders one table's DDL, not the whole schema's).
 fn introspected<'s>(full: &'s SchemaInfo, text: &str) -> Option<&'s TableInfo> {

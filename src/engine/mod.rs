@@ -1,12 +1,14 @@
 //! The question pipeline: retrieve context, generate SQL, validate it, run it,
 //! record the answer. [`pipeline`] orchestrates; the submodules are the steps.
-//! Nothing in `engine` imports axum: the API and the CLI both call
-//! [`pipeline::Pipeline`].
+//! Nothing in `engine` imports axum: the API and the CLI both call methods of
+//! [`pipeline::Engine`] (`ask_with`, `generate`, …).
 
 pub mod chart;
 pub mod conversation;
 pub mod extras;
+pub mod gate;
 pub mod grant;
+pub mod history;
 pub mod llm;
 pub mod maintenance;
 pub mod pipeline;

@@ -29,6 +29,7 @@ use crate::connectors::{
 use crate::domain::{Assumption, Confidence, ConnectionId, Question, TrainingKind, Trust};
 use crate::engine::conversation;
 use crate::engine::extras::{self, AnswerWarning, ResultView};
+use crate::engine::gate::{Caller, GatedSql};
 use crate::engine::llm::{
     ContextItem, FailedAttempt, Generation, GenerationOutcome, GenerationRequest, LlmError,
     LlmProvider, RetrievedContext, TextCompletion, TextRequest, TokenUsage,
@@ -109,27 +110,20 @@ pub struct RequestContext {
     /// The caller's table allowlist on the connection (from their grant),
     /// lower-case; narrows the connection's own policy. `None`: no narrowing.
     pub allowed_tables: Option<Vec<String>>,
+    /// The authenticated caller (role and every grant), which the gate
+    /// ([`crate::engine::gate`]) applies to all SQL it checks. `None`: a
+    /// trusted internal caller (CLI, jobs), limited by the connection only.
+    pub caller: Option<Caller>,
 }
 
 impl RequestContext {
-    /// The connection's validator policy narrowed by the caller's allowlist.
-    pub fn policy(&self, conn: &ConnectionHandle) -> sql::SqlPolicy {
-        let mut policy = conn.policy();
-        if let Some(mine) = &self.allowed_tables {
-            let mine: std::collections::BTreeSet<String> =
-                mine.iter().map(|t| t.to_lowercase()).collect();
-            policy.allowed_tables = Some(match policy.allowed_tables.take() {
-                Some(theirs) => theirs.intersection(&mine).cloned().collect(),
-                None => mine,
-            });
+    /// Who runs a query, for admission and budgets (`connectors::budget`):
+    /// the user and their role's name (`None`: the service itself).
+    pub fn budget_caller(&self) -> crate::connectors::Caller<'_> {
+        crate::connectors::Caller {
+            user_id: self.user_id.as_deref(),
+            role: self.role().map(crate::auth::Role::as_str),
         }
-        policy
-    }
-
-    /// The connection's schema as this caller may see it: narrowed to their
-    /// allowlist (see [`crate::engine::grant`]).
-    pub fn schema(&self, conn: &ConnectionHandle) -> Arc<crate::connectors::SchemaInfo> {
-        conn.schema_for(self.policy(conn).allowed_tables.as_ref())
     }
 }
 
@@ -657,8 +651,15 @@ impl Engine {
     async fn run(
         &self,
         conn: &ConnectionHandle,
-        sql: &ValidatedSql,
+        sql: &GatedSql,
+        rc: &RequestContext,
     ) -> Result<ResultSet, ConnectorError> {
+        if sql.connection() != conn.id.as_str() {
+            return Err(ConnectorError::Config(
+                "SQL gated for another connection".into(),
+            ));
+        }
+        let sql = sql.validated();
         let ttl = self.settings().result_cache_ttl;
         let key = (!ttl.is_zero()).then(|| {
             crate::cache::cache_key(&[
@@ -679,7 +680,7 @@ impl Engine {
             }
         }
         let t = Instant::now();
-        let result = conn.connector.execute(sql, conn.limits).await;
+        let result = conn.execute(sql, rc.budget_caller()).await;
         if let (Some(key), Ok(rs)) = (&key, &result) {
             if let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await {
                 tracing::debug!(error = %e, "result not cached");
@@ -692,26 +693,13 @@ impl Engine {
             }
             Err(ConnectorError::Timeout(_)) => (None, Some("timeout")),
             Err(ConnectorError::Unavailable(_)) => (None, Some("unavailable")),
+            Err(ConnectorError::Execution(m)) => {
+                crate::engine::gate::log_db_error(m);
+                (None, Some("execution"))
+            }
             Err(_) => (None, Some("execution")),
         };
         metrics::sql_execution(conn.id.as_str(), t.elapsed(), rows, err);
-        result
-    }
-
-    /// Validate, counting rejections by code.
-    #[instrument(name = "sql.validate", skip_all, fields(connection.id = %conn.id, sql.reject_code))]
-    fn check(
-        &self,
-        conn: &ConnectionHandle,
-        schema: &crate::connectors::SchemaInfo,
-        sql_text: &str,
-        policy: &sql::SqlPolicy,
-    ) -> Result<ValidatedSql, ValidationError> {
-        let result = sql::validate(sql_text, conn.dialect, schema, policy);
-        if let Err(e) = &result {
-            tracing::Span::current().record("sql.reject_code", e.code.as_str());
-            metrics::sql_rejected(e.code.as_str());
-        }
         result
     }
 
@@ -1007,7 +995,14 @@ impl Engine {
                 metrics::ask(status.as_str());
                 record.status = status;
                 record.error_code = Some(code);
-                record.error_message = Some(error.to_string());
+                // The history shows what the caller was shown: database
+                // text can quote data, so it never goes in.
+                record.error_message = Some(match &error {
+                    PipelineError::Connector(ConnectorError::Execution(m)) => {
+                        crate::engine::gate::public_db_error(m)
+                    }
+                    other => other.to_string(),
+                });
                 match self.store.insert_query(&record).await {
                     Ok(_) => Err(AskFailure {
                         query_id: Some(query_id),
@@ -1034,8 +1029,7 @@ impl Engine {
         sink: Sink<'_>,
         record: &mut NewQuery,
         timings: &mut Timings,
-    ) -> Result<(ValidatedSql, ResultSet, Vec<Source>, Option<String>, bool), PipelineError> {
-        let schema = conn.schema();
+    ) -> Result<(GatedSql, ResultSet, Vec<Source>, Option<String>, bool), PipelineError> {
         let policy = rc.policy(conn);
         let key = self.cache_key(conn, question, &policy).await?;
 
@@ -1075,12 +1069,12 @@ impl Engine {
                         },
                     )
                     .await;
-                    if let Ok(validated) = sql::validate(&hit.sql, conn.dialect, &schema, &policy) {
+                    if let Ok(validated) = self.gate(rc, conn, &hit.sql) {
                         record.tables = validated.tables().to_vec();
                         record.sql = Some(validated.sql().to_string());
-                        emit(sink, validation_event(&validated)).await;
+                        emit(sink, validation_event(validated.validated())).await;
                         let t = Instant::now();
-                        let rs = self.run(conn, &validated).await?;
+                        let rs = self.run(conn, &validated, rc).await?;
                         timings.execution = ms(t.elapsed());
                         emit(sink, rows_event(&rs)).await;
                         return Ok((validated, rs, sources, hit.strategy, true));
@@ -1138,7 +1132,7 @@ impl Engine {
             .await;
 
             let t = Instant::now();
-            let validated = self.check(conn, &schema, &sql_text, &policy);
+            let validated = self.gate(rc, conn, &sql_text);
             timings.validation += ms(t.elapsed());
             let validated = match validated {
                 Ok(v) => v,
@@ -1163,10 +1157,10 @@ impl Engine {
             };
             record.sql = Some(validated.sql().to_string());
             record.tables = validated.tables().to_vec();
-            emit(sink, validation_event(&validated)).await;
+            emit(sink, validation_event(validated.validated())).await;
 
             let t = Instant::now();
-            let result = self.run(conn, &validated).await;
+            let result = self.run(conn, &validated, rc).await;
             timings.execution += ms(t.elapsed());
             match result {
                 Ok(rs) => {
@@ -1213,7 +1207,6 @@ impl Engine {
     ) -> Result<GeneratedSql, PipelineError> {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
-        let schema = conn.schema();
         let context = self.retrieve(&conn, question.as_str(), rc).await?;
         let sources = Self::sources(&context);
         let mut req = self.generation_request(question, &conn, context, rc);
@@ -1230,7 +1223,7 @@ impl Engine {
                 }
                 GenerationOutcome::Sql { sql } => sql,
             };
-            match self.check(&conn, &schema, &sql_text, &rc.policy(&conn)) {
+            match self.gate(rc, &conn, &sql_text) {
                 Ok(v) => {
                     return Ok(GeneratedSql {
                         question: question.to_string(),
@@ -1270,15 +1263,17 @@ impl Engine {
         last.ok_or_else(|| PipelineError::Unanswerable("no SQL was generated".into()))
     }
 
-    /// Validate arbitrary SQL against a connection's schema and policy.
-    pub fn validate(
+    /// Validate arbitrary SQL for the caller (their grant narrows the
+    /// connection's policy): the report of `POST /sql/validate`.
+    pub async fn validate(
         &self,
+        rc: &RequestContext,
         sql_text: &str,
         connection: Option<&ConnectionId>,
     ) -> Result<ValidationReport, PipelineError> {
         let conn = self.connection(connection)?;
         Ok(
-            match sql::validate(sql_text, conn.dialect, &conn.schema(), &conn.policy()) {
+            match self.gate_audited(rc, &conn, sql_text, "validate").await {
                 Ok(v) => ValidationReport {
                     valid: true,
                     sql: v.sql().to_string(),
@@ -1295,19 +1290,41 @@ impl Engine {
         )
     }
 
-    /// Validate, then run SQL given by hand (or re-run a stored query's SQL).
+    /// Gate, then run SQL a person gave (or a stored query's SQL, see
+    /// [`Engine::stored_sql`]) for the caller.
     #[instrument(skip_all, fields(connection.id))]
     pub async fn execute(
         &self,
+        rc: &RequestContext,
         sql_text: &str,
         connection: Option<&ConnectionId>,
-    ) -> Result<(ValidatedSql, ResultSet, u64), PipelineError> {
+    ) -> Result<(GatedSql, ResultSet, u64), PipelineError> {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
-        let validated = self.check(&conn, &conn.schema(), sql_text, &conn.policy())?;
+        let gated = self.gate_audited(rc, &conn, sql_text, "execute").await?;
         let t = Instant::now();
-        let rs = self.run(&conn, &validated).await?;
-        Ok((validated, rs, ms(t.elapsed())))
+        let rs = self.run(&conn, &gated, rc).await?;
+        Ok((gated, rs, ms(t.elapsed())))
+    }
+
+    /// The SQL and connection of stored query `id` for a re-run, if the
+    /// caller may see that query (otherwise `NotFound`, as if it did not
+    /// exist); it still goes through the gate when it runs.
+    pub async fn stored_sql(
+        &self,
+        rc: &RequestContext,
+        id: &str,
+    ) -> Result<(String, ConnectionId), PipelineError> {
+        let q = self.store.get_query(id).await?;
+        if !self.may_see_query(rc, &q) {
+            return Err(PipelineError::Store(StoreError::NotFound));
+        }
+        let sql = q
+            .sql
+            .ok_or_else(|| PipelineError::BadInput("this query has no SQL to run".into()))?;
+        let conn = ConnectionId::parse(&q.connection)
+            .map_err(|_| PipelineError::UnknownConnection(q.connection.clone()))?;
+        Ok((sql, conn))
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::pipeline::{Engine, PipelineError, RequestContext};
+use crate::auth::roles::Action;
 use crate::config::FeedbackMode;
 use crate::connectors::ConnectionHandle;
 use crate::domain::{ConnectionId, TrainingKind};
@@ -16,8 +17,8 @@ use crate::engine::retrieval::IndexEntry;
 use crate::engine::{grant, sql};
 use crate::store::training::TrainingFilter;
 use crate::store::{
-    FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, Page, QueryStatus, TrainingItem,
-    TrainingSource, TrainingStatus,
+    FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, Page, QueryStatus, StoreError,
+    TrainingItem, TrainingSource, TrainingStatus,
 };
 
 /// A training item as submitted through the API or the CLI.
@@ -116,8 +117,10 @@ impl Engine {
             )));
         }
         let sql_text = match (input.kind, input.sql.as_deref().map(str::trim)) {
+            // The caller's grant, not the connection's policy: an analyst
+            // limited to some tables cannot teach SQL over the others.
             (TrainingKind::QuestionSql, Some(s)) if !s.is_empty() => {
-                let v = sql::validate(s, conn.dialect, &conn.schema(), &conn.policy())?;
+                let v = self.gate_audited(rc, &conn, s, "training").await?;
                 Some(strip_enforced_limit(s, v.sql()))
             }
             (TrainingKind::QuestionSql, _) => {
@@ -133,6 +136,20 @@ impl Engine {
             }
             _ => None,
         };
+        if input.kind != TrainingKind::QuestionSql {
+            let policy = rc.policy(&conn);
+            let schema = conn.schema();
+            if let Some(sight) = grant::Sight::new(&schema, conn.dialect, &policy)
+                && !sight.shows(input.kind, &content, None)
+            {
+                // Worded like the validator's answer for a missing table, so
+                // a limited caller learns nothing about hidden ones.
+                return Err(PipelineError::Rejected(sql::ValidationError::new(
+                    sql::RejectCode::UnknownTable,
+                    "The item names a table that does not exist in this connection's schema.",
+                )));
+            }
+        }
         let embedding = self
             .embedder
             .embed(&embed_text(input.kind, &content, sql_text.as_deref()));
@@ -215,7 +232,17 @@ impl Engine {
             visible.extend(
                 items
                     .into_iter()
-                    .filter(|i| sight.shows(i.kind, &i.content, i.sql.as_deref())),
+                    .filter(|i| sight.shows(i.kind, &i.content, i.sql.as_deref()))
+                    .map(|mut i| {
+                        // Introspected DDL as the caller's view of the table:
+                        // no keys naming tables outside the grant.
+                        if i.kind == TrainingKind::Ddl
+                            && let Some(ddl) = grant::caller_ddl(&schema, &policy, &i.content)
+                        {
+                            i.content = ddl;
+                        }
+                        i
+                    }),
             );
             if done {
                 break;
@@ -244,7 +271,7 @@ impl Engine {
             .is_none_or(|s| s.shows(item.kind, &item.content, item.sql.as_deref()))
     }
 
-    fn connection_named(
+    pub(crate) fn connection_named(
         &self,
         name: Option<&str>,
     ) -> Result<std::sync::Arc<ConnectionHandle>, PipelineError> {
@@ -253,6 +280,36 @@ impl Engine {
             .transpose()
             .map_err(|_| PipelineError::UnknownConnection(name.unwrap_or_default().to_string()))?;
         self.connection(id.as_ref())
+    }
+
+    /// Everything `author` taught (admins: see `GET /admin/users/{id}/training`).
+    pub async fn training_by_author(
+        &self,
+        author: &str,
+    ) -> Result<Vec<TrainingItem>, PipelineError> {
+        Ok(self.store.training_by_author(author).await?)
+    }
+
+    /// Revert everything `author` taught: delete their items from the store
+    /// and the index, and audit it (item ids only). Returns the items.
+    pub async fn revert_author(
+        &self,
+        author: &str,
+        rc: &RequestContext,
+    ) -> Result<Vec<TrainingItem>, PipelineError> {
+        let items = self.store.delete_training_by_author(author).await?;
+        for item in &items {
+            self.index.remove(&item.id).await?;
+        }
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        self.audit(
+            rc,
+            "training.reverted",
+            author,
+            serde_json::json!({ "items": ids }),
+        )
+        .await;
+        Ok(items)
     }
 
     pub async fn delete_training(
@@ -277,13 +334,22 @@ impl Engine {
         id: &str,
         rc: &RequestContext,
     ) -> Result<TrainingItem, PipelineError> {
-        let item = self.store.approve_training(id).await?;
+        // Only someone whose grant covers every table the item touches may
+        // make it shared training; to anyone else it does not exist.
+        let pending = self.store.get_training(id).await?;
+        if !rc.can(Action::ApproveTraining) || !self.covers_training(rc, &pending) {
+            return Err(PipelineError::Store(StoreError::NotFound));
+        }
+        let item = self
+            .store
+            .approve_training(id, rc.user_id.as_deref())
+            .await?;
         self.index_item(&item).await?;
         self.audit(
             rc,
             "training.approved",
             id,
-            serde_json::json!({"connection": item.connection}),
+            serde_json::json!({"connection": item.connection, "author": item.created_by}),
         )
         .await;
         Ok(item)
@@ -299,9 +365,10 @@ impl Engine {
         input: FeedbackInput,
         rc: &RequestContext,
     ) -> Result<FeedbackOutcome, PipelineError> {
-        let query = self.store.get_query(query_id).await?;
+        let query = self.visible_query(rc, query_id).await?;
         let connection = ConnectionId::parse(&query.connection)
             .map_err(|_| PipelineError::UnknownConnection(query.connection.clone()))?;
+        let conn = self.connection(Some(&connection))?;
         let corrected = input
             .corrected_sql
             .as_deref()
@@ -309,12 +376,17 @@ impl Engine {
             .filter(|s| !s.is_empty());
         let train_sql: Option<String> = match (input.rating, corrected) {
             (_, Some(sql_text)) => {
-                // A correction must validate and run before anyone learns from it.
-                self.execute(sql_text, Some(&connection)).await?;
+                // A correction must pass the gate under the caller's grant
+                // and run before anyone learns from it.
+                self.execute(rc, sql_text, Some(&connection)).await?;
                 Some(sql_text.to_string())
             }
             (Rating::Up, None) => match (&query.status, &query.sql) {
-                (QueryStatus::Answered, Some(s)) => Some(s.clone()),
+                (QueryStatus::Answered, Some(s)) => {
+                    // Grants change: the answer must still be the caller's.
+                    self.gate_audited(rc, &conn, s, "feedback").await?;
+                    Some(s.clone())
+                }
                 _ => {
                     return Err(PipelineError::BadInput(
                         "this question has no working SQL to approve; send `corrected_sql` instead"
@@ -326,9 +398,13 @@ impl Engine {
         };
         let (status, training_item) = match train_sql {
             Some(sql_text) => {
+                // Feedback of someone who may not approve training (a
+                // viewer) always waits for an approver whose grant covers it.
                 let item_status = match self.settings().feedback_mode {
-                    FeedbackMode::Immediate => TrainingStatus::Active,
-                    FeedbackMode::Approval => TrainingStatus::Pending,
+                    FeedbackMode::Immediate if rc.can(Action::ApproveTraining) => {
+                        TrainingStatus::Active
+                    }
+                    _ => TrainingStatus::Pending,
                 };
                 let (item, _) = self
                     .add_training(

@@ -241,10 +241,7 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
             id.clone(),
             None,
             Arc::new(connector),
-            ExecLimits {
-                timeout,
-                max_rows: EVAL_MAX_ROWS,
-            },
+            ExecLimits::new(timeout, EVAL_MAX_ROWS),
             None,
         ));
         engine

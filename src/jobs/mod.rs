@@ -103,13 +103,10 @@ pub async fn execute(app: &App, spec: &JobSpec) -> Result<serde_json::Value, Str
             Ok(serde_json::json!({ "deleted": deleted, "before": before }))
         }
         JobSpec::Backup => {
-            let info = crate::backup::create(
-                &engine.store,
-                &app.config.backup_dir(),
-                app.config.backup.keep,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            let target = crate::backup::BackupTarget::from_config(&app.config);
+            let info = crate::backup::create(&engine.store, &target)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(info).unwrap_or_default())
         }
     }
@@ -130,7 +127,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(app: Arc<App>) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        let host = &app.config.jobs.host;
         let id = format!(
             "{host}:{}:{}",
             std::process::id(),

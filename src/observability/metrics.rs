@@ -159,6 +159,28 @@ pub fn job_finished(kind: &str, outcome: &'static str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
+/// A backup attempt ended: `succeeded`, `failed`, or `tool_too_old` (the
+/// `pg_dump` is older than the server).
+pub fn backup_finished(outcome: &'static str) {
+    metrics::counter!("insight_backups_total", "outcome" => outcome).increment(1);
+    if outcome == "succeeded" {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        metrics::gauge!("insight_backup_last_success_timestamp_seconds").set(now);
+    }
+}
+
+/// The `pg_dump` and server major versions last compared, and whether the
+/// pair works (1) or backups will fail (0).
+pub fn pg_dump_versions(client: u32, server: u32) {
+    metrics::gauge!("insight_backup_pg_dump_major_version").set(f64::from(client));
+    metrics::gauge!("insight_backup_server_major_version").set(f64::from(server));
+    let ok = if client >= server { 1.0 } else { 0.0 };
+    metrics::gauge!("insight_backup_pg_dump_compatible").set(ok);
+}
+
 /// Jobs waiting (`queued`) or being run (`running`).
 pub fn job_queue_depth(status: &'static str, n: u64) {
     metrics::gauge!("insight_jobs_queue_depth", "status" => status).set(n as f64);

@@ -2,13 +2,22 @@
 //! `RUST_LOG`, and masked: every line passes through [`redact::mask`] before
 //! it is written, so e-mail addresses, phone numbers, card numbers, tokens,
 //! API keys and DSN passwords never reach the log pipeline, whichever code
-//! logged them.
+//! logged them. Two more guarantees hold for every line: SQL fields carry no
+//! literal ([`sql_events`]), and no control character is written raw (a
+//! newline, an ANSI escape or a NUL inside a field or message is escaped),
+//! so a value from a request — a login username — cannot forge a log line
+//! or drive the reader's terminal.
 
+pub mod correlation;
 pub mod metrics;
 pub mod otlp;
-pub mod otlp_proto;
 pub mod redact;
 pub mod sentry;
+pub mod sql_events;
+pub mod sql_text;
+
+pub mod settings;
+pub mod telemetry;
 
 use std::io::{self, Write};
 
@@ -24,8 +33,8 @@ use crate::config::LogFormat;
 pub fn init_logging(
     format: LogFormat,
     default_filter: &str,
-    telemetry: otlp::Telemetry,
-) -> otlp::TelemetryGuard {
+    telemetry: telemetry::Telemetry,
+) -> telemetry::TelemetryGuard {
     use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
@@ -36,10 +45,14 @@ pub fn init_logging(
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(true)
+            .map_event_format(sql_events::SqlSafe)
             .boxed(),
-        LogFormat::Text => fmt.with_ansi(false).boxed(),
+        LogFormat::Text => fmt
+            .with_ansi(false)
+            .map_event_format(sql_events::SqlSafe)
+            .boxed(),
     };
-    let otlp::Telemetry {
+    let telemetry::Telemetry {
         otlp,
         sentry: sentry_layer,
         guard,
@@ -47,7 +60,7 @@ pub fn init_logging(
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
-        .with(otlp)
+        .with(otlp.map(otlp::OtlpTracer::layer))
         .with(sentry_layer)
         .try_init()
         .is_ok();
@@ -113,10 +126,43 @@ impl<W: Write> Drop for MaskingLine<W> {
             return;
         }
         let text = String::from_utf8_lossy(&self.buf);
-        let masked = redact::mask(&text);
+        let masked = escape_controls(&redact::mask(&text));
         let _ = self.inner.write_all(masked.as_bytes());
         let _ = self.inner.flush();
     }
+}
+
+/// `line` with every control character escaped (`\n`, `\r`, `\t`,
+/// `\x1b`, `\u{85}`…), except the newline that ends it; Unicode line and
+/// paragraph separators too. JSON lines never hold raw ones (serde escapes
+/// them), so this only ever changes text lines.
+pub fn escape_controls(line: &str) -> String {
+    let (body, end) = match line.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (line, ""),
+    };
+    if !body.chars().any(needs_escape) {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len() + 16);
+    for c in body.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 && needs_escape(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push_str(end);
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 #[cfg(test)]
@@ -157,5 +203,27 @@ mod tests {
         assert!(!out.contains("hunter2"), "{out}");
         assert!(out.contains("postgres://app:***@db/sales"), "{out}");
         assert!(out.ends_with('\n'));
+    }
+
+    #[test]
+    fn text_lines_cannot_be_forged_with_control_characters() {
+        let capture = Capture::default();
+        let c2 = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(MaskingWriter::new(move || c2.clone()))
+            .finish();
+        let name = "bob\n2026-12-07T00:00:00Z  INFO insight: login ok user.name=admin\u{1b}[2J\0";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(user.name = %name, "login failed for {name}");
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.lines().count(), 1, "one event, one line: {out}");
+        assert!(out.ends_with('\n'));
+        assert!(!out.contains('\u{1b}') && !out.contains('\0'), "{out:?}");
+        assert!(out.contains("bob\\n"), "{out}");
+        assert!(out.contains("\\x1b[2J\\x00"), "{out}");
+        assert_eq!(escape_controls("plain line\n"), "plain line\n");
+        assert_eq!(escape_controls("a\tb\u{2028}c"), "a\\tb\\u{2028}c");
     }
 }

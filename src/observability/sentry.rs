@@ -1,50 +1,54 @@
-//! Error reporting to Sentry, hand-written: a DSN parser, an envelope
-//! sender, a `tracing` layer that reports `error!` events, and a panic hook.
-//!
-//! Why not the `sentry` crate: it brings its own HTTP transport and TLS
-//! stack; what we send is one small JSON envelope per error.
+//! Error reports to Sentry through the `sentry` crate: its client, envelope
+//! format, rate limiting and transport (reqwest with rustls, the stack the
+//! service already has), driven by our settings and our masking.
 //!
 //! What this module owns: [`SentryConfig`] (`SENTRY_DSN`,
-//! `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`), the [`Sentry`] client, the
-//! [`SentryLayer`] and [`install_panic_hook`]. Without `SENTRY_DSN` none of
-//! it is created.
+//! `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`), the [`Sentry`] handle (a client
+//! bound to its own hub, so two handles never share state), the
+//! [`SentryLayer`] that reports `tracing::error!` events tagged with the ids
+//! of the spans they happened in, and [`install_panic_hook`]. Without
+//! `SENTRY_DSN` none of it is created.
 //!
-//! What it must not do: block the caller (events go through a bounded queue
-//! to a worker thread and are dropped, counted, when it is full or Sentry is
-//! rate-limiting us), or send anything unmasked: every message, tag and
-//! extra value passes through [`redact::mask`] before it leaves.
+//! The layer is ours rather than `sentry-tracing`'s because that one reports
+//! through the thread's current hub; ours reports to the handle it was given
+//! and turns a short list of span fields ([`TAG_FIELDS`]) into tags.
+//!
+//! What it must not do: block the caller (the crate's transport queues
+//! envelopes for its own thread and drops them when the queue is full or
+//! Sentry is rate-limiting us), or send anything unmasked: `before_send`
+//! passes every message, exception, tag and extra value through
+//! [`redact::mask`] before an event leaves.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use sentry::protocol::{Event, Value as SentryValue};
+use sentry::types::Dsn;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::{Event as TracingEvent, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::otlp::{self, TelemetryError, env_var};
 use super::redact;
+use super::settings::{TelemetryError, env_var, install_crypto_provider};
 
 const DEFAULT_QUEUE_CAPACITY: usize = 256;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a panic waits for its report before the process goes on to
 /// unwind or abort.
 const PANIC_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-const WORKER_THREAD: &str = "insight-sentry";
-const CLIENT: &str = concat!("insight/", env!("CARGO_PKG_VERSION"));
 /// Sentry's limit on tag values.
 const MAX_TAG_CHARS: usize = 200;
+const MAX_TAG_KEY_CHARS: usize = 32;
 const MAX_MESSAGE_CHARS: usize = 8192;
 /// Span fields that become tags on events raised inside the span. A short
 /// list on purpose: tags are indexed and searchable, so ids only.
-const TAG_FIELDS: &[&str] = &[
+pub const TAG_FIELDS: &[&str] = &[
     "correlation_id",
     "trace_id",
     "http.method",
@@ -54,108 +58,30 @@ const TAG_FIELDS: &[&str] = &[
     "llm.provider",
 ];
 
-/// A parsed `SENTRY_DSN`: `{scheme}://{public_key}[:secret]@{host}[/path]/{project_id}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Dsn {
-    scheme: String,
-    public_key: String,
-    /// Host with optional port.
-    host: String,
-    /// Path prefix before the project id (empty or `/prefix`).
-    path: String,
-    project_id: String,
-}
-
-impl fmt::Debug for Dsn {
-    /// The key is a credential: leave it out.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}://***@{}{}/{}",
-            self.scheme, self.host, self.path, self.project_id
-        )
-    }
-}
-
-impl Dsn {
-    pub fn parse(dsn: &str) -> Result<Self, TelemetryError> {
-        let bad = |reason: &str| TelemetryError::setting("SENTRY_DSN", reason);
-        let (scheme, rest) = dsn
-            .trim()
-            .split_once("://")
-            .ok_or_else(|| bad("expected https://<key>@<host>/<project>"))?;
-        if scheme != "https" && scheme != "http" {
-            return Err(bad("the scheme must be https or http"));
-        }
-        let (auth, location) = rest
-            .rsplit_once('@')
-            .ok_or_else(|| bad("the public key is missing"))?;
-        let public_key = auth.split(':').next().unwrap_or_default();
-        if public_key.is_empty() || !public_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(bad("the public key is missing or malformed"));
-        }
-        let (host, path) = match location.find('/') {
-            Some(i) => location.split_at(i),
-            None => return Err(bad("the project id is missing")),
-        };
-        let path = path.trim_end_matches('/');
-        let (prefix, project_id) = path.rsplit_once('/').unwrap_or(("", path));
-        if host.is_empty() || host.contains(['?', '#', ' ']) {
-            return Err(bad("the host is missing or malformed"));
-        }
-        if project_id.is_empty() || !project_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(bad("the project id is missing or malformed"));
-        }
-        Ok(Self {
-            scheme: scheme.to_string(),
-            public_key: public_key.to_string(),
-            host: host.to_string(),
-            path: prefix.to_string(),
-            project_id: project_id.to_string(),
-        })
-    }
-
-    pub fn public_key(&self) -> &str {
-        &self.public_key
-    }
-
-    pub fn project_id(&self) -> &str {
-        &self.project_id
-    }
-
-    /// `{scheme}://{host}{path}/api/{project_id}/envelope/`
-    pub fn envelope_url(&self) -> String {
-        format!(
-            "{}://{}{}/api/{}/envelope/",
-            self.scheme, self.host, self.path, self.project_id
-        )
-    }
-
-    /// The DSN without its secret part, as the envelope header carries it.
-    fn public_dsn(&self) -> String {
-        format!(
-            "{}://{}@{}{}/{}",
-            self.scheme, self.public_key, self.host, self.path, self.project_id
-        )
-    }
-
-    fn auth_header(&self) -> String {
-        format!(
-            "Sentry sentry_version=7, sentry_client={CLIENT}, sentry_key={}",
-            self.public_key
-        )
-    }
-}
-
 /// Sentry settings, from `SENTRY_*` variables.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SentryConfig {
     pub dsn: Dsn,
     pub environment: Option<String>,
     /// `SENTRY_RELEASE`, default `insight@<crate version>`.
     pub release: String,
     pub timeout: Duration,
+    /// Envelopes waiting for the transport; beyond this they are dropped.
     pub queue_capacity: usize,
+}
+
+impl fmt::Debug for SentryConfig {
+    /// The DSN's key is a credential: show where it points, not the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryConfig")
+            .field("host", &self.dsn.host())
+            .field("project_id", &self.dsn.project_id().value())
+            .field("environment", &self.environment)
+            .field("release", &self.release)
+            .field("timeout", &self.timeout)
+            .field("queue_capacity", &self.queue_capacity)
+            .finish()
+    }
 }
 
 impl SentryConfig {
@@ -166,7 +92,7 @@ impl SentryConfig {
             return Ok(None);
         };
         Ok(Some(Self {
-            dsn: Dsn::parse(dsn)?,
+            dsn: parse_dsn(dsn)?,
             environment: env_var(env, "SENTRY_ENVIRONMENT").map(str::to_string),
             release: env_var(env, "SENTRY_RELEASE")
                 .map(str::to_string)
@@ -175,6 +101,23 @@ impl SentryConfig {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
         }))
     }
+}
+
+/// `{scheme}://{public_key}[:secret]@{host}[/path]/{project_id}`, parsed by
+/// the crate; the error names the variable and never echoes the value.
+pub fn parse_dsn(dsn: &str) -> Result<Dsn, TelemetryError> {
+    let bad = |reason: &str| TelemetryError::setting("SENTRY_DSN", reason);
+    let parsed: Dsn = dsn
+        .trim()
+        .parse()
+        .map_err(|_| bad("expected https://<key>@<host>/<project>"))?;
+    if parsed.public_key().is_empty() {
+        return Err(bad("the public key is missing"));
+    }
+    if parsed.host().is_empty() {
+        return Err(bad("the host is missing"));
+    }
+    Ok(parsed)
 }
 
 /// Sentry's event levels.
@@ -187,102 +130,60 @@ pub enum Level {
     Debug,
 }
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fatal => "fatal",
-            Self::Error => "error",
-            Self::Warning => "warning",
-            Self::Info => "info",
-            Self::Debug => "debug",
+impl From<Level> for sentry::Level {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Fatal => Self::Fatal,
+            Level::Error => Self::Error,
+            Level::Warning => Self::Warning,
+            Level::Info => Self::Info,
+            Level::Debug => Self::Debug,
         }
     }
 }
 
-/// An event as captured on the caller's thread; serialised and masked on
-/// the worker.
-#[derive(Debug)]
-struct Report {
-    event_id: uuid::Uuid,
-    timestamp: chrono::DateTime<chrono::Utc>,
-    level: Level,
-    logger: String,
-    message: String,
-    tags: Vec<(String, String)>,
-    extra: Vec<(String, String)>,
-}
-
-enum Ack {
-    Async(oneshot::Sender<()>),
-    Blocking(std::sync::mpsc::SyncSender<()>),
-}
-
-enum Msg {
-    Report(Box<Report>),
-    Flush(Ack),
-}
-
-struct Inner {
-    tx: mpsc::Sender<Msg>,
-    dropped: Arc<AtomicU64>,
-    sent: Arc<AtomicU64>,
-}
-
-/// The Sentry client: cheap to clone, every method returns immediately.
+/// The Sentry handle: cheap to clone; capturing returns immediately.
 #[derive(Clone)]
 pub struct Sentry {
-    inner: Arc<Inner>,
+    hub: Arc<sentry::Hub>,
 }
 
 impl fmt::Debug for Sentry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sentry")
-            .field("dropped", &self.dropped_events())
-            .finish_non_exhaustive()
+        f.debug_struct("Sentry").finish_non_exhaustive()
     }
 }
 
 impl Sentry {
-    /// Start the sender thread.
+    /// Build the client (and its transport thread) for `config`.
     pub fn new(config: SentryConfig) -> Result<Self, TelemetryError> {
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let sent = Arc::new(AtomicU64::new(0));
-        let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&config.dsn.auth_header()).map_err(|_| {
-            TelemetryError::setting("SENTRY_DSN", "the public key is not a valid header value")
-        })?;
-        auth.set_sensitive(true);
-        headers.insert("x-sentry-auth", auth);
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-sentry-envelope"),
-        );
-        let sender = Sender {
-            client: otlp::http_client(config.timeout, headers)?,
-            url: config.dsn.envelope_url(),
-            dsn: config.dsn.public_dsn(),
-            release: config.release,
-            environment: config.environment,
-            dropped: dropped.clone(),
-            sent: sent.clone(),
-            blocked_until: None,
-        };
-        otlp::spawn_worker(WORKER_THREAD, move || sender.run(rx)).map_err(|source| {
-            TelemetryError::Start {
-                what: "Sentry",
-                source,
-            }
-        })?;
-        Ok(Self {
-            inner: Arc::new(Inner { tx, dropped, sent }),
-        })
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| TelemetryError::start("Sentry", e))?;
+        let mut options = sentry::ClientOptions::new()
+            .transport(ReqwestTransport(http))
+            .before_send(|event| Some(mask_event(event)))
+            // The defaults would read `SENTRY_*` themselves and install a
+            // panic hook on the process hub; we configure both explicitly.
+            .default_integrations(false)
+            .add_integration(sentry::integrations::contexts::ContextIntegration::new())
+            .add_integration(sentry::integrations::backtrace::ProcessStacktraceIntegration::new())
+            .shutdown_timeout(config.timeout)
+            .transport_channel_capacity(config.queue_capacity.max(1));
+        options.dsn = Some(config.dsn);
+        options.release = Some(config.release.into());
+        options.environment = config.environment.map(Cow::Owned);
+        let client = Arc::new(sentry::Client::from(options));
+        let hub = sentry::Hub::new(Some(client), Arc::new(sentry::Scope::default()));
+        Ok(Self { hub: Arc::new(hub) })
     }
 
     /// Report an error. Tags from the current span (`correlation_id`,
     /// `trace_id`, …; needs the [`SentryLayer`] in the subscriber) are added
     /// unless `tags` already has them. Returns the event id, or `None` when
-    /// the queue was full and the event was dropped.
+    /// the event was not accepted.
     pub fn capture_error(
         &self,
         level: Level,
@@ -294,70 +195,44 @@ impl Sentry {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         merge_tags(&mut all, current_span_tags());
-        self.capture(Report::new(level, "insight", message, all, Vec::new()))
+        self.capture(new_event(level, "insight", message, all, Vec::new()))
     }
 
-    fn capture(&self, report: Report) -> Option<uuid::Uuid> {
-        let id = report.event_id;
-        match self.inner.tx.try_send(Msg::Report(Box::new(report))) {
-            Ok(()) => Some(id),
-            Err(_) => {
-                count_drop(&self.inner.dropped, "queue_full");
-                None
-            }
-        }
+    fn capture(&self, event: Event<'static>) -> Option<uuid::Uuid> {
+        let id = self.hub.capture_event(event);
+        (!id.is_nil()).then_some(id)
     }
 
     /// Wait until everything captured so far was sent (or given up on).
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let (ack, done) = oneshot::channel();
-        tokio::time::timeout(timeout, async {
-            self.inner
-                .tx
-                .send(Msg::Flush(Ack::Async(ack)))
-                .await
-                .is_ok()
-                && done.await.is_ok()
-        })
-        .await
-        .unwrap_or(false)
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.flush_blocking(timeout))
+            .await
+            .unwrap_or(false)
     }
 
-    /// [`Sentry::flush`] for synchronous code (the panic hook). Never call
-    /// it on the sender thread itself.
+    /// [`Sentry::flush`] for synchronous code (the panic hook).
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
-        let (ack, done) = std::sync::mpsc::sync_channel(1);
-        let deadline = Instant::now() + timeout;
-        let mut msg = Msg::Flush(Ack::Blocking(ack));
-        // The queue may be momentarily full; retry until the deadline.
-        loop {
-            match self.inner.tx.try_send(msg) {
-                Ok(()) => break,
-                Err(mpsc::error::TrySendError::Full(m)) if Instant::now() < deadline => {
-                    msg = m;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return false,
-            }
-        }
-        done.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
-    }
-
-    /// Events dropped: queue full, rate-limited by Sentry, or failed to send.
-    pub fn dropped_events(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Events Sentry accepted.
-    pub fn sent_events(&self) -> u64 {
-        self.inner.sent.load(Ordering::Relaxed)
+        self.hub
+            .client()
+            .is_some_and(|client| client.flush(Some(timeout)))
     }
 }
 
-fn count_drop(counter: &AtomicU64, reason: &'static str) {
-    counter.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("insight_telemetry_dropped_total", "exporter" => "sentry", "reason" => reason).increment(1);
+/// The crate's reqwest transport on our client (rustls, our timeout).
+struct ReqwestTransport(reqwest::Client);
+
+impl sentry::TransportFactory for ReqwestTransport {
+    fn create_transport_with_options(
+        &self,
+        options: sentry::TransportOptions,
+    ) -> Arc<dyn sentry::Transport> {
+        Arc::new(
+            sentry::transports::ReqwestHttpTransportOptions::from(options)
+                .with_client(self.0.clone())
+                .build(),
+        )
+    }
 }
 
 /// Add `extra` tags whose keys are not there yet.
@@ -376,117 +251,64 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-impl Report {
-    fn new(
-        level: Level,
-        logger: &str,
-        message: &str,
-        tags: Vec<(String, String)>,
-        extra: Vec<(String, String)>,
-    ) -> Self {
-        Self {
-            event_id: uuid::Uuid::new_v4(),
-            timestamp: chrono::Utc::now(),
-            level,
-            logger: logger.to_string(),
-            message: truncate(message, MAX_MESSAGE_CHARS).to_string(),
-            tags,
-            extra,
-        }
+fn new_event(
+    level: Level,
+    logger: &str,
+    message: &str,
+    tags: Vec<(String, String)>,
+    extra: Vec<(String, String)>,
+) -> Event<'static> {
+    Event {
+        level: level.into(),
+        logger: Some(logger.to_string()),
+        message: Some(message.to_string()),
+        platform: "rust".into(),
+        tags: tags.into_iter().collect(),
+        extra: extra
+            .into_iter()
+            .map(|(k, v)| (k, SentryValue::String(v)))
+            .collect(),
+        ..Default::default()
     }
 }
 
-/// The worker's half: builds envelopes and posts them, one at a time.
-struct Sender {
-    client: reqwest::Client,
-    url: String,
-    dsn: String,
-    release: String,
-    environment: Option<String>,
-    dropped: Arc<AtomicU64>,
-    sent: Arc<AtomicU64>,
-    /// Set from a 429's `Retry-After`; events are dropped until then.
-    blocked_until: Option<Instant>,
+/// `before_send`: bound and mask everything an event carries as text.
+pub(crate) fn mask_event(mut event: Event<'static>) -> Event<'static> {
+    let text = |s: &str| redact::mask(truncate(s, MAX_MESSAGE_CHARS));
+    event.message = event.message.as_deref().map(text);
+    if let Some(entry) = &mut event.logentry {
+        entry.message = text(&entry.message);
+        entry.params.iter_mut().for_each(mask_json);
+    }
+    event.culprit = event.culprit.as_deref().map(text);
+    event.transaction = event.transaction.as_deref().map(text);
+    event.tags = std::mem::take(&mut event.tags)
+        .into_iter()
+        .map(|(k, v)| {
+            let value = truncate(&redact::mask(&v), MAX_TAG_CHARS).to_string();
+            (truncate(&k, MAX_TAG_KEY_CHARS).to_string(), value)
+        })
+        .collect::<BTreeMap<_, _>>();
+    event.extra.values_mut().for_each(mask_json);
+    for exception in event.exception.values.iter_mut() {
+        exception.value = exception.value.as_deref().map(text);
+    }
+    for crumb in event.breadcrumbs.values.iter_mut() {
+        crumb.message = crumb.message.as_deref().map(text);
+        crumb.data.values_mut().for_each(mask_json);
+    }
+    // Requests and users are personal data; we never attach them.
+    event.request = None;
+    event.user = None;
+    event
 }
 
-impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                Msg::Report(report) => self.send(&report).await,
-                Msg::Flush(Ack::Async(ack)) => {
-                    let _ = ack.send(());
-                }
-                Msg::Flush(Ack::Blocking(ack)) => {
-                    let _ = ack.try_send(());
-                }
-            }
-        }
-    }
-
-    async fn send(&mut self, report: &Report) {
-        if self.blocked_until.is_some_and(|t| Instant::now() < t) {
-            count_drop(&self.dropped, "rate_limited");
-            return;
-        }
-        let body = self.envelope(report);
-        match self.client.post(&self.url).body(body).send().await {
-            Ok(r) if r.status().is_success() => {
-                self.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(r) if r.status().as_u16() == 429 => {
-                let secs = r
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(60);
-                self.blocked_until = Some(Instant::now() + Duration::from_secs(secs.min(3600)));
-                count_drop(&self.dropped, "rate_limited");
-            }
-            _ => count_drop(&self.dropped, "send_failed"),
-        }
-    }
-
-    /// Three newline-separated JSON documents: envelope header, item header
-    /// (with the payload's byte length), event payload.
-    fn envelope(&self, r: &Report) -> Vec<u8> {
-        let event_id = r.event_id.simple().to_string();
-        let mut tags = Map::new();
-        for (k, v) in &r.tags {
-            tags.insert(
-                truncate(k, 32).to_string(),
-                Value::String(truncate(&redact::mask(v), MAX_TAG_CHARS).to_string()),
-            );
-        }
-        let mut extra = Map::new();
-        for (k, v) in &r.extra {
-            extra.insert(k.clone(), Value::String(redact::mask(v)));
-        }
-        let mut event = json!({
-            "event_id": event_id,
-            "timestamp": r.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "platform": "rust",
-            "level": r.level.as_str(),
-            "logger": r.logger,
-            "message": redact::mask(&r.message),
-            "release": self.release,
-            "tags": tags,
-            "extra": extra,
-            "sdk": { "name": "insight", "version": env!("CARGO_PKG_VERSION") },
-        });
-        if let Some(env) = &self.environment {
-            event["environment"] = json!(env);
-        }
-        let payload = event.to_string();
-        let header = json!({
-            "event_id": event_id,
-            "dsn": self.dsn,
-            "sent_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        });
-        let item =
-            json!({ "type": "event", "length": payload.len(), "content_type": "application/json" });
-        format!("{header}\n{item}\n{payload}\n").into_bytes()
+fn mask_json(value: &mut SentryValue) {
+    match value {
+        SentryValue::String(s) => *s = redact::mask(s),
+        SentryValue::Array(items) => items.iter_mut().for_each(mask_json),
+        SentryValue::Object(map) => map.values_mut().for_each(mask_json),
+        _ => {}
     }
 }
 
@@ -522,8 +344,8 @@ impl SpanTags {
     }
 }
 
-/// Tags from a span and its ancestors (innermost wins), plus the OTLP trace
-/// id when that layer is installed.
+/// Tags from a span and its ancestors (innermost wins). The trace id comes
+/// from the request span's `trace_id` field, which the middleware records.
 fn scope_tags<'a, R: LookupSpan<'a>>(leaf: Option<SpanRef<'a, R>>) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = Vec::new();
     let Some(leaf) = leaf else { return tags };
@@ -532,9 +354,6 @@ fn scope_tags<'a, R: LookupSpan<'a>>(leaf: Option<SpanRef<'a, R>>) -> Vec<(Strin
         let mut found: Vec<(String, String)> = Vec::new();
         if let Some(t) = ext.get::<SpanTags>() {
             found.extend(t.0.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        }
-        if let Some(trace_id) = otlp::trace_id_in(&ext) {
-            found.push(("trace_id".to_string(), trace_id));
         }
         merge_tags(&mut tags, found);
     }
@@ -617,13 +436,19 @@ where
         }
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         if *meta.level() != tracing::Level::ERROR {
             return;
         }
         let mut fields = EventFields::default();
         event.record(&mut fields);
+        // SQL leaves with its shape, never its literals (as in the logs).
+        for (name, value) in &mut fields.extra {
+            if super::sql_text::is_sql_field(meta.target(), name) {
+                *value = super::sql_text::without_literals(value);
+            }
+        }
         if let (Some(file), Some(line)) = (meta.file(), meta.line()) {
             fields
                 .extra
@@ -631,7 +456,7 @@ where
         }
         let message = fields.message.unwrap_or_else(|| meta.name().to_string());
         let tags = scope_tags(ctx.event_span(event));
-        self.sentry.capture(Report::new(
+        self.sentry.capture(new_event(
             Level::Error,
             meta.target(),
             &message,
@@ -641,21 +466,16 @@ where
     }
 }
 
-/// Report panics (message and location, at level `fatal`), wait up to two
-/// seconds for the report to leave, then run the previous hook (which
-/// prints the panic as usual).
+/// Report panics (message and location, at level `fatal`, with the crate's
+/// exception and stack trace), wait up to two seconds for the report to
+/// leave, then run the previous hook (which prints the panic as usual).
 pub fn install_panic_hook(sentry: Sentry) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
-        // The sender thread cannot wait for itself.
-        if thread.name() != Some(WORKER_THREAD) {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("Box<dyn Any>");
+        // The transport thread cannot wait for itself.
+        if !thread.name().is_some_and(|n| n.starts_with("sentry")) {
+            let message = sentry::integrations::panic::message_from_panic_info(info);
             let location = info
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
@@ -672,10 +492,13 @@ pub fn install_panic_hook(sentry: Sentry) {
                 Some(loc) => format!("panic at {loc}: {message}"),
                 None => format!("panic: {message}"),
             };
-            if sentry
-                .capture(Report::new(Level::Fatal, "panic", &text, tags, extra))
-                .is_some()
-            {
+            let crate_event =
+                sentry::integrations::panic::PanicIntegration::new().event_from_panic_info(info);
+            let event = Event {
+                exception: crate_event.exception,
+                ..new_event(Level::Fatal, "panic", &text, tags, extra)
+            };
+            if sentry.capture(event).is_some() {
                 sentry.flush_blocking(PANIC_FLUSH_TIMEOUT);
             }
         }
@@ -688,22 +511,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dsn_parts_and_urls() {
-        let d = Dsn::parse("https://abc123@o1.ingest.sentry.io/4505").unwrap();
+    fn dsn_parts_and_errors() {
+        let d = parse_dsn("https://abc123@o1.ingest.sentry.io/4505").unwrap();
         assert_eq!(d.public_key(), "abc123");
-        assert_eq!(d.project_id(), "4505");
+        assert_eq!(d.project_id().value(), "4505");
         assert_eq!(
-            d.envelope_url(),
+            d.envelope_api_url().as_str(),
             "https://o1.ingest.sentry.io/api/4505/envelope/"
         );
-        assert!(!format!("{d:?}").contains("abc123"));
-        let d = Dsn::parse("http://key:secret@127.0.0.1:9000/sub/path/7/").unwrap();
+        let d = parse_dsn("http://key:secret@127.0.0.1:9000/sub/path/7").unwrap();
         assert_eq!(
-            d.envelope_url(),
+            d.envelope_api_url().as_str(),
             "http://127.0.0.1:9000/sub/path/api/7/envelope/"
         );
-        assert_eq!(d.public_dsn(), "http://key@127.0.0.1:9000/sub/path/7");
-        assert!(d.auth_header().ends_with("sentry_key=key"));
         for bad in [
             "",
             "abc",
@@ -712,19 +532,47 @@ mod tests {
             "https://k@h",
             "https://k@h/",
             "https://@h/1",
-            "https://k@/1",
         ] {
-            let err = Dsn::parse(bad).unwrap_err().to_string();
+            let err = parse_dsn(bad).unwrap_err().to_string();
             assert!(err.contains("SENTRY_DSN"), "{bad}: {err}");
+            assert!(bad.is_empty() || !err.contains(bad), "{err}");
         }
     }
 
     #[test]
     fn config_defaults_release_to_the_crate_version() {
         assert!(SentryConfig::from_env_vars(&[]).unwrap().is_none());
-        let env = vec![("SENTRY_DSN".to_string(), "https://k@h/1".to_string())];
+        let env = vec![("SENTRY_DSN".to_string(), "https://k3y@h/1".to_string())];
         let c = SentryConfig::from_env_vars(&env).unwrap().unwrap();
         assert_eq!(c.release, format!("insight@{}", env!("CARGO_PKG_VERSION")));
         assert_eq!(c.environment, None);
+        assert!(!format!("{c:?}").contains("k3y"), "{c:?}");
+    }
+
+    #[test]
+    fn before_send_masks_and_bounds_every_text() {
+        let mut event = new_event(
+            Level::Error,
+            "t",
+            "failed for ann.lee@example.com",
+            vec![("user".into(), "bob@example.com".into())],
+            vec![("dsn".into(), "postgres://app:hunter2@db/sales".into())],
+        );
+        event.exception.values.push(sentry::protocol::Exception {
+            ty: "panic".into(),
+            value: Some("kaboom token=abc123secret".into()),
+            ..Default::default()
+        });
+        event.tags.insert("long".into(), "x".repeat(500));
+        let event = mask_event(event);
+        assert_eq!(event.message.as_deref(), Some("failed for [email]"));
+        assert_eq!(event.tags["user"], "[email]");
+        assert_eq!(event.tags["long"].chars().count(), MAX_TAG_CHARS);
+        assert_eq!(
+            event.extra["dsn"],
+            SentryValue::String("postgres://app:***@db/sales".into())
+        );
+        let value = event.exception.values[0].value.as_deref().unwrap();
+        assert!(!value.contains("abc123secret"), "{value}");
     }
 }

@@ -123,4 +123,16 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Revoke every live key of `user_id` (disabling a user); returns how many.
+    pub async fn revoke_user_api_keys(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
 }

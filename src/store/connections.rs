@@ -18,6 +18,9 @@ pub struct StoredConnectionSettings {
     /// Overrides `llm.allow_values_in_prompt` for this connection.
     #[serde(default)]
     pub allow_values_in_prompt: Option<bool>,
+    /// Budgets of this connection (`docs/SECURITY.md`, Budgets).
+    #[serde(default)]
+    pub budgets: crate::domain::budget::BudgetOverride,
 }
 
 #[derive(Debug, Clone)]

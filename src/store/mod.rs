@@ -233,7 +233,20 @@ impl Store {
     }
 
     /// Apply pending migrations; returns how many ran.
+    ///
+    /// A store already migrated by a newer release (it has applied
+    /// migrations this binary does not know) is left alone: migrations are
+    /// compatible with the previous release, so rolling back to this binary
+    /// must not fail in `insight migrate` (an init container on Kubernetes).
     pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let newer = self.unknown_applied_migrations().await?;
+        if newer > 0 {
+            tracing::warn!(
+                migrations.unknown = newer,
+                "the app store was migrated by a newer release; this one applies nothing"
+            );
+            return Ok(0);
+        }
         let before: i64 = self.applied_migrations().await.unwrap_or(0);
         self.migrator()
             .run(&self.pool)
@@ -247,6 +260,23 @@ impl Store {
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         let applied = self.applied_migrations().await.unwrap_or(0);
         Ok((self.migrator().iter().count() as i64 - applied).max(0) as usize)
+    }
+
+    /// Applied migrations this binary does not know (a newer release ran
+    /// them); 0 for a store that was never migrated.
+    async fn unknown_applied_migrations(&self) -> Result<usize, StoreError> {
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(v) => v,
+                // No migrations table yet: a fresh store.
+                Err(_) => return Ok(0),
+            };
+        let known: std::collections::HashSet<i64> =
+            self.migrator().iter().map(|m| m.version).collect();
+        Ok(applied.iter().filter(|v| !known.contains(v)).count())
     }
 
     async fn applied_migrations(&self) -> Result<i64, StoreError> {

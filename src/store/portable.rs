@@ -306,6 +306,16 @@ impl Store {
             .await?)
     }
 
+    /// The PostgreSQL server's `server_version_num` (e.g. 170002 for 17.2),
+    /// so backups can check that `pg_dump` is new enough to dump it.
+    pub async fn server_version_num(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT CAST(current_setting('server_version_num') AS BIGINT)")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// Whether the store holds no tables at all (a restore target).
     pub async fn has_no_tables(&self) -> Result<bool, StoreError> {
         let n: i64 = match self.backend() {

@@ -76,6 +76,8 @@ pub struct TrainingItem {
     pub source: TrainingSource,
     pub status: TrainingStatus,
     pub created_by: Option<String>,
+    /// Who made a pending item active (`None`: active from the start).
+    pub approved_by: Option<String>,
     pub query_id: Option<String>,
     pub created_at: String,
     #[serde(skip)]
@@ -133,8 +135,8 @@ fn decode(b: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-const COLUMNS: &str = "id, connection, kind, content, sql, source, status, created_by, query_id, \
-    created_at, embedding, embedder";
+const COLUMNS: &str = "id, connection, kind, content, sql, source, status, created_by, approved_by, \
+    query_id, created_at, embedding, embedder";
 
 fn from_row(r: &AnyRow) -> Result<TrainingItem, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
@@ -152,6 +154,7 @@ fn from_row(r: &AnyRow) -> Result<TrainingItem, sqlx::Error> {
             TrainingStatus::Active
         },
         created_by: r.try_get("created_by")?,
+        approved_by: r.try_get("approved_by")?,
         query_id: r.try_get("query_id")?,
         created_at: r.try_get("created_at")?,
         embedding: r
@@ -331,12 +334,52 @@ impl Store {
         Ok(item)
     }
 
-    /// Make a pending item active.
-    pub async fn approve_training(&self, id: &str) -> Result<TrainingItem, StoreError> {
+    /// Every item `user_id` authored, newest first.
+    pub async fn training_by_author(&self, user_id: &str) -> Result<Vec<TrainingItem>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM training_items WHERE created_by = $1 \
+             ORDER BY created_at DESC, id DESC"
+        )))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Delete every item `user_id` authored (one transaction); returns them.
+    pub async fn delete_training_by_author(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<TrainingItem>, StoreError> {
+        let items = self.training_by_author(user_id).await?;
+        if items.is_empty() {
+            return Ok(items);
+        }
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM training_items WHERE created_by = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let connections: std::collections::BTreeSet<&str> =
+            items.iter().map(|i| i.connection.as_str()).collect();
+        for c in connections {
+            bump_version(&mut tx, c).await?;
+        }
+        tx.commit().await?;
+        Ok(items)
+    }
+
+    /// Make a pending item active, recording who approved it.
+    pub async fn approve_training(
+        &self,
+        id: &str,
+        approver: Option<&str>,
+    ) -> Result<TrainingItem, StoreError> {
         let item = self.get_training(id).await?;
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE training_items SET status = 'active' WHERE id = $1")
+        sqlx::query("UPDATE training_items SET status = 'active', approved_by = $2 WHERE id = $1")
             .bind(id)
+            .bind(approver)
             .execute(&mut *tx)
             .await?;
         bump_version(&mut tx, &item.connection).await?;

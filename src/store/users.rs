@@ -18,6 +18,15 @@ pub struct User {
     #[serde(skip)]
     #[schema(ignore)]
     pub password_hash: String,
+    /// Access tokens issued under an older epoch are refused (logout,
+    /// disable and revoke bump it).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub token_epoch: i64,
+    /// Part of the login-failure keys; `insight user unlock` bumps it.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub lockout_epoch: i64,
 }
 
 fn row_to_user(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
@@ -30,10 +39,13 @@ fn row_to_user(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         password_hash: r.try_get("password_hash")?,
+        token_epoch: r.try_get("token_epoch")?,
+        lockout_epoch: r.try_get("lockout_epoch")?,
     })
 }
 
-const COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, updated_at";
+const COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, updated_at, \
+                       token_epoch, lockout_epoch";
 
 impl Store {
     /// Insert a user; a taken username is `Conflict`.
@@ -134,6 +146,36 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Refuse every access token issued so far (they carry the old epoch).
+    pub async fn bump_token_epoch(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET token_epoch = token_epoch + 1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Forget the user's counted login failures (their keys carry the epoch).
+    pub async fn bump_lockout_epoch(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET lockout_epoch = lockout_epoch + 1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 }

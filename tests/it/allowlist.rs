@@ -12,7 +12,9 @@ use crate::util::{TestApp, error_code};
 async fn hand_written_sql_cannot_leave_the_allowlist() {
     let app = TestApp::spawn().await;
     // A second SQLite connection with a view over `orders`.
-    let db = app.dir.path().join("shop.db");
+    // SQLite connections created through the API live under <data_dir>/databases.
+    std::fs::create_dir_all(app.dir.path().join("databases")).unwrap();
+    let db = app.dir.path().join("databases/shop.db");
     std::fs::copy(app.dir.path().join("demo.db"), &db).unwrap();
     {
         let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);

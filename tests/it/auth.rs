@@ -136,6 +136,7 @@ async fn forged_expired_and_confused_tokens_are_rejected() {
         iat: now - 10,
         exp,
         jti: "t".into(),
+        epoch: 0,
     };
     let expired = jwt.sign(&claims(now - 600, Role::Viewer)).unwrap();
     let good = jwt.sign(&claims(now + 600, Role::Viewer)).unwrap();

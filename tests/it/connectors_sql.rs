@@ -23,10 +23,15 @@ fn unique_name() -> String {
 }
 
 fn limits(max_rows: u64, ms: u64) -> ExecLimits {
-    ExecLimits {
-        max_rows,
-        timeout: Duration::from_millis(ms),
-    }
+    ExecLimits::new(Duration::from_millis(ms), max_rows)
+}
+
+/// Limits whose `EXPLAIN` budgets let anything run, to test the timeout.
+fn unbudgeted(max_rows: u64, ms: u64) -> ExecLimits {
+    let mut l = limits(max_rows, ms);
+    l.budget.max_explain_cost = f64::INFINITY;
+    l.budget.max_explain_rows = f64::INFINITY;
+    l
 }
 
 fn check(sql: &str, dialect: Dialect, schema: &SchemaInfo) -> ValidatedSql {
@@ -94,13 +99,13 @@ impl Drop for DropOnExit {
 
 // --- PostgreSQL ---------------------------------------------------------------
 
-struct Pg {
-    conn: PostgresConnector,
-    schema: SchemaInfo,
+pub(crate) struct Pg {
+    pub(crate) conn: PostgresConnector,
+    pub(crate) schema: SchemaInfo,
     _cleanup: DropOnExit,
 }
 
-async fn pg() -> Option<Pg> {
+pub(crate) async fn pg() -> Option<Pg> {
     let url = server_url("INSIGHT_TEST_POSTGRES_URL", "PostgreSQL")?;
     let name = unique_name();
     let mut admin = sqlx::PgConnection::connect(&url)
@@ -405,7 +410,11 @@ async fn postgres_long_queries_time_out_and_the_pool_recovers() {
         &pg.schema,
     );
     let started = Instant::now();
-    let err = pg.conn.execute(&heavy, limits(10, 300)).await.unwrap_err();
+    let err = pg
+        .conn
+        .execute(&heavy, unbudgeted(10, 300))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -439,9 +448,9 @@ async fn postgres_unreachable_servers_are_unavailable() {
 
 // --- MySQL / MariaDB ------------------------------------------------------------
 
-struct My {
-    conn: MySqlConnector,
-    schema: SchemaInfo,
+pub(crate) struct My {
+    pub(crate) conn: MySqlConnector,
+    pub(crate) schema: SchemaInfo,
     _cleanup: DropOnExit,
 }
 
@@ -458,7 +467,7 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{}/{db}{query}", &base[..authority_end])
 }
 
-async fn my() -> Option<My> {
+pub(crate) async fn my() -> Option<My> {
     let url = server_url("INSIGHT_TEST_MYSQL_URL", "MariaDB")?;
     let name = unique_name();
     let mut admin = sqlx::MySqlConnection::connect(&url)
@@ -759,7 +768,11 @@ async fn mysql_long_queries_time_out_and_the_pool_recovers() {
         &my.schema,
     );
     let started = Instant::now();
-    let err = my.conn.execute(&heavy, limits(10, 300)).await.unwrap_err();
+    let err = my
+        .conn
+        .execute(&heavy, unbudgeted(10, 300))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Timeout(_)), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(3),

@@ -368,14 +368,20 @@ async fn sqlite_backup_wipe_restore_gives_identical_data() {
     seed(&s).await;
     let before = snapshot(&s).await;
     let dir = tempfile::tempdir().unwrap();
-    let info = insight::backup::create(&s, dir.path(), 2).await.unwrap();
+    let info = insight::backup::create(&s, &target(dir.path(), 2))
+        .await
+        .unwrap();
     assert_eq!(info.backend, "sqlite");
     assert!(info.size_bytes > 0);
     // A second and third backup: `keep = 2` prunes the first.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    insight::backup::create(&s, dir.path(), 2).await.unwrap();
+    insight::backup::create(&s, &target(dir.path(), 2))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let newest = insight::backup::create(&s, dir.path(), 2).await.unwrap();
+    let newest = insight::backup::create(&s, &target(dir.path(), 2))
+        .await
+        .unwrap();
     let listed = insight::backup::list(dir.path()).unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], newest);
@@ -409,7 +415,7 @@ async fn concurrent_backups_all_finish_under_their_own_names() {
     let runs: Vec<_> = (0..6)
         .map(|_| {
             let (store, dir) = (Store::clone(&s), dir.path().to_path_buf());
-            tokio::spawn(async move { insight::backup::create(&store, &dir, 4).await })
+            tokio::spawn(async move { insight::backup::create(&store, &target(&dir, 4)).await })
         })
         .collect();
     let mut names = std::collections::BTreeSet::new();
@@ -432,7 +438,9 @@ async fn postgres_backup_wipe_restore_gives_identical_data() {
     seed(&s).await;
     let before = snapshot(&s).await;
     let dir = tempfile::tempdir().unwrap();
-    let info = insight::backup::create(&s, dir.path(), 0).await.unwrap();
+    let info = insight::backup::create(&s, &target(dir.path(), 0))
+        .await
+        .unwrap();
     assert_eq!(info.backend, "postgres");
     assert!(info.name.ends_with(".pgdump"));
     // A SQLite backup file is refused by a PostgreSQL store, and vice versa.
@@ -457,6 +465,69 @@ async fn postgres_backup_wipe_restore_gives_identical_data() {
     assert_eq!(snapshot(&restored).await, before);
     let again = insight::backup::restore(&url, &dir.path().join(&info.name)).await;
     assert!(again.unwrap_err().to_string().contains("not empty"));
+}
+
+/// Backups into `dir`, keeping `keep`, with the machine's `pg_dump`.
+fn target(dir: &std::path::Path, keep: u32) -> insight::backup::BackupTarget {
+    insight::backup::BackupTarget {
+        dir: dir.to_path_buf(),
+        keep,
+        pg_dump: "pg_dump".into(),
+    }
+}
+
+#[tokio::test]
+async fn postgres_backup_refuses_a_pg_dump_older_than_the_server() {
+    let Some(s) = postgres_store().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The machine's pg_dump is accepted, and its pair is published.
+    let ok = insight::backup::check_pg_dump(&s, std::path::Path::new("pg_dump"))
+        .await
+        .unwrap();
+    assert!(ok.client >= ok.server && ok.server >= 9, "{ok:?}");
+    insight::observability::metrics::install();
+    let text = insight::observability::metrics::render();
+    assert!(
+        text.contains("insight_backup_pg_dump_compatible 1"),
+        "{text}"
+    );
+    // A pg_dump one major version older than the server (as an image built
+    // on an older Debian would carry) is caught before it runs: a clear
+    // error naming both versions, no file, and the failure counted.
+    let old = dir.path().join("old-pg_dump");
+    std::fs::write(
+        &old,
+        format!(
+            "#!/bin/sh\necho 'pg_dump (PostgreSQL) {}.3'\n",
+            ok.server - 1
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut t = target(&dir.path().join("out"), 0);
+    t.pg_dump = old;
+    let err = insight::backup::create(&s, &t).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("pg_dump {}", ok.server - 1))
+            && msg.contains(&format!("PostgreSQL {} server", ok.server))
+            && msg.contains("backup.pg_dump"),
+        "{msg}"
+    );
+    assert!(
+        insight::backup::list(&dir.path().join("out"))
+            .unwrap()
+            .is_empty()
+    );
+    // (The gauges are process-wide and other tests set them too: the
+    // counter, which only grows, is what this test can check.)
+    let text = insight::observability::metrics::render();
+    assert!(
+        text.contains("insight_backups_total{outcome=\"tool_too_old\"}"),
+        "{text}"
+    );
 }
 
 fn schema_url(schema: &str) -> String {

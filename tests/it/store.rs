@@ -336,6 +336,7 @@ async fn stored_connections_round_trip_bytes_and_settings(s: &Store) {
             max_rows: Some(50),
             timeout_secs: None,
             allow_values_in_prompt: Some(false),
+            budgets: Default::default(),
         },
         created_at: String::new(),
         updated_at: String::new(),
@@ -548,7 +549,8 @@ async fn training_items_dedupe_search_approve_delete_and_version(s: &Store) {
         many.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
         vec![p.id.clone(), a.id.clone()]
     );
-    let approved = s.approve_training(&p.id).await.unwrap();
+    let approved = s.approve_training(&p.id, Some("approver")).await.unwrap();
+    assert_eq!(approved.approved_by.as_deref(), Some("approver"));
     assert_eq!(approved.status, TrainingStatus::Active);
     s.set_training_embedding(&a.id, &[1.0, 2.0], "other")
         .await
@@ -1071,4 +1073,43 @@ async fn conversations_keep_their_owner_and_turns_in_order(s: &Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A rollback: the store was migrated by a newer release (a migration this
+/// binary does not know is applied). `migrate` (the Kubernetes init
+/// container of the older release) must succeed and change nothing.
+#[tokio::test]
+async fn migrate_after_a_newer_release_is_a_no_op() {
+    const NEWER: &str = "INSERT INTO _sqlx_migrations \
+        (version, description, success, checksum, execution_time) \
+        VALUES (99991231000000, 'from a newer release', TRUE, X'00', 1)";
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert!(store.migrate().await.unwrap() > 0);
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(NEWER).execute(&mut c).await.unwrap();
+    c.close().await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    assert_eq!(store.pending_migrations().await.unwrap(), 0);
+
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let (schema_url, schema) = postgres_schema_url(&base).await;
+    let _cleanup = DropSchema {
+        url: base.clone(),
+        schema: schema.clone(),
+    };
+    let store = Store::connect(&schema_url).await.unwrap();
+    assert!(store.migrate().await.unwrap() > 0);
+    let mut c = sqlx::PgConnection::connect(&schema_url).await.unwrap();
+    let pg_newer = NEWER.replace("X'00'", "'\\x00'::bytea");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(pg_newer))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    store.close().await;
 }

@@ -160,10 +160,7 @@ async fn mysql_targets_are_queried_over_tls_with_a_verified_certificate() {
         &SqlPolicy::default(),
     )
     .unwrap();
-    let limits = ExecLimits {
-        max_rows: 10,
-        timeout: std::time::Duration::from_secs(5),
-    };
+    let limits = ExecLimits::new(std::time::Duration::from_secs(5), 10);
     let rs = conn.execute(&sql, limits).await.expect("query over TLS");
     assert_eq!(rs.rows, [[serde_json::json!(42)]]);
 

@@ -64,6 +64,15 @@ rule(bool(raw.get("x-insight", {}).get("env_file")), "prod: the insight services
 for svc_name in ("insight", "insight-worker", "insight-migrate"):
     for key in ("INSIGHT_SECRET_KEY", "INSIGHT_JWT_SECRET"):
         rule(key in s.get(svc_name, {}).get("environment", {}), f"prod: {svc_name} gets no {key} from the env file")
+worker = s.get("insight-worker", {})
+rule(not worker.get("healthcheck", {}).get("disable"), "prod: the worker's health check is disabled (it serves /health)")
+for svc in ("insight", "insight-worker"):
+    grace = str(s.get(svc, {}).get("stop_grace_period", "10s"))
+    secs = int(grace.rstrip("s")) if grace.rstrip("s").isdigit() else 0
+    # drain (5) + shutdown grace (20) must fit before Compose's SIGKILL.
+    rule(secs >= 25, f"prod: {svc} stop_grace_period {grace} is shorter than drain + shutdown grace (25 s)")
+backup_mounts = [n for n, v in s.items() if any("/backups" in str(m) for m in v.get("volumes", []))]
+rule(backup_mounts == ["insight-worker"], f"prod: the backup volume is mounted by {backup_mounts}, not only the worker")
 redis = " ".join(s["redis"].get("command", []))
 rule("--requirepass" in redis, "prod: redis runs without --requirepass")
 rule("--maxmemory-policy allkeys-lru" in redis, "prod: redis runs without --maxmemory-policy allkeys-lru")

@@ -1,6 +1,7 @@
-"""What issue #7 asks of the Kubernetes manifests, checked on the rendered
-output of base and each overlay (files k8s-<name>.yaml in the given dir).
-Prints every broken rule and exits non-zero when there is one."""
+"""What issues #7 and #17 ask of the Kubernetes manifests, checked on the
+rendered output of base and each overlay (files k8s-<name>.yaml in the given
+dir). Prints every broken rule and exits non-zero when there is one."""
+import json
 import os
 import sys
 
@@ -37,32 +38,42 @@ for name, docs in rendered.items():
     kinds = {d["kind"] for d in docs}
     for kind in (
         "Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler",
-        "PodDisruptionBudget", "NetworkPolicy", "Job", "CronJob",
+        "PodDisruptionBudget", "NetworkPolicy", "CronJob",
     ):
         rule(kind in kinds, f"{name}: no {kind}")
     rule("Secret" not in kinds, f"{name}: a Secret with values is part of the manifests")
     api = find(docs, "Deployment", "insight-api")
     worker = find(docs, "Deployment", "insight-worker")
-    migrate = find(docs, "Job", "insight-migrate")
     backup = find(docs, "CronJob", "insight-backup")
-    if not (api and worker and migrate and backup):
-        problems.append(f"{name}: insight-api, insight-worker, insight-migrate or insight-backup missing")
+    if not (api and worker and backup):
+        problems.append(f"{name}: insight-api, insight-worker or insight-backup missing")
         continue
+    # Migrations: an init container in every pod that serves, under the
+    # migrator's advisory lock, so no tool has to order a Job (Argo CD ran
+    # its PreSync hook before the ConfigMap existed).
+    rule(find(docs, "Job") is None, f"{name}: a migration Job is still shipped (init containers migrate)")
+    for obj in (api, worker):
+        inits = {c["name"]: c for c in pod_spec(obj).get("initContainers", [])}
+        rule(inits.get("migrate", {}).get("args") == ["migrate"], f"{name}: {obj['metadata']['name']} has no `migrate` init container")
+        rule(inits.get("migrate", {}).get("image") == pod_spec(obj)["containers"][0]["image"],
+             f"{name}: {obj['metadata']['name']}'s migrate init container runs another image")
+    for d in docs:
+        rule("argocd.argoproj.io/hook" not in d["metadata"].get("annotations", {}), f"{name}: {d['kind']}/{d['metadata']['name']} carries an Argo CD hook")
     c = pod_spec(api)["containers"][0]
     rule(c.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/health", f"{name}: API liveness is not /health")
     rule(c.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/health/ready", f"{name}: API readiness is not /health/ready")
     rule(c.get("args") == ["serve"], f"{name}: the API does not run `serve`")
     rule(pod_spec(worker)["containers"][0].get("args") == ["worker"], f"{name}: the worker does not run `worker`")
-    rule(pod_spec(migrate)["containers"][0].get("args") == ["migrate"], f"{name}: the Job does not run `migrate`")
     rule(pod_spec(backup)["containers"][0].get("args") == ["backup"], f"{name}: the CronJob does not run `backup`")
     env = {e["name"]: e for e in c.get("env", [])}
     rule(env.get("INSIGHT_JOBS__WORKER", {}).get("value") == "false", f"{name}: the API runs an in-process worker")
-    for obj in (api, worker, migrate, backup):
+    for obj in (api, worker, backup):
         label = f"{name}: {obj['kind']}/{obj['metadata']['name']}"
         spec = pod_spec(obj)
         rule(spec.get("securityContext", {}).get("runAsNonRoot") is True, f"{label}: pod may run as root")
+        rule(spec.get("securityContext", {}).get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{label}: no RuntimeDefault seccomp profile")
         rule(spec.get("automountServiceAccountToken") is False, f"{label}: mounts a service account token")
-        for ctr in spec["containers"]:
+        for ctr in spec["containers"] + spec.get("initContainers", []):
             sc = ctr.get("securityContext", {})
             rule(sc.get("readOnlyRootFilesystem") is True, f"{label}: root filesystem is writable")
             rule(sc.get("allowPrivilegeEscalation") is False, f"{label}: allows privilege escalation")
@@ -79,11 +90,81 @@ for name, docs in rendered.items():
                 if any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL")):
                     rule("secretKeyRef" in e.get("valueFrom", {}), f"{label}: {e['name']} is not taken from a Secret")
     cm = find(docs, "ConfigMap")
-    for k in cm.get("data", {}):
+    data = cm.get("data", {})
+    for k in data:
         rule(not any(w in k for w in ("SECRET", "PASSWORD")), f"{name}: ConfigMap holds {k}")
+
+    # /metrics off the public port: a metrics address on another port, the
+    # public Service without it, API and worker probed and scraped there.
+    api_port = int(data.get("INSIGHT_SERVER__PORT", "8080"))
+    metrics_addr = data.get("INSIGHT_SERVER__METRICS_ADDR", "")
+    metrics_port = int(metrics_addr.rsplit(":", 1)[1]) if ":" in metrics_addr else None
+    rule(metrics_port is not None and metrics_port != api_port, f"{name}: /metrics is served on the public port (INSIGHT_SERVER__METRICS_ADDR unset)")
+    public = find(docs, "Service", "insight-api")
+    rule(public is not None and all(p.get("targetPort") in ("http", api_port) for p in public["spec"]["ports"]),
+         f"{name}: the public Service exposes more than the API port")
+    for obj in (api, worker):
+        ctr = pod_spec(obj)["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
+        rule(ports.get("metrics") == metrics_port, f"{name}: {obj['metadata']['name']} has no metrics port {metrics_port}")
+        rule(obj["spec"]["template"]["metadata"].get("labels", {}).get("insight-engine/metrics") == "true",
+             f"{name}: {obj['metadata']['name']} is not selected by the insight-metrics Service")
+    wc = pod_spec(worker)["containers"][0]
+    rule(wc.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/health", f"{name}: worker liveness is not /health")
+    rule(wc.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/health/ready", f"{name}: worker readiness is not /health/ready")
+    rule(find(docs, "Service", "insight-metrics") is not None, f"{name}: no insight-metrics Service")
+
+    # Draining: preStop sleep + drain + shutdown grace fit in the grace period.
+    drain = int(data.get("INSIGHT_SERVER__DRAIN_SECS", "5"))
+    grace = int(data.get("INSIGHT_SERVER__SHUTDOWN_GRACE_SECS", "20"))
+    pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pre_secs = int(pre[1]) if len(pre) == 2 and pre[0] == "sleep" and pre[1].isdigit() else None
+    rule(pre_secs is not None and pre_secs > 0, f"{name}: the API has no preStop sleep (endpoints are removed asynchronously)")
+    needed = (pre_secs or 0) + drain + grace
+    tgps = pod_spec(api).get("terminationGracePeriodSeconds", 30)
+    rule(tgps > needed, f"{name}: API terminationGracePeriodSeconds {tgps} <= preStop {pre_secs} + drain {drain} + grace {grace}")
+    wtgps = pod_spec(worker).get("terminationGracePeriodSeconds", 30)
+    rule(wtgps > grace, f"{name}: worker terminationGracePeriodSeconds {wtgps} <= shutdown grace {grace}")
+
+    # The HPA owns the API's replica count.
+    rule("replicas" not in api["spec"], f"{name}: insight-api sets spec.replicas (resets the HPA on every apply)")
+    spread = pod_spec(api).get("topologySpreadConstraints", [])
+    rule({t["topologyKey"] for t in spread} >= {"kubernetes.io/hostname", "topology.kubernetes.io/zone"},
+         f"{name}: API pods are not spread over nodes and zones")
+    rule("podAntiAffinity" in pod_spec(api).get("affinity", {}), f"{name}: API pods have no anti-affinity")
+
+    # Backups: the CronJob is the only pod that mounts the backup claim.
+    def claims(obj):
+        return {v.get("persistentVolumeClaim", {}).get("claimName") for v in pod_spec(obj).get("volumes", [])} - {None}
+    for obj in (api, worker):
+        rule(not claims(obj), f"{name}: {obj['metadata']['name']} mounts {claims(obj)} (the backup CronJob must be its only writer)")
+    rule(claims(backup) == {"insight-backups"}, f"{name}: the backup CronJob does not mount insight-backups")
+
+    # Network: TLS Redis and OTLP are reachable.
+    egress_ports = {p["port"] for np in docs if np["kind"] == "NetworkPolicy"
+                    for e in np["spec"].get("egress", []) for p in e.get("ports", [])}
+    for port in (6380, 4317, 4318):
+        rule(port in egress_ports, f"{name}: egress to port {port} is blocked")
+
+    # Behind an ingress: X-Forwarded-For believed from the controller's range.
+    proxies = data.get("INSIGHT_AUTH__TRUSTED_PROXIES", "")
+    rule(proxies.startswith("[") and "/" in proxies, f"{name}: auth.trusted_proxies names no CIDR range")
+    try:
+        json.loads(proxies)
+    except ValueError:
+        problems.append(f"{name}: INSIGHT_AUTH__TRUSTED_PROXIES is not a list: {proxies}")
+
+    if name != "base":
+        ns = find(docs, "Namespace")
+        labels = (ns or {}).get("metadata", {}).get("labels", {})
+        rule(labels.get("pod-security.kubernetes.io/enforce") == "restricted", f"{name}: the namespace does not enforce the restricted Pod Security Standard")
+    if name == "production":
+        rule(data.get("INSIGHT_REDIS_URL", "").startswith("rediss://"), f"{name}: Redis outside the cluster without TLS")
+        rule(data.get("INSIGHT_RETRIEVAL__CHROMA_URL", "").startswith("https://"), f"{name}: Chroma outside the cluster without TLS")
+
     hpa = find(docs, "HorizontalPodAutoscaler")
     summary[name] = (
-        api["spec"].get("replicas"),
+        hpa["spec"]["minReplicas"],
         hpa["spec"]["maxReplicas"],
         str(c["resources"]["limits"]),
         cm["data"].get("INSIGHT_LOG_FORMAT"),

@@ -186,6 +186,20 @@ if grep -q "ports $taken-$((taken + 1)) are not all free; using" <<< "$out" && g
 else
     bad "prod dry run with a taken port: $out"
 fi
+# A release image is pulled, never built from this tree under its tag; only
+# a non-release tag is built locally.
+if grep -q 'docker-compose.prod.yml pull insight' <<< "$out" && ! grep -q ' build insight' <<< "$out"; then
+    ok "prod (dry run) pulls the release image insight-engine:0.1.0 instead of building it"
+else
+    bad "prod dry run would build a release tag locally: $out"
+fi
+sed 's/^IMAGE=.*/IMAGE=insight-engine:local/' "$work/good.env" > "$work/local-image.env"
+out="$(clean_env ./run.sh prod --env-file "$work/local-image.env" --dry-run 2>&1)"
+if grep -q 'docker-compose.prod.yml build insight' <<< "$out" && ! grep -q ' pull insight' <<< "$out"; then
+    ok "prod (dry run) builds a non-release tag (insight-engine:local) from this tree"
+else
+    bad "prod dry run with IMAGE=insight-engine:local: $out"
+fi
 
 # --- stage: production settings, locally -------------------------------------
 good_env "$work/stage.env"

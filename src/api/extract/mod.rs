@@ -95,6 +95,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             user_id: Some(identity.user_id.clone()),
             correlation_id,
             allowed_tables: None,
+            // Every grant goes along: the engine's gate applies the one for
+            // whatever connection the SQL turns out to run on.
+            caller: Some(crate::engine::gate::Caller {
+                role: identity.role,
+                grants: identity.grants.clone(),
+            }),
         }))
     }
 }

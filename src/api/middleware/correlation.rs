@@ -1,9 +1,11 @@
 //! Correlation ids: accept a client's `X-Correlation-ID` when it is sane
-//! (1–128 chars of `[A-Za-z0-9._:-]`), otherwise generate one; put it in the
-//! request span, a task-local (so error bodies can carry it), and the
-//! response header. The same layer rewrites error responses that did not come
-//! from our handlers (axum rejections, 404/405 fallbacks, timeouts, body
-//! limits) into our JSON error body, so every error looks the same.
+//! (see [`is_valid`]), otherwise generate one; put it in the request span,
+//! the task-local of [`crate::observability::correlation`] (so error bodies
+//! can carry it), and the response header. A W3C `traceparent` header makes
+//! the request span continue the caller's trace. The same layer rewrites
+//! error responses that did not come from our handlers (axum rejections,
+//! 404/405 fallbacks, timeouts, body limits) into our JSON error body, so
+//! every error looks the same.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -13,26 +15,7 @@ use tracing::Instrument as _;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
-tokio::task_local! {
-    static CORRELATION_ID: String;
-}
-
-/// The current request's correlation id, when called inside a request.
-pub fn current_correlation_id() -> Option<String> {
-    CORRELATION_ID.try_with(|id| id.clone()).ok()
-}
-
-/// Is a client-supplied id acceptable as is?
-pub fn is_valid(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-/// The id carried in request extensions for handlers.
-#[derive(Debug, Clone)]
-pub struct CorrelationId(pub String);
+pub use crate::observability::correlation::{CorrelationId, current_correlation_id, is_valid};
 
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = req
@@ -55,26 +38,31 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         correlation_id = %id,
         http.method = %method,
         http.route = %path,
-        traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()),
         trace_id = tracing::field::Empty,
         // Filled by the `Principal` extractor once the caller is known.
         user.id = tracing::field::Empty,
     );
+    if let Some(traceparent) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        crate::observability::otlp::continue_trace(&span, traceparent);
+    }
     if let Some(t) = crate::observability::otlp::trace_id_of(&span) {
         span.record("trace_id", t.as_str());
     }
     let started = std::time::Instant::now();
     let id_for_scope = id.clone();
-    let mut resp = CORRELATION_ID
-        .scope(
-            id_for_scope,
-            async move {
-                let resp = next.run(req).await;
-                normalise_error(resp).await
-            }
-            .instrument(span.clone()),
-        )
-        .await;
+    let mut resp = crate::observability::correlation::scope(
+        id_for_scope,
+        async move {
+            let resp = next.run(req).await;
+            normalise_error(resp).await
+        }
+        .instrument(span.clone()),
+    )
+    .await;
     let elapsed = started.elapsed();
     crate::observability::metrics::http_request(
         method.as_str(),

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::llm::LlmConfig;
 use crate::engine::llm::LlmError;
+use crate::observability::redact;
 
 /// Connecting should never take long; a slow handshake means the host is
 /// down or unreachable, so cap it independently of the (generation) timeout.
@@ -215,8 +216,9 @@ impl HttpClient {
         }
     }
 
-    /// Scrub the API key (and anything shaped like one) from a message and
-    /// cap its length.
+    /// Scrub the API key from a message, then everything the log masker
+    /// ([`redact::mask`]) hides (keys of any provider, tokens, DSN
+    /// passwords, personal data), and cap its length.
     pub fn redact(&self, message: &str) -> String {
         let mut out = message.to_string();
         if let Some(key) = &self.api_key {
@@ -225,7 +227,7 @@ impl HttpClient {
                 out = out.replace(key, "[redacted]");
             }
         }
-        let out = redact_key_like(&out);
+        let out = redact::mask(&out);
         truncate_chars(out.trim(), MAX_MESSAGE_CHARS)
     }
 }
@@ -302,25 +304,6 @@ fn without_url(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
-}
-
-/// Mask tokens that look like provider keys (`sk-…`, `sk-ant-…`), keeping a
-/// short prefix so the user can tell which key was refused.
-fn redact_key_like(message: &str) -> String {
-    message
-        .split_inclusive(char::is_whitespace)
-        .map(|word| {
-            let trimmed = word.trim_end();
-            let core = trimmed.trim_matches(|c: char| {
-                !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '*'
-            });
-            if core.starts_with("sk-") && core.len() > 12 {
-                word.replacen(core, &format!("{}…[redacted]", &core[..6]), 1)
-            } else {
-                word.to_string()
-            }
-        })
-        .collect()
 }
 
 fn truncate_chars(s: &str, max: usize) -> String {
@@ -492,7 +475,7 @@ mod tests {
         );
         let msg = c.redact("Incorrect API key provided: sk-proj-abcdefghijklmnop.");
         assert!(!msg.contains("abcdefghijklmnop"), "{msg}");
-        assert!(msg.contains("sk-pro…[redacted]"), "{msg}");
+        assert!(msg.contains("[api-key]"), "{msg}");
         let long = "x".repeat(1000);
         assert_eq!(c.redact(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
     }

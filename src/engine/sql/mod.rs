@@ -27,7 +27,8 @@
 //! | `forbidden_function` | a dangerous function anywhere, or a table function outside the allowlist |
 //! | `forbidden_construct` | `@` variables, `:=`, `INTO OUTFILE/DUMPFILE`, a CTE named like a table |
 //! | `unknown_table` | a relation that is neither a CTE in scope nor a schema table |
-//! | `table_not_allowed` | a schema table or view outside `SqlPolicy::allowed_tables` |
+//! | `unknown_table` (again) | a schema table or view outside `SqlPolicy::allowed_tables`: worded exactly like a missing table, so a limited caller cannot tell hidden from absent (`table_not_allowed` stays in the enum for API compatibility but is no longer emitted) |
+//! | `parse_error` (again) | syntax the connection's database does not run (`FETCH FIRST` on SQLite/MySQL) |
 //!
 //! A `LIMIT` that is not an integer literal (`LIMIT ?`, `LIMIT (SELECT …)`)
 //! is replaced by `max_rows`, not rejected. The output SQL is rendered from

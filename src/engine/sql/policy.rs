@@ -68,6 +68,14 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn dialect_name(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Mysql => "MySQL",
+        }
+    }
+
     fn cte_in_scope(&self, name: &str) -> bool {
         self.frames.iter().any(|f| {
             f.ctes[..f.visible]
@@ -112,14 +120,10 @@ impl<'a> Checker<'a> {
         let lower = info.name.to_lowercase();
         if let Some(allowed) = &self.policy.allowed_tables {
             if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&lower)) {
-                let kind = if info.is_view { "View" } else { "Table" };
-                return reject(
-                    RejectCode::TableNotAllowed,
-                    format!(
-                        "{kind} `{}` is not available to you on this connection.",
-                        info.name
-                    ),
-                );
+                // Word for word the answer for a missing table (same code,
+                // same message, the name as written): a limited caller must
+                // not learn which hidden tables exist.
+                return unknown();
             }
         }
         self.tables.insert(lower);
@@ -282,6 +286,17 @@ impl Visitor for Checker<'_> {
             frame.visible = frame.ctes.len();
         }
         self.frames.push(frame);
+        // Only syntax the connection's database runs: SQLite and MySQL have
+        // no `FETCH FIRST`, which would pass here and fail in the database.
+        if q.fetch.is_some() && self.dialect != Dialect::Postgres {
+            return reject(
+                RejectCode::ParseError,
+                format!(
+                    "`FETCH FIRST` is not supported by {}; use `LIMIT` instead.",
+                    self.dialect_name()
+                ),
+            );
+        }
         if !q.locks.is_empty() {
             return reject(
                 RejectCode::LockingClause,

@@ -346,16 +346,34 @@ fn allowlist_covers_tables_and_views_everywhere() {
     ] {
         assert_eq!(
             check(sql).unwrap_err().code,
-            RejectCode::TableNotAllowed,
+            RejectCode::UnknownTable,
             "{sql}"
         );
     }
+    // A hidden view or table reads exactly like one that does not exist.
     let view = check("SELECT * FROM big_spenders").unwrap_err();
-    assert_eq!(view.code, RejectCode::TableNotAllowed);
+    let missing = check("SELECT * FROM no_such_thing").unwrap_err();
+    assert_eq!(view.code, missing.code);
     assert_eq!(
         view.message,
-        "View `big_spenders` is not available to you on this connection."
+        "Table `big_spenders` does not exist in this connection's schema."
     );
+    assert_eq!(
+        view.message.replace("big_spenders", "no_such_thing"),
+        missing.message
+    );
+}
+
+#[test]
+fn fetch_first_is_refused_where_the_database_does_not_run_it() {
+    let p = SqlPolicy::default();
+    let sql = "SELECT * FROM orders ORDER BY id FETCH FIRST 5 ROWS ONLY";
+    for d in [Dialect::Sqlite, Dialect::Mysql] {
+        let err = validate(sql, d, &schema(), &p).unwrap_err();
+        assert_eq!(err.code, RejectCode::ParseError, "{d:?}");
+        assert!(err.message.contains("FETCH FIRST"), "{}", err.message);
+    }
+    assert!(validate(sql, Dialect::Postgres, &schema(), &p).is_ok());
 }
 
 #[test]
