@@ -132,6 +132,17 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
         }
     });
     let cache = check(false, e.cache.ping());
+    let left = app.reembed_left.load(std::sync::atomic::Ordering::Relaxed);
+    let embedder = check(false, async {
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "re-embedding: {left} training item(s) left for embedder {}; they are not retrievable until done",
+                e.embedder.id()
+            ))
+        }
+    });
     let shared_limits = app.auth.shared_limits();
     let limits = async {
         match shared_limits {
@@ -143,13 +154,14 @@ pub async fn ready(State(app): State<AppState>) -> (StatusCode, axum::Json<Readi
     let conns = e.connections.all();
     let conn_checks =
         futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
-    let (store, index, cache, limits, llm, conn_checks) =
-        tokio::join!(store, index, cache, limits, llm, conn_checks);
+    let (store, index, cache, limits, llm, conn_checks, embedder) =
+        tokio::join!(store, index, cache, limits, llm, conn_checks, embedder);
 
     let mut checks = BTreeMap::new();
     checks.insert("app_store".to_string(), store);
     checks.insert("vector_index".to_string(), index);
     checks.insert("cache".to_string(), cache);
+    checks.insert("embedder".to_string(), embedder);
     if let Some(limits) = limits {
         // Only with Redis: in process, limits cannot fail.
         checks.insert("rate_limit".to_string(), limits);
