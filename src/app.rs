@@ -174,7 +174,11 @@ impl App {
             .context("loading stored settings")?;
         tracing::info!(training.items = loaded, "vector index loaded");
         if stale > 0 {
-            tracing::info!(training.items = stale, embedder = engine.embedder.id(), "training items embedded by another embedder: re-embedding in the background");
+            tracing::info!(
+                training.items = stale,
+                embedder = engine.embedder.id(),
+                "training items embedded by another embedder: re-embedding in the background"
+            );
         }
 
         Ok(App {

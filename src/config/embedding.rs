@@ -144,9 +144,15 @@ impl HybridConfig {
         let mut out = Vec::new();
         let weight_ok = |w: f32| w.is_finite() && (0.0..=100.0).contains(&w);
         if !weight_ok(self.dense_weight) || !weight_ok(self.lexical_weight) {
-            out.push("retrieval.hybrid.dense_weight and lexical_weight: must be between 0 and 100".into());
+            out.push(
+                "retrieval.hybrid.dense_weight and lexical_weight: must be between 0 and 100"
+                    .into(),
+            );
         } else if self.dense_weight + self.lexical_weight <= 0.0 {
-            out.push("retrieval.hybrid.dense_weight and lexical_weight: at least one must be positive".into());
+            out.push(
+                "retrieval.hybrid.dense_weight and lexical_weight: at least one must be positive"
+                    .into(),
+            );
         }
         if !(self.rrf_k.is_finite() && (0.0..=10_000.0).contains(&self.rrf_k)) {
             out.push("retrieval.hybrid.rrf_k: must be between 0 and 10000".into());
@@ -176,7 +182,10 @@ mod tests {
         let (e, h) = (EmbeddingConfig::default(), HybridConfig::default());
         assert_eq!(e.provider, EmbedderKind::Hashing);
         assert!(e.problems().is_empty() && h.problems().is_empty());
-        assert!(!h.is_hybrid(EmbedderKind::Hashing), "the default ranking is unchanged");
+        assert!(
+            !h.is_hybrid(EmbedderKind::Hashing),
+            "the default ranking is unchanged"
+        );
         assert!(h.is_hybrid(EmbedderKind::Local));
         assert!(h.is_hybrid(EmbedderKind::Openai));
         let dense = HybridConfig {
@@ -198,7 +207,10 @@ mod tests {
             ..EmbeddingConfig::default()
         };
         let p = local.problems();
-        assert!(p.len() == 1 && p[0].contains("retrieval.embedding.model_dir"), "{p:?}");
+        assert!(
+            p.len() == 1 && p[0].contains("retrieval.embedding.model_dir"),
+            "{p:?}"
+        );
 
         let openai = EmbeddingConfig {
             provider: EmbedderKind::Openai,
@@ -206,7 +218,12 @@ mod tests {
             ..EmbeddingConfig::default()
         };
         let p = openai.problems().join("\n");
-        for want in ["base_url", "http:// or https://", "embedding.model", "embedding.dimensions"] {
+        for want in [
+            "base_url",
+            "http:// or https://",
+            "embedding.model",
+            "embedding.dimensions",
+        ] {
             assert!(p.contains(want), "{want}: {p}");
         }
         let ok = EmbeddingConfig {

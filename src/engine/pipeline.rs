@@ -751,7 +751,11 @@ impl Engine {
         question: &str,
         rc: &RequestContext,
     ) -> Result<RetrievedContext, PipelineError> {
-        let vector = self.embedder.embed_one(question).await.map_err(IndexError::from)?;
+        let vector = self
+            .embedder
+            .embed_one(question)
+            .await
+            .map_err(IndexError::from)?;
         let s = self.settings();
         let mut hits: Vec<(TrainingKind, String, f32)> = Vec::new();
         let mut pools = Vec::new();

@@ -297,10 +297,30 @@ mod tests {
         let ds = Dataset {
             root: ".".into(),
             examples: vec![
-                example(0, "s", "How many singers do we have?", "SELECT count(*) FROM singer"),
-                example(1, "s", "What is the total number of singers?", "select count(*)  from singer;"),
-                example(2, "s", "List the names of all stadiums.", "SELECT name FROM stadium"),
-                example(3, "t", "How many teams are there?", "SELECT count(*) FROM team"),
+                example(
+                    0,
+                    "s",
+                    "How many singers do we have?",
+                    "SELECT count(*) FROM singer",
+                ),
+                example(
+                    1,
+                    "s",
+                    "What is the total number of singers?",
+                    "select count(*)  from singer;",
+                ),
+                example(
+                    2,
+                    "s",
+                    "List the names of all stadiums.",
+                    "SELECT name FROM stadium",
+                ),
+                example(
+                    3,
+                    "t",
+                    "How many teams are there?",
+                    "SELECT count(*) FROM team",
+                ),
             ],
         };
         let rows = benchmark(&ds, &[], None, &HybridRanker::default())

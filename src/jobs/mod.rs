@@ -64,7 +64,11 @@ async fn reembed_until_done(app: &App) {
         let started = Instant::now();
         match app.engine.reembed_stale(Some(&app.reembed_left)).await {
             Ok(n) => {
-                tracing::info!(training.items = n, duration_ms = started.elapsed().as_millis() as u64, "training items re-embedded with the new embedder");
+                tracing::info!(
+                    training.items = n,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "training items re-embedded with the new embedder"
+                );
                 app.reembed_left
                     .store(0, std::sync::atomic::Ordering::Relaxed);
                 return;

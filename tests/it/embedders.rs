@@ -61,7 +61,10 @@ async fn sends_the_wire_format_and_puts_vectors_back_in_input_order() {
     let r = &requests[0];
     assert_eq!(r.method, "POST");
     assert_eq!(r.path, "/v1/embeddings");
-    assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(
         r.body,
         json!({"model": "text-embedding-test", "input": ["first", "second"], "encoding_format": "float"})
@@ -81,7 +84,11 @@ async fn large_inputs_go_in_batches() {
     let v = e.embed_batch(&texts(&["a", "b", "c"])).await.unwrap();
     assert_eq!(v.len(), 3);
     assert_eq!(v[2], [0.0, 0.0, 1.0]);
-    let inputs: Vec<Value> = peer.requests().iter().map(|r| r.body["input"].clone()).collect();
+    let inputs: Vec<Value> = peer
+        .requests()
+        .iter()
+        .map(|r| r.body["input"].clone())
+        .collect();
     assert_eq!(inputs, [json!(["a", "b"]), json!(["c"])]);
 }
 
@@ -128,7 +135,10 @@ async fn a_client_error_is_not_retried_and_never_echoes_the_key() {
     let err = e.embed_one("q").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, EmbedError::BadResponse(_)), "{err:?}");
-    assert!(text.contains("401") && text.contains("[redacted]"), "{text}");
+    assert!(
+        text.contains("401") && text.contains("[redacted]"),
+        "{text}"
+    );
     assert!(!text.contains(KEY), "{text}");
     assert_eq!(peer.requests().len(), 1);
 }
@@ -150,16 +160,29 @@ async fn the_timeout_is_per_request_and_retried() {
         matches!(&err, EmbedError::Unavailable(m) if m.contains("300 ms")),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_millis(2000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(peer.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn malformed_replies_are_rejected() {
     for (body, want) in [
-        (reply(&[(0, [1.0, 0.0, 0.0]), (1, [0.0, 1.0, 0.0])]), "2 vectors for 1 inputs"),
-        (json!({"data": [{"index": 0, "embedding": [1.0, 2.0]}]}), "2 dimensions"),
-        (json!({"data": [{"index": 5, "embedding": [1.0, 2.0, 3.0]}]}), "out of range"),
+        (
+            reply(&[(0, [1.0, 0.0, 0.0]), (1, [0.0, 1.0, 0.0])]),
+            "2 vectors for 1 inputs",
+        ),
+        (
+            json!({"data": [{"index": 0, "embedding": [1.0, 2.0]}]}),
+            "2 dimensions",
+        ),
+        (
+            json!({"data": [{"index": 5, "embedding": [1.0, 2.0, 3.0]}]}),
+            "out of range",
+        ),
         (json!({"nope": true}), "not an embeddings reply"),
     ] {
         let peer = MockPeer::start(vec![ok(body)]).await;
@@ -228,7 +251,11 @@ async fn a_service_embeds_training_and_questions_through_the_endpoint() {
         .expect(200);
     assert_eq!(r["strategy"], "trained_example", "{r}");
     assert!(
-        r["sources"].as_array().unwrap().iter().any(|s| s["id"] == item["id"]),
+        r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == item["id"]),
         "{r}"
     );
     let requests = peer.requests();
@@ -242,7 +269,10 @@ async fn a_service_embeds_training_and_questions_through_the_endpoint() {
         .get_training_many(&[item["id"].as_str().unwrap().to_string()])
         .await
         .unwrap();
-    assert_eq!(stored[0].embedder.as_deref(), Some("openai:text-embedding-test:64"));
+    assert_eq!(
+        stored[0].embedder.as_deref(),
+        Some("openai:text-embedding-test:64")
+    );
     let ready = app.get("/health/ready").await.expect(200);
     assert_eq!(ready["checks"]["embedder"]["status"], "ok", "{ready}");
 }
@@ -267,8 +297,15 @@ async fn a_failing_endpoint_fails_an_ask_with_a_503() {
         .spawn()
         .await;
     let body = app.ask("How many customers are there?").await.expect(503);
-    assert_eq!(crate::util::error_code(&body), "upstream_unavailable", "{body}");
-    assert!(!body.to_string().contains("model crashed"), "5xx bodies carry no detail: {body}");
+    assert_eq!(
+        crate::util::error_code(&body),
+        "upstream_unavailable",
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("model crashed"),
+        "5xx bodies carry no detail: {body}"
+    );
 }
 
 #[tokio::test]
@@ -287,7 +324,14 @@ async fn a_new_embedder_re_embeds_in_the_background_and_readiness_says_so() {
         .await
         .expect(201);
     let id = item["id"].as_str().unwrap().to_string();
-    let total = app.state.engine.store.active_training().await.unwrap().len();
+    let total = app
+        .state
+        .engine
+        .store
+        .active_training()
+        .await
+        .unwrap()
+        .len();
 
     // Same store, another embedder (the hashing one at another size).
     let mut config = app.state.config.clone();
@@ -311,12 +355,21 @@ async fn a_new_embedder_re_embeds_in_the_background_and_readiness_says_so() {
     let check = &ready.0.checks["embedder"];
     let text = serde_json::to_value(check).unwrap();
     assert_eq!(text["status"], "degraded", "{text}");
-    assert!(text["error"].as_str().unwrap_or_default().contains("re-embedding"), "{text}");
+    assert!(
+        text["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("re-embedding"),
+        "{text}"
+    );
 
     let background = insight::jobs::Background::start(&state, false);
     let started = Instant::now();
     while state.reembed_left.load(Ordering::Relaxed) > 0 {
-        assert!(started.elapsed() < Duration::from_secs(20), "re-embedding did not finish");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "re-embedding did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     background.stop(Duration::from_secs(1)).await;
@@ -347,7 +400,10 @@ pub(crate) fn model_dir() -> Option<std::path::PathBuf> {
         "no model in {} under CI: run scripts/fetch-model",
         dir.display()
     );
-    eprintln!("skipped: no model in {} (run scripts/fetch-model)", dir.display());
+    eprintln!(
+        "skipped: no model in {} (run scripts/fetch-model)",
+        dir.display()
+    );
     None
 }
 
@@ -362,16 +418,56 @@ mod local {
     /// Trained in business wording, asked again in the schema's words: (trained
     /// question, SQL, the same question rephrased).
     const PAIRS: &[(&str, &str, &str)] = &[
-        ("Who are our VIP clients?", "SELECT c.name, SUM(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id ORDER BY spent DESC LIMIT 10", "Which ten customers have spent the most money with us?"),
-        ("Who reports to whom?", "SELECT e.first_name, e.last_name, m.first_name AS manager_first_name, m.last_name AS manager_last_name FROM employees e LEFT JOIN employees m ON m.id = e.manager_id", "Show each employee with the name of their manager"),
-        ("What's our best-selling item?", "SELECT p.name, SUM(i.quantity) AS units FROM order_items i JOIN products p ON p.id = i.product_id GROUP BY p.id ORDER BY units DESC LIMIT 1", "Which product has sold the most units?"),
-        ("How much money did we bring in each month?", "SELECT strftime('%Y-%m', order_date) AS month, SUM(total) AS revenue FROM orders GROUP BY month ORDER BY month", "Monthly revenue from orders"),
-        ("Which deals fell through?", "SELECT id, customer_id, total FROM orders WHERE status = 'cancelled'", "List the cancelled orders"),
-        ("Where are our clients based?", "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC", "How many customers are there in each country?"),
-        ("Which reps bring in the most business?", "SELECT e.first_name, e.last_name, SUM(o.total) AS sales FROM employees e JOIN orders o ON o.employee_id = e.id GROUP BY e.id ORDER BY sales DESC", "Total order value handled by each employee"),
-        ("What do we earn on each thing we sell?", "SELECT name, price - cost AS margin FROM products ORDER BY margin DESC", "Show the profit margin of every product"),
-        ("Who has never bought from us?", "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)", "Customers without any orders"),
-        ("What is still waiting to go out the door?", "SELECT id, order_date, total FROM orders WHERE status = 'pending'", "Show the pending orders"),
+        (
+            "Who are our VIP clients?",
+            "SELECT c.name, SUM(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id ORDER BY spent DESC LIMIT 10",
+            "Which ten customers have spent the most money with us?",
+        ),
+        (
+            "Who reports to whom?",
+            "SELECT e.first_name, e.last_name, m.first_name AS manager_first_name, m.last_name AS manager_last_name FROM employees e LEFT JOIN employees m ON m.id = e.manager_id",
+            "Show each employee with the name of their manager",
+        ),
+        (
+            "What's our best-selling item?",
+            "SELECT p.name, SUM(i.quantity) AS units FROM order_items i JOIN products p ON p.id = i.product_id GROUP BY p.id ORDER BY units DESC LIMIT 1",
+            "Which product has sold the most units?",
+        ),
+        (
+            "How much money did we bring in each month?",
+            "SELECT strftime('%Y-%m', order_date) AS month, SUM(total) AS revenue FROM orders GROUP BY month ORDER BY month",
+            "Monthly revenue from orders",
+        ),
+        (
+            "Which deals fell through?",
+            "SELECT id, customer_id, total FROM orders WHERE status = 'cancelled'",
+            "List the cancelled orders",
+        ),
+        (
+            "Where are our clients based?",
+            "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY customers DESC",
+            "How many customers are there in each country?",
+        ),
+        (
+            "Which reps bring in the most business?",
+            "SELECT e.first_name, e.last_name, SUM(o.total) AS sales FROM employees e JOIN orders o ON o.employee_id = e.id GROUP BY e.id ORDER BY sales DESC",
+            "Total order value handled by each employee",
+        ),
+        (
+            "What do we earn on each thing we sell?",
+            "SELECT name, price - cost AS margin FROM products ORDER BY margin DESC",
+            "Show the profit margin of every product",
+        ),
+        (
+            "Who has never bought from us?",
+            "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
+            "Customers without any orders",
+        ),
+        (
+            "What is still waiting to go out the door?",
+            "SELECT id, order_date, total FROM orders WHERE status = 'pending'",
+            "Show the pending orders",
+        ),
     ];
 
     /// Same words, another meaning: no trained example answers these.
@@ -396,7 +492,10 @@ mod local {
         let mut ids = Vec::new();
         for (question, sql, _) in PAIRS {
             let item = app
-                .post("/api/v1/training", json!({"kind": "question_sql", "content": question, "sql": sql}))
+                .post(
+                    "/api/v1/training",
+                    json!({"kind": "question_sql", "content": question, "sql": sql}),
+                )
                 .await
                 .expect(201);
             ids.push(item["id"].as_str().unwrap().to_string());
@@ -424,8 +523,17 @@ mod local {
         let Some((app, ids)) = trained_app(RankingKind::Auto).await else {
             return;
         };
-        assert!(app.state.engine.embedder.id().starts_with("local:all-minilm-l6-v2:384:"));
-        assert!(app.state.engine.settings().hybrid.is_some(), "auto is hybrid with a model");
+        assert!(
+            app.state
+                .engine
+                .embedder
+                .id()
+                .starts_with("local:all-minilm-l6-v2:384:")
+        );
+        assert!(
+            app.state.engine.settings().hybrid.is_some(),
+            "auto is hybrid with a model"
+        );
         let hybrid = first_hits(&app, &ids).await;
         let Some((dense_app, dense_ids)) = trained_app(RankingKind::Dense).await else {
             return;
@@ -445,14 +553,22 @@ mod local {
             let r = app.ask(rephrased).await.expect(200);
             if r["strategy"] == "trained_example" {
                 assert!(
-                    r["sources"].as_array().unwrap().iter().any(|s| &s["id"] == id),
+                    r["sources"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| &s["id"] == id),
                     "{rephrased}: reused another example: {r}"
                 );
             }
         }
         for question in DIFFERENT {
             let r = app.ask(question).await;
-            assert_ne!(r.body["strategy"], "trained_example", "{question}: {}", r.body);
+            assert_ne!(
+                r.body["strategy"], "trained_example",
+                "{question}: {}",
+                r.body
+            );
         }
     }
 }

@@ -88,8 +88,9 @@ fn local(e: &crate::config::EmbeddingConfig) -> anyhow::Result<Arc<dyn Embedding
     let dir = e.model_dir.as_deref().ok_or_else(|| {
         anyhow::anyhow!("retrieval.embedding.model_dir is required for the local embedder")
     })?;
-    let model = super::local::LocalEmbedder::load(dir)
-        .map_err(|err| anyhow::anyhow!("retrieval.embedding.model_dir ({}): {err}", dir.display()))?;
+    let model = super::local::LocalEmbedder::load(dir).map_err(|err| {
+        anyhow::anyhow!("retrieval.embedding.model_dir ({}): {err}", dir.display())
+    })?;
     Ok(Arc::new(model))
 }
 
