@@ -2,9 +2,9 @@
 //! retrieval puts a trained example with the question's own SQL first.
 //!
 //! For every Spider question that has a twin (another question of its
-//! database with the same gold SQL, compared after lower-casing and
-//! collapsing whitespace), the database's *other* pairs are the trained
-//! examples and the question is the query. Reported per ranking: hit@1 and
+//! database with the same gold SQL, compared after collapsing whitespace),
+//! the database's *other* pairs are the trained examples and the question is
+//! the query. Reported per ranking: hit@1 and
 //! hit@5 (an example with the same SQL first / in the top five), the rate at
 //! which a different-SQL example ranks first (1 − hit@1: what the generator
 //! would see as its best example), per-query latency (embedding the question
@@ -206,14 +206,14 @@ fn rank(
         .collect()
 }
 
-/// Gold SQL compared loosely: case, whitespace and a final `;` ignored.
+/// Gold SQL compared as written, whitespace and a final `;` aside (case is
+/// kept: `'France'` and `'france'` are different queries).
 fn sql_key(sql: &str) -> String {
     sql.trim()
         .trim_end_matches(';')
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
 }
 
 /// User + system CPU time of this process from `/proc/self/stat` (Linux;
@@ -307,7 +307,7 @@ mod tests {
                     1,
                     "s",
                     "What is the total number of singers?",
-                    "select count(*)  from singer;",
+                    "SELECT count(*)  FROM singer;",
                 ),
                 example(
                     2,
@@ -328,7 +328,7 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
-        // Questions 0 and 1 are twins (SQL equal up to case, spaces and `;`).
+        // Questions 0 and 1 are twins (SQL equal up to spaces and `;`).
         assert_eq!(r.questions, 2);
         assert_eq!(r.hit_at_1, 100.0);
         assert_eq!(r.different_sql_first, 0.0);
