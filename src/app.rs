@@ -193,6 +193,22 @@ impl App {
     }
 }
 
+impl App {
+    /// Re-embed now what a change of embedder left stale, for one-shot
+    /// commands (`ask`, `train`) that run no `Background`.
+    pub async fn reembed_stale_now(&self) -> anyhow::Result<()> {
+        if self.reembed_left.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            self.engine
+                .reembed_stale(Some(&self.reembed_left))
+                .await
+                .context("re-embedding training items with the new embedder")?;
+            self.reembed_left
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
 fn build_llm(config: &Config) -> anyhow::Result<Arc<dyn LlmProvider>> {
     Ok(match config.llm.provider {
         ProviderKind::Builtin => Arc::new(BuiltinGenerator::with_threshold(
