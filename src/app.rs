@@ -26,7 +26,7 @@ use crate::engine::llm::builtin::BuiltinGenerator;
 use crate::engine::llm::openai::OpenAiProvider;
 use crate::engine::pipeline::{Engine, EngineSettings, PipelineError};
 use crate::engine::retrieval::{
-    ChromaIndex, EmbeddedIndex, Embedder, HashingEmbedder, IndexError, VectorIndex,
+    ChromaIndex, EmbeddedIndex, EmbeddingService, IndexError, VectorIndex, build_embedder,
 };
 use crate::store::Store;
 
@@ -46,6 +46,11 @@ pub struct App {
     /// Set on SIGTERM: `/health/ready` answers 503 while the server keeps
     /// serving for `server.drain_secs` (see `api::serve`).
     pub draining: std::sync::atomic::AtomicBool,
+
+    /// Training items whose vectors were made by another embedder and are
+    /// still being re-embedded (in the background after startup); readiness
+    /// reports them. Zero once the index is the current embedder's.
+    pub reembed_left: std::sync::atomic::AtomicUsize,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -115,9 +120,8 @@ impl App {
             Some(l) => l,
             None => build_llm(&config)?,
         };
-        let dim = config.retrieval.embedding_dim;
-        let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(dim));
-        let index = build_index(&config)?;
+        let embedder = build_embedder(&config.retrieval).context("configuring the embedder")?;
+        let index = build_index(&config, embedder.as_ref())?;
         let cache = build_cache(&config).await?;
         let connections = Arc::new(ConnectorRegistry::default());
 
@@ -143,11 +147,13 @@ impl App {
         // An external index (Chroma) that is down at startup does not stop
         // the service: it serves degraded and `Background` re-indexes when
         // the index is back.
-        let (loaded, mut index_loaded) = match engine.load_index().await {
-            Ok(n) => (n, true),
+        // Vectors of another embedder (the embedder changed) are re-embedded
+        // in the background (`Background`), not here: startup stays fast.
+        let (loaded, stale, mut index_loaded) = match engine.load_current_vectors().await {
+            Ok((n, stale)) => (n, stale, true),
             Err(PipelineError::Index(IndexError::Unavailable(e))) => {
                 tracing::warn!(error = %e, "vector index unavailable at startup: serving degraded, re-indexing when it is back");
-                (0, false)
+                (0, 0, false)
             }
             Err(e) => return Err(e).context("loading training items"),
         };
@@ -171,6 +177,13 @@ impl App {
             .await
             .context("loading stored settings")?;
         tracing::info!(training.items = loaded, "vector index loaded");
+        if stale > 0 {
+            tracing::info!(
+                training.items = stale,
+                embedder = engine.embedder.id(),
+                "training items embedded by another embedder: re-embedding in the background"
+            );
+        }
 
         Ok(App {
             config,
@@ -180,7 +193,25 @@ impl App {
             llm_health: Default::default(),
             index_loaded: std::sync::atomic::AtomicBool::new(index_loaded),
             draining: std::sync::atomic::AtomicBool::new(false),
+
+            reembed_left: std::sync::atomic::AtomicUsize::new(stale),
         })
+    }
+}
+
+impl App {
+    /// Re-embed now what a change of embedder left stale, for one-shot
+    /// commands (`ask`, `train`) that run no `Background`.
+    pub async fn reembed_stale_now(&self) -> anyhow::Result<()> {
+        if self.reembed_left.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            self.engine
+                .reembed_stale(Some(&self.reembed_left))
+                .await
+                .context("re-embedding training items with the new embedder")?;
+            self.reembed_left
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
@@ -385,19 +416,26 @@ pub fn stored_connection_config(
 
 /// The vector index chosen by `retrieval.index`; it is filled from the app
 /// store by `Engine::load_index` at startup (for Chroma, that is the re-index).
-pub fn build_index(config: &Config) -> anyhow::Result<Arc<dyn VectorIndex>> {
+/// Its dimension is the embedder's; Chroma collections are tagged with the
+/// embedder's id, so vectors of another embedder are never mixed in.
+pub fn build_index(
+    config: &Config,
+    embedder: &dyn EmbeddingService,
+) -> anyhow::Result<Arc<dyn VectorIndex>> {
     let r = &config.retrieval;
+    let dim = embedder.dim();
     Ok(match r.index {
         // `postgres`: the same in-memory index, kept in sync with the store
         // by `Engine::follow_store` (see `AppState::index_sync_interval`).
-        IndexKind::Embedded | IndexKind::Postgres => Arc::new(EmbeddedIndex::new(r.embedding_dim)),
+        IndexKind::Embedded | IndexKind::Postgres => Arc::new(EmbeddedIndex::new(dim)),
         IndexKind::Chroma => {
             let url = r.chroma_url.as_deref().ok_or_else(|| {
                 anyhow::anyhow!("retrieval.chroma_url (INSIGHT_RETRIEVAL__CHROMA_URL) is not set")
             })?;
             Arc::new(
-                ChromaIndex::new(url, &r.chroma_collection_prefix, r.embedding_dim)
-                    .map_err(|e| anyhow::anyhow!("retrieval.chroma_url: {e}"))?,
+                ChromaIndex::new(url, &r.chroma_collection_prefix, dim)
+                    .map_err(|e| anyhow::anyhow!("retrieval.chroma_url: {e}"))?
+                    .for_embedder(embedder.id()),
             )
         }
     })

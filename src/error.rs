@@ -294,6 +294,13 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
                         .into(),
                 )
             }
+            P::Index(crate::engine::retrieval::IndexError::Embedding(m)) => {
+                tracing::warn!(error.detail = %m, "embedder failed");
+                ApiError::UpstreamUnavailable(
+                    "The embedding service (retrieval of training context) is not reachable right now."
+                        .into(),
+                )
+            }
             P::Index(i) => ApiError::Internal(i.to_string()),
             P::BadInput(m) => ApiError::bad_request(m),
             P::UnknownConversation(id) => ApiError::NotFound(format!("conversation `{id}`")),

@@ -172,6 +172,17 @@ async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
         }
     });
     let cache = check(false, e.cache.ping());
+    let left = app.reembed_left.load(std::sync::atomic::Ordering::Relaxed);
+    let embedder = check(false, async {
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "re-embedding: {left} training item(s) left for embedder {}; they are not retrievable until done",
+                e.embedder.id()
+            ))
+        }
+    });
     let shared_limits = app.auth.shared_limits();
     let limits = async {
         match shared_limits {
@@ -183,13 +194,14 @@ async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
     let conns = e.connections.all();
     let conn_checks =
         futures::future::join_all(conns.iter().map(|c| check(false, c.connector.ping())));
-    let (store, index, cache, limits, llm, conn_checks) =
-        tokio::join!(store, index, cache, limits, llm, conn_checks);
+    let (store, index, cache, limits, llm, conn_checks, embedder) =
+        tokio::join!(store, index, cache, limits, llm, conn_checks, embedder);
 
     let mut checks = BTreeMap::new();
     checks.insert("app_store".to_string(), store);
     checks.insert("vector_index".to_string(), index);
     checks.insert("cache".to_string(), cache);
+    checks.insert("embedder".to_string(), embedder);
     if let Some(limits) = limits {
         // Only with Redis: in process, limits cannot fail.
         checks.insert("rate_limit".to_string(), limits);

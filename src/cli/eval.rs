@@ -38,9 +38,20 @@ pub struct EvalArgs {
     /// A `SQL<TAB>db_id` gold file (e.g. dev_gold_19db.sql) instead of dev.json's SQL.
     #[arg(long)]
     pub gold: Option<PathBuf>,
+    /// Run the retrieval benchmark instead (hit@1/hit@5 of same-SQL twins,
+    /// per ranking); writes retrieval.json to --out.
+    #[arg(long)]
+    pub retrieval: bool,
+    /// With --retrieval: also rank with this sentence-transformer model
+    /// directory, dense and hybrid (needs the `local-embeddings` feature).
+    #[arg(long, requires = "retrieval")]
+    pub model_dir: Option<PathBuf>,
 }
 
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
+    if args.retrieval {
+        return run_retrieval(&config, &args).await;
+    }
     let provider = args.provider.as_deref().map(|p| match p {
         "openai" => ProviderKind::Openai,
         "anthropic" => ProviderKind::Anthropic,
@@ -63,6 +74,28 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
         "\nwrote {0}/report.json, {0}/results.jsonl, {0}/predictions.sql, {0}/gold.sql",
         args.out.display()
     );
+    Ok(())
+}
+
+async fn run_retrieval(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
+    let dataset = crate::eval::dataset::Dataset::load(&args.dataset, args.gold.as_deref())?;
+    let model = match &args.model_dir {
+        Some(dir) => {
+            let mut r = config.retrieval.clone();
+            r.embedding.provider = crate::config::EmbedderKind::Local;
+            r.embedding.model_dir = Some(dir.clone());
+            Some(crate::engine::retrieval::build_embedder(&r)?)
+        }
+        None => None,
+    };
+    let ranker = (&config.retrieval.hybrid).into();
+    let rows =
+        crate::eval::retrieval::benchmark(&dataset, &args.dbs, model.as_deref(), &ranker).await?;
+    std::fs::create_dir_all(&args.out)?;
+    let path = args.out.join("retrieval.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+    print!("{}", crate::eval::retrieval::render(&rows));
+    println!("\nwrote {}", path.display());
     Ok(())
 }
 

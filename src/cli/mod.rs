@@ -250,6 +250,7 @@ async fn ask(config: Config, args: AskArgs) -> anyhow::Result<()> {
         .map(ConnectionId::parse)
         .transpose()?;
     let app = App::build(config, AppOverrides::default()).await?;
+    app.reembed_stale_now().await?;
     let rc = RequestContext::default();
     match app
         .engine
@@ -317,6 +318,7 @@ async fn train(config: Config, args: TrainArgs) -> anyhow::Result<()> {
         }]
     };
     let app = App::build(config, AppOverrides::default()).await?;
+    app.reembed_stale_now().await?;
     let rc = RequestContext::default();
     let (mut added, mut existing) = (0, 0);
     for input in inputs {

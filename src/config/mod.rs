@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod budgets;
 pub mod connections;
 pub mod docs;
+pub mod embedding;
 pub mod llm;
 pub mod ops;
 pub mod secrets;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use auth::AuthConfig;
 pub use budgets::BudgetsConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
+pub use embedding::{EmbedderKind, EmbeddingConfig, HybridConfig, RankingKind};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
 
@@ -178,6 +180,10 @@ pub struct RetrievalConfig {
     /// How often an instance with the `postgres` index checks for training
     /// changes made by other instances.
     pub sync_interval_ms: u64,
+    /// Which embedder makes the vectors (`[retrieval.embedding]`).
+    pub embedding: EmbeddingConfig,
+    /// Dense and lexical rank fusion (`[retrieval.hybrid]`).
+    pub hybrid: HybridConfig,
 }
 
 impl Default for RetrievalConfig {
@@ -191,6 +197,8 @@ impl Default for RetrievalConfig {
             chroma_url: None,
             chroma_collection_prefix: "insight".into(),
             sync_interval_ms: 500,
+            embedding: EmbeddingConfig::default(),
+            hybrid: HybridConfig::default(),
         }
     }
 }
@@ -220,6 +228,8 @@ impl RetrievalConfig {
         if !ok {
             out.push("retrieval.chroma_collection_prefix: 1-64 letters, digits, `_` or `-`, starting with a letter or digit".into());
         }
+        out.extend(self.embedding.problems());
+        out.extend(self.hybrid.problems());
         out
     }
 }

@@ -131,7 +131,10 @@ impl Drop for UserCount<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         // Only the map holds it: nobody runs or waits for this user.
-        if map.get(&self.user).is_some_and(|s| Arc::strong_count(s) == 1) {
+        if map
+            .get(&self.user)
+            .is_some_and(|s| Arc::strong_count(s) == 1)
+        {
             map.remove(&self.user);
         }
     }
@@ -248,7 +251,10 @@ mod tests {
             a.enter(me, &b).await,
             Err(ConnectorError::Busy { .. })
         ));
-        assert!(t.elapsed() >= Duration::from_millis(40), "the user's wait is bounded, not zero");
+        assert!(
+            t.elapsed() >= Duration::from_millis(40),
+            "the user's wait is bounded, not zero"
+        );
         // Others still get the other half.
         let other = Caller {
             user_id: Some("u2"),
@@ -287,6 +293,9 @@ mod tests {
         };
         let (got, ()) = tokio::join!(waiter, release);
         got.unwrap();
-        assert!(a.per_user.lock().unwrap().is_empty(), "entries go with the last query");
+        assert!(
+            a.per_user.lock().unwrap().is_empty(),
+            "entries go with the last query"
+        );
     }
 }

@@ -53,10 +53,79 @@ impl Engine {
     /// the index; returns how many items were embedded.
     pub async fn reembed_all(&self) -> Result<usize, PipelineError> {
         let items = self.store.active_training().await?;
-        for item in &items {
-            self.embed_save_index(item).await?;
-        }
+        self.embed_save_index_many(&items, None).await?;
         Ok(items.len())
+    }
+
+    /// Index the active items whose stored vector is the current
+    /// embedder's; returns (indexed, stale). The stale ones are left to
+    /// [`Engine::reembed_stale`], so a change of embedder does not hold
+    /// startup for as long as re-embedding takes.
+    pub async fn load_current_vectors(&self) -> Result<(usize, usize), PipelineError> {
+        let items = self.store.active_training().await?;
+        let mut stale = 0;
+        for item in &items {
+            if self.is_current(item) {
+                self.index_item(item).await?;
+            } else {
+                stale += 1;
+            }
+        }
+        Ok((items.len() - stale, stale))
+    }
+
+    /// Re-embed (in batches), save and index every active item whose vector
+    /// was made by another embedder; `left` counts down as batches finish
+    /// (readiness reports it). Returns how many items were re-embedded.
+    pub async fn reembed_stale(
+        &self,
+        left: Option<&std::sync::atomic::AtomicUsize>,
+    ) -> Result<usize, PipelineError> {
+        let stale: Vec<TrainingItem> = self
+            .store
+            .active_training()
+            .await?
+            .into_iter()
+            .filter(|i| !self.is_current(i))
+            .collect();
+        if let Some(left) = left {
+            left.store(stale.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        self.embed_save_index_many(&stale, left).await?;
+        Ok(stale.len())
+    }
+
+    /// Whether `item`'s stored vector was made by the current embedder.
+    pub(super) fn is_current(&self, item: &TrainingItem) -> bool {
+        item.embedding.len() == self.embedder.dim()
+            && item.embedder.as_deref() == Some(self.embedder.id())
+    }
+
+    /// [`Engine::embed_save_index`] for many items, embedding them in batches.
+    async fn embed_save_index_many(
+        &self,
+        items: &[TrainingItem],
+        left: Option<&std::sync::atomic::AtomicUsize>,
+    ) -> Result<(), PipelineError> {
+        const BATCH: usize = 64;
+        for chunk in items.chunks(BATCH) {
+            let texts: Vec<String> = chunk
+                .iter()
+                .map(|i| super::training::embed_text(i.kind, &i.content, i.sql.as_deref()))
+                .collect();
+            let vectors = self
+                .embedder
+                .embed_batch(&texts)
+                .await
+                .map_err(crate::engine::retrieval::IndexError::from)?;
+            for (item, vector) in chunk.iter().zip(vectors) {
+                self.save_index(item, vector).await?;
+            }
+            if let Some(left) = left {
+                left.fetch_sub(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     /// Embed, save and index training items added by an import.
@@ -71,11 +140,20 @@ impl Engine {
     /// Embed `item` with the current embedder, save the vector with it, and
     /// index it when it is active.
     pub(super) async fn embed_save_index(&self, item: &TrainingItem) -> Result<(), PipelineError> {
-        let vector = self.embedder.embed(&super::training::embed_text(
-            item.kind,
-            &item.content,
-            item.sql.as_deref(),
-        ));
+        let vector = self
+            .embedder
+            .embed_one(&super::training::embed_text(
+                item.kind,
+                &item.content,
+                item.sql.as_deref(),
+            ))
+            .await
+            .map_err(crate::engine::retrieval::IndexError::from)?;
+        self.save_index(item, vector).await
+    }
+
+    /// Save `vector` as `item`'s embedding and index the item.
+    async fn save_index(&self, item: &TrainingItem, vector: Vec<f32>) -> Result<(), PipelineError> {
         self.store
             .set_training_embedding(&item.id, &vector, self.embedder.id())
             .await?;

@@ -34,7 +34,7 @@ use crate::engine::llm::{
     ContextItem, FailedAttempt, Generation, GenerationOutcome, GenerationRequest, LlmError,
     LlmProvider, RetrievedContext, TextCompletion, TextRequest, TokenUsage,
 };
-use crate::engine::retrieval::{Embedder, IndexError, VectorIndex};
+use crate::engine::retrieval::{EmbeddingService, IndexError, VectorIndex};
 use crate::engine::sql::{self, ValidatedSql, ValidationError};
 use crate::observability::metrics;
 use crate::store::{NewQuery, QueryStatus, Store, StoreError};
@@ -60,6 +60,8 @@ pub struct EngineSettings {
     pub summaries: bool,
     /// At most this many rows go into a summary.
     pub summary_max_rows: usize,
+    /// Dense and lexical rank fusion; `None`: the embedder's ranking alone.
+    pub hybrid: Option<crate::engine::retrieval::hybrid::HybridRanker>,
 }
 
 impl EngineSettings {
@@ -78,6 +80,11 @@ impl EngineSettings {
             charts: c.query.charts,
             summaries: c.query.summaries,
             summary_max_rows: c.query.summary_max_rows,
+            hybrid: c
+                .retrieval
+                .hybrid
+                .is_hybrid(c.retrieval.embedding.provider)
+                .then(|| (&c.retrieval.hybrid).into()),
         }
     }
 }
@@ -86,7 +93,7 @@ impl EngineSettings {
 pub struct Engine {
     pub store: Store,
     pub connections: Arc<ConnectorRegistry>,
-    pub embedder: Arc<dyn Embedder>,
+    pub embedder: Arc<dyn EmbeddingService>,
     pub index: Arc<dyn VectorIndex>,
     pub llm: Arc<dyn LlmProvider>,
     pub cache: Arc<dyn Cache>,
@@ -751,9 +758,14 @@ impl Engine {
         question: &str,
         rc: &RequestContext,
     ) -> Result<RetrievedContext, PipelineError> {
-        let vector = self.embedder.embed(question);
+        let vector = self
+            .embedder
+            .embed_one(question)
+            .await
+            .map_err(IndexError::from)?;
         let s = self.settings();
         let mut hits: Vec<(TrainingKind, String, f32)> = Vec::new();
+        let mut pools = Vec::new();
         for (kind, k) in [
             (TrainingKind::Ddl, s.top_k_ddl),
             (TrainingKind::Documentation, s.top_k_documentation),
@@ -762,16 +774,29 @@ impl Engine {
             if k == 0 {
                 continue;
             }
-            for hit in self
+            let pool = s.hybrid.as_ref().map_or(k, |h| h.pool(k));
+            let found = self
                 .index
-                .search(conn.id.as_str(), kind, &vector, k)
-                .await?
-            {
-                hits.push((kind, hit.id, hit.score));
+                .search(conn.id.as_str(), kind, &vector, pool)
+                .await?;
+            pools.push((kind, k, found));
+        }
+        let ids: Vec<String> = pools
+            .iter()
+            .flat_map(|p| p.2.iter().map(|h| h.id.clone()))
+            .collect();
+        let items = self.store.get_training_many(&ids).await?;
+        for (kind, k, found) in pools {
+            match &s.hybrid {
+                // Hybrid: fused order, and the lexical score handed on.
+                Some(h) => hits.extend(
+                    crate::engine::retrieval::hybrid::rank_items(h, question, &found, &items, k)
+                        .into_iter()
+                        .map(|f| (kind, f.id, f.lexical)),
+                ),
+                None => hits.extend(found.into_iter().map(|h| (kind, h.id, h.score))),
             }
         }
-        let ids: Vec<String> = hits.iter().map(|h| h.1.clone()).collect();
-        let items = self.store.get_training_many(&ids).await?;
         let mut ctx = RetrievedContext::default();
         for (kind, id, score) in hits {
             let Some(item) = items.iter().find(|i| i.id == id) else {

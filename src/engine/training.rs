@@ -13,7 +13,7 @@ use crate::auth::roles::Action;
 use crate::config::FeedbackMode;
 use crate::connectors::ConnectionHandle;
 use crate::domain::{ConnectionId, TrainingKind};
-use crate::engine::retrieval::IndexEntry;
+use crate::engine::retrieval::{IndexEntry, IndexError};
 use crate::engine::{grant, sql};
 use crate::store::training::TrainingFilter;
 use crate::store::{
@@ -75,13 +75,13 @@ impl Engine {
         if item.status != TrainingStatus::Active {
             return Ok(());
         }
-        let vector = if item.embedding.len() == self.embedder.dim()
-            && item.embedder.as_deref() == Some(self.embedder.id())
-        {
+        let vector = if self.is_current(item) {
             item.embedding.clone()
         } else {
             self.embedder
-                .embed(&embed_text(item.kind, &item.content, item.sql.as_deref()))
+                .embed_one(&embed_text(item.kind, &item.content, item.sql.as_deref()))
+                .await
+                .map_err(IndexError::from)?
         };
         self.index
             .upsert(IndexEntry {
@@ -152,7 +152,9 @@ impl Engine {
         }
         let embedding = self
             .embedder
-            .embed(&embed_text(input.kind, &content, sql_text.as_deref()));
+            .embed_one(&embed_text(input.kind, &content, sql_text.as_deref()))
+            .await
+            .map_err(IndexError::from)?;
         let (item, created) = self
             .store
             .insert_training(&NewTrainingItem {
@@ -460,23 +462,26 @@ impl Engine {
         conn: &ConnectionHandle,
     ) -> Result<(usize, usize), PipelineError> {
         let (schema, _) = conn.refresh_schema().await?;
-        let items: Vec<NewTrainingItem> = schema
-            .tables
-            .iter()
-            .map(|t| {
-                let ddl = t.to_ddl();
-                NewTrainingItem {
-                    connection: conn.id.to_string(),
-                    kind: TrainingKind::Ddl,
-                    embedding: self.embedder.embed(&ddl),
-                    content: ddl,
-                    sql: None,
-                    source: TrainingSource::Introspection,
-                    status: TrainingStatus::Active,
-                    embedder: self.embedder.id().to_string(),
-                    created_by: None,
-                    query_id: None,
-                }
+        let ddls: Vec<String> = schema.tables.iter().map(|t| t.to_ddl()).collect();
+        let vectors = self
+            .embedder
+            .embed_batch(&ddls)
+            .await
+            .map_err(IndexError::from)?;
+        let items: Vec<NewTrainingItem> = ddls
+            .into_iter()
+            .zip(vectors)
+            .map(|(ddl, embedding)| NewTrainingItem {
+                connection: conn.id.to_string(),
+                kind: TrainingKind::Ddl,
+                embedding,
+                content: ddl,
+                sql: None,
+                source: TrainingSource::Introspection,
+                status: TrainingStatus::Active,
+                embedder: self.embedder.id().to_string(),
+                created_by: None,
+                query_id: None,
             })
             .collect();
         let (added, removed) = self
@@ -499,9 +504,7 @@ impl Engine {
         let items = self.store.active_training().await?;
         let n = items.len();
         for item in items {
-            let stale = item.embedding.len() != self.embedder.dim()
-                || item.embedder.as_deref() != Some(self.embedder.id());
-            if stale {
+            if !self.is_current(&item) {
                 self.embed_save_index(&item).await?;
             } else {
                 self.index_item(&item).await?;

@@ -23,6 +23,7 @@ pub mod compare;
 pub mod dataset;
 pub mod recall;
 pub mod report;
+pub mod retrieval;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;

@@ -55,6 +55,33 @@ impl JobSpec {
     }
 }
 
+/// Re-embed the items a change of embedder left stale (the `reembed` job's
+/// work, limited to them), retrying with backoff while the embedder or the
+/// index fails; `App::reembed_left` counts down for readiness.
+async fn reembed_until_done(app: &App) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        match app.engine.reembed_stale(Some(&app.reembed_left)).await {
+            Ok(n) => {
+                tracing::info!(
+                    training.items = n,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "training items re-embedded with the new embedder"
+                );
+                app.reembed_left
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-embedding failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
 /// Queue `spec` to run now (or at `run_at`). With a dedupe key that already
 /// has a job, that job is returned instead.
 pub async fn enqueue(
@@ -344,6 +371,14 @@ impl Background {
                 app.index_loaded
                     .store(true, std::sync::atomic::Ordering::Relaxed);
             }));
+        }
+        if state
+            .reembed_left
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            let app = state.0.clone();
+            others.push(tokio::spawn(async move { reembed_until_done(&app).await }));
         }
         if let Some(every) = state.index_sync_interval() {
             let app = state.0.clone();

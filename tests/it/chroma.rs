@@ -243,7 +243,9 @@ async fn an_ask_retrieves_a_trained_example_from_chroma_and_a_restart_reindexes(
     let vector = second
         .engine
         .embedder
-        .embed("Which customers bought the most expensive product?");
+        .embed_one("Which customers bought the most expensive product?")
+        .await
+        .unwrap();
     let hits = fresh
         .search("demo", TrainingKind::QuestionSql, &vector, 1)
         .await

@@ -13,6 +13,7 @@ mod chroma;
 mod cli;
 mod connectors_sql;
 mod distributed_rate_limit;
+mod embedders;
 mod eval;
 mod extras;
 mod fuzz;

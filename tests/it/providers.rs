@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
-/// One scripted reply of the mock peer.
+/// One scripted reply of the mock peer (also used by `embedders`).
 #[derive(Clone)]
-enum Step {
+pub(crate) enum Step {
     Json {
         status: u16,
         headers: Vec<(&'static str, &'static str)>,
@@ -40,9 +40,12 @@ enum Step {
     },
     /// Wait, then answer with the inner step.
     Delay(Duration, Box<Step>),
+    /// A 200 JSON reply computed from the request body (a wire-format
+    /// server rather than a script, e.g. an embeddings endpoint).
+    Compute(fn(&Value) -> Value),
 }
 
-fn ok(body: Value) -> Step {
+pub(crate) fn ok(body: Value) -> Step {
     Step::Json {
         status: 200,
         headers: vec![],
@@ -50,7 +53,7 @@ fn ok(body: Value) -> Step {
     }
 }
 
-fn status(status: u16, body: Value) -> Step {
+pub(crate) fn status(status: u16, body: Value) -> Step {
     Step::Json {
         status,
         headers: vec![],
@@ -59,15 +62,15 @@ fn status(status: u16, body: Value) -> Step {
 }
 
 #[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Recorded {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -78,14 +81,14 @@ struct MockState {
     requests: Mutex<Vec<Recorded>>,
 }
 
-struct MockPeer {
-    base: String,
+pub(crate) struct MockPeer {
+    pub(crate) base: String,
     state: Arc<MockState>,
 }
 
 impl MockPeer {
     /// Serve `steps` in order (the last one repeats).
-    async fn start(steps: Vec<Step>) -> Self {
+    pub(crate) async fn start(steps: Vec<Step>) -> Self {
         let state = Arc::new(MockState {
             steps: Mutex::new(steps.into()),
             requests: Mutex::default(),
@@ -98,7 +101,7 @@ impl MockPeer {
         }
     }
 
-    fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
 
@@ -116,11 +119,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.requests.lock().unwrap().push(Recorded {
         method,
         path: uri.path().to_string(),
         headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        body: body.clone(),
     });
     let step = {
         let mut steps = state.steps.lock().unwrap();
@@ -130,10 +134,10 @@ async fn handle(
             steps.front().cloned().expect("the mock has a step")
         }
     };
-    respond(step).await
+    respond(step, &body).await
 }
 
-async fn respond(mut step: Step) -> Response {
+async fn respond(mut step: Step, request: &Value) -> Response {
     while let Step::Delay(d, inner) = step {
         tokio::time::sleep(d).await;
         step = *inner;
@@ -164,6 +168,11 @@ async fn respond(mut step: Step) -> Response {
                 .body(Body::from_stream(stream))
                 .unwrap()
         }
+        Step::Compute(f) => Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(f(request).to_string()))
+            .unwrap(),
         Step::Delay(..) => unreachable!("delays are unwrapped above"),
     }
 }

@@ -15,8 +15,10 @@
 //! one collection only; `remove` does not know the item's partition and
 //! deletes the id from each of ours. Collection ids are cached per name and
 //! forgotten when Chroma says a collection is gone. A collection built for
-//! another embedding dimension is dropped and recreated (the startup
-//! re-index refills it). Failures map to [`IndexError::Unavailable`], never
+//! another embedding dimension, or tagged (`insight_embedder`) with another
+//! embedder's id, is dropped and recreated (the startup re-index refills
+//! it); an untagged one predates the tag and was made by the hashing
+//! embedder. Failures map to [`IndexError::Unavailable`], never
 //! carrying more than a short message from Chroma.
 
 use std::collections::HashMap;
@@ -45,6 +47,8 @@ pub struct ChromaIndex {
     base: String,
     prefix: String,
     dim: usize,
+    /// The embedder whose vectors this index holds (`None`: not checked).
+    embedder: Option<String>,
     /// Collection name → Chroma collection id.
     ids: Mutex<HashMap<String, String>>,
 }
@@ -92,8 +96,35 @@ impl ChromaIndex {
             base: url.trim().trim_end_matches('/').to_string(),
             prefix: prefix.to_string(),
             dim,
+            embedder: None,
             ids: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Tag the collections with the embedder `id`; a collection made for
+    /// another embedder counts as absent and is recreated.
+    pub fn for_embedder(mut self, id: &str) -> Self {
+        self.embedder = Some(id.to_string());
+        self
+    }
+
+    /// Whether `c` holds vectors of another dimension or embedder.
+    fn stale(&self, c: &Collection) -> bool {
+        if c.dimension.is_some_and(|d| d != self.dim as i64) {
+            return true;
+        }
+        let Some(ours) = &self.embedder else {
+            return false;
+        };
+        let theirs = c
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("insight_embedder"))
+            .and_then(Value::as_str);
+        match theirs {
+            Some(t) => t != ours,
+            None => !ours.starts_with("hash-"),
+        }
     }
 
     /// `GET /api/v2/heartbeat`, for readiness.
@@ -193,7 +224,7 @@ impl ChromaIndex {
             return Ok(None);
         };
         let c = parse_collection(v)?;
-        if c.dimension.is_some_and(|d| d != self.dim as i64) {
+        if self.stale(&c) {
             // Built for another embedder; treat as absent until recreated.
             return Ok(None);
         }
@@ -208,7 +239,7 @@ impl ChromaIndex {
         if let Some(id) = self.cached_id(&name) {
             return Ok(id);
         }
-        let create = json!({
+        let mut create = json!({
             "name": name,
             "get_or_create": true,
             "configuration": { "hnsw": { "space": "cosine" } },
@@ -218,12 +249,15 @@ impl ChromaIndex {
                 "kind": kind.as_str(),
             },
         });
+        if let Some(id) = &self.embedder {
+            create["metadata"]["insight_embedder"] = json!(id);
+        }
         let path = format!("{DATABASE_PATH}/collections");
         let mut c = parse_collection(self.post(&path, create.clone()).await?)?;
-        if c.dimension.is_some_and(|d| d != self.dim as i64) {
+        if self.stale(&c) {
             tracing::warn!(
                 chroma.collection = %name, dimension = ?c.dimension, expected = self.dim,
-                "Chroma collection has another dimension; recreating it"
+                "Chroma collection holds another embedder's vectors; recreating it"
             );
             self.call(Method::DELETE, &format!("{path}/{name}"), None)
                 .await?;

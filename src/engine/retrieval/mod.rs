@@ -1,14 +1,24 @@
-//! Retrieval of training context: the [`Embedder`] turns text into vectors and
-//! the [`VectorIndex`] finds the nearest training items per connection and kind.
+//! Retrieval of training context: an [`EmbeddingService`] turns text into
+//! vectors, the [`VectorIndex`] finds the nearest training items per
+//! connection and kind, and [`hybrid`] fuses that dense ranking with a
+//! lexical one.
 //!
-//! The built-in embedder needs no model download; the embedded index keeps all
-//! vectors in memory (the app store is the source of truth and reloads it on
-//! start). Other backends implement the same traits: [`ChromaIndex`] keeps
-//! them in a Chroma server shared by instances.
+//! The built-in embedder ([`HashingEmbedder`], the default) needs no model
+//! download; `local` runs a sentence-transformer in process (cargo feature
+//! `local-embeddings`, [`local`]); `openai` calls any OpenAI-compatible
+//! `/v1/embeddings` endpoint ([`openai`]). The embedded index keeps all vectors
+//! in memory (the app store is the source of truth and reloads it on start).
+//! Other backends implement the same traits: [`ChromaIndex`] keeps them in a
+//! Chroma server shared by instances.
 
 pub mod chroma;
 pub mod embedder;
+pub mod hybrid;
 pub mod index;
+#[cfg(feature = "local-embeddings")]
+pub mod local;
+pub mod openai;
+pub mod service;
 
 use async_trait::async_trait;
 
@@ -17,8 +27,11 @@ use crate::domain::TrainingKind;
 pub use chroma::ChromaIndex;
 pub use embedder::HashingEmbedder;
 pub use index::EmbeddedIndex;
+pub use service::{EmbedError, EmbeddingService, build_embedder};
 
-/// Turns text into a fixed-size, L2-normalised vector.
+/// Turns text into a fixed-size, L2-normalised vector, in process and
+/// infallibly (the hashing embedder). Every `Embedder` is an
+/// [`EmbeddingService`], which is what the engine holds.
 pub trait Embedder: Send + Sync {
     /// Stable identifier, stored with each vector so a change of embedder
     /// is detected and vectors are rebuilt.
@@ -49,6 +62,9 @@ pub enum IndexError {
     Unavailable(String),
     #[error("vector has {got} dimensions, the index expects {expected}")]
     Dimension { expected: usize, got: usize },
+    /// The embedder could not embed (a remote endpoint down, a model error).
+    #[error(transparent)]
+    Embedding(#[from] EmbedError),
 }
 
 #[async_trait]

@@ -458,7 +458,10 @@ mod tests {
                 Value::Array(vec![StringValue::from("token=abc123 leaked")].into()),
             ),
             KeyValue::new("note", "x".repeat(MAX_VALUE_CHARS + 10)),
-            KeyValue::new("query.sql", "SELECT * FROM t WHERE name = 'Ann Lee' AND n = 42"),
+            KeyValue::new(
+                "query.sql",
+                "SELECT * FROM t WHERE name = 'Ann Lee' AND n = 42",
+            ),
             KeyValue::new("error", "login failed for bob@example.com"),
         ];
         mask_span(&mut span);
