@@ -95,13 +95,25 @@ async fn ready(base: &str) -> Value {
     }
 }
 
-fn serve(dir: &std::path::Path, port: u16, redis_url: &str, ca: Option<&str>) -> Serve {
+/// `insight serve` on `port`, with its metrics listener (where readiness
+/// shows its checks to anyone) on `metrics_port`.
+fn serve(
+    dir: &std::path::Path,
+    port: u16,
+    metrics_port: u16,
+    redis_url: &str,
+    ca: Option<&str>,
+) -> Serve {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
     cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("INSIGHT_DATA_DIR", dir)
         .env("INSIGHT_SERVER__PORT", port.to_string())
+        .env(
+            "INSIGHT_SERVER__METRICS_ADDR",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .env("INSIGHT_REDIS_URL", redis_url)
         .env("INSIGHT_JOBS__WORKER", "false")
         .stdout(Stdio::null())
@@ -118,16 +130,16 @@ async fn the_service_uses_a_tls_redis_whose_ca_it_trusts() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
 
-    let port = crate::util::free_port();
-    let _trusting = serve(&dir.path().join("a"), port, &url, Some(&ca));
-    let r = ready(&format!("http://127.0.0.1:{port}")).await;
+    let (port, metrics) = (crate::util::free_port(), crate::util::free_port());
+    let _trusting = serve(&dir.path().join("a"), port, metrics, &url, Some(&ca));
+    let r = ready(&format!("http://127.0.0.1:{metrics}")).await;
     assert_eq!(r["checks"]["cache"]["status"], "ok", "{r}");
 
     // Same server, CA not trusted: the service starts on its in-process
     // fallback and readiness says the cache is degraded.
-    let port = crate::util::free_port();
-    let _distrusting = serve(&dir.path().join("b"), port, &url, None);
-    let r = ready(&format!("http://127.0.0.1:{port}")).await;
+    let (port, metrics) = (crate::util::free_port(), crate::util::free_port());
+    let _distrusting = serve(&dir.path().join("b"), port, metrics, &url, None);
+    let r = ready(&format!("http://127.0.0.1:{metrics}")).await;
     assert_ne!(r["checks"]["cache"]["status"], "ok", "{r}");
 }
 
