@@ -39,6 +39,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (Method::GET, "/auth/me", Access::Requires(Action::Session)),
     (
+        Method::POST,
+        "/auth/password",
+        Access::Requires(Action::Session),
+    ),
+    (
         Method::GET,
         "/auth/api-keys",
         Access::Requires(Action::Session),
@@ -129,6 +134,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::DELETE,
         "/admin/users/{id}",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::POST,
+        "/admin/users/{id}/password",
         Access::Requires(Action::ManageUsers),
     ),
     (

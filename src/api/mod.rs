@@ -41,6 +41,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(auth::change_password))
         .route(
             "/auth/api-keys",
             get(auth::list_keys).post(auth::create_key),
@@ -66,6 +67,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/users/{id}",
             patch(admin::update_user).delete(admin::delete_user),
         )
+        .route("/admin/users/{id}/password", post(admin::reset_password))
         .route(
             "/admin/users/{id}/grants",
             get(admin::get_grants).put(admin::put_grants),

@@ -20,6 +20,7 @@ mod generator;
 mod jobs_backups;
 mod observability;
 mod openapi;
+mod passwords;
 mod prompts;
 mod providers;
 mod rate_limit;
