@@ -148,7 +148,7 @@ await step('the admin signs in and sees every section', async () => {
   await signIn(admin, 'admin', ADMIN_PASSWORD);
   await admin.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
   const nav = admin.getByRole('navigation', { name: 'Main' });
-  for (const link of ['Ask', 'History', 'Training', 'Admin', 'API keys']) {
+  for (const link of ['Ask', 'History', 'Training', 'Admin', 'Account']) {
     await nav.getByRole('link', { name: link, exact: true }).waitFor();
   }
   await check(admin, '03-ask-empty');
@@ -409,6 +409,48 @@ await step('the keyboard alone reaches and submits the login form', async () => 
   await kb.keyboard.type(VIEWER_PASSWORD);
   await kb.keyboard.press('Enter');
   await kb.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+});
+
+await step('a viewer changes their own password; an admin resets it (desktop and phone)', async () => {
+  const NEW = 'vera-changed-password-77';
+  await viewer.goto(`${BASE}/ui/keys`);
+  await viewer.getByRole('heading', { name: 'Change your password' }).waitFor();
+  await viewer.getByLabel('Current password').fill('not-my-password');
+  await viewer.getByLabel('New password', { exact: true }).fill(NEW);
+  await viewer.getByLabel('New password again').fill(NEW);
+  await viewer.getByRole('button', { name: 'Change password' }).click();
+  await viewer.locator('#main').getByText('The current password is wrong.').waitFor();
+  await viewer.getByLabel('Current password').fill(VIEWER_PASSWORD);
+  await viewer.getByLabel('New password', { exact: true }).fill(NEW);
+  await viewer.getByLabel('New password again').fill(NEW);
+  await viewer.getByRole('button', { name: 'Change password' }).click();
+  await viewer.locator('#main').getByText(/Password changed/).waitFor();
+  await check(viewer, '20-account-password');
+  // This tab carries on with the fresh tokens.
+  await viewer.goto(`${BASE}/ui/history`);
+  await viewer.getByRole('heading', { name: 'History' }).waitFor();
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await signIn(phone, VIEWER, NEW);
+  await phone.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  await phone.goto(`${BASE}/ui/keys`);
+  await phone.getByRole('heading', { name: 'Change your password' }).waitFor();
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no horizontal scroll on the account page (${width}px)`);
+  await check(phone, '21-phone-account');
+
+  await admin.goto(`${BASE}/ui/admin/users`);
+  const row = admin.getByRole('row', { name: new RegExp(`^${VIEWER}\\b`) });
+  admin.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  await admin.locator('#main').getByText(`New password of ${VIEWER}`).waitFor();
+  const generated = await admin.locator('code.secret').innerText();
+  assert.equal(generated.length, 24);
+  await check(admin, '22-admin-password-reset');
+  // The admin's own row has no reset button (they change theirs on Account).
+  assert.equal(await admin.getByRole('row', { name: /^admin\b/ }).getByRole('button', { name: 'Reset password' }).count(), 0);
+  const fresh = await newPage();
+  await signIn(fresh, VIEWER, generated);
+  await fresh.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
 });
 
 await step('repeated wrong passwords lock the login with a clear message', async () => {
