@@ -76,6 +76,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/sql/execute",
         Access::Requires(Action::ExecuteSql),
     ),
+    (Method::POST, "/sql/explain", Access::Requires(Action::Ask)),
     (
         Method::GET,
         "/queries",

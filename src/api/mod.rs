@@ -52,6 +52,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/sql/generate", post(sql::generate))
         .route("/sql/validate", post(sql::validate))
         .route("/sql/execute", post(sql::execute))
+        .route("/sql/explain", post(sql::explain))
         .route("/queries", get(queries::list))
         .route("/queries/{id}", get(queries::get))
         .route("/queries/{id}/feedback", post(queries::feedback))

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod conversation;
+pub mod explain;
 pub mod extras;
 pub mod gate;
 pub mod grant;

@@ -345,7 +345,7 @@ impl Engine {
     /// One free-text call (extras, rewrites), measured and traced like
     /// generation. `Ok(None)`: the provider has no model.
     #[instrument(name = "llm.complete_text", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.purpose = purpose))]
-    async fn call_text_llm(
+    pub(crate) async fn call_text_llm(
         &self,
         purpose: &'static str,
         req: &TextRequest,

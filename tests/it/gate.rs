@@ -25,6 +25,7 @@ const SQL_ROUTES: &[(&str, &str)] = &[
     ("GET", "/queries/{id}"),
     ("POST", "/queries/{id}/feedback"),
     ("POST", "/sql/execute"),
+    ("POST", "/sql/explain"),
     ("POST", "/sql/generate"),
     ("POST", "/sql/validate"),
     ("GET", "/training"),
@@ -282,6 +283,27 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
                 return Err(format!(
                     "re-run of the admin's query: {} {}",
                     r.status, r.body
+                ));
+            }
+        }
+        ("POST", "/sql/explain") => {
+            for sql in ["SELECT name, email FROM customers", LEAK_EMAILS] {
+                let r = v.post("/api/v1/sql/explain", json!({ "sql": sql })).await;
+                if r.status.as_u16() != 422 || error_code(&r.body) != "sql_rejected" {
+                    return Err(format!("explain {sql}: {} {}", r.status, r.body));
+                }
+                no_customer_data("explain", &r.body);
+            }
+            let ok = v
+                .post(
+                    "/api/v1/sql/explain",
+                    json!({ "sql": "SELECT COUNT(*) FROM orders" }),
+                )
+                .await;
+            if ok.status.as_u16() != 200 {
+                return Err(format!(
+                    "explain over a granted table: {} {}",
+                    ok.status, ok.body
                 ));
             }
         }

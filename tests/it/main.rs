@@ -13,6 +13,7 @@ mod cli;
 mod connectors_sql;
 mod distributed_rate_limit;
 mod eval;
+mod explain;
 mod extras;
 mod fuzz;
 mod gate;

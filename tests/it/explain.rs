@@ -1,0 +1,91 @@
+//! Issue 18: `POST /sql/explain` puts SQL in plain words, through the gate.
+
+use insight::auth::Role;
+use insight::store::grants::Grant;
+use serde_json::json;
+
+use crate::util::{TestApp, error_code};
+
+#[tokio::test]
+async fn explain_reads_the_sql_in_sentences_without_a_model() {
+    let app = TestApp::spawn().await;
+    let viewer = app.login_as(Role::Viewer).await;
+    let r = viewer
+        .post(
+            "/api/v1/sql/explain",
+            json!({ "sql": "SELECT c.country, COUNT(*) AS n FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.total > 100 GROUP BY c.country ORDER BY n DESC LIMIT 5" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r["source"], "builtin", "{r}");
+    assert_eq!(r["connection"], "demo");
+    assert_eq!(r["tables"], json!(["customers", "orders"]));
+    let steps: Vec<String> = serde_json::from_value(r["steps"].clone()).unwrap();
+    assert_eq!(steps.len(), 6, "{steps:?}");
+    assert!(
+        steps[0].starts_with("It reads the table `customers`"),
+        "{steps:?}"
+    );
+    assert!(steps[1].contains("joins `orders`"), "{steps:?}");
+    assert!(
+        steps[2].contains("`o.total` is greater than 100"),
+        "{steps:?}"
+    );
+    assert!(
+        steps[3].contains("groups the rows by `c.country`"),
+        "{steps:?}"
+    );
+    assert!(steps[4].contains("from highest to lowest"), "{steps:?}");
+    assert_eq!(steps[5], "It returns at most 5 rows.");
+    assert_eq!(r["explanation"], steps.join(" "));
+}
+
+#[tokio::test]
+async fn explain_refuses_writes_and_tables_outside_the_grant() {
+    let app = TestApp::spawn().await;
+    let viewer = app.login_as(Role::Viewer).await;
+    let r = viewer
+        .post(
+            "/api/v1/sql/explain",
+            json!({ "sql": "DELETE FROM customers" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(error_code(&r.body), "sql_rejected");
+    assert!(r.body["error"]["correlation_id"].is_string());
+    let r = viewer
+        .post("/api/v1/sql/explain", json!({ "sql": "" }))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    let limited = app
+        .user_with_grants(
+            Role::Viewer,
+            &[Grant {
+                connection: "demo".into(),
+                allowed_tables: Some(vec!["orders".into()]),
+            }],
+        )
+        .await;
+    let r = limited
+        .post(
+            "/api/v1/sql/explain",
+            json!({ "sql": "SELECT email FROM customers" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    limited
+        .post(
+            "/api/v1/sql/explain",
+            json!({ "sql": "SELECT status, COUNT(*) FROM orders GROUP BY status" }),
+        )
+        .await
+        .expect(200);
+    let r = viewer
+        .post(
+            "/api/v1/sql/explain",
+            json!({ "sql": "SELECT 1", "connection": "nowhere" }),
+        )
+        .await;
+    assert!(matches!(r.status.as_u16(), 403 | 404), "{}", r.body);
+}
