@@ -192,6 +192,15 @@ await step('the result table sorts and offers a CSV of every row', async () => {
   assert.equal(lines.length - 1, Number(shown.match(/[\d,]+/)[0].replace(/,/g, '')));
 });
 
+await step('"Explain" puts the answer\'s SQL in plain words', async () => {
+  await admin.getByRole('button', { name: 'Explain', exact: true }).click();
+  const box = admin.locator('.explain');
+  await box.getByRole('heading', { name: 'What this SQL does' }).waitFor();
+  assert.match(await box.innerText(), /It reads the table/);
+  assert.match(await box.innerText(), /groups the rows by/);
+  await check(admin, '23-explain-sql');
+});
+
 await step('a 👎 with a corrected SQL is learned', async () => {
   await admin.getByRole('button', { name: 'No, this answer is wrong' }).click();
   await admin.getByLabel('Corrected SQL (optional)').fill(CORRECTED);

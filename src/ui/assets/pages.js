@@ -164,8 +164,21 @@ function sqlPanel(answer, ctx, onRows) {
   } }, 'Copy SQL');
   const edit = can.analyst(ctx.me) ? h('button', { type: 'button', onclick: () => editMode() }, 'Edit and run') : null;
   const out = h('div');
+  // The SQL in plain words (POST /sql/explain, under the caller's grant).
+  const explain = h('button', { type: 'button', 'aria-expanded': 'false', onclick: async () => {
+    if (explain.getAttribute('aria-expanded') === 'true') { clear(out); explain.setAttribute('aria-expanded', 'false'); return; }
+    explain.disabled = true;
+    try {
+      const r = await api('POST', '/sql/explain', { sql: answer.sql, connection: answer.connection });
+      clear(out, h('div', { class: 'explain', role: 'status' },
+        h('h3', {}, 'What this SQL does'),
+        r.source === 'llm' ? h('p', {}, r.explanation) : h('ul', {}, r.steps.map((s) => h('li', {}, s)))));
+      explain.setAttribute('aria-expanded', 'true');
+    } catch (e) { clear(out, errorBox(e)); }
+    explain.disabled = false;
+  } }, 'Explain');
   function view() {
-    clear(panel, h('div', { class: 'toolbar' }, h('h2', { id: 'sql-title' }, 'SQL'), h('span', { class: 'grow' }), copy, edit), sqlBlock(answer.sql), out);
+    clear(panel, h('div', { class: 'toolbar' }, h('h2', { id: 'sql-title' }, 'SQL'), h('span', { class: 'grow' }), explain, copy, edit), sqlBlock(answer.sql), out);
   }
   function editMode() {
     const ta = h('textarea', { rows: 6, spellcheck: 'false', class: 'code', value: answer.sql });
