@@ -78,6 +78,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (Method::POST, "/sql/explain", Access::Requires(Action::Ask)),
     (
+        Method::POST,
+        "/sql/fix",
+        Access::Requires(Action::ExecuteSql),
+    ),
+    (
         Method::GET,
         "/queries",
         Access::Requires(Action::ReadHistory),

@@ -53,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/sql/validate", post(sql::validate))
         .route("/sql/execute", post(sql::execute))
         .route("/sql/explain", post(sql::explain))
+        .route("/sql/fix", post(sql::fix))
         .route("/queries", get(queries::list))
         .route("/queries/{id}", get(queries::get))
         .route("/queries/{id}/feedback", post(queries::feedback))

@@ -22,7 +22,7 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
     ),
     paths(
         ask::ask, ask::ask_stream,
-        sql::generate, sql::validate, sql::execute, sql::explain,
+        sql::generate, sql::validate, sql::execute, sql::explain, sql::fix,
         queries::list, queries::get, queries::feedback,
         training::list, training::add, training::delete, training::approve,
         training::by_author, training::revert_author,

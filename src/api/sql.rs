@@ -184,3 +184,48 @@ pub async fn explain(
             .await?,
     ))
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixRequest {
+    /// The SQL that fails.
+    pub sql: String,
+    /// What it was meant to answer; helps the correction.
+    #[serde(default)]
+    pub question: Option<Question>,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+#[utoipa::path(post, path = "/api/v1/sql/fix", operation_id = "fix_sql", tag = "sql", request_body = FixRequest,
+    responses(
+        (status = 200, description = "A validated statement that runs (`fixed: false` when the given SQL already ran)", body = crate::engine::fix::SqlFix),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 422, description = "`unanswerable`: no working correction was found", body = crate::error::ErrorBody),
+        (status = 503, description = "The LLM provider is unavailable", body = crate::error::ErrorBody),
+        (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
+    ))]
+pub async fn fix(
+    State(app): State<AppState>,
+    identity: Identity,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<FixRequest>,
+) -> Result<axum::Json<crate::engine::fix::SqlFix>, ApiError> {
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings().default_connection,
+    )?;
+    Ok(axum::Json(
+        app.engine
+            .fix_sql(
+                &rc,
+                &req.sql,
+                req.question.as_ref(),
+                req.connection.as_ref(),
+            )
+            .await?,
+    ))
+}

@@ -7,6 +7,7 @@ pub mod chart;
 pub mod conversation;
 pub mod explain;
 pub mod extras;
+pub mod fix;
 pub mod gate;
 pub mod grant;
 pub mod history;

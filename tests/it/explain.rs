@@ -151,3 +151,46 @@ async fn a_configured_llm_writes_the_explanation_of_gated_sql_only() {
     assert_eq!(seen.lock().unwrap().len(), before);
     assert_eq!(before, 1);
 }
+
+#[tokio::test]
+async fn fix_turns_a_failing_sql_into_a_validated_one_that_runs() {
+    let app = TestApp::spawn().await;
+    let viewer = app.login_as(Role::Viewer).await;
+    let r = viewer
+        .post(
+            "/api/v1/sql/fix",
+            json!({ "sql": "SELECT COUNT(*) FROM customer", "question": "How many customers are there?" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r["fixed"], true, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("customer"), "{r}");
+    assert_eq!(r["tables"], json!(["customers"]), "{r}");
+    assert!(r["attempts"].as_u64().unwrap() >= 1);
+    let ran = viewer
+        .post("/api/v1/sql/execute", json!({ "sql": r["sql"] }))
+        .await
+        .expect(200);
+    assert_eq!(ran["row_count"], 1);
+
+    // SQL that already runs comes back validated, unchanged in meaning.
+    let r = viewer
+        .post(
+            "/api/v1/sql/fix",
+            json!({ "sql": "SELECT COUNT(*) FROM orders" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r["fixed"], false, "{r}");
+    assert_eq!(r["attempts"], 0);
+    assert!(r["error"].is_null());
+
+    // Nothing to go on: a clear refusal, not a guess.
+    let r = viewer
+        .post("/api/v1/sql/fix", json!({ "sql": "SELEC nonsense" }))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["correlation_id"].is_string());
+    let r = viewer.post("/api/v1/sql/fix", json!({})).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}

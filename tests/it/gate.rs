@@ -26,6 +26,7 @@ const SQL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/queries/{id}/feedback"),
     ("POST", "/sql/execute"),
     ("POST", "/sql/explain"),
+    ("POST", "/sql/fix"),
     ("POST", "/sql/generate"),
     ("POST", "/sql/validate"),
     ("GET", "/training"),
@@ -305,6 +306,25 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
                     "explain over a granted table: {} {}",
                     ok.status, ok.body
                 ));
+            }
+        }
+        ("POST", "/sql/fix") => {
+            // A hidden table is not "fixed" into view, and the database's
+            // text (which would quote e-mails) never comes back.
+            for sql in ["SELECT name, email FROM customers", LEAK_EMAILS] {
+                let r = v.post("/api/v1/sql/fix", json!({ "sql": sql })).await;
+                if r.status.as_u16() == 200 {
+                    let tables = r.body["tables"].to_string();
+                    if tables.contains("customers")
+                        || r.body["sql"]
+                            .to_string()
+                            .to_lowercase()
+                            .contains("customers")
+                    {
+                        return Err(format!("fix {sql} reached the hidden table: {}", r.body));
+                    }
+                }
+                no_customer_data("fix", &r.body);
             }
         }
         ("GET", "/queries") => {
