@@ -244,6 +244,17 @@ await step('an API error is shown as a sentence with its correlation id', async 
   await shot(admin, '07-error');
 });
 
+await step('"Fix it" turns a failing SQL into a corrected one through the correction loop', async () => {
+  await admin.getByLabel('Edit the SQL').fill('SELECT country, COUNT(*) FROM customer GROUP BY country');
+  await admin.getByRole('button', { name: 'Run SQL' }).click();
+  await admin.getByRole('alert').waitFor();
+  await admin.getByRole('button', { name: 'Fix it' }).click();
+  await admin.locator('#main').getByText('Corrected SQL below').waitFor();
+  assert.match(await admin.getByLabel('Edit the SQL').inputValue(), /FROM customers\b/i);
+  await check(admin, '24-fix-sql');
+  await admin.getByRole('button', { name: 'Cancel' }).click();
+});
+
 await step("a suggested question from the API is asked in the same conversation; a new conversation starts afresh", async () => {
   const suggested = lastAnswer.followups.find((q) => /^How many \w+ are there\?$/.test(q));
   assert.ok(suggested, `a plain count among the API's follow-ups: ${JSON.stringify(lastAnswer.followups)}`);

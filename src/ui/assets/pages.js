@@ -196,7 +196,17 @@ function sqlPanel(answer, ctx, onRows) {
         onRows(r);
         announce(`The edited SQL returned ${r.row_count} rows`);
       } catch (e) {
-        clear(out, errorBox(e));
+        // A failing SQL can be handed to the correction loop (POST /sql/fix).
+        const fix = h('button', { type: 'button', onclick: async () => {
+          fix.disabled = true;
+          try {
+            const r = await api('POST', '/sql/fix', { sql: ta.value, question: answer.question, connection: answer.connection });
+            ta.value = r.sql;
+            clear(out, notice(r.fixed ? 'Corrected SQL below: check it, then run it.' : 'This SQL runs as it is.'));
+            announce('Corrected SQL ready');
+          } catch (e2) { clear(out, errorBox(e2)); }
+        } }, 'Fix it');
+        clear(out, errorBox(e), e.code === 'sql_rejected' || e.code === 'query_failed' ? fix : null);
         run.disabled = false;
       }
     });
