@@ -14,7 +14,9 @@ export function errorBox(e) {
   const f = e instanceof ApiFailure ? e : new ApiFailure(0, null, null);
   return h('div', { class: 'alert error', role: 'alert' },
     h('p', {}, f.human()),
-    f.correlationId ? h('p', { class: 'ref' }, 'If this persists, report reference ', h('code', {}, f.correlationId), '.') : null);
+    // A question the database cannot answer is an ordinary refusal, not a
+    // fault to report.
+    f.correlationId && f.code !== 'unanswerable' ? h('p', { class: 'ref' }, 'If this persists, report reference ', h('code', {}, f.correlationId), '.') : null);
 }
 
 export function notice(text, kind = 'ok') {
@@ -274,7 +276,9 @@ function answerView(answer, ctx, askAgain) {
     clear(chartBox, r.chart !== undefined && r.chart !== null ? chartPanel({ spec: r.chart }) : chartPanel({ columns: r.columns, rows: r.rows }));
   };
   const meta = [
-    answer.strategy === 'trained_example' ? 'answered from a trained example' : answer.strategy ? `strategy: ${answer.strategy}` : null,
+    // The generator's internal strategy names are not for people; only
+    // "from a trained example" tells them something.
+    answer.strategy === 'trained_example' ? 'answered from a trained example' : answer.strategy === 'adapted_example' ? 'adapted from a trained example' : null,
     answer.cached ? 'cached' : null,
     answer.timings_ms && answer.timings_ms.total !== undefined ? `${answer.timings_ms.total} ms` : null,
   ].filter(Boolean).join(' · ');
@@ -332,7 +336,7 @@ export async function askPage(main, ctx) {
   let conversation = null; // { id, turns }
   const form = h('form', { class: 'card ask' },
     h('div', { class: 'ask-row' }, field('Question', question), field('Database', select)),
-    h('div', { class: 'row' }, button, h('span', { class: 'muted small' }, 'Ctrl+Enter to ask')),
+    h('div', { class: 'row' }, button, h('span', { class: 'muted small kbd-hint' }, 'Ctrl+Enter to ask')),
     conversationBox);
   const showConversation = () => {
     if (!conversation) { clear(conversationBox); return; }
@@ -451,7 +455,7 @@ export async function historyItemPage(main, ctx, id) {
     rerun.disabled = true;
     try { showRows(await api('POST', '/sql/execute', { query_id: q.id })); rerun.remove(); } catch (e) { clear(status, errorBox(e)); rerun.disabled = false; }
   });
-  clear(main, head, facts, fb, h('div', { class: 'row' }, rerun), status, view);
+  clear(main, head, facts, fb, h('div', { class: 'row rerun' }, rerun), status, view);
 }
 
 // ---------------------------------------------------------------- training
@@ -484,7 +488,7 @@ export async function trainingPage(main, ctx) {
         h('thead', {}, h('tr', {}, ['Kind', 'Content', 'Status', 'Connection', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, page.items.map((it) => h('tr', {},
           h('td', {}, it.kind),
-          h('td', { class: 'content' }, h('div', {}, it.content.length > 300 ? `${it.content.slice(0, 300)}…` : it.content), it.sql ? sqlBlock(it.sql) : null),
+          h('td', { class: 'content' }, h('div', { class: 'notes' }, it.content.length > 300 ? `${it.content.slice(0, 300)}…` : it.content), it.sql ? sqlBlock(it.sql) : null),
           h('td', {}, h('span', { class: `badge ${it.status}` }, it.status)),
           h('td', {}, it.connection),
           h('td', { class: 'actions' },
