@@ -113,6 +113,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Requires(Action::ManageTraining),
     ),
     (
+        Method::PATCH,
+        "/training/{id}",
+        Access::Requires(Action::ManageTraining),
+    ),
+    (
         Method::POST,
         "/training/{id}/approve",
         Access::Requires(Action::ApproveTraining),

@@ -58,7 +58,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/queries/{id}", get(queries::get))
         .route("/queries/{id}/feedback", post(queries::feedback))
         .route("/training", get(training::list).post(training::add))
-        .route("/training/{id}", delete(training::delete))
+        .route(
+            "/training/{id}",
+            delete(training::delete).patch(training::edit),
+        )
         .route("/training/{id}/approve", post(training::approve))
         .route("/connections", get(connections::list))
         .route(

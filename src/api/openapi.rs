@@ -24,7 +24,7 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         ask::ask, ask::ask_stream,
         sql::generate, sql::validate, sql::execute, sql::explain, sql::fix,
         queries::list, queries::get, queries::feedback,
-        training::list, training::add, training::delete, training::approve,
+        training::list, training::add, training::delete, training::approve, training::edit,
         training::by_author, training::revert_author,
         connections::list,
         health::live, health::ready, health::metrics, health::metrics_json,

@@ -19,3 +19,4 @@ pub mod retrieval;
 pub mod settings;
 pub mod sql;
 pub mod training;
+pub mod training_edit;

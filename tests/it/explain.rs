@@ -194,3 +194,103 @@ async fn fix_turns_a_failing_sql_into_a_validated_one_that_runs() {
     let r = viewer.post("/api/v1/sql/fix", json!({})).await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// Issue 18: `PATCH /training/{id}` (kept here with the other SQL helpers'
+/// tests): edited like a new item, authored by the editor, never approved
+/// by the edit.
+#[tokio::test]
+async fn editing_a_training_item_replaces_it_under_the_same_rules_as_adding() {
+    let app = TestApp::spawn().await;
+    let analyst = app.login_as(Role::Analyst).await;
+    let added = analyst
+        .post(
+            "/api/v1/training",
+            json!({ "kind": "documentation", "content": "Orders ship in two days.\nReturns take a week." }),
+        )
+        .await
+        .expect(201);
+    let old_id = added["id"].as_str().unwrap().to_string();
+    let edited = analyst
+        .patch(
+            &format!("/api/v1/training/{old_id}"),
+            json!({ "content": "Orders ship in three days.\nReturns take a week." }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(edited["replaces"], old_id.as_str());
+    assert_ne!(edited["id"], old_id.as_str());
+    assert_eq!(edited["status"], "active");
+    assert_eq!(
+        edited["content"],
+        "Orders ship in three days.\nReturns take a week."
+    );
+    assert_eq!(edited["created_by"], analyst.id.as_str());
+    let r = analyst
+        .patch(
+            &format!("/api/v1/training/{old_id}"),
+            json!({ "content": "x y z" }),
+        )
+        .await;
+    assert_eq!(r.status, 404, "the old version is gone: {}", r.body);
+
+    // A pending item (a viewer's correction) stays pending when edited.
+    let viewer = app.login_as(Role::Viewer).await;
+    let q = viewer.ask("How many orders are there?").await.expect(200);
+    let fb = viewer
+        .post(
+            &format!(
+                "/api/v1/queries/{}/feedback",
+                q["query_id"].as_str().unwrap()
+            ),
+            json!({ "rating": "down", "corrected_sql": "SELECT COUNT(*) AS n FROM orders" }),
+        )
+        .await
+        .expect(201);
+    let pending = fb["training_item"]["id"].as_str().unwrap().to_string();
+    assert_eq!(fb["training_item"]["status"], "pending");
+    let edited = analyst
+        .patch(
+            &format!("/api/v1/training/{pending}"),
+            json!({ "sql": "SELECT COUNT(*) AS orders FROM orders" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(edited["status"], "pending", "{edited}");
+    assert_eq!(edited["sql"], "SELECT COUNT(*) AS orders FROM orders");
+
+    // Bad edits: clear errors, and the item is left as it was.
+    let id = edited["id"].as_str().unwrap();
+    let r = analyst
+        .patch(
+            &format!("/api/v1/training/{id}"),
+            json!({ "sql": "DELETE FROM orders" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = analyst
+        .patch(
+            &format!("/api/v1/training/{id}"),
+            json!({ "content": "  " }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = analyst
+        .patch(
+            &format!("/api/v1/training/{id}"),
+            json!({ "colour": "red" }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let list = analyst
+        .get("/api/v1/training?status=pending")
+        .await
+        .expect(200);
+    assert!(list.to_string().contains(id), "{list}");
+    assert_eq!(
+        viewer
+            .patch(&format!("/api/v1/training/{id}"), json!({}))
+            .await
+            .status,
+        403
+    );
+}

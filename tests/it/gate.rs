@@ -32,6 +32,7 @@ const SQL_ROUTES: &[(&str, &str)] = &[
     ("GET", "/training"),
     ("POST", "/training"),
     ("POST", "/training/{id}/approve"),
+    ("PATCH", "/training/{id}"),
 ];
 
 /// The JSON-extract trick of finding 1: the database's error would quote
@@ -377,6 +378,37 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
             if r.status.as_u16() != 404 {
                 return Err(format!("approve: {} {}", r.status, r.body));
             }
+        }
+        ("PATCH", "/training/{id}") => {
+            // Another's item over the hidden table: not there to edit.
+            let r = a
+                .patch(
+                    &format!("/api/v1/training/{}", w.pending_customers),
+                    json!({ "content": "who are they" }),
+                )
+                .await;
+            if r.status.as_u16() != 404 {
+                return Err(format!("edit another's item: {} {}", r.status, r.body));
+            }
+            // Its own item cannot be edited into SQL over the hidden table.
+            let own = a
+                .post(
+                    "/api/v1/training",
+                    json!({ "kind": "question_sql", "content": "how many orders are open", "sql": "SELECT COUNT(*) FROM orders" }),
+                )
+                .await
+                .expect(201);
+            let id = own["id"].as_str().unwrap_or_default();
+            let r = a
+                .patch(
+                    &format!("/api/v1/training/{id}"),
+                    json!({ "sql": "SELECT name FROM customers" }),
+                )
+                .await;
+            if r.status.as_u16() != 422 {
+                return Err(format!("edit into customers: {} {}", r.status, r.body));
+            }
+            no_customer_data("training edit", &r.body);
         }
         ("GET" | "DELETE", "/admin/users/{id}/training") => {
             let url = format!("/api/v1/admin/users/{}/training", w.app.admin.id);

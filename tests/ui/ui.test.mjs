@@ -351,6 +351,10 @@ await step('connections, audit log and API keys pages', async () => {
   await check(admin, '19-admin-jobs-backups');
   await admin.goto(`${BASE}/ui/admin/audit`);
   await admin.locator('tbody tr').first().waitFor();
+  // Actors are named, not shown as raw ids.
+  const actors = await admin.locator('tbody tr td:nth-child(2)').allInnerTexts();
+  assert.ok(actors.includes('admin'), `audit actors: ${actors.slice(0, 5)}`);
+  assert.ok(!actors.some((a) => /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(a)), `no raw user ids: ${actors.slice(0, 5)}`);
   await check(admin, '13-admin-audit');
   await admin.goto(`${BASE}/ui/keys`);
   await admin.getByLabel('Name').fill('ci key');

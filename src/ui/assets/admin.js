@@ -299,11 +299,23 @@ export async function auditPage(main) {
   const list = h('div');
   let offset = 0;
   clear(main, title('Administration'), adminTabs('/ui/admin/audit'), list);
+  // Actors and targets are user ids: show usernames (the id stays in the
+  // tooltip). Other targets (connections, keys, names) show as they are.
+  const names = new Map();
+  try {
+    for (let at = 0, total = 1; at < total && at < 2000; at += 100) {
+      const users = await api('GET', `/admin/users?limit=100&offset=${at}`);
+      total = users.total;
+      users.items.forEach((u) => names.set(u.id, u.username));
+      if (!users.items.length) break;
+    }
+  } catch { /* names are a convenience; ids still identify */ }
+  const who = (id) => (id && names.has(id) ? h('span', { title: id }, names.get(id)) : (id || ''));
   async function load() {
     try {
       const page = await api('GET', `/admin/audit?limit=50&offset=${offset}`);
       clear(list, table('Audit events', ['When', 'Actor', 'Action', 'Target', 'Reference'], page.items.map((e) => h('tr', {},
-        h('td', {}, fmtDate(e.at)), h('td', {}, e.actor || ''), h('td', {}, e.action), h('td', {}, e.target || ''), h('td', {}, h('code', {}, e.correlation_id || ''))))),
+        h('td', {}, fmtDate(e.at)), h('td', {}, who(e.actor)), h('td', {}, e.action), h('td', {}, who(e.target)), h('td', {}, h('code', {}, e.correlation_id || ''))))),
       h('div', { class: 'pager' },
         h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - 50); load(); } }, 'Newer'),
         h('span', {}, `${offset + 1}–${Math.min(offset + 50, page.total)} of ${page.total}`),
