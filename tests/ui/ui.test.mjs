@@ -305,6 +305,15 @@ await step('training lists the learned example and adds documentation', async ()
   await admin.getByRole('button', { name: 'Add', exact: true }).click();
   await admin.locator('#main').getByText('Added.').waitFor();
   await check(admin, '10-training');
+  // Edit the learned example: its question gets a second line.
+  await admin.getByRole('button', { name: 'Edit question_sql item' }).first().click();
+  await admin.getByLabel('Edit content').fill('How many customers are there in each country?\nBiggest first.');
+  await check(admin, '25-training-edit');
+  await admin.getByRole('button', { name: 'Save', exact: true }).click();
+  await admin.locator('#main').getByText('Saved.').waitFor();
+  await admin.locator('td.content .notes', { hasText: 'Biggest first.' }).waitFor();
+  // The line break is kept on screen.
+  assert.match(await admin.locator('td.content .notes', { hasText: 'Biggest first.' }).innerText(), /country\?\nBiggest first\./);
 });
 
 await step('the admin dashboard shows figures and charts', async () => {

@@ -493,9 +493,26 @@ export async function trainingPage(main, ctx) {
           h('td', {}, it.connection),
           h('td', { class: 'actions' },
             it.status === 'pending' ? h('button', { type: 'button', onclick: () => act('POST', `/training/${it.id}/approve`, 'Approved.') }, 'Approve') : null,
+            h('button', { type: 'button', 'aria-label': `Edit ${it.kind} item`, onclick: (ev) => editItem(it, ev.target.closest('tr')) }, 'Edit'),
             h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${it.kind} item`, onclick: () => { if (confirm('Delete this training item?')) act('DELETE', `/training/${it.id}`, 'Deleted.'); } }, 'Delete'))))))) : h('p', {}, 'No training items match.'),
       h('p', { class: 'muted small' }, `${page.total} item${page.total === 1 ? '' : 's'}`));
     } catch (e) { clear(list, errorBox(e)); }
+  }
+  // PATCH /training/{id}: checked like a new item; a pending one stays pending.
+  function editItem(it, tr) {
+    const cell = tr.querySelector('td.content');
+    const text = h('textarea', { rows: 4, value: it.content });
+    const sqlBox = it.kind === 'question_sql' ? h('textarea', { rows: 4, spellcheck: 'false', class: 'code', value: it.sql || '' }) : null;
+    const form = h('form', { class: 'stack' }, field('Edit content', text), sqlBox ? field('Edit SQL', sqlBox) : null,
+      h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), h('button', { type: 'button', onclick: () => load() }, 'Cancel')));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = { content: text.value };
+      if (sqlBox) body.sql = sqlBox.value;
+      try { await api('PATCH', `/training/${it.id}`, body); clear(msg, notice('Saved.')); announce('Saved'); load(); } catch (e) { clear(msg, errorBox(e)); }
+    });
+    clear(cell, form);
+    text.focus();
   }
   async function act(method, path, done) {
     try { await api(method, path); clear(msg, notice(done)); announce(done); load(); } catch (e) { clear(msg, errorBox(e)); }
