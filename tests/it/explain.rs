@@ -294,3 +294,22 @@ async fn editing_a_training_item_replaces_it_under_the_same_rules_as_adding() {
         403
     );
 }
+
+/// Issue 18 rough edge: "Delete all customers" is answered "I only read
+/// data", not refused word by word.
+#[tokio::test]
+async fn a_request_to_change_data_is_told_we_only_read() {
+    let app = TestApp::spawn().await;
+    let viewer = app.login_as(Role::Viewer).await;
+    let r = viewer.ask("Delete all customers").await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(error_code(&r.body), "unanswerable");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("I only read data"),
+        "{}",
+        r.body
+    );
+}
