@@ -339,6 +339,7 @@ impl From<crate::auth::AuthError> for ApiError {
         match e {
             A::InvalidCredentials | A::Unauthenticated => ApiError::Unauthorized,
             A::TooManyAttempts { retry_after } => ApiError::RateLimited { retry_after },
+            A::WrongPassword => ApiError::Forbidden("The current password is wrong.".into()),
             A::BadInput(m) => ApiError::bad_request(m),
             A::Store(s) => s.into(),
             A::Internal(m) => ApiError::Internal(m),

@@ -40,6 +40,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (Method::GET, "/auth/me", Access::Requires(Action::Session)),
     (
+        Method::POST,
+        "/auth/password",
+        Access::Requires(Action::Session),
+    ),
+    (
         Method::GET,
         "/auth/api-keys",
         Access::Requires(Action::Session),
@@ -70,6 +75,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::POST,
         "/sql/execute",
+        Access::Requires(Action::ExecuteSql),
+    ),
+    (Method::POST, "/sql/explain", Access::Requires(Action::Ask)),
+    (
+        Method::POST,
+        "/sql/fix",
         Access::Requires(Action::ExecuteSql),
     ),
     (
@@ -103,6 +114,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Requires(Action::ManageTraining),
     ),
     (
+        Method::PATCH,
+        "/training/{id}",
+        Access::Requires(Action::ManageTraining),
+    ),
+    (
         Method::POST,
         "/training/{id}/approve",
         Access::Requires(Action::ApproveTraining),
@@ -130,6 +146,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::DELETE,
         "/admin/users/{id}",
+        Access::Requires(Action::ManageUsers),
+    ),
+    (
+        Method::POST,
+        "/admin/users/{id}/password",
         Access::Requires(Action::ManageUsers),
     ),
     (

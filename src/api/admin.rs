@@ -214,6 +214,69 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// At least 12 characters; omitted means a generated one, returned once.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    #[serde(flatten)]
+    pub user: User,
+    /// Only when the password was generated: shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/password", operation_id = "admin_reset_password", tag = "admin", params(("id" = String, Path, description = "User id")),
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "Password set; the user's sessions, refresh tokens and API keys are revoked and their login lockout lifted", body = PasswordReset),
+        (status = 400, description = "Weak password, or your own account (change your own password instead)", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+    ))]
+pub async fn reset_password(
+    State(app): State<AppState>,
+    actor: Identity,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResetPasswordRequest>,
+) -> Result<axum::Json<PasswordReset>, ApiError> {
+    if id == actor.user_id {
+        return Err(ApiError::bad_request(
+            "To change your own password, use Change password (it needs your current one).",
+        ));
+    }
+    let (password, generated) = match req.password {
+        Some(p) => (p, None),
+        None => {
+            let p = crate::auth::passwords::generate();
+            (p.clone(), Some(p.expose_secret().to_string()))
+        }
+    };
+    let user = crate::auth::password_change::reset_password(&app.engine.store, &id, password)
+        .await
+        .map_err(|e| match e {
+            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
+            other => other.into(),
+        })?;
+    audit(
+        &app,
+        &actor,
+        "user.password_reset",
+        &id,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(axum::Json(PasswordReset {
+        user,
+        password: generated,
+    }))
+}
+
 #[utoipa::path(get, path = "/api/v1/admin/users/{id}/grants", operation_id = "admin_get_grants", tag = "admin", params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The user's connection grants", body = Vec<Grant>),

@@ -216,3 +216,50 @@ pub async fn revoke_key(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(value_type = String, format = Password)]
+    pub current_password: SecretString,
+    /// At least 12 characters, different from the current one.
+    #[schema(value_type = String, format = Password)]
+    pub new_password: SecretString,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password", operation_id = "auth_change_password", tag = "auth", request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Changed. Every earlier session of the user ends (API keys stay); use this new token pair", body = TokenPair),
+        (status = 400, description = "Weak new password, or the same as the current one", body = crate::error::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
+        (status = 403, description = "The current password is wrong", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = crate::error::ErrorBody),
+    ))]
+pub async fn change_password(
+    State(app): State<AppState>,
+    identity: Identity,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<axum::Json<TokenPair>, ApiError> {
+    let store = &app.engine.store;
+    let pair = app
+        .auth
+        .change_password(
+            store,
+            &identity.user_id,
+            req.current_password,
+            req.new_password,
+            ip,
+        )
+        .await?;
+    store
+        .record_audit(
+            Some(&identity.user_id),
+            "user.password_change",
+            Some(&identity.user_id),
+            serde_json::json!({}),
+            current_correlation_id().as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(pair))
+}

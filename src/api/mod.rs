@@ -41,6 +41,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(auth::change_password))
         .route(
             "/auth/api-keys",
             get(auth::list_keys).post(auth::create_key),
@@ -51,11 +52,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/sql/generate", post(sql::generate))
         .route("/sql/validate", post(sql::validate))
         .route("/sql/execute", post(sql::execute))
+        .route("/sql/explain", post(sql::explain))
+        .route("/sql/fix", post(sql::fix))
         .route("/queries", get(queries::list))
         .route("/queries/{id}", get(queries::get))
         .route("/queries/{id}/feedback", post(queries::feedback))
         .route("/training", get(training::list).post(training::add))
-        .route("/training/{id}", delete(training::delete))
+        .route(
+            "/training/{id}",
+            delete(training::delete).patch(training::edit),
+        )
         .route("/training/{id}/approve", post(training::approve))
         .route("/connections", get(connections::list))
         .route(
@@ -66,6 +72,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/users/{id}",
             patch(admin::update_user).delete(admin::delete_user),
         )
+        .route("/admin/users/{id}/password", post(admin::reset_password))
         .route(
             "/admin/users/{id}/grants",
             get(admin::get_grants).put(admin::put_grants),

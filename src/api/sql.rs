@@ -158,3 +158,74 @@ pub async fn execute(
         duration_ms,
     }))
 }
+
+#[utoipa::path(post, path = "/api/v1/sql/explain", operation_id = "explain_sql", tag = "sql", request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "The SQL in plain words: `steps` read off the syntax tree, `explanation` by the LLM when one is configured (`source`)", body = crate::engine::explain::SqlExplanation),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 422, description = "`sql_rejected`: not a read-only query over tables the caller may see", body = crate::error::ErrorBody),
+    ))]
+pub async fn explain(
+    State(app): State<AppState>,
+    identity: Identity,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<ValidateRequest>,
+) -> Result<axum::Json<crate::engine::explain::SqlExplanation>, ApiError> {
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings().default_connection,
+    )?;
+    Ok(axum::Json(
+        app.engine
+            .explain_sql(&rc, &req.sql, req.connection.as_ref())
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixRequest {
+    /// The SQL that fails.
+    pub sql: String,
+    /// What it was meant to answer; helps the correction.
+    #[serde(default)]
+    pub question: Option<Question>,
+    #[serde(default)]
+    pub connection: Option<ConnectionId>,
+}
+
+#[utoipa::path(post, path = "/api/v1/sql/fix", operation_id = "fix_sql", tag = "sql", request_body = FixRequest,
+    responses(
+        (status = 200, description = "A validated statement that runs (`fixed: false` when the given SQL already ran)", body = crate::engine::fix::SqlFix),
+        (status = 400, description = "Malformed request", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown connection", body = crate::error::ErrorBody),
+        (status = 422, description = "`unanswerable`: no working correction was found", body = crate::error::ErrorBody),
+        (status = 503, description = "The LLM provider is unavailable", body = crate::error::ErrorBody),
+        (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
+    ))]
+pub async fn fix(
+    State(app): State<AppState>,
+    identity: Identity,
+    Principal(rc): Principal,
+    ApiJson(req): ApiJson<FixRequest>,
+) -> Result<axum::Json<crate::engine::fix::SqlFix>, ApiError> {
+    let rc = scope(
+        &identity,
+        rc,
+        req.connection.as_ref(),
+        &app.engine.settings().default_connection,
+    )?;
+    Ok(axum::Json(
+        app.engine
+            .fix_sql(
+                &rc,
+                &req.sql,
+                req.question.as_ref(),
+                req.connection.as_ref(),
+            )
+            .await?,
+    ))
+}

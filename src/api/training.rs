@@ -178,6 +178,45 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    /// New text (DDL, documentation, or the question of a `question_sql` pair).
+    #[serde(default)]
+    pub content: Option<String>,
+    /// New SQL of a `question_sql` item.
+    #[serde(default)]
+    pub sql: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/training/{id}", operation_id = "edit_training", tag = "training", params(("id" = String, Path, description = "Training item id")),
+    request_body = EditRequest,
+    responses(
+        (status = 200, description = "The edited item, under a new id (`replaces` names the old one); checked like a new item, authored by the editor, never approved by the edit", body = crate::engine::training_edit::EditedTraining),
+        (status = 400, description = "Malformed request or empty content", body = crate::error::ErrorBody),
+        (status = 404, description = "No such item", body = crate::error::ErrorBody),
+        (status = 422, description = "The new SQL was rejected", body = crate::error::ErrorBody),
+    ))]
+pub async fn edit(
+    State(app): State<AppState>,
+    identity: Identity,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EditRequest>,
+) -> Result<axum::Json<crate::engine::training_edit::EditedTraining>, ApiError> {
+    reachable_item(&app, &identity, &id).await?;
+    let edit = crate::engine::training_edit::TrainingEdit {
+        content: req.content,
+        sql: req.sql,
+    };
+    Ok(axum::Json(
+        app.engine
+            .edit_training(&id, edit, &rc)
+            .await
+            .map_err(|e| not_found(e, &id))?,
+    ))
+}
+
 #[utoipa::path(post, path = "/api/v1/training/{id}/approve", operation_id = "approve_training", tag = "training", params(("id" = String, Path, description = "Training item id")),
     responses(
         (status = 200, description = "The item is active", body = TrainingItem),

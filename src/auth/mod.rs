@@ -10,6 +10,7 @@
 
 pub mod crypto;
 pub mod jwt;
+pub mod password_change;
 pub mod passwords;
 pub mod rate_limit;
 pub mod roles;
@@ -34,6 +35,9 @@ pub enum AuthError {
     /// Missing, malformed, expired or revoked credentials.
     #[error("authentication required")]
     Unauthenticated,
+    /// The current password given to change it is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     #[error("too many failed attempts")]
     TooManyAttempts { retry_after: Duration },
     #[error("{0}")]

@@ -188,7 +188,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "insight is listening");
     eprintln!(
-        "Insight Engine listening on http://{local}  (log in: POST http://{local}/api/v1/auth/login; API docs: http://{local}/docs)"
+        "Insight Engine listening on http://{local}  (web UI: http://{local}/ui; log in: POST http://{local}/api/v1/auth/login; API docs: http://{local}/docs)"
     );
     let state = AppState(std::sync::Arc::new(app));
     let background = crate::jobs::Background::start(&state, state.config.jobs.worker);

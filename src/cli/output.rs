@@ -8,7 +8,7 @@ fn cell(v: &serde_json::Value) -> String {
     let s = match v {
         serde_json::Value::Null => "NULL".to_string(),
         serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+        other => crate::text::numbers::human(other).unwrap_or_else(|| other.to_string()),
     };
     let s = s.replace(['\n', '\r', '\t'], " ");
     if s.chars().count() > MAX_CELL {

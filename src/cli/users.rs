@@ -1,5 +1,7 @@
-//! `insight user create` and `insight user unlock`: add a user from the
-//! terminal, lift a login lockout, and the first-serve admin bootstrap. Passwords are read from stdin (never from an argument,
+//! `insight user create`, `insight user unlock` and `insight user
+//! reset-password`: add a user from the terminal, lift a login lockout, set
+//! a forgotten password (revoking the user's sessions), and the first-serve
+//! admin bootstrap. Passwords are read from stdin (never from an argument,
 //! which would land in shell history and `ps`) or generated and printed once.
 
 use std::io::{BufRead as _, IsTerminal as _};
@@ -20,6 +22,19 @@ pub enum UserCommand {
     /// Lift a login lockout: forget the user's failed logins, from every
     /// address, on every replica (takes effect at their next attempt).
     Unlock(UnlockArgs),
+    /// Set a user's password (read from stdin when piped, otherwise
+    /// generated and printed once). Revokes every session, refresh token and
+    /// API key of the user and lifts their login lockout.
+    ResetPassword(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The username.
+    pub name: String,
+    /// Generate a password even when stdin is not a terminal.
+    #[arg(long)]
+    pub generate_password: bool,
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +59,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Create(args) => create(config, args).await,
         UserCommand::Unlock(args) => unlock(config, args).await,
+        UserCommand::ResetPassword(args) => reset_password(config, args).await,
     }
 }
 
@@ -61,22 +77,24 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
+/// The password from piped stdin, or a generated one (returned twice: the
+/// second to print once).
+fn read_or_generate(generate: bool) -> anyhow::Result<(SecretString, Option<SecretString>)> {
     let stdin = std::io::stdin();
-    let (password, generated) = if !args.generate_password && !stdin.is_terminal() {
+    if !generate && !stdin.is_terminal() {
         let mut line = String::new();
         stdin.lock().read_line(&mut line)?;
         let line = line.trim_end_matches(['\r', '\n']).to_string();
-        if line.is_empty() {
-            let p = crate::auth::passwords::generate();
-            (p.clone(), Some(p))
-        } else {
-            (SecretString::from(line), None)
+        if !line.is_empty() {
+            return Ok((SecretString::from(line), None));
         }
-    } else {
-        let p = crate::auth::passwords::generate();
-        (p.clone(), Some(p))
-    };
+    }
+    let p = crate::auth::passwords::generate();
+    Ok((p.clone(), Some(p)))
+}
+
+async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
+    let (password, generated) = read_or_generate(args.generate_password)?;
     let store = open_store(&config).await?;
     let user = crate::auth::create_user(&store, &args.username, password, args.role)
         .await
@@ -121,6 +139,45 @@ async fn unlock(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
         "unlocked `{}`: its failed logins are forgotten",
         user.username
     );
+    store.close().await;
+    Ok(())
+}
+
+async fn reset_password(config: Config, args: ResetArgs) -> anyhow::Result<()> {
+    let (password, generated) = read_or_generate(args.generate_password)?;
+    let store = open_store(&config).await?;
+    let result = async {
+        let user = crate::auth::password_change::user_by_name(&store, &args.name).await?;
+        crate::auth::password_change::reset_password(&store, &user.id, password).await
+    }
+    .await;
+    let user = match result {
+        Ok(u) => u,
+        Err(crate::auth::AuthError::Store(crate::store::StoreError::NotFound)) => {
+            store.close().await;
+            anyhow::bail!("no user named `{}`", args.name);
+        }
+        Err(e) => {
+            store.close().await;
+            anyhow::bail!("cannot reset the password of `{}`: {e}", args.name);
+        }
+    };
+    store
+        .record_audit(
+            None,
+            "user.password_reset",
+            Some(&user.id),
+            serde_json::json!({ "username": user.username, "via": "cli" }),
+            None,
+        )
+        .await?;
+    println!(
+        "password of `{}` set; its sessions and API keys are revoked",
+        user.username
+    );
+    if let Some(p) = generated {
+        println!("password (shown once): {}", p.expose_secret());
+    }
     store.close().await;
     Ok(())
 }

@@ -196,7 +196,7 @@ fn cell_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.chars().take(MAX_CELL_CHARS).collect(),
         Value::Null => "NULL".into(),
-        other => other.to_string(),
+        other => crate::text::numbers::human(other).unwrap_or_else(|| other.to_string()),
     }
 }
 
@@ -364,6 +364,19 @@ mod tests {
         assert_eq!(builtin_summary(&view(&c1, &[], &[]), 20), "No rows match.");
         let text = vec![vec![json!("a")], vec![json!("b")]];
         assert_eq!(builtin_summary(&view(&c1, &text, &[]), 20), "2 rows.");
+    }
+
+    #[test]
+    fn builtin_summary_numbers_read_like_numbers() {
+        let c = cols(&["country", "revenue"]);
+        let rows = vec![
+            vec![json!("France"), json!(134788.27000000002)],
+            vec![json!("Japan"), json!(2.5)],
+        ];
+        assert_eq!(
+            builtin_summary(&view(&c, &rows, &[]), 20),
+            "2 rows; the largest revenue is France (134,788.27), the smallest is Japan (2.5)."
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 pub mod chart;
 pub mod conversation;
+pub mod explain;
 pub mod extras;
+pub mod fix;
 pub mod gate;
 pub mod grant;
 pub mod history;
@@ -17,3 +19,4 @@ pub mod retrieval;
 pub mod settings;
 pub mod sql;
 pub mod training;
+pub mod training_edit;

@@ -339,7 +339,7 @@ impl Engine {
 
     /// One generation call, measured and traced.
     #[instrument(name = "llm.generate", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.prompt_tokens, llm.completion_tokens))]
-    async fn call_llm(
+    pub(super) async fn call_llm(
         &self,
         req: &GenerationRequest,
     ) -> Result<crate::engine::llm::Generation, LlmError> {
@@ -372,7 +372,7 @@ impl Engine {
     /// One free-text call (extras, rewrites), measured and traced like
     /// generation. `Ok(None)`: the provider has no model.
     #[instrument(name = "llm.complete_text", skip_all, fields(llm.provider = self.llm.name(), llm.model = self.llm.model(), llm.purpose = purpose))]
-    async fn call_text_llm(
+    pub(crate) async fn call_text_llm(
         &self,
         purpose: &'static str,
         req: &TextRequest,
@@ -655,7 +655,7 @@ impl Engine {
 
     /// One execution on a target database, measured and traced.
     #[instrument(name = "sql.execute", skip_all, fields(connection.id = %conn.id, sql.rows))]
-    async fn run(
+    pub(super) async fn run(
         &self,
         conn: &ConnectionHandle,
         sql: &GatedSql,
@@ -713,7 +713,7 @@ impl Engine {
     /// The first generation request for a question; corrections add
     /// `previous_attempts`. The schema is the caller's view of it: a model
     /// never sees tables the caller may not query.
-    fn generation_request(
+    pub(super) fn generation_request(
         &self,
         question: &Question,
         conn: &ConnectionHandle,

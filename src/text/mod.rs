@@ -19,6 +19,7 @@
 //! [`retrieval_pieces`], [`stem_conservative`] or [`is_retrieval_stopword`]
 //! return changes persisted vectors, so it must come with a new embedder id.
 
+pub mod numbers;
 mod similarity;
 mod stem;
 mod stopwords;

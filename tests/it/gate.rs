@@ -25,11 +25,14 @@ const SQL_ROUTES: &[(&str, &str)] = &[
     ("GET", "/queries/{id}"),
     ("POST", "/queries/{id}/feedback"),
     ("POST", "/sql/execute"),
+    ("POST", "/sql/explain"),
+    ("POST", "/sql/fix"),
     ("POST", "/sql/generate"),
     ("POST", "/sql/validate"),
     ("GET", "/training"),
     ("POST", "/training"),
     ("POST", "/training/{id}/approve"),
+    ("PATCH", "/training/{id}"),
 ];
 
 /// The JSON-extract trick of finding 1: the database's error would quote
@@ -285,6 +288,46 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
                 ));
             }
         }
+        ("POST", "/sql/explain") => {
+            for sql in ["SELECT name, email FROM customers", LEAK_EMAILS] {
+                let r = v.post("/api/v1/sql/explain", json!({ "sql": sql })).await;
+                if r.status.as_u16() != 422 || error_code(&r.body) != "sql_rejected" {
+                    return Err(format!("explain {sql}: {} {}", r.status, r.body));
+                }
+                no_customer_data("explain", &r.body);
+            }
+            let ok = v
+                .post(
+                    "/api/v1/sql/explain",
+                    json!({ "sql": "SELECT COUNT(*) FROM orders" }),
+                )
+                .await;
+            if ok.status.as_u16() != 200 {
+                return Err(format!(
+                    "explain over a granted table: {} {}",
+                    ok.status, ok.body
+                ));
+            }
+        }
+        ("POST", "/sql/fix") => {
+            // A hidden table is not "fixed" into view, and the database's
+            // text (which would quote e-mails) never comes back.
+            for sql in ["SELECT name, email FROM customers", LEAK_EMAILS] {
+                let r = v.post("/api/v1/sql/fix", json!({ "sql": sql })).await;
+                if r.status.as_u16() == 200 {
+                    let tables = r.body["tables"].to_string();
+                    if tables.contains("customers")
+                        || r.body["sql"]
+                            .to_string()
+                            .to_lowercase()
+                            .contains("customers")
+                    {
+                        return Err(format!("fix {sql} reached the hidden table: {}", r.body));
+                    }
+                }
+                no_customer_data("fix", &r.body);
+            }
+        }
         ("GET", "/queries") => {
             let list = a.get("/api/v1/queries?limit=100").await.expect(200);
             never_names_customers("history list", &list);
@@ -335,6 +378,37 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
             if r.status.as_u16() != 404 {
                 return Err(format!("approve: {} {}", r.status, r.body));
             }
+        }
+        ("PATCH", "/training/{id}") => {
+            // Another's item over the hidden table: not there to edit.
+            let r = a
+                .patch(
+                    &format!("/api/v1/training/{}", w.pending_customers),
+                    json!({ "content": "who are they" }),
+                )
+                .await;
+            if r.status.as_u16() != 404 {
+                return Err(format!("edit another's item: {} {}", r.status, r.body));
+            }
+            // Its own item cannot be edited into SQL over the hidden table.
+            let own = a
+                .post(
+                    "/api/v1/training",
+                    json!({ "kind": "question_sql", "content": "how many orders are open", "sql": "SELECT COUNT(*) FROM orders" }),
+                )
+                .await
+                .expect(201);
+            let id = own["id"].as_str().unwrap_or_default();
+            let r = a
+                .patch(
+                    &format!("/api/v1/training/{id}"),
+                    json!({ "sql": "SELECT name FROM customers" }),
+                )
+                .await;
+            if r.status.as_u16() != 422 {
+                return Err(format!("edit into customers: {} {}", r.status, r.body));
+            }
+            no_customer_data("training edit", &r.body);
         }
         ("GET" | "DELETE", "/admin/users/{id}/training") => {
             let url = format!("/api/v1/admin/users/{}/training", w.app.admin.id);

@@ -148,7 +148,7 @@ await step('the admin signs in and sees every section', async () => {
   await signIn(admin, 'admin', ADMIN_PASSWORD);
   await admin.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
   const nav = admin.getByRole('navigation', { name: 'Main' });
-  for (const link of ['Ask', 'History', 'Training', 'Admin', 'API keys']) {
+  for (const link of ['Ask', 'History', 'Training', 'Admin', 'Account']) {
     await nav.getByRole('link', { name: link, exact: true }).waitFor();
   }
   await check(admin, '03-ask-empty');
@@ -192,6 +192,15 @@ await step('the result table sorts and offers a CSV of every row', async () => {
   assert.equal(lines.length - 1, Number(shown.match(/[\d,]+/)[0].replace(/,/g, '')));
 });
 
+await step('"Explain" puts the answer\'s SQL in plain words', async () => {
+  await admin.getByRole('button', { name: 'Explain', exact: true }).click();
+  const box = admin.locator('.explain');
+  await box.getByRole('heading', { name: 'What this SQL does' }).waitFor();
+  assert.match(await box.innerText(), /It reads the table/);
+  assert.match(await box.innerText(), /groups the rows by/);
+  await check(admin, '23-explain-sql');
+});
+
 await step('a 👎 with a corrected SQL is learned', async () => {
   await admin.getByRole('button', { name: 'No, this answer is wrong' }).click();
   await admin.getByLabel('Corrected SQL (optional)').fill(CORRECTED);
@@ -233,6 +242,17 @@ await step('an API error is shown as a sentence with its correlation id', async 
   assert.match(text, /refused by the safety check/);
   assert.match(text, /reference [0-9a-f-]{8,}/i);
   await shot(admin, '07-error');
+});
+
+await step('"Fix it" turns a failing SQL into a corrected one through the correction loop', async () => {
+  await admin.getByLabel('Edit the SQL').fill('SELECT country, COUNT(*) FROM customer GROUP BY country');
+  await admin.getByRole('button', { name: 'Run SQL' }).click();
+  await admin.getByRole('alert').waitFor();
+  await admin.getByRole('button', { name: 'Fix it' }).click();
+  await admin.locator('#main').getByText('Corrected SQL below').waitFor();
+  assert.match(await admin.getByLabel('Edit the SQL').inputValue(), /FROM customers\b/i);
+  await check(admin, '24-fix-sql');
+  await admin.getByRole('button', { name: 'Cancel' }).click();
 });
 
 await step("a suggested question from the API is asked in the same conversation; a new conversation starts afresh", async () => {
@@ -285,6 +305,15 @@ await step('training lists the learned example and adds documentation', async ()
   await admin.getByRole('button', { name: 'Add', exact: true }).click();
   await admin.locator('#main').getByText('Added.').waitFor();
   await check(admin, '10-training');
+  // Edit the learned example: its question gets a second line.
+  await admin.getByRole('button', { name: 'Edit question_sql item' }).first().click();
+  await admin.getByLabel('Edit content').fill('How many customers are there in each country?\nBiggest first.');
+  await check(admin, '25-training-edit');
+  await admin.getByRole('button', { name: 'Save', exact: true }).click();
+  await admin.locator('#main').getByText('Saved.').waitFor();
+  await admin.locator('td.content .notes', { hasText: 'Biggest first.' }).waitFor();
+  // The line break is kept on screen.
+  assert.match(await admin.locator('td.content .notes', { hasText: 'Biggest first.' }).innerText(), /country\?\nBiggest first\./);
 });
 
 await step('the admin dashboard shows figures and charts', async () => {
@@ -331,6 +360,10 @@ await step('connections, audit log and API keys pages', async () => {
   await check(admin, '19-admin-jobs-backups');
   await admin.goto(`${BASE}/ui/admin/audit`);
   await admin.locator('tbody tr').first().waitFor();
+  // Actors are named, not shown as raw ids.
+  const actors = await admin.locator('tbody tr td:nth-child(2)').allInnerTexts();
+  assert.ok(actors.includes('admin'), `audit actors: ${actors.slice(0, 5)}`);
+  assert.ok(!actors.some((a) => /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(a)), `no raw user ids: ${actors.slice(0, 5)}`);
   await check(admin, '13-admin-audit');
   await admin.goto(`${BASE}/ui/keys`);
   await admin.getByLabel('Name').fill('ci key');
@@ -409,6 +442,48 @@ await step('the keyboard alone reaches and submits the login form', async () => 
   await kb.keyboard.type(VIEWER_PASSWORD);
   await kb.keyboard.press('Enter');
   await kb.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+});
+
+await step('a viewer changes their own password; an admin resets it (desktop and phone)', async () => {
+  const NEW = 'vera-changed-password-77';
+  await viewer.goto(`${BASE}/ui/keys`);
+  await viewer.getByRole('heading', { name: 'Change your password' }).waitFor();
+  await viewer.getByLabel('Current password').fill('not-my-password');
+  await viewer.getByLabel('New password', { exact: true }).fill(NEW);
+  await viewer.getByLabel('New password again').fill(NEW);
+  await viewer.getByRole('button', { name: 'Change password' }).click();
+  await viewer.locator('#main').getByText('The current password is wrong.').waitFor();
+  await viewer.getByLabel('Current password').fill(VIEWER_PASSWORD);
+  await viewer.getByLabel('New password', { exact: true }).fill(NEW);
+  await viewer.getByLabel('New password again').fill(NEW);
+  await viewer.getByRole('button', { name: 'Change password' }).click();
+  await viewer.locator('#main').getByText(/Password changed/).waitFor();
+  await check(viewer, '20-account-password');
+  // This tab carries on with the fresh tokens.
+  await viewer.goto(`${BASE}/ui/history`);
+  await viewer.getByRole('heading', { name: 'History' }).waitFor();
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await signIn(phone, VIEWER, NEW);
+  await phone.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  await phone.goto(`${BASE}/ui/keys`);
+  await phone.getByRole('heading', { name: 'Change your password' }).waitFor();
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no horizontal scroll on the account page (${width}px)`);
+  await check(phone, '21-phone-account');
+
+  await admin.goto(`${BASE}/ui/admin/users`);
+  const row = admin.getByRole('row', { name: new RegExp(`^${VIEWER}\\b`) });
+  admin.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  await admin.locator('#main').getByText(`New password of ${VIEWER}`).waitFor();
+  const generated = await admin.locator('code.secret').innerText();
+  assert.equal(generated.length, 24);
+  await check(admin, '22-admin-password-reset');
+  // The admin's own row has no reset button (they change theirs on Account).
+  assert.equal(await admin.getByRole('row', { name: /^admin\b/ }).getByRole('button', { name: 'Reset password' }).count(), 0);
+  const fresh = await newPage();
+  await signIn(fresh, VIEWER, generated);
+  await fresh.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
 });
 
 await step('repeated wrong passwords lock the login with a clear message', async () => {

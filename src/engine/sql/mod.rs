@@ -35,6 +35,7 @@
 //! the checked AST (comments and anything the parser skipped are gone) and
 //! must parse back to the very same AST.
 
+pub mod explain;
 mod functions;
 mod parse;
 mod policy;

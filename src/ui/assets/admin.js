@@ -2,7 +2,7 @@
 // and the caller's own API keys.
 
 import { h, clear, announce, fmtNumber, fmtDate, field } from './dom.js';
-import { api } from './api.js';
+import { api, session } from './api.js';
 import { errorBox, notice, chartPanel } from './pages.js';
 
 function title(text, ...rest) {
@@ -59,7 +59,8 @@ export async function dashboardPage(main) {
 
 // ---------------------------------------------------------------- users
 
-export async function usersPage(main) {
+export async function usersPage(main, ctx) {
+  const me = ctx.me;
   const msg = h('div');
   const list = h('div');
   const username = h('input', { name: 'new-username', required: true, autocomplete: 'off', pattern: '[A-Za-z0-9._@-]+' });
@@ -85,7 +86,8 @@ export async function usersPage(main) {
         return h('tr', {}, h('td', {}, u.username), h('td', {}, sel),
           h('td', {}, h('span', { class: `badge ${u.disabled ? 'failed' : 'answered'}` }, u.disabled ? 'disabled' : 'active')),
           h('td', {}, fmtDate(u.created_at)),
-          h('td', { class: 'actions' }, h('button', { type: 'button', onclick: () => change(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`) }, u.disabled ? 'Enable' : 'Disable'), ' ', dbButton, editor));
+          h('td', { class: 'actions' }, h('button', { type: 'button', onclick: () => change(u, { disabled: !u.disabled }, `${u.username} ${u.disabled ? 'enabled' : 'disabled'}.`) }, u.disabled ? 'Enable' : 'Disable'), ' ', dbButton,
+            u.id === me.user_id ? null : h('button', { type: 'button', onclick: () => resetPassword(u) }, 'Reset password'), editor));
       })));
     } catch (e) { clear(list, errorBox(e)); }
   }
@@ -108,6 +110,15 @@ export async function usersPage(main) {
       });
       clear(box, h('fieldset', { class: 'dbs' }, h('legend', {}, `Databases of ${u.username}`), boxes, save));
       button.setAttribute('aria-expanded', 'true');
+    } catch (e) { clear(msg, errorBox(e)); }
+  }
+  // A generated password, shown once; the user's sessions and keys end.
+  async function resetPassword(u) {
+    if (!confirm(`Reset the password of ${u.username}? Their sessions and API keys stop working.`)) return;
+    try {
+      const r = await api('POST', `/admin/users/${u.id}/password`, {});
+      clear(msg, h('div', { class: 'alert ok', role: 'status' }, h('p', {}, `New password of ${u.username}, shown only this once (their sessions and API keys are revoked):`), h('code', { class: 'secret' }, r.password)));
+      announce(`Password of ${u.username} reset`);
     } catch (e) { clear(msg, errorBox(e)); }
   }
   async function change(u, patch, done) {
@@ -288,11 +299,23 @@ export async function auditPage(main) {
   const list = h('div');
   let offset = 0;
   clear(main, title('Administration'), adminTabs('/ui/admin/audit'), list);
+  // Actors and targets are user ids: show usernames (the id stays in the
+  // tooltip). Other targets (connections, keys, names) show as they are.
+  const names = new Map();
+  try {
+    for (let at = 0, total = 1; at < total && at < 2000; at += 100) {
+      const users = await api('GET', `/admin/users?limit=100&offset=${at}`);
+      total = users.total;
+      users.items.forEach((u) => names.set(u.id, u.username));
+      if (!users.items.length) break;
+    }
+  } catch { /* names are a convenience; ids still identify */ }
+  const who = (id) => (id && names.has(id) ? h('span', { title: id }, names.get(id)) : (id || ''));
   async function load() {
     try {
       const page = await api('GET', `/admin/audit?limit=50&offset=${offset}`);
       clear(list, table('Audit events', ['When', 'Actor', 'Action', 'Target', 'Reference'], page.items.map((e) => h('tr', {},
-        h('td', {}, fmtDate(e.at)), h('td', {}, e.actor || ''), h('td', {}, e.action), h('td', {}, e.target || ''), h('td', {}, h('code', {}, e.correlation_id || ''))))),
+        h('td', {}, fmtDate(e.at)), h('td', {}, who(e.actor)), h('td', {}, e.action), h('td', {}, who(e.target)), h('td', {}, h('code', {}, e.correlation_id || ''))))),
       h('div', { class: 'pager' },
         h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - 50); load(); } }, 'Newer'),
         h('span', {}, `${offset + 1}–${Math.min(offset + 50, page.total)} of ${page.total}`),
@@ -304,6 +327,34 @@ export async function auditPage(main) {
 
 // ---------------------------------------------------------------- API keys
 
+// Change your own password: the current one is required; every other
+// session ends, and this tab carries on with the fresh tokens returned.
+function passwordForm() {
+  const msg = h('div');
+  const current = h('input', { type: 'password', name: 'current-password', autocomplete: 'current-password', required: true });
+  const next = h('input', { type: 'password', name: 'new-password', autocomplete: 'new-password', required: true, minlength: '12' });
+  const again = h('input', { type: 'password', name: 'repeat-password', autocomplete: 'new-password', required: true, minlength: '12' });
+  const form = h('form', { class: 'card stack', 'aria-labelledby': 'pw-title' }, h('h2', { id: 'pw-title' }, 'Change your password'),
+    h('div', { class: 'row wrap' }, field('Current password', current), field('New password', next, 'At least 12 characters.'), field('New password again', again)),
+    msg,
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (next.value !== again.value) { clear(msg, notice('The two new passwords differ.', 'error')); again.focus(); return; }
+    try {
+      const pair = await api('POST', '/auth/password', { current_password: current.value, new_password: next.value });
+      session.set({ ...session.get(), access_token: pair.access_token, refresh_token: pair.refresh_token });
+      clear(msg, notice('Password changed. You stay signed in here; every other session has ended.'));
+      announce('Password changed');
+      form.reset();
+    } catch (e) {
+      clear(msg, e.code === 'forbidden' ? notice('The current password is wrong.', 'error') : errorBox(e));
+      current.value = ''; current.focus();
+    }
+  });
+  return form;
+}
+
 export async function keysPage(main) {
   const msg = h('div');
   const list = h('div');
@@ -312,7 +363,8 @@ export async function keysPage(main) {
   const form = h('form', { class: 'card stack' }, h('h2', {}, 'Create an API key'),
     h('div', { class: 'row wrap' }, field('Name', name), field('Expires in days (optional)', days)),
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Create key')));
-  clear(main, title('API keys'), h('p', { class: 'muted' }, 'Keys act with your role and grants. Send them as Authorization: Bearer ik_… or X-API-Key.'), msg, list, form);
+  clear(main, title('Your account'), passwordForm(),
+    h('h2', {}, 'API keys'), h('p', { class: 'muted' }, 'Keys act with your role and grants. Send them as Authorization: Bearer ik_… or X-API-Key.'), msg, list, form);
   async function load() {
     try {
       const keys = await api('GET', '/auth/api-keys');

@@ -28,7 +28,7 @@ function renderNav(me) {
   const links = [['/ui/ask', 'Ask'], ['/ui/history', 'History']];
   if (can.analyst(me)) links.push(['/ui/training', 'Training']);
   if (can.admin(me)) links.push(['/ui/admin', 'Admin']);
-  links.push(['/ui/keys', 'API keys']);
+  links.push(['/ui/keys', 'Account']);
   const path = location.pathname;
   clear(nav,
     h('ul', {}, links.map(([href, label]) => h('li', {}, h('a', { href, 'aria-current': path === href || (href !== '/ui/ask' && path.startsWith(`${href}/`)) ? 'page' : null }, label)))),

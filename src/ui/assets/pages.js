@@ -14,7 +14,9 @@ export function errorBox(e) {
   const f = e instanceof ApiFailure ? e : new ApiFailure(0, null, null);
   return h('div', { class: 'alert error', role: 'alert' },
     h('p', {}, f.human()),
-    f.correlationId ? h('p', { class: 'ref' }, 'If this persists, report reference ', h('code', {}, f.correlationId), '.') : null);
+    // A question the database cannot answer is an ordinary refusal, not a
+    // fault to report.
+    f.correlationId && f.code !== 'unanswerable' ? h('p', { class: 'ref' }, 'If this persists, report reference ', h('code', {}, f.correlationId), '.') : null);
 }
 
 export function notice(text, kind = 'ok') {
@@ -164,8 +166,21 @@ function sqlPanel(answer, ctx, onRows) {
   } }, 'Copy SQL');
   const edit = can.analyst(ctx.me) ? h('button', { type: 'button', onclick: () => editMode() }, 'Edit and run') : null;
   const out = h('div');
+  // The SQL in plain words (POST /sql/explain, under the caller's grant).
+  const explain = h('button', { type: 'button', 'aria-expanded': 'false', onclick: async () => {
+    if (explain.getAttribute('aria-expanded') === 'true') { clear(out); explain.setAttribute('aria-expanded', 'false'); return; }
+    explain.disabled = true;
+    try {
+      const r = await api('POST', '/sql/explain', { sql: answer.sql, connection: answer.connection });
+      clear(out, h('div', { class: 'explain', role: 'status' },
+        h('h3', {}, 'What this SQL does'),
+        r.source === 'llm' ? h('p', {}, r.explanation) : h('ul', {}, r.steps.map((s) => h('li', {}, s)))));
+      explain.setAttribute('aria-expanded', 'true');
+    } catch (e) { clear(out, errorBox(e)); }
+    explain.disabled = false;
+  } }, 'Explain');
   function view() {
-    clear(panel, h('div', { class: 'toolbar' }, h('h2', { id: 'sql-title' }, 'SQL'), h('span', { class: 'grow' }), copy, edit), sqlBlock(answer.sql), out);
+    clear(panel, h('div', { class: 'toolbar' }, h('h2', { id: 'sql-title' }, 'SQL'), h('span', { class: 'grow' }), explain, copy, edit), sqlBlock(answer.sql), out);
   }
   function editMode() {
     const ta = h('textarea', { rows: 6, spellcheck: 'false', class: 'code', value: answer.sql });
@@ -183,7 +198,17 @@ function sqlPanel(answer, ctx, onRows) {
         onRows(r);
         announce(`The edited SQL returned ${r.row_count} rows`);
       } catch (e) {
-        clear(out, errorBox(e));
+        // A failing SQL can be handed to the correction loop (POST /sql/fix).
+        const fix = h('button', { type: 'button', onclick: async () => {
+          fix.disabled = true;
+          try {
+            const r = await api('POST', '/sql/fix', { sql: ta.value, question: answer.question, connection: answer.connection });
+            ta.value = r.sql;
+            clear(out, notice(r.fixed ? 'Corrected SQL below: check it, then run it.' : 'This SQL runs as it is.'));
+            announce('Corrected SQL ready');
+          } catch (e2) { clear(out, errorBox(e2)); }
+        } }, 'Fix it');
+        clear(out, errorBox(e), e.code === 'sql_rejected' || e.code === 'query_failed' ? fix : null);
         run.disabled = false;
       }
     });
@@ -251,7 +276,9 @@ function answerView(answer, ctx, askAgain) {
     clear(chartBox, r.chart !== undefined && r.chart !== null ? chartPanel({ spec: r.chart }) : chartPanel({ columns: r.columns, rows: r.rows }));
   };
   const meta = [
-    answer.strategy === 'trained_example' ? 'answered from a trained example' : answer.strategy ? `strategy: ${answer.strategy}` : null,
+    // The generator's internal strategy names are not for people; only
+    // "from a trained example" tells them something.
+    answer.strategy === 'trained_example' ? 'answered from a trained example' : answer.strategy === 'adapted_example' ? 'adapted from a trained example' : null,
     answer.cached ? 'cached' : null,
     answer.timings_ms && answer.timings_ms.total !== undefined ? `${answer.timings_ms.total} ms` : null,
   ].filter(Boolean).join(' · ');
@@ -309,7 +336,7 @@ export async function askPage(main, ctx) {
   let conversation = null; // { id, turns }
   const form = h('form', { class: 'card ask' },
     h('div', { class: 'ask-row' }, field('Question', question), field('Database', select)),
-    h('div', { class: 'row' }, button, h('span', { class: 'muted small' }, 'Ctrl+Enter to ask')),
+    h('div', { class: 'row' }, button, h('span', { class: 'muted small kbd-hint' }, 'Ctrl+Enter to ask')),
     conversationBox);
   const showConversation = () => {
     if (!conversation) { clear(conversationBox); return; }
@@ -428,7 +455,7 @@ export async function historyItemPage(main, ctx, id) {
     rerun.disabled = true;
     try { showRows(await api('POST', '/sql/execute', { query_id: q.id })); rerun.remove(); } catch (e) { clear(status, errorBox(e)); rerun.disabled = false; }
   });
-  clear(main, head, facts, fb, h('div', { class: 'row' }, rerun), status, view);
+  clear(main, head, facts, fb, h('div', { class: 'row rerun' }, rerun), status, view);
 }
 
 // ---------------------------------------------------------------- training
@@ -461,14 +488,31 @@ export async function trainingPage(main, ctx) {
         h('thead', {}, h('tr', {}, ['Kind', 'Content', 'Status', 'Connection', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, page.items.map((it) => h('tr', {},
           h('td', {}, it.kind),
-          h('td', { class: 'content' }, h('div', {}, it.content.length > 300 ? `${it.content.slice(0, 300)}…` : it.content), it.sql ? sqlBlock(it.sql) : null),
+          h('td', { class: 'content' }, h('div', { class: 'notes' }, it.content.length > 300 ? `${it.content.slice(0, 300)}…` : it.content), it.sql ? sqlBlock(it.sql) : null),
           h('td', {}, h('span', { class: `badge ${it.status}` }, it.status)),
           h('td', {}, it.connection),
           h('td', { class: 'actions' },
             it.status === 'pending' ? h('button', { type: 'button', onclick: () => act('POST', `/training/${it.id}/approve`, 'Approved.') }, 'Approve') : null,
+            h('button', { type: 'button', 'aria-label': `Edit ${it.kind} item`, onclick: (ev) => editItem(it, ev.target.closest('tr')) }, 'Edit'),
             h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${it.kind} item`, onclick: () => { if (confirm('Delete this training item?')) act('DELETE', `/training/${it.id}`, 'Deleted.'); } }, 'Delete'))))))) : h('p', {}, 'No training items match.'),
       h('p', { class: 'muted small' }, `${page.total} item${page.total === 1 ? '' : 's'}`));
     } catch (e) { clear(list, errorBox(e)); }
+  }
+  // PATCH /training/{id}: checked like a new item; a pending one stays pending.
+  function editItem(it, tr) {
+    const cell = tr.querySelector('td.content');
+    const text = h('textarea', { rows: 4, value: it.content });
+    const sqlBox = it.kind === 'question_sql' ? h('textarea', { rows: 4, spellcheck: 'false', class: 'code', value: it.sql || '' }) : null;
+    const form = h('form', { class: 'stack' }, field('Edit content', text), sqlBox ? field('Edit SQL', sqlBox) : null,
+      h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), h('button', { type: 'button', onclick: () => load() }, 'Cancel')));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = { content: text.value };
+      if (sqlBox) body.sql = sqlBox.value;
+      try { await api('PATCH', `/training/${it.id}`, body); clear(msg, notice('Saved.')); announce('Saved'); load(); } catch (e) { clear(msg, errorBox(e)); }
+    });
+    clear(cell, form);
+    text.focus();
   }
   async function act(method, path, done) {
     try { await api(method, path); clear(msg, notice(done)); announce(done); load(); } catch (e) { clear(msg, errorBox(e)); }

@@ -154,7 +154,13 @@ impl BuiltinGenerator {
                                     Some(trust),
                                 )
                             }
-                            None => (GenerationOutcome::Unanswerable { reason }, None, None),
+                            None => (
+                                GenerationOutcome::Unanswerable {
+                                    reason: write_request_reason(&req.question).unwrap_or(reason),
+                                },
+                                None,
+                                None,
+                            ),
                         }
                     }
                 },
@@ -421,3 +427,54 @@ impl LlmProvider for BuiltinGenerator {
 
 #[cfg(test)]
 mod tests;
+
+/// A question asking to change data ("Delete all customers") gets a plain
+/// answer instead of the word-by-word refusal. Only refusal text changes:
+/// a question the generator can read is never affected.
+fn write_request_reason(question: &str) -> Option<String> {
+    const WRITE_VERBS: &[&str] = &[
+        "delete", "remove", "drop", "truncate", "update", "change", "insert", "add", "create",
+        "alter", "rename", "erase", "wipe", "purge", "modify", "set",
+    ];
+    let first = question
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| {
+            !w.is_empty()
+                && !matches!(
+                    w.to_lowercase().as_str(),
+                    "please" | "can" | "could" | "you"
+                )
+        })?
+        .to_lowercase();
+    WRITE_VERBS.contains(&first.as_str()).then(|| {
+        "I only read data: I cannot delete, change or add anything. Ask me a question about the data instead.".to_string()
+    })
+}
+
+#[cfg(test)]
+mod write_request_tests {
+    use super::write_request_reason;
+
+    #[test]
+    fn requests_to_change_data_are_told_we_only_read() {
+        for q in [
+            "Delete all customers",
+            "please drop the orders table",
+            "Could you update prices?",
+        ] {
+            assert!(
+                write_request_reason(q)
+                    .unwrap()
+                    .starts_with("I only read data"),
+                "{q}"
+            );
+        }
+        for q in [
+            "How many customers?",
+            "Which orders were deleted?",
+            "Top products",
+        ] {
+            assert_eq!(write_request_reason(q), None, "{q}");
+        }
+    }
+}
