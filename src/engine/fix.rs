@@ -47,7 +47,7 @@ impl Engine {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let (for_model, public) = match self.gate_audited(rc, &conn, sql_text, "fix").await {
-            Ok(gated) => match self.run(&conn, &gated).await {
+            Ok(gated) => match self.run(&conn, &gated, rc).await {
                 Ok(_) => {
                     return Ok(SqlFix {
                         connection: conn.id.to_string(),
@@ -87,7 +87,7 @@ impl Engine {
                 }
             };
             let error = match self.gate(rc, &conn, &candidate) {
-                Ok(gated) => match self.run(&conn, &gated).await {
+                Ok(gated) => match self.run(&conn, &gated, rc).await {
                     Ok(_) => {
                         return Ok(SqlFix {
                             connection: conn.id.to_string(),
