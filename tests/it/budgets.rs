@@ -143,6 +143,9 @@ async fn a_users_extra_queries_get_429_with_retry_after() {
             // No wait: the second query is refused at once, whatever the
             // machine's speed (the bounded wait has its own unit test).
             c.budgets.defaults.queue_wait_ms = 0;
+            // The first query must still run when the second comes: a step
+            // budget large enough for seconds of work, small enough to end it.
+            c.budgets.defaults.max_steps = 150_000_000;
         })
         .spawn()
         .await;
@@ -151,7 +154,7 @@ async fn a_users_extra_queries_get_429_with_retry_after() {
         "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM r) SELECT count(*) FROM r";
     let v = viewer.clone();
     let first = tokio::spawn(async move { execute(&v, slow).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let r = viewer
         .post("/api/v1/sql/execute", json!({ "sql": "SELECT 1" }))
         .await;
