@@ -27,9 +27,9 @@ const SECRET_PATHS: &[&[&str]] = &[
 /// Replace each `<key>_file` of a secret setting by the file's content.
 /// Returns `fig` unchanged when no such key is set.
 pub(super) fn resolve(fig: Figment) -> Result<Figment, ConfigError> {
-    let mut dict: Dict = fig.extract().map_err(|e| {
-        ConfigError::Problems(e.into_iter().map(|e| super::describe(&e)).collect())
-    })?;
+    let mut dict: Dict = fig
+        .extract()
+        .map_err(|e| ConfigError::Problems(e.into_iter().map(|e| super::describe(&e)).collect()))?;
     let mut problems = Vec::new();
     let mut changed = false;
     for path in SECRET_PATHS {
@@ -139,12 +139,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let pairs = [
-            ("INSIGHT_SECRET_KEY_FILE", write(d, "sk", "secret-key-value\n")),
+            (
+                "INSIGHT_SECRET_KEY_FILE",
+                write(d, "sk", "secret-key-value\n"),
+            ),
             ("INSIGHT_JWT_SECRET_FILE", write(d, "jwt", "jwt-value\r\n")),
-            ("INSIGHT_DATABASE_URL_FILE", write(d, "db", "postgres://u:p@h/db\n")),
-            ("INSIGHT_ADMIN_PASSWORD_FILE", write(d, "admin", "admin pw ")),
-            ("INSIGHT_REDIS_URL_FILE", write(d, "ru", "redis://cache:6379/0\n")),
-            ("INSIGHT_REDIS_PASSWORD_FILE", write(d, "rp", "redis-pw\n\n")),
+            (
+                "INSIGHT_DATABASE_URL_FILE",
+                write(d, "db", "postgres://u:p@h/db\n"),
+            ),
+            (
+                "INSIGHT_ADMIN_PASSWORD_FILE",
+                write(d, "admin", "admin pw "),
+            ),
+            (
+                "INSIGHT_REDIS_URL_FILE",
+                write(d, "ru", "redis://cache:6379/0\n"),
+            ),
+            (
+                "INSIGHT_REDIS_PASSWORD_FILE",
+                write(d, "rp", "redis-pw\n\n"),
+            ),
             ("INSIGHT_LLM__API_KEY_FILE", write(d, "llm", "sk-llm\n")),
             (
                 "INSIGHT_RETRIEVAL__EMBEDDING__API_KEY_FILE",
@@ -155,10 +170,13 @@ mod tests {
                 write(d, "conn", "postgres://r:pw@db/sales\n"),
             ),
         ];
-        let env: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let env: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let cfg = Config::load_from(None, &env).unwrap();
-        let got = |s: &Option<secrecy::SecretString>| s.as_ref().unwrap().expose_secret().to_string();
+        let got =
+            |s: &Option<secrecy::SecretString>| s.as_ref().unwrap().expose_secret().to_string();
         assert_eq!(got(&cfg.secret_key), "secret-key-value");
         assert_eq!(got(&cfg.jwt_secret), "jwt-value");
         assert_eq!(got(&cfg.database_url), "postgres://u:p@h/db");
@@ -168,7 +186,10 @@ mod tests {
         assert_eq!(got(&cfg.redis_password), "redis-pw");
         assert_eq!(got(&cfg.llm.api_key), "sk-llm");
         assert_eq!(got(&cfg.retrieval.embedding.api_key), "sk-emb");
-        assert_eq!(got(&cfg.connections["sales"].url), "postgres://r:pw@db/sales");
+        assert_eq!(
+            got(&cfg.connections["sales"].url),
+            "postgres://r:pw@db/sales"
+        );
     }
 
     #[test]
@@ -246,7 +267,11 @@ mod tests {
         .to_string();
         assert!(err.contains("redis_password_file (INSIGHT_REDIS_PASSWORD_FILE): redis_password (INSIGHT_REDIS_PASSWORD) is also set"), "{err}");
         // Also when the value comes from the TOML file and the file from env.
-        let toml = write(dir.path(), "insight.toml", "[connections.sales]\nurl = \"sqlite::memory:\"\n");
+        let toml = write(
+            dir.path(),
+            "insight.toml",
+            "[connections.sales]\nurl = \"sqlite::memory:\"\n",
+        );
         let err = Config::load_from(
             Some(Path::new(&toml)),
             &env(&[("INSIGHT_CONNECTIONS__SALES__URL_FILE", &path)]),
