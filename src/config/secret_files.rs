@@ -170,10 +170,14 @@ mod tests {
                 write(d, "conn", "postgres://r:pw@db/sales\n"),
             ),
         ];
-        let env: Vec<(String, String)> = pairs
+        let mut env: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
+        env.push((
+            "INSIGHT_CONNECTIONS__SALES__DIALECT".into(),
+            "postgres".into(),
+        ));
         let cfg = Config::load_from(None, &env).unwrap();
         let got =
             |s: &Option<secrecy::SecretString>| s.as_ref().unwrap().expose_secret().to_string();
