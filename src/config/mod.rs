@@ -1,6 +1,8 @@
 //! Typed settings, loaded once at startup from an optional `insight.toml` and
 //! `INSIGHT_*` environment variables (env wins; nested keys use `__`, e.g.
 //! `INSIGHT_LLM__PROVIDER=openai`). Nothing else in the crate reads env vars.
+//! Secret settings can also be given as files (`INSIGHT_<KEY>_FILE`, see
+//! [`secret_files`]).
 //!
 //! Unknown keys and invalid values fail startup with a message naming the
 //! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
@@ -13,6 +15,7 @@ pub mod docs;
 pub mod embedding;
 pub mod llm;
 pub mod ops;
+pub mod secret_files;
 pub mod secrets;
 
 use std::net::IpAddr;
@@ -372,6 +375,7 @@ impl Config {
         // are hermetic.
         let env_toml = env_to_toml(env);
         fig = fig.merge(Toml::string(&env_toml));
+        let fig = secret_files::resolve(fig)?;
         let mut cfg: Config = fig.extract().map_err(|e| {
             let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
             ConfigError::Problems(problems)
