@@ -27,9 +27,9 @@ const SECRET_PATHS: &[&[&str]] = &[
 /// Replace each `<key>_file` of a secret setting by the file's content.
 /// Returns `fig` unchanged when no such key is set.
 pub(super) fn resolve(fig: Figment) -> Result<Figment, ConfigError> {
-    let mut dict: Dict = fig
-        .extract()
-        .map_err(|e| ConfigError::Problems(e.into_iter().map(|e| super::describe(&e)).collect()))?;
+    let mut dict: Dict = fig.extract().map_err(|e| {
+        ConfigError::Problems(e.into_iter().map(|e| super::load::describe(&e)).collect())
+    })?;
     let mut problems = Vec::new();
     let mut changed = false;
     for path in SECRET_PATHS {
