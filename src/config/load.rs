@@ -1,9 +1,9 @@
 //! Loading: the optional TOML file, the `INSIGHT_*` environment overlay
 //! (`__` nests: `INSIGHT_LLM__PROVIDER` is `llm.provider`), secrets given as
 //! files ([`super::secret_files`]), then the checks ([`super::validate`]).
-//! This is the only code that reads the process environment; it also turns
-//! figment's errors into messages that name a setting the way an operator
-//! writes it.
+//! [`Config::load`] takes the process environment, [`Config::load_from`] a
+//! given one (tests pass their own). Figment's errors become messages that
+//! name a setting the way an operator writes it.
 
 use std::path::Path;
 
