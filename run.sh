@@ -279,17 +279,6 @@ check_secret_files() {
     fi
 }
 
-# Local runs (stage): a secret setting given as a value or as a file
-# (INSIGHT_<KEY>_FILE), the way the service takes it. Empty when unset.
-local_secret() { # key
-    local file="${ENVF[${1}_FILE]:-}"
-    if [ -n "$file" ]; then
-        read_secret "$file" 2> /dev/null || problem "${1}_FILE: cannot read $file"
-    else
-        printf '%s' "${ENVF[$1]:-}"
-    fi
-}
-
 check_env() { # compose: 1 when the values feed the Compose stack
     local compose="$1" key rest section value reason
     for key in "${ENVF_KEYS[@]}"; do
@@ -303,7 +292,7 @@ check_env() { # compose: 1 when the values feed the Compose stack
         fi
     done
 
-    local entry name min
+    local entry name min file
     if [ "$compose" = 1 ]; then
         check_secret_files
         for entry in "${SECRET_FILES[@]}"; do
@@ -325,8 +314,18 @@ check_env() { # compose: 1 when the values feed the Compose stack
             fi
         fi
     else
+        # A local run takes each secret as a value or as a file
+        # (INSIGHT_<KEY>_FILE), as the service does; never both.
         for key in INSIGHT_SECRET_KEY INSIGHT_JWT_SECRET; do
-            value="$(local_secret "$key")"
+            file="${ENVF[${key}_FILE]:-}"
+            value="${ENVF[$key]:-}"
+            if [ -n "$file" ] && [ -n "${ENVF[$key]+x}" ]; then
+                problem "$key: set both as a value and as a file (${key}_FILE): keep one"
+                continue
+            elif [ -n "$file" ] && ! value="$(read_secret "$file" 2> /dev/null)"; then
+                problem "${key}_FILE: cannot read $file"
+                continue
+            fi
             if [ -z "$value" ]; then
                 problem "$key: required in $MODE mode (set it, or ${key}_FILE, in $ENV_FILE)"
                 continue

@@ -262,6 +262,17 @@ else
 fi
 
 # --- stage: production settings, locally -------------------------------------
+good_env "$work/stage-bad.env"
+printf 'INSIGHT_SECRET_KEY_FILE=%s\nINSIGHT_SECRET_KEY=%s\nINSIGHT_JWT_SECRET_FILE=%s\n' \
+    "$work/secrets/secret-key" "$(hexsecret 32)" "$work/absent-jwt" >> "$work/stage-bad.env"
+out="$(clean_env RUN_BIN="$BIN" ./run.sh stage --dry-run --env-file "$work/stage-bad.env" 2>&1)"
+code=$?
+if [ "$code" = 2 ] && grep -qF "INSIGHT_JWT_SECRET_FILE: cannot read $work/absent-jwt" <<< "$out" &&
+    grep -qF 'INSIGHT_SECRET_KEY: set both as a value and as a file' <<< "$out"; then
+    ok "stage names an unreadable secret file and a secret set twice (exit 2)"
+else
+    bad "stage with bad secret files: exit $code, $out"
+fi
 good_env "$work/stage.env"
 # backup.* arrives with the worker; this run needs only what serve knows today.
 sed -i '/^INSIGHT_BACKUP__/d' "$work/stage.env"
