@@ -117,8 +117,10 @@ for name, docs in rendered.items():
         secret_rules(label, spec)
     cm = find(docs, "ConfigMap")
     data = cm.get("data", {})
+    # Secrets live in insight-secrets only; a value here would also clash
+    # with the pods' INSIGHT_<KEY>_FILE ("set the value or the file").
     for k in data:
-        rule(not any(w in k for w in ("SECRET", "PASSWORD")), f"{name}: ConfigMap holds {k}")
+        rule(not any(w in k for w in ("SECRET", "PASSWORD", "DATABASE_URL", "API_KEY")), f"{name}: ConfigMap holds {k}")
 
     # /metrics off the public port: a metrics address on another port, the
     # public Service without it, API and worker probed and scraped there.
