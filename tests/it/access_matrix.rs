@@ -58,7 +58,7 @@ async fn route_by_role_matrix() {
     let analyst = app.login_as(Role::Analyst).await;
     let admin = &app.admin;
     let mut failures = Vec::new();
-    for (method, path, access) in ROUTES {
+    for (method, path, access) in ROUTES.iter() {
         let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
         // Anonymous: only login and refresh answer (here: 400 for the empty body).
         let status = call(&anonymous, &method, path).await;
