@@ -195,3 +195,43 @@ pub fn declared() -> RouteList {
         .api(Requires(ManageOperations), routes!(ops::create_backup))
         .api(Requires(Ask), routes!(crate::ui::charts::render))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "declared with their access")]
+    fn a_route_outside_the_prefix_cannot_be_declared_with_access() {
+        let _ = RouteList::default().api(Access::Anonymous, routes!(health::live));
+    }
+
+    #[test]
+    #[should_panic(expected = "declared with their access")]
+    fn an_api_route_cannot_be_declared_public() {
+        let _ = RouteList::default().public(routes!(ask::ask));
+    }
+
+    #[test]
+    fn each_method_of_a_path_has_its_own_entry() {
+        let list = RouteList::default()
+            .api(
+                Access::Requires(Action::ManageUsers),
+                routes!(admin::list_users),
+            )
+            .api(Access::Anonymous, routes!(admin::create_user));
+        assert_eq!(
+            list.access,
+            vec![
+                (
+                    Method::GET,
+                    "/admin/users".to_string(),
+                    Access::Requires(Action::ManageUsers)
+                ),
+                (Method::POST, "/admin/users".to_string(), Access::Anonymous),
+            ]
+        );
+        let item = &list.doc.paths.paths["/api/v1/admin/users"];
+        assert!(item.get.is_some() && item.post.is_some());
+    }
+}
