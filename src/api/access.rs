@@ -1,8 +1,8 @@
 //! Access control at the HTTP edge: the table saying which [`Action`] each
 //! `/api/v1` route needs (derived from the route list in
-//! [`super::routes`], where each route is declared with its access), and the
-//! middleware that authenticates the caller, applies rate limits and checks
-//! the role against that table.
+//! [`super::routes`](mod@super::routes), where each route is declared with
+//! its access), and the middleware that authenticates the caller, applies
+//! rate limits and checks the role against that table.
 //!
 //! A route that is in the router but not in [`ROUTES`] (one added around the
 //! route list) is refused to everyone (deny by default), and the route ×

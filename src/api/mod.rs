@@ -1,7 +1,8 @@
-//! HTTP API: the router (built from the one route list in [`routes`]),
-//! middleware and extractors, and one module per resource. Handlers are
-//! thin: extract, call one engine function, map to a response type kept
-//! beside the handler. Business logic lives in `engine`, never here.
+//! HTTP API: the router (built from the one route list in
+//! [`routes`](mod@routes)), middleware and extractors, and one module per
+//! resource. Handlers are thin: extract, call one engine function, map to a
+//! response type kept beside the handler. Business logic lives in `engine`,
+//! never here.
 
 pub mod access;
 pub mod admin;
