@@ -1,8 +1,8 @@
 //! Access control at the HTTP edge: the table saying which [`Action`] each
 //! `/api/v1` route needs (derived from the route list in
-//! [`super::routes`](mod@super::routes), where each route is declared with
-//! its access), and the middleware that authenticates the caller, applies
-//! rate limits and checks the role against that table.
+//! [`super::route_list`], where each route is declared with its access), and
+//! the middleware that authenticates the caller, applies rate limits and
+//! checks the role against that table.
 //!
 //! A route that is in the router but not in [`ROUTES`] (one added around the
 //! route list) is refused to everyone (deny by default), and the route ×
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::routes::RouteAccess;
+use super::route_list::RouteAccess;
 use crate::app::AppState;
 use crate::auth::rate_limit::Decision;
 use crate::auth::{Action, Credential};
@@ -35,8 +35,9 @@ pub enum Access {
 }
 
 /// Every `/api/v1` route's method, path (relative to [`PREFIX`]) and access,
-/// derived from the one route list ([`super::routes::declared`]).
-pub static ROUTES: LazyLock<Vec<RouteAccess>> = LazyLock::new(|| super::routes::declared().access);
+/// derived from the one route list ([`super::route_list::declared`]).
+pub static ROUTES: LazyLock<Vec<RouteAccess>> =
+    LazyLock::new(|| super::route_list::declared().access);
 
 pub const PREFIX: &str = "/api/v1";
 

@@ -1,8 +1,7 @@
-//! HTTP API: the router (built from the one route list in
-//! [`routes`](mod@routes)), middleware and extractors, and one module per
-//! resource. Handlers are thin: extract, call one engine function, map to a
-//! response type kept beside the handler. Business logic lives in `engine`,
-//! never here.
+//! HTTP API: the router (built from the one route list in [`route_list`]),
+//! middleware and extractors, and one module per resource. Handlers are
+//! thin: extract, call one engine function, map to a response type kept
+//! beside the handler. Business logic lives in `engine`, never here.
 
 pub mod access;
 pub mod admin;
@@ -15,7 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod queries;
-pub mod routes;
+pub mod route_list;
 pub mod sql;
 pub mod training;
 
@@ -31,15 +30,15 @@ use utoipa::OpenApi as _;
 
 use crate::app::AppState;
 
-/// Every route of the main listener: the declared ones ([`routes::declared`],
-/// each `/api/v1` route with its access beside it), the pages, and the
-/// document itself.
+/// Every route of the main listener: the declared ones
+/// ([`route_list::declared`], each `/api/v1` route with its access beside
+/// it), the pages, and the document itself.
 ///
 /// The access middleware runs on every `/api/v1` route as a route layer, so
 /// it sees the matched path and never runs for an unknown path.
 pub fn routes(state: AppState) -> Router<AppState> {
     let metrics_here = state.config.server.metrics_addr.is_none();
-    let declared = routes::declared();
+    let declared = route_list::declared();
     let app = declared
         .api
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
@@ -69,7 +68,7 @@ async fn openapi_json() -> impl axum::response::IntoResponse {
 /// readiness with every check's details (out of reach of API clients).
 pub fn metrics_router(state: AppState) -> Router {
     crate::observability::metrics::install();
-    routes::declared()
+    route_list::declared()
         .metrics
         .route("/health/ready", get(health::ready_details))
         .with_state(state)
@@ -209,6 +208,6 @@ pub fn worker_router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready_details))
-        .merge(routes::declared().metrics)
+        .merge(route_list::declared().metrics)
         .with_state(state)
 }

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 /// Everything in the document but the paths: those come from the route list
-/// ([`super::routes::declared`]), each from its handler's `#[utoipa::path]`.
+/// ([`super::route_list::declared`]), each from its handler's `#[utoipa::path]`.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -44,7 +44,7 @@ pub struct ApiDoc;
 impl OpenApi for ApiDoc {
     fn openapi() -> utoipa::openapi::OpenApi {
         let mut doc = Contract::openapi();
-        doc.merge(super::routes::declared().doc);
+        doc.merge(super::route_list::declared().doc);
         Security.modify(&mut doc);
         doc
     }

@@ -1,8 +1,8 @@
 //! The route × role matrix: every `/api/v1` route, called as anonymous,
 //! viewer, analyst and admin. Generated from `api::access::ROUTES`, the
-//! permission table derived from the route list (`api::routes`), which must
-//! list exactly the routes of the OpenAPI document, so a route documented
-//! without an entry fails here.
+//! permission table derived from the route list (`api::route_list`), which
+//! must list exactly the routes of the OpenAPI document, so a route
+//! documented without an entry fails here.
 
 use std::collections::BTreeSet;
 
