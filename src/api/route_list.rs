@@ -69,7 +69,8 @@ impl RouteList {
         self
     }
 
-    /// A metrics route (served where [`RouteList::metrics`] says).
+    /// A metrics route: on the main listener, or on the metrics listener
+    /// when `server.metrics_addr` is set.
     ///
     /// # Panics
     /// As [`RouteList::public`].
