@@ -1,8 +1,11 @@
 //! Metrics and readiness as an operator sees them.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::util::TestApp;
+use crate::util::mock_llm::{MockLlm, Step, ok};
 
 /// Value of one series in Prometheus text, 0 when absent.
 fn series(text: &str, name_and_labels: &str) -> f64 {
@@ -115,14 +118,12 @@ async fn metrics_count_what_happened() {
 #[tokio::test]
 async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
     // An LLM endpoint that accepts connections but never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", silent.local_addr().unwrap());
-    let _keep = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((sock, _)) = silent.accept().await {
-            held.push(sock);
-        }
-    });
+    let silent = MockLlm::start(vec![Step::Delay(
+        Duration::from_secs(3600),
+        Box::new(ok(json!({}))),
+    )])
+    .await;
+    let url = format!("{}/v1", silent.base);
     let app = TestApp::builder()
         .config(move |c| {
             c.llm.provider = insight::config::ProviderKind::Openai;

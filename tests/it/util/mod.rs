@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod mock_llm;
+
 use std::sync::Arc;
 
 use insight::app::{App, AppOverrides, AppState};
