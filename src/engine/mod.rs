@@ -17,6 +17,5 @@ pub mod pipeline;
 pub mod prompt;
 pub mod retrieval;
 pub mod settings;
-pub mod sql;
 pub mod training;
 pub mod training_edit;

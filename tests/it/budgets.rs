@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use insight::auth::Role;
 use insight::connectors::ExecLimits;
+use insight::domain::Role;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

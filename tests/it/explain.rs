@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::json;
 

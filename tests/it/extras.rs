@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::engine::llm::openai::OpenAiProvider;
 use serde_json::{Value, json};
 

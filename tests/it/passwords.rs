@@ -2,7 +2,7 @@
 //! wrong guesses locked out like logins), an admin reset through the API and
 //! `insight user reset-password`, each revoking the user's sessions.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::{Value, json};
 
 use crate::util::{TEST_PASSWORD, TestApp, error_code, insight_cmd, run_with_stdin};

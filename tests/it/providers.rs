@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use insight::config::ProviderKind;
-use insight::connectors::{ColumnInfo, SchemaInfo, TableInfo};
+use insight::domain::{ColumnInfo, SchemaInfo, TableInfo};
 use insight::domain::{Dialect, TrainingKind};
 use insight::engine::llm::anthropic::AnthropicProvider;
 use insight::engine::llm::openai::OpenAiProvider;

@@ -179,7 +179,7 @@ async fn writes_that_bypass_the_validator_are_refused_by_the_session(t: &Target)
         "DELETE FROM customers",
         "CREATE TABLE pwned (x int)",
     ] {
-        let bypass = insight::engine::sql::ValidatedSql::bypass_for_tests(write, t.kind.dialect());
+        let bypass = insight::sql::ValidatedSql::bypass_for_tests(write, t.kind.dialect());
         let err = t.conn.execute(&bypass, limits(10, 5000)).await.unwrap_err();
         assert!(
             err.to_string().contains(t.kind.read_only_error()),

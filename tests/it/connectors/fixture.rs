@@ -14,11 +14,9 @@ use std::time::Duration;
 use insight::connectors::mysql::MySqlConnector;
 use insight::connectors::postgres::PostgresConnector;
 use insight::connectors::sqlite::SqliteConnector;
-use insight::connectors::{
-    Connector, ConnectorError, ExecLimits, ForeignKey, ResultSet, SchemaInfo,
-};
-use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, ValidatedSql, validate};
+use insight::connectors::{Connector, ConnectorError, ExecLimits, ResultSet};
+use insight::domain::{Dialect, ForeignKey, SchemaInfo};
+use insight::sql::{SqlPolicy, ValidatedSql, validate};
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::util::service_url as server_url;

@@ -19,8 +19,8 @@ pub use process::{Running, insight_cmd, run_with_stdin};
 use std::sync::Arc;
 
 use insight::app::{App, AppOverrides, AppState};
-use insight::auth::Role;
 use insight::config::Config;
+use insight::domain::Role;
 use insight::engine::llm::LlmProvider;
 use insight::store::grants::Grant;
 use reqwest::StatusCode;
