@@ -2,10 +2,9 @@
 //! feedback → the same and a paraphrased question answered from training;
 //! hostile SQL refused with nothing changed; error bodies; SSE; training.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
+use crate::util::mock_llm::{MockLlm, chat_completion, ok};
 use crate::util::{TestApp, error_code};
 
 #[tokio::test]
@@ -194,31 +193,6 @@ async fn a_correction_teaches_an_unanswerable_question() {
     }
 }
 
-/// A chat-completions server (OpenAI wire format) whose model always answers
-/// with destructive SQL, recording each request body.
-async fn hostile_llm(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
-    use axum::routing::post;
-    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let seen2 = seen.clone();
-    let router = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move |axum::Json(body): axum::Json<Value>| {
-            let seen = seen2.clone();
-            async move {
-                seen.lock().unwrap().push(body);
-                axum::Json(json!({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "evil-1",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply}}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
-                }))
-            }
-        }),
-    );
-    let addr = crate::util::serve_router(router).await;
-    (format!("http://{addr}/v1"), seen)
-}
-
 #[tokio::test]
 async fn destructive_generated_sql_is_refused_and_changes_nothing() {
     for reply in [
@@ -226,7 +200,9 @@ async fn destructive_generated_sql_is_refused_and_changes_nothing() {
         "Sure! ```sql\nSELECT * FROM customers; DROP TABLE orders;\n```",
         "```sql\nWITH x AS (SELECT 1) UPDATE products SET price = 0\n```",
     ] {
-        let (base_url, seen) = hostile_llm(reply).await;
+        // A model that always answers with destructive SQL.
+        let peer = MockLlm::start(vec![ok(chat_completion(reply))]).await;
+        let base_url = format!("{}/v1", peer.base);
         let app = TestApp::builder()
             .config(move |c| {
                 c.llm.provider = insight::config::ProviderKind::Openai;
@@ -244,13 +220,12 @@ async fn destructive_generated_sql_is_refused_and_changes_nothing() {
         assert_eq!(r.status.as_u16(), 422, "{reply}: {}", r.body);
         assert_eq!(error_code(&r.body), "sql_rejected", "{}", r.body);
         // The validator's error was fed back for the configured corrections.
-        let requests = seen.lock().unwrap().clone();
+        let requests = peer.requests();
         assert_eq!(requests.len(), 3, "1 try + 2 corrections");
+        let feedback = requests[1].body.to_string();
         assert!(
-            requests[1].to_string().contains("read-only")
-                || requests[1].to_string().to_lowercase().contains("only"),
-            "feedback missing: {}",
-            requests[1]
+            feedback.contains("read-only") || feedback.to_lowercase().contains("only"),
+            "feedback missing: {feedback}"
         );
         assert_eq!(
             app.demo_scalar("SELECT COUNT(*) FROM customers").await,

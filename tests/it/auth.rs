@@ -5,44 +5,20 @@ use insight::auth::jwt::Claims;
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{TEST_PASSWORD, TestApp, TestUser, error_code};
-
-async fn login(app: &TestApp, username: &str, password: &str) -> crate::util::Reply {
-    app.anonymous()
-        .post(
-            "/api/v1/auth/login",
-            json!({ "username": username, "password": password }),
-        )
-        .await
-}
-
-fn with_token(app: &TestApp, token: &str) -> TestUser {
-    let mut u = app.anonymous();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    u.client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    u
-}
+use crate::util::{TEST_PASSWORD, TestApp, error_code};
 
 #[tokio::test]
 async fn login_me_refresh_rotation_and_logout() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
-    let r = login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    let r = app.login(&viewer.username, TEST_PASSWORD).await.expect(200);
     assert_eq!(r["token_type"], "bearer");
     assert!(r["expires_in"].as_u64().unwrap() > 0);
     let access = r["access_token"].as_str().unwrap().to_string();
     let refresh1 = r["refresh_token"].as_str().unwrap().to_string();
 
-    let me = with_token(&app, &access)
+    let me = app
+        .with_token(&access)
         .get("/api/v1/auth/me")
         .await
         .expect(200);
@@ -57,7 +33,7 @@ async fn login_me_refresh_rotation_and_logout() {
         .expect(200);
     let refresh2 = r2["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(refresh1, refresh2);
-    with_token(&app, r2["access_token"].as_str().unwrap())
+    app.with_token(r2["access_token"].as_str().unwrap())
         .get("/api/v1/auth/me")
         .await
         .expect(200);
@@ -75,9 +51,7 @@ async fn login_me_refresh_rotation_and_logout() {
         .expect(401);
 
     // Logout revokes a fresh family.
-    let r3 = login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    let r3 = app.login(&viewer.username, TEST_PASSWORD).await.expect(200);
     let refresh3 = r3["refresh_token"].as_str().unwrap();
     viewer
         .post("/api/v1/auth/logout", json!({ "refresh_token": refresh3 }))
@@ -103,8 +77,8 @@ async fn login_me_refresh_rotation_and_logout() {
 async fn wrong_passwords_and_unknown_users_look_the_same() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
-    let a = login(&app, &viewer.username, "not-the-password").await;
-    let b = login(&app, "nobody-here", "not-the-password").await;
+    let a = app.login(&viewer.username, "not-the-password").await;
+    let b = app.login("nobody-here", "not-the-password").await;
     assert_eq!(a.status.as_u16(), 401);
     assert_eq!(b.status.as_u16(), 401);
     assert_eq!(a.body["error"]["message"], b.body["error"]["message"]);
@@ -167,16 +141,16 @@ async fn forged_expired_and_confused_tokens_are_rejected() {
         ("wrong secret", wrong_secret),
         ("garbage", "not.a.token".to_string()),
     ] {
-        let r = with_token(&app, &token).get("/api/v1/auth/me").await;
+        let r = app.with_token(&token).get("/api/v1/auth/me").await;
         assert_eq!(r.status.as_u16(), 401, "{name}: {}", r.body);
         assert_eq!(error_code(&r.body), "unauthorized", "{name}");
     }
     // The genuine token works, and a viewer's token never reaches admin routes.
-    with_token(&app, &good)
+    app.with_token(&good)
         .get("/api/v1/auth/me")
         .await
         .expect(200);
-    with_token(&app, &good)
+    app.with_token(&good)
         .get("/api/v1/admin/users")
         .await
         .expect(403);
@@ -193,9 +167,7 @@ async fn disabled_users_lose_tokens_keys_and_login() {
         .as_str()
         .unwrap()
         .to_string();
-    let pair = login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    let pair = app.login(&viewer.username, TEST_PASSWORD).await.expect(200);
     app.patch(
         &format!("/api/v1/admin/users/{}", viewer.id),
         json!({ "disabled": true }),
@@ -203,13 +175,11 @@ async fn disabled_users_lose_tokens_keys_and_login() {
     .await
     .expect(200);
     viewer.get("/api/v1/auth/me").await.expect(401);
-    with_token(&app, &key)
+    app.with_token(&key)
         .get("/api/v1/auth/me")
         .await
         .expect(401);
-    login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(401);
+    app.login(&viewer.username, TEST_PASSWORD).await.expect(401);
     app.anonymous()
         .post(
             "/api/v1/auth/refresh",
@@ -238,7 +208,8 @@ async fn api_keys_are_shown_once_work_both_ways_and_revoke() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains(&key), "never shown again");
 
-    let me = with_token(&app, &key)
+    let me = app
+        .with_token(&key)
         .get("/api/v1/auth/me")
         .await
         .expect(200);
@@ -264,11 +235,11 @@ async fn api_keys_are_shown_once_work_both_ways_and_revoke() {
         .delete(&format!("/api/v1/auth/api-keys/{id}"))
         .await
         .expect(204);
-    with_token(&app, &key)
+    app.with_token(&key)
         .get("/api/v1/auth/me")
         .await
         .expect(401);
-    with_token(&app, "ik_made_up")
+    app.with_token("ik_made_up")
         .get("/api/v1/auth/me")
         .await
         .expect(401);
@@ -285,17 +256,15 @@ async fn login_brute_force_is_limited_per_username() {
         .await;
     let viewer = app.login_as(Role::Viewer).await;
     for _ in 0..3 {
-        login(&app, &viewer.username, "wrong-password")
+        app.login(&viewer.username, "wrong-password")
             .await
             .expect(401);
     }
     // Even the right password is refused while the username is locked.
-    let r = login(&app, &viewer.username, TEST_PASSWORD).await;
+    let r = app.login(&viewer.username, TEST_PASSWORD).await;
     assert_eq!(r.status.as_u16(), 429, "{}", r.body);
     assert!(r.headers.contains_key("retry-after"));
     // Other users are not affected.
     let other = app.login_as(Role::Viewer).await;
-    login(&app, &other.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    app.login(&other.username, TEST_PASSWORD).await.expect(200);
 }

@@ -1,27 +1,10 @@
 //! `insight user create` and the first-serve admin bootstrap.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use crate::util::insight_cmd as insight;
+use crate::util::{Running, run_with_stdin};
 
 fn create(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = insight(dir)
-        .args(["user", "create"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(insight(dir).args(["user", "create"]).args(args), stdin)
 }
 
 #[test]
@@ -69,32 +52,13 @@ fn user_create_reads_stdin_or_generates_once() {
 async fn first_serve_creates_an_admin_and_prints_its_password_once() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = insight(dir.path())
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut password = None;
-    let base = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server output");
-        if let Some(rest) = line.split("with password: ").nth(1) {
-            password = Some(rest.trim().to_string());
-        }
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let server = Running::serve(insight(dir.path()).args(["serve", "--port", "0"]));
+    let base = server.base.clone();
+    let password = server
+        .lines
+        .iter()
+        .find_map(|line| line.split("with password: ").nth(1))
+        .map(|rest| rest.trim().to_string());
     let password = password.expect("the generated password was printed");
     let client = reqwest::Client::new();
     let r = client
@@ -110,6 +74,4 @@ async fn first_serve_creates_an_admin_and_prints_its_password_once() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401, "anonymous callers are refused");
-    let _ = child.kill();
-    let _ = child.wait();
 }

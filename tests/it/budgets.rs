@@ -1,14 +1,14 @@
 //! Resource budgets and bounded settings (issue 13, findings 3, 4 and 7):
 //! byte caps while rows stream, the SQLite step budget, per-user admission,
-//! `EXPLAIN` budgets on real PostgreSQL and MariaDB, settings refused outside
-//! their range, and the whole hostile corpus run against the service.
+//! settings refused outside their range, and the whole hostile corpus run
+//! against the service. Each connector's own budgets (byte caps, `EXPLAIN`
+//! budgets on real PostgreSQL and MariaDB, SQLite steps) are a case of the
+//! connector conformance suite (`connectors::conformance`).
 
 use std::time::{Duration, Instant};
 
-use insight::connectors::{Budget, Connector, ConnectorError, ExecLimits};
-use insight::domain::Dialect;
+use insight::connectors::ExecLimits;
 use insight::domain::Role;
-use insight::sql::{SqlPolicy, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -372,115 +372,4 @@ async fn every_hostile_statement_is_refused_or_stopped_within_two_seconds() {
     let (status, body, _) = execute(&app.admin, "SELECT count(*) AS n FROM orders").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(file_hash(&demo), before, "the demo database file changed");
-}
-
-// --- PostgreSQL and MariaDB --------------------------------------------------------
-
-fn budgeted(budget: Budget) -> ExecLimits {
-    let mut l = ExecLimits::new(Duration::from_secs(10), 100);
-    l.budget = budget;
-    l
-}
-
-#[tokio::test]
-async fn postgres_budgets_refuse_huge_values_and_expensive_plans() {
-    let Some(pg) = crate::connectors_sql::pg().await else {
-        return;
-    };
-    let check = |sql: &str| {
-        validate(sql, Dialect::Postgres, &pg.schema, &SqlPolicy::default())
-            .unwrap_or_else(|e| panic!("validator rejected {sql:?}: {e}"))
-    };
-    let small = Budget {
-        max_cell_bytes: 1024 * 1024,
-        ..Budget::default()
-    };
-    let err = pg
-        .conn
-        .execute(
-            &check("SELECT repeat('x', 2000000) AS big"),
-            budgeted(small),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::TooLarge(_)), "{err:?}");
-    let tight = Budget {
-        max_result_bytes: 20_000,
-        ..Budget::default()
-    };
-    let err = pg
-        .conn
-        .execute(
-            &check("SELECT repeat('x', 1000) AS v FROM orders"),
-            budgeted(tight),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::TooLarge(_)), "{err:?}");
-    // A cross join the planner knows is huge (40^6 rows) is refused before it runs.
-    let t = Instant::now();
-    let err = pg
-        .conn
-        .execute(
-            &check("SELECT count(*) AS n FROM orders a, orders b, orders c, orders d, orders e, orders f"),
-            budgeted(Budget::default()),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::TooExpensive(_)), "{err:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    // Ordinary statements still run, and the session is usable afterwards.
-    let rs = pg
-        .conn
-        .execute(
-            &check("SELECT count(*) AS n FROM orders"),
-            budgeted(Budget::default()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(rs.rows, [[json!(40)]]);
-}
-
-#[tokio::test]
-async fn mysql_budgets_refuse_huge_values_and_expensive_plans() {
-    let Some(my) = crate::connectors_sql::my().await else {
-        return;
-    };
-    let check = |sql: &str| {
-        validate(sql, Dialect::Mysql, &my.schema, &SqlPolicy::default())
-            .unwrap_or_else(|e| panic!("validator rejected {sql:?}: {e}"))
-    };
-    let small = Budget {
-        max_cell_bytes: 1024 * 1024,
-        ..Budget::default()
-    };
-    let err = my
-        .conn
-        .execute(
-            &check("SELECT REPEAT('x', 2000000) AS big"),
-            budgeted(small),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::TooLarge(_)), "{err:?}");
-    let t = Instant::now();
-    let err = my
-        .conn
-        .execute(
-            &check("SELECT count(*) AS n FROM orders a, orders b, orders c, orders d, orders e, orders f"),
-            budgeted(Budget::default()),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::TooExpensive(_)), "{err:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    let rs = my
-        .conn
-        .execute(
-            &check("SELECT count(*) AS n FROM orders"),
-            budgeted(Budget::default()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(rs.rows, [[json!(40)]]);
 }

@@ -377,45 +377,20 @@ async fn a_chroma_down_at_startup_is_filled_when_it_comes_back() {
     let Some(bin) = chroma_bin() else { return };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let chroma_port = crate::util::free_port();
-    let port = crate::util::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut serve = crate::util::insight_cmd(dir.path())
-        .arg("serve")
-        .env("INSIGHT_SERVER__PORT", port.to_string())
-        .env("INSIGHT_RETRIEVAL__INDEX", "chroma")
-        .env(
-            "INSIGHT_RETRIEVAL__CHROMA_URL",
-            format!("http://127.0.0.1:{chroma_port}"),
-        )
-        .env("INSIGHT_ADMIN_PASSWORD", "a-long-admin-password-for-tests")
-        .env("INSIGHT_JOBS__WORKER", "false")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start insight serve");
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut serve);
-    let base = format!("http://127.0.0.1:{port}");
+    let serve = crate::util::Running::serve(
+        crate::util::insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_RETRIEVAL__INDEX", "chroma")
+            .env(
+                "INSIGHT_RETRIEVAL__CHROMA_URL",
+                format!("http://127.0.0.1:{chroma_port}"),
+            )
+            .env("INSIGHT_ADMIN_PASSWORD", "a-long-admin-password-for-tests")
+            .env("INSIGHT_JOBS__WORKER", "false"),
+    );
+    let base = serve.base.clone();
     let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/health/ready")).send().await
-            && r.json::<serde_json::Value>().await.is_ok()
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not come up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     let token = crate::util::login(&http, &base, "admin", "a-long-admin-password-for-tests").await;
     // The checks are shown to admins only.
     let ready = || async {

@@ -1,4 +1,4 @@
-//! The embedders: `openai` against the providers' mock peer speaking the
+//! The embedders: `openai` against the shared mock peer speaking the
 //! `/v1/embeddings` wire format (batches, order, retries, timeouts, errors,
 //! and a whole service embedding through it); index versioning (a change of
 //! embedder re-embeds in the background and readiness says so); and, with
@@ -11,8 +11,8 @@ use insight::engine::retrieval::openai::OpenAiEmbedder;
 use insight::engine::retrieval::{EmbedError, Embedder as _, EmbeddingService, HashingEmbedder};
 use serde_json::{Value, json};
 
-use crate::providers::{MockPeer, Step, ok, status};
 use crate::util::TestApp;
+use crate::util::mock_llm::{MockLlm, Step, compute, ok, status};
 
 const KEY: &str = "sk-embed-0123456789abcdef";
 
@@ -45,7 +45,7 @@ fn texts(t: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn sends_the_wire_format_and_puts_vectors_back_in_input_order() {
     // The reply lists the vectors out of order; `index` says whose they are.
-    let peer = MockPeer::start(vec![ok(reply(&[
+    let peer = MockLlm::start(vec![ok(reply(&[
         (1, [0.0, 2.0, 0.0]),
         (0, [3.0, 0.0, 4.0]),
     ]))])
@@ -73,7 +73,7 @@ async fn sends_the_wire_format_and_puts_vectors_back_in_input_order() {
 
 #[tokio::test]
 async fn large_inputs_go_in_batches() {
-    let peer = MockPeer::start(vec![
+    let peer = MockLlm::start(vec![
         ok(reply(&[(0, [1.0, 0.0, 0.0]), (1, [0.0, 1.0, 0.0])])),
         ok(reply(&[(0, [0.0, 0.0, 1.0])])),
     ])
@@ -94,7 +94,7 @@ async fn large_inputs_go_in_batches() {
 
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried() {
-    let peer = MockPeer::start(vec![
+    let peer = MockLlm::start(vec![
         Step::Json {
             status: 429,
             headers: vec![("retry-after", "0")],
@@ -112,7 +112,7 @@ async fn rate_limits_and_server_errors_are_retried() {
 
 #[tokio::test]
 async fn retries_are_bounded_and_the_failure_is_unavailable() {
-    let peer = MockPeer::start(vec![status(500, json!({"error": {"message": "boom"}}))]).await;
+    let peer = MockLlm::start(vec![status(500, json!({"error": {"message": "boom"}}))]).await;
     let mut c = config(&peer.base);
     c.retries = 1;
     let e = OpenAiEmbedder::new(&c).unwrap();
@@ -126,7 +126,7 @@ async fn retries_are_bounded_and_the_failure_is_unavailable() {
 
 #[tokio::test]
 async fn a_client_error_is_not_retried_and_never_echoes_the_key() {
-    let peer = MockPeer::start(vec![status(
+    let peer = MockLlm::start(vec![status(
         401,
         json!({"error": {"message": format!("Incorrect API key provided: {KEY}")}}),
     )])
@@ -145,7 +145,7 @@ async fn a_client_error_is_not_retried_and_never_echoes_the_key() {
 
 #[tokio::test]
 async fn the_timeout_is_per_request_and_retried() {
-    let peer = MockPeer::start(vec![Step::Delay(
+    let peer = MockLlm::start(vec![Step::Delay(
         Duration::from_secs(3),
         Box::new(ok(reply(&[(0, [1.0, 0.0, 0.0])]))),
     )])
@@ -185,7 +185,7 @@ async fn malformed_replies_are_rejected() {
         ),
         (json!({"nope": true}), "not an embeddings reply"),
     ] {
-        let peer = MockPeer::start(vec![ok(body)]).await;
+        let peer = MockLlm::start(vec![ok(body)]).await;
         let e = OpenAiEmbedder::new(&config(&peer.base)).unwrap();
         let err = e.embed_one("q").await.unwrap_err();
         assert!(
@@ -223,7 +223,7 @@ fn hashing_server(request: &Value) -> Value {
 
 #[tokio::test]
 async fn a_service_embeds_training_and_questions_through_the_endpoint() {
-    let peer = MockPeer::start(vec![Step::Compute(hashing_server)]).await;
+    let peer = MockLlm::start(vec![compute(|r| ok(hashing_server(&r.body)))]).await;
     let base = peer.base.clone();
     let app = TestApp::builder()
         .config(move |c| {
@@ -280,8 +280,8 @@ async fn a_service_embeds_training_and_questions_through_the_endpoint() {
 #[tokio::test]
 async fn a_failing_endpoint_fails_an_ask_with_a_503() {
     // Startup embeds the schema (one batch); from then on the endpoint fails.
-    let peer = MockPeer::start(vec![
-        Step::Compute(hashing_server),
+    let peer = MockLlm::start(vec![
+        compute(|r| ok(hashing_server(&r.body))),
         status(500, json!({"error": {"message": "model crashed"}})),
     ])
     .await;

@@ -1,15 +1,12 @@
 //! Issue 18: `POST /sql/explain` puts SQL in plain words, through the gate.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use insight::config::{LlmConfig, ProviderKind};
 use insight::domain::Role;
-use insight::engine::llm::openai::OpenAiProvider;
 use insight::store::grants::Grant;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::util::mock_llm::{MockLlm, chat_completion_with_usage, ok};
 use crate::util::{TestApp, error_code};
 
 #[tokio::test]
@@ -96,41 +93,18 @@ async fn explain_refuses_writes_and_tables_outside_the_grant() {
     assert!(matches!(r.status.as_u16(), 403 | 404), "{}", r.body);
 }
 
-/// An OpenAI-compatible model that explains and records what it was sent.
-async fn explaining_llm() -> (Arc<Mutex<Vec<String>>>, OpenAiProvider) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    async fn chat(
-        State(seen): State<Arc<Mutex<Vec<String>>>>,
-        axum::Json(body): axum::Json<Value>,
-    ) -> axum::Json<Value> {
-        seen.lock().unwrap().push(body.to_string());
-        axum::Json(json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "  It counts the orders.  "}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-        }))
-    }
-    let app = Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat))
-        .with_state(seen.clone());
-    let addr = crate::util::serve_router(app).await;
-    let provider = OpenAiProvider::new(&LlmConfig {
-        provider: ProviderKind::Openai,
-        base_url: Some(format!("http://{addr}/v1")),
-        api_key: Some("sk-test-explain".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        max_tokens: 256,
-        ..LlmConfig::default()
-    })
-    .unwrap();
-    (seen, provider)
-}
-
 #[tokio::test]
 async fn a_configured_llm_writes_the_explanation_of_gated_sql_only() {
-    let (seen, llm) = explaining_llm().await;
-    let app = TestApp::builder().llm(Arc::new(llm)).spawn().await;
+    // A model that explains, and records what it was sent.
+    let peer = MockLlm::start(vec![ok(chat_completion_with_usage(
+        "  It counts the orders.  ",
+        (10, 5),
+    ))])
+    .await;
+    let app = TestApp::builder()
+        .llm(Arc::new(peer.openai()))
+        .spawn()
+        .await;
     let viewer = app.login_as(Role::Viewer).await;
     let r = viewer
         .post(
@@ -143,12 +117,12 @@ async fn a_configured_llm_writes_the_explanation_of_gated_sql_only() {
     assert_eq!(r["explanation"], "It counts the orders.");
     assert!(!r["steps"].as_array().unwrap().is_empty(), "{r}");
     // Rejected SQL never reaches the model.
-    let before = seen.lock().unwrap().len();
+    let before = peer.requests().len();
     let r = viewer
         .post("/api/v1/sql/explain", json!({ "sql": "DROP TABLE orders" }))
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(seen.lock().unwrap().len(), before);
+    assert_eq!(peer.requests().len(), before);
     assert_eq!(before, 1);
 }
 

@@ -3,16 +3,15 @@
 //! peer on 127.0.0.1:0 that speaks the chat-completions wire format and
 //! records every request, so we can check what the LLM was sent.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use insight::config::{LlmConfig, ProviderKind};
 use insight::domain::Role;
 use insight::engine::llm::openai::OpenAiProvider;
 use serde_json::{Value, json};
 
+use crate::util::mock_llm::{
+    KEY, MockLlm, Recorded, Step, anthropic_message, chat_completion_with_usage, ok, status,
+};
 use crate::util::{TestApp, error_code};
 
 const BY_COUNTRY: &str = "How many customers are there in each country?";
@@ -25,28 +24,12 @@ enum Mode {
     Failing,
 }
 
-struct Mock {
-    mode: Mode,
-    /// (system, user) of every chat completion, in order.
-    calls: Mutex<Vec<(String, String)>>,
-}
-
 /// The (prompt, completion) tokens the mock reports for each kind of call,
 /// all different, so a history record's totals show which calls it counts.
 const GENERATION_USAGE: (u64, u64) = (100, 20);
 const SUMMARY_USAGE: (u64, u64) = (30, 5);
 const FOLLOWUPS_USAGE: (u64, u64) = (7, 3);
 const REWRITE_USAGE: (u64, u64) = (11, 2);
-
-fn completion(content: &str, (prompt, completion): (u64, u64)) -> Value {
-    json!({
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    })
-}
 
 /// The (prompt, completion) tokens of a query's history record.
 async fn record_tokens(app: &TestApp, query_id: &Value) -> (u64, u64) {
@@ -66,24 +49,16 @@ fn sum(calls: &[(u64, u64)]) -> (u64, u64) {
         .fold((0, 0), |(p, c), (cp, cc)| (p + cp, c + cc))
 }
 
-async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>) -> Response {
-    let text = |i: usize| {
-        body.pointer(&format!("/messages/{i}/content"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (system, user) = (text(0), text(1));
-    mock.calls
-        .lock()
-        .unwrap()
-        .push((system.clone(), user.clone()));
-    let failing = mock.mode == Mode::Failing;
+/// The mock model: answers each chat completion by its system prompt.
+fn chat(mode: Mode, request: &Recorded) -> Step {
+    let (system, user) = (request.message(0), request.message(1));
+    let failing = mode == Mode::Failing;
     let (reply, usage) = if system.starts_with("You summarise") {
         if failing {
-            let error =
-                json!({"error": {"message": "bad request", "type": "invalid_request_error"}});
-            return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+            return status(
+                400,
+                json!({"error": {"message": "bad request", "type": "invalid_request_error"}}),
+            );
         }
         (
             "Most customers are in the United States.".to_string(),
@@ -122,38 +97,22 @@ async fn chat(State(mock): State<Arc<Mock>>, axum::Json(body): axum::Json<Value>
         };
         (reply, GENERATION_USAGE)
     };
-    axum::Json(completion(&reply, usage)).into_response()
+    ok(chat_completion_with_usage(&reply, usage))
 }
 
-async fn mock_llm(mode: Mode) -> (Arc<Mock>, OpenAiProvider) {
-    let mock = Arc::new(Mock {
-        mode,
-        calls: Mutex::default(),
-    });
-    let app = Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat))
-        .with_state(mock.clone());
-    let addr = crate::util::serve_router(app).await;
-    let provider = OpenAiProvider::new(&LlmConfig {
-        provider: ProviderKind::Openai,
-        base_url: Some(format!("http://{addr}/v1")),
-        api_key: Some("sk-test-extras".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        max_tokens: 256,
-        ..LlmConfig::default()
-    })
-    .unwrap();
-    (mock, provider)
+async fn mock_llm(mode: Mode) -> (MockLlm, OpenAiProvider) {
+    let peer = MockLlm::answering(move |request| chat(mode, request)).await;
+    let provider = peer.openai();
+    (peer, provider)
 }
 
-fn calls_of(mock: &Mock, prefix: &str) -> Vec<(String, String)> {
-    mock.calls
-        .lock()
-        .unwrap()
+/// (system, user) of the chat completions whose system prompt starts with
+/// `prefix`, in order.
+fn calls_of(peer: &MockLlm, prefix: &str) -> Vec<(String, String)> {
+    peer.requests()
         .iter()
-        .filter(|(system, _)| system.starts_with(prefix))
-        .cloned()
+        .filter(|r| r.message(0).starts_with(prefix))
+        .map(|r| (r.message(0).to_string(), r.message(1).to_string()))
         .collect()
 }
 
@@ -540,37 +499,14 @@ async fn the_stream_carries_extras_and_conversations_in_done() {
 /// system prompt apart, one user message, its key and version headers.
 #[tokio::test]
 async fn anthropic_text_completion_speaks_the_messages_api() {
-    use insight::engine::llm::anthropic::AnthropicProvider;
     use insight::engine::llm::{LlmProvider, TextRequest};
 
-    type Seen = Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>;
-    async fn messages(
-        State(seen): State<Seen>,
-        headers: axum::http::HeaderMap,
-        axum::Json(body): axum::Json<Value>,
-    ) -> axum::Json<Value> {
-        seen.lock().unwrap().push((headers, body));
-        axum::Json(json!({
-            "id": "msg_1", "type": "message", "role": "assistant", "model": "test-model",
-            "content": [{"type": "text", "text": "Twelve countries; "}, {"type": "text", "text": "most in the US."}],
-            "stop_reason": "end_turn",
-            "usage": {"input_tokens": 30, "output_tokens": 8}
-        }))
-    }
-    let seen: Seen = Arc::default();
-    let app = Router::new()
-        .route("/v1/messages", axum::routing::post(messages))
-        .with_state(seen.clone());
-    let addr = crate::util::serve_router(app).await;
-    let provider = AnthropicProvider::new(&LlmConfig {
-        provider: ProviderKind::Anthropic,
-        base_url: Some(format!("http://{addr}")),
-        api_key: Some("sk-ant-test".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        ..LlmConfig::default()
-    })
-    .unwrap();
+    let peer = MockLlm::start(vec![ok(anthropic_message(&[
+        "Twelve countries; ",
+        "most in the US.",
+    ]))])
+    .await;
+    let provider = peer.anthropic();
     let reply = provider
         .complete_text(&TextRequest {
             system: "You summarise.".into(),
@@ -583,12 +519,13 @@ async fn anthropic_text_completion_speaks_the_messages_api() {
     assert_eq!(reply.text, "Twelve countries; most in the US.");
     assert_eq!(
         (reply.usage.prompt_tokens, reply.usage.completion_tokens),
-        (30, 8)
+        (90, 11)
     );
-    let seen = seen.lock().unwrap();
-    let (headers, body) = &seen[0];
-    assert_eq!(headers["x-api-key"], "sk-ant-test");
-    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    let sent = peer.only_request();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.header("x-api-key"), Some(KEY));
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
+    let body = &sent.body;
     assert_eq!(body["system"], "You summarise.");
     assert_eq!(
         body["messages"],

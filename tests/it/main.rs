@@ -11,7 +11,7 @@ mod auth_cli;
 mod budgets;
 mod chroma;
 mod cli;
-mod connectors_sql;
+mod connectors;
 mod distributed_rate_limit;
 mod embedders;
 mod eval;

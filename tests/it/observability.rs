@@ -1,8 +1,11 @@
 //! Metrics and readiness as an operator sees them.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::util::TestApp;
+use crate::util::mock_llm::{MockLlm, Step, ok};
 
 /// Value of one series in Prometheus text, 0 when absent.
 fn series(text: &str, name_and_labels: &str) -> f64 {
@@ -115,14 +118,12 @@ async fn metrics_count_what_happened() {
 #[tokio::test]
 async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
     // An LLM endpoint that accepts connections but never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", silent.local_addr().unwrap());
-    let _keep = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((sock, _)) = silent.accept().await {
-            held.push(sock);
-        }
-    });
+    let silent = MockLlm::start(vec![Step::Delay(
+        Duration::from_secs(3600),
+        Box::new(ok(json!({}))),
+    )])
+    .await;
+    let url = format!("{}/v1", silent.base);
     let app = TestApp::builder()
         .config(move |c| {
             c.llm.provider = insight::config::ProviderKind::Openai;
@@ -150,33 +151,18 @@ async fn readiness_names_a_failing_llm_and_service_keeps_answering_sql() {
 
 #[tokio::test]
 async fn metrics_can_move_to_their_own_listener() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let metrics_port = crate::util::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .args(["serve", "--port", "0"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
-        .env("INSIGHT_ADMIN_PASSWORD", "metrics-listener-test-pw")
-        .env(
-            "INSIGHT_SERVER__METRICS_ADDR",
-            format!("127.0.0.1:{metrics_port}"),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let server = crate::util::Running::serve(
+        crate::util::insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_ADMIN_PASSWORD", "metrics-listener-test-pw")
+            .env(
+                "INSIGHT_SERVER__METRICS_ADDR",
+                format!("127.0.0.1:{metrics_port}"),
+            ),
+    );
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let main = client.get(format!("{base}/metrics")).send().await.unwrap();
     let separate = client
@@ -189,8 +175,7 @@ async fn metrics_can_move_to_their_own_listener() {
         .send()
         .await
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert_eq!(main.status().as_u16(), 404, "not on the API port");
     assert_eq!(separate.status().as_u16(), 200);
     assert!(

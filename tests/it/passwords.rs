@@ -2,37 +2,10 @@
 //! wrong guesses locked out like logins), an admin reset through the API and
 //! `insight user reset-password`, each revoking the user's sessions.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{Reply, TEST_PASSWORD, TestApp, TestUser, error_code, insight_cmd};
-
-async fn login(app: &TestApp, username: &str, password: &str) -> Reply {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .expect("request");
-    TestApp::reply(resp).await
-}
-
-fn with_token(app: &TestApp, token: &str) -> TestUser {
-    let mut u = app.anonymous();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    u.client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    u
-}
+use crate::util::{TEST_PASSWORD, TestApp, error_code, insight_cmd, run_with_stdin};
 
 fn s(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_string()
@@ -42,9 +15,7 @@ fn s(v: &Value, key: &str) -> String {
 async fn change_own_password_needs_the_current_one_and_ends_other_sessions() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
-    let other_device = login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    let other_device = app.login(&viewer.username, TEST_PASSWORD).await.expect(200);
     let new = "a-brand-new-password-123";
 
     let r = viewer
@@ -86,7 +57,7 @@ async fn change_own_password_needs_the_current_one_and_ends_other_sessions() {
         .expect(200);
     // The old token, the other device's access and refresh tokens: all dead.
     assert_eq!(viewer.get("/api/v1/auth/me").await.status, 401);
-    let other = with_token(&app, &s(&other_device, "access_token"));
+    let other = app.with_token(&s(&other_device, "access_token"));
     assert_eq!(other.get("/api/v1/auth/me").await.status, 401);
     let r = app
         .anonymous()
@@ -97,14 +68,12 @@ async fn change_own_password_needs_the_current_one_and_ends_other_sessions() {
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     // The pair handed back works; the old password does not, the new one does.
-    with_token(&app, &s(&pair, "access_token"))
+    app.with_token(&s(&pair, "access_token"))
         .get("/api/v1/auth/me")
         .await
         .expect(200);
-    login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(401);
-    login(&app, &viewer.username, new).await.expect(200);
+    app.login(&viewer.username, TEST_PASSWORD).await.expect(401);
+    app.login(&viewer.username, new).await.expect(200);
     let audit = app.get("/api/v1/admin/audit?limit=100").await.expect(200);
     assert!(
         audit.to_string().contains("user.password_change"),
@@ -143,9 +112,7 @@ async fn admin_reset_revokes_every_credential_of_the_user() {
         .await;
     assert_eq!(key.status, 201, "{}", key.body);
     let key = s(&key.body, "key");
-    let session = login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(200);
+    let session = app.login(&viewer.username, TEST_PASSWORD).await.expect(200);
 
     // Only admins; not their own account; unknown users are 404.
     let analyst = app.login_as(Role::Analyst).await;
@@ -187,10 +154,8 @@ async fn admin_reset_revokes_every_credential_of_the_user() {
         )
         .await;
     assert_eq!(r.status, 401);
-    login(&app, &viewer.username, TEST_PASSWORD)
-        .await
-        .expect(401);
-    login(&app, &viewer.username, &generated).await.expect(200);
+    app.login(&viewer.username, TEST_PASSWORD).await.expect(401);
+    app.login(&viewer.username, &generated).await.expect(200);
 
     // A chosen password is not echoed back.
     let reset = app
@@ -198,7 +163,7 @@ async fn admin_reset_revokes_every_credential_of_the_user() {
         .await
         .expect(200);
     assert!(reset.get("password").is_none(), "{reset}");
-    login(&app, &viewer.username, "chosen-by-the-admin-1")
+    app.login(&viewer.username, "chosen-by-the-admin-1")
         .await
         .expect(200);
     let audit = app.get("/api/v1/admin/audit?limit=100").await.expect(200);
@@ -211,21 +176,12 @@ async fn cli_reset_password_sets_it_and_revokes_sessions() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
     let reset = |name: &str, stdin: &str| {
-        let mut child = insight_cmd(app.dir.path())
-            .env("INSIGHT_DATA_DIR", app.dir.path())
-            .args(["user", "reset-password", name])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with_stdin(
+            insight_cmd(app.dir.path())
+                .env("INSIGHT_DATA_DIR", app.dir.path())
+                .args(["user", "reset-password", name]),
+            stdin,
+        )
     };
     let out = reset(&viewer.username, "set-from-the-terminal\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -240,7 +196,7 @@ async fn cli_reset_password_sets_it_and_revokes_sessions() {
     );
     assert!(!stdout.contains("set-from-the-terminal"), "never echoed");
     assert_eq!(viewer.get("/api/v1/auth/me").await.status, 401);
-    login(&app, &viewer.username, "set-from-the-terminal")
+    app.login(&viewer.username, "set-from-the-terminal")
         .await
         .expect(200);
 

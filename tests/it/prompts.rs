@@ -5,78 +5,51 @@
 //! prompt only when `allow_values_in_prompt` allows it — globally, at
 //! runtime, or per connection.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use insight::config::{ConnectionConfig, LlmConfig, ProviderKind};
+use insight::config::ConnectionConfig;
 use insight::domain::{ConnectionId, Dialect};
-use insight::engine::llm::openai::OpenAiProvider;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::TestApp;
+use crate::util::mock_llm::{MockLlm, chat_completion_with_usage, ok};
 
-/// User messages of the generation calls, in order.
-type Prompts = Arc<Mutex<Vec<String>>>;
-
-async fn chat(
-    State(prompts): State<Prompts>,
-    axum::Json(body): axum::Json<Value>,
-) -> axum::Json<Value> {
-    let user = body
-        .pointer("/messages/1/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    prompts.lock().unwrap().push(user);
-    axum::Json(json!({
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant",
-            "content": "```sql\nSELECT COUNT(*) FROM customers WHERE country = 'Germany'\n```"},
-            "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
-    }))
-}
-
-async fn recording_llm() -> (Prompts, OpenAiProvider) {
-    let prompts = Prompts::default();
-    let app = Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat))
-        .with_state(prompts.clone());
-    let addr = crate::util::serve_router(app).await;
-    let provider = OpenAiProvider::new(&LlmConfig {
-        provider: ProviderKind::Openai,
-        base_url: Some(format!("http://{addr}/v1")),
-        api_key: Some("sk-test-prompts".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        ..LlmConfig::default()
-    })
-    .unwrap();
-    (prompts, provider)
+/// A model that answers every call with the same SQL; the mock records
+/// each prompt.
+async fn recording_llm() -> MockLlm {
+    MockLlm::start(vec![ok(chat_completion_with_usage(
+        "```sql\nSELECT COUNT(*) FROM customers WHERE country = 'Germany'\n```",
+        (50, 10),
+    ))])
+    .await
 }
 
 /// The demo app on the recording provider, with the SQL cache off so every
 /// ask reaches the model.
-async fn recording_app() -> (Prompts, TestApp) {
-    let (prompts, llm) = recording_llm().await;
+async fn recording_app() -> (MockLlm, TestApp) {
+    let peer = recording_llm().await;
     let app = TestApp::builder()
         .config(|c| c.cache.sql_ttl_secs = 0)
-        .llm(Arc::new(llm))
+        .llm(Arc::new(peer.openai()))
         .spawn()
         .await;
-    (prompts, app)
+    (peer, app)
 }
 
-fn last(prompts: &Prompts) -> String {
-    prompts
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .expect("a prompt was sent")
+/// The user messages of the calls the model got, in order.
+fn prompts(peer: &MockLlm) -> Vec<String> {
+    peer.requests()
+        .iter()
+        .map(|r| r.message(1).to_string())
+        .collect()
+}
+
+fn last(peer: &MockLlm) -> String {
+    prompts(peer).pop().expect("a prompt was sent")
+}
+
+fn first(peer: &MockLlm) -> String {
+    prompts(peer).into_iter().next().expect("a prompt was sent")
 }
 
 /// Every sampled value of the demo schema the question does not contain.
@@ -98,12 +71,12 @@ fn foreign_values(app: &TestApp, question: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn database_values_reach_the_prompt_only_when_allowed() {
-    let (prompts, app) = recording_app().await;
+    let (peer, app) = recording_app().await;
     let question = "How many Corporate customers are there in Germany?";
 
     // Off by default: no value from the database, only the question's words.
     app.ask(question).await.expect(200);
-    let sent = last(&prompts);
+    let sent = last(&peer);
     assert!(sent.contains("CREATE TABLE customers"), "{sent}");
     assert!(!sent.contains("<values>"), "{sent}");
     for v in foreign_values(&app, question) {
@@ -123,7 +96,7 @@ async fn database_values_reach_the_prompt_only_when_allowed() {
         .expect(200);
     assert_eq!(settings["allow_values_in_prompt"], true);
     app.ask(question).await.expect(200);
-    let sent = last(&prompts);
+    let sent = last(&peer);
     let values = sent
         .split("<values>\n")
         .nth(1)
@@ -137,12 +110,12 @@ async fn database_values_reach_the_prompt_only_when_allowed() {
         values.contains("customers.segment: 'Corporate' (named in the question)"),
         "{values}"
     );
-    assert_eq!(prompts.lock().unwrap().len(), 2);
+    assert_eq!(peer.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn a_connection_can_keep_its_values_out_of_prompts() {
-    let (prompts, llm) = recording_llm().await;
+    let peer = recording_llm().await;
     let app = TestApp::builder()
         .config(|c| {
             c.cache.sql_ttl_secs = 0;
@@ -157,13 +130,13 @@ async fn a_connection_can_keep_its_values_out_of_prompts() {
             .unwrap();
             c.connections.insert("private_shop".into(), shop);
         })
-        .llm(Arc::new(llm))
+        .llm(Arc::new(peer.openai()))
         .spawn()
         .await;
     let question = "How many customers are there in Germany?";
 
     app.ask(question).await.expect(200);
-    assert!(last(&prompts).contains("'Germany' (named in the question)"));
+    assert!(last(&peer).contains("'Germany' (named in the question)"));
 
     app.post(
         "/api/v1/ask",
@@ -171,7 +144,7 @@ async fn a_connection_can_keep_its_values_out_of_prompts() {
     )
     .await
     .expect(200);
-    let sent = last(&prompts);
+    let sent = last(&peer);
     assert!(
         sent.contains("CREATE TABLE customers") && !sent.contains("<values>"),
         "{sent}"
@@ -234,13 +207,13 @@ async fn orders_only_viewer(app: &TestApp) -> crate::util::TestUser {
 
 #[tokio::test]
 async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
-    let (prompts, llm) = recording_llm().await;
+    let peer = recording_llm().await;
     let app = TestApp::builder()
         .config(|c| {
             c.cache.sql_ttl_secs = 0;
             c.llm.allow_values_in_prompt = true;
         })
-        .llm(Arc::new(llm))
+        .llm(Arc::new(peer.openai()))
         .spawn()
         .await;
     let viewer = orders_only_viewer(&app).await;
@@ -248,18 +221,18 @@ async fn values_of_tables_outside_the_callers_grant_are_not_sent() {
     // The recorded answer reads `customers`, which this viewer may not: the
     // ask fails, but the prompt was sent and recorded first.
     let _ = viewer.ask(question).await;
-    let sent = prompts.lock().unwrap().first().cloned().expect("a prompt");
+    let sent = first(&peer);
     assert!(sent.contains("orders.status: 'cancelled'"), "{sent}");
     assert!(!sent.contains("'Germany'"), "{sent}");
 
     // The admin, with the whole connection, gets both.
     app.ask(question).await.expect(200);
-    assert!(last(&prompts).contains("customers.country: 'Germany'"));
+    assert!(last(&peer).contains("customers.country: 'Germany'"));
 }
 
 #[tokio::test]
 async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them() {
-    let (prompts, app) = recording_app().await;
+    let (peer, app) = recording_app().await;
     for body in [
         json!({ "kind": "documentation", "content": "Stock of a product is kept in products.stock_level." }),
         json!({ "kind": "question_sql", "content": "Number of cancelled orders for each product",
@@ -273,7 +246,7 @@ async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them()
     let viewer = orders_only_viewer(&app).await;
     let question = "How many cancelled orders per product?";
     let _ = viewer.ask(question).await;
-    let sent = prompts.lock().unwrap().first().cloned().expect("a prompt");
+    let sent = first(&peer);
     assert!(sent.contains("CREATE TABLE orders"), "{sent}");
     assert!(sent.contains("A cancelled order has status"), "{sent}");
     assert!(
@@ -293,7 +266,7 @@ async fn a_limited_caller_is_sent_only_their_tables_and_the_context_about_them()
     }
     // The admin, with the whole connection, is sent all of it.
     app.ask(question).await.expect(200);
-    let all = last(&prompts);
+    let all = last(&peer);
     for expected in [
         "CREATE TABLE products",
         "stock_level",

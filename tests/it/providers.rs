@@ -2,16 +2,11 @@
 //! real OpenAI and Anthropic wire formats (JSON and SSE) and records what we
 //! send: paths, headers, bodies, retries, errors and timeouts.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
-use insight::config::{LlmConfig, ProviderKind};
+use axum::http::Method;
+use insight::config::ProviderKind;
 use insight::domain::{ColumnInfo, SchemaInfo, TableInfo};
 use insight::domain::{Dialect, TrainingKind};
 use insight::engine::llm::anthropic::AnthropicProvider;
@@ -22,191 +17,23 @@ use insight::engine::llm::{
 };
 use serde_json::{Value, json};
 
-const KEY: &str = "sk-test-0123456789abcdef";
+use crate::util::mock_llm::{
+    KEY, MockLlm, Step, anthropic_message, chat_completion, llm_config, ok, status,
+};
 
-/// One scripted reply of the mock peer (also used by `embedders`).
-#[derive(Clone)]
-pub(crate) enum Step {
-    Json {
-        status: u16,
-        headers: Vec<(&'static str, &'static str)>,
-        body: Value,
-    },
-    /// An SSE body sent chunk by chunk with a pause between chunks, so the
-    /// client sees them as separate reads; a chunk may end mid-event.
-    Sse {
-        chunks: Vec<String>,
-        pause: Duration,
-    },
-    /// Wait, then answer with the inner step.
-    Delay(Duration, Box<Step>),
-    /// A 200 JSON reply computed from the request body (a wire-format
-    /// server rather than a script, e.g. an embeddings endpoint).
-    Compute(fn(&Value) -> Value),
-}
-
-pub(crate) fn ok(body: Value) -> Step {
-    Step::Json {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-pub(crate) fn status(status: u16, body: Value) -> Step {
-    Step::Json {
-        status,
-        headers: vec![],
-        body,
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Recorded {
-    pub(crate) method: Method,
-    pub(crate) path: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
-}
-
-impl Recorded {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default)]
-struct MockState {
-    steps: Mutex<VecDeque<Step>>,
-    requests: Mutex<Vec<Recorded>>,
-}
-
-pub(crate) struct MockPeer {
-    pub(crate) base: String,
-    state: Arc<MockState>,
-}
-
-impl MockPeer {
-    /// Serve `steps` in order (the last one repeats).
-    pub(crate) async fn start(steps: Vec<Step>) -> Self {
-        let state = Arc::new(MockState {
-            steps: Mutex::new(steps.into()),
-            requests: Mutex::default(),
-        });
-        let app = Router::new().fallback(handle).with_state(state.clone());
-        let addr = crate::util::serve_router(app).await;
-        Self {
-            base: format!("http://{addr}"),
-            state,
-        }
-    }
-
-    pub(crate) fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
-    }
-
-    fn only_request(&self) -> Recorded {
-        let requests = self.requests();
-        assert_eq!(requests.len(), 1, "expected exactly one request");
-        requests.into_iter().next().unwrap()
-    }
-}
-
-async fn handle(
-    State(state): State<Arc<MockState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.requests.lock().unwrap().push(Recorded {
-        method,
-        path: uri.path().to_string(),
-        headers,
-        body: body.clone(),
-    });
-    let step = {
-        let mut steps = state.steps.lock().unwrap();
-        if steps.len() > 1 {
-            steps.pop_front().unwrap()
-        } else {
-            steps.front().cloned().expect("the mock has a step")
-        }
-    };
-    respond(step, &body).await
-}
-
-async fn respond(mut step: Step, request: &Value) -> Response {
-    while let Step::Delay(d, inner) = step {
-        tokio::time::sleep(d).await;
-        step = *inner;
-    }
-    match step {
-        Step::Json {
-            status,
-            headers,
-            body,
-        } => {
-            let mut builder = Response::builder()
-                .status(status)
-                .header("content-type", "application/json");
-            for (name, value) in headers {
-                builder = builder.header(name, value);
-            }
-            builder.body(Body::from(body.to_string())).unwrap()
-        }
-        Step::Sse { chunks, pause } => {
-            let stream = futures::stream::unfold(chunks.into_iter(), move |mut rest| async move {
-                let chunk = rest.next()?;
-                tokio::time::sleep(pause).await;
-                Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), rest))
-            });
-            Response::builder()
-                .status(200)
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(stream))
-                .unwrap()
-        }
-        Step::Compute(f) => Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from(f(request).to_string()))
-            .unwrap(),
-        Step::Delay(..) => unreachable!("delays are unwrapped above"),
-    }
-}
-
-fn config(provider: ProviderKind, base_url: String, stream: bool) -> LlmConfig {
-    LlmConfig {
-        provider,
-        base_url: Some(base_url),
-        api_key: Some(KEY.to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        max_tokens: 256,
-        temperature: 0.0,
-        stream,
-        ..LlmConfig::default()
-    }
-}
-
-async fn openai(steps: Vec<Step>, stream: bool) -> (MockPeer, OpenAiProvider) {
-    let peer = MockPeer::start(steps).await;
-    let provider = OpenAiProvider::new(&config(
-        ProviderKind::Openai,
-        format!("{}/v1", peer.base),
-        stream,
-    ))
-    .unwrap();
+async fn openai(steps: Vec<Step>, stream: bool) -> (MockLlm, OpenAiProvider) {
+    let peer = MockLlm::start(steps).await;
+    let mut config = peer.llm_config(ProviderKind::Openai);
+    config.stream = stream;
+    let provider = OpenAiProvider::new(&config).unwrap();
     (peer, provider)
 }
 
-async fn anthropic(steps: Vec<Step>, stream: bool) -> (MockPeer, AnthropicProvider) {
-    let peer = MockPeer::start(steps).await;
-    let provider =
-        AnthropicProvider::new(&config(ProviderKind::Anthropic, peer.base.clone(), stream))
-            .unwrap();
+async fn anthropic(steps: Vec<Step>, stream: bool) -> (MockLlm, AnthropicProvider) {
+    let peer = MockLlm::start(steps).await;
+    let mut config = peer.llm_config(ProviderKind::Anthropic);
+    config.stream = stream;
+    let provider = AnthropicProvider::new(&config).unwrap();
     (peer, provider)
 }
 
@@ -267,28 +94,6 @@ fn expect_sql(outcome: &GenerationOutcome) -> &str {
     }
 }
 
-fn chat_completion(content: &str) -> Value {
-    json!({
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 14, "total_tokens": 134}
-    })
-}
-
-fn anthropic_message(text: &str) -> Value {
-    json!({
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "test-model",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "usage": {"input_tokens": 90, "output_tokens": 11}
-    })
-}
-
 // ---------------------------------------------------------------- OpenAI
 
 #[tokio::test]
@@ -346,8 +151,8 @@ async fn openai_sends_a_chat_completion_and_reads_sql_wrapped_in_prose() {
 
 #[tokio::test]
 async fn openai_without_a_key_sends_no_authorization() {
-    let peer = MockPeer::start(vec![ok(chat_completion("SELECT 1"))]).await;
-    let mut cfg = config(ProviderKind::Openai, format!("{}/v1/", peer.base), false);
+    let peer = MockLlm::start(vec![ok(chat_completion("SELECT 1"))]).await;
+    let mut cfg = llm_config(ProviderKind::Openai, format!("{}/v1/", peer.base));
     cfg.api_key = None;
     let provider = OpenAiProvider::new(&cfg).unwrap();
     let mut req = request();
@@ -519,12 +324,12 @@ async fn openai_500_twice_is_an_upstream_error() {
 
 #[tokio::test]
 async fn openai_timeout_is_honored() {
-    let peer = MockPeer::start(vec![Step::Delay(
+    let peer = MockLlm::start(vec![Step::Delay(
         Duration::from_secs(4),
         Box::new(ok(chat_completion("SELECT 1"))),
     )])
     .await;
-    let mut cfg = config(ProviderKind::Openai, format!("{}/v1", peer.base), false);
+    let mut cfg = peer.llm_config(ProviderKind::Openai);
     cfg.timeout_secs = 1;
     let provider = OpenAiProvider::new(&cfg).unwrap();
     let started = Instant::now();
@@ -543,7 +348,7 @@ async fn openai_timeout_is_honored() {
 
 #[tokio::test]
 async fn openai_stalled_stream_times_out() {
-    let peer = MockPeer::start(vec![Step::Sse {
+    let peer = MockLlm::start(vec![Step::Sse {
         chunks: vec![
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"SELECT\"}}]}\n\n".into(),
             "data: [DONE]\n\n".into(),
@@ -551,7 +356,8 @@ async fn openai_stalled_stream_times_out() {
         pause: Duration::from_secs(3),
     }])
     .await;
-    let mut cfg = config(ProviderKind::Openai, format!("{}/v1", peer.base), true);
+    let mut cfg = peer.llm_config(ProviderKind::Openai);
+    cfg.stream = true;
     cfg.timeout_secs = 1;
     let provider = OpenAiProvider::new(&cfg).unwrap();
     let started = Instant::now();
@@ -629,10 +435,9 @@ async fn unreachable_provider_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let provider = OpenAiProvider::new(&config(
+    let provider = OpenAiProvider::new(&llm_config(
         ProviderKind::Openai,
         format!("http://{addr}/v1"),
-        false,
     ))
     .unwrap();
     let result = provider.ping().await;
@@ -647,9 +452,7 @@ async fn unreachable_provider_is_unavailable() {
 #[tokio::test]
 async fn anthropic_sends_a_message_and_reads_the_text_blocks() {
     let (peer, provider) = anthropic(
-        vec![ok(anthropic_message(
-            "<sql>\nSELECT count(*) FROM customers WHERE country = 'France'\n</sql>\nThis counts them.",
-        ))],
+        vec![ok(anthropic_message(&["<sql>\nSELECT count(*) FROM customers WHERE country = 'France'\n</sql>\nThis counts them."]))],
         false,
     )
     .await;
@@ -812,7 +615,7 @@ async fn anthropic_overloaded_is_retried_then_succeeds() {
                 headers: vec![("retry-after", "0")],
                 body: json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
             },
-            ok(anthropic_message("UNANSWERABLE: no table holds orders.")),
+            ok(anthropic_message(&["UNANSWERABLE: no table holds orders."])),
         ],
         false,
     )
@@ -829,12 +632,12 @@ async fn anthropic_overloaded_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn anthropic_timeout_is_honored() {
-    let peer = MockPeer::start(vec![Step::Delay(
+    let peer = MockLlm::start(vec![Step::Delay(
         Duration::from_secs(4),
-        Box::new(ok(anthropic_message("SELECT 1"))),
+        Box::new(ok(anthropic_message(&["SELECT 1"]))),
     )])
     .await;
-    let mut cfg = config(ProviderKind::Anthropic, peer.base.clone(), false);
+    let mut cfg = peer.llm_config(ProviderKind::Anthropic);
     cfg.timeout_secs = 1;
     let provider = AnthropicProvider::new(&cfg).unwrap();
     let started = Instant::now();
@@ -863,7 +666,7 @@ async fn anthropic_ping_lists_models_with_the_same_headers() {
 
 #[tokio::test]
 async fn anthropic_requires_a_key() {
-    let mut cfg = config(ProviderKind::Anthropic, "http://127.0.0.1:9".into(), false);
+    let mut cfg = llm_config(ProviderKind::Anthropic, "http://127.0.0.1:9".into());
     cfg.api_key = None;
     assert!(matches!(
         AnthropicProvider::new(&cfg),

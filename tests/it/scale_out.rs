@@ -5,61 +5,32 @@
 //! postgres`), and a user's rate limit is shared (the sum over A and B is
 //! limited).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::store::postgres_schema_url;
 
-struct Instance {
-    child: Child,
-    base: String,
-}
+use crate::util::{Running, insight_cmd, login};
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-use crate::util::{free_port, login};
-
-async fn start(data: &std::path::Path, store_url: &str, redis_url: &str) -> Instance {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", data)
-        .env("INSIGHT_SERVER__PORT", port.to_string())
-        .env("INSIGHT_DATABASE_URL", store_url)
-        .env("INSIGHT_REDIS_URL", redis_url)
-        .env("INSIGHT_RETRIEVAL__INDEX", "postgres")
-        .env("INSIGHT_RETRIEVAL__SYNC_INTERVAL_MS", "200")
-        // Replicas share their secrets (tokens signed by one verify on the other).
-        .env("INSIGHT_SECRET_KEY", "k7Qw9zX2mP4vN8rT1yB6cH3jL5sD0fGa")
-        .env("INSIGHT_JWT_SECRET", "Zt4Yh8Kp2Wq6Rn0Vm3Xc7Lb1Jd5Fs9Ga")
-        .env("INSIGHT_ADMIN_PASSWORD", "a-long-admin-password-for-tests")
-        .env("INSIGHT_AUTH__RATE_LIMIT__VIEWER_PER_MINUTE", "6")
-        .env("INSIGHT_JOBS__WORKER", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start insight serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/health")).await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "{base} did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Instance { child, base }
+/// One replica on its own data dir, sharing the app store and Redis.
+fn start(data: &std::path::Path, store_url: &str, redis_url: &str) -> Running {
+    std::fs::create_dir_all(data).expect("data dir");
+    Running::serve(
+        insight_cmd(data)
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_DATA_DIR", data)
+            .env("INSIGHT_DATABASE_URL", store_url)
+            .env("INSIGHT_REDIS_URL", redis_url)
+            .env("INSIGHT_RETRIEVAL__INDEX", "postgres")
+            .env("INSIGHT_RETRIEVAL__SYNC_INTERVAL_MS", "200")
+            // Replicas share their secrets (tokens signed by one verify on the other).
+            .env("INSIGHT_SECRET_KEY", "k7Qw9zX2mP4vN8rT1yB6cH3jL5sD0fGa")
+            .env("INSIGHT_JWT_SECRET", "Zt4Yh8Kp2Wq6Rn0Vm3Xc7Lb1Jd5Fs9Ga")
+            .env("INSIGHT_ADMIN_PASSWORD", "a-long-admin-password-for-tests")
+            .env("INSIGHT_AUTH__RATE_LIMIT__VIEWER_PER_MINUTE", "6")
+            .env("INSIGHT_JOBS__WORKER", "false"),
+    )
 }
 
 async fn call(
@@ -94,8 +65,8 @@ async fn two_instances_share_training_and_rate_limits_through_postgres_and_redis
     };
     let dir = tempfile::tempdir().unwrap();
     // A migrates the empty store (dev profile); B starts on the migrated one.
-    let a = start(&dir.path().join("a"), &store_url, &redis).await;
-    let b = start(&dir.path().join("b"), &store_url, &redis).await;
+    let a = start(&dir.path().join("a"), &store_url, &redis);
+    let b = start(&dir.path().join("b"), &store_url, &redis);
     let http = reqwest::Client::new();
 
     let admin = login(&http, &a.base, "admin", "a-long-admin-password-for-tests").await;

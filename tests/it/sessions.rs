@@ -6,7 +6,7 @@ use insight::config::Config;
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{Reply, TEST_PASSWORD, TestApp, TestUser, error_code, insight_cmd};
+use crate::util::{Running, TEST_PASSWORD, TestApp, error_code, insight_cmd, serve_router};
 
 /// Behind a trusted proxy (the test client is 127.0.0.1), so each request
 /// can claim its own client address.
@@ -19,31 +19,6 @@ fn behind_proxy(c: &mut Config) {
         .expect("config")
         .auth
         .trusted_proxies;
-}
-
-async fn login_from(app: &TestApp, address: &str, username: &str, password: &str) -> Reply {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .header("x-forwarded-for", address)
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .expect("request");
-    TestApp::reply(resp).await
-}
-
-fn with_token(app: &TestApp, token: &str) -> TestUser {
-    let mut u = app.anonymous();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    u.client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    u
 }
 
 fn str_of(v: &Value, key: &str) -> String {
@@ -66,29 +41,31 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     let owner = app.login_as(Role::Analyst).await;
     let stranger = "203.0.113.9";
     for _ in 0..3 {
-        login_from(&app, stranger, &owner.username, "wrong-password")
+        app.login_from(stranger, &owner.username, "wrong-password")
             .await
             .expect(401);
     }
     // The stranger is locked out of this name, even with the password...
-    let r = login_from(&app, stranger, &owner.username, TEST_PASSWORD).await;
+    let r = app
+        .login_from(stranger, &owner.username, TEST_PASSWORD)
+        .await;
     assert_eq!(r.status.as_u16(), 429, "{}", r.body);
     assert!(r.headers.contains_key("retry-after"));
     // ...its owner, from their own address, is not.
-    login_from(&app, "198.51.100.7", &owner.username, TEST_PASSWORD)
+    app.login_from("198.51.100.7", &owner.username, TEST_PASSWORD)
         .await
         .expect(200);
 
     // The per-address limit counts failures on every name.
     let spray = "203.0.113.50";
     for i in 0..5 {
-        login_from(&app, spray, &format!("nobody-{i}"), "wrong-password")
+        app.login_from(spray, &format!("nobody-{i}"), "wrong-password")
             .await
             .expect(401);
     }
-    let r = login_from(&app, spray, &owner.username, TEST_PASSWORD).await;
+    let r = app.login_from(spray, &owner.username, TEST_PASSWORD).await;
     assert_eq!(r.status.as_u16(), 429, "{}", r.body);
-    login_from(&app, "198.51.100.7", &owner.username, TEST_PASSWORD)
+    app.login_from("198.51.100.7", &owner.username, TEST_PASSWORD)
         .await
         .expect(200);
 }
@@ -101,11 +78,11 @@ async fn user_unlock_forgets_failed_logins() {
         .await;
     let viewer = app.login_as(Role::Viewer).await;
     for _ in 0..2 {
-        login_from(&app, "127.0.0.1", &viewer.username, "wrong-password")
+        app.login_from("127.0.0.1", &viewer.username, "wrong-password")
             .await
             .expect(401);
     }
-    login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    app.login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(429);
     let unlock = |name: &str| {
@@ -122,7 +99,7 @@ async fn user_unlock_forgets_failed_logins() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("unlocked"));
-    login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    app.login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(200);
     let out = unlock("no-such-user");
@@ -140,10 +117,11 @@ async fn user_unlock_forgets_failed_logins() {
 async fn logout_revokes_the_access_token_at_once() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
-    let pair = login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    let pair = app
+        .login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(200);
-    let session = with_token(&app, &str_of(&pair, "access_token"));
+    let session = app.with_token(&str_of(&pair, "access_token"));
     session.get("/api/v1/auth/me").await.expect(200);
     session
         .post(
@@ -156,10 +134,11 @@ async fn logout_revokes_the_access_token_at_once() {
     assert_eq!(r.status.as_u16(), 401, "{}", r.body);
     assert_eq!(error_code(&r.body), "unauthorized");
     // Signing in again works at once.
-    let again = login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    let again = app
+        .login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(200);
-    with_token(&app, &str_of(&again, "access_token"))
+    app.with_token(&str_of(&again, "access_token"))
         .get("/api/v1/auth/me")
         .await
         .expect(200);
@@ -176,7 +155,8 @@ async fn re_enabling_a_user_revives_no_old_credential() {
             .expect(201),
         "key",
     );
-    let pair = login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    let pair = app
+        .login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(200);
     let user = format!("/api/v1/admin/users/{}", viewer.id);
@@ -186,12 +166,12 @@ async fn re_enabling_a_user_revives_no_old_credential() {
     app.patch(&user, json!({ "disabled": false }))
         .await
         .expect(200);
-    with_token(&app, &str_of(&pair, "access_token"))
+    app.with_token(&str_of(&pair, "access_token"))
         .get("/api/v1/auth/me")
         .await
         .expect(401);
     viewer.get("/api/v1/auth/me").await.expect(401);
-    with_token(&app, &key)
+    app.with_token(&key)
         .get("/api/v1/auth/me")
         .await
         .expect(401);
@@ -203,10 +183,11 @@ async fn re_enabling_a_user_revives_no_old_credential() {
         .await
         .expect(401);
     // The user signs in afresh.
-    let fresh = login_from(&app, "127.0.0.1", &viewer.username, TEST_PASSWORD)
+    let fresh = app
+        .login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
         .await
         .expect(200);
-    with_token(&app, &str_of(&fresh, "access_token"))
+    app.with_token(&str_of(&fresh, "access_token"))
         .get("/api/v1/auth/me")
         .await
         .expect(200);
@@ -263,7 +244,8 @@ async fn readiness_details_are_for_admins_and_the_metrics_listener() {
     let viewer = app.login_as(Role::Viewer).await;
     let seen = viewer.get("/health/ready").await.expect(200);
     assert!(seen.get("checks").is_none(), "{seen}");
-    let forged = with_token(&app, "not-a-token")
+    let forged = app
+        .with_token("not-a-token")
         .get("/health/ready")
         .await
         .expect(200);
@@ -288,12 +270,7 @@ async fn readiness_details_are_for_admins_and_the_metrics_listener() {
     assert!(by_key["checks"]["app_store"].is_object(), "{by_key}");
 
     // The metrics listener, out of API clients' reach, shows everything.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = insight::api::metrics_router(app.state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let addr = serve_router(insight::api::metrics_router(app.state.clone())).await;
     let r = reqwest::get(format!("http://{addr}/health/ready"))
         .await
         .unwrap();
@@ -383,43 +360,20 @@ async fn sqlite_connections_stay_inside_their_roots() {
 /// a username cannot forge a log line, and logged SQL carries no literal.
 #[tokio::test]
 async fn logs_cannot_be_forged_and_carry_no_sql_literal() {
-    use std::io::{BufRead as _, BufReader};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let password = "Log-Test-Admin-Password-1";
-    let mut child = insight_cmd(dir.path())
-        .args(["serve", "--port", "0"])
-        .env("INSIGHT_ADMIN_PASSWORD", password)
-        .env("INSIGHT_LOG_FORMAT", "text")
-        .env("RUST_LOG", "info,sqlx=debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server output");
-        let found = line
-            .split("listening on http://")
-            .nth(1)
-            .map(|rest| format!("http://{}", rest.split_whitespace().next().unwrap()));
-        lines.push(line);
-        if let Some(base) = found {
-            break base;
-        }
-    };
+    let server = Running::serve(
+        insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_ADMIN_PASSWORD", password)
+            .env("INSIGHT_LOG_FORMAT", "text")
+            .env("RUST_LOG", "info,sqlx=debug"),
+    );
+    let base = server.base.clone();
+    let mut lines = server.lines.clone();
     let client = reqwest::Client::new();
     let forged = "eve\n2026-12-07T00:00:00.000000Z  INFO insight: FORGED login ok user.name=admin\u{1b}[2J\0";
     let r = client
@@ -444,12 +398,8 @@ async fn logs_cannot_be_forged_and_carry_no_sql_literal() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-    let quiet_until = Instant::now() + Duration::from_secs(2);
-    while let Ok(line) = rx.recv_timeout(quiet_until.saturating_duration_since(Instant::now())) {
-        lines.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    lines.extend(server.lines_within(Duration::from_secs(2)));
+    drop(server);
 
     let log = lines.join("\n");
     let failed = lines

@@ -1,44 +1,23 @@
 //! Graceful shutdown of the real binary: SIGTERM stops accepting, lets the
 //! in-flight request finish, and the process exits cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::util::{Running, insight_cmd};
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_then_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .args(["serve", "--port", "0"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
-        .env("INSIGHT_ADMIN_PASSWORD", "shutdown-test-admin-password")
-        .env("INSIGHT_QUERY__TIMEOUT_SECS", "20")
-        // The in-flight query below is slow on purpose: above the default
-        // SQLite step budget, which would stop it early.
-        .env("INSIGHT_BUDGETS__DEFAULTS__MAX_STEPS", "1000000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server printed its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let server = Running::serve(
+        insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_ADMIN_PASSWORD", "shutdown-test-admin-password")
+            .env("INSIGHT_QUERY__TIMEOUT_SECS", "20")
+            // The in-flight query below is slow on purpose: above the default
+            // SQLite step budget, which would stop it early.
+            .env("INSIGHT_BUDGETS__DEFAULTS__MAX_STEPS", "1000000000"),
+    );
+    let base = server.base.clone();
     // The first start created `admin` with INSIGHT_ADMIN_PASSWORD.
     let token = crate::util::login(
         &reqwest::Client::new(),
@@ -69,11 +48,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    server.sigterm();
     let resp = slow
         .await
         .unwrap()
@@ -82,10 +57,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["rows"][0][0], 3_000_000);
     // New connections are refused once the server has stopped.
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.wait().await;
     assert!(status.success(), "exit status {status:?}");
     assert!(client.get(format!("{base}/health")).send().await.is_err());
 }
@@ -102,35 +74,14 @@ async fn sigterm_drains_without_failing_a_request() {
 
     const DRAIN_SECS: u64 = 3;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .args(["serve", "--port", "0"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
-        .env("INSIGHT_ADMIN_PASSWORD", "drain-test-admin-password")
-        .env("INSIGHT_SERVER__DRAIN_SECS", DRAIN_SECS.to_string())
-        .env("INSIGHT_SERVER__SHUTDOWN_GRACE_SECS", "5")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server printed its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let server = Running::serve(
+        insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_ADMIN_PASSWORD", "drain-test-admin-password")
+            .env("INSIGHT_SERVER__DRAIN_SECS", DRAIN_SECS.to_string())
+            .env("INSIGHT_SERVER__SHUTDOWN_GRACE_SECS", "5"),
+    );
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let ready = client
         .get(format!("{base}/health/ready"))
@@ -179,11 +130,7 @@ async fn sigterm_drains_without_failing_a_request() {
 
     let term_at = Instant::now();
     terminated.store(true, Ordering::SeqCst);
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    server.sigterm();
     // The "load balancer": a readiness probe every 100 ms; after the first
     // 503 it keeps routing for one more second (endpoint propagation).
     let unready_after = loop {
@@ -220,10 +167,7 @@ async fn sigterm_drains_without_failing_a_request() {
     assert!(unready_after < Duration::from_secs(1), "{unready_after:?}");
 
     // It stops only after the drain, and exits cleanly.
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.wait().await;
     let exited_after = term_at.elapsed();
     assert!(status.success(), "exit status {status:?}");
     assert!(
@@ -238,33 +182,13 @@ async fn sigterm_drains_without_failing_a_request() {
 #[tokio::test]
 async fn worker_serves_health_and_metrics_on_its_own_port() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .arg("worker")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
-        .env("INSIGHT_SERVER__METRICS_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("worker printed its address");
-        if let Some(rest) = line.split("health and metrics on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let worker = Running::start(
+        insight_cmd(dir.path())
+            .arg("worker")
+            .env("INSIGHT_SERVER__METRICS_ADDR", "127.0.0.1:0"),
+        "health and metrics on http://",
+    );
+    let base = worker.base.clone();
     let client = reqwest::Client::new();
     let get = |path: &str| client.get(format!("{base}{path}")).send();
     let live: serde_json::Value = get("/health").await.unwrap().json().await.unwrap();
@@ -279,15 +203,8 @@ async fn worker_serves_health_and_metrics_on_its_own_port() {
     assert_eq!(get("/api/v1/auth/me").await.unwrap().status().as_u16(), 404);
     assert_eq!(get("/openapi.json").await.unwrap().status().as_u16(), 404);
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    worker.sigterm();
+    let status = worker.wait().await;
     assert!(status.success(), "exit status {status:?}");
     assert!(get("/health").await.is_err());
 }

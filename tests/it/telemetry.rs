@@ -643,38 +643,16 @@ async fn nothing_is_installed_without_configuration() {
 /// call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_exports_nested_spans_down_to_the_llm_call() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let collector = Collector::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insight"))
-        .args(["serve", "--port", "0"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.path().join("data"))
-        .env("INSIGHT_ADMIN_PASSWORD", "otlp-e2e-test-password")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base)
-        .env("OTEL_TRACES_SAMPLER", "always_on")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server printed its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
+    let server = crate::util::Running::serve(
+        crate::util::insight_cmd(dir.path())
+            .args(["serve", "--port", "0"])
+            .env("INSIGHT_ADMIN_PASSWORD", "otlp-e2e-test-password")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.base)
+            .env("OTEL_TRACES_SAMPLER", "always_on"),
+    );
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let token = crate::util::login(&client, &base, "admin", "otlp-e2e-test-password").await;
     let resp = client
@@ -707,8 +685,7 @@ async fn a_request_exports_nested_spans_down_to_the_llm_call() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let request = spans
         .iter()
         .find(|s| is_ask_request(s))

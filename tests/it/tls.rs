@@ -6,7 +6,6 @@
 //! Redis, `SSL_CERT_FILE` naming the CA for a real `insight serve`; for
 //! MySQL, `ssl-ca` in the URL) they are used.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use insight::cache::redis::RedisCache;
@@ -19,6 +18,7 @@ use insight::store::Store;
 use serde_json::Value;
 
 use crate::store::{DropSchema, postgres_schema_url, postgres_url};
+use crate::util::{Running, insight_cmd};
 
 #[tokio::test]
 async fn the_app_store_talks_to_postgres_over_tls() {
@@ -73,15 +73,6 @@ async fn redis_over_tls_refuses_a_server_certificate_from_an_unknown_ca() {
     assert!(RedisCache::connect(&plain).await.is_err());
 }
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn ready(base: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -103,11 +94,10 @@ fn serve(
     metrics_port: u16,
     redis_url: &str,
     ca: Option<&str>,
-) -> Serve {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_insight"));
+) -> Running {
+    std::fs::create_dir_all(dir).expect("data dir");
+    let mut cmd = insight_cmd(dir);
     cmd.arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("INSIGHT_DATA_DIR", dir)
         .env("INSIGHT_SERVER__PORT", port.to_string())
         .env(
@@ -115,13 +105,11 @@ fn serve(
             format!("127.0.0.1:{metrics_port}"),
         )
         .env("INSIGHT_REDIS_URL", redis_url)
-        .env("INSIGHT_JOBS__WORKER", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env("INSIGHT_JOBS__WORKER", "false");
     if let Some(ca) = ca {
         cmd.env("SSL_CERT_FILE", ca);
     }
-    Serve(cmd.spawn().expect("start insight serve"))
+    Running::serve(&mut cmd)
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! Prompt tests: layout, budget, data defusing, value hints, large schemas,
-//! and the committed snapshots in `snapshots/` (compared byte for byte;
-//! `UPDATE_SNAPSHOTS=1 cargo test --lib engine::prompt` rewrites them).
+//! and the committed `insta` snapshots in `snapshots/` (a change shows as a
+//! diff; `INSTA_UPDATE=always cargo test --lib engine::prompt` or `cargo
+//! insta review` accepts it).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
@@ -632,12 +632,6 @@ fn data_cannot_close_its_section() {
 
 // ------------------------------------------------------------- snapshots
 
-fn snapshot_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("src/engine/prompt/snapshots")
-        .join(format!("{name}.txt"))
-}
-
 fn render(p: &Prompt) -> String {
     format!(
         "=== system ===\n{}\n=== user ===\n{}\n=== estimated tokens: {} ===\n",
@@ -645,38 +639,12 @@ fn render(p: &Prompt) -> String {
     )
 }
 
-/// Compare `p` with the committed snapshot `name`, or rewrite it when
-/// `UPDATE_SNAPSHOTS=1`.
+/// Compare `p` with the committed snapshot `snapshots/{name}.snap`.
 #[track_caller]
 fn assert_snapshot(name: &str, p: &Prompt) {
-    let path = snapshot_path(name);
-    let actual = render(p);
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("snapshot dir");
-        std::fs::write(&path, &actual).expect("write snapshot");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "snapshot {} unreadable ({e}): run `UPDATE_SNAPSHOTS=1 cargo test --lib engine::prompt` and review it",
-            path.display()
-        )
+    insta::with_settings!({ prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, render(p));
     });
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "prompt differs from snapshot {} at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
-             If the change is intended, run `UPDATE_SNAPSHOTS=1 cargo test --lib engine::prompt` and review the diff.",
-            path.display(),
-            line + 1,
-            expected.lines().nth(line).unwrap_or("<end>"),
-            actual.lines().nth(line).unwrap_or("<end>"),
-        );
-    }
 }
 
 fn examples() -> Vec<ContextItem> {

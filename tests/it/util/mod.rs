@@ -4,9 +4,17 @@
 //!
 //! Every `/api/v1` route needs a signed-in caller: `TestApp`'s own helpers and
 //! `app.client` act as an admin created at spawn; `app.login_as(Role::Viewer)`
-//! and `app.anonymous()` give callers with other rights.
+//! and `app.anonymous()` give callers with other rights; `app.login(…)` is
+//! the real sign-in round trip and `app.with_token(…)` a caller holding any
+//! token. `mock_llm` is the one mock LLM peer; `process` runs the real
+//! binary.
 
 #![allow(dead_code)]
+
+pub mod mock_llm;
+mod process;
+
+pub use process::{Running, insight_cmd, run_with_stdin};
 
 use std::sync::Arc;
 
@@ -241,6 +249,37 @@ impl TestApp {
         TestUser::create(&self.state, &self.base, &name, role, grants).await
     }
 
+    /// `POST /api/v1/auth/login` as an anonymous caller.
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.anonymous()
+            .post(
+                "/api/v1/auth/login",
+                serde_json::json!({ "username": username, "password": password }),
+            )
+            .await
+    }
+
+    /// `POST /api/v1/auth/login` claiming the client `address` through
+    /// `X-Forwarded-For` (honoured when the app trusts 127.0.0.1 as a proxy).
+    pub async fn login_from(&self, address: &str, username: &str, password: &str) -> Reply {
+        send(
+            reqwest::Client::new()
+                .post(format!("{}/api/v1/auth/login", self.base))
+                .header("x-forwarded-for", address)
+                .json(&serde_json::json!({ "username": username, "password": password })),
+        )
+        .await
+    }
+
+    /// A caller sending `Authorization: Bearer <token>`.
+    pub fn with_token(&self, token: &str) -> TestUser {
+        TestUser {
+            client: bearer_client(token),
+            token: token.to_string(),
+            ..self.anonymous()
+        }
+    }
+
     /// A caller without credentials.
     pub fn anonymous(&self) -> TestUser {
         TestUser {
@@ -373,18 +412,6 @@ pub fn error_code(body: &Value) -> String {
         "correlation id missing: {body}"
     );
     err["code"].as_str().expect("error code").to_string()
-}
-
-/// The `insight` binary run in `dir` with a clean environment (no
-/// `INSIGHT_TEST_*` service URLs, which the config would refuse) and its
-/// data dir at `dir/data`.
-pub fn insight_cmd(dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_insight"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INSIGHT_DATA_DIR", dir.join("data"));
-    cmd
 }
 
 /// The URL of a test server from `var` (set by `scripts/services.sh`), or
