@@ -147,24 +147,3 @@ where
         Ok(Scoped(scope, body))
     }
 }
-
-/// Narrow `rc` to `connection` (or the default one): a connection the
-/// caller has no grant for answers `404`, as if it did not exist; a grant's
-/// table allowlist goes into the context for the validator. For handlers
-/// whose engine call resolves the connection itself (training); the
-/// others take [`Scoped`].
-pub fn scope(
-    identity: &Identity,
-    mut rc: RequestContext,
-    connection: Option<&ConnectionId>,
-    default_connection: &str,
-) -> Result<RequestContext, ApiError> {
-    let name = connection.map(|c| c.as_str()).unwrap_or(default_connection);
-    match identity.reach(name) {
-        Some(tables) => {
-            rc.allowed_tables = tables;
-            Ok(rc)
-        }
-        None => Err(ApiError::NotFound(format!("connection `{name}`"))),
-    }
-}
