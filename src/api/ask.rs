@@ -110,7 +110,7 @@ pub async fn ask_stream(
             .ask_with(&scope, &req.question, &req.options(), Some(&tx))
             .await;
         drop(tx);
-        let correlation = scope.rc.correlation_id.unwrap_or_default();
+        let correlation = scope.rc().correlation_id.clone().unwrap_or_default();
         let _ = done_tx.send(last_event(result, req.chart, &correlation));
     });
     let progress = ReceiverStream::new(rx).map(|ev| Ok(progress_event(&ev)));

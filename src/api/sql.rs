@@ -1,4 +1,8 @@
-//! `/api/v1/sql/*`: generate without running, validate, execute.
+//! `/api/v1/sql/*`: generate without running, validate, execute, explain and
+//! fix. Each handler takes its body with the caller bound to the connection
+//! ([`Scoped`]) and calls one engine function, which checks and audits the
+//! SQL (`/sql/execute` resolves its own scope: a stored query names its
+//! connection).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};

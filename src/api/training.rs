@@ -142,11 +142,11 @@ pub async fn add(
     let (item, created) = app
         .engine
         .add_training(
-            Some(&scope.conn.id),
+            Some(&scope.conn().id),
             input,
             TrainingSource::User,
             TrainingStatus::Active,
-            &scope.rc,
+            scope.rc(),
         )
         .await?;
     let status = if created {

@@ -42,11 +42,21 @@ impl RequestContext {
 /// the connection.
 #[derive(Clone)]
 pub struct Scope {
-    pub rc: RequestContext,
-    pub conn: Arc<ConnectionHandle>,
+    pub(in crate::engine) rc: RequestContext,
+    pub(in crate::engine) conn: Arc<ConnectionHandle>,
 }
 
 impl Scope {
+    /// Who asks.
+    pub fn rc(&self) -> &RequestContext {
+        &self.rc
+    }
+
+    /// The connection they reach.
+    pub fn conn(&self) -> &Arc<ConnectionHandle> {
+        &self.conn
+    }
+
     /// The connection's name.
     pub fn connection(&self) -> &str {
         self.conn.id.as_str()
