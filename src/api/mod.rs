@@ -7,6 +7,7 @@ pub mod access;
 pub mod admin;
 pub mod ask;
 pub mod auth;
+pub mod charts;
 pub mod connections;
 pub mod extract;
 pub mod health;
@@ -91,7 +92,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit_log))
         .route("/admin/stats", get(admin::stats))
-        .route("/charts/svg", post(crate::ui::charts::render))
+        .route("/charts/svg", post(charts::render))
         .route(
             "/admin/settings",
             get(admin::get_settings).patch(admin::update_settings),

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
+use super::{admin, ask, auth, charts, connections, health, ops, queries, sql, training};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +35,7 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         admin::list_connections, admin::create_connection, admin::update_connection, admin::delete_connection,
         admin::audit_log, admin::stats, admin::get_settings, admin::update_settings,
         ops::list_jobs, ops::get_job, ops::enqueue_job, ops::list_backups, ops::create_backup,
-        crate::ui::charts::render,
+        charts::render,
     ),
     modifiers(&Security),
     components(schemas(crate::error::ErrorBody, crate::sql::RejectCode)),
