@@ -11,10 +11,30 @@
 //!
 //! On a cycle it fails and prints the cycle with one file:line per edge, and
 //! every edge inside each strongly connected group, so the fix is a read
-//! away. `cargo test --test architecture -- --nocapture` prints the graph.
+//! away. Beyond "no cycle", [`LAYERS`] writes the rule down: every edge must
+//! point to a lower layer, so `store → engine` fails even before it closes a
+//! cycle. `docs/ARCHITECTURE.md` carries the graph as [`Graph::render`]
+//! prints it, and a test keeps the two equal.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+
+/// The dependency rule, top to bottom: a module may import only modules of
+/// lower layers (`api, ui, cli → engine → sql, connectors, store, cache →
+/// domain`, with `config`, `observability`, `text` and `domain` at the
+/// bottom). A new top-level module must be placed here.
+const LAYERS: &[&[&str]] = &[
+    &["cli"],
+    &["api"],
+    &["ui", "eval", "jobs"],
+    &["app", "error"],
+    &["engine", "backup"],
+    &["auth"],
+    &["connectors", "store", "cache"],
+    &["sql", "observability"],
+    &["config", "text"],
+    &["domain"],
+];
 
 /// Where a reference was seen: `src/engine/gate.rs:29`.
 type Site = String;
@@ -177,10 +197,32 @@ impl Graph {
         out
     }
 
-    /// Every module with the modules it imports, one line each.
-    fn render(&self) -> String {
+    /// Edges that do not point down [`LAYERS`], and modules not placed in it.
+    fn against_the_layers(&self, layers: &[&[&str]]) -> String {
+        let layer_of = |m: &str| layers.iter().position(|l| l.contains(&m));
         let mut out = String::new();
         for m in &self.modules {
+            if layer_of(m).is_none() {
+                out.push_str(&format!("{m}: not in LAYERS (place it there)\n"));
+            }
+        }
+        for ((a, b), sites) in &self.edges {
+            if let (Some(la), Some(lb)) = (layer_of(a), layer_of(b)) {
+                if la >= lb {
+                    out.push_str(&format!("{a} → {b}: {}\n", sites.join(", ")));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every module with the modules it imports, one line each, in the
+    /// order of [`LAYERS`] (top first).
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let mut modules: Vec<&String> = self.modules.iter().collect();
+        modules.sort_by_key(|m| LAYERS.iter().position(|l| l.contains(&m.as_str())));
+        for m in modules {
             let to: Vec<&str> = self.successors(m).collect();
             let to = if to.is_empty() {
                 "(nothing)".to_string()
@@ -477,6 +519,26 @@ fn top_level_modules_import_each_other_without_a_cycle() {
     );
 }
 
+#[test]
+fn every_import_points_down_the_layers() {
+    let wrong = src_graph().against_the_layers(LAYERS);
+    assert!(
+        wrong.is_empty(),
+        "imports against the dependency rule (see LAYERS):\n{wrong}"
+    );
+}
+
+#[test]
+fn architecture_doc_shows_the_graph_the_code_has() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/ARCHITECTURE.md");
+    let graph = src_graph().render();
+    assert!(
+        doc.contains(&graph),
+        "docs/ARCHITECTURE.md's module graph is out of date; paste this:\n{graph}"
+    );
+}
+
 fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(p, t)| (p.to_string(), t.to_string()))
@@ -522,6 +584,23 @@ fn a_longer_cycle_is_printed_in_order() {
     ]));
     let text = graph.explain_cycles();
     assert!(text.contains("cycle: a → b → c → a"), "{text}");
+}
+
+#[test]
+fn an_upward_import_and_an_unplaced_module_are_reported() {
+    let graph = Graph::of(&files(&[
+        ("store/mod.rs", "use crate::engine::Engine;"),
+        ("engine/mod.rs", ""),
+        ("newthing.rs", "use crate::domain::Id;"),
+        ("domain.rs", ""),
+    ]));
+    assert!(graph.cycles().is_empty());
+    let text = graph.against_the_layers(LAYERS);
+    assert!(
+        text.contains("store → engine: src/store/mod.rs:1"),
+        "{text}"
+    );
+    assert!(text.contains("newthing: not in LAYERS"), "{text}");
 }
 
 #[test]
