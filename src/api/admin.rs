@@ -8,7 +8,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::api::extract::{ApiJson, ApiQuery, Principal};
-use crate::api::middleware::correlation::current_correlation_id;
 use crate::api::queries::{PageParams, Paginated};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -28,27 +27,7 @@ pub(super) async fn audit(
     target: &str,
     details: serde_json::Value,
 ) {
-    if let Err(e) = app
-        .engine
-        .store
-        .record_audit(
-            Some(&actor.user_id),
-            action,
-            Some(target),
-            details,
-            current_correlation_id().as_deref(),
-        )
-        .await
-    {
-        tracing::error!(error = %e, action, "audit event not recorded");
-    }
-}
-
-fn user_not_found(e: StoreError, id: &str) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(format!("user `{id}`")),
-        other => other.into(),
-    }
+    app.engine.audit_by(actor, action, target, details).await;
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", operation_id = "admin_list_users", tag = "admin", params(PageParams),
@@ -61,7 +40,7 @@ pub async fn list_users(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<User>>, ApiError> {
     let page = p.page()?;
-    let (items, total) = app.engine.store.list_users(page).await?;
+    let (items, total) = app.engine.list_users(page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -108,16 +87,10 @@ pub async fn create_user(
             (p.clone(), Some(p.expose_secret().to_string()))
         }
     };
-    let user = crate::auth::create_user(&app.engine.store, req.username.trim(), password, req.role)
+    let user = app
+        .engine
+        .create_user(&actor, req.username.trim(), password, req.role)
         .await?;
-    audit(
-        &app,
-        &actor,
-        "user.create",
-        &user.id,
-        serde_json::json!({ "username": user.username, "role": user.role }),
-    )
-    .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedUser {
@@ -149,45 +122,10 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
-    if id == actor.user_id
-        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
-    {
-        return Err(ApiError::bad_request(
-            "You cannot demote or disable yourself.",
-        ));
-    }
-    let store = &app.engine.store;
-    let before = store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    let user = store
-        .update_user(&id, req.role, req.disabled)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    if user.disabled {
-        // Tokens, refresh tokens and API keys die now; re-enabling the user
-        // later revives none of them.
-        crate::auth::revoke_credentials(store, &id).await?;
-    }
-    if before.role != user.role {
-        audit(
-            &app,
-            &actor,
-            "user.role_change",
-            &id,
-            serde_json::json!({ "from": before.role, "to": user.role }),
-        )
-        .await;
-    }
-    if before.disabled != user.disabled {
-        let action = if user.disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        audit(&app, &actor, action, &id, serde_json::json!({})).await;
-    }
+    let user = app
+        .engine
+        .update_user(&actor, &id, req.role, req.disabled)
+        .await?;
     Ok(axum::Json(user))
 }
 
@@ -201,17 +139,7 @@ pub async fn delete_user(
     actor: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if id == actor.user_id {
-        return Err(ApiError::bad_request("You cannot disable yourself."));
-    }
-    let store = &app.engine.store;
-    crate::auth::set_disabled(store, &id, true)
-        .await
-        .map_err(|e| match e {
-            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
-            other => other.into(),
-        })?;
-    audit(&app, &actor, "user.disable", &id, serde_json::json!({})).await;
+    app.engine.disable_user(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,11 +174,6 @@ pub async fn reset_password(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> Result<axum::Json<PasswordReset>, ApiError> {
-    if id == actor.user_id {
-        return Err(ApiError::bad_request(
-            "To change your own password, use Change password (it needs your current one).",
-        ));
-    }
     let (password, generated) = match req.password {
         Some(p) => (p, None),
         None => {
@@ -258,20 +181,7 @@ pub async fn reset_password(
             (p.clone(), Some(p.expose_secret().to_string()))
         }
     };
-    let user = crate::auth::password_change::reset_password(&app.engine.store, &id, password)
-        .await
-        .map_err(|e| match e {
-            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
-            other => other.into(),
-        })?;
-    audit(
-        &app,
-        &actor,
-        "user.password_reset",
-        &id,
-        serde_json::json!({}),
-    )
-    .await;
+    let user = app.engine.reset_password(&actor, &id, password).await?;
     Ok(axum::Json(PasswordReset {
         user,
         password: generated,
@@ -287,12 +197,7 @@ pub async fn get_grants(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<Grant>>, ApiError> {
-    let store = &app.engine.store;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    Ok(axum::Json(store.grants_for_user(&id).await?))
+    Ok(axum::Json(app.engine.grants_of(&id).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/grants", operation_id = "admin_put_grants", tag = "admin", params(("id" = String, Path, description = "User id")),
@@ -308,33 +213,9 @@ pub async fn put_grants(
     Path(id): Path<String>,
     ApiJson(grants): ApiJson<Vec<Grant>>,
 ) -> Result<axum::Json<Vec<Grant>>, ApiError> {
-    let store = &app.engine.store;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    for g in &grants {
-        let known = ConnectionId::parse(&g.connection)
-            .ok()
-            .and_then(|c| app.engine.connections.get(&c))
-            .is_some();
-        if !known {
-            return Err(ApiError::bad_request(format!(
-                "unknown connection `{}`",
-                g.connection
-            )));
-        }
-    }
-    store.set_grants(&id, &grants).await?;
-    audit(
-        &app,
-        &actor,
-        "grant.set",
-        &id,
-        serde_json::to_value(&grants).unwrap_or_default(),
-    )
-    .await;
-    Ok(axum::Json(store.grants_for_user(&id).await?))
+    Ok(axum::Json(
+        app.engine.set_grants(&actor, &id, &grants).await?,
+    ))
 }
 
 /// A stored connection as the API shows it: never the DSN.
@@ -632,8 +513,7 @@ pub async fn audit_log(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<AuditEvent>>, ApiError> {
     let page = p.page()?;
-    let items = app.engine.store.list_audit(page).await?;
-    let total = app.engine.store.count_audit().await?;
+    let (items, total) = app.engine.audit_log(page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -661,10 +541,7 @@ pub async fn stats(
     ApiQuery(p): ApiQuery<StatsParams>,
 ) -> Result<axum::Json<UsageStats>, ApiError> {
     let days = p.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(ApiError::bad_request("`days` must be between 1 and 366"));
-    }
-    Ok(axum::Json(app.engine.store.usage_stats(days).await?))
+    Ok(axum::Json(app.engine.usage_stats(days).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/settings", operation_id = "admin_get_settings", tag = "admin",

@@ -38,7 +38,7 @@ pub async fn list_jobs(
         offset: p.offset,
     }
     .page()?;
-    let (items, total) = app.engine.store.list_jobs(p.status, page).await?;
+    let (items, total) = app.engine.list_jobs(p.status, page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -54,11 +54,7 @@ pub async fn get_job(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Job>, ApiError> {
-    let job = app.engine.store.get_job(&id).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound(format!("job `{id}`")),
-        other => other.into(),
-    })?;
-    Ok(axum::Json(job))
+    Ok(axum::Json(app.engine.job(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/jobs", operation_id = "admin_enqueue_job", tag = "admin",

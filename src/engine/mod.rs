@@ -3,6 +3,7 @@
 //! Nothing in `engine` imports axum: the API and the CLI both call methods of
 //! [`pipeline::Engine`] (`ask_with`, `generate`, …).
 
+pub mod admin;
 pub mod chart;
 pub mod conversation;
 pub mod explain;
