@@ -339,6 +339,8 @@ impl From<crate::engine::admin::AdminError> for ApiError {
         match e {
             A::NotFound(what) => ApiError::NotFound(what),
             A::BadInput(m) => ApiError::bad_request(m),
+            A::Conflict(m) => ApiError::Conflict(m),
+            A::Internal(m) => ApiError::Internal(m),
             A::Auth(e) => e.into(),
             A::Store(e) => e.into(),
         }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::extract::{ApiJson, ApiQuery, Principal};
 use crate::api::queries::{PageParams, Paginated};
 use crate::app::AppState;
+use crate::app::connections::ConnectionChanges;
 use crate::auth::Identity;
 use crate::domain::Role;
 use crate::domain::{ConnectionId, Dialect};
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 use crate::store::connections::{StoredConnection, StoredConnectionSettings};
 use crate::store::grants::Grant;
 use crate::store::stats::UsageStats;
-use crate::store::{AuditEvent, StoreError, User};
+use crate::store::{AuditEvent, User};
 
 pub(super) async fn audit(
     app: &AppState,
@@ -249,7 +250,7 @@ impl From<StoredConnection> for AdminConnection {
 pub async fn list_connections(
     State(app): State<AppState>,
 ) -> Result<axum::Json<Vec<AdminConnection>>, ApiError> {
-    let list = app.engine.store.list_connections().await?;
+    let list = app.stored_connections().await?;
     Ok(axum::Json(list.into_iter().map(Into::into).collect()))
 }
 
@@ -280,58 +281,6 @@ pub struct CreateConnectionRequest {
     pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
-/// Refuse a connection whose target is malformed or whose numeric settings
-/// are outside their documented ranges (each problem names its setting).
-fn check_connection_settings(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
-    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
-    cc.target().map_err(ApiError::bad_request)?;
-    let problems = crate::config::bounds::connection_problems("", &cc);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(problems.join("; ")))
-    }
-}
-
-/// A SQLite DSN must name a SQLite file inside the allowed directories
-/// (`connectors::sqlite_paths`); it is stored with the checked, canonical
-/// path. Other DSNs pass unchanged.
-fn confined_dsn(app: &AppState, dialect: Dialect, dsn: &str) -> Result<String, ApiError> {
-    if dialect != Dialect::Sqlite {
-        return Ok(dsn.to_string());
-    }
-    let rest = dsn
-        .strip_prefix("sqlite://")
-        .or_else(|| dsn.strip_prefix("sqlite:"))
-        .ok_or_else(|| ApiError::bad_request("`dsn`: a SQLite DSN starts with sqlite://"))?;
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let policy = crate::connectors::sqlite_paths::SqlitePathPolicy::for_config(&app.config);
-    let real = policy
-        .check(std::path::Path::new(path))
-        .map_err(|why| ApiError::bad_request(format!("`dsn`: {why}")))?;
-    Ok(match query {
-        Some(q) => format!("sqlite://{}?{q}", real.display()),
-        None => format!("sqlite://{}", real.display()),
-    })
-}
-
-/// Open and register a stored connection, replacing any previous handle.
-async fn activate(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
-    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
-    cc.target().map_err(ApiError::bad_request)?;
-    let handle = crate::app::open_connection(&app.config, &sc.id, &cc)
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let handle = app.engine.connections.insert(handle);
-    if let Err(e) = app.engine.sync_schema(&handle).await {
-        tracing::warn!(connection.id = %sc.id, error = %e, "schema introspection failed");
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/api/v1/admin/connections", operation_id = "admin_create_connection", tag = "admin", request_body = CreateConnectionRequest,
     responses(
         (status = 201, description = "Created and registered", body = AdminConnection),
@@ -343,47 +292,23 @@ pub async fn create_connection(
     actor: Identity,
     ApiJson(req): ApiJson<CreateConnectionRequest>,
 ) -> Result<(StatusCode, axum::Json<AdminConnection>), ApiError> {
-    if app.engine.connections.get(&req.id).is_some() {
-        return Err(ApiError::Conflict(format!(
-            "connection `{}` exists",
-            req.id
-        )));
-    }
-    let id = req.id.to_string();
-    let dsn = confined_dsn(&app, req.dialect, req.dsn.expose_secret())?;
-    let dsn = app
-        .auth
-        .dsn_cipher
-        .encrypt(&id, &dsn)
-        .map_err(ApiError::internal)?;
-    let sc = StoredConnection {
-        id: id.clone(),
-        dialect: req.dialect.to_string(),
-        description: req.description,
-        dsn_encrypted: Some(dsn),
-        settings: StoredConnectionSettings {
-            allowed_tables: req.allowed_tables,
-            max_rows: req.max_rows,
-            timeout_secs: req.timeout_secs,
-            allow_values_in_prompt: req.allow_values_in_prompt,
-            budgets: req.budgets.unwrap_or_default(),
-        },
-        created_at: String::new(),
-        updated_at: String::new(),
+    let settings = StoredConnectionSettings {
+        allowed_tables: req.allowed_tables,
+        max_rows: req.max_rows,
+        timeout_secs: req.timeout_secs,
+        allow_values_in_prompt: req.allow_values_in_prompt,
+        budgets: req.budgets.unwrap_or_default(),
     };
-    // Check the settings before storing anything.
-    check_connection_settings(&app, &sc)?;
-    app.engine.store.insert_connection(&sc).await?;
-    activate(&app, &sc).await?;
-    audit(
-        &app,
-        &actor,
-        "connection.create",
-        &id,
-        serde_json::json!({ "dialect": sc.dialect }),
-    )
-    .await;
-    let stored = app.engine.store.get_connection(&id).await?;
+    let stored = app
+        .create_connection(
+            &actor,
+            &req.id,
+            req.dialect,
+            &req.dsn,
+            req.description,
+            settings,
+        )
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(stored.into())))
 }
 
@@ -408,13 +333,6 @@ pub struct UpdateConnectionRequest {
     pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
-fn conn_not_found(e: StoreError, id: &str) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(format!("connection `{id}`")),
-        other => other.into(),
-    }
-}
-
 #[utoipa::path(patch, path = "/api/v1/admin/connections/{id}", operation_id = "admin_update_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
     request_body = UpdateConnectionRequest,
     responses(
@@ -428,52 +346,18 @@ pub async fn update_connection(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateConnectionRequest>,
 ) -> Result<axum::Json<AdminConnection>, ApiError> {
-    let store = &app.engine.store;
-    let mut sc = store
-        .get_connection(&id)
-        .await
-        .map_err(|e| conn_not_found(e, &id))?;
-    if let Some(dsn) = &req.dsn {
-        let dialect: Dialect = serde_json::from_value(serde_json::json!(sc.dialect))
-            .map_err(|_| ApiError::internal(format!("stored dialect `{}`", sc.dialect)))?;
-        let dsn = confined_dsn(&app, dialect, dsn.expose_secret())?;
-        sc.dsn_encrypted = Some(
-            app.auth
-                .dsn_cipher
-                .encrypt(&id, &dsn)
-                .map_err(ApiError::internal)?,
-        );
-    }
-    if req.description.is_some() {
-        sc.description = req.description;
-    }
-    if req.allowed_tables.is_some() {
-        sc.settings.allowed_tables = req.allowed_tables;
-    }
-    if req.max_rows.is_some() {
-        sc.settings.max_rows = req.max_rows;
-    }
-    if req.timeout_secs.is_some() {
-        sc.settings.timeout_secs = req.timeout_secs;
-    }
-    if req.allow_values_in_prompt.is_some() {
-        sc.settings.allow_values_in_prompt = req.allow_values_in_prompt;
-    }
-    if let Some(b) = req.budgets {
-        sc.settings.budgets = b;
-    }
-    check_connection_settings(&app, &sc)?;
-    store.update_connection(&sc).await?;
-    activate(&app, &sc).await?;
-    audit(
-        &app,
-        &actor,
-        "connection.update",
-        &id,
-        serde_json::json!({ "dsn_changed": req.dsn.is_some() }),
-    )
-    .await;
-    Ok(axum::Json(store.get_connection(&id).await?.into()))
+    let changes = ConnectionChanges {
+        dsn: req.dsn,
+        description: req.description,
+        allowed_tables: req.allowed_tables,
+        max_rows: req.max_rows,
+        timeout_secs: req.timeout_secs,
+        allow_values_in_prompt: req.allow_values_in_prompt,
+        budgets: req.budgets,
+    };
+    Ok(axum::Json(
+        app.update_connection(&actor, &id, changes).await?.into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/connections/{id}", operation_id = "admin_delete_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
@@ -486,23 +370,7 @@ pub async fn delete_connection(
     actor: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let store = &app.engine.store;
-    store
-        .delete_connection(&id)
-        .await
-        .map_err(|e| conn_not_found(e, &id))?;
-    store.delete_grants_for_connection(&id).await?;
-    if let Ok(cid) = ConnectionId::parse(&id) {
-        app.engine.connections.remove(&cid);
-    }
-    audit(
-        &app,
-        &actor,
-        "connection.delete",
-        &id,
-        serde_json::json!({}),
-    )
-    .await;
+    app.delete_connection(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -68,8 +68,7 @@ pub async fn enqueue_job(
     if let JobSpec::Introspect { connection } = &spec {
         let known = crate::domain::ConnectionId::parse(connection)
             .ok()
-            .and_then(|id| app.engine.connections.get(&id))
-            .is_some();
+            .is_some_and(|id| app.engine.connection(Some(&id)).is_ok());
         if !known {
             return Err(ApiError::NotFound(format!("connection `{connection}`")));
         }
@@ -137,20 +136,8 @@ pub async fn create_backup(
         .await;
         return Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response());
     }
-    let target = crate::backup::BackupTarget::from_config(&app.config);
-    let info = crate::backup::create(&app.engine.store, &target)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "backup failed");
-            ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
-        })?;
-    audit(
-        &app,
-        &actor,
-        "backup.create",
-        &info.name,
-        serde_json::json!({ "size_bytes": info.size_bytes }),
-    )
-    .await;
+    let info = app.take_backup(&actor).await.map_err(|e| {
+        ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
+    })?;
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }

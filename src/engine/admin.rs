@@ -26,6 +26,11 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     BadInput(String),
+    /// The thing to create exists already.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
