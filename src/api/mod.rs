@@ -8,14 +8,17 @@ pub mod admin;
 pub mod ask;
 pub mod auth;
 pub mod connections;
+pub mod dashboards;
 pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod queries;
+pub mod saved;
 pub mod sql;
 pub mod training;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -64,6 +67,39 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/training/{id}/approve", post(training::approve))
         .route("/connections", get(connections::list))
+        .route("/saved", get(saved::list).post(saved::save))
+        .route(
+            "/saved/{id}",
+            get(saved::get).patch(saved::update).delete(saved::delete),
+        )
+        .route("/saved/{id}/run", post(saved::run))
+        .route(
+            "/saved/{id}/share",
+            post(saved::share).delete(saved::unshare),
+        )
+        .route("/shared/{id}", get(saved::open_shared))
+        .route(
+            "/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
+        .route(
+            "/dashboards/{id}",
+            get(dashboards::get)
+                .patch(dashboards::update)
+                .delete(dashboards::delete),
+        )
+        .route("/dashboards/{id}/refresh", post(dashboards::refresh))
+        .route(
+            "/dashboards/{id}/share",
+            post(dashboards::share).delete(dashboards::unshare),
+        )
+        .route(
+            "/uploads",
+            get(uploads::list).post(uploads::upload).layer(
+                axum::extract::DefaultBodyLimit::max(state.config.uploads.max_bytes as usize),
+            ),
+        )
+        .route("/uploads/{id}", delete(uploads::delete))
         .route(
             "/admin/users",
             get(admin::list_users).post(admin::create_user),
@@ -158,7 +194,15 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(server.request_timeout_secs.max(1)),
         ))
-        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        // Bodies are read through extractors capped at `server.body_limit_bytes`
+        // (`DefaultBodyLimit`); only the CSV upload route raises its own cap
+        // to `uploads.max_bytes`, so the outer limit is the larger of the two.
+        .layer(axum::extract::DefaultBodyLimit::max(server.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(
+            server
+                .body_limit_bytes
+                .max(state.config.uploads.max_bytes as usize),
+        ))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::correlation::layer))
 }

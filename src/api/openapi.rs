@@ -11,7 +11,9 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
+use super::{
+    admin, ask, auth, connections, dashboards, health, ops, queries, saved, sql, training, uploads,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +29,11 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         training::list, training::add, training::delete, training::approve, training::edit,
         training::by_author, training::revert_author,
         connections::list,
+        saved::save, saved::list, saved::get, saved::update, saved::delete, saved::run,
+        saved::share, saved::unshare, saved::open_shared,
+        dashboards::create, dashboards::list, dashboards::get, dashboards::update, dashboards::delete,
+        dashboards::refresh, dashboards::share, dashboards::unshare,
+        uploads::list, uploads::upload, uploads::delete,
         health::live, health::ready, health::metrics, health::metrics_json,
         auth::login, auth::refresh, auth::logout, auth::me,
         auth::create_key, auth::list_keys, auth::revoke_key, auth::change_password,
@@ -45,6 +52,8 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         (name = "queries", description = "History and feedback"),
         (name = "training", description = "What retrieval and the generators learn from"),
         (name = "connections", description = "Target databases"),
+        (name = "saved", description = "Saved questions, dashboards and share links (rows always under the reader's own grant)"),
+        (name = "uploads", description = "Your own data: CSV files as tables of the `uploads` connection"),
         (name = "operations", description = "Health and metrics"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "admin", description = "Users, grants, connections, the audit log, jobs and backups (admins)"),

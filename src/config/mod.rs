@@ -14,6 +14,7 @@ pub mod embedding;
 pub mod llm;
 pub mod ops;
 pub mod secrets;
+pub mod uploads;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use embedding::{EmbedderKind, EmbeddingConfig, HybridConfig, RankingKind};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
+pub use uploads::UploadsConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +96,8 @@ pub struct Config {
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     /// Resource budgets of queries (`[budgets]`).
     pub budgets: BudgetsConfig,
+    /// CSV uploads into the `uploads` connection (`[uploads]`).
+    pub uploads: UploadsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +331,7 @@ impl Default for Config {
             backup: BackupConfig::default(),
             connections: Default::default(),
             budgets: BudgetsConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod schema;
 pub mod sqlite;
 pub mod sqlite_paths;
+pub mod uploads;
 
 use std::time::Duration;
 
