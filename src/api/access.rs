@@ -128,11 +128,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/connections",
         Access::Requires(Action::ListConnections),
     ),
-    (
-        Method::GET,
-        "/saved",
-        Access::Requires(Action::SaveAnswers),
-    ),
+    (Method::GET, "/saved", Access::Requires(Action::SaveAnswers)),
     (
         Method::POST,
         "/saved",

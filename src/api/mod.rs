@@ -39,106 +39,107 @@ use crate::app::AppState;
 /// it sees the matched path and never runs for an unknown path.
 pub fn routes(state: AppState) -> Router<AppState> {
     let metrics_here = state.config.server.metrics_addr.is_none();
-    let v1 = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/password", post(auth::change_password))
-        .route(
-            "/auth/api-keys",
-            get(auth::list_keys).post(auth::create_key),
-        )
-        .route("/auth/api-keys/{id}", delete(auth::revoke_key))
-        .route("/ask", post(ask::ask))
-        .route("/ask/stream", post(ask::ask_stream))
-        .route("/sql/generate", post(sql::generate))
-        .route("/sql/validate", post(sql::validate))
-        .route("/sql/execute", post(sql::execute))
-        .route("/sql/explain", post(sql::explain))
-        .route("/sql/fix", post(sql::fix))
-        .route("/queries", get(queries::list))
-        .route("/queries/{id}", get(queries::get))
-        .route("/queries/{id}/feedback", post(queries::feedback))
-        .route("/training", get(training::list).post(training::add))
-        .route(
-            "/training/{id}",
-            delete(training::delete).patch(training::edit),
-        )
-        .route("/training/{id}/approve", post(training::approve))
-        .route("/connections", get(connections::list))
-        .route("/saved", get(saved::list).post(saved::save))
-        .route(
-            "/saved/{id}",
-            get(saved::get).patch(saved::update).delete(saved::delete),
-        )
-        .route("/saved/{id}/run", post(saved::run))
-        .route(
-            "/saved/{id}/share",
-            post(saved::share).delete(saved::unshare),
-        )
-        .route("/shared/{id}", get(saved::open_shared))
-        .route(
-            "/dashboards",
-            get(dashboards::list).post(dashboards::create),
-        )
-        .route(
-            "/dashboards/{id}",
-            get(dashboards::get)
-                .patch(dashboards::update)
-                .delete(dashboards::delete),
-        )
-        .route("/dashboards/{id}/refresh", post(dashboards::refresh))
-        .route(
-            "/dashboards/{id}/share",
-            post(dashboards::share).delete(dashboards::unshare),
-        )
-        .route(
-            "/uploads",
-            get(uploads::list).post(uploads::upload).layer(
-                axum::extract::DefaultBodyLimit::max(state.config.uploads.max_bytes as usize),
-            ),
-        )
-        .route("/uploads/{id}", delete(uploads::delete))
-        .route(
-            "/admin/users",
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route(
-            "/admin/users/{id}",
-            patch(admin::update_user).delete(admin::delete_user),
-        )
-        .route("/admin/users/{id}/password", post(admin::reset_password))
-        .route(
-            "/admin/users/{id}/grants",
-            get(admin::get_grants).put(admin::put_grants),
-        )
-        .route(
-            "/admin/connections",
-            get(admin::list_connections).post(admin::create_connection),
-        )
-        .route(
-            "/admin/connections/{id}",
-            patch(admin::update_connection).delete(admin::delete_connection),
-        )
-        .route(
-            "/admin/users/{id}/training",
-            get(training::by_author).delete(training::revert_author),
-        )
-        .route("/admin/audit", get(admin::audit_log))
-        .route("/admin/stats", get(admin::stats))
-        .route("/charts/svg", post(crate::ui::charts::render))
-        .route(
-            "/admin/settings",
-            get(admin::get_settings).patch(admin::update_settings),
-        )
-        .route("/admin/jobs", get(ops::list_jobs).post(ops::enqueue_job))
-        .route("/admin/jobs/{id}", get(ops::get_job))
-        .route(
-            "/admin/backups",
-            get(ops::list_backups).post(ops::create_backup),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
+    let v1 =
+        Router::new()
+            .route("/auth/login", post(auth::login))
+            .route("/auth/refresh", post(auth::refresh))
+            .route("/auth/logout", post(auth::logout))
+            .route("/auth/me", get(auth::me))
+            .route("/auth/password", post(auth::change_password))
+            .route(
+                "/auth/api-keys",
+                get(auth::list_keys).post(auth::create_key),
+            )
+            .route("/auth/api-keys/{id}", delete(auth::revoke_key))
+            .route("/ask", post(ask::ask))
+            .route("/ask/stream", post(ask::ask_stream))
+            .route("/sql/generate", post(sql::generate))
+            .route("/sql/validate", post(sql::validate))
+            .route("/sql/execute", post(sql::execute))
+            .route("/sql/explain", post(sql::explain))
+            .route("/sql/fix", post(sql::fix))
+            .route("/queries", get(queries::list))
+            .route("/queries/{id}", get(queries::get))
+            .route("/queries/{id}/feedback", post(queries::feedback))
+            .route("/training", get(training::list).post(training::add))
+            .route(
+                "/training/{id}",
+                delete(training::delete).patch(training::edit),
+            )
+            .route("/training/{id}/approve", post(training::approve))
+            .route("/connections", get(connections::list))
+            .route("/saved", get(saved::list).post(saved::save))
+            .route(
+                "/saved/{id}",
+                get(saved::get).patch(saved::update).delete(saved::delete),
+            )
+            .route("/saved/{id}/run", post(saved::run))
+            .route(
+                "/saved/{id}/share",
+                post(saved::share).delete(saved::unshare),
+            )
+            .route("/shared/{id}", get(saved::open_shared))
+            .route(
+                "/dashboards",
+                get(dashboards::list).post(dashboards::create),
+            )
+            .route(
+                "/dashboards/{id}",
+                get(dashboards::get)
+                    .patch(dashboards::update)
+                    .delete(dashboards::delete),
+            )
+            .route("/dashboards/{id}/refresh", post(dashboards::refresh))
+            .route(
+                "/dashboards/{id}/share",
+                post(dashboards::share).delete(dashboards::unshare),
+            )
+            .route(
+                "/uploads",
+                get(uploads::list).post(uploads::upload).layer(
+                    axum::extract::DefaultBodyLimit::max(state.config.uploads.max_bytes as usize),
+                ),
+            )
+            .route("/uploads/{id}", delete(uploads::delete))
+            .route(
+                "/admin/users",
+                get(admin::list_users).post(admin::create_user),
+            )
+            .route(
+                "/admin/users/{id}",
+                patch(admin::update_user).delete(admin::delete_user),
+            )
+            .route("/admin/users/{id}/password", post(admin::reset_password))
+            .route(
+                "/admin/users/{id}/grants",
+                get(admin::get_grants).put(admin::put_grants),
+            )
+            .route(
+                "/admin/connections",
+                get(admin::list_connections).post(admin::create_connection),
+            )
+            .route(
+                "/admin/connections/{id}",
+                patch(admin::update_connection).delete(admin::delete_connection),
+            )
+            .route(
+                "/admin/users/{id}/training",
+                get(training::by_author).delete(training::revert_author),
+            )
+            .route("/admin/audit", get(admin::audit_log))
+            .route("/admin/stats", get(admin::stats))
+            .route("/charts/svg", post(crate::ui::charts::render))
+            .route(
+                "/admin/settings",
+                get(admin::get_settings).patch(admin::update_settings),
+            )
+            .route("/admin/jobs", get(ops::list_jobs).post(ops::enqueue_job))
+            .route("/admin/jobs/{id}", get(ops::get_job))
+            .route(
+                "/admin/backups",
+                get(ops::list_backups).post(ops::create_backup),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
     let app = Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(health::live))
@@ -197,7 +198,9 @@ pub fn router(state: AppState) -> Router {
         // Bodies are read through extractors capped at `server.body_limit_bytes`
         // (`DefaultBodyLimit`); only the CSV upload route raises its own cap
         // to `uploads.max_bytes`, so the outer limit is the larger of the two.
-        .layer(axum::extract::DefaultBodyLimit::max(server.body_limit_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            server.body_limit_bytes,
+        ))
         .layer(RequestBodyLimitLayer::new(
             server
                 .body_limit_bytes

@@ -44,7 +44,13 @@ pub async fn upload(
     let data = body.map_err(|_| UploadError::TooLarge { max })?;
     let table = app
         .engine
-        .upload_csv(&rc, app.uploads.as_ref(), &params.table, &data, params.replace)
+        .upload_csv(
+            &rc,
+            app.uploads.as_ref(),
+            &params.table,
+            &data,
+            params.replace,
+        )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(table)))
 }

@@ -94,12 +94,61 @@ pub fn sanitize_identifier(name: &str) -> Option<String> {
 
 /// Words a generator would have to quote; a name equal to one gets `_col`.
 const RESERVED: &[&str] = &[
-    "all", "and", "as", "asc", "between", "by", "case", "cast", "create", "cross", "delete",
-    "desc", "distinct", "drop", "else", "end", "except", "exists", "from", "full", "group",
-    "having", "in", "index", "inner", "insert", "intersect", "into", "is", "join", "key", "left",
-    "like", "limit", "not", "null", "offset", "on", "or", "order", "outer", "primary",
-    "references", "right", "select", "set", "table", "then", "union", "update", "using",
-    "values", "when", "where", "with",
+    "all",
+    "and",
+    "as",
+    "asc",
+    "between",
+    "by",
+    "case",
+    "cast",
+    "create",
+    "cross",
+    "delete",
+    "desc",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "from",
+    "full",
+    "group",
+    "having",
+    "in",
+    "index",
+    "inner",
+    "insert",
+    "intersect",
+    "into",
+    "is",
+    "join",
+    "key",
+    "left",
+    "like",
+    "limit",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "or",
+    "order",
+    "outer",
+    "primary",
+    "references",
+    "right",
+    "select",
+    "set",
+    "table",
+    "then",
+    "union",
+    "update",
+    "using",
+    "values",
+    "when",
+    "where",
+    "with",
 ];
 
 fn quote(ident: &str) -> String {
@@ -132,7 +181,10 @@ impl UploadsDb {
             write: tokio::sync::Mutex::new(()),
         };
         let mut conn = db.connect().await?;
-        sqlx::query("SELECT 1").execute(&mut conn).await.map_err(err)?;
+        sqlx::query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(err)?;
         conn.close().await.map_err(err)?;
         Ok(db)
     }
@@ -261,14 +313,26 @@ mod tests {
 
     #[test]
     fn identifiers_are_plain_lower_case_and_never_keywords() {
-        assert_eq!(sanitize_identifier("Sales 2024.csv").unwrap(), "sales_2024_csv");
+        assert_eq!(
+            sanitize_identifier("Sales 2024.csv").unwrap(),
+            "sales_2024_csv"
+        );
         assert_eq!(sanitize_identifier("  Order Date ").unwrap(), "order_date");
         assert_eq!(sanitize_identifier("2024 sales").unwrap(), "t_2024_sales");
         assert_eq!(sanitize_identifier("order").unwrap(), "order_col");
-        assert_eq!(sanitize_identifier("sqlite_master").unwrap(), "sqlite_master_col");
-        assert_eq!(sanitize_identifier("x\"; DROP TABLE y; --").unwrap(), "x_drop_table_y");
+        assert_eq!(
+            sanitize_identifier("sqlite_master").unwrap(),
+            "sqlite_master_col"
+        );
+        assert_eq!(
+            sanitize_identifier("x\"; DROP TABLE y; --").unwrap(),
+            "x_drop_table_y"
+        );
         assert!(sanitize_identifier("€€ --").is_none());
-        assert_eq!(sanitize_identifier(&"a".repeat(100)).unwrap().len(), MAX_IDENTIFIER);
+        assert_eq!(
+            sanitize_identifier(&"a".repeat(100)).unwrap().len(),
+            MAX_IDENTIFIER
+        );
     }
 
     #[tokio::test]
@@ -289,7 +353,10 @@ mod tests {
         // columns of one name) rolls back: the old table is still whole.
         let bad = NewTable {
             name: "t".into(),
-            columns: vec![("a".into(), ColumnType::Integer), ("a".into(), ColumnType::Text)],
+            columns: vec![
+                ("a".into(), ColumnType::Integer),
+                ("a".into(), ColumnType::Text),
+            ],
             rows: vec![vec![Cell::Integer(7), Cell::Null]],
         };
         assert!(db.create(&bad, true).await.is_err());

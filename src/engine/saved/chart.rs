@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 
 use crate::connectors::ResultColumn;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChartChoice {
     #[default]
@@ -124,6 +122,9 @@ mod tests {
         let line = ChartChoice::Line.spec(&c, &rows).unwrap();
         assert_eq!(line["description"], "bar");
         assert_eq!(ChartChoice::parse("nonsense"), ChartChoice::Auto);
-        assert_eq!(ChartChoice::parse(ChartChoice::Line.as_str()), ChartChoice::Line);
+        assert_eq!(
+            ChartChoice::parse(ChartChoice::Line.as_str()),
+            ChartChoice::Line
+        );
     }
 }

@@ -49,7 +49,9 @@ fn share_token() -> String {
 pub fn clean_title(title: &str) -> Result<String, PipelineError> {
     let t = title.trim();
     if t.is_empty() {
-        return Err(PipelineError::BadInput("the title must not be empty".into()));
+        return Err(PipelineError::BadInput(
+            "the title must not be empty".into(),
+        ));
     }
     if t.chars().count() > MAX_TITLE_CHARS {
         return Err(PipelineError::BadInput(format!(
@@ -233,7 +235,11 @@ impl Engine {
 /// A title from the question: its first [`MAX_TITLE_CHARS`] characters.
 fn default_title(question: &str) -> String {
     let t: String = question.trim().chars().take(MAX_TITLE_CHARS).collect();
-    if t.is_empty() { "Saved query".into() } else { t }
+    if t.is_empty() {
+        "Saved query".into()
+    } else {
+        t
+    }
 }
 
 /// The signed-in caller's id: saved objects always have an owner.

@@ -143,11 +143,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|c| c.reach(&saved.connection) == Reach::Nothing);
         if no_grant {
-            return TileResult::empty(
-                saved,
-                TileStatus::Refused,
-                refusal(&saved.connection, true),
-            );
+            return TileResult::empty(saved, TileStatus::Refused, refusal(&saved.connection, true));
         }
         let conn = match ConnectionId::parse(&saved.connection) {
             Ok(c) => c,

@@ -19,7 +19,11 @@ pub enum CsvError {
     #[error("line {line} is not UTF-8 text: save the file as UTF-8 and upload it again")]
     Encoding { line: u64 },
     #[error("line {line} has {got} fields but the header has {expected}")]
-    Ragged { line: u64, expected: usize, got: usize },
+    Ragged {
+        line: u64,
+        expected: usize,
+        got: usize,
+    },
     #[error("header: {0}")]
     BadHeader(String),
     #[error("the file could not be read as CSV (line {line}): {reason}")]
@@ -84,7 +88,12 @@ pub fn parse(name: &str, data: &[u8]) -> Result<NewTable, CsvError> {
         .collect();
     let rows = raw
         .into_iter()
-        .map(|r| r.into_iter().zip(&types).map(|(v, t)| cell(v, *t)).collect())
+        .map(|r| {
+            r.into_iter()
+                .zip(&types)
+                .map(|(v, t)| cell(v, *t))
+                .collect()
+        })
         .collect();
     Ok(NewTable {
         name: name.to_string(),
@@ -229,15 +238,25 @@ mod tests {
         assert_eq!(parse("x", b"a,b\n").unwrap_err(), CsvError::Empty);
         assert_eq!(
             parse("x", b"a,b\n1,2\n3\n").unwrap_err(),
-            CsvError::Ragged { line: 3, expected: 2, got: 1 }
+            CsvError::Ragged {
+                line: 3,
+                expected: 2,
+                got: 1
+            }
         );
         assert_eq!(
             parse("x", b"a,b\n1,\xff\n").unwrap_err(),
             CsvError::Encoding { line: 2 }
         );
-        assert!(matches!(parse("x", b"a,,c\n1,2,3\n"), Err(CsvError::BadHeader(_))));
+        assert!(matches!(
+            parse("x", b"a,,c\n1,2,3\n"),
+            Err(CsvError::BadHeader(_))
+        ));
         let dup = parse("x", b"Order Date,order_date\n1,2\n").unwrap_err();
-        assert!(dup.to_string().contains("both become `order_date`"), "{dup}");
+        assert!(
+            dup.to_string().contains("both become `order_date`"),
+            "{dup}"
+        );
         assert_eq!(dup.reason(), "bad_header");
     }
 }
