@@ -313,6 +313,7 @@ impl From<crate::engine::uploads::UploadError> for ApiError {
         use crate::engine::uploads::UploadError as U;
         match e {
             U::Disabled => ApiError::NotFound("uploads (turned off on this server)".into()),
+            U::NoConnection => ApiError::NotFound("connection `uploads`".into()),
             U::Forbidden(m) => ApiError::Forbidden(m),
             U::TooLarge { .. } => ApiError::PayloadTooLarge,
             U::BadName(m) => ApiError::BadRequest {

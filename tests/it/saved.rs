@@ -384,7 +384,10 @@ async fn saved_questions_and_dashboards_are_stored_on_both_backends() {
             .update_saved_question(&b.id, Some("b2"), Some("line"))
             .await
             .unwrap();
-        assert_eq!((changed.title.as_str(), changed.chart.as_str()), ("b2", "line"));
+        assert_eq!(
+            (changed.title.as_str(), changed.chart.as_str()),
+            ("b2", "line")
+        );
         let (items, total) = s
             .list_saved_questions(&user.id, Default::default())
             .await
@@ -410,6 +413,9 @@ async fn saved_questions_and_dashboards_are_stored_on_both_backends() {
             s.get_dashboard(&d.id).await,
             Err(insight::store::StoreError::NotFound)
         ));
-        assert!(s.get_saved_question(&a.id).await.is_ok(), "a dashboard's questions stay");
+        assert!(
+            s.get_saved_question(&a.id).await.is_ok(),
+            "a dashboard's questions stay"
+        );
     }
 }

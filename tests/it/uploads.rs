@@ -212,20 +212,21 @@ async fn who_may_upload_and_who_sees_uploaded_tables_follow_roles_and_grants() {
     let viewer = app.user_with_grants(Role::Viewer, &[uploads(None)]).await;
     let r = upload(&viewer, &app.base, "table=mine", "a\n1\n").await;
     assert_eq!(r.status.as_u16(), 403, "{}", r.body);
-    // An analyst with no grant on `uploads`, or one limited to some of its
-    // tables, may not change it (they could replace what they cannot see).
+    // An analyst limited to some of its tables may not change `uploads`
+    // (they could replace what they cannot see); for one without any grant
+    // on it, it does not exist.
     let stranger = app.login_as(Role::Analyst).await;
     let limited = app
         .user_with_grants(Role::Analyst, &[uploads(Some(&["public"]))])
         .await;
-    for who in [&stranger, &limited] {
+    for (who, status, code) in [(&stranger, 404, "not_found"), (&limited, 403, "forbidden")] {
         for query in ["table=secret&replace=true", "table=mine"] {
             let r = upload(who, &app.base, query, "code\nstolen\n").await;
-            assert_eq!(r.status.as_u16(), 403, "{query}: {}", r.body);
-            assert_eq!(error_code(&r.body), "forbidden");
+            assert_eq!(r.status.as_u16(), status, "{query}: {}", r.body);
+            assert_eq!(error_code(&r.body), code);
         }
         let r = who.delete("/api/v1/uploads/secret").await;
-        assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+        assert_eq!(r.status.as_u16(), status, "{}", r.body);
     }
     // Reading goes through the gate like any connection.
     let r = stranger

@@ -8,8 +8,9 @@
 //! runs and saves over them through the gate. Uploading or deleting a table
 //! changes the connection itself, so besides the `UploadData` permission
 //! (analysts and admins) it needs a grant on `uploads` *without* a table
-//! allowlist: a caller who cannot see every table could otherwise replace
-//! one they cannot see, or shadow it.
+//! allowlist (`403` otherwise; no grant at all: `404`, the connection does
+//! not exist for them): a caller who cannot see every table could otherwise
+//! replace one they cannot see, or shadow it.
 
 pub mod csv;
 
@@ -26,6 +27,9 @@ use crate::domain::ConnectionId;
 pub enum UploadError {
     #[error("uploads are turned off on this server (`uploads.enabled`)")]
     Disabled,
+    /// No grant on `uploads`: for this caller it does not exist.
+    #[error("connection `uploads` not found")]
+    NoConnection,
     #[error("{0}")]
     Forbidden(String),
     #[error("the file is larger than the upload limit of {max} bytes")]
@@ -77,18 +81,16 @@ pub struct UploadsTable {
 }
 
 impl Engine {
-    /// Refuse unless the caller reaches every table of `uploads`.
+    /// Refuse unless the caller reaches every table of `uploads`; without
+    /// any grant on it the connection does not exist for them (`404`, as
+    /// everywhere).
     fn may_change_uploads(&self, rc: &RequestContext) -> Result<(), UploadError> {
-        let full = rc
-            .caller
-            .as_ref()
-            .is_none_or(|c| c.reach(CONNECTION) == Reach::All);
-        if full {
-            Ok(())
-        } else {
-            Err(UploadError::Forbidden(format!(
+        match rc.caller.as_ref().map(|c| c.reach(CONNECTION)) {
+            None | Some(Reach::All) => Ok(()),
+            Some(Reach::Nothing) => Err(UploadError::NoConnection),
+            Some(Reach::Tables(_)) => Err(UploadError::Forbidden(format!(
                 "changing the `{CONNECTION}` connection needs a grant on it without a table allowlist; ask an admin"
-            )))
+            ))),
         }
     }
 
