@@ -53,6 +53,11 @@ pub fn clean_title(title: &str) -> Result<String, PipelineError> {
             "the title must not be empty".into(),
         ));
     }
+    if t.chars().any(char::is_control) {
+        return Err(PipelineError::BadInput(
+            "the title must not contain control characters".into(),
+        ));
+    }
     if t.chars().count() > MAX_TITLE_CHARS {
         return Err(PipelineError::BadInput(format!(
             "the title must be at most {MAX_TITLE_CHARS} characters"
@@ -83,6 +88,11 @@ impl Engine {
             }
             (None, Some(sql)) => {
                 let question = input.question.clone().unwrap_or_default();
+                if question.contains('\0') || question.chars().count() > 2000 {
+                    return Err(PipelineError::BadInput(
+                        "the question must be at most 2000 characters, without NUL".into(),
+                    ));
+                }
                 let conn = match &input.connection {
                     Some(c) => c.clone(),
                     None => self.connection(None)?.id.clone(),
@@ -234,7 +244,12 @@ impl Engine {
 
 /// A title from the question: its first [`MAX_TITLE_CHARS`] characters.
 fn default_title(question: &str) -> String {
-    let t: String = question.trim().chars().take(MAX_TITLE_CHARS).collect();
+    let t: String = question
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TITLE_CHARS)
+        .collect();
     if t.is_empty() {
         "Saved query".into()
     } else {
