@@ -407,7 +407,8 @@ async fn saved_questions_and_dashboards_are_stored_on_both_backends() {
             .unwrap();
         assert_eq!(shared.tiles, tiles);
         s.delete_saved_question(&b.id).await.unwrap();
-        assert_eq!(s.get_dashboard(&d.id).await.unwrap().tiles, [a.id.clone()]);
+        let left = s.get_dashboard(&d.id).await.unwrap().tiles;
+        assert_eq!(left.as_slice(), std::slice::from_ref(&a.id));
         s.delete_dashboard(&d.id).await.unwrap();
         assert!(matches!(
             s.get_dashboard(&d.id).await,

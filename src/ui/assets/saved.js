@@ -113,6 +113,7 @@ export function savePanel(answer) {
 
 function savedItem(item, refresh) {
   const out = h('div');
+  const shared = h('div');
   const chart = h('select', { 'aria-label': `Chart type of ${item.title}` }, CHART_TYPES.map(([v, label]) => h('option', { value: v, selected: v === item.chart }, label)));
   const run = async () => {
     clear(out, h('p', { class: 'muted' }, 'Running…'));
@@ -135,13 +136,13 @@ function savedItem(item, refresh) {
     try {
       if (item.share_token) {
         await api('DELETE', `/saved/${encodeURIComponent(item.id)}/share`);
-        item.share_token = null; clear(out, notice('No longer shared: the old link stops working.'));
+        item.share_token = null; clear(shared, notice('No longer shared: the old link stops working.'));
       } else {
         const link = await api('POST', `/saved/${encodeURIComponent(item.id)}/share`);
-        item.share_token = link.token; clear(out, shareBox(link));
+        item.share_token = link.token; clear(shared, shareBox(link));
       }
       shareButton.textContent = item.share_token ? 'Stop sharing' : 'Share';
-    } catch (e) { clear(out, errorBox(e)); }
+    } catch (e) { clear(shared, errorBox(e)); }
   };
   const remove = async () => {
     if (!window.confirm(`Delete “${item.title}”?`)) return;
@@ -151,13 +152,13 @@ function savedItem(item, refresh) {
   return h('li', { class: 'card saved-item' },
     h('h2', {}, item.title),
     h('p', { class: 'muted small' }, `${item.connection} · saved ${fmtDate(item.created_at)}`),
-    h('div', { class: 'row wrap' },
+    h('div', { class: 'row wrap saved-actions' },
       h('button', { type: 'button', class: 'primary', onclick: run }, 'Run'),
       field('Chart', chart),
       h('button', { type: 'button', onclick: rename }, 'Rename'),
       shareButton,
       h('button', { type: 'button', class: 'danger', onclick: remove }, 'Delete')),
-    out);
+    shared, out);
 }
 
 export async function savedPage(main) {
