@@ -30,9 +30,11 @@ Modes:
   prod    Run the production Compose stack (docker-compose.yml +
           docker-compose.prod.yml: N API replicas, a worker, a one-shot
           migration, PostgreSQL, Redis, Chroma) with the settings of an env
-          file (default .env.production; start from .env.example).
-  check   Only check an env file (default .env.production) the way prod does,
-          print every problem, and exit.
+          file (default .env.production; start from .env.example) and the
+          secrets as files in SECRETS_DIR (default ./secrets; see
+          docs/OPERATIONS.md, Install with Compose).
+  check   Only check an env file (default .env.production) and the secret
+          files the way prod does, print every problem, and exit.
 
 Options:
   --compose         dev, stage: run the Compose stack instead of a local process.
@@ -44,19 +46,22 @@ Options:
   -h, --help        Show this help.
 
 Environment:
-  RUN_BIN       Run this prebuilt `insight` binary instead of `cargo run`
+  RUN_BIN           Run this prebuilt `insight` binary instead of `cargo run`
                     (local modes), e.g. target/release/insight.
+  SECRETS_DIR       The directory of secret files (prod, check, stage --compose);
+                    overrides the env file's SECRETS_DIR.
   INSIGHT_*         Service settings (see insight.example.toml); in local
                     modes they pass through to the service.
 
 Exit status: 0 when the service ran and stopped cleanly (or --dry-run / check
-passed), 2 for a bad env file or bad arguments, 3 for a missing toolchain,
+passed), 2 for a bad env file, bad secret files or bad arguments, 3 for a missing toolchain,
 4 when prod's release image cannot be pulled (a release is never built here).
 
 Examples:
   ./run.sh                                  # dev, http://127.0.0.1:8080
   ./run.sh dev --compose                    # the dev Compose stack
   cp .env.example .env.production && $EDITOR .env.production
+  mkdir -m 700 secrets && …                 # one file per secret (OPERATIONS.md)
   ./run.sh check && ./run.sh prod           # the production stack
 EOF
 }
@@ -152,6 +157,8 @@ read_env_file() {
 # Known top-level settings and sections (src/config/mod.rs); anything else
 # with the INSIGHT_ prefix stops the service, so it is caught here first.
 KNOWN_TOP="PROFILE DATA_DIR DATABASE_URL SECRET_KEY JWT_SECRET ADMIN_PASSWORD LOG_FORMAT REDIS_URL REDIS_PASSWORD"
+# Secret settings may name a file instead (INSIGHT_<KEY>_FILE).
+KNOWN_TOP+=" DATABASE_URL_FILE SECRET_KEY_FILE JWT_SECRET_FILE ADMIN_PASSWORD_FILE REDIS_URL_FILE REDIS_PASSWORD_FILE"
 KNOWN_SECTIONS="SERVER AUTH LLM QUERY RETRIEVAL TRAINING CACHE DEMO STORE JOBS BACKUP CONNECTIONS"
 # Values the service itself refuses in production (src/config/secrets.rs).
 KNOWN_DEFAULTS="changeme change-me change_me secret password default insecure example test dev please-change"
@@ -175,6 +182,103 @@ weak_reason() { # value min_len
     fi
 }
 
+# --- secret files (Compose) --------------------------------------------------------
+# The Compose production stack reads every secret from a file in SECRETS_DIR
+# (docker-compose.prod.yml's `secrets:`, mounted at /run/secrets/NAME), never
+# from the env file, whose variables all reach the containers' environment.
+# NAME:SETTING:MINIMUM-LENGTH (0: not a password, no strength check).
+SECRET_FILES=(
+    secret-key:INSIGHT_SECRET_KEY:32
+    jwt-secret:INSIGHT_JWT_SECRET:32
+    admin-password:INSIGHT_ADMIN_PASSWORD:16
+    redis-password:INSIGHT_REDIS_PASSWORD:16
+    postgres-password:POSTGRES_PASSWORD:16
+    database-url:INSIGHT_DATABASE_URL:0
+    llm-api-key:INSIGHT_LLM__API_KEY:0
+)
+# SECRETS_DIR from the shell wins over the env file's (as in Compose).
+SECRETS_DIR="${SECRETS_DIR:-}"
+declare -A SECRET_VALUE=()
+
+# A secret file's value as the service reads it (trailing newlines trimmed).
+read_secret() { # path
+    local value
+    value="$(cat -- "$1")" || return 1
+    printf '%s' "${value%$'\r'}"
+}
+
+# A path's mode as ls shows it (drwx------); stat's options differ between
+# GNU and BSD.
+mode_of() {
+    # shellcheck disable=SC2012 # one named path, not a listing to parse
+    ls -ldL -- "$1" | cut -c1-10
+}
+
+secret_hint() { # name path
+    case "$1" in
+        secret-key | jwt-secret) echo "openssl rand -hex 32 > $2" ;;
+        database-url) printf '%s\n' "printf 'postgres://insight:%s@postgres:5432/insight\\n' \"\$(cat ${2%/*}/postgres-password)\" > $2" ;;
+        llm-api-key) echo ": > $2 (empty unless a remote LLM provider needs a key)" ;;
+        *) echo "openssl rand -hex 24 > $2" ;;
+    esac
+}
+
+check_secret_files() {
+    local dir="${SECRETS_DIR:-${ENVF[SECRETS_DIR]:-./secrets}}" entry name key min path value reason mode
+    [[ "$dir" == /* ]] || dir="$ROOT/${dir#./}"
+    SECRETS_DIR="$dir"
+    if [ ! -d "$dir" ]; then
+        problem "SECRETS_DIR: $dir does not exist: create it (mkdir -m 700 $dir) with one file per secret (docs/OPERATIONS.md, Install with Compose)"
+        return
+    fi
+    # Only the operator may list or open the directory; each file in it is
+    # bind-mounted as it is, so the containers' users (insight 10001,
+    # postgres 70) need to read the file itself.
+    mode="$(mode_of "$dir")"
+    if [ "${mode:4:6}" != "------" ]; then
+        problem "SECRETS_DIR: $dir is open to other users ($mode): chmod 700 $dir"
+    fi
+    for entry in "${SECRET_FILES[@]}"; do
+        IFS=: read -r name key min <<< "$entry"
+        path="$dir/$name"
+        if [ ! -f "$path" ]; then
+            problem "$name ($key): $path is missing: $(secret_hint "$name" "$path")"
+            continue
+        fi
+        if ! value="$(read_secret "$path" 2> /dev/null)"; then
+            problem "$name ($key): $path is not readable by $(id -un)"
+            continue
+        fi
+        mode="$(mode_of "$path")"
+        if [ "${mode:7:1}" != r ]; then
+            problem "$name ($key): the containers cannot read $path (it is mounted with its own mode): chmod 444 $path"
+        fi
+        SECRET_VALUE[$name]="$value"
+        if [ -z "$value" ]; then
+            [ "$name" = llm-api-key ] || problem "$name ($key): $path is empty: $(secret_hint "$name" "$path")"
+            continue
+        fi
+        if [ "$min" -gt 0 ]; then
+            reason="$(weak_reason "$value" "$min")"
+            [ -z "$reason" ] || problem "$name ($key): $reason"
+        fi
+    done
+    for name in redis-password postgres-password; do
+        value="${SECRET_VALUE[$name]:-}"
+        if [ -n "$value" ] && ! [[ "$value" =~ ^[A-Za-z0-9._~-]+$ ]]; then
+            problem "$name: only letters, digits and . _ ~ - (it goes into a URL and Redis' configuration); \`openssl rand -hex 24\` gives one"
+        fi
+    done
+    value="${SECRET_VALUE[database-url]:-}"
+    if [ -n "$value" ]; then
+        if ! [[ "$value" =~ ^postgres(ql)?://[^:@/]*(:([^@/]*))?@([^:/?]+) ]]; then
+            problem "database-url (INSIGHT_DATABASE_URL): must be a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL"
+        elif [ "${BASH_REMATCH[4]}" = postgres ] && [ "${BASH_REMATCH[3]}" != "${SECRET_VALUE[postgres-password]:-}" ]; then
+            problem "database-url (INSIGHT_DATABASE_URL): its password is not the bundled PostgreSQL's (postgres-password): $(secret_hint database-url "$dir/database-url")"
+        fi
+    fi
+}
+
 check_env() { # compose: 1 when the values feed the Compose stack
     local compose="$1" key rest section value reason
     for key in "${ENVF_KEYS[@]}"; do
@@ -188,30 +292,47 @@ check_env() { # compose: 1 when the values feed the Compose stack
         fi
     done
 
-    local required=(INSIGHT_SECRET_KEY INSIGHT_JWT_SECRET)
+    local entry name min file
     if [ "$compose" = 1 ]; then
-        required+=(INSIGHT_ADMIN_PASSWORD INSIGHT_REDIS_PASSWORD POSTGRES_PASSWORD)
-    fi
-    for key in "${required[@]}"; do
-        if [ -z "${ENVF[$key]:-}" ]; then
-            problem "$key: required in $MODE mode (set it in $ENV_FILE)"
+        check_secret_files
+        for entry in "${SECRET_FILES[@]}"; do
+            IFS=: read -r name key min <<< "$entry"
+            if [ -n "${ENVF[$key]+x}" ]; then
+                problem "$key: a secret does not go in the env file (its variables reach the containers' environment): put it in $SECRETS_DIR/$name"
+            fi
+            # docker-compose.prod.yml names these files itself.
+            if [[ "$key" == INSIGHT_* && "$name" != llm-api-key && -n "${ENVF[${key}_FILE]+x}" ]]; then
+                problem "${key}_FILE: set by docker-compose.prod.yml (/run/secrets/$name, from $SECRETS_DIR/$name); remove it from the env file"
+            fi
+        done
+        value="${ENVF[INSIGHT_LLM__API_KEY_FILE]:-}"
+        if [ -n "$value" ]; then
+            if [ "$value" != /run/secrets/llm-api-key ]; then
+                problem "INSIGHT_LLM__API_KEY_FILE: must be /run/secrets/llm-api-key (the Compose secret from $SECRETS_DIR/llm-api-key)"
+            elif [ -z "${SECRET_VALUE[llm-api-key]:-}" ]; then
+                problem "INSIGHT_LLM__API_KEY_FILE: $SECRETS_DIR/llm-api-key is empty (or missing): write the provider's API key into it"
+            fi
         fi
-    done
-    for key in INSIGHT_SECRET_KEY INSIGHT_JWT_SECRET; do
-        value="${ENVF[$key]:-}"
-        [ -n "$value" ] || continue
-        reason="$(weak_reason "$value" 32)"
-        [ -z "$reason" ] || problem "$key: $reason"
-    done
-    for key in INSIGHT_ADMIN_PASSWORD INSIGHT_REDIS_PASSWORD POSTGRES_PASSWORD; do
-        value="${ENVF[$key]:-}"
-        [ -n "$value" ] || continue
-        reason="$(weak_reason "$value" 16)"
-        [ -z "$reason" ] || problem "$key: $reason"
-    done
-    value="${ENVF[POSTGRES_PASSWORD]:-}"
-    if [ -n "$value" ] && ! [[ "$value" =~ ^[A-Za-z0-9._~-]+$ ]]; then
-        problem "POSTGRES_PASSWORD: only letters, digits and . _ ~ - (it goes into a URL); \`openssl rand -hex 24\` gives one"
+    else
+        # A local run takes each secret as a value or as a file
+        # (INSIGHT_<KEY>_FILE), as the service does; never both.
+        for key in INSIGHT_SECRET_KEY INSIGHT_JWT_SECRET; do
+            file="${ENVF[${key}_FILE]:-}"
+            value="${ENVF[$key]:-}"
+            if [ -n "$file" ] && [ -n "${ENVF[$key]+x}" ]; then
+                problem "$key: set both as a value and as a file (${key}_FILE): keep one"
+                continue
+            elif [ -n "$file" ] && ! value="$(read_secret "$file" 2> /dev/null)"; then
+                problem "${key}_FILE: cannot read $file"
+                continue
+            fi
+            if [ -z "$value" ]; then
+                problem "$key: required in $MODE mode (set it, or ${key}_FILE, in $ENV_FILE)"
+                continue
+            fi
+            reason="$(weak_reason "$value" 32)"
+            [ -z "$reason" ] || problem "$key: $reason"
+        done
     fi
 
     value="${ENVF[INSIGHT_PROFILE]:-}"
@@ -228,7 +349,13 @@ check_env() { # compose: 1 when the values feed the Compose stack
     value="${ENVF[INSIGHT_LLM__PROVIDER]:-}"
     case "$value" in
         "" | builtin | openai) ;;
-        anthropic) [ -n "${ENVF[INSIGHT_LLM__API_KEY]:-}" ] || problem "INSIGHT_LLM__API_KEY: required for provider anthropic" ;;
+        anthropic)
+            if [ "$compose" = 1 ]; then
+                [ -n "${ENVF[INSIGHT_LLM__API_KEY_FILE]:-}" ] || problem "INSIGHT_LLM__API_KEY_FILE: required for provider anthropic (=/run/secrets/llm-api-key, the key in $SECRETS_DIR/llm-api-key)"
+            else
+                [ -n "${ENVF[INSIGHT_LLM__API_KEY]:-}${ENVF[INSIGHT_LLM__API_KEY_FILE]:-}" ] || problem "INSIGHT_LLM__API_KEY: required for provider anthropic (or INSIGHT_LLM__API_KEY_FILE)"
+            fi
+            ;;
         *) problem "INSIGHT_LLM__PROVIDER: must be builtin, openai or anthropic (got '$value')" ;;
     esac
     value="${ENVF[INSIGHT_SERVER__PORT]:-}"
@@ -400,6 +527,9 @@ run_compose() { # project overlay-file [env-file]
     if [ -n "$env_file" ]; then
         args+=(--env-file "$env_file")
         export INSIGHT_ENV_FILE="$env_file"
+        # The checked directory, absolute (the shell's value wins over the
+        # env file's in Compose's interpolation).
+        export SECRETS_DIR
         width="${ENVF[API_REPLICAS]:-2}"
         range="${ENVF[HTTP_PORTS]:-8080-$((8080 + width - 1))}"
         first="${PORT:-${range%%-*}}"
@@ -465,7 +595,7 @@ case "$MODE" in
         check_env 1
         report_problems
         if [ "$MODE" = check ]; then
-            say "$ENV_FILE is fine for prod"
+            say "$ENV_FILE and the secret files in $SECRETS_DIR are fine for prod"
             exit 0
         fi
         run_compose insight docker-compose.prod.yml "$ENV_FILE"

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use insight::app::{App, AppOverrides};
 use insight::config::Config;
-use insight::connectors::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
+use insight::domain::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 use insight::domain::{ConnectionId, Dialect, Question, TrainingKind};
 use insight::engine::llm::{
     Generation, GenerationOutcome, GenerationRequest, LlmError, LlmProvider, RetrievedContext,
@@ -258,8 +258,7 @@ fn bench_pipeline(c: &mut Criterion) {
     };
     assert!(build_prompt(&big_request).estimated_tokens <= 1500);
     let validated =
-        insight::engine::sql::validate(ANSWER, Dialect::Sqlite, &schema, &conn.policy())
-            .expect("valid");
+        insight::sql::validate(ANSWER, Dialect::Sqlite, &schema, &conn.policy()).expect("valid");
 
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("retrieve (embed, search, load, hints)", |b| {
@@ -277,13 +276,8 @@ fn bench_pipeline(c: &mut Criterion) {
     });
     group.bench_function("validate", |b| {
         b.iter(|| {
-            insight::engine::sql::validate(
-                black_box(ANSWER),
-                Dialect::Sqlite,
-                &schema,
-                &conn.policy(),
-            )
-            .expect("valid")
+            insight::sql::validate(black_box(ANSWER), Dialect::Sqlite, &schema, &conn.policy())
+                .expect("valid")
         })
     });
     group.bench_function("execute on the demo database", |b| {

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::connectors::ConnectorError;
 use crate::engine::llm::LlmError;
-use crate::engine::sql::ValidationError;
 use crate::observability::correlation::current_correlation_id;
+use crate::sql::ValidationError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,8 @@
 //! | [`api`]       | HTTP: router, middleware, extractors, one module per resource |
 //! | [`error`]     | [`error::ApiError`], the one error vocabulary at the edge |
 //! | [`auth`]      | users, passwords, tokens, API keys, roles, grants, rate limits |
-//! | [`engine`]    | the question pipeline: retrieval, prompts, generators, SQL validation |
+//! | [`engine`]    | the question pipeline: retrieval, prompts, generators, the gate |
+//! | [`sql`]       | the validator: parse, policy, rewrite → [`sql::ValidatedSql`] (depends on domain only) |
 //! | [`connectors`]| target databases: introspection and read-only execution |
 //! | [`store`]     | the app database (history, feedback, training, users, audit) |
 //! | [`observability`] | logs (JSON or text, masked), metrics, correlation ids, OTLP traces, Sentry |
@@ -37,6 +38,7 @@ pub mod error;
 pub mod eval;
 pub mod jobs;
 pub mod observability;
+pub mod sql;
 pub mod store;
 pub mod text;
 pub mod ui;

@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::auth::rate_limit::Decision;
-use crate::auth::{Action, Credential, Role};
+use crate::auth::{Action, Credential};
 use crate::config::auth::TrustedProxy;
+use crate::domain::Role;
 use crate::error::ApiError;
 
 /// Who may call a route.

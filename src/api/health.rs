@@ -150,7 +150,7 @@ async fn is_admin(app: &AppState, headers: &HeaderMap) -> bool {
     };
     matches!(
         app.auth.authenticate(&app.engine.store, cred).await,
-        Ok(identity) if identity.role == crate::auth::Role::Admin
+        Ok(identity) if identity.role == crate::domain::Role::Admin
     )
 }
 

@@ -45,7 +45,7 @@ use super::{
         crate::ui::charts::render,
     ),
     modifiers(&Security),
-    components(schemas(crate::error::ErrorBody, crate::engine::sql::RejectCode)),
+    components(schemas(crate::error::ErrorBody, crate::sql::RejectCode)),
     tags(
         (name = "ask", description = "Questions in, answers out"),
         (name = "sql", description = "Generate, validate and run SQL"),

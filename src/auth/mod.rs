@@ -23,9 +23,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::config::{AuthConfig, Config};
+use crate::domain::Role;
 use crate::store::grants::Grant;
 use crate::store::{Store, StoreError, User};
-pub use roles::{Action, Role};
+pub use roles::Action;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -1,4 +1,4 @@
-//! Roles and the one permission table.
+//! The one permission table: what each [`Role`] may do.
 //!
 //! [`PERMISSIONS`] is the only place that says which role may do what; the
 //! HTTP layer maps every route to one [`Action`] (see `api::access`), and
@@ -6,67 +6,16 @@
 //! equal). Ownership (a viewer sees only their own history) is not a
 //! permission: it is enforced by the handlers, answering `404`.
 
-use serde::{Deserialize, Serialize};
+use crate::domain::Role;
 
-/// A user's role. Ordered: each role can do everything the previous can.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Analyst,
-    Admin,
-}
-
+/// What a role may do is decided here, beside the table; the role itself is
+/// domain vocabulary ([`Role`]).
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Analyst, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Analyst => "analyst",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "viewer" => Some(Role::Viewer),
-            "analyst" => Some(Role::Analyst),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
     pub fn can(self, action: Action) -> bool {
         PERMISSIONS
             .iter()
             .find(|(a, _, _)| *a == action)
             .is_some_and(|(_, min, _)| self >= *min)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::parse(s).ok_or_else(|| format!("unknown role `{s}` (admin, analyst or viewer)"))
     }
 }
 

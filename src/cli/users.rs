@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::auth::Role;
 use crate::config::{Config, Profile};
+use crate::domain::Role;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]

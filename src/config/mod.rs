@@ -1,9 +1,15 @@
 //! Typed settings, loaded once at startup from an optional `insight.toml` and
 //! `INSIGHT_*` environment variables (env wins; nested keys use `__`, e.g.
 //! `INSIGHT_LLM__PROVIDER=openai`). Nothing else in the crate reads env vars.
+//! Secret settings can also be given as files (`INSIGHT_<KEY>_FILE`, see
+//! [`secret_files`]).
 //!
 //! Unknown keys and invalid values fail startup with a message naming the
 //! setting. Secrets are `SecretString`s and DSNs are redacted in `Debug`.
+//!
+//! This file holds the settings' types and defaults; reading them is in
+//! `load` (file, env overlay, error messages) and checking them as a whole
+//! in `validate`, beside one module per concern (`auth`, `llm`, `ops`, …).
 
 pub mod auth;
 pub mod bounds;
@@ -12,15 +18,16 @@ pub mod connections;
 pub mod docs;
 pub mod embedding;
 pub mod llm;
+mod load;
 pub mod ops;
+pub mod secret_files;
 pub mod secrets;
 pub mod uploads;
+mod validate;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use figment::Figment;
-use figment::providers::{Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -346,98 +353,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Load from `file` (or `./insight.toml` when it exists) and the process env.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars().collect();
-        Self::load_from(file, &env)
-    }
-
-    /// Load from `file` and the given environment (tests pass their own).
-    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
-        let mut fig = Figment::new();
-        match file {
-            Some(f) => {
-                if !f.exists() {
-                    return Err(ConfigError::Invalid(format!(
-                        "config file {} does not exist",
-                        f.display()
-                    )));
-                }
-                fig = fig.merge(Toml::file_exact(f));
-            }
-            None => {
-                let default = Path::new("insight.toml");
-                if default.exists() {
-                    fig = fig.merge(Toml::file_exact(default));
-                }
-            }
-        }
-        // Env overlay: INSIGHT_A__B=v → a.b = v. Built from the given list
-        // (not figment's Env provider, which reads the process env) so tests
-        // are hermetic.
-        let env_toml = env_to_toml(env);
-        fig = fig.merge(Toml::string(&env_toml));
-        let mut cfg: Config = fig.extract().map_err(|e| {
-            let problems: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
-            ConfigError::Problems(problems)
-        })?;
-        if let Some((_, host)) = env
-            .iter()
-            .rev()
-            .find(|(k, v)| k == "HOSTNAME" && !v.trim().is_empty())
-        {
-            cfg.jobs.host = host.trim().to_string();
-        }
-        cfg.check()?;
-        Ok(cfg)
-    }
-
-    fn check(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        if !(1..=200).contains(&self.query.summary_max_rows) {
-            problems.push(
-                "query.summary_max_rows (INSIGHT_QUERY__SUMMARY_MAX_ROWS): must be between 1 and 200"
-                    .into(),
-            );
-        }
-        // Ranges of every numeric setting (and of each connection's).
-        problems.extend(bounds::problems(self));
-        problems.extend(self.budgets.problems());
-        if !(0.0..=1.0).contains(&self.training.reuse_threshold) {
-            problems.push("training.reuse_threshold: must be between 0 and 1".into());
-        }
-        if self.retrieval.embedding_dim < 16 || self.retrieval.embedding_dim > 8192 {
-            problems.push("retrieval.embedding_dim: must be between 16 and 8192".into());
-        }
-        problems.extend(self.retrieval.problems());
-        if matches!(self.llm.provider, ProviderKind::Anthropic) && self.llm.api_key.is_none() {
-            problems
-                .push("llm.api_key (INSIGHT_LLM__API_KEY): required for provider anthropic".into());
-        }
-        for (name, c) in &self.connections {
-            if let Err(e) = crate::domain::ConnectionId::parse(name) {
-                problems.push(format!("connections.{name}: {}", e.message));
-            }
-            if let Err(e) = c.target() {
-                problems.push(format!("connections.{name}: {e}"));
-            }
-        }
-        if self.demo.enabled && self.connections.contains_key("demo") {
-            problems.push("connections.demo: the name `demo` is taken by the built-in demo database (set demo.enabled = false to reuse it)".into());
-        }
-        problems.extend(ops::problems(self));
-        problems.extend(self.auth.problems());
-        if self.profile == Profile::Production {
-            problems.extend(secrets::production_problems(self));
-            problems.extend(auth::production_problems(&self.server.cors_origins));
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Problems(problems))
-        }
-    }
-
     pub fn log_format(&self) -> LogFormat {
         self.log_format.unwrap_or(match self.profile {
             Profile::Dev => LogFormat::Text,
@@ -463,129 +378,10 @@ impl Config {
     }
 }
 
-/// Turn `INSIGHT_*` variables into a TOML document. `__` separates nesting
-/// levels; values are parsed as TOML when they are valid TOML values (numbers,
-/// booleans, arrays) and taken as strings otherwise.
-fn env_to_toml(env: &[(String, String)]) -> String {
-    let mut table = toml_edit_free::Table::default();
-    for (k, v) in env {
-        let Some(rest) = k.strip_prefix("INSIGHT_") else {
-            continue;
-        };
-        // `INSIGHT_CONFIG` names the config file (the CLI's `--config`); it
-        // is not a setting.
-        if rest.is_empty() || rest == "CONFIG" {
-            continue;
-        }
-        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-        table.insert(&path, v);
-    }
-    table.render()
-}
-
-/// A tiny TOML writer for the env overlay (keys are quoted, values typed).
-mod toml_edit_free {
-    use std::collections::BTreeMap;
-
-    #[derive(Default)]
-    pub struct Table {
-        values: BTreeMap<String, String>,
-        tables: BTreeMap<String, Table>,
-    }
-
-    impl Table {
-        pub fn insert(&mut self, path: &[String], value: &str) {
-            match path {
-                [] => {}
-                [leaf] => {
-                    self.values.insert(leaf.clone(), typed(value));
-                }
-                [head, rest @ ..] => self
-                    .tables
-                    .entry(head.clone())
-                    .or_default()
-                    .insert(rest, value),
-            }
-        }
-
-        pub fn render(&self) -> String {
-            let mut out = String::new();
-            self.render_into(&mut Vec::new(), &mut out);
-            out
-        }
-
-        fn render_into(&self, prefix: &mut Vec<String>, out: &mut String) {
-            if !prefix.is_empty() && !self.values.is_empty() {
-                let header: Vec<String> = prefix.iter().map(|p| quote(p)).collect();
-                out.push_str(&format!("[{}]\n", header.join(".")));
-            }
-            for (k, v) in &self.values {
-                out.push_str(&format!("{} = {v}\n", quote(k)));
-            }
-            for (k, t) in &self.tables {
-                prefix.push(k.clone());
-                t.render_into(prefix, out);
-                prefix.pop();
-            }
-        }
-    }
-
-    fn quote(s: &str) -> String {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-
-    fn typed(v: &str) -> String {
-        let t = v.trim();
-        let is_number = t.parse::<i64>().is_ok() || (t.parse::<f64>().is_ok() && t.contains('.'));
-        let is_bool = t == "true" || t == "false";
-        let is_array = t.starts_with('[') && t.ends_with(']');
-        if is_number || is_bool || is_array {
-            t.to_string()
-        } else {
-            quote(v)
-        }
-    }
-}
-
-/// Make figment's error name the setting the way an operator sets it.
-fn describe(e: &figment::Error) -> String {
-    let path = e.path.join(".");
-    let env = if path.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (INSIGHT_{})",
-            e.path
-                .iter()
-                .map(|p| p.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join("__")
-        )
-    };
-    match &e.kind {
-        figment::error::Kind::UnknownField(field, _) => {
-            let full = if path.is_empty() {
-                field.clone()
-            } else if e.path.last() == Some(field) {
-                path
-            } else {
-                format!("{path}.{field}")
-            };
-            format!("{full}: unknown setting")
-        }
-        kind => {
-            let name = if path.is_empty() {
-                "configuration".to_string()
-            } else {
-                path
-            };
-            format!("{name}{env}: {kind}")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -604,25 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn env_overrides_nested_values() {
-        let c = Config::load_from(
-            None,
-            &env(&[
-                ("INSIGHT_QUERY__MAX_ROWS", "50"),
-                ("INSIGHT_SERVER__PORT", "9000"),
-                ("INSIGHT_LLM__PROVIDER", "openai"),
-                ("INSIGHT_LLM__MODEL", "gpt-x"),
-                ("OTHER", "ignored"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(c.query.max_rows, 50);
-        assert_eq!(c.server.port, 9000);
-        assert_eq!(c.llm.provider, ProviderKind::Openai);
-        assert_eq!(c.llm.model.as_deref(), Some("gpt-x"));
-    }
-
-    #[test]
     fn summary_rows_are_bounded() {
         let c = Config::load_from(None, &[]).unwrap();
         assert!(c.query.summaries);
@@ -633,22 +410,6 @@ mod tests {
                 .to_string();
             assert!(err.contains("query.summary_max_rows"), "{err}");
         }
-    }
-
-    #[test]
-    fn invalid_values_name_the_setting() {
-        let err = Config::load_from(None, &env(&[("INSIGHT_SERVER__PORT", "eighty")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("server.port"), "{err}");
-        let err = Config::load_from(None, &env(&[("INSIGHT_BOGUS", "1")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("bogus: unknown setting"), "{err}");
-        let err = Config::load_from(None, &env(&[("INSIGHT_QUERY__MAX_ROWS", "0")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("query.max_rows"), "{err}");
     }
 
     #[test]
@@ -739,12 +500,6 @@ mod tests {
     }
 
     #[test]
-    fn insight_config_names_the_file_and_is_not_a_setting() {
-        let c = Config::load_from(None, &env(&[("INSIGHT_CONFIG", "/etc/insight.toml")]));
-        assert!(c.is_ok(), "{:?}", c.err());
-    }
-
-    #[test]
     fn operator_settings_are_checked() {
         let bad = Config::load_from(
             None,
@@ -794,30 +549,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("retrieval.index"), "{err}");
-    }
-
-    #[test]
-    fn toml_file_is_read_and_unknown_keys_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("insight.toml");
-        std::fs::write(&f, "[query]\nmax_rows = 7\n[connections.sales]\ndialect = \"sqlite\"\npath = \"/tmp/x.db\"\n").unwrap();
-        let c = Config::load_from(Some(&f), &[]).unwrap();
-        assert_eq!(c.query.max_rows, 7);
-        assert!(c.connections.contains_key("sales"));
-        std::fs::write(&f, "[query]\nmax_rowz = 7\n").unwrap();
-        let err = Config::load_from(Some(&f), &[]).unwrap_err().to_string();
-        assert!(err.contains("query.max_rowz: unknown setting"), "{err}");
-    }
-
-    #[test]
-    fn the_worker_host_comes_from_hostname_only() {
-        let c = Config::load_from(None, &[]).unwrap();
-        assert_eq!(c.jobs.host, "local");
-        let c = Config::load_from(None, &env(&[("HOSTNAME", "worker-7")])).unwrap();
-        assert_eq!(c.jobs.host, "worker-7");
-        let err = Config::load_from(None, &env(&[("INSIGHT_JOBS__HOST", "x")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("jobs.host"), "{err}");
     }
 }

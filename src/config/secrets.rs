@@ -55,7 +55,9 @@ pub(super) fn production_problems(cfg: &Config) -> Vec<String> {
         ("jwt_secret", "INSIGHT_JWT_SECRET", &cfg.jwt_secret),
     ] {
         match value {
-            None => out.push(format!("{name} ({env}): required in production")),
+            None => out.push(format!(
+                "{name} ({env} or {env}_FILE): required in production"
+            )),
             Some(v) => {
                 if let Some(why) = weakness(v.expose_secret()) {
                     out.push(format!("{name} ({env}): {why}"));

@@ -1,7 +1,7 @@
 //! Target databases ("connections"): the databases users ask questions about.
 //!
-//! This module owns the [`Connector`] trait, the schema model produced by
-//! introspection ([`SchemaInfo`]) and the result model ([`ResultSet`]). A
+//! This module owns the [`Connector`] trait, introspection (which fills the
+//! domain's [`SchemaInfo`]) and the result model ([`ResultSet`]). A
 //! connector can execute nothing but a [`ValidatedSql`], so "validate before
 //! execute" is enforced by the compiler; on top of that every connector opens a
 //! read-only session with a timeout and a row cap (defense in depth).
@@ -13,7 +13,6 @@ pub mod explain;
 pub mod mysql;
 pub mod postgres;
 pub mod registry;
-pub mod schema;
 pub mod sqlite;
 pub mod sqlite_paths;
 pub mod uploads;
@@ -23,12 +22,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::domain::Dialect;
-use crate::engine::sql::ValidatedSql;
+use crate::domain::{Dialect, SchemaInfo};
+use crate::sql::ValidatedSql;
 
 pub use budget::{Budget, BudgetOverride, Caller, RoleBudgets};
 pub use registry::{ConnectionHandle, ConnectorRegistry};
-pub use schema::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 
 /// Errors of a target database, kept in this layer and mapped to HTTP in `error.rs`.
 #[derive(Debug, thiserror::Error)]

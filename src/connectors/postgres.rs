@@ -36,12 +36,9 @@ use sqlx::postgres::{
 use sqlx::{AssertSqlSafe, Column, Postgres, Row, TypeInfo, ValueRef};
 
 use super::budget::ResultMeter;
-use super::{
-    ColumnInfo, Connector, ConnectorError, ExecLimits, ForeignKey, ResultColumn, ResultSet,
-    SchemaInfo, TableInfo,
-};
-use crate::domain::Dialect;
-use crate::engine::sql::ValidatedSql;
+use super::{Connector, ConnectorError, ExecLimits, ResultColumn, ResultSet};
+use crate::domain::{ColumnInfo, Dialect, ForeignKey, SchemaInfo, TableInfo};
+use crate::sql::ValidatedSql;
 
 /// Text columns with at most this many distinct values get `sample_values`.
 const SAMPLE_VALUES_MAX: usize = 30;

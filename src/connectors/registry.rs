@@ -8,9 +8,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::budget::{Admission, Caller, RoleBudgets};
-use super::{Connector, ConnectorError, ExecLimits, ResultSet, SchemaInfo};
+use super::{Connector, ConnectorError, ExecLimits, ResultSet};
+use crate::domain::SchemaInfo;
 use crate::domain::{ConnectionId, Dialect};
-use crate::engine::sql::{SqlPolicy, ValidatedSql};
+use crate::sql::{SqlPolicy, ValidatedSql};
 
 /// Narrowed schemas kept per connection (distinct allowlists in use).
 const MAX_NARROWED: usize = 16;

@@ -29,12 +29,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRo
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
 use super::budget::{PROGRESS_OPS, ResultMeter};
-use super::{
-    ColumnInfo, Connector, ConnectorError, ExecLimits, ForeignKey, ResultColumn, ResultSet,
-    SchemaInfo, TableInfo,
-};
-use crate::domain::Dialect;
-use crate::engine::sql::ValidatedSql;
+use super::{Connector, ConnectorError, ExecLimits, ResultColumn, ResultSet};
+use crate::domain::{ColumnInfo, Dialect, ForeignKey, SchemaInfo, TableInfo};
+use crate::sql::ValidatedSql;
 
 /// Text columns with at most this many distinct values get `sample_values`
 /// (value linking for the generator).
@@ -395,7 +392,7 @@ impl Connector for SqliteConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::sql::{SqlPolicy, validate};
+    use crate::sql::{SqlPolicy, validate};
 
     async fn fixture() -> (tempfile::TempDir, SqliteConnector) {
         let dir = tempfile::tempdir().unwrap();

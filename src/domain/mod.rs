@@ -1,15 +1,20 @@
 //! Domain vocabulary shared by every layer: identifiers, dialects, training kinds,
-//! questions. Types here are parsed once at the edge ("parse, don't validate") so
+//! questions, roles and the schema model ([`SchemaInfo`]) that introspection
+//! fills. Types here are parsed once at the edge ("parse, don't validate") so
 //! the rest of the code can trust them. This module depends on nothing else in
 //! the crate and must never import axum, sqlx or an HTTP client.
 
 pub mod budget;
+pub mod role;
+pub mod schema;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub mod trust;
+pub use role::Role;
+pub use schema::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 pub use trust::{Assumption, Confidence, Trust};
 
 /// SQL dialect of a target database. Decides the parser dialect, the list of

@@ -1,7 +1,7 @@
 //! `POST /sql/explain`: SQL in plain words for the caller. The SQL goes
 //! through the gate first (a caller explains only SQL over tables they may
 //! see, under their grant), then the steps are read off the syntax tree
-//! ([`crate::engine::sql::explain`]); when a language model is configured it
+//! ([`crate::sql::explain`]); when a language model is configured it
 //! writes the prose explanation from the validated SQL, and the builtin
 //! sentences stand in when it has none or fails. The model's text is for
 //! people only: it is never parsed or run.
@@ -42,7 +42,7 @@ impl Engine {
         let conn = self.connection(connection)?;
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let gated = self.gate_audited(rc, &conn, sql_text, "explain").await?;
-        let steps = crate::engine::sql::explain::explain(gated.validated());
+        let steps = crate::sql::explain::explain(gated.validated());
         let builtin = steps.join(" ");
         let req = TextRequest {
             system: "You explain a SQL query to a business user who does not read SQL, in at \

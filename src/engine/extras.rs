@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::connectors::{ResultColumn, SchemaInfo};
+use crate::connectors::ResultColumn;
+
 use crate::domain::Question;
+use crate::domain::SchemaInfo;
 use crate::engine::llm::{LlmError, TextRequest};
 
 /// Longest summary we keep from a model.
@@ -309,7 +311,7 @@ fn distinct(questions: impl Iterator<Item = String>, asked: &str) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::{ColumnInfo, TableInfo};
+    use crate::domain::{ColumnInfo, TableInfo};
     use serde_json::json;
 
     fn cols(names: &[&str]) -> Vec<ResultColumn> {

@@ -26,11 +26,13 @@ use std::sync::Arc;
 use tracing::instrument;
 
 use super::pipeline::{Engine, RequestContext};
-use crate::auth::roles::{Action, Role};
-use crate::connectors::{ConnectionHandle, SchemaInfo};
+use crate::auth::roles::Action;
+use crate::connectors::ConnectionHandle;
+use crate::domain::Role;
+use crate::domain::SchemaInfo;
 use crate::engine::grant;
-use crate::engine::sql::{self, SqlPolicy, ValidatedSql, ValidationError};
 use crate::observability::metrics;
+use crate::sql::{self, SqlPolicy, ValidatedSql, ValidationError};
 use crate::store::grants::Grant;
 use crate::store::{QueryRecord, TrainingItem};
 

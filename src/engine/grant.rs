@@ -25,11 +25,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::connectors::{SchemaInfo, TableInfo};
 use crate::domain::Dialect;
 use crate::domain::TrainingKind;
+use crate::domain::{SchemaInfo, TableInfo};
 use crate::engine::llm::{ContextItem, RetrievedContext};
-use crate::engine::sql::{self, SqlPolicy};
+use crate::sql::{self, SqlPolicy};
 
 /// What one caller may see of a connection: its full schema, the caller's
 /// policy (with the allowlist), and the schema tables outside it.
@@ -203,7 +203,7 @@ fn created_names(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::{ColumnInfo, ForeignKey, TableInfo};
+    use crate::domain::{ColumnInfo, ForeignKey, TableInfo};
     use crate::engine::llm::ValueHint;
 
     fn table(name: &str, cols: &[&str], fks: &[(&str, &str)]) -> TableInfo {

@@ -18,7 +18,6 @@ pub mod prompt;
 pub mod retrieval;
 pub mod saved;
 pub mod settings;
-pub mod sql;
 pub mod training;
 pub mod training_edit;
 pub mod uploads;

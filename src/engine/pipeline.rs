@@ -35,8 +35,8 @@ use crate::engine::llm::{
     LlmProvider, RetrievedContext, TextCompletion, TextRequest, TokenUsage,
 };
 use crate::engine::retrieval::{EmbeddingService, IndexError, VectorIndex};
-use crate::engine::sql::{self, ValidatedSql, ValidationError};
 use crate::observability::metrics;
+use crate::sql::{self, ValidatedSql, ValidationError};
 use crate::store::{NewQuery, QueryStatus, Store, StoreError};
 
 /// Settings the pipeline needs, copied from [`Config`] once.
@@ -129,7 +129,7 @@ impl RequestContext {
     pub fn budget_caller(&self) -> crate::connectors::Caller<'_> {
         crate::connectors::Caller {
             user_id: self.user_id.as_deref(),
-            role: self.role().map(crate::auth::Role::as_str),
+            role: self.role().map(crate::domain::Role::as_str),
         }
     }
 }

@@ -13,8 +13,9 @@ use crate::auth::roles::Action;
 use crate::config::FeedbackMode;
 use crate::connectors::ConnectionHandle;
 use crate::domain::{ConnectionId, TrainingKind};
+use crate::engine::grant;
 use crate::engine::retrieval::{IndexEntry, IndexError};
-use crate::engine::{grant, sql};
+use crate::sql;
 use crate::store::training::TrainingFilter;
 use crate::store::{
     FeedbackRecord, FeedbackStatus, NewFeedback, NewTrainingItem, Page, QueryStatus, StoreError,
@@ -56,10 +57,7 @@ const MAX_CONTENT: usize = 100_000;
 fn limited_view(
     conn: &ConnectionHandle,
     allowed: &[String],
-) -> (
-    std::sync::Arc<crate::connectors::SchemaInfo>,
-    sql::SqlPolicy,
-) {
+) -> (std::sync::Arc<crate::domain::SchemaInfo>, sql::SqlPolicy) {
     let rc = RequestContext {
         allowed_tables: Some(allowed.to_vec()),
         ..Default::default()

@@ -14,7 +14,7 @@ use sqlparser::ast::{Expr, ObjectName, TableFactor, Visit, Visitor};
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 
 /// Tables and `(table, column)` pairs a query uses, lower-cased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,7 +154,7 @@ pub fn covers(gold: &GoldRefs, shown: &BTreeMap<String, BTreeSet<String>>) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::{ColumnInfo, TableInfo};
+    use crate::domain::{ColumnInfo, TableInfo};
 
     fn schema() -> SchemaInfo {
         let table = |name: &str, cols: &[&str]| TableInfo {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError, new_id, now};
-use crate::auth::roles::Role;
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use insight::api::access::{Access, PREFIX, ROUTES};
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::json;
 use utoipa::OpenApi as _;
 

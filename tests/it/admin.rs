@@ -1,7 +1,7 @@
 //! The admin API: users, connections (DSN encrypted at rest, never shown)
 //! and the audit log.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::json;
 
 use crate::util::TestApp;

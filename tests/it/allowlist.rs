@@ -2,7 +2,7 @@
 //! only granted connections and, with an allowlist, only its tables — even
 //! with hand-written SQL (subquery, CTE, join, view).
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::json;
 

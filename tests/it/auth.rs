@@ -1,8 +1,8 @@
 //! Sign-in, tokens and API keys, and the attacks on them.
 
 use base64::Engine as _;
-use insight::auth::Role;
 use insight::auth::jwt::Claims;
+use insight::domain::Role;
 use serde_json::{Value, json};
 
 use crate::util::{TEST_PASSWORD, TestApp, TestUser, error_code};

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use insight::auth::Role;
 use insight::connectors::{Budget, Connector, ConnectorError, ExecLimits};
 use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, validate};
+use insight::domain::Role;
+use insight::sql::{SqlPolicy, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -106,3 +106,58 @@ fn production_refuses_to_start_without_secrets_and_names_them() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn production_reads_its_secrets_from_files() {
+    // What the Kubernetes pods and the Compose services do: every secret is
+    // a file named by INSIGHT_<KEY>_FILE, none is an environment value.
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    let store = dir.path().join("from-the-file.db");
+    let files = [
+        (
+            "INSIGHT_SECRET_KEY_FILE",
+            "secret-key",
+            "k7Qw9zX2mP4vN8rT1yB6cH3jL5sD0fGa\n".to_string(),
+        ),
+        (
+            "INSIGHT_JWT_SECRET_FILE",
+            "jwt-secret",
+            "Zt4Yh8Kp2Wq6Rn0Vm3Xc7Lb1Jd5Fs9Ga\n".to_string(),
+        ),
+        (
+            "INSIGHT_DATABASE_URL_FILE",
+            "database-url",
+            format!("sqlite://{}\n", store.display()),
+        ),
+    ];
+    let cmd = || {
+        let mut cmd = insight(dir.path());
+        cmd.env("INSIGHT_PROFILE", "production");
+        for (var, name, _) in &files {
+            cmd.env(var, secrets.join(name));
+        }
+        cmd
+    };
+    for (_, name, value) in &files {
+        std::fs::write(secrets.join(name), value).unwrap();
+    }
+    let out = cmd().arg("migrate").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(store.exists(), "the store is the one the URL file names");
+
+    // A missing file stops startup naming the setting and the path, and
+    // prints no secret.
+    std::fs::remove_file(secrets.join("jwt-secret")).unwrap();
+    let out = cmd().arg("migrate").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("jwt_secret_file (INSIGHT_JWT_SECRET_FILE)")
+            && err.contains(&secrets.join("jwt-secret").display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("k7Qw9zX2mP4vN8rT"), "{err}");
+}

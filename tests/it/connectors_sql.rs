@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use insight::connectors::mysql::MySqlConnector;
 use insight::connectors::postgres::PostgresConnector;
-use insight::connectors::{Connector, ConnectorError, ExecLimits, ForeignKey, SchemaInfo};
+use insight::connectors::{Connector, ConnectorError, ExecLimits};
 use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, ValidatedSql, validate};
+use insight::domain::{ForeignKey, SchemaInfo};
+use insight::sql::{SqlPolicy, ValidatedSql, validate};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use insight::auth::Role;
 use insight::auth::rate_limit::{FailureCounter, Quota, RateLimiter, SharedLimits, redis_key};
+use insight::domain::Role;
 
 use crate::util::{TestApp, error_code};
 

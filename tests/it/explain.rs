@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
-use insight::auth::Role;
 use insight::config::{LlmConfig, ProviderKind};
+use insight::domain::Role;
 use insight::engine::llm::openai::OpenAiProvider;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};

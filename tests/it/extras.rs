@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use insight::auth::Role;
 use insight::config::{LlmConfig, ProviderKind};
+use insight::domain::Role;
 use insight::engine::llm::openai::OpenAiProvider;
 use serde_json::{Value, json};
 

@@ -4,9 +4,11 @@
 
 use std::sync::OnceLock;
 
-use insight::connectors::{Connector as _, SchemaInfo};
+use insight::connectors::Connector as _;
+
 use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, validate};
+use insight::domain::SchemaInfo;
+use insight::sql::{SqlPolicy, validate};
 use proptest::prelude::*;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::{GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};

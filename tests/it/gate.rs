@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 use utoipa::OpenApi as _;

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use insight::connectors::Connector;
 use insight::connectors::demo::ensure_demo_database;
 use insight::connectors::sqlite::SqliteConnector;
-use insight::connectors::{Connector, SchemaInfo};
+use insight::domain::SchemaInfo;
 use insight::domain::{Dialect, TrainingKind};
 use insight::engine::llm::builtin::BuiltinGenerator;
 use insight::engine::llm::{

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::jobs::Worker;
 use insight::store::jobs::JobStatus;
 use insight::store::{FeedbackStatus, NewFeedback, QueryStatus, Store};

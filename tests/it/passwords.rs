@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::process::Stdio;
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::{Value, json};
 
 use crate::util::{Reply, TEST_PASSWORD, TestApp, TestUser, error_code, insight_cmd};

@@ -223,7 +223,7 @@ async fn settings_stored_before_the_switch_existed_still_apply() {
 /// A viewer whose grant on `demo` allows the `orders` table only.
 async fn orders_only_viewer(app: &TestApp) -> crate::util::TestUser {
     app.user_with_grants(
-        insight::auth::Role::Viewer,
+        insight::domain::Role::Viewer,
         &[insight::store::grants::Grant {
             connection: "demo".into(),
             allowed_tables: Some(vec!["orders".into()]),

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use insight::config::{LlmConfig, ProviderKind};
-use insight::connectors::{ColumnInfo, SchemaInfo, TableInfo};
+use insight::domain::{ColumnInfo, SchemaInfo, TableInfo};
 use insight::domain::{Dialect, TrainingKind};
 use insight::engine::llm::anthropic::AnthropicProvider;
 use insight::engine::llm::openai::OpenAiProvider;

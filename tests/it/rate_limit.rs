@@ -1,7 +1,7 @@
 //! Rate limits: token buckets per user (or key) by role, per IP for
 //! anonymous routes; the N+1th request gets 429 with Retry-After.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::json;
 
 use crate::util::{TestApp, error_code};

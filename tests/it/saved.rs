@@ -2,7 +2,7 @@
 //! every run under the *reader's* current grant, refused tiles carry no
 //! rows, SQL or question, share links need a signed-in user.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 

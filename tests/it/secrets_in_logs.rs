@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::json;
 
 use crate::util::{TEST_PASSWORD, TestApp};

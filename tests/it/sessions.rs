@@ -2,8 +2,8 @@
 //! unlock`, sessions revoked at once (logout, disable), bounded paging,
 //! readiness details for admins only, and SQLite connections fenced in.
 
-use insight::auth::Role;
 use insight::config::Config;
+use insight::domain::Role;
 use serde_json::{Value, json};
 
 use crate::util::{Reply, TEST_PASSWORD, TestApp, TestUser, error_code, insight_cmd};

@@ -3,9 +3,9 @@
 //! dangerous functions, system catalogs) that must all be rejected, and real
 //! analytic queries that must all pass with an enforced LIMIT.
 
-use insight::connectors::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, validate};
+use insight::domain::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
+use insight::sql::{SqlPolicy, validate};
 
 struct Entry {
     dialect: Dialect,

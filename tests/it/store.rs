@@ -4,7 +4,7 @@
 //! (`./scripts/test` starts it; without it the PostgreSQL half skips locally
 //! and fails in CI).
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::domain::{Assumption, Confidence, TrainingKind, Trust};
 use insight::store::connections::{StoredConnection, StoredConnectionSettings};
 use insight::store::grants::Grant;

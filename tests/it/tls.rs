@@ -9,12 +9,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use insight::auth::Role;
 use insight::cache::redis::RedisCache;
 use insight::connectors::mysql::MySqlConnector;
 use insight::connectors::{Connector, ExecLimits};
 use insight::domain::Dialect;
-use insight::engine::sql::{SqlPolicy, validate};
+use insight::domain::Role;
+use insight::sql::{SqlPolicy, validate};
 use insight::store::Store;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! dashboard's figures. The pages themselves are tested in a real browser by
 //! `scripts/ui-test`.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use serde_json::json;
 
 use crate::util::TestApp;

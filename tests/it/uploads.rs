@@ -3,7 +3,7 @@
 //! and trained; bad files get clear errors and leave nothing behind; who may
 //! upload and who sees the tables follow roles and grants.
 
-use insight::auth::Role;
+use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 

@@ -1,7 +1,9 @@
 """Backup and restore the way the Kubernetes manifests do it, against a real
 PostgreSQL: the production overlay's migrate init container, its backup
 CronJob (args, ConfigMap and env, volume paths mapped to a scratch dir) and
-k8s/examples/restore-job.yaml's args, each run with the release binary.
+k8s/examples/restore-job.yaml's args, each run with the release binary. The
+insight-secrets volume is a scratch dir holding one file per Secret key, as
+the kubelet mounts it, so the INSIGHT_<KEY>_FILE settings read them.
 
   1. migrate (init container) into a fresh schema; two users created;
   2. the CronJob's command writes a backup into "its" volume;
@@ -14,6 +16,7 @@ usage: backup_restore.py BIN WORKDIR (WORKDIR holds k8s-production.yaml)
 Needs INSIGHT_TEST_POSTGRES_URL (scripts/services.sh exports it)."""
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,13 +68,32 @@ def container_env(container):
     for src in container.get("envFrom", []):
         env.update(config_maps[src["configMapRef"]["name"]])
     for e in container.get("env", []):
-        env[e["name"]] = e["value"] if "value" in e else SECRETS[e["valueFrom"]["secretKeyRef"]["key"]]
+        if "value" not in e:
+            sys.exit(f"{container['name']}: {e['name']} is not a plain value (secrets are files)")
+        env[e["name"]] = e["value"]
     for m in container.get("volumeMounts", []):
         local = os.path.join(scratch, m["name"])
         os.makedirs(local, exist_ok=True)
         env = {k: v.replace(m["mountPath"], local) if v.startswith(m["mountPath"]) else v for k, v in env.items()}
     env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
     return env
+
+
+def mount_secrets(spec):
+    """Write the insight-secrets keys into the scratch dir of each volume
+    that mounts that Secret (what the kubelet does)."""
+    for v in spec.get("volumes", []):
+        if v.get("secret", {}).get("secretName") != "insight-secrets":
+            continue
+        local = os.path.join(scratch, v["name"])
+        os.makedirs(local, exist_ok=True)
+        for key, value in SECRETS.items():
+            path = os.path.join(local, key)
+            if os.path.exists(path):
+                continue
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(value + "\n")
+            os.chmod(path, 0o400)
 
 
 def mapped_args(container):
@@ -115,6 +137,8 @@ claims = {
 if claims["backup"].get("backups") != "insight-backups" or claims["restore"].get("backups") != "insight-backups":
     sys.exit(f"the CronJob and the restore Job do not share the insight-backups claim: {claims}")
 
+for obj in (api, find("CronJob", "insight-backup"), find("Job", "insight-restore", restore_docs)):
+    mount_secrets(pod_spec(obj))
 psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 try:
     run("migrate (init container)", migrate)
@@ -138,3 +162,4 @@ try:
     run("restore again into a non-empty store", restore, expect_ok=False)
 finally:
     psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    shutil.rmtree(scratch, ignore_errors=True)

@@ -33,6 +33,37 @@ def pod_spec(obj):
     return obj["spec"]["template"]["spec"]
 
 
+SECRET_MOUNT = "/run/secrets/insight"
+
+
+def secret_rules(label, spec):
+    """Secrets reach the process as files (issue #17, item 8): the
+    insight-secrets Secret is a read-only volume (mode 0400) mounted at
+    SECRET_MOUNT, each secret setting is an INSIGHT_<KEY>_FILE naming a file
+    there, and no secret travels as an env value (no secretKeyRef, no
+    secretRef in envFrom, no literal secret value)."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    secret_volumes = [n for n, v in volumes.items() if v.get("secret", {}).get("secretName") == "insight-secrets"]
+    rule(len(secret_volumes) == 1, f"{label}: insight-secrets is not mounted as one volume")
+    for n in secret_volumes:
+        rule(volumes[n]["secret"].get("defaultMode") == 0o400, f"{label}: volume {n} is not mode 0400")
+    for ctr in spec["containers"] + spec.get("initContainers", []):
+        where = f"{label} container {ctr['name']}"
+        mounts = [m for m in ctr.get("volumeMounts", []) if m["name"] in secret_volumes]
+        rule(len(mounts) == 1 and mounts[0]["mountPath"] == SECRET_MOUNT and mounts[0].get("readOnly") is True,
+             f"{where}: insight-secrets is not mounted read-only at {SECRET_MOUNT}")
+        for src in ctr.get("envFrom", []):
+            rule("secretRef" not in src, f"{where}: takes a Secret as env (envFrom secretRef)")
+        env = {e["name"]: e for e in ctr.get("env", [])}
+        for secret in ("INSIGHT_SECRET_KEY", "INSIGHT_JWT_SECRET", "INSIGHT_DATABASE_URL"):
+            rule(f"{secret}_FILE" in env, f"{where}: {secret}_FILE is not set")
+        for e in env.values():
+            rule("secretKeyRef" not in e.get("valueFrom", {}), f"{where}: {e['name']} is a secretKeyRef env value (mount it as a file)")
+            if any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL", "API_KEY", "REDIS_URL")):
+                rule(e["name"].endswith("_FILE") and str(e.get("value", "")).startswith(SECRET_MOUNT + "/"),
+                     f"{where}: {e['name']} is not an INSIGHT_<KEY>_FILE naming a file under {SECRET_MOUNT}")
+
+
 summary = {}
 for name, docs in rendered.items():
     kinds = {d["kind"] for d in docs}
@@ -83,16 +114,13 @@ for name, docs in rendered.items():
             rule({"cpu", "memory"} <= set(res.get("limits", {})), f"{label}: no CPU/memory limits")
             mounts = {m["mountPath"] for m in ctr.get("volumeMounts", [])}
             rule({"/data", "/tmp"} <= mounts, f"{label}: /data and /tmp are not volumes")
-            env_names = {e["name"] for e in ctr.get("env", [])}
-            for secret in ("INSIGHT_SECRET_KEY", "INSIGHT_JWT_SECRET", "INSIGHT_DATABASE_URL"):
-                rule(secret in env_names, f"{label}: {secret} is not set")
-            for e in ctr.get("env", []):
-                if any(w in e["name"] for w in ("SECRET", "PASSWORD", "DATABASE_URL")):
-                    rule("secretKeyRef" in e.get("valueFrom", {}), f"{label}: {e['name']} is not taken from a Secret")
+        secret_rules(label, spec)
     cm = find(docs, "ConfigMap")
     data = cm.get("data", {})
+    # Secrets live in insight-secrets only; a value here would also clash
+    # with the pods' INSIGHT_<KEY>_FILE ("set the value or the file").
     for k in data:
-        rule(not any(w in k for w in ("SECRET", "PASSWORD")), f"{name}: ConfigMap holds {k}")
+        rule(not any(w in k for w in ("SECRET", "PASSWORD", "DATABASE_URL", "API_KEY")), f"{name}: ConfigMap holds {k}")
 
     # /metrics off the public port: a metrics address on another port, the
     # public Service without it, API and worker probed and scraped there.
@@ -180,6 +208,15 @@ if all(overlays):
         if field in ("replicas", "limits", "Redis URL", "namespace"):
             rule(len(set(values)) == 3, f"overlays do not differ in {field}: {values}")
     rule(summary["dev"][3] != summary["production"][3], "dev and production log the same format")
+
+# The restore example runs with the same secrets, the same way.
+examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "k8s", "examples")
+with open(os.path.join(examples, "restore-job.yaml"), encoding="utf-8") as f:
+    restore = find([d for d in yaml.safe_load_all(f) if d], "Job")
+if restore is None:
+    problems.append("k8s/examples/restore-job.yaml: no Job")
+else:
+    secret_rules("k8s/examples/restore-job.yaml", pod_spec(restore))
 
 for p in problems:
     print(p)

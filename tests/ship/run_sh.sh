@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh's promises, given the release binary (run.sh uses it via RUN_BIN):
 #   - `--help` lists every mode run.sh accepts, and accepts every mode it lists;
-#   - prod with a missing or default secret exits non-zero naming the setting,
-#     before touching Docker; a good env file passes `check`;
+#   - prod with a missing, default, unreadable or mismatched secret file, or
+#     a secret in the env file, exits non-zero naming it, before touching
+#     Docker; a good env file (.env.example too) with good secret files
+#     passes `check`;
 #   - a taken port: run.sh picks the next free one, says so, and the service
 #     answers there (local), or shifts the published range (Compose, dry run);
 #   - stage runs the service locally with production settings (migrate, serve).
@@ -53,21 +55,32 @@ free_port() {
 
 hexsecret() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-good_env() { # file
+# The secret files of the Compose production stack, as OPERATIONS.md makes them.
+good_secrets() { # dir
+    rm -rf "$1"
+    mkdir -m 700 "$1"
+    hexsecret 32 > "$1/secret-key"
+    hexsecret 32 > "$1/jwt-secret"
+    hexsecret 24 > "$1/admin-password"
+    hexsecret 24 > "$1/redis-password"
+    hexsecret 24 > "$1/postgres-password"
+    printf 'postgres://insight:%s@postgres:5432/insight\n' "$(cat "$1/postgres-password")" > "$1/database-url"
+    : > "$1/llm-api-key"
+    chmod 444 "$1"/*
+}
+
+good_env() { # file [secrets dir]
     cat > "$1" << EOF
-# a complete production env file
+# a complete production env file: settings only
 IMAGE=insight-engine:0.1.0
 API_REPLICAS=2
 HTTP_PORTS=8080-8081
-POSTGRES_PASSWORD=$(hexsecret 24)
-INSIGHT_SECRET_KEY=$(hexsecret 32)
-INSIGHT_JWT_SECRET=$(hexsecret 32)
-INSIGHT_ADMIN_PASSWORD=$(hexsecret 16)
-INSIGHT_REDIS_PASSWORD=$(hexsecret 24)
+SECRETS_DIR=${2:-$work/secrets}
 INSIGHT_DEMO__ENABLED=false
 INSIGHT_BACKUP__SCHEDULE=0 3 * * *
 EOF
 }
+good_secrets "$work/secrets"
 
 # --- --help and the modes ------------------------------------------------------
 help="$(./run.sh --help)"
@@ -95,32 +108,79 @@ mkdir -p "$work/bin"
 printf '#!/bin/sh\necho "docker was called: $*" >&2\nexit 99\n' > "$work/bin/docker"
 cp "$work/bin/docker" "$work/bin/docker-compose"
 chmod +x "$work/bin/docker" "$work/bin/docker-compose"
-for key in INSIGHT_SECRET_KEY INSIGHT_JWT_SECRET INSIGHT_ADMIN_PASSWORD INSIGHT_REDIS_PASSWORD POSTGRES_PASSWORD; do
-    good_env "$work/missing.env"
-    sed -i "/^$key=/d" "$work/missing.env"
-    out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file "$work/missing.env" 2>&1)"
+# prod_refuses NAME ENV-FILE WANT...: prod exits non-zero, names every WANT
+# (fixed strings) and never calls Docker.
+prod_refuses() {
+    local name="$1" env="$2" out code want
+    shift 2
+    out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file "$env" 2>&1)"
     code=$?
-    if [ "$code" -ne 0 ] && grep -q "$key: required" <<< "$out" && ! grep -q 'docker was called' <<< "$out"; then
-        ok "prod without $key exits $code naming it"
-    else
-        bad "prod without $key: exit $code, output: $out"
-    fi
+    for want in "$@"; do
+        if [ "$code" -ne 0 ] && grep -qF -- "$want" <<< "$out" && ! grep -q 'docker was called' <<< "$out"; then
+            ok "$name: exits $code naming '$want'"
+        else
+            bad "$name: should name '$want': exit $code, output: $out"
+        fi
+    done
+}
+for name in secret-key jwt-secret admin-password redis-password postgres-password database-url llm-api-key; do
+    good_secrets "$work/missing"
+    rm -f "$work/missing/$name"
+    good_env "$work/missing.env" "$work/missing"
+    prod_refuses "prod without the $name file" "$work/missing.env" "$name (" "$work/missing/$name is missing"
 done
+# Default values in the files, as an operator who copied an example would have.
+good_secrets "$work/defaults"
+chmod 644 "$work/defaults"/*
+echo change-me-generate-with-openssl-rand-hex-32 > "$work/defaults/secret-key"
+echo change-me-postgres-password > "$work/defaults/postgres-password"
+chmod 600 "$work/defaults/jwt-secret"
+good_env "$work/defaults.env" "$work/defaults"
+prod_refuses "prod with default secrets" "$work/defaults.env" \
+    'secret-key (INSIGHT_SECRET_KEY): looks like a default' 'postgres-password (POSTGRES_PASSWORD): looks like a default' \
+    'database-url (INSIGHT_DATABASE_URL): its password is not the bundled PostgreSQL' \
+    "the containers cannot read $work/defaults/jwt-secret"
+# A secret in the env file reaches every container's environment: refused.
+good_env "$work/leaky.env"
+printf 'INSIGHT_JWT_SECRET=%s\nPOSTGRES_PASSWORD=%s\nINSIGHT_SECRET_KEY_FILE=/run/secrets/secret-key\n' "$(hexsecret 32)" "$(hexsecret 24)" >> "$work/leaky.env"
+prod_refuses "prod with secrets in the env file" "$work/leaky.env" \
+    'INSIGHT_JWT_SECRET: a secret does not go in the env file' 'POSTGRES_PASSWORD: a secret does not go in the env file' \
+    'INSIGHT_SECRET_KEY_FILE: set by docker-compose.prod.yml'
+good_secrets "$work/open"
+chmod 755 "$work/open"
+good_env "$work/open.env" "$work/open"
+prod_refuses "prod with a secrets directory others can read" "$work/open.env" "SECRETS_DIR: $work/open is open to other users"
+good_secrets "$work/llm"
+good_env "$work/llm.env" "$work/llm"
+printf 'INSIGHT_LLM__PROVIDER=anthropic\n' >> "$work/llm.env"
+prod_refuses "prod with anthropic and no key file" "$work/llm.env" 'INSIGHT_LLM__API_KEY_FILE: required for provider anthropic'
+printf 'INSIGHT_LLM__API_KEY_FILE=/run/secrets/llm-api-key\n' >> "$work/llm.env"
+prod_refuses "prod with an empty llm-api-key file in use" "$work/llm.env" "INSIGHT_LLM__API_KEY_FILE: $work/llm/llm-api-key is empty"
+chmod 644 "$work/llm/llm-api-key"
+hexsecret 24 > "$work/llm/llm-api-key"
+out="$(clean_env ./run.sh check --env-file "$work/llm.env" 2>&1)"
+code=$?
+if [ "$code" = 0 ]; then ok "check passes anthropic with its key in llm-api-key"; else bad "check, anthropic with a key file: exit $code, $out"; fi
 out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file .env.example 2>&1)"
 code=$?
-if [ "$code" -ne 0 ] && grep -q 'INSIGHT_SECRET_KEY: looks like a default' <<< "$out" && grep -q 'POSTGRES_PASSWORD: looks like a default' <<< "$out"; then
-    ok "prod refuses .env.example's default secrets, naming each (exit $code)"
+if [ -d secrets ]; then
+    ok "prod with .env.example alone: skipped (this checkout has a ./secrets directory)"
+elif [ "$code" -ne 0 ] && grep -q 'SECRETS_DIR: .*/secrets does not exist' <<< "$out" && ! grep -q 'a secret does not go' <<< "$out"; then
+    ok "prod with .env.example alone asks for the secret files; the example holds no secret (exit $code)"
 else
     bad "prod with .env.example: exit $code, output: $out"
 fi
-good_env "$work/short.env"
-sed -i 's/^INSIGHT_JWT_SECRET=.*/INSIGHT_JWT_SECRET=tooShort123/; s/^INSIGHT_PROFILE=.*//' "$work/short.env"
-printf 'INSIGHT_PROFILE=dev\nINSIGHT_SEVRER__PORT=1\nAPI_REPLICAS=3\nnot a setting\n' >> "$work/short.env"
-out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file "$work/short.env" 2>&1)"
+out="$(SECRETS_DIR="$work/secrets" clean_env ./run.sh check --env-file .env.example 2>&1)"
 code=$?
-for want in 'INSIGHT_JWT_SECRET: must be at least 32' 'INSIGHT_PROFILE: dev is not allowed' 'INSIGHT_SEVRER__PORT: unknown setting section' 'HTTP_PORTS: 8080-8081 has 2 port' 'line 15: not KEY=VALUE'; do
-    if [ "$code" -ne 0 ] && grep -qF "$want" <<< "$out"; then ok "prod names: $want"; else bad "prod should name '$want': exit $code, $out"; fi
-done
+if [ "$code" = 0 ]; then ok "check passes .env.example with good secret files (SECRETS_DIR from the shell)"; else bad "check .env.example + SECRETS_DIR: exit $code, $out"; fi
+good_env "$work/short.env" "$work/short"
+good_secrets "$work/short"
+chmod 644 "$work/short/jwt-secret"
+echo tooShort123 > "$work/short/jwt-secret"
+printf 'INSIGHT_PROFILE=dev\nINSIGHT_SEVRER__PORT=1\nAPI_REPLICAS=3\nnot a setting\n' >> "$work/short.env"
+line="$(grep -n '^not a setting$' "$work/short.env" | cut -d: -f1)"
+prod_refuses "prod with bad settings" "$work/short.env" 'jwt-secret (INSIGHT_JWT_SECRET): must be at least 32' \
+    'INSIGHT_PROFILE: dev is not allowed' 'INSIGHT_SEVRER__PORT: unknown setting section' 'HTTP_PORTS: 8080-8081 has 2 port' "line $line: not KEY=VALUE"
 out="$(PATH="$work/bin:$PATH" clean_env ./run.sh prod --env-file "$work/absent.env" 2>&1)"
 code=$?
 if [ "$code" -ne 0 ] && grep -q 'does not exist' <<< "$out"; then ok "prod with no env file says so"; else bad "prod, missing env file: exit $code, $out"; fi
@@ -202,9 +262,23 @@ else
 fi
 
 # --- stage: production settings, locally -------------------------------------
+good_env "$work/stage-bad.env"
+printf 'INSIGHT_SECRET_KEY_FILE=%s\nINSIGHT_SECRET_KEY=%s\nINSIGHT_JWT_SECRET_FILE=%s\n' \
+    "$work/secrets/secret-key" "$(hexsecret 32)" "$work/absent-jwt" >> "$work/stage-bad.env"
+out="$(clean_env RUN_BIN="$BIN" ./run.sh stage --dry-run --env-file "$work/stage-bad.env" 2>&1)"
+code=$?
+if [ "$code" = 2 ] && grep -qF "INSIGHT_JWT_SECRET_FILE: cannot read $work/absent-jwt" <<< "$out" &&
+    grep -qF 'INSIGHT_SECRET_KEY: set both as a value and as a file' <<< "$out"; then
+    ok "stage names an unreadable secret file and a secret set twice (exit 2)"
+else
+    bad "stage with bad secret files: exit $code, $out"
+fi
 good_env "$work/stage.env"
 # backup.* arrives with the worker; this run needs only what serve knows today.
 sed -i '/^INSIGHT_BACKUP__/d' "$work/stage.env"
+# A local run takes secrets as values or as files (INSIGHT_<KEY>_FILE).
+printf 'INSIGHT_SECRET_KEY_FILE=%s\nINSIGHT_JWT_SECRET=%s\nINSIGHT_ADMIN_PASSWORD=%s\n' \
+    "$work/secrets/secret-key" "$(hexsecret 32)" "$(hexsecret 16)" >> "$work/stage.env"
 port="$(free_port)"
 printf 'INSIGHT_DATA_DIR=%s\nINSIGHT_SERVER__PORT=%s\n' "$work/stage-data" "$port" >> "$work/stage.env"
 clean_env RUN_BIN="$BIN" ./run.sh stage --env-file "$work/stage.env" > "$work/stage.log" 2>&1 &

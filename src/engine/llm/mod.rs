@@ -22,7 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 use crate::domain::{Dialect, TrainingKind};
 
 /// A retrieved training item, as handed to a generator.

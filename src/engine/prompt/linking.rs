@@ -36,8 +36,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use super::synonyms::synonyms;
-use crate::connectors::schema::quote_ident;
-use crate::connectors::{SchemaInfo, TableInfo};
+use crate::domain::schema::quote_ident;
+use crate::domain::{SchemaInfo, TableInfo};
 use crate::engine::llm::{ContextItem, ValueHint};
 use crate::text::linking_words as words;
 
@@ -232,7 +232,7 @@ fn compact_ddl(table: &TableInfo, keep: &BTreeSet<usize>) -> String {
     };
     for &c in keep {
         let col = &table.columns[c];
-        t.columns.push(crate::connectors::ColumnInfo {
+        t.columns.push(crate::domain::ColumnInfo {
             name: col.name.clone(),
             data_type: col.data_type.clone(),
             nullable: col.nullable,

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
-use crate::connectors::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 use crate::domain::TrainingKind;
+use crate::domain::{ColumnInfo, ForeignKey, SchemaInfo, TableInfo};
 use crate::engine::llm::{ContextItem, FailedAttempt, RetrievedContext};
 
 pub(super) fn item(kind: TrainingKind, id: &str, content: &str, sql: Option<&str>) -> ContextItem {

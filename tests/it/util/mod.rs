@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use insight::app::{App, AppOverrides, AppState};
-use insight::auth::Role;
 use insight::config::Config;
+use insight::domain::Role;
 use insight::engine::llm::LlmProvider;
 use insight::store::grants::Grant;
 use reqwest::StatusCode;

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};

@@ -6,7 +6,7 @@
 //! "date". A word that matches a column of several tables keeps every
 //! candidate; the shape builder picks by context (tables already in play).
 
-use crate::connectors::{ColumnInfo, SchemaInfo};
+use crate::domain::{ColumnInfo, SchemaInfo};
 
 use crate::text::{Token, identifier_words, is_question_filler, stem};
 

@@ -44,7 +44,7 @@ use super::{
     ContextItem, Generation, GenerationOutcome, GenerationRequest, LlmError, LlmProvider,
     TokenUsage,
 };
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 use crate::text;
 
 /// Content-word Jaccard similarity at which a trained question counts as the same question.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::connectors::{ColumnInfo, ForeignKey, TableInfo};
+use crate::domain::{ColumnInfo, ForeignKey, TableInfo};
 use crate::domain::{Dialect, TrainingKind};
 use crate::engine::llm::{FailedAttempt, RetrievedContext};
 

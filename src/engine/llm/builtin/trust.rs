@@ -18,7 +18,7 @@
 //!   enough to win over the shapes; `low` when it only stood in because the
 //!   shapes found no reading.
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 use crate::engine::llm::trust::{Assumption, Confidence, Trust};
 use crate::text;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::connectors::ForeignKey;
+use crate::domain::ForeignKey;
 use crate::engine::prompt::tests::{big_schema, col, fk, shop, table};
 
 fn best(question: &str, schema: &SchemaInfo) -> String {

@@ -2,7 +2,7 @@
 //! default number, which column a LIKE text or a bound literal belongs to,
 //! and the money measure for revenue questions.
 
-use crate::connectors::ColumnInfo;
+use crate::domain::ColumnInfo;
 
 use super::Choices;
 use super::Reason;

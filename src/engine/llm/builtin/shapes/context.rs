@@ -1,8 +1,8 @@
 //! The reading context ([`Ctx`]) with its word and schema helpers, and
 //! dialect-aware quoting of identifiers, strings and numbers.
 
-use crate::connectors::SchemaInfo;
 use crate::domain::Dialect;
+use crate::domain::SchemaInfo;
 use crate::text::Token;
 
 use super::linking::{Mention, is_date, is_numeric};

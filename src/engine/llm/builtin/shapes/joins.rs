@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::connectors::{ColumnInfo, SchemaInfo};
+use crate::domain::{ColumnInfo, SchemaInfo};
 
 use super::Reason;
 use super::context::Ctx;

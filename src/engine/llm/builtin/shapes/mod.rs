@@ -49,8 +49,8 @@ mod roles;
 mod select;
 mod vocabulary;
 
-use crate::connectors::SchemaInfo;
 use crate::domain::Dialect;
+use crate::domain::SchemaInfo;
 use crate::text::Token;
 
 #[cfg(test)]

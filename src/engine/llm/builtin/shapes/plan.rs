@@ -4,7 +4,7 @@
 //! a named struct. [`Roles`](super::roles::Roles) fills a [`Plan`]; the
 //! shape rooms render it through [`conditions`](super::conditions).
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 
 use super::linking::Bucket;
 use super::roles::ColumnMention;

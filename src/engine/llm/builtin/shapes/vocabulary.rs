@@ -2,7 +2,7 @@
 //! (relationship verbs, words inside schema names, generic nouns) and the
 //! messages for questions it cannot place at all.
 
-use crate::connectors::SchemaInfo;
+use crate::domain::SchemaInfo;
 
 use super::context::Ctx;
 use super::linking::{INTENT_WORDS, Link};

@@ -50,8 +50,8 @@ use sqlparser::ast::{Statement, Visit};
 
 use serde::Serialize;
 
-use crate::connectors::SchemaInfo;
 use crate::domain::Dialect;
+use crate::domain::SchemaInfo;
 
 /// What the validator enforces beyond the fixed read-only rules.
 #[derive(Debug, Clone)]

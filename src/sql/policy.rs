@@ -19,8 +19,8 @@ use sqlparser::ast::{
 
 use super::functions;
 use super::{RejectCode, SqlPolicy, ValidationError};
-use crate::connectors::SchemaInfo;
 use crate::domain::Dialect;
+use crate::domain::SchemaInfo;
 
 fn reject(code: RejectCode, message: impl Into<String>) -> ControlFlow<ValidationError> {
     ControlFlow::Break(ValidationError::new(code, message))

@@ -1,7 +1,7 @@
 //! End-to-end checks of [`super::validate`], one group per rule.
 
 use super::*;
-use crate::connectors::{ColumnInfo, TableInfo};
+use crate::domain::{ColumnInfo, TableInfo};
 
 fn schema() -> SchemaInfo {
     let t = |name: &str, cols: &[&str], is_view: bool| TableInfo {
