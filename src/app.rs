@@ -54,6 +54,8 @@ pub struct App {
     /// still being re-embedded (in the background after startup); readiness
     /// reports them. Zero once the index is the current embedder's.
     pub reembed_left: std::sync::atomic::AtomicUsize,
+    /// The writer of the `uploads` connection (`None`: `uploads.enabled` is off).
+    pub uploads: Option<crate::connectors::uploads::UploadsDb>,
 }
 
 /// Axum state: a cheap clone of the shared `App`.
@@ -146,6 +148,7 @@ impl App {
             auth = auth.with_shared_limits(shared);
         }
         register_connections(&config, &connections).await?;
+        let uploads = register_uploads(&config, &connections).await?;
         register_stored_connections(&config, &engine, &auth).await;
         // An external index (Chroma) that is down at startup does not stop
         // the service: it serves degraded and `Background` re-indexes when
@@ -198,6 +201,7 @@ impl App {
             draining: std::sync::atomic::AtomicBool::new(false),
 
             reembed_left: std::sync::atomic::AtomicUsize::new(stale),
+            uploads,
         })
     }
 }
@@ -256,6 +260,42 @@ async fn register_connections(config: &Config, registry: &ConnectorRegistry) -> 
         registry.insert(open_connection(config, name, c).await?);
     }
     Ok(())
+}
+
+/// The `uploads` connection (`uploads.enabled`): `<data_dir>/uploads.db`,
+/// created when missing, registered read-only like any SQLite connection;
+/// the returned writer is the only thing that changes it.
+async fn register_uploads(
+    config: &Config,
+    registry: &ConnectorRegistry,
+) -> anyhow::Result<Option<crate::connectors::uploads::UploadsDb>> {
+    use crate::connectors::uploads::{CONNECTION, UploadsDb};
+    if !config.uploads.enabled {
+        return Ok(None);
+    }
+    if config.connections.contains_key(CONNECTION) {
+        anyhow::bail!(
+            "connections.{CONNECTION}: the name is taken by CSV uploads; rename the connection or set uploads.enabled = false"
+        );
+    }
+    let path = config.data_dir.join("uploads.db");
+    let db = UploadsDb::open(&path, config.uploads.max_bytes)
+        .await
+        .context("creating the uploads database")?;
+    let connector = SqliteConnector::open(&path, true)
+        .await
+        .context("opening the uploads database")?;
+    let q = &config.query;
+    let mut handle = ConnectionHandle::new(
+        ConnectionId::parse(CONNECTION).expect("valid id"),
+        Some("Your own data: tables uploaded from CSV files".into()),
+        Arc::new(connector),
+        limits(q.max_rows, q.timeout_secs, None, None),
+        None,
+    );
+    with_budgets(&mut handle, config, &Default::default());
+    registry.insert(handle);
+    Ok(Some(db))
 }
 
 /// Open one configured (or stored) connection. An unreachable database is

@@ -309,6 +309,31 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
     }
 }
 
+impl From<crate::engine::uploads::UploadError> for ApiError {
+    fn from(e: crate::engine::uploads::UploadError) -> Self {
+        use crate::engine::uploads::UploadError as U;
+        match e {
+            U::Disabled => ApiError::NotFound("uploads (turned off on this server)".into()),
+            U::NoConnection => ApiError::NotFound("connection `uploads`".into()),
+            U::Forbidden(m) => ApiError::Forbidden(m),
+            U::TooLarge { .. } => ApiError::PayloadTooLarge,
+            U::BadName(m) => ApiError::BadRequest {
+                message: m,
+                details: Some(serde_json::json!({ "reason": "bad_name" })),
+            },
+            U::Csv(c) => ApiError::BadRequest {
+                details: Some(serde_json::json!({ "reason": c.reason() })),
+                message: c.to_string(),
+            },
+            U::Exists(t) => ApiError::Conflict(format!(
+                "table `{t}` exists: send `replace=true` to replace it"
+            )),
+            U::NotFound(t) => ApiError::NotFound(format!("uploaded table `{t}`")),
+            U::Pipeline(p) => p.into(),
+        }
+    }
+}
+
 /// A failed ask keeps its history id in `details.query_id`, so the client
 /// can give feedback with a corrected SQL.
 pub struct AskError(pub crate::engine::pipeline::AskFailure);

@@ -9,6 +9,7 @@ pub mod ask;
 pub mod auth;
 pub mod charts;
 pub mod connections;
+pub mod dashboards;
 pub mod extract;
 pub mod health;
 pub mod middleware;
@@ -16,8 +17,10 @@ pub mod openapi;
 pub mod ops;
 pub mod queries;
 pub mod route_list;
+pub mod saved;
 pub mod sql;
 pub mod training;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -90,7 +93,17 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(server.request_timeout_secs.max(1)),
         ))
-        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        // Bodies are read through extractors capped at `server.body_limit_bytes`
+        // (`DefaultBodyLimit`); only the CSV upload route raises its own cap
+        // to `uploads.max_bytes`, so the outer limit is the larger of the two.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            server.body_limit_bytes,
+        ))
+        .layer(RequestBodyLimitLayer::new(
+            server
+                .body_limit_bytes
+                .max(state.config.uploads.max_bytes as usize),
+        ))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::correlation::layer))
 }

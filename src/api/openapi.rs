@@ -29,6 +29,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         (name = "queries", description = "History and feedback"),
         (name = "training", description = "What retrieval and the generators learn from"),
         (name = "connections", description = "Target databases"),
+        (name = "saved", description = "Saved questions, dashboards and share links (rows always under the reader's own grant)"),
+        (name = "uploads", description = "Your own data: CSV files as tables of the `uploads` connection"),
         (name = "operations", description = "Health and metrics"),
         (name = "auth", description = "Sign in, tokens and API keys"),
         (name = "admin", description = "Users, grants, connections, the audit log, jobs and backups (admins)"),

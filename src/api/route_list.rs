@@ -14,7 +14,10 @@ use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::access::{Access, PREFIX};
-use super::{admin, ask, auth, charts, connections, health, ops, queries, sql, training};
+use super::{
+    admin, ask, auth, charts, connections, dashboards, health, ops, queries, saved, sql, training,
+    uploads,
+};
 use crate::app::AppState;
 use crate::auth::Action;
 
@@ -129,7 +132,7 @@ pub fn declared() -> RouteList {
     use Action::{
         ApproveTraining, Ask, ExecuteSql, GenerateSql, GiveFeedback, ListConnections,
         ManageConnections, ManageGrants, ManageOperations, ManageSettings, ManageTraining,
-        ManageUsers, ReadAudit, ReadHistory, Session, ValidateSql,
+        ManageUsers, ReadAudit, ReadHistory, SaveAnswers, Session, UploadData, ValidateSql,
     };
     RouteList::default()
         .api(Requires(Ask), routes!(ask::ask))
@@ -150,6 +153,26 @@ pub fn declared() -> RouteList {
         .api(Requires(ManageUsers), routes!(training::by_author))
         .api(Requires(ManageUsers), routes!(training::revert_author))
         .api(Requires(ListConnections), routes!(connections::list))
+        .api(Requires(SaveAnswers), routes!(saved::save))
+        .api(Requires(SaveAnswers), routes!(saved::list))
+        .api(Requires(SaveAnswers), routes!(saved::get))
+        .api(Requires(SaveAnswers), routes!(saved::update))
+        .api(Requires(SaveAnswers), routes!(saved::delete))
+        .api(Requires(SaveAnswers), routes!(saved::run))
+        .api(Requires(SaveAnswers), routes!(saved::share))
+        .api(Requires(SaveAnswers), routes!(saved::unshare))
+        .api(Requires(SaveAnswers), routes!(saved::open_shared))
+        .api(Requires(SaveAnswers), routes!(dashboards::create))
+        .api(Requires(SaveAnswers), routes!(dashboards::list))
+        .api(Requires(SaveAnswers), routes!(dashboards::get))
+        .api(Requires(SaveAnswers), routes!(dashboards::update))
+        .api(Requires(SaveAnswers), routes!(dashboards::delete))
+        .api(Requires(SaveAnswers), routes!(dashboards::refresh))
+        .api(Requires(SaveAnswers), routes!(dashboards::share))
+        .api(Requires(SaveAnswers), routes!(dashboards::unshare))
+        .api(Requires(UploadData), routes!(uploads::list))
+        .api(Requires(UploadData), routes!(uploads::upload))
+        .api(Requires(UploadData), routes!(uploads::delete))
         .public(routes!(health::live))
         .public(routes!(health::ready))
         .metrics(routes!(health::metrics))

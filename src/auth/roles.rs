@@ -31,6 +31,11 @@ pub enum Action {
     ReadHistory,
     GiveFeedback,
     ListConnections,
+    /// Save answers, build dashboards and share them (own only); open
+    /// share links (rows under one's own grant).
+    SaveAnswers,
+    /// Upload CSV files as tables of the `uploads` connection.
+    UploadData,
     ValidateSql,
     /// Read, add and delete training items.
     ManageTraining,
@@ -84,7 +89,17 @@ pub const PERMISSIONS: &[(Action, Role, &str)] = &[
         Role::Viewer,
         "list granted connections",
     ),
+    (
+        Action::SaveAnswers,
+        Role::Viewer,
+        "save answers, build and share dashboards (own only); open share links under own grant",
+    ),
     (Action::ValidateSql, Role::Analyst, "validate arbitrary SQL"),
+    (
+        Action::UploadData,
+        Role::Analyst,
+        "upload CSV files as tables of the `uploads` connection (with a full grant on it)",
+    ),
     (
         Action::ManageTraining,
         Role::Analyst,
@@ -155,7 +170,9 @@ mod tests {
             Action::ReadHistory,
             Action::GiveFeedback,
             Action::ListConnections,
+            Action::SaveAnswers,
             Action::ValidateSql,
+            Action::UploadData,
             Action::ManageTraining,
             Action::ApproveTraining,
             Action::ReadAllHistory,

@@ -50,6 +50,13 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
     );
     range(
         o,
+        "uploads.max_bytes",
+        c.uploads.max_bytes,
+        1024,
+        super::uploads::MAX_UPLOAD_BYTES,
+    );
+    range(
+        o,
         "server.shutdown_grace_secs",
         c.server.shutdown_grace_secs,
         0,

@@ -22,6 +22,7 @@ mod load;
 pub mod ops;
 pub mod secret_files;
 pub mod secrets;
+pub mod uploads;
 mod validate;
 
 use std::net::IpAddr;
@@ -36,6 +37,7 @@ pub use connections::{ConnectionConfig, ConnectionTarget};
 pub use embedding::{EmbedderKind, EmbeddingConfig, HybridConfig, RankingKind};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
+pub use uploads::UploadsConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +103,8 @@ pub struct Config {
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     /// Resource budgets of queries (`[budgets]`).
     pub budgets: BudgetsConfig,
+    /// CSV uploads into the `uploads` connection (`[uploads]`).
+    pub uploads: UploadsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,6 +338,7 @@ impl Default for Config {
             backup: BackupConfig::default(),
             connections: Default::default(),
             budgets: BudgetsConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod registry;
 pub mod sqlite;
 pub mod sqlite_paths;
+pub mod uploads;
 
 use std::time::Duration;
 

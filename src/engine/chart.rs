@@ -29,7 +29,7 @@ enum Kind {
     Empty,
 }
 
-fn looks_temporal_text(s: &str) -> bool {
+pub(crate) fn looks_temporal_text(s: &str) -> bool {
     let b = s.as_bytes();
     // 2024, 2024-05, 2024-05-17, 2024-05-17T10:00…, 2024-05-17 10:00…
     let digits =

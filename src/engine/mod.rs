@@ -19,6 +19,8 @@ pub mod maintenance;
 pub mod pipeline;
 pub mod prompt;
 pub mod retrieval;
+pub mod saved;
 pub mod settings;
 pub mod training;
 pub mod training_edit;
+pub mod uploads;

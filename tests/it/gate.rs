@@ -29,6 +29,13 @@ const SQL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/sql/fix"),
     ("POST", "/sql/generate"),
     ("POST", "/sql/validate"),
+    ("POST", "/saved"),
+    ("GET", "/saved"),
+    ("GET", "/saved/{id}"),
+    ("PATCH", "/saved/{id}"),
+    ("POST", "/saved/{id}/run"),
+    ("GET", "/shared/{id}"),
+    ("POST", "/dashboards/{id}/refresh"),
     ("GET", "/training"),
     ("POST", "/training"),
     ("POST", "/training/{id}/approve"),
@@ -422,9 +429,113 @@ async fn probe(w: &World, method: &str, path: &str) -> Result<(), String> {
                 }
             }
         }
+        ("POST", "/saved") => {
+            for user in [v, a] {
+                let r = user
+                    .post(
+                        "/api/v1/saved",
+                        json!({ "sql": "SELECT email FROM customers", "connection": "demo" }),
+                    )
+                    .await;
+                if r.status.as_u16() != 422 {
+                    return Err(format!("save customers SQL: {} {}", r.status, r.body));
+                }
+                no_customer_data("save", &r.body);
+                let r = user
+                    .post("/api/v1/saved", json!({ "query_id": w.admin_query }))
+                    .await;
+                if r.status.as_u16() != 404 {
+                    return Err(format!("save another's answer: {} {}", r.status, r.body));
+                }
+            }
+        }
+        ("GET", "/saved") => {
+            admin_saved_customers(w).await;
+            for user in [v, a] {
+                let r = user.get("/api/v1/saved").await;
+                never_names_customers("saved list", &r.body);
+            }
+        }
+        ("GET" | "PATCH", "/saved/{id}") | ("POST", "/saved/{id}/run") => {
+            let (id, _) = admin_saved_customers(w).await;
+            for user in [v, a] {
+                let url = format!("/api/v1/saved/{id}");
+                let r = match (method, path) {
+                    ("GET", _) => user.get(&url).await,
+                    ("PATCH", _) => user.patch(&url, json!({ "title": "x" })).await,
+                    _ => user.post(&format!("{url}/run"), json!({})).await,
+                };
+                if r.status.as_u16() != 404 {
+                    return Err(format!(
+                        "{method} another's saved question: {} {}",
+                        r.status, r.body
+                    ));
+                }
+                never_names_customers("saved", &r.body);
+            }
+        }
+        ("GET", "/shared/{id}") => {
+            let (_, token) = admin_saved_customers(w).await;
+            for user in [v, a] {
+                let r = user.get(&format!("/api/v1/shared/{token}")).await;
+                if r.body["tiles"][0]["status"] != "refused" {
+                    return Err(format!(
+                        "shared customers question: {} {}",
+                        r.status, r.body
+                    ));
+                }
+                never_names_customers("shared", &r.body);
+            }
+        }
+        ("POST", "/dashboards/{id}/refresh") => {
+            let (saved, _) = admin_saved_customers(w).await;
+            let board = w
+                .app
+                .post("/api/v1/dashboards", json!({ "title": "Board" }))
+                .await
+                .expect(201);
+            let url = format!(
+                "/api/v1/dashboards/{}",
+                board["id"].as_str().unwrap_or_default()
+            );
+            w.app
+                .patch(&url, json!({ "tiles": [saved] }))
+                .await
+                .expect(200);
+            for user in [v, a] {
+                let r = user.post(&format!("{url}/refresh"), json!({})).await;
+                if r.status.as_u16() != 404 {
+                    return Err(format!(
+                        "refresh another's dashboard: {} {}",
+                        r.status, r.body
+                    ));
+                }
+                never_names_customers("dashboard", &r.body);
+            }
+        }
         other => return Err(format!("no gate probe for SQL route {other:?}")),
     }
     Ok(())
+}
+
+/// A saved question of the admin's over `customers` (neutral title), shared:
+/// its id and share token.
+async fn admin_saved_customers(w: &World) -> (String, String) {
+    let saved = w
+        .app
+        .post(
+            "/api/v1/saved",
+            json!({ "title": "Contact list", "sql": "SELECT name, email FROM customers", "connection": "demo" }),
+        )
+        .await
+        .expect(201);
+    let id = saved["id"].as_str().unwrap_or_default().to_string();
+    let link = w
+        .app
+        .post(&format!("/api/v1/saved/{id}/share"), json!({}))
+        .await
+        .expect(200);
+    (id, link["token"].as_str().unwrap_or_default().to_string())
 }
 
 #[tokio::test]

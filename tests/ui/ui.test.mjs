@@ -421,6 +421,115 @@ await step('admin and training pages say "not allowed" to a viewer, and their AP
   for (const [p, s] of Object.entries(statuses)) assert.equal(s, 403, p);
 });
 
+// ---------------------------------------------------------------- saved questions, dashboards, uploads (issue 18)
+
+const SAVED_TITLE = 'Customers per country';
+let shareUrl = null;
+let boardPath = null;
+
+await step('an answer is kept, run again, its chart switched, downloaded as SVG and PNG, and shared', async () => {
+  await admin.goto(`${BASE}/ui/ask`);
+  await admin.getByLabel('Database').selectOption('demo');
+  await ask(admin, FIRST);
+  await admin.getByLabel('Title', { exact: true }).fill(SAVED_TITLE);
+  await admin.getByRole('button', { name: 'Save', exact: true }).click();
+  await admin.getByRole('link', { name: 'See your saved questions' }).click();
+  await admin.getByRole('heading', { name: 'Saved questions' }).waitFor();
+  const item = admin.locator('.saved-item').filter({ hasText: SAVED_TITLE });
+  await item.getByRole('button', { name: 'Run' }).click();
+  await item.locator('.chart-box svg.chart').waitFor();
+  assert.ok(await item.locator('.result tbody tr').count() > 1, 'fresh rows');
+  const [svg] = await Promise.all([admin.waitForEvent('download'), item.getByRole('button', { name: 'Download SVG' }).click()]);
+  assert.match(readFileSync(await svg.path(), 'utf8'), /^<svg[^>]*role="img"/);
+  const [png] = await Promise.all([admin.waitForEvent('download'), item.getByRole('button', { name: 'Download PNG' }).click()]);
+  assert.deepEqual([...readFileSync(await png.path()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+  const chartType = item.getByLabel(`Chart type of ${SAVED_TITLE}`);
+  await chartType.selectOption('table');
+  await item.getByText('Shown as a table.').waitFor();
+  assert.equal(await item.locator('svg.chart').count(), 0);
+  await chartType.selectOption('bar');
+  await item.locator('svg.chart-bar').waitFor();
+  await item.getByRole('button', { name: 'Share', exact: true }).click();
+  shareUrl = await item.getByTestId('share-url').inputValue();
+  assert.match(shareUrl, /\/ui\/shared\/[0-9a-f]{32}$/);
+  await check(admin, '30-saved');
+});
+
+await step('a dashboard pins saved questions and refreshes them', async () => {
+  await admin.goto(`${BASE}/ui/dashboards`);
+  await admin.getByRole('heading', { name: 'Dashboards' }).waitFor();
+  await admin.getByLabel('New dashboard').fill('Shop overview');
+  await admin.getByRole('button', { name: 'Create', exact: true }).click();
+  await check(admin, '31-dashboards');
+  await admin.getByRole('link', { name: 'Shop overview' }).click();
+  await admin.getByRole('heading', { name: 'Shop overview', level: 1 }).waitFor();
+  boardPath = new URL(admin.url()).pathname;
+  await admin.getByLabel('Saved question').selectOption({ label: SAVED_TITLE });
+  await admin.getByRole('button', { name: 'Pin', exact: true }).click();
+  await admin.getByTestId('tile').locator('svg.chart').waitFor();
+  await admin.getByRole('button', { name: 'Refresh' }).click();
+  await admin.getByTestId('tile').locator('.result tbody tr').first().waitFor();
+  await check(admin, '32-dashboard');
+});
+
+await step('a CSV file becomes a table of the uploads database; a bad file gets a clear error', async () => {
+  await admin.goto(`${BASE}/ui/uploads`);
+  await admin.getByRole('heading', { name: 'Your data' }).waitFor();
+  await admin.getByLabel('File', { exact: true }).setInputFiles({ name: 'Sales 2024.csv', mimeType: 'text/csv', buffer: Buffer.from('Region,Units,Sold on\nNorth,3,2024-01-05\nSouth,5,2024-02-01\n') });
+  assert.equal(await admin.getByLabel('Table name').inputValue(), 'Sales 2024');
+  await admin.getByRole('button', { name: 'Upload' }).click();
+  await admin.locator('#main').getByText(/Table sales_2024 created: 2 rows/).waitFor();
+  await admin.getByRole('heading', { name: 'sales_2024' }).waitFor();
+  await admin.getByLabel('File', { exact: true }).setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1\n') });
+  await admin.getByLabel('Table name').fill('bad');
+  await admin.getByRole('button', { name: 'Upload' }).click();
+  await admin.getByRole('alert').filter({ hasText: /line 2 has 1 fields but the header has 2/ }).waitFor();
+  await check(admin, '33-uploads');
+  // The new table is asked about like any database.
+  await admin.goto(`${BASE}/ui/ask`);
+  await admin.getByLabel('Database').selectOption('uploads');
+});
+
+await step('a share link gives a viewer fresh rows under their own access, and a limited one a refusal', async () => {
+  await viewer.goto(shareUrl);
+  await viewer.getByRole('heading', { name: SAVED_TITLE, level: 1 }).waitFor();
+  await viewer.getByTestId('tile').locator('.result tbody tr').first().waitFor();
+  await check(viewer, '34-shared');
+  await viewer.goto(`${BASE}/ui/uploads`);
+  await viewer.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  const LIMITED = 'lena-limited';
+  const LIMITED_PASSWORD = 'lena-limited-password-42';
+  await admin.evaluate(async ({ name, password }) => {
+    const { access_token: token } = JSON.parse(sessionStorage.getItem('insight.session'));
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const user = await (await fetch('/api/v1/admin/users', { method: 'POST', headers, body: JSON.stringify({ username: name, role: 'viewer', password }) })).json();
+    await fetch(`/api/v1/admin/users/${user.id}/grants`, { method: 'PUT', headers, body: JSON.stringify([{ connection: 'demo', allowed_tables: ['orders'] }]) });
+  }, { name: LIMITED, password: LIMITED_PASSWORD });
+  const limited = await newPage();
+  await signIn(limited, LIMITED, LIMITED_PASSWORD);
+  await limited.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  await limited.goto(shareUrl);
+  await limited.getByTestId('tile-refused').waitFor();
+  assert.equal(await limited.locator('.result').count(), 0, 'no rows for a refused tile');
+  assert.doesNotMatch(await limited.locator('#main').innerText(), /@example\.com|FROM customers/i);
+  await check(limited, '35-shared-refused');
+});
+
+await step('saved, dashboard, shared and uploads pages at phone width', async () => {
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await signIn(phone, 'admin', ADMIN_PASSWORD);
+  await phone.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  const pages = [['/ui/saved', 'Saved questions'], [boardPath, 'Shop overview'], [new URL(shareUrl).pathname, SAVED_TITLE], ['/ui/uploads', 'Your data']];
+  for (const [path, heading] of pages) {
+    await phone.goto(`${BASE}${path}`);
+    await phone.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+    await phone.waitForLoadState('networkidle');
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 391, `no horizontal scroll on ${path} (${width}px)`);
+    await check(phone, `36-phone${path.replace(/\//g, '-').slice(0, 40)}`);
+  }
+});
+
 await step('a phone-width, dark-theme page is readable and accessible', async () => {
   const phone = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
   await signIn(phone, VIEWER, VIEWER_PASSWORD);

@@ -5,6 +5,7 @@ import { h, clear } from './dom.js';
 import { api, session, logout, onSignedOut } from './api.js';
 import { can, loginPage, askPage, historyPage, historyItemPage, trainingPage, notAllowedPage, notFoundPage, errorBox } from './pages.js';
 import { dashboardPage, usersPage, connectionsPage, operationsPage, auditPage, keysPage } from './admin.js';
+import { savedPage, dashboardsPage, boardPage, sharedPage, uploadsPage } from './saved.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -14,6 +15,11 @@ const ROUTES = [
   [/^\/ui\/ask$/, askPage, () => true],
   [/^\/ui\/history$/, historyPage, () => true],
   [/^\/ui\/history\/([^/]+)$/, historyItemPage, () => true],
+  [/^\/ui\/saved$/, savedPage, () => true],
+  [/^\/ui\/dashboards$/, dashboardsPage, () => true],
+  [/^\/ui\/dashboards\/([^/]+)$/, boardPage, () => true],
+  [/^\/ui\/shared\/([^/]+)$/, sharedPage, () => true],
+  [/^\/ui\/uploads$/, uploadsPage, can.analyst],
   [/^\/ui\/training$/, trainingPage, can.analyst],
   [/^\/ui\/keys$/, keysPage, () => true],
   [/^\/ui\/admin$/, dashboardPage, can.admin],
@@ -25,8 +31,8 @@ const ROUTES = [
 
 function renderNav(me) {
   if (!me) { clear(nav); return; }
-  const links = [['/ui/ask', 'Ask'], ['/ui/history', 'History']];
-  if (can.analyst(me)) links.push(['/ui/training', 'Training']);
+  const links = [['/ui/ask', 'Ask'], ['/ui/history', 'History'], ['/ui/saved', 'Saved'], ['/ui/dashboards', 'Dashboards']];
+  if (can.analyst(me)) links.push(['/ui/uploads', 'Your data'], ['/ui/training', 'Training']);
   if (can.admin(me)) links.push(['/ui/admin', 'Admin']);
   links.push(['/ui/keys', 'Account']);
   const path = location.pathname;

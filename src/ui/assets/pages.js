@@ -3,6 +3,7 @@
 
 import { h, clear, svgNode, announce, fmtNumber, fmtDate, field, highlightSql, nextId } from './dom.js';
 import { api, login, askStream, chartSvg, ApiFailure } from './api.js';
+import { savePanel } from './saved.js';
 
 export const can = {
   analyst: (me) => me && (me.role === 'analyst' || me.role === 'admin'),
@@ -302,7 +303,8 @@ function answerView(answer, ctx, askAgain) {
     suggestions.length ? h('section', { class: 'panel', 'aria-labelledby': 'sugg-title', 'data-testid': 'followups' },
       h('h2', { id: 'sugg-title' }, 'Ask next'),
       h('ul', { class: 'chips' }, suggestions.map((q) => h('li', {}, h('button', { type: 'button', onclick: () => askAgain(q) }, q))))) : null,
-    answer.query_id ? feedbackPanel(answer) : null);
+    answer.query_id ? feedbackPanel(answer) : null,
+    answer.query_id && answer.sql ? savePanel(answer) : null);
   if (answer.rows) {
     clear(rowsBox, resultTable(answer.columns, answer.rows, { truncated: answer.truncated, caption: 'Result rows' }));
     clear(chartBox, answer.chart ? chartPanel({ spec: answer.chart }) : h('p', { class: 'muted' }, 'No chart fits this result.'));

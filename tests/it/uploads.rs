@@ -1,0 +1,280 @@
+//! CSV uploads (issue 18): a file becomes a table of the `uploads`
+//! connection (real SQLite under the data dir), types inferred, introspected
+//! and trained; bad files get clear errors and leave nothing behind; who may
+//! upload and who sees the tables follow roles and grants.
+
+use insight::domain::Role;
+use insight::store::grants::Grant;
+use serde_json::{Value, json};
+
+use crate::util::{Reply, TestApp, TestUser, error_code};
+
+const SALES: &str = "Region,Units,Price,Sold on\nNorth,3,2.5,2024-01-05\nSouth,5,4,2024-02-29\nNorth,,1.25,2024-03-01\n";
+
+async fn upload(user: &TestUser, base: &str, query: &str, body: impl Into<reqwest::Body>) -> Reply {
+    let resp = user
+        .client
+        .post(format!("{base}/api/v1/uploads?{query}"))
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    TestApp::reply(resp).await
+}
+
+fn uploads(tables: Option<&[&str]>) -> Grant {
+    Grant {
+        connection: "uploads".into(),
+        allowed_tables: tables.map(|t| t.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+fn reason(body: &Value) -> &str {
+    body["error"]["details"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_uploaded_csv_is_a_typed_table_that_can_be_queried_and_is_trained() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_with_grants(Role::Analyst, &[uploads(None)]).await;
+    let made = upload(&analyst, &app.base, "table=Sales%202024.csv", SALES)
+        .await
+        .expect(201);
+    assert_eq!(made["connection"], "uploads");
+    assert_eq!(made["table"], "sales_2024_csv");
+    assert_eq!(made["row_count"], 3);
+    assert_eq!(made["replaced"], false);
+    assert_eq!(
+        made["columns"],
+        json!([
+            { "name": "region", "type": "text" },
+            { "name": "units", "type": "integer" },
+            { "name": "price", "type": "real" },
+            { "name": "sold_on", "type": "date" },
+        ])
+    );
+    assert!(app.dir.path().join("uploads.db").exists());
+
+    let rows = analyst
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT region, SUM(units) AS units, SUM(price) AS revenue FROM sales_2024_csv GROUP BY region ORDER BY region" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([["North", 3, 3.75], ["South", 5, 4.0]]));
+    // Introspected: the schema and the trained DDL name the new table.
+    let conn = app
+        .state
+        .engine
+        .connection(Some(
+            &insight::domain::ConnectionId::parse("uploads").unwrap(),
+        ))
+        .unwrap();
+    assert!(
+        conn.schema()
+            .tables
+            .iter()
+            .any(|t| t.name == "sales_2024_csv")
+    );
+    let training = analyst
+        .get("/api/v1/training?connection=uploads&kind=ddl")
+        .await
+        .expect(200);
+    assert!(
+        training.to_string().contains("sales_2024_csv"),
+        "{training}"
+    );
+    let listed = analyst.get("/api/v1/uploads").await.expect(200);
+    assert_eq!(listed[0]["table"], "sales_2024_csv");
+
+    // A second upload of that name needs `replace`.
+    let r = upload(&analyst, &app.base, "table=sales_2024_csv", "a\n1\n").await;
+    assert_eq!(r.status.as_u16(), 409, "{}", r.body);
+    assert_eq!(error_code(&r.body), "conflict");
+    let replaced = upload(
+        &analyst,
+        &app.base,
+        "table=sales_2024_csv&replace=true",
+        "a\n1\n",
+    )
+    .await
+    .expect(201);
+    assert_eq!(replaced["replaced"], true);
+    assert_eq!(replaced["row_count"], 1);
+
+    analyst
+        .delete("/api/v1/uploads/sales_2024_csv")
+        .await
+        .expect(204);
+    assert_eq!(
+        analyst
+            .delete("/api/v1/uploads/sales_2024_csv")
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    assert!(
+        !conn
+            .schema()
+            .tables
+            .iter()
+            .any(|t| t.name == "sales_2024_csv")
+    );
+}
+
+#[tokio::test]
+async fn bad_files_get_clear_errors_and_nothing_is_half_imported() {
+    let app = TestApp::builder()
+        .config(|c| c.uploads.max_bytes = 2048)
+        .spawn()
+        .await;
+    let admin = &app.admin;
+    upload(admin, &app.base, "table=keep", "id,name\n1,a\n2,b\n")
+        .await
+        .expect(201);
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "empty"),
+        (b"id,name\n", "empty"),
+        (b"id,name\n1,a\n2\n", "ragged_rows"),
+        (b"id,name\n1,\xff\xfe\n", "encoding"),
+        (b"id,,name\n1,2,3\n", "bad_header"),
+        (b"Name,name\n1,2\n", "bad_header"),
+    ];
+    for (body, want) in cases {
+        for replace in ["false", "true"] {
+            let r = upload(
+                admin,
+                &app.base,
+                &format!("table=keep&replace={replace}"),
+                body.to_vec(),
+            )
+            .await;
+            assert_eq!(r.status.as_u16(), 400, "{want}: {}", r.body);
+            assert_eq!(error_code(&r.body), "bad_request");
+            assert_eq!(reason(&r.body), *want, "{}", r.body);
+        }
+    }
+    let r = upload(
+        admin,
+        &app.base,
+        "table=keep&replace=true",
+        "id,name\n1,a\n2\n",
+    )
+    .await;
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 3") && message.contains("header has 2"),
+        "{message}"
+    );
+    // Too big: 413 before anything is read.
+    let big = format!("id\n{}", "1\n".repeat(2000));
+    let r = upload(admin, &app.base, "table=keep&replace=true", big).await;
+    assert_eq!(r.status.as_u16(), 413, "{}", r.body);
+    assert_eq!(error_code(&r.body), "payload_too_large");
+    // A name with nothing to keep.
+    let r = upload(admin, &app.base, "table=%E2%82%AC%E2%82%AC", "a\n1\n").await;
+    assert_eq!(reason(&r.body), "bad_name", "{}", r.body);
+    let r = upload(admin, &app.base, "replace=true", "a\n1\n").await;
+    assert_eq!(
+        r.status.as_u16(),
+        400,
+        "a table name is required: {}",
+        r.body
+    );
+
+    // The table that was there is whole and unchanged after every failure.
+    let rows = admin
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT id, name FROM keep ORDER BY id" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([[1, "a"], [2, "b"]]));
+}
+
+#[tokio::test]
+async fn who_may_upload_and_who_sees_uploaded_tables_follow_roles_and_grants() {
+    let app = TestApp::spawn().await;
+    upload(&app.admin, &app.base, "table=secret", "code\nx1\n")
+        .await
+        .expect(201);
+    upload(&app.admin, &app.base, "table=public", "n\n7\n")
+        .await
+        .expect(201);
+
+    // Viewers never upload, whatever their grant.
+    let viewer = app.user_with_grants(Role::Viewer, &[uploads(None)]).await;
+    let r = upload(&viewer, &app.base, "table=mine", "a\n1\n").await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    // An analyst limited to some of its tables may not change `uploads`
+    // (they could replace what they cannot see); for one without any grant
+    // on it, it does not exist.
+    let stranger = app.login_as(Role::Analyst).await;
+    let limited = app
+        .user_with_grants(Role::Analyst, &[uploads(Some(&["public"]))])
+        .await;
+    for (who, status, code) in [(&stranger, 404, "not_found"), (&limited, 403, "forbidden")] {
+        for query in ["table=secret&replace=true", "table=mine"] {
+            let r = upload(who, &app.base, query, "code\nstolen\n").await;
+            assert_eq!(r.status.as_u16(), status, "{query}: {}", r.body);
+            assert_eq!(error_code(&r.body), code);
+        }
+        let r = who.delete("/api/v1/uploads/secret").await;
+        assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    }
+    // Reading goes through the gate like any connection.
+    let r = stranger
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT code FROM secret" }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    let r = limited
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT code FROM secret" }),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
+    assert!(!r.body.to_string().contains("x1"));
+    let seen = limited.get("/api/v1/uploads").await.expect(200);
+    assert_eq!(seen, json!([{ "table": "public", "columns": ["n"] }]));
+    assert_eq!(stranger.get("/api/v1/uploads").await.expect(200), json!([]));
+    let rows = viewer
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT code FROM secret" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([["x1"]]));
+    // The table the limited analyst tried to replace is unchanged.
+    let rows = app
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT code FROM secret" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([["x1"]]));
+}
+
+#[tokio::test]
+async fn uploads_can_be_turned_off() {
+    let app = TestApp::builder()
+        .config(|c| c.uploads.enabled = false)
+        .spawn()
+        .await;
+    let r = upload(&app.admin, &app.base, "table=t", "a\n1\n").await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    assert!(!app.dir.path().join("uploads.db").exists());
+    let conns = app.get("/api/v1/connections").await.expect(200);
+    assert!(!conns.to_string().contains("uploads"), "{conns}");
+}
