@@ -130,6 +130,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/connections/{id}/schema",
+        Access::Requires(Action::ListConnections),
+    ),
+    (
+        Method::GET,
+        "/connections/{id}/samples/{table}",
+        Access::Requires(Action::Ask),
+    ),
+    (
+        Method::GET,
         "/admin/users",
         Access::Requires(Action::ManageUsers),
     ),

@@ -92,7 +92,12 @@ pub async fn ask(
             &req.options(),
         )
         .await
-        .map_err(|e| AskError(e).into_response())?;
+        .map_err(|e| {
+            let offer = app
+                .engine
+                .refusal_suggestions(&rc, req.connection.as_ref(), &e.error);
+            AskError(e, offer).into_response()
+        })?;
     if req.chart == Some(false) {
         answer.chart = None;
     }
@@ -148,13 +153,15 @@ pub async fn ask_stream(
                     .unwrap_or_default()
             }
             Err(failure) => {
-                let query_id = failure.query_id.clone();
-                let api: ApiError = failure.error.into();
+                let offer =
+                    app.engine
+                        .refusal_suggestions(&rc, req.connection.as_ref(), &failure.error);
+                let (api, details) = AskError(failure, offer).parts();
                 let body = serde_json::json!({"error": {
                     "code": api.code(),
                     "message": api.public_message(),
                     "correlation_id": correlation,
-                    "details": query_id.map(|q| serde_json::json!({"query_id": q})),
+                    "details": details,
                 }});
                 Event::default()
                     .event("error")

@@ -64,6 +64,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/training/{id}/approve", post(training::approve))
         .route("/connections", get(connections::list))
+        .route("/connections/{id}/schema", get(connections::schema))
+        .route(
+            "/connections/{id}/samples/{table}",
+            get(connections::samples),
+        )
         .route(
             "/admin/users",
             get(admin::list_users).post(admin::create_user),

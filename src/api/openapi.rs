@@ -26,7 +26,7 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         queries::list, queries::get, queries::feedback,
         training::list, training::add, training::delete, training::approve, training::edit,
         training::by_author, training::revert_author,
-        connections::list,
+        connections::list, connections::schema, connections::samples,
         health::live, health::ready, health::metrics, health::metrics_json,
         auth::login, auth::refresh, auth::logout, auth::me,
         auth::create_key, auth::list_keys, auth::revoke_key, auth::change_password,

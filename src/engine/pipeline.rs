@@ -219,6 +219,8 @@ pub enum AskEvent {
     Sql {
         sql: String,
         attempt: u32,
+        /// How sure the generator is of this SQL (`None`: not known yet).
+        confidence: Option<Confidence>,
     },
     Validation {
         valid: bool,
@@ -1091,6 +1093,7 @@ impl Engine {
                         AskEvent::Sql {
                             sql: hit.sql.clone(),
                             attempt: 1,
+                            confidence: record.trust.as_ref().map(|t| t.confidence),
                         },
                     )
                     .await;
@@ -1152,6 +1155,7 @@ impl Engine {
                 AskEvent::Sql {
                     sql: sql_text.clone(),
                     attempt,
+                    confidence: record.trust.as_ref().map(|t| t.confidence),
                 },
             )
             .await;

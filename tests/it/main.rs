@@ -29,6 +29,7 @@ mod providers;
 mod rate_limit;
 mod redis_cache;
 mod scale_out;
+mod schema_browser;
 mod secrets_in_logs;
 mod sessions;
 mod shutdown;

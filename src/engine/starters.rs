@@ -1,0 +1,273 @@
+//! Starter questions: questions built from a schema by rules about language
+//! and schemas (never about one database), offered on the Ask page and
+//! with a refusal.
+//!
+//! The rules: how many rows a table has; counts per category (a
+//! low-cardinality text column) or per referenced row (a foreign key); the
+//! top rows by a numeric column; counts over time by a date column. Each
+//! rule has a phrasing or two; a candidate is offered only when the offline
+//! generator ([`BuiltinGenerator`]) turns it into SQL on the caller's view
+//! of the schema with nothing read past or guessed, and that SQL passes the
+//! gate for the caller. "Nothing guessed": high confidence, or medium only
+//! for the structure the rule itself asked for (a grouping, a join along
+//! the keys: [`STRUCTURAL`]). So a starter is always answerable offline,
+//! whatever generator the service is configured with, and never names a
+//! table the caller may not query. Nothing here runs a query.
+
+use std::sync::Arc;
+
+use super::gate::GatedSql;
+use super::llm::builtin::BuiltinGenerator;
+use super::llm::{GenerationOutcome, GenerationRequest, RetrievedContext};
+use super::pipeline::{Engine, PipelineError, RequestContext};
+use crate::connectors::{ColumnInfo, ConnectionHandle, SchemaInfo, TableInfo};
+use crate::domain::{Confidence, ConnectionId};
+
+/// Starter questions offered at most.
+pub const MAX_STARTERS: usize = 8;
+/// Starter questions a refusal offers.
+pub const REFUSAL_SUGGESTIONS: usize = 4;
+/// Candidates tried at most (each is one offline generation, no query).
+const MAX_CANDIDATES: usize = 48;
+
+/// Assumptions that only restate what a starter asks for: its grouping and
+/// the join to a referenced table. Any other (words read past, values
+/// guessed, every column shown) rejects the phrasing.
+pub const STRUCTURAL: &[&str] = &["grouped", "joined_tables"];
+
+/// One rule's phrasings for one table, best first.
+struct Candidate {
+    /// The rule, so the list can mix rules before repeating one.
+    rule: usize,
+    phrasings: Vec<String>,
+}
+
+impl Engine {
+    /// Starter questions for the caller on `conn` (see the module doc).
+    pub fn starter_questions(&self, rc: &RequestContext, conn: &ConnectionHandle) -> Vec<String> {
+        let schema = rc.schema(conn);
+        let generator = BuiltinGenerator::new();
+        let mut ok: Vec<(usize, String)> = Vec::new();
+        let mut tried = 0;
+        for c in candidates(&schema) {
+            for q in c.phrasings {
+                if tried >= MAX_CANDIDATES {
+                    break;
+                }
+                tried += 1;
+                let req = GenerationRequest {
+                    question: q.clone(),
+                    dialect: conn.dialect,
+                    schema: Arc::clone(&schema),
+                    context: RetrievedContext::default(),
+                    previous_attempts: Vec::new(),
+                    correlation_id: None,
+                    token_budget: 0,
+                };
+                let g = generator.generate_sync(&req);
+                let sure = g.trust.as_ref().is_some_and(|t| {
+                    t.confidence != Confidence::Low
+                        && t.assumptions
+                            .iter()
+                            .all(|a| STRUCTURAL.contains(&a.code.as_str()))
+                });
+                if let (true, GenerationOutcome::Sql { sql }) = (sure, &g.outcome) {
+                    if self.gate(rc, conn, sql).as_ref().is_ok_and(reads_rows) {
+                        ok.push((c.rule, q));
+                        break;
+                    }
+                }
+            }
+        }
+        mix(ok)
+    }
+
+    /// What a refusal offers instead: for a question the generator could
+    /// not answer, a few starter questions of the connection; nothing for
+    /// other failures.
+    pub fn refusal_suggestions(
+        &self,
+        rc: &RequestContext,
+        connection: Option<&ConnectionId>,
+        error: &PipelineError,
+    ) -> Vec<String> {
+        if !matches!(error, PipelineError::Unanswerable(_)) {
+            return Vec::new();
+        }
+        self.connection(connection)
+            .map(|conn| {
+                let mut s = self.starter_questions(rc, &conn);
+                s.truncate(REFUSAL_SUGGESTIONS);
+                s
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn reads_rows(g: &GatedSql) -> bool {
+    !g.tables().is_empty()
+}
+
+/// Round-robin over the rules, so the first starters show different kinds
+/// of question; at most [`MAX_STARTERS`].
+fn mix(mut ok: Vec<(usize, String)>) -> Vec<String> {
+    let mut out = Vec::new();
+    while !ok.is_empty() && out.len() < MAX_STARTERS {
+        let mut used = Vec::new();
+        let mut i = 0;
+        while i < ok.len() && out.len() < MAX_STARTERS {
+            if used.contains(&ok[i].0) {
+                i += 1;
+            } else {
+                let (rule, q) = ok.remove(i);
+                used.push(rule);
+                out.push(q);
+            }
+        }
+    }
+    out
+}
+
+const RULE_COUNT: usize = 0;
+const RULE_PER_CATEGORY: usize = 1;
+const RULE_TOP: usize = 2;
+const RULE_OVER_TIME: usize = 3;
+const RULE_PER_PARENT: usize = 4;
+
+/// Every rule applied to every table (views too: they are queryable).
+fn candidates(schema: &SchemaInfo) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for t in &schema.tables {
+        let noun = words(&t.name);
+        out.push(Candidate {
+            rule: RULE_COUNT,
+            phrasings: vec![format!("How many {noun} are there?")],
+        });
+        if let Some(c) = t
+            .columns
+            .iter()
+            .find(|c| !c.sample_values.is_empty() && !is_key(t, c))
+        {
+            let by = words(&c.name);
+            out.push(Candidate {
+                rule: RULE_PER_CATEGORY,
+                phrasings: vec![
+                    format!("How many {noun} are there in each {by}?"),
+                    format!("Number of {noun} per {by}"),
+                ],
+            });
+        }
+        if let Some(c) = t.columns.iter().find(|c| is_measure(t, c)) {
+            let by = words(&c.name);
+            out.push(Candidate {
+                rule: RULE_TOP,
+                phrasings: vec![
+                    format!("Top 5 {noun} by {by}"),
+                    format!("Which 5 {noun} have the highest {by}?"),
+                ],
+            });
+        }
+        if t.columns.iter().any(is_date) {
+            out.push(Candidate {
+                rule: RULE_OVER_TIME,
+                phrasings: vec![
+                    format!("How many {noun} per month?"),
+                    format!("Number of {noun} per year"),
+                ],
+            });
+        }
+        if let Some(fk) = t
+            .foreign_keys
+            .iter()
+            .find(|fk| fk.columns.len() == 1 && !fk.ref_table.eq_ignore_ascii_case(&t.name))
+        {
+            let parent = singular(&words(&fk.ref_table));
+            out.push(Candidate {
+                rule: RULE_PER_PARENT,
+                phrasings: vec![
+                    format!("How many {noun} does each {parent} have?"),
+                    format!("Number of {noun} per {parent}"),
+                ],
+            });
+        }
+    }
+    out
+}
+
+/// A name as words: `order_items` → "order items", `createdAt` stays.
+fn words(name: &str) -> String {
+    name.replace(['_', '-'], " ").trim().to_lowercase()
+}
+
+/// A plural noun made singular by the common English endings.
+fn singular(noun: &str) -> String {
+    let (head, last) = match noun.rsplit_once(' ') {
+        Some((h, l)) => (format!("{h} "), l),
+        None => (String::new(), noun),
+    };
+    let one = if let Some(stem) = last.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if last.ends_with("sses") || last.ends_with("xes") || last.ends_with("ches") {
+        last[..last.len() - 2].to_string()
+    } else if last.ends_with('s') && !last.ends_with("ss") && last.len() > 3 {
+        last[..last.len() - 1].to_string()
+    } else {
+        last.to_string()
+    };
+    format!("{head}{one}")
+}
+
+fn is_key(t: &TableInfo, c: &ColumnInfo) -> bool {
+    let n = c.name.to_lowercase();
+    n == "id"
+        || n.ends_with("_id")
+        || t.primary_key
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&c.name))
+        || t.foreign_keys
+            .iter()
+            .any(|fk| fk.columns.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
+}
+
+/// A numeric column that measures something (not a key).
+fn is_measure(t: &TableInfo, c: &ColumnInfo) -> bool {
+    let ty = c.data_type.to_lowercase();
+    let numeric = [
+        "int", "real", "numeric", "decimal", "double", "float", "money",
+    ]
+    .iter()
+    .any(|k| ty.contains(k));
+    numeric && !is_key(t, c)
+}
+
+fn is_date(c: &ColumnInfo) -> bool {
+    let ty = c.data_type.to_lowercase();
+    let n = c.name.to_lowercase();
+    ty.contains("date") || ty.contains("time") || n.ends_with("_date") || n.ends_with("_at")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plural_table_names_become_singular() {
+        assert_eq!(singular("customers"), "customer");
+        assert_eq!(singular("categories"), "category");
+        assert_eq!(singular("order items"), "order item");
+        assert_eq!(singular("boxes"), "box");
+        assert_eq!(singular("address"), "address");
+        assert_eq!(singular("staff"), "staff");
+    }
+
+    #[test]
+    fn rules_alternate_before_repeating() {
+        let ok = vec![
+            (0, "a".to_string()),
+            (0, "b".to_string()),
+            (1, "c".to_string()),
+            (2, "d".to_string()),
+        ];
+        assert_eq!(mix(ok), vec!["a", "c", "d", "b"]);
+    }
+}
