@@ -29,7 +29,8 @@ const PLOT_BOTTOM: f64 = H - BOTTOM;
 const FONT: f64 = 12.0;
 /// Longest x label before it is cut with `…`.
 const MAX_LABEL_CHARS: usize = 16;
-/// Slant of x labels that do not fit side by side.
+/// Least slant of x labels that do not fit side by side; steeper (up to
+/// upright) when they are many, so neighbours do not touch.
 const SLANT_DEG: f64 = 40.0;
 const MARK_COLOUR: &str = "#4e79a7";
 
@@ -43,6 +44,10 @@ struct Frame {
     left: f64,
     height: f64,
     rotate: bool,
+    /// The slant of rotated labels, in degrees.
+    slant: f64,
+    /// Label every this many categories (more would touch even upright).
+    every: usize,
     label_y: f64,
     title_y: f64,
 }
@@ -58,6 +63,8 @@ impl Frame {
             left: LEFT * font / FONT,
             height: H,
             rotate: false,
+            slant: SLANT_DEG,
+            every: 1,
             label_y: PLOT_BOTTOM + 4.0 + font,
             title_y: H - 6.0,
         }
@@ -69,8 +76,24 @@ impl Frame {
         let char_w = self.font * 0.6;
         let chars = chars.min(MAX_LABEL_CHARS) as f64;
         self.rotate = chars * char_w + 6.0 > slot;
+        // Slanted labels `slot` apart are `slot · sin(slant)` apart across
+        // their lines: steepen until that clears a line of text, and beyond
+        // upright label only every `every`-th.
+        let line = self.font * 1.15;
+        self.every = if self.rotate {
+            (line / slot.max(0.1)).ceil().max(1.0) as usize
+        } else {
+            1
+        };
+        let gap = slot * self.every as f64;
+        self.slant = (line / gap)
+            .min(1.0)
+            .asin()
+            .to_degrees()
+            .clamp(SLANT_DEG, 90.0)
+            .round();
         let drop = if self.rotate {
-            chars * char_w * SLANT_DEG.to_radians().sin() + self.font
+            chars * char_w * self.slant.to_radians().sin() + self.font
         } else {
             self.font
         };
@@ -309,8 +332,9 @@ fn x_label(out: &mut String, f: &Frame, x: f64, text: &str) {
     if f.rotate {
         let _ = write!(
             out,
-            "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({x:.1} {y:.1}) rotate(-{SLANT_DEG})\">{}</text>",
-            escape(&text)
+            "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({x:.1} {y:.1}) rotate(-{s})\">{t}</text>",
+            s = f.slant,
+            t = escape(&text)
         );
     } else {
         let _ = write!(
@@ -375,7 +399,9 @@ fn bar(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartError> {
             n = escape(name),
             val = escape(&format_number(*v, false)),
         );
-        x_label(&mut out, &f, x + bar_w / 2.0, name);
+        if i % f.every == 0 {
+            x_label(&mut out, &f, x + bar_w / 2.0, name);
+        }
     }
     x_title(&mut out, &f, xf);
     out.push_str("</svg>");
@@ -723,6 +749,46 @@ mod tests {
         let svg = render(&few).unwrap();
         assert!(!svg.contains("rotate(-40)"), "{svg}");
         assert_eq!(height(&svg), H);
+    }
+
+    #[test]
+    fn many_labels_steepen_then_thin_out_so_neighbours_never_touch() {
+        let bars = |n: usize| {
+            let values: Vec<Value> = (0..n)
+                .map(|i| json!({"c": format!("City number {i}"), "n": i + 1}))
+                .collect();
+            render(&json!({
+                "mark": "bar",
+                "data": {"values": values},
+                "encoding": {"x": {"field": "c", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+            }))
+            .unwrap()
+        };
+        for n in [26, 60, 300] {
+            let svg = bars(n);
+            let slant: f64 = svg
+                .split("rotate(-")
+                .nth(2) // the first is the y-axis title
+                .unwrap()
+                .split(')')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let labels = svg
+                .matches("<text class=\"tick\" text-anchor=\"end\" transform")
+                .count();
+            // Labelled bars are this far apart; across the slanted lines
+            // that leaves at least a line of text.
+            let band = (W - LEFT - RIGHT) / n as f64;
+            let every = n.div_ceil(labels) as f64;
+            let apart = band * every.floor() * slant.to_radians().sin();
+            assert!(
+                apart >= FONT * 1.1,
+                "{n} bars: {labels} labels at {slant}°: {apart}"
+            );
+            assert!(labels >= n.min(40) / 2, "{n} bars: only {labels} labels");
+        }
     }
 
     #[test]
