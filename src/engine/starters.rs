@@ -143,11 +143,7 @@ fn candidates(schema: &SchemaInfo) -> Vec<Candidate> {
             rule: RULE_COUNT,
             phrasings: vec![format!("How many {noun} are there?")],
         });
-        if let Some(c) = t
-            .columns
-            .iter()
-            .find(|c| !c.sample_values.is_empty() && !is_key(t, c))
-        {
+        if let Some(c) = t.columns.iter().find(|c| is_category(t, c)) {
             let by = words(&c.name);
             out.push(Candidate {
                 rule: RULE_PER_CATEGORY,
@@ -229,6 +225,20 @@ fn is_key(t: &TableInfo, c: &ColumnInfo) -> bool {
             .any(|fk| fk.columns.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
 }
 
+/// A column whose values sort rows into a few groups: low-cardinality text
+/// (introspection kept its values) repeated across rows, and not a name or
+/// contact detail (a first name per employee is no category).
+fn is_category(t: &TableInfo, c: &ColumnInfo) -> bool {
+    let n = c.name.to_lowercase();
+    let personal = ["name", "email", "phone", "address", "url"]
+        .iter()
+        .any(|w| n.contains(w));
+    let repeated = t
+        .row_count
+        .is_none_or(|rows| (c.sample_values.len() as u64) * 2 <= rows);
+    !c.sample_values.is_empty() && repeated && !personal && !is_key(t, c)
+}
+
 /// A numeric column that measures something (not a key).
 fn is_measure(t: &TableInfo, c: &ColumnInfo) -> bool {
     let ty = c.data_type.to_lowercase();
@@ -258,6 +268,29 @@ mod tests {
         assert_eq!(singular("boxes"), "box");
         assert_eq!(singular("address"), "address");
         assert_eq!(singular("staff"), "staff");
+    }
+
+    #[test]
+    fn categories_repeat_and_are_not_names() {
+        let col = |name: &str, values: usize| ColumnInfo {
+            name: name.into(),
+            data_type: "TEXT".into(),
+            sample_values: (0..values).map(|i| format!("v{i}")).collect(),
+            ..Default::default()
+        };
+        let t = TableInfo {
+            name: "employees".into(),
+            row_count: Some(20),
+            columns: vec![col("first_name", 20), col("title", 20), col("region", 4)],
+            ..Default::default()
+        };
+        let picked: Vec<&str> = t
+            .columns
+            .iter()
+            .filter(|c| is_category(&t, c))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(picked, ["region"]);
     }
 
     #[test]
