@@ -515,7 +515,7 @@ fn big_number(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartE
         return err("a big number needs one row");
     };
     let text = number(cell).map_or_else(|| label(cell), |n| format_number(n, false));
-    let mut out = open(&f, "number", &format!("{field}: {text}", field = fname));
+    let mut out = open(&f, "number", &format!("{fname}: {text}"));
     let _ = write!(
         out,
         "<text class=\"big\" x=\"{cx}\" y=\"{cy}\" text-anchor=\"middle\" font-size=\"72\" font-weight=\"600\">{t}</text>\

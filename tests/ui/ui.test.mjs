@@ -290,6 +290,8 @@ await step('history lists the questions, filters them and reopens an answer', as
   await admin.getByLabel('Search your questions').fill('per country');
   await admin.getByRole('link', { name: FIRST }).waitFor({ state: 'detached' });
   await admin.getByRole('link', { name: 'how many customers are there per country' }).click();
+  // The reopened answer keeps its confidence badge (from the history).
+  assert.match(await admin.getByTestId('confidence').innerText(), /^Confidence: (high|medium|low)$/);
   await admin.getByRole('button', { name: 'Run again to see the rows' }).click();
   await admin.locator('.result tbody tr').first().waitFor();
   await admin.locator('.chart-box svg.chart').waitFor();
