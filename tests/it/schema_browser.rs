@@ -232,6 +232,8 @@ async fn the_stream_sql_event_carries_confidence() {
 /// the new example answers without a restart.
 #[tokio::test]
 async fn training_from_the_command_line_reaches_a_running_server() {
+    // reqwest needs a crypto provider; `TestApp` installs it, this test has none.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let password = "train-follow-admin-password";
     let mut child = insight_cmd(dir.path())
