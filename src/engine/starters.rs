@@ -14,7 +14,7 @@
 //! whatever generator the service is configured with, and never names a
 //! table the caller may not query. Nothing here runs a query.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use super::gate::GatedSql;
 use super::llm::builtin::BuiltinGenerator;
@@ -35,6 +35,45 @@ const MAX_CANDIDATES: usize = 48;
 /// guessed, every column shown) rejects the phrasing.
 pub const STRUCTURAL: &[&str] = &["grouped", "joined_tables"];
 
+/// Starters computed per (connection, caller's view of its schema). The
+/// view is an `Arc` the connection keeps while its schema is current
+/// ([`ConnectionHandle::schema_for`]), and the gate's verdict depends on
+/// nothing else, so an entry holds while its `Weak` still points at the
+/// very same schema (a `Weak` keeps the allocation, so no other schema can
+/// take its address). A schema refresh or another grant is a miss.
+struct Memo {
+    connection: String,
+    schema: Weak<SchemaInfo>,
+    starters: Vec<String>,
+}
+
+static MEMO: Mutex<Vec<Memo>> = Mutex::new(Vec::new());
+/// Entries kept at most (callers with different grants see different views).
+const MEMO_ENTRIES: usize = 64;
+
+fn remembered(connection: &str, schema: &Arc<SchemaInfo>) -> Option<Vec<String>> {
+    let memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
+    memo.iter()
+        .find(|m| {
+            m.connection == connection
+                && m.schema.upgrade().is_some_and(|s| Arc::ptr_eq(&s, schema))
+        })
+        .map(|m| m.starters.clone())
+}
+
+fn remember(connection: &str, schema: &Arc<SchemaInfo>, starters: &[String]) {
+    let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
+    memo.retain(|m| m.schema.strong_count() > 0);
+    if memo.len() >= MEMO_ENTRIES {
+        memo.remove(0);
+    }
+    memo.push(Memo {
+        connection: connection.to_string(),
+        schema: Arc::downgrade(schema),
+        starters: starters.to_vec(),
+    });
+}
+
 /// One rule's phrasings for one table, best first.
 struct Candidate {
     /// The rule, so the list can mix rules before repeating one.
@@ -46,10 +85,25 @@ impl Engine {
     /// Starter questions for the caller on `conn` (see the module doc).
     pub fn starter_questions(&self, rc: &RequestContext, conn: &ConnectionHandle) -> Vec<String> {
         let schema = rc.schema(conn);
+        if let Some(known) = remembered(conn.id.as_str(), &schema) {
+            return known;
+        }
+        let starters = self.check_starters(rc, conn, &schema);
+        remember(conn.id.as_str(), &schema, &starters);
+        starters
+    }
+
+    /// Every candidate tried until one phrasing per rule and table passes.
+    fn check_starters(
+        &self,
+        rc: &RequestContext,
+        conn: &ConnectionHandle,
+        schema: &Arc<SchemaInfo>,
+    ) -> Vec<String> {
         let generator = BuiltinGenerator::new();
         let mut ok: Vec<(usize, String)> = Vec::new();
         let mut tried = 0;
-        for c in candidates(&schema) {
+        for c in candidates(schema) {
             for q in c.phrasings {
                 if tried >= MAX_CANDIDATES {
                     break;
@@ -58,7 +112,7 @@ impl Engine {
                 let req = GenerationRequest {
                     question: q.clone(),
                     dialect: conn.dialect,
-                    schema: Arc::clone(&schema),
+                    schema: Arc::clone(schema),
                     context: RetrievedContext::default(),
                     previous_attempts: Vec::new(),
                     correlation_id: None,
@@ -291,6 +345,22 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(picked, ["region"]);
+    }
+
+    #[test]
+    fn remembered_only_for_the_very_same_schema() {
+        let a = Arc::new(SchemaInfo::default());
+        let b = Arc::new(SchemaInfo::default());
+        let list = vec!["How many rows are there?".to_string()];
+        remember("memo-test", &a, &list);
+        assert_eq!(remembered("memo-test", &a), Some(list));
+        // An equal but other schema (a refresh, another grant) is a miss,
+        // and so is another connection.
+        assert_eq!(remembered("memo-test", &b), None);
+        assert_eq!(remembered("memo-other", &a), None);
+        drop(a);
+        let c = Arc::new(SchemaInfo::default());
+        assert_eq!(remembered("memo-test", &c), None);
     }
 
     #[test]

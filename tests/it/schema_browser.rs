@@ -236,7 +236,7 @@ async fn training_from_the_command_line_reaches_a_running_server() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let password = "train-follow-admin-password";
-    let mut child = insight_cmd(dir.path())
+    let child = insight_cmd(dir.path())
         .args(["serve", "--port", "0"])
         .env("INSIGHT_ADMIN_PASSWORD", password)
         .env("INSIGHT_RETRIEVAL__SYNC_INTERVAL_MS", "100")
@@ -244,7 +244,9 @@ async fn training_from_the_command_line_reaches_a_running_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    // Stopped however the test ends (a failed assertion included).
+    let mut child = KillOnDrop(child);
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -297,8 +299,17 @@ async fn training_from_the_command_line_reaches_a_running_server() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_eq!(after["strategy"], "trained_example", "{after}");
     assert!(after["sql"].as_str().unwrap().contains("HAVING"), "{after}");
+}
+
+/// A child process killed (and reaped) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
