@@ -605,8 +605,8 @@ await step('slanted chart labels with many categories keep clear of the axis tit
   await shot(desk, '30-many-categories');
 });
 
-await step('on a phone: starters, schema browser, and chart text that stays readable', async () => {
-  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+await step('on a phone (dark): starters, schema browser, confidence, and chart text that stays readable', async () => {
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
   await signIn(phone, 'admin', ADMIN_PASSWORD);
   await phone.getByTestId('starters').waitFor();
   await phone.getByTestId('schema-browser').locator('details[data-table="orders"] summary').click();
