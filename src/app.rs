@@ -70,11 +70,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// How often this replica re-reads training changes made by others: only
-    /// with a vector index that is shared through the store.
+    /// How often this instance re-reads training changes made by others
+    /// (other replicas, `insight train`, a restore): for every index kept in
+    /// memory and filled from the app store (`embedded`, `postgres`). A
+    /// change costs nothing until the per-connection training version moves.
+    /// Chroma is shared, so it needs no sync.
     pub fn index_sync_interval(&self) -> Option<std::time::Duration> {
         let r = &self.config.retrieval;
-        (r.index == IndexKind::Postgres)
+        matches!(r.index, IndexKind::Embedded | IndexKind::Postgres)
             .then(|| std::time::Duration::from_millis(r.sync_interval_ms))
     }
 }

@@ -334,27 +334,51 @@ impl From<crate::engine::uploads::UploadError> for ApiError {
     }
 }
 
-/// A failed ask keeps its history id in `details.query_id`, so the client
-/// can give feedback with a corrected SQL.
-pub struct AskError(pub crate::engine::pipeline::AskFailure);
+impl From<crate::engine::schema_browser::BrowseError> for ApiError {
+    fn from(e: crate::engine::schema_browser::BrowseError) -> Self {
+        use crate::engine::schema_browser::BrowseError as B;
+        match e {
+            B::Pipeline(p) => p.into(),
+            B::UnknownTable(t) => ApiError::NotFound(format!("table `{t}`")),
+        }
+    }
+}
 
-impl IntoResponse for AskError {
-    fn into_response(self) -> Response {
+/// A failed ask keeps its history id in `details.query_id`, so the client
+/// can give feedback with a corrected SQL; a refusal (`unanswerable`) also
+/// offers questions that can be answered in `details.suggestions`.
+pub struct AskError(pub crate::engine::pipeline::AskFailure, pub Vec<String>);
+
+impl AskError {
+    /// The error and its body's `details` (`None` when there are none).
+    pub fn parts(self) -> (ApiError, Option<serde_json::Value>) {
         let query_id = self.0.query_id.clone();
         let api: ApiError = self.0.error.into();
-        let status = api.status();
-        if status.is_server_error() {
-            tracing::error!(error.code = api.code(), error.detail = %api.detail(), "ask failed");
-        }
         let mut details = api.details().unwrap_or_else(|| serde_json::json!({}));
-        if let (Some(id), Some(obj)) = (query_id, details.as_object_mut()) {
-            obj.insert("query_id".into(), serde_json::Value::String(id));
+        if let Some(obj) = details.as_object_mut() {
+            if let Some(id) = query_id {
+                obj.insert("query_id".into(), serde_json::Value::String(id));
+            }
+            if !self.1.is_empty() {
+                obj.insert("suggestions".into(), serde_json::json!(self.1));
+            }
         }
         let details = if details.as_object().is_some_and(|o| o.is_empty()) {
             None
         } else {
             Some(details)
         };
+        (api, details)
+    }
+}
+
+impl IntoResponse for AskError {
+    fn into_response(self) -> Response {
+        let (api, details) = self.parts();
+        let status = api.status();
+        if status.is_server_error() {
+            tracing::error!(error.code = api.code(), error.detail = %api.detail(), "ask failed");
+        }
         error_response(status, api.code(), api.public_message(), details)
     }
 }

@@ -13,7 +13,7 @@ use crate::api::extract::{Connected, Scoped};
 use crate::app::AppState;
 use crate::domain::{ConnectionId, Question};
 use crate::engine::pipeline::{Answer, AskEvent, AskFailure, AskOptions};
-use crate::error::{ApiError, AskError};
+use crate::error::AskError;
 
 /// One Server-Sent Event as documented: its name and its JSON data.
 #[derive(Debug, utoipa::ToSchema)]
@@ -81,7 +81,10 @@ pub async fn ask(
         .engine
         .ask_with(&scope, &req.question, &req.options(), None)
         .await
-        .map_err(AskError)?;
+        .map_err(|e| {
+            let offer = app.engine.refusal_suggestions(&scope, &e.error);
+            AskError(e, offer)
+        })?;
     if req.chart == Some(false) {
         answer.chart = None;
     }
@@ -111,7 +114,11 @@ pub async fn ask_stream(
             .await;
         drop(tx);
         let correlation = scope.rc().correlation_id.clone().unwrap_or_default();
-        let _ = done_tx.send(last_event(result, req.chart, &correlation));
+        let offer = match &result {
+            Err(failure) => app.engine.refusal_suggestions(&scope, &failure.error),
+            Ok(_) => Vec::new(),
+        };
+        let _ = done_tx.send(last_event(result, req.chart, &correlation, offer));
     });
     let progress = ReceiverStream::new(rx).map(|ev| Ok(progress_event(&ev)));
     let done = futures::stream::once(async move {
@@ -137,8 +144,14 @@ fn progress_event(ev: &AskEvent) -> Event {
 }
 
 /// The closing event: `done` with the answer (its rows already streamed),
-/// or `error` with an error body naming the history record.
-fn last_event(result: Result<Answer, AskFailure>, chart: Option<bool>, correlation: &str) -> Event {
+/// or `error` with an error body naming the history record (and, for a
+/// refusal, the questions `offer` suggests instead).
+fn last_event(
+    result: Result<Answer, AskFailure>,
+    chart: Option<bool>,
+    correlation: &str,
+    offer: Vec<String>,
+) -> Event {
     match result {
         Ok(mut answer) => {
             answer.rows.clear();
@@ -151,13 +164,12 @@ fn last_event(result: Result<Answer, AskFailure>, chart: Option<bool>, correlati
                 .unwrap_or_default()
         }
         Err(failure) => {
-            let query_id = failure.query_id.clone();
-            let api: ApiError = failure.error.into();
+            let (api, details) = AskError(failure, offer).parts();
             let body = serde_json::json!({"error": {
                 "code": api.code(),
                 "message": api.public_message(),
                 "correlation_id": correlation,
-                "details": query_id.map(|q| serde_json::json!({"query_id": q})),
+                "details": details,
             }});
             Event::default()
                 .event("error")

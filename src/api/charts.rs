@@ -36,6 +36,10 @@ pub struct ChartRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<Vec<Object>>>)]
     pub rows: Option<Vec<Vec<Value>>>,
+    /// The CSS width in pixels the chart will be shown at: text is sized to
+    /// stay readable there (320 to 640; default: 640).
+    #[serde(default)]
+    pub width: Option<u32>,
 }
 
 /// The spec to draw: the one sent, or the one suggested for the rows;
@@ -66,10 +70,11 @@ pub fn spec_for(req: ChartRequest) -> Result<Option<Value>, ApiError> {
         (status = 400, description = "Malformed request, or a spec this renderer does not draw", body = crate::error::ErrorBody),
     ))]
 pub async fn render(ApiJson(req): ApiJson<ChartRequest>) -> Result<Response, ApiError> {
+    let shown = req.width.map(f64::from);
     let Some(spec) = spec_for(req)? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let svg = svg::render(&spec).map_err(|e| ApiError::bad_request(e.0))?;
+    let svg = svg::render_at(&spec, shown).map_err(|e| ApiError::bad_request(e.0))?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
         svg,

@@ -1,10 +1,15 @@
-//! `GET /api/v1/connections`: the target databases with a schema summary.
+//! `GET /api/v1/connections`: the target databases with a schema summary;
+//! `GET /api/v1/connections/{id}/schema` and `…/samples/{table}`: the
+//! schema browser (see [`crate::engine::schema_browser`]).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use serde::Serialize;
 
+use crate::api::extract::Principal;
 use crate::app::AppState;
-use crate::domain::Dialect;
+use crate::domain::{ConnectionId, Dialect};
+use crate::engine::schema_browser::{SchemaView, TableSamples};
+use crate::error::ApiError;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TableSummary {
@@ -64,4 +69,44 @@ pub async fn list(
         })
         .collect();
     axum::Json(out)
+}
+
+/// A connection id from the path; one that cannot be an id is unknown.
+fn connection_id(id: &str) -> Result<ConnectionId, ApiError> {
+    ConnectionId::parse(id).map_err(|_| ApiError::NotFound(format!("connection `{id}`")))
+}
+
+#[utoipa::path(get, path = "/api/v1/connections/{id}/schema", operation_id = "browse_schema", tag = "connections",
+    params(("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, description = "The schema as the caller may see it (tables, columns, types, keys, comments, documentation) and starter questions", body = SchemaView),
+        (status = 404, description = "Unknown connection, or none the caller was granted", body = crate::error::ErrorBody),
+    ))]
+pub async fn schema(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<SchemaView>, ApiError> {
+    let id = connection_id(&id)?;
+    let scope = app.engine.scope(rc, Some(&id))?;
+    Ok(axum::Json(app.engine.browse_schema(&scope).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/connections/{id}/samples/{table}", operation_id = "sample_table", tag = "connections",
+    params(("id" = String, Path, description = "Connection id"), ("table" = String, Path, description = "Table name")),
+    responses(
+        (status = 200, description = "A few rows of the table, read under the caller's grant and budgets, as distinct values per column", body = TableSamples),
+        (status = 404, description = "Unknown connection or table, or one outside the caller's grant", body = crate::error::ErrorBody),
+        (status = 422, description = "The query was refused or failed", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many queries running for this caller", body = crate::error::ErrorBody),
+        (status = 504, description = "The query timed out", body = crate::error::ErrorBody),
+    ))]
+pub async fn samples(
+    State(app): State<AppState>,
+    Principal(rc): Principal,
+    Path((id, table)): Path<(String, String)>,
+) -> Result<axum::Json<TableSamples>, ApiError> {
+    let id = connection_id(&id)?;
+    let scope = app.engine.scope(rc, Some(&id))?;
+    Ok(axum::Json(app.engine.sample_table(&scope, &table).await?))
 }

@@ -153,6 +153,8 @@ pub fn declared() -> RouteList {
         .api(Requires(ManageUsers), routes!(training::by_author))
         .api(Requires(ManageUsers), routes!(training::revert_author))
         .api(Requires(ListConnections), routes!(connections::list))
+        .api(Requires(ListConnections), routes!(connections::schema))
+        .api(Requires(Ask), routes!(connections::samples))
         .api(Requires(SaveAnswers), routes!(saved::save))
         .api(Requires(SaveAnswers), routes!(saved::list))
         .api(Requires(SaveAnswers), routes!(saved::get))

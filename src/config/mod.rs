@@ -188,8 +188,9 @@ pub struct RetrievalConfig {
     /// Prefix of this deployment's Chroma collection names, so deployments
     /// (or test runs) can share one Chroma server.
     pub chroma_collection_prefix: String,
-    /// How often an instance with the `postgres` index checks for training
-    /// changes made by other instances.
+    /// How often an instance with the `embedded` or `postgres` index checks
+    /// for training changes made by other instances or processes
+    /// (`insight train`).
     pub sync_interval_ms: u64,
     /// Which embedder makes the vectors (`[retrieval.embedding]`).
     pub embedding: EmbeddingConfig,
@@ -249,7 +250,9 @@ impl RetrievalConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexKind {
-    /// In memory, per instance, rebuilt from the app store on start.
+    /// In memory, per instance, rebuilt from the app store on start and
+    /// following changes other processes make (`insight train`) every
+    /// `sync_interval_ms`.
     #[default]
     Embedded,
     /// A Chroma server (`retrieval.chroma_url`), shared by instances.

@@ -67,6 +67,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/saved.js"),
     ),
     (
+        "browse.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/browse.js"),
+    ),
+    (
         "admin.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/admin.js"),

@@ -31,6 +31,7 @@ mod rate_limit;
 mod redis_cache;
 mod saved;
 mod scale_out;
+mod schema_browser;
 mod secrets_in_logs;
 mod sessions;
 mod shutdown;

@@ -155,6 +155,8 @@ await step('the admin signs in and sees every section', async () => {
 });
 
 const FIRST = 'How many customers are there in each country?';
+// A question the offline generator answers with an assumption (medium confidence).
+const ASSUMING = 'How many employees are there in each region?';
 const CORRECTED = 'SELECT country, COUNT(*) AS customers_in_country FROM customers GROUP BY country ORDER BY customers_in_country DESC';
 
 let lastAnswer = null;
@@ -288,6 +290,8 @@ await step('history lists the questions, filters them and reopens an answer', as
   await admin.getByLabel('Search your questions').fill('per country');
   await admin.getByRole('link', { name: FIRST }).waitFor({ state: 'detached' });
   await admin.getByRole('link', { name: 'how many customers are there per country' }).click();
+  // The reopened answer keeps its confidence badge (from the history).
+  assert.match(await admin.getByTestId('confidence').innerText(), /^Confidence: (high|medium|low)$/);
   await admin.getByRole('button', { name: 'Run again to see the rows' }).click();
   await admin.locator('.result tbody tr').first().waitFor();
   await admin.locator('.chart-box svg.chart').waitFor();
@@ -605,6 +609,131 @@ await step('repeated wrong passwords lock the login with a clear message', async
   }
   assert.match(text, /Too many attempts\. Please wait \d+ (seconds|minutes)/);
   await check(p, '18-login-locked');
+});
+
+// ---------------------------------------------------------------- issue 18: the Ask page's schema browser, starters, confidence
+
+/** The caller's schema view, as the API gives it to this page's session. */
+async function schemaOf(page, connection) {
+  return page.evaluate(async (c) => {
+    const { access_token: token } = JSON.parse(sessionStorage.getItem('insight.session'));
+    return (await fetch(`/api/v1/connections/${c}/schema`, { headers: { authorization: `Bearer ${token}` } })).json();
+  }, connection);
+}
+
+/** No slanted x label's box overlaps the x-axis title's box in the first chart. */
+async function labelsClearTheTitle(page) {
+  return page.locator('.chart-box svg.chart').first().evaluate((svg) => {
+    const title = [...svg.querySelectorAll('text.axis-title')].find((t) => !t.getAttribute('transform'));
+    const t = title.getBoundingClientRect();
+    const labels = [...svg.querySelectorAll('text.tick[transform]')];
+    const hits = labels.filter((l) => { const r = l.getBoundingClientRect(); return r.bottom > t.top && r.top < t.bottom && r.right > t.left && r.left < t.right; });
+    return { labels: labels.length, overlaps: hits.map((l) => l.textContent) };
+  });
+}
+
+const desk = await newPage({ viewport: { width: 1366, height: 900 } });
+
+await step('the Ask page offers starter questions and a schema browser with sample values', async () => {
+  await signIn(desk, 'admin', ADMIN_PASSWORD);
+  await desk.getByRole('heading', { name: 'Ask', exact: true }).waitFor();
+  await desk.getByTestId('starters').waitFor();
+  const schema = await schemaOf(desk, 'demo');
+  assert.ok(schema.starter_questions.length >= 4, JSON.stringify(schema.starter_questions));
+  assert.deepEqual(await desk.getByTestId('starters').getByRole('button').allInnerTexts(), schema.starter_questions);
+  const browser = desk.getByTestId('schema-browser');
+  assert.equal(await browser.locator('details.table-info').count(), schema.tables.length);
+  const customers = browser.locator('details[data-table="customers"]');
+  await customers.locator('summary').click();
+  assert.match(await customers.innerText(), /primary key/);
+  const orders = browser.locator('details[data-table="orders"]');
+  await orders.locator('summary').click();
+  assert.match(await orders.innerText(), /→ customers\.id/);
+  await customers.getByRole('button', { name: 'Show sample values' }).click();
+  await customers.getByText(/Sample values from \d+ rows?/).waitFor();
+  const country = customers.getByRole('row', { name: /^country\b/ });
+  assert.ok((await country.locator('td.sample').innerText()).trim().length > 0, 'sample values of country shown');
+  await check(desk, '26-schema-browser');
+});
+
+await step('a starter question answers with a confidence badge; "That\'s wrong" opens the correction form', async () => {
+  const first = (await desk.getByTestId('starters').getByRole('button').allInnerTexts())[0];
+  const { sent, done } = await asked(desk, () => desk.getByTestId('starters').getByRole('button', { name: first, exact: true }).click());
+  assert.equal(sent.question, first);
+  assert.notEqual(done.confidence, 'low');
+  assert.equal(await desk.getByTestId('confidence').innerText(), `Confidence: ${done.confidence}`);
+  assert.equal(await desk.getByTestId('starters').isVisible(), false, 'starters step aside once a question is asked');
+  await desk.getByTestId('thats-wrong').click();
+  await desk.getByLabel('Corrected SQL (optional)').waitFor();
+  assert.equal(await desk.getByLabel('Corrected SQL (optional)').inputValue(), done.sql);
+  await check(desk, '27-confidence-badge');
+});
+
+await step('assumptions are listed beside an answer that made some', async () => {
+  const { done } = await ask(desk, ASSUMING);
+  assert.ok(done.assumptions.length > 0, `the API made assumptions: ${JSON.stringify(done)}`);
+  assert.notEqual(done.confidence, 'high');
+  assert.equal(await desk.getByTestId('confidence').innerText(), `Confidence: ${done.confidence}`);
+  assert.deepEqual(await desk.getByTestId('assumptions').locator('li').allInnerTexts(), done.assumptions.map((a) => a.message));
+  await check(desk, '28-assumptions');
+});
+
+await step('a refusal offers questions this database can answer', async () => {
+  await desk.getByLabel('Question').fill('what is the meaning of life');
+  await desk.getByRole('button', { name: 'Ask', exact: true }).click();
+  await desk.getByRole('alert').waitFor();
+  const offered = desk.getByTestId('refusal-suggestions').getByRole('button');
+  await offered.first().waitFor();
+  assert.ok(await offered.count() >= 1 && await offered.count() <= 4);
+  await check(desk, '29-refusal-suggestions');
+  const q = await offered.first().innerText();
+  const { done } = await asked(desk, () => offered.first().click());
+  assert.equal(done.question, q);
+  assert.ok(done.row_count > 0);
+});
+
+await step('a table over time starts in time order, like its chart', async () => {
+  const { done } = await ask(desk, 'How many orders per month?');
+  assert.equal(done.chart && done.chart.encoding.x.type, 'temporal', JSON.stringify(done.chart));
+  const field = done.chart.encoding.x.field;
+  const head = desk.locator('.result thead th', { hasText: field });
+  assert.equal(await head.getAttribute('aria-sort'), 'ascending');
+  const index = done.columns.findIndex((c) => c.name === field);
+  const shown = await desk.locator(`.result tbody tr td:nth-child(${index + 1})`).allInnerTexts();
+  assert.deepEqual(shown, [...shown].sort(), 'months in order');
+  await desk.locator('.chart-box svg.chart').waitFor();
+});
+
+await step('slanted chart labels with many categories keep clear of the axis title', async () => {
+  await ask(desk, 'How many customers are there in each city?');
+  await desk.locator('.chart-box svg.chart').waitFor();
+  const r = await labelsClearTheTitle(desk);
+  assert.ok(r.labels >= 10, `slanted labels: ${r.labels}`);
+  assert.deepEqual(r.overlaps, []);
+  await desk.locator('.chart-box svg.chart').first().screenshot({ path: `${SHOTS}/30-many-categories-chart.png` });
+  await shot(desk, '30-many-categories');
+});
+
+await step('on a phone (dark): starters, schema browser, confidence, and chart text that stays readable', async () => {
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
+  await signIn(phone, 'admin', ADMIN_PASSWORD);
+  await phone.getByTestId('starters').waitFor();
+  await phone.getByTestId('schema-browser').locator('details[data-table="orders"] summary').click();
+  let width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no horizontal scroll with the schema browser open (${width}px)`);
+  await check(phone, '31-phone-schema-browser');
+  await ask(phone, 'How many customers are there in each city?');
+  const chart = phone.locator('.chart-box svg.chart');
+  await chart.waitFor();
+  // Tick labels measure at least 10 CSS px high on screen.
+  const px = await chart.evaluate((svg) => Math.min(...[...svg.querySelectorAll('text.tick')].map((t) => parseFloat(getComputedStyle(t).fontSize) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width)));
+  assert.ok(px >= 10, `chart text ${px.toFixed(1)} px on a phone`);
+  const r = await labelsClearTheTitle(phone);
+  assert.deepEqual(r.overlaps, []);
+  await chart.screenshot({ path: `${SHOTS}/33-phone-chart.png` });
+  width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 391, `no horizontal scroll with an answer (${width}px)`);
+  await check(phone, '32-phone-confidence-chart');
 });
 
 await step('no Content-Security-Policy violation and no script error', async () => {

@@ -76,6 +76,7 @@ impl Engine {
             AskEvent::Sql {
                 sql: hit.sql.clone(),
                 attempt: 1,
+                confidence: hit.trust.as_ref().map(|t| t.confidence),
             },
         )
         .await;

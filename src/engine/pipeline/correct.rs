@@ -226,6 +226,7 @@ impl Engine {
                 AskEvent::Sql {
                     sql: sql_text.clone(),
                     attempt,
+                    confidence: Some(trust.confidence),
                 },
             )
             .await;

@@ -99,6 +99,8 @@ pub enum AskEvent {
     Sql {
         sql: String,
         attempt: u32,
+        /// How sure the generator is of this SQL (`None`: not known yet).
+        confidence: Option<Confidence>,
     },
     Validation {
         valid: bool,

@@ -11,7 +11,7 @@ use super::ChartChoice;
 use crate::connectors::{ConnectorError, ResultColumn};
 use crate::domain::ConnectionId;
 use crate::engine::gate::{Reach, public_db_error};
-use crate::engine::pipeline::{Engine, PipelineError, RequestContext};
+use crate::engine::pipeline::{Engine, Executed, PipelineError, RequestContext};
 use crate::store::saved::SavedQuestion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -152,8 +152,16 @@ impl Engine {
                 return TileResult::empty(saved, TileStatus::Failed, failure(&e));
             }
         };
-        match self.execute(rc, &saved.sql, Some(&conn)).await {
-            Ok((gated, rs, duration_ms)) => {
+        let run = match self.scope(rc.clone(), Some(&conn)) {
+            Ok(scope) => self.execute_on(&scope.rc, &scope.conn, &saved.sql).await,
+            Err(e) => Err(e),
+        };
+        match run {
+            Ok(Executed {
+                gated,
+                rows: rs,
+                duration_ms,
+            }) => {
                 let choice = ChartChoice::parse(&saved.chart);
                 TileResult {
                     saved_id: saved.id.clone(),

@@ -4,6 +4,7 @@
 import { h, clear, svgNode, announce, fmtNumber, fmtDate, field, highlightSql, nextId } from './dom.js';
 import { api, login, askStream, chartSvg, ApiFailure } from './api.js';
 import { savePanel } from './saved.js';
+import { loadSchema, questionChips, trustPanel } from './browse.js';
 
 export const can = {
   analyst: (me) => me && (me.role === 'analyst' || me.role === 'admin'),
@@ -90,8 +91,18 @@ function csvOf(columns, rows) {
   return [columns.map((c) => esc(c.name)).join(','), ...rows.map((r) => r.map(esc).join(','))].join('\r\n') + '\r\n';
 }
 
+/**
+ * The column a chart spec puts on a time axis, so the table can start in
+ * the chart's order (a monthly count reads by month, not by count); -1: none.
+ */
+export function timeColumn(spec, columns) {
+  const x = spec && spec.encoding && spec.encoding.x;
+  if (!x || x.type !== 'temporal') return -1;
+  return columns.findIndex((c) => c.name === x.field);
+}
+
 /** A sortable, paged table of a result, with CSV download of every row. */
-export function resultTable(columns, rows, { truncated = false, caption = 'Result' } = {}) {
+export function resultTable(columns, rows, { truncated = false, caption = 'Result', sortBy = -1 } = {}) {
   let order = rows.map((_, i) => i);
   let sortCol = -1;
   let dir = 1;
@@ -105,6 +116,10 @@ export function resultTable(columns, rows, { truncated = false, caption = 'Resul
     if (!isNaN(na) && !isNaN(nb) && a !== '' && b !== '') return na - nb;
     return String(a).localeCompare(String(b));
   };
+  if (sortBy >= 0) {
+    sortCol = sortBy;
+    order.sort((x, y) => compare(rows[x][sortBy], rows[y][sortBy]));
+  }
   function render() {
     const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
     page = Math.min(page, pages - 1);
@@ -147,11 +162,16 @@ export function resultTable(columns, rows, { truncated = false, caption = 'Resul
 /** A chart drawn by the server, from a spec or from the rows. */
 export function chartPanel(body, label = 'Chart') {
   const box = h('figure', { class: 'chart-box', 'aria-busy': 'true' }, h('figcaption', {}, label), h('p', { class: 'muted' }, 'Drawing…'));
-  chartSvg(body).then((svg) => {
-    box.removeAttribute('aria-busy');
-    const node = svg ? svgNode(svg) : null;
-    clear(box, h('figcaption', {}, label), node || h('p', { class: 'muted' }, 'No chart fits this result.'));
-  }).catch((e) => clear(box, h('figcaption', {}, label), errorBox(e)));
+  // Drawn for the width it is shown at (once the box is on the page), so
+  // its text stays readable on a phone.
+  setTimeout(() => {
+    const inner = box.getBoundingClientRect().width - 42;
+    chartSvg({ ...body, width: inner > 0 ? Math.round(inner) : undefined }).then((svg) => {
+      box.removeAttribute('aria-busy');
+      const node = svg ? svgNode(svg) : null;
+      clear(box, h('figcaption', {}, label), node || h('p', { class: 'muted' }, 'No chart fits this result.'));
+    }).catch((e) => clear(box, h('figcaption', {}, label), errorBox(e)));
+  }, 0);
   return box;
 }
 
@@ -220,6 +240,7 @@ function sqlPanel(answer, ctx, onRows) {
   return panel;
 }
 
+/** The "Was this right?" panel; `openCorrection` opens its correction form. */
 function feedbackPanel(answer) {
   const box = h('section', { class: 'panel', 'aria-labelledby': 'fb-title' });
   const msg = h('div');
@@ -249,13 +270,14 @@ function feedbackPanel(answer) {
     });
     clear(msg, form);
     ta.focus();
+    box.scrollIntoView({ block: 'nearest' });
   };
   clear(box, h('h2', { id: 'fb-title' }, 'Was this right?'),
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'thumb up', 'aria-label': 'Yes, this answer is right', onclick: () => send({ rating: 'up' }) }, h('span', { class: 'icon', 'aria-hidden': 'true' }), 'Yes'),
       h('button', { type: 'button', class: 'thumb down', 'aria-label': 'No, this answer is wrong', onclick: down }, h('span', { class: 'icon', 'aria-hidden': 'true' }), 'No')),
     msg);
-  return box;
+  return { box, openCorrection: down };
 }
 
 /** Warnings worth telling people about: a summary that is off is a server setting, not a problem. */
@@ -272,8 +294,9 @@ function answerWarnings(answer) {
 function answerView(answer, ctx, askAgain) {
   const rowsBox = h('div');
   const chartBox = h('div');
+  const table = (r, spec) => resultTable(r.columns, r.rows, { truncated: r.truncated, caption: 'Result rows', sortBy: timeColumn(spec, r.columns) });
   const showRows = (r) => {
-    clear(rowsBox, resultTable(r.columns, r.rows, { truncated: r.truncated, caption: 'Result rows' }));
+    clear(rowsBox, table(r, r.chart || answer.chart));
     clear(chartBox, r.chart !== undefined && r.chart !== null ? chartPanel({ spec: r.chart }) : chartPanel({ columns: r.columns, rows: r.rows }));
   };
   const meta = [
@@ -292,10 +315,12 @@ function answerView(answer, ctx, askAgain) {
   // Edited SQL gives other rows: the summary no longer describes them.
   const onEditedRows = (r) => { showRows(r); if (summary) summary.remove(); };
   const suggestions = answer.followups || [];
+  const feedback = answer.query_id ? feedbackPanel(answer) : null;
   const view = h('article', { class: 'answer', 'aria-labelledby': 'answer-title' },
     h('h2', { id: 'answer-title', tabindex: '-1' }, answer.question),
     answer.standalone_question ? h('p', { class: 'muted', 'data-testid': 'standalone-question' }, 'Answered as: ', h('q', {}, answer.standalone_question)) : null,
     meta ? h('p', { class: 'muted', 'data-testid': 'answer-meta' }, meta) : null,
+    trustPanel(answer, feedback ? feedback.openCorrection : null),
     answerWarnings(answer),
     summary,
     sqlPanel(answer, ctx, onEditedRows),
@@ -303,10 +328,10 @@ function answerView(answer, ctx, askAgain) {
     suggestions.length ? h('section', { class: 'panel', 'aria-labelledby': 'sugg-title', 'data-testid': 'followups' },
       h('h2', { id: 'sugg-title' }, 'Ask next'),
       h('ul', { class: 'chips' }, suggestions.map((q) => h('li', {}, h('button', { type: 'button', onclick: () => askAgain(q) }, q))))) : null,
-    answer.query_id ? feedbackPanel(answer) : null,
+    feedback ? feedback.box : null,
     answer.query_id && answer.sql ? savePanel(answer) : null);
   if (answer.rows) {
-    clear(rowsBox, resultTable(answer.columns, answer.rows, { truncated: answer.truncated, caption: 'Result rows' }));
+    clear(rowsBox, table(answer, answer.chart));
     clear(chartBox, answer.chart ? chartPanel({ spec: answer.chart }) : h('p', { class: 'muted' }, 'No chart fits this result.'));
   }
   return { view, showRows };
@@ -333,6 +358,9 @@ export async function askPage(main, ctx) {
   const button = h('button', { type: 'submit', class: 'primary' }, 'Ask');
   const progress = h('ol', { class: 'steps', 'aria-label': 'Progress' });
   const out = h('div', { id: 'answer' });
+  // Starter questions (until the first question) and the schema browser.
+  const starters = h('div');
+  const browser = h('div');
   const conversationBox = h('div', { class: 'row conversation', 'data-testid': 'conversation' });
   let connections = [];
   let conversation = null; // { id, turns }
@@ -350,6 +378,7 @@ export async function askPage(main, ctx) {
   function newConversation(byHand) {
     conversation = null;
     showConversation();
+    starters.hidden = false;
     if (byHand) {
       clear(out);
       clear(progress);
@@ -358,12 +387,17 @@ export async function askPage(main, ctx) {
       announce('New conversation: the next question starts afresh.');
     }
   }
-  select.addEventListener('change', () => { if (conversation) { newConversation(false); announce('Another database: a new conversation starts.'); } });
-  clear(main, title(main, 'Ask'), form, progress, out);
+  const browse = () => loadSchema(select.value, { starters, browser, ask: (q) => run(q), errorBox });
+  select.addEventListener('change', () => {
+    if (conversation) { newConversation(false); announce('Another database: a new conversation starts.'); }
+    browse();
+  });
+  clear(main, title(main, 'Ask'), form, starters, progress, out, browser);
   try {
     connections = await api('GET', '/connections');
     clear(select, connections.map((c) => h('option', { value: c.id, selected: c.default }, `${c.id}${c.description ? ` — ${c.description}` : ''}`)));
     if (!connections.length) clear(out, notice('No database is available to you yet. Ask an administrator for access.', 'warn'));
+    else browse();
   } catch (e) { clear(out, errorBox(e)); }
 
   const setStep = (name, state) => {
@@ -373,6 +407,7 @@ export async function askPage(main, ctx) {
   async function run(q) {
     question.value = q;
     button.disabled = true;
+    starters.hidden = true;
     clear(out);
     clear(progress, STEPS.map(([k, label]) => h('li', { 'data-step': k, 'data-state': 'waiting' }, label, ' ', h('span', { class: 'state visually-hidden' }, ''))));
     setStep('retrieval', 'active');
@@ -398,7 +433,9 @@ export async function askPage(main, ctx) {
       view.querySelector('#answer-title').focus();
     } catch (e) {
       progress.querySelectorAll('[data-state="active"]').forEach((li) => setStep(li.dataset.step, 'failed'));
-      clear(out, errorBox(e));
+      // A refusal offers questions this database can answer.
+      const offered = e instanceof ApiFailure && e.details ? e.details.suggestions : null;
+      clear(out, errorBox(e), questionChips(offered, run, { title: 'You could ask instead', id: 'offered-title', testid: 'refusal-suggestions' }));
       // Our conversation is gone (history cleanup removes old ones): the
       // next question starts a new one.
       if (conversation && e instanceof ApiFailure && e.code === 'not_found' && /conversation/.test(e.message)) {

@@ -20,9 +20,92 @@ const H: f64 = 320.0;
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
-/// Room for rotated category labels and the x-axis title.
+/// Room for category labels and the x-axis title (more is added below the
+/// plot when slanted labels need it).
 const BOTTOM: f64 = 72.0;
+/// The x axis: the bottom of the plot area.
+const PLOT_BOTTOM: f64 = H - BOTTOM;
+/// Text size in viewBox units for a chart shown at its viewBox width.
+const FONT: f64 = 12.0;
+/// Longest x label before it is cut with `…`.
+const MAX_LABEL_CHARS: usize = 16;
+/// Least slant of x labels that do not fit side by side; steeper (up to
+/// upright) when they are many, so neighbours do not touch.
+const SLANT_DEG: f64 = 40.0;
 const MARK_COLOUR: &str = "#4e79a7";
+
+/// The layout of one drawing. Text is sized in viewBox units for the width
+/// the chart is shown at, so it stays about 12 px on a phone (where the
+/// 640-unit drawing is shown ~330 px wide) instead of shrinking with it; the
+/// left margin follows the text, and the drawing grows below the plot when
+/// slanted labels need the room, so they never run into the axis title.
+struct Frame {
+    font: f64,
+    left: f64,
+    height: f64,
+    rotate: bool,
+    /// The slant of rotated labels, in degrees.
+    slant: f64,
+    /// Label every this many categories (more would touch even upright).
+    every: usize,
+    label_y: f64,
+    title_y: f64,
+}
+
+impl Frame {
+    /// `shown_px`: the CSS width the client shows the chart at, if known.
+    fn new(shown_px: Option<f64>) -> Self {
+        let font = shown_px
+            .filter(|px| px.is_finite())
+            .map_or(FONT, |px| FONT * W / px.clamp(W / 2.0, W));
+        Self {
+            font,
+            left: LEFT * font / FONT,
+            height: H,
+            rotate: false,
+            slant: SLANT_DEG,
+            every: 1,
+            label_y: PLOT_BOTTOM + 4.0 + font,
+            title_y: H - 6.0,
+        }
+    }
+
+    /// Lay out x labels whose longest has `chars` characters, `slot`
+    /// viewBox units apart: slanted when they do not fit side by side.
+    fn with_labels(mut self, chars: usize, slot: f64) -> Self {
+        let char_w = self.font * 0.6;
+        let chars = chars.min(MAX_LABEL_CHARS) as f64;
+        self.rotate = chars * char_w + 6.0 > slot;
+        // Slanted labels `slot` apart are `slot · sin(slant)` apart across
+        // their lines: steepen until that clears a line of text, and beyond
+        // upright label only every `every`-th.
+        let line = self.font * 1.15;
+        self.every = if self.rotate {
+            (line / slot.max(0.1)).ceil().max(1.0) as usize
+        } else {
+            1
+        };
+        let gap = slot * self.every as f64;
+        self.slant = (line / gap)
+            .min(1.0)
+            .asin()
+            .to_degrees()
+            .clamp(SLANT_DEG, 90.0)
+            .round();
+        let drop = if self.rotate {
+            chars * char_w * self.slant.to_radians().sin() + self.font
+        } else {
+            self.font
+        };
+        self.title_y = (PLOT_BOTTOM + 6.0 + drop + self.font * 1.4).max(H - 6.0);
+        self.height = self.title_y + 6.0;
+        self
+    }
+
+    fn plot_width(&self) -> f64 {
+        W - self.left - RIGHT
+    }
+}
 
 /// Why a spec cannot be drawn; the message is for the API client.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -173,68 +256,90 @@ fn field<'a>(spec: &'a Value, channel: &str) -> Result<&'a str, ChartError> {
     )
 }
 
-fn open(kind: &str, aria: &str) -> String {
+fn open(f: &Frame, kind: &str, aria: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" class=\"chart chart-{kind}\" \
-         role=\"img\" aria-label=\"{a}\" font-family=\"system-ui, sans-serif\" font-size=\"12\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h:.0}\" class=\"chart chart-{kind}\" \
+         role=\"img\" aria-label=\"{a}\" font-family=\"system-ui, sans-serif\" font-size=\"{fs:.1}\" \
          fill=\"currentColor\"><title>{a}</title>",
+        h = f.height.ceil(),
+        fs = f.font,
         a = escape(aria)
     )
 }
 
 /// Horizontal grid lines and labels for the y axis, plus its title.
-fn y_axis(out: &mut String, ticks: &[f64], y: &Scale, title: &str) {
+fn y_axis(out: &mut String, f: &Frame, ticks: &[f64], y: &Scale, title: &str) {
     for t in ticks {
         let py = y.at(*t);
         let _ = write!(
             out,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{x2}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"currentColor\" stroke-opacity=\"0.15\"/>\
-             <text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+            "<line class=\"grid\" x1=\"{x1:.1}\" x2=\"{x2}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"currentColor\" stroke-opacity=\"0.15\"/>\
+             <text class=\"tick\" x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+            x1 = f.left,
             x2 = W - RIGHT,
-            tx = LEFT - 6.0,
-            ty = py + 4.0,
+            tx = f.left - 6.0,
+            ty = py + f.font / 3.0,
             l = escape(&format_number(*t, true)),
         );
     }
     let _ = write!(
         out,
-        "<text class=\"axis-title\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{t}</text>",
-        cy = (TOP + H - BOTTOM) / 2.0,
+        "<text class=\"axis-title\" transform=\"translate({tx:.1} {cy}) rotate(-90)\" text-anchor=\"middle\">{t}</text>",
+        tx = f.font + 2.0,
+        cy = (TOP + PLOT_BOTTOM) / 2.0,
         t = escape(title),
     );
 }
 
-fn x_title(out: &mut String, title: &str) {
+fn x_title(out: &mut String, f: &Frame, title: &str) {
     let _ = write!(
         out,
-        "<text class=\"axis-title\" x=\"{cx}\" y=\"{y}\" text-anchor=\"middle\">{t}</text>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{x2}\" y1=\"{b}\" y2=\"{b}\" stroke=\"currentColor\" stroke-opacity=\"0.5\"/>",
-        cx = (LEFT + W - RIGHT) / 2.0,
-        y = H - 6.0,
+        "<text class=\"axis-title\" x=\"{cx:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{t}</text>\
+         <line class=\"axis\" x1=\"{x1:.1}\" x2=\"{x2}\" y1=\"{b}\" y2=\"{b}\" stroke=\"currentColor\" stroke-opacity=\"0.5\"/>",
+        cx = (f.left + W - RIGHT) / 2.0,
+        y = f.title_y,
+        x1 = f.left,
         x2 = W - RIGHT,
-        b = H - BOTTOM,
+        b = PLOT_BOTTOM,
         t = escape(title),
     );
 }
 
-/// A category or time label under the x axis, rotated when they are many.
-fn x_label(out: &mut String, x: f64, text: &str, rotate: bool) {
-    let text: String = if text.chars().count() > 16 {
-        text.chars().take(15).chain(['…']).collect()
+/// A label as drawn under the x axis: cut at [`MAX_LABEL_CHARS`].
+fn short_label(text: &str) -> String {
+    if text.chars().count() > MAX_LABEL_CHARS {
+        text.chars()
+            .take(MAX_LABEL_CHARS - 1)
+            .chain(['…'])
+            .collect()
     } else {
         text.to_string()
-    };
-    let y = H - BOTTOM + 16.0;
-    if rotate {
+    }
+}
+
+/// The longest of `labels` as drawn, in characters.
+fn longest<'a>(labels: impl Iterator<Item = &'a str>) -> usize {
+    labels
+        .map(|l| short_label(l).chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A category or time label under the x axis, slanted when they do not fit.
+fn x_label(out: &mut String, f: &Frame, x: f64, text: &str) {
+    let text = short_label(text);
+    let y = f.label_y;
+    if f.rotate {
         let _ = write!(
             out,
-            "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({x:.1} {y}) rotate(-35)\">{}</text>",
-            escape(&text)
+            "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({x:.1} {y:.1}) rotate(-{s})\">{t}</text>",
+            s = f.slant,
+            t = escape(&text)
         );
     } else {
         let _ = write!(
             out,
-            "<text class=\"tick\" x=\"{x:.1}\" y=\"{y}\" text-anchor=\"middle\">{}</text>",
+            "<text class=\"tick\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{}</text>",
             escape(&text)
         );
     }
@@ -256,7 +361,7 @@ fn domain(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
     (lo, hi)
 }
 
-fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+fn bar(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartError> {
     let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
     let mut points: Vec<(String, f64)> = values
         .iter()
@@ -267,22 +372,22 @@ fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
         Some("y") => points.sort_by(|a, b| a.1.total_cmp(&b.1)),
         _ => {}
     }
-    let mut out = open("bar", &format!("Bar chart of {yf} by {xf}"));
+    let band = f.plot_width() / points.len().max(1) as f64;
+    let f = f.with_labels(longest(points.iter().map(|p| p.0.as_str())), band);
+    let mut out = open(&f, "bar", &format!("Bar chart of {yf} by {xf}"));
     let (lo, hi) = domain(points.iter().map(|p| p.1), true);
     let ticks = nice_ticks(lo, hi, 5, points.iter().all(|p| p.1.fract() == 0.0));
     let y = Scale {
         d0: *ticks.first().unwrap_or(&lo),
         d1: *ticks.last().unwrap_or(&hi),
-        r0: H - BOTTOM,
+        r0: PLOT_BOTTOM,
         r1: TOP,
     };
-    y_axis(&mut out, &ticks, &y, yf);
-    let band = (W - LEFT - RIGHT) / points.len().max(1) as f64;
+    y_axis(&mut out, &f, &ticks, &y, yf);
     // A few bars stay slim rather than filling the width.
     let bar_w = (band * 0.8).min(72.0);
-    let rotate = points.len() > 6;
     for (i, (name, v)) in points.iter().enumerate() {
-        let x = LEFT + band * i as f64 + (band - bar_w) / 2.0;
+        let x = f.left + band * i as f64 + (band - bar_w) / 2.0;
         let (y0, y1) = (y.at(0.0), y.at(*v));
         let _ = write!(
             out,
@@ -294,35 +399,42 @@ fn bar(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
             n = escape(name),
             val = escape(&format_number(*v, false)),
         );
-        x_label(&mut out, x + bar_w / 2.0, name, rotate);
+        if i % f.every == 0 {
+            x_label(&mut out, &f, x + bar_w / 2.0, name);
+        }
     }
-    x_title(&mut out, xf);
+    x_title(&mut out, &f, xf);
     out.push_str("</svg>");
     Ok(out)
 }
 
-fn line(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+fn line(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartError> {
     let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
     let mut points: Vec<(f64, String, f64)> = values
         .iter()
         .filter_map(|r| Some((time_value(&r[xf])?, label(&r[xf]), number(&r[yf])?)))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out = open("line", &format!("Line chart of {yf} over {xf}"));
+    // At most ~8 labels on the time axis, evenly picked.
+    let every = points.len().div_ceil(8).max(1);
+    let shown = points.len().div_ceil(every).max(1);
+    let slot = (f.plot_width() - 24.0) / shown as f64;
+    let f = f.with_labels(longest(points.iter().map(|p| p.1.as_str())), slot);
+    let mut out = open(&f, "line", &format!("Line chart of {yf} over {xf}"));
     let (ylo, yhi) = domain(points.iter().map(|p| p.2), true);
     let ticks = nice_ticks(ylo, yhi, 5, points.iter().all(|p| p.2.fract() == 0.0));
     let y = Scale {
         d0: *ticks.first().unwrap_or(&ylo),
         d1: *ticks.last().unwrap_or(&yhi),
-        r0: H - BOTTOM,
+        r0: PLOT_BOTTOM,
         r1: TOP,
     };
-    y_axis(&mut out, &ticks, &y, yf);
+    y_axis(&mut out, &f, &ticks, &y, yf);
     let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
     let x = Scale {
         d0: xlo,
         d1: xhi,
-        r0: LEFT + 12.0,
+        r0: f.left + 12.0,
         r1: W - RIGHT - 12.0,
     };
     let path: Vec<String> = points
@@ -334,8 +446,6 @@ fn line(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
         "<polyline class=\"line\" fill=\"none\" stroke=\"{MARK_COLOUR}\" stroke-width=\"2\" points=\"{}\"/>",
         path.join(" ")
     );
-    // At most ~8 labels on the time axis, evenly picked.
-    let every = points.len().div_ceil(8).max(1);
     for (i, (t, name, v)) in points.iter().enumerate() {
         let _ = write!(
             out,
@@ -346,40 +456,43 @@ fn line(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
             escape(&format_number(*v, false)),
         );
         if i % every == 0 {
-            x_label(&mut out, x.at(*t), name, points.len() > 6);
+            x_label(&mut out, &f, x.at(*t), name);
         }
     }
-    x_title(&mut out, xf);
+    x_title(&mut out, &f, xf);
     out.push_str("</svg>");
     Ok(out)
 }
 
-fn scatter(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
+fn scatter(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartError> {
     let (xf, yf) = (field(spec, "x")?, field(spec, "y")?);
     let points: Vec<(f64, f64)> = values
         .iter()
         .filter_map(|r| Some((number(&r[xf])?, number(&r[yf])?)))
         .collect();
-    let mut out = open("scatter", &format!("Scatter plot of {yf} against {xf}"));
+    let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
+    let xt = nice_ticks(xlo, xhi, 6, false);
+    let tick_labels: Vec<String> = xt.iter().map(|t| format_number(*t, true)).collect();
+    let slot = (f.plot_width() - 16.0) / xt.len().max(1) as f64;
+    let f = f.with_labels(longest(tick_labels.iter().map(String::as_str)), slot);
+    let mut out = open(&f, "scatter", &format!("Scatter plot of {yf} against {xf}"));
     let (ylo, yhi) = domain(points.iter().map(|p| p.1), false);
     let yt = nice_ticks(ylo, yhi, 5, false);
     let y = Scale {
         d0: *yt.first().unwrap_or(&ylo),
         d1: *yt.last().unwrap_or(&yhi),
-        r0: H - BOTTOM,
+        r0: PLOT_BOTTOM,
         r1: TOP,
     };
-    y_axis(&mut out, &yt, &y, yf);
-    let (xlo, xhi) = domain(points.iter().map(|p| p.0), false);
-    let xt = nice_ticks(xlo, xhi, 6, false);
+    y_axis(&mut out, &f, &yt, &y, yf);
     let x = Scale {
         d0: *xt.first().unwrap_or(&xlo),
         d1: *xt.last().unwrap_or(&xhi),
-        r0: LEFT + 8.0,
+        r0: f.left + 8.0,
         r1: W - RIGHT - 8.0,
     };
-    for t in &xt {
-        x_label(&mut out, x.at(*t), &format_number(*t, true), false);
+    for (t, label) in xt.iter().zip(&tick_labels) {
+        x_label(&mut out, &f, x.at(*t), label);
     }
     for (px, py) in &points {
         let _ = write!(
@@ -391,18 +504,18 @@ fn scatter(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
             escape(&format_number(*py, false)),
         );
     }
-    x_title(&mut out, xf);
+    x_title(&mut out, &f, xf);
     out.push_str("</svg>");
     Ok(out)
 }
 
-fn big_number(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
-    let f = field(spec, "text")?;
-    let Some(cell) = values.first().map(|r| &r[f]) else {
+fn big_number(spec: &Value, values: &[Value], f: Frame) -> Result<String, ChartError> {
+    let fname = field(spec, "text")?;
+    let Some(cell) = values.first().map(|r| &r[fname]) else {
         return err("a big number needs one row");
     };
     let text = number(cell).map_or_else(|| label(cell), |n| format_number(n, false));
-    let mut out = open("number", &format!("{f}: {text}"));
+    let mut out = open(&f, "number", &format!("{fname}: {text}"));
     let _ = write!(
         out,
         "<text class=\"big\" x=\"{cx}\" y=\"{cy}\" text-anchor=\"middle\" font-size=\"72\" font-weight=\"600\">{t}</text>\
@@ -411,14 +524,21 @@ fn big_number(spec: &Value, values: &[Value]) -> Result<String, ChartError> {
         cy = H / 2.0 + 16.0,
         ly = H / 2.0 + 56.0,
         t = escape(&text),
-        l = escape(f),
+        l = escape(fname),
     );
     Ok(out)
 }
 
-/// Draw a spec as SVG. Refuses specs it does not understand, or with more
-/// than [`MAX_POINTS`] rows (what `engine::chart` ever embeds).
+/// Draw a spec as SVG for a chart shown at its viewBox width. Refuses specs
+/// it does not understand, or with more than [`MAX_POINTS`] rows (what
+/// `engine::chart` ever embeds).
 pub fn render(spec: &Value) -> Result<String, ChartError> {
+    render_at(spec, None)
+}
+
+/// [`render`] for a chart shown `shown_px` CSS pixels wide: text keeps
+/// its size on screen (see [`Frame`]).
+pub fn render_at(spec: &Value, shown_px: Option<f64>) -> Result<String, ChartError> {
     if !spec.is_object() {
         return err("the chart spec must be a JSON object");
     }
@@ -436,10 +556,10 @@ pub fn render(spec: &Value) -> Result<String, ChartError> {
         .or_else(|| spec["mark"]["type"].as_str())
         .unwrap_or_default();
     match mark {
-        "bar" => bar(spec, values),
-        "line" => line(spec, values),
-        "point" | "circle" => scatter(spec, values),
-        "text" => big_number(spec, values),
+        "bar" => bar(spec, values, Frame::new(shown_px)),
+        "line" => line(spec, values, Frame::new(shown_px)),
+        "point" | "circle" => scatter(spec, values, Frame::new(shown_px)),
+        "text" => big_number(spec, values, Frame::new(shown_px)),
         "" => err("the spec has no `mark`"),
         other => err(format!(
             "mark `{other}` is not supported (bar, line, point, text)"
@@ -448,156 +568,4 @@ pub fn render(spec: &Value) -> Result<String, ChartError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn count(svg: &str, needle: &str) -> usize {
-        svg.matches(needle).count()
-    }
-
-    #[test]
-    fn numbers_are_grouped_and_shortened() {
-        assert_eq!(format_number(1234567.0, false), "1,234,567");
-        assert_eq!(format_number(-1234.5, false), "-1,234.5");
-        assert_eq!(format_number(0.125, false), "0.13");
-        assert_eq!(format_number(12.0, false), "12");
-        assert_eq!(format_number(2500.0, true), "2.5k");
-        assert_eq!(format_number(3_000_000.0, true), "3M");
-        assert_eq!(format_number(999.0, true), "999");
-    }
-
-    #[test]
-    fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(
-            nice_ticks(0.0, 19.0, 5, true),
-            vec![0.0, 5.0, 10.0, 15.0, 20.0]
-        );
-        assert_eq!(nice_ticks(0.0, 2.0, 5, true), vec![0.0, 1.0, 2.0]);
-        assert_eq!(
-            nice_ticks(0.0, 2.0, 4, false),
-            vec![0.0, 0.5, 1.0, 1.5, 2.0]
-        );
-        let t = nice_ticks(-3.0, 7.0, 5, false);
-        assert!(t[0] <= -3.0 && *t.last().unwrap() >= 7.0, "{t:?}");
-        let flat = nice_ticks(5.0, 5.0, 5, false);
-        assert!(flat.len() >= 2 && flat[0] < 5.0 && *flat.last().unwrap() > 5.0);
-    }
-
-    #[test]
-    fn text_is_escaped_everywhere() {
-        let spec = json!({
-            "mark": "bar",
-            "data": {"values": [{"<b>&\"'": "<script>alert(1)</script>", "n": 3}]},
-            "encoding": {"x": {"field": "<b>&\"'", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
-        });
-        let svg = render(&spec).unwrap();
-        assert!(!svg.contains("<script"), "{svg}");
-        assert!(!svg.contains("<b>"), "{svg}");
-        assert!(svg.contains("&lt;script&gt;"));
-        assert!(svg.contains("&lt;b&gt;&amp;&quot;&#39;"));
-    }
-
-    #[test]
-    fn bars_are_sorted_by_value_with_one_rect_each() {
-        let spec = json!({
-            "mark": "bar",
-            "data": {"values": [{"c": "Spain", "n": 2}, {"c": "Germany", "n": "7.5"}, {"c": "Peru", "n": 4}]},
-            "encoding": {"x": {"field": "c", "type": "nominal", "sort": "-y"}, "y": {"field": "n", "type": "quantitative"}},
-        });
-        let svg = render(&spec).unwrap();
-        assert_eq!(count(&svg, "<rect class=\"mark\""), 3);
-        let (g, p, s) = (
-            svg.find(">Germany<").unwrap(),
-            svg.find(">Peru<").unwrap(),
-            svg.find(">Spain<").unwrap(),
-        );
-        assert!(g < p && p < s, "sorted descending: {svg}");
-        assert!(svg.contains("aria-label=\"Bar chart of n by c\""));
-    }
-
-    #[test]
-    fn lines_follow_time_order() {
-        let spec = json!({
-            "mark": {"type": "line", "point": true},
-            "data": {"values": [{"m": "2024-03", "v": 3}, {"m": "2024-01", "v": 1}, {"m": "2024-02", "v": 2}]},
-            "encoding": {"x": {"field": "m", "type": "temporal"}, "y": {"field": "v", "type": "quantitative"}},
-        });
-        let svg = render(&spec).unwrap();
-        assert_eq!(count(&svg, "<polyline"), 1);
-        assert_eq!(count(&svg, "<circle class=\"mark\""), 3);
-        assert!(svg.find("2024-01").unwrap() < svg.find("2024-03").unwrap());
-        // Left to right: x coordinates of the polyline increase.
-        let pts = svg
-            .split("points=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
-        let xs: Vec<f64> = pts
-            .split(' ')
-            .map(|p| p.split(',').next().unwrap().parse().unwrap())
-            .collect();
-        assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
-    }
-
-    #[test]
-    fn scatter_and_big_number() {
-        let spec = json!({
-            "mark": "point",
-            "data": {"values": [{"a": 1, "b": 2}, {"a": 3, "b": 5}]},
-            "encoding": {"x": {"field": "a", "type": "quantitative"}, "y": {"field": "b", "type": "quantitative"}},
-        });
-        assert_eq!(count(&render(&spec).unwrap(), "<circle class=\"mark\""), 2);
-        let spec = json!({
-            "mark": {"type": "text", "fontSize": 48},
-            "data": {"values": [{"count": 12345}]},
-            "encoding": {"text": {"field": "count", "type": "quantitative"}},
-        });
-        let svg = render(&spec).unwrap();
-        assert!(svg.contains(">12,345<"), "{svg}");
-    }
-
-    #[test]
-    fn the_engine_suggestions_render() {
-        use crate::connectors::ResultColumn;
-        let cols = vec![
-            ResultColumn {
-                name: "country".into(),
-                data_type: "TEXT".into(),
-            },
-            ResultColumn {
-                name: "customers".into(),
-                data_type: "INTEGER".into(),
-            },
-        ];
-        let rows = vec![
-            vec![json!("France"), json!(4)],
-            vec![json!("Italy"), json!(9)],
-        ];
-        let spec = crate::engine::chart::suggest(&cols, &rows).unwrap();
-        assert!(render(&spec).unwrap().starts_with("<svg"));
-    }
-
-    #[test]
-    fn bad_specs_are_refused_with_a_reason() {
-        assert!(render(&json!([])).is_err());
-        assert_eq!(
-            render(&json!({"mark": "bar", "data": {}})).unwrap_err().0,
-            "the spec has no inline `data.values`"
-        );
-        let arc = json!({"mark": "arc", "data": {"values": []}});
-        assert!(render(&arc).unwrap_err().0.contains("`arc`"));
-        let no_field = json!({"mark": "bar", "data": {"values": [{"a": 1}]}, "encoding": {}});
-        assert!(
-            render(&no_field)
-                .unwrap_err()
-                .0
-                .contains("encoding.x.field")
-        );
-        let many: Vec<Value> = (0..=MAX_POINTS).map(|i| json!({"a": i, "b": i})).collect();
-        let big = json!({"mark": "point", "data": {"values": many}, "encoding": {}});
-        assert!(render(&big).unwrap_err().0.contains("at most"));
-    }
-}
+mod tests;
