@@ -70,6 +70,19 @@ pub fn status(status: u16, body: Value) -> Step {
     }
 }
 
+/// An SSE body `wire` cut into pieces of `size` bytes (so events straddle
+/// reads), sent 5 ms apart.
+pub fn sse_in_pieces(wire: &str, size: usize) -> Step {
+    Step::Sse {
+        chunks: wire
+            .as_bytes()
+            .chunks(size)
+            .map(|c| String::from_utf8(c.to_vec()).expect("a piece ends inside a character"))
+            .collect(),
+        pause: Duration::from_millis(5),
+    }
+}
+
 /// A reply computed from each request.
 pub fn compute(f: impl Fn(&Recorded) -> Step + Send + Sync + 'static) -> Step {
     Step::Compute(Arc::new(f))
