@@ -304,6 +304,7 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
             P::Index(i) => ApiError::Internal(i.to_string()),
             P::BadInput(m) => ApiError::bad_request(m),
             P::UnknownConversation(id) => ApiError::NotFound(format!("conversation `{id}`")),
+            P::UnknownQuery(id) => ApiError::NotFound(format!("query `{id}`")),
         }
     }
 }

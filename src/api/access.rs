@@ -1,12 +1,15 @@
-//! Access control at the HTTP edge: the one table saying which [`Action`]
-//! each `/api/v1` route needs, and the middleware that authenticates the
-//! caller, applies rate limits and checks the role against that table.
+//! Access control at the HTTP edge: the table saying which [`Action`] each
+//! `/api/v1` route needs (derived from the route list in
+//! [`super::route_list`], where each route is declared with its access), and
+//! the middleware that authenticates the caller, applies rate limits and
+//! checks the role against that table.
 //!
-//! A route that is in the router but not in [`ROUTES`] is refused to
-//! everyone (deny by default), and the route × role matrix test fails, so a
-//! new route cannot ship without an entry.
+//! A route that is in the router but not in [`ROUTES`] (one added around the
+//! route list) is refused to everyone (deny by default), and the route ×
+//! role matrix test fails.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -14,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::route_list::RouteAccess;
 use crate::app::AppState;
 use crate::auth::rate_limit::Decision;
 use crate::auth::{Action, Credential};
@@ -30,216 +34,10 @@ pub enum Access {
     Requires(Action),
 }
 
-/// Every `/api/v1` route (path as in the router, relative to `/api/v1`).
-pub const ROUTES: &[(Method, &str, Access)] = &[
-    (Method::POST, "/auth/login", Access::Anonymous),
-    (Method::POST, "/auth/refresh", Access::Anonymous),
-    (
-        Method::POST,
-        "/auth/logout",
-        Access::Requires(Action::Session),
-    ),
-    (Method::GET, "/auth/me", Access::Requires(Action::Session)),
-    (
-        Method::POST,
-        "/auth/password",
-        Access::Requires(Action::Session),
-    ),
-    (
-        Method::GET,
-        "/auth/api-keys",
-        Access::Requires(Action::Session),
-    ),
-    (
-        Method::POST,
-        "/auth/api-keys",
-        Access::Requires(Action::Session),
-    ),
-    (
-        Method::DELETE,
-        "/auth/api-keys/{id}",
-        Access::Requires(Action::Session),
-    ),
-    (Method::POST, "/ask", Access::Requires(Action::Ask)),
-    (Method::POST, "/ask/stream", Access::Requires(Action::Ask)),
-    (Method::POST, "/charts/svg", Access::Requires(Action::Ask)),
-    (
-        Method::POST,
-        "/sql/generate",
-        Access::Requires(Action::GenerateSql),
-    ),
-    (
-        Method::POST,
-        "/sql/validate",
-        Access::Requires(Action::ValidateSql),
-    ),
-    (
-        Method::POST,
-        "/sql/execute",
-        Access::Requires(Action::ExecuteSql),
-    ),
-    (Method::POST, "/sql/explain", Access::Requires(Action::Ask)),
-    (
-        Method::POST,
-        "/sql/fix",
-        Access::Requires(Action::ExecuteSql),
-    ),
-    (
-        Method::GET,
-        "/queries",
-        Access::Requires(Action::ReadHistory),
-    ),
-    (
-        Method::GET,
-        "/queries/{id}",
-        Access::Requires(Action::ReadHistory),
-    ),
-    (
-        Method::POST,
-        "/queries/{id}/feedback",
-        Access::Requires(Action::GiveFeedback),
-    ),
-    (
-        Method::GET,
-        "/training",
-        Access::Requires(Action::ManageTraining),
-    ),
-    (
-        Method::POST,
-        "/training",
-        Access::Requires(Action::ManageTraining),
-    ),
-    (
-        Method::DELETE,
-        "/training/{id}",
-        Access::Requires(Action::ManageTraining),
-    ),
-    (
-        Method::PATCH,
-        "/training/{id}",
-        Access::Requires(Action::ManageTraining),
-    ),
-    (
-        Method::POST,
-        "/training/{id}/approve",
-        Access::Requires(Action::ApproveTraining),
-    ),
-    (
-        Method::GET,
-        "/connections",
-        Access::Requires(Action::ListConnections),
-    ),
-    (
-        Method::GET,
-        "/admin/users",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::POST,
-        "/admin/users",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::PATCH,
-        "/admin/users/{id}",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::DELETE,
-        "/admin/users/{id}",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::POST,
-        "/admin/users/{id}/password",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::GET,
-        "/admin/users/{id}/grants",
-        Access::Requires(Action::ManageGrants),
-    ),
-    (
-        Method::PUT,
-        "/admin/users/{id}/grants",
-        Access::Requires(Action::ManageGrants),
-    ),
-    (
-        Method::GET,
-        "/admin/connections",
-        Access::Requires(Action::ManageConnections),
-    ),
-    (
-        Method::POST,
-        "/admin/connections",
-        Access::Requires(Action::ManageConnections),
-    ),
-    (
-        Method::PATCH,
-        "/admin/connections/{id}",
-        Access::Requires(Action::ManageConnections),
-    ),
-    (
-        Method::DELETE,
-        "/admin/connections/{id}",
-        Access::Requires(Action::ManageConnections),
-    ),
-    (
-        Method::GET,
-        "/admin/users/{id}/training",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::DELETE,
-        "/admin/users/{id}/training",
-        Access::Requires(Action::ManageUsers),
-    ),
-    (
-        Method::GET,
-        "/admin/audit",
-        Access::Requires(Action::ReadAudit),
-    ),
-    (
-        Method::GET,
-        "/admin/stats",
-        Access::Requires(Action::ReadAudit),
-    ),
-    (
-        Method::GET,
-        "/admin/settings",
-        Access::Requires(Action::ManageSettings),
-    ),
-    (
-        Method::PATCH,
-        "/admin/settings",
-        Access::Requires(Action::ManageSettings),
-    ),
-    (
-        Method::GET,
-        "/admin/jobs",
-        Access::Requires(Action::ManageOperations),
-    ),
-    (
-        Method::POST,
-        "/admin/jobs",
-        Access::Requires(Action::ManageOperations),
-    ),
-    (
-        Method::GET,
-        "/admin/jobs/{id}",
-        Access::Requires(Action::ManageOperations),
-    ),
-    (
-        Method::GET,
-        "/admin/backups",
-        Access::Requires(Action::ManageOperations),
-    ),
-    (
-        Method::POST,
-        "/admin/backups",
-        Access::Requires(Action::ManageOperations),
-    ),
-];
+/// Every `/api/v1` route's method, path (relative to [`PREFIX`]) and access,
+/// derived from the one route list ([`super::route_list::declared`]).
+pub static ROUTES: LazyLock<Vec<RouteAccess>> =
+    LazyLock::new(|| super::route_list::declared().access);
 
 pub const PREFIX: &str = "/api/v1";
 

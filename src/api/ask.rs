@@ -9,11 +9,10 @@ use serde::Deserialize;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::api::extract::{ApiJson, Principal, scope};
+use crate::api::extract::{Connected, Scoped};
 use crate::app::AppState;
-use crate::auth::Identity;
 use crate::domain::{ConnectionId, Question};
-use crate::engine::pipeline::{Answer, AskEvent, AskOptions};
+use crate::engine::pipeline::{Answer, AskEvent, AskFailure, AskOptions};
 use crate::error::{ApiError, AskError};
 
 /// One Server-Sent Event as documented: its name and its JSON data.
@@ -48,6 +47,12 @@ pub struct AskRequest {
     pub conversation_id: Option<String>,
 }
 
+impl Connected for AskRequest {
+    fn connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref()
+    }
+}
+
 impl AskRequest {
     fn options(&self) -> AskOptions {
         AskOptions {
@@ -69,30 +74,14 @@ impl AskRequest {
     ))]
 pub async fn ask(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<AskRequest>,
-) -> Result<axum::Json<Answer>, axum::response::Response> {
-    use axum::response::IntoResponse as _;
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )
-    .map_err(|e| e.into_response())?;
+    Scoped(scope, req): Scoped<AskRequest>,
+) -> Result<axum::Json<Answer>, AskError> {
     // A rejection is audited by the engine itself.
     let mut answer = app
         .engine
-        .ask_with(
-            &req.question,
-            req.connection.as_ref(),
-            &rc,
-            None,
-            &req.options(),
-        )
+        .ask_with(&scope, &req.question, &req.options(), None)
         .await
-        .map_err(|e| AskError(e).into_response())?;
+        .map_err(AskError)?;
     if req.chart == Some(false) {
         answer.chart = None;
     }
@@ -109,77 +98,71 @@ pub async fn ask(
     ))]
 pub async fn ask_stream(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<AskRequest>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
+    Scoped(scope, req): Scoped<AskRequest>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<AskEvent>(16);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
-    let correlation = rc.correlation_id.clone().unwrap_or_default();
     // The ask runs in its own task so a slow client cannot stall it; it is
     // recorded in the history even if the client disconnects.
     tokio::spawn(async move {
         let result = app
             .engine
-            .ask_with(
-                &req.question,
-                req.connection.as_ref(),
-                &rc,
-                Some(&tx),
-                &req.options(),
-            )
+            .ask_with(&scope, &req.question, &req.options(), Some(&tx))
             .await;
         drop(tx);
-        let event = match result {
-            Ok(mut answer) => {
-                answer.rows.clear();
-                if req.chart == Some(false) {
-                    answer.chart = None;
-                }
-                Event::default()
-                    .event("done")
-                    .json_data(&answer)
-                    .unwrap_or_default()
-            }
-            Err(failure) => {
-                let query_id = failure.query_id.clone();
-                let api: ApiError = failure.error.into();
-                let body = serde_json::json!({"error": {
-                    "code": api.code(),
-                    "message": api.public_message(),
-                    "correlation_id": correlation,
-                    "details": query_id.map(|q| serde_json::json!({"query_id": q})),
-                }});
-                Event::default()
-                    .event("error")
-                    .json_data(body)
-                    .unwrap_or_default()
-            }
-        };
-        let _ = done_tx.send(event);
+        let correlation = scope.rc().correlation_id.clone().unwrap_or_default();
+        let _ = done_tx.send(last_event(result, req.chart, &correlation));
     });
-    let progress = ReceiverStream::new(rx).map(|ev| {
-        let name = match &ev {
-            AskEvent::Retrieval { .. } => "retrieval",
-            AskEvent::Sql { .. } => "sql",
-            AskEvent::Validation { .. } => "validation",
-            AskEvent::Rows { .. } => "rows",
-        };
-        Ok(Event::default()
-            .event(name)
-            .json_data(&ev)
-            .unwrap_or_default())
-    });
+    let progress = ReceiverStream::new(rx).map(|ev| Ok(progress_event(&ev)));
     let done = futures::stream::once(async move {
         Ok(done_rx
             .await
             .unwrap_or_else(|_| Event::default().event("error").data("{}")))
     });
-    Ok(Sse::new(progress.chain(done)).keep_alive(KeepAlive::default()))
+    Sse::new(progress.chain(done)).keep_alive(KeepAlive::default())
+}
+
+/// One progress event, named for its kind.
+fn progress_event(ev: &AskEvent) -> Event {
+    let name = match ev {
+        AskEvent::Retrieval { .. } => "retrieval",
+        AskEvent::Sql { .. } => "sql",
+        AskEvent::Validation { .. } => "validation",
+        AskEvent::Rows { .. } => "rows",
+    };
+    Event::default()
+        .event(name)
+        .json_data(ev)
+        .unwrap_or_default()
+}
+
+/// The closing event: `done` with the answer (its rows already streamed),
+/// or `error` with an error body naming the history record.
+fn last_event(result: Result<Answer, AskFailure>, chart: Option<bool>, correlation: &str) -> Event {
+    match result {
+        Ok(mut answer) => {
+            answer.rows.clear();
+            if chart == Some(false) {
+                answer.chart = None;
+            }
+            Event::default()
+                .event("done")
+                .json_data(&answer)
+                .unwrap_or_default()
+        }
+        Err(failure) => {
+            let query_id = failure.query_id.clone();
+            let api: ApiError = failure.error.into();
+            let body = serde_json::json!({"error": {
+                "code": api.code(),
+                "message": api.public_message(),
+                "correlation_id": correlation,
+                "details": query_id.map(|q| serde_json::json!({"query_id": q})),
+            }});
+            Event::default()
+                .event("error")
+                .json_data(body)
+                .unwrap_or_default()
+        }
+    }
 }

@@ -1,7 +1,7 @@
-//! HTTP API: the router (one list of routes), middleware and extractors, and
-//! one module per resource. Handlers are thin: extract, call one engine
-//! function, map to a response type kept beside the handler. Business logic
-//! lives in `engine`, never here.
+//! HTTP API: the router (built from the one route list in [`route_list`]),
+//! middleware and extractors, and one module per resource. Handlers are
+//! thin: extract, call one engine function, map to a response type kept
+//! beside the handler. Business logic lives in `engine`, never here.
 
 pub mod access;
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod queries;
+pub mod route_list;
 pub mod sql;
 pub mod training;
 
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -29,89 +30,24 @@ use utoipa::OpenApi as _;
 
 use crate::app::AppState;
 
-/// Every route of the service, in one place. Each `/api/v1` route also has
-/// an entry in [`access::ROUTES`] naming the permission it needs.
+/// Every route of the main listener: the declared ones
+/// ([`route_list::declared`], each `/api/v1` route with its access beside
+/// it), the pages, and the document itself.
 ///
 /// The access middleware runs on every `/api/v1` route as a route layer, so
 /// it sees the matched path and never runs for an unknown path.
 pub fn routes(state: AppState) -> Router<AppState> {
     let metrics_here = state.config.server.metrics_addr.is_none();
-    let v1 = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/password", post(auth::change_password))
-        .route(
-            "/auth/api-keys",
-            get(auth::list_keys).post(auth::create_key),
-        )
-        .route("/auth/api-keys/{id}", delete(auth::revoke_key))
-        .route("/ask", post(ask::ask))
-        .route("/ask/stream", post(ask::ask_stream))
-        .route("/sql/generate", post(sql::generate))
-        .route("/sql/validate", post(sql::validate))
-        .route("/sql/execute", post(sql::execute))
-        .route("/sql/explain", post(sql::explain))
-        .route("/sql/fix", post(sql::fix))
-        .route("/queries", get(queries::list))
-        .route("/queries/{id}", get(queries::get))
-        .route("/queries/{id}/feedback", post(queries::feedback))
-        .route("/training", get(training::list).post(training::add))
-        .route(
-            "/training/{id}",
-            delete(training::delete).patch(training::edit),
-        )
-        .route("/training/{id}/approve", post(training::approve))
-        .route("/connections", get(connections::list))
-        .route(
-            "/admin/users",
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route(
-            "/admin/users/{id}",
-            patch(admin::update_user).delete(admin::delete_user),
-        )
-        .route("/admin/users/{id}/password", post(admin::reset_password))
-        .route(
-            "/admin/users/{id}/grants",
-            get(admin::get_grants).put(admin::put_grants),
-        )
-        .route(
-            "/admin/connections",
-            get(admin::list_connections).post(admin::create_connection),
-        )
-        .route(
-            "/admin/connections/{id}",
-            patch(admin::update_connection).delete(admin::delete_connection),
-        )
-        .route(
-            "/admin/users/{id}/training",
-            get(training::by_author).delete(training::revert_author),
-        )
-        .route("/admin/audit", get(admin::audit_log))
-        .route("/admin/stats", get(admin::stats))
-        .route("/charts/svg", post(crate::ui::charts::render))
-        .route(
-            "/admin/settings",
-            get(admin::get_settings).patch(admin::update_settings),
-        )
-        .route("/admin/jobs", get(ops::list_jobs).post(ops::enqueue_job))
-        .route("/admin/jobs/{id}", get(ops::get_job))
-        .route(
-            "/admin/backups",
-            get(ops::list_backups).post(ops::create_backup),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(state, access::layer));
-    let app = Router::new()
-        .nest("/api/v1", v1)
-        .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready))
+    let declared = route_list::declared();
+    let app = declared
+        .api
+        .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
+        .merge(declared.public)
         .merge(crate::ui::routes());
     // With `server.metrics_addr` set, metrics live on their own listener
     // (see `metrics_router`), out of reach of API clients.
     let app = if metrics_here {
-        app.merge(metrics_routes())
+        app.merge(declared.metrics)
     } else {
         app
     };
@@ -128,22 +64,17 @@ async fn openapi_json() -> impl axum::response::IntoResponse {
     )
 }
 
-/// The full application: routes plus middleware, ready to serve.
-fn metrics_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/metrics", get(health::metrics))
-        .route("/metrics/json", get(health::metrics_json))
-}
-
 /// The separate metrics listener's app (`server.metrics_addr`): metrics, and
 /// readiness with every check's details (out of reach of API clients).
 pub fn metrics_router(state: AppState) -> Router {
     crate::observability::metrics::install();
-    metrics_routes()
+    route_list::declared()
+        .metrics
         .route("/health/ready", get(health::ready_details))
         .with_state(state)
 }
 
+/// The full application: routes plus middleware, ready to serve.
 pub fn router(state: AppState) -> Router {
     crate::observability::metrics::install();
     let server = &state.config.server;
@@ -277,6 +208,6 @@ pub fn worker_router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready_details))
+        .merge(route_list::declared().metrics)
         .with_state(state)
-        .merge(metrics_routes())
 }

@@ -4,15 +4,17 @@
 //! binary (nothing is fetched from a CDN). The committed `openapi.json` is
 //! kept equal to the generated one by a test.
 
-use utoipa::OpenApi;
+use std::sync::LazyLock;
+
+use utoipa::{Modify, OpenApi};
 
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
-
+/// Everything in the document but the paths: those come from the route list
+/// ([`super::route_list::declared`]), each from its handler's `#[utoipa::path]`.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -20,24 +22,6 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         description = "Ask databases questions in plain language: checked SQL, rows, and learning from feedback.\n\nEvery error is `{\"error\": {\"code\", \"message\", \"correlation_id\", \"details\"?}}`; every response carries `X-Correlation-ID`.",
         license(name = "Apache-2.0")
     ),
-    paths(
-        ask::ask, ask::ask_stream,
-        sql::generate, sql::validate, sql::execute, sql::explain, sql::fix,
-        queries::list, queries::get, queries::feedback,
-        training::list, training::add, training::delete, training::approve, training::edit,
-        training::by_author, training::revert_author,
-        connections::list,
-        health::live, health::ready, health::metrics, health::metrics_json,
-        auth::login, auth::refresh, auth::logout, auth::me,
-        auth::create_key, auth::list_keys, auth::revoke_key, auth::change_password,
-        admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
-        admin::get_grants, admin::put_grants, admin::reset_password,
-        admin::list_connections, admin::create_connection, admin::update_connection, admin::delete_connection,
-        admin::audit_log, admin::stats, admin::get_settings, admin::update_settings,
-        ops::list_jobs, ops::get_job, ops::enqueue_job, ops::list_backups, ops::create_backup,
-        crate::ui::charts::render,
-    ),
-    modifiers(&Security),
     components(schemas(crate::error::ErrorBody, crate::sql::RejectCode)),
     tags(
         (name = "ask", description = "Questions in, answers out"),
@@ -50,13 +34,27 @@ use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
         (name = "admin", description = "Users, grants, connections, the audit log, jobs and backups (admins)"),
     )
 )]
+struct Contract;
+
+/// The whole document: info, tags and shared schemas, the declared routes'
+/// paths and the schemas they use, and the security each route's access
+/// calls for.
 pub struct ApiDoc;
+
+impl OpenApi for ApiDoc {
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let mut doc = Contract::openapi();
+        doc.merge(super::route_list::declared().doc);
+        Security.modify(&mut doc);
+        doc
+    }
+}
 
 /// Security schemes, and on every protected `/api/v1` operation: the
 /// requirement plus the `401`/`403`/`429` answers the access layer gives.
 struct Security;
 
-impl utoipa::Modify for Security {
+impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -132,8 +130,11 @@ impl utoipa::Modify for Security {
 
 /// The document as pretty JSON (what `/openapi.json` serves and the
 /// committed file holds).
-pub fn document_json() -> String {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
+pub fn document_json() -> &'static str {
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
+    });
+    &JSON
 }

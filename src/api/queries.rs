@@ -137,7 +137,7 @@ pub async fn feedback(
 
 /// A history record the caller may not see answers `404`, as if it did not
 /// exist, so ids of other users' objects reveal nothing.
-pub(crate) fn not_found_as(e: PipelineError, id: &str) -> ApiError {
+fn not_found_as(e: PipelineError, id: &str) -> ApiError {
     match e {
         PipelineError::Store(StoreError::NotFound) => ApiError::NotFound(format!("query `{id}`")),
         other => other.into(),

@@ -1,14 +1,17 @@
-//! `/api/v1/sql/*`: generate without running, validate, execute.
+//! `/api/v1/sql/*`: generate without running, validate, execute, explain and
+//! fix. Each handler takes its body with the caller bound to the connection
+//! ([`Scoped`]) and calls one engine function, which checks and audits the
+//! SQL (`/sql/execute` resolves its own scope: a stored query names its
+//! connection).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{ApiJson, Principal, scope};
+use crate::api::extract::{ApiJson, Connected, Principal, Scoped};
 use crate::app::AppState;
-use crate::auth::Identity;
 use crate::connectors::ResultColumn;
 use crate::domain::{ConnectionId, Question};
-use crate::engine::pipeline::{GeneratedSql, ValidationReport};
+use crate::engine::pipeline::{GeneratedSql, SqlSource, ValidationReport};
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -17,6 +20,12 @@ pub struct GenerateRequest {
     pub question: Question,
     #[serde(default)]
     pub connection: Option<ConnectionId>,
+}
+
+impl Connected for GenerateRequest {
+    fn connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref()
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/sql/generate", operation_id = "generate_sql", tag = "sql", request_body = GenerateRequest,
@@ -29,20 +38,10 @@ pub struct GenerateRequest {
     ))]
 pub async fn generate(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<GenerateRequest>,
+    Scoped(scope, req): Scoped<GenerateRequest>,
 ) -> Result<axum::Json<GeneratedSql>, ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
     Ok(axum::Json(
-        app.engine
-            .generate(&req.question, req.connection.as_ref(), &rc)
-            .await?,
+        app.engine.generate(&scope, &req.question).await?,
     ))
 }
 
@@ -54,6 +53,12 @@ pub struct ValidateRequest {
     pub connection: Option<ConnectionId>,
 }
 
+impl Connected for ValidateRequest {
+    fn connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref()
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/sql/validate", operation_id = "validate_sql", tag = "sql", request_body = ValidateRequest,
     responses(
         (status = 200, description = "Validation report; `valid: false` lists the errors", body = ValidationReport),
@@ -62,22 +67,10 @@ pub struct ValidateRequest {
     ))]
 pub async fn validate(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<ValidateRequest>,
+    Scoped(scope, req): Scoped<ValidateRequest>,
 ) -> Result<axum::Json<ValidationReport>, ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
     // The engine's gate applies the caller's grant and audits a rejection.
-    Ok(axum::Json(
-        app.engine
-            .validate(&rc, &req.sql, req.connection.as_ref())
-            .await?,
-    ))
+    Ok(axum::Json(app.engine.validate(&scope, &req.sql).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -90,6 +83,23 @@ pub struct ExecuteRequest {
     pub query_id: Option<String>,
     #[serde(default)]
     pub connection: Option<ConnectionId>,
+}
+
+impl ExecuteRequest {
+    /// What to run: exactly one of `sql` (on `connection`) or `query_id`.
+    fn source(self) -> Result<SqlSource, ApiError> {
+        match (self.sql, self.query_id) {
+            (Some(sql), None) => Ok(SqlSource::Written {
+                sql,
+                connection: self.connection,
+            }),
+            // Someone else's query the caller may not see answers 404.
+            (None, Some(query_id)) => Ok(SqlSource::Stored { query_id }),
+            _ => Err(ApiError::bad_request(
+                "send exactly one of `sql` or `query_id`",
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -114,48 +124,19 @@ pub struct ExecuteResponse {
     ))]
 pub async fn execute(
     State(app): State<AppState>,
-    identity: Identity,
     Principal(rc): Principal,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<axum::Json<ExecuteResponse>, ApiError> {
-    let (sql_text, connection) = match (req.sql, req.query_id) {
-        (Some(sql), None) => (sql, req.connection),
-        // Someone else's query the caller may not see answers 404.
-        (None, Some(id)) => {
-            let (sql, conn) = app
-                .engine
-                .stored_sql(&rc, &id)
-                .await
-                .map_err(|e| crate::api::queries::not_found_as(e, &id))?;
-            (sql, Some(conn))
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "send exactly one of `sql` or `query_id`",
-            ));
-        }
-    };
-    let rc = scope(
-        &identity,
-        rc,
-        connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
-    let (validated, rs, duration_ms) = app
-        .engine
-        .execute(&rc, &sql_text, connection.as_ref())
-        .await?;
+    let ran = app.engine.execute(rc, req.source()?).await?;
     Ok(axum::Json(ExecuteResponse {
-        connection: connection
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| app.engine.settings().default_connection),
-        sql: validated.sql().to_string(),
-        tables: validated.tables().to_vec(),
-        row_count: rs.rows.len(),
-        truncated: rs.truncated,
-        columns: rs.columns,
-        rows: rs.rows,
-        duration_ms,
+        connection: ran.gated.connection().to_string(),
+        sql: ran.gated.sql().to_string(),
+        tables: ran.gated.tables().to_vec(),
+        row_count: ran.rows.rows.len(),
+        truncated: ran.rows.truncated,
+        columns: ran.rows.columns,
+        rows: ran.rows.rows,
+        duration_ms: ran.duration_ms,
     }))
 }
 
@@ -168,21 +149,9 @@ pub async fn execute(
     ))]
 pub async fn explain(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<ValidateRequest>,
+    Scoped(scope, req): Scoped<ValidateRequest>,
 ) -> Result<axum::Json<crate::engine::explain::SqlExplanation>, ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
-    Ok(axum::Json(
-        app.engine
-            .explain_sql(&rc, &req.sql, req.connection.as_ref())
-            .await?,
-    ))
+    Ok(axum::Json(app.engine.explain_sql(&scope, &req.sql).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -197,6 +166,12 @@ pub struct FixRequest {
     pub connection: Option<ConnectionId>,
 }
 
+impl Connected for FixRequest {
+    fn connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref()
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/sql/fix", operation_id = "fix_sql", tag = "sql", request_body = FixRequest,
     responses(
         (status = 200, description = "A validated statement that runs (`fixed: false` when the given SQL already ran)", body = crate::engine::fix::SqlFix),
@@ -208,24 +183,11 @@ pub struct FixRequest {
     ))]
 pub async fn fix(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<FixRequest>,
+    Scoped(scope, req): Scoped<FixRequest>,
 ) -> Result<axum::Json<crate::engine::fix::SqlFix>, ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
     Ok(axum::Json(
         app.engine
-            .fix_sql(
-                &rc,
-                &req.sql,
-                req.question.as_ref(),
-                req.connection.as_ref(),
-            )
+            .fix_sql(&scope, &req.sql, req.question.as_ref())
             .await?,
     ))
 }

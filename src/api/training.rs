@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{ApiJson, ApiQuery, Principal, scope};
+use crate::api::extract::{ApiJson, ApiQuery, Connected, Principal, Scoped};
 use crate::api::queries::Paginated;
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -109,6 +109,12 @@ pub struct AddRequest {
     pub connection: Option<ConnectionId>,
 }
 
+impl Connected for AddRequest {
+    fn connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref()
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddResponse {
     #[serde(flatten)]
@@ -126,16 +132,8 @@ pub struct AddResponse {
     ))]
 pub async fn add(
     State(app): State<AppState>,
-    identity: Identity,
-    Principal(rc): Principal,
-    ApiJson(req): ApiJson<AddRequest>,
+    Scoped(scope, req): Scoped<AddRequest>,
 ) -> Result<(StatusCode, axum::Json<AddResponse>), ApiError> {
-    let rc = scope(
-        &identity,
-        rc,
-        req.connection.as_ref(),
-        &app.engine.settings().default_connection,
-    )?;
     let input = TrainingInput {
         kind: req.kind,
         content: req.content,
@@ -144,11 +142,11 @@ pub async fn add(
     let (item, created) = app
         .engine
         .add_training(
-            req.connection.as_ref(),
+            Some(&scope.conn().id),
             input,
             TrainingSource::User,
             TrainingStatus::Active,
-            &rc,
+            scope.rc(),
         )
         .await?;
     let status = if created {

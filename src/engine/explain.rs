@@ -11,8 +11,7 @@ use tracing::instrument;
 
 use super::extras;
 use super::llm::TextRequest;
-use super::pipeline::{Engine, PipelineError, RequestContext};
-use crate::domain::ConnectionId;
+use super::pipeline::{Engine, PipelineError, Scope};
 
 /// SQL explained.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -32,16 +31,14 @@ pub struct SqlExplanation {
 
 impl Engine {
     /// Gate `sql_text` for the caller, then explain it.
-    #[instrument(skip_all, fields(connection.id))]
+    #[instrument(skip_all, fields(connection.id = scope.connection()))]
     pub async fn explain_sql(
         &self,
-        rc: &RequestContext,
+        scope: &Scope,
         sql_text: &str,
-        connection: Option<&ConnectionId>,
     ) -> Result<SqlExplanation, PipelineError> {
-        let conn = self.connection(connection)?;
-        tracing::Span::current().record("connection.id", conn.id.as_str());
-        let gated = self.gate_audited(rc, &conn, sql_text, "explain").await?;
+        let (rc, conn) = (&scope.rc, &scope.conn);
+        let gated = self.gate_audited(rc, conn, sql_text, "explain").await?;
         let steps = crate::sql::explain::explain(gated.validated());
         let builtin = steps.join(" ");
         let req = TextRequest {

@@ -8,11 +8,12 @@
 use serde::Serialize;
 use tracing::instrument;
 
-use super::gate::public_db_error;
-use super::llm::{FailedAttempt, GenerationOutcome};
-use super::pipeline::{Engine, PipelineError, RequestContext};
+use super::gate::{GatedSql, public_db_error};
+use super::llm::FailedAttempt;
+use super::pipeline::correct::{Echo, Plan, Stop, Trail, Until};
+use super::pipeline::{Engine, PipelineError, Scope};
 use crate::connectors::ConnectorError;
-use crate::domain::{ConnectionId, Question};
+use crate::domain::Question;
 
 /// What the generator is asked when the caller does not say what the SQL
 /// was meant to answer.
@@ -35,29 +36,21 @@ pub struct SqlFix {
 }
 
 impl Engine {
-    /// Gate and try `sql_text`; when it fails, run the correction loop.
-    #[instrument(skip_all, fields(connection.id))]
+    /// Gate and try `sql_text`; when it fails, run the correction loop from
+    /// it (every candidate gated and run before it is returned).
+    #[instrument(skip_all, fields(connection.id = scope.connection()))]
     pub async fn fix_sql(
         &self,
-        rc: &RequestContext,
+        scope: &Scope,
         sql_text: &str,
         question: Option<&Question>,
-        connection: Option<&ConnectionId>,
     ) -> Result<SqlFix, PipelineError> {
-        let conn = self.connection(connection)?;
-        tracing::Span::current().record("connection.id", conn.id.as_str());
-        let (for_model, public) = match self.gate_audited(rc, &conn, sql_text, "fix").await {
-            Ok(gated) => match self.run(&conn, &gated, rc).await {
-                Ok(_) => {
-                    return Ok(SqlFix {
-                        connection: conn.id.to_string(),
-                        fixed: false,
-                        error: None,
-                        sql: gated.sql().to_string(),
-                        tables: gated.tables().to_vec(),
-                        attempts: 0,
-                    });
-                }
+        let (for_model, public) = match self
+            .gate_audited(&scope.rc, &scope.conn, sql_text, "fix")
+            .await
+        {
+            Ok(gated) => match self.run(&scope.conn, &gated, &scope.rc).await {
+                Ok(_) => return Ok(fix(scope, gated, false, None, 0)),
                 Err(ConnectorError::Execution(m)) => {
                     let public = public_db_error(&m);
                     (m, public)
@@ -72,44 +65,47 @@ impl Engine {
             None => Question::parse(DEFAULT_QUESTION)
                 .map_err(|e| PipelineError::BadInput(e.to_string()))?,
         };
-        let context = self.retrieve(&conn, question.as_str(), rc).await?;
-        let mut req = self.generation_request(&question, &conn, context, rc);
+        let context = self
+            .retrieve(&scope.conn, question.as_str(), &scope.rc)
+            .await?;
+        let mut req = self.generation_request(scope, &question, context);
         req.previous_attempts.push(FailedAttempt {
             sql: sql_text.to_string(),
             error: for_model,
         });
-        let attempts = self.settings().max_correction_attempts.max(1);
-        for attempt in 1..=attempts {
-            let candidate = match self.call_llm(&req).await?.outcome {
-                GenerationOutcome::Sql { sql } => sql,
-                GenerationOutcome::Unanswerable { reason } => {
-                    return Err(PipelineError::Unanswerable(reason));
-                }
-            };
-            let error = match self.gate(rc, &conn, &candidate) {
-                Ok(gated) => match self.run(&conn, &gated, rc).await {
-                    Ok(_) => {
-                        return Ok(SqlFix {
-                            connection: conn.id.to_string(),
-                            fixed: true,
-                            error: Some(public),
-                            sql: gated.sql().to_string(),
-                            tables: gated.tables().to_vec(),
-                            attempts: attempt,
-                        });
-                    }
-                    Err(ConnectorError::Execution(m)) => m,
-                    Err(e) => return Err(e.into()),
-                },
-                Err(v) => v.message,
-            };
-            req.previous_attempts.push(FailedAttempt {
-                sql: candidate,
-                error,
-            });
+        let plan = Plan {
+            attempts: self.settings().max_correction_attempts.max(1),
+            until: Until::Ran,
+            echo: Echo::Written,
+        };
+        match self
+            .correct(scope, req, plan, &mut Trail::default(), None)
+            .await
+        {
+            Ok(a) => Ok(fix(scope, a.gated, true, Some(public), a.attempt)),
+            Err(Stop::GaveUp { reason, .. }) => Err(PipelineError::Unanswerable(reason)),
+            Err(Stop::Exhausted(_)) => Err(PipelineError::Unanswerable(format!(
+                "no working correction was found ({public})"
+            ))),
+            Err(Stop::Broken(e)) => Err(e),
         }
-        Err(PipelineError::Unanswerable(format!(
-            "no working correction was found ({public})"
-        )))
+    }
+}
+
+/// The answer of `/sql/fix` for SQL that ran.
+fn fix(
+    scope: &Scope,
+    gated: GatedSql,
+    fixed: bool,
+    error: Option<String>,
+    attempts: u32,
+) -> SqlFix {
+    SqlFix {
+        connection: scope.connection().to_string(),
+        fixed,
+        error,
+        sql: gated.sql().to_string(),
+        tables: gated.tables().to_vec(),
+        attempts,
     }
 }

@@ -1,7 +1,9 @@
 //! The question pipeline: retrieve context, generate SQL, validate it, run it,
-//! record the answer. [`pipeline`] orchestrates; the submodules are the steps.
-//! Nothing in `engine` imports axum: the API and the CLI both call methods of
-//! [`pipeline::Engine`] (`ask_with`, `generate`, …).
+//! record the answer. [`pipeline`] orchestrates (one generate → validate →
+//! correct loop); the other submodules are the steps and the services around
+//! them. Nothing in `engine` imports axum: the API and the CLI both call
+//! methods of [`pipeline::Engine`] (`scope`, then `ask_with`, `generate`, …;
+//! the CLI and eval call `ask`).
 
 pub mod chart;
 pub mod conversation;

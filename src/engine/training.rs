@@ -378,7 +378,7 @@ impl Engine {
             (_, Some(sql_text)) => {
                 // A correction must pass the gate under the caller's grant
                 // and run before anyone learns from it.
-                self.execute(rc, sql_text, Some(&connection)).await?;
+                self.execute_on(rc, &conn, sql_text).await?;
                 Some(sql_text.to_string())
             }
             (Rating::Up, None) => match (&query.status, &query.sql) {

@@ -1,8 +1,8 @@
 //! The route × role matrix: every `/api/v1` route, called as anonymous,
-//! viewer, analyst and admin. Generated from `api::access::ROUTES`, which
-//! must list exactly the routes the router serves (checked against the
-//! OpenAPI document built from the handlers), so a new route without an
-//! entry fails here.
+//! viewer, analyst and admin. Generated from `api::access::ROUTES`, the
+//! permission table derived from the route list (`api::route_list`), which
+//! must list exactly the routes of the OpenAPI document, so a route
+//! documented without an entry fails here.
 
 use std::collections::BTreeSet;
 
@@ -58,7 +58,7 @@ async fn route_by_role_matrix() {
     let analyst = app.login_as(Role::Analyst).await;
     let admin = &app.admin;
     let mut failures = Vec::new();
-    for (method, path, access) in ROUTES {
+    for (method, path, access) in ROUTES.iter() {
         let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
         // Anonymous: only login and refresh answer (here: 400 for the empty body).
         let status = call(&anonymous, &method, path).await;

@@ -24,6 +24,7 @@ mod jobs_backups;
 mod observability;
 mod openapi;
 mod passwords;
+mod pipeline;
 mod prompts;
 mod providers;
 mod rate_limit;

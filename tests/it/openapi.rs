@@ -48,10 +48,30 @@ async fn committed_openapi_json_matches_the_code() {
         std::fs::write(&file, format!("{served}\n")).unwrap();
     }
     let committed = std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(
-        committed.trim_end() == served.trim_end(),
-        "openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test --test it openapi` and commit it"
-    );
+    if let Some((line, (was, now))) = first_difference(&committed, &served) {
+        panic!(
+            "openapi.json is out of date (line {line}: committed {was:?}, served {now:?}): \
+             run `UPDATE_OPENAPI=1 cargo test --test it openapi` and commit it"
+        );
+    }
+}
+
+/// The first line (1-based) where `a` and `b` differ, trailing whitespace of
+/// the whole text aside; a missing line shows as `""`.
+fn first_difference<'t>(a: &'t str, b: &'t str) -> Option<(usize, (&'t str, &'t str))> {
+    let (mut a, mut b) = (a.trim_end().lines(), b.trim_end().lines());
+    (1..).find_map(|n| match (a.next(), b.next()) {
+        (None, None) => Some(None),
+        (x, y) if x != y => Some(Some((n, (x.unwrap_or(""), y.unwrap_or(""))))),
+        _ => None,
+    })?
+}
+
+#[test]
+fn first_difference_names_the_line() {
+    assert_eq!(first_difference("a\nb\n", "a\nb"), None);
+    assert_eq!(first_difference("a\nb", "a\nc"), Some((2, ("b", "c"))));
+    assert_eq!(first_difference("a", "a\nc"), Some((2, ("", "c"))));
 }
 
 #[tokio::test]

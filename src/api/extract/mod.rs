@@ -7,9 +7,10 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::api::middleware::correlation::CorrelationId;
+use crate::app::AppState;
 use crate::auth::Identity;
 use crate::domain::ConnectionId;
-use crate::engine::pipeline::RequestContext;
+use crate::engine::pipeline::{RequestContext, Scope};
 use crate::error::ApiError;
 
 /// JSON body extractor whose rejections are `ApiError::BadRequest`.
@@ -79,7 +80,7 @@ where
 /// Who is calling, for history ownership and auditing. The access
 /// middleware (`api::access`) authenticated the caller and left an
 /// [`Identity`]; without one (a route that skipped it) the caller is refused.
-/// Handlers that act on a connection narrow the context with [`scope`].
+/// Handlers that act on a connection take [`Scoped`] instead.
 pub struct Principal(pub RequestContext);
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
@@ -117,21 +118,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
     }
 }
 
-/// Narrow `rc` to `connection` (or the default one): a connection the
-/// caller has no grant for answers `404`, as if it did not exist; a grant's
-/// table allowlist goes into the context for the validator.
-pub fn scope(
-    identity: &Identity,
-    mut rc: RequestContext,
-    connection: Option<&ConnectionId>,
-    default_connection: &str,
-) -> Result<RequestContext, ApiError> {
-    let name = connection.map(|c| c.as_str()).unwrap_or(default_connection);
-    match identity.reach(name) {
-        Some(tables) => {
-            rc.allowed_tables = tables;
-            Ok(rc)
-        }
-        None => Err(ApiError::NotFound(format!("connection `{name}`"))),
+/// A request body that names the connection it acts on (`None`: the
+/// default one).
+pub trait Connected {
+    fn connection(&self) -> Option<&ConnectionId>;
+}
+
+/// A JSON body acting on a connection, with the caller bound to that
+/// connection: the [`Principal`]'s context resolved once by
+/// [`crate::engine::pipeline::Engine::scope`]. A connection the caller has
+/// no grant for answers `404`, as if it did not exist. Rejections come in
+/// the order a handler would meet them: `401`, then a bad body (`400`),
+/// then the connection (`404`).
+pub struct Scoped<T>(pub Scope, pub T);
+
+impl<T> FromRequest<AppState> for Scoped<T>
+where
+    T: DeserializeOwned + Connected,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Principal(rc) = Principal::from_request_parts(&mut parts, state).await?;
+        let ApiJson(body) =
+            ApiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        let scope = state.engine.scope(rc, body.connection())?;
+        Ok(Scoped(scope, body))
     }
 }
