@@ -179,6 +179,13 @@ impl MockLlm {
         Self::start(vec![compute(f)]).await
     }
 
+    /// Replace the script with `steps` and forget the requests so far.
+    pub fn play(&self, steps: Vec<Step>) {
+        assert!(!steps.is_empty(), "the mock needs at least one step");
+        *self.state.steps.lock().unwrap() = steps.into();
+        self.state.requests.lock().unwrap().clear();
+    }
+
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
