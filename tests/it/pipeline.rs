@@ -3,22 +3,17 @@
 //! generation goes through the same check), and every connection-scoped
 //! route binds the caller to its connection the same way.
 //!
-//! The generator is an OpenAI provider pointed at a local peer that speaks
-//! the chat-completions wire format, answers from a script and records the
-//! prompts it was sent.
+//! The generator is an OpenAI provider pointed at the shared mock peer
+//! (`util::mock_llm`), which answers from a script and records the prompts
+//! it was sent.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
 use insight::domain::Role;
-use insight::config::{LlmConfig, ProviderKind};
-use insight::engine::llm::openai::OpenAiProvider;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 
+use crate::util::mock_llm::{MockLlm, Step, chat_completion_with_usage, ok, status};
 use crate::util::{TestApp, error_code};
 
 /// Refused by the gate (the engine only reads).
@@ -28,70 +23,46 @@ const FAILS_TO_RUN: &str = "SELECT json('not json') AS x FROM orders";
 /// Passes both.
 const COUNTS: &str = "SELECT COUNT(*) AS n FROM orders";
 
-#[derive(Default)]
-struct Peer {
-    /// The SQL of the next replies; an empty script answers 500.
-    script: Mutex<VecDeque<&'static str>>,
-    /// The user message of every call, in order.
-    prompts: Mutex<Vec<String>>,
-}
+/// The shared mock peer, replaying a script of SQL replies.
+struct Peer(MockLlm);
 
 impl Peer {
+    /// Answer the next calls with `replies` (one SQL each), then with 500.
     fn play(&self, replies: &[&'static str]) {
-        *self.script.lock().unwrap() = replies.iter().copied().collect();
-        self.prompts.lock().unwrap().clear();
+        let mut steps: Vec<Step> = replies
+            .iter()
+            .map(|sql| {
+                ok(chat_completion_with_usage(
+                    &format!("```sql\n{sql}\n```"),
+                    (10, 5),
+                ))
+            })
+            .collect();
+        steps.push(status(
+            500,
+            json!({"error": {"message": "the script is over"}}),
+        ));
+        self.0.play(steps);
     }
 
+    /// The user message of every call since the last `play`, in order.
     fn prompts(&self) -> Vec<String> {
-        self.prompts.lock().unwrap().clone()
+        self.0
+            .requests()
+            .iter()
+            .map(|r| r.message(1).to_string())
+            .collect()
     }
 }
 
-async fn chat(
-    State(peer): State<Arc<Peer>>,
-    axum::Json(body): axum::Json<Value>,
-) -> Result<axum::Json<Value>, StatusCode> {
-    let user = body
-        .pointer("/messages/1/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    peer.prompts.lock().unwrap().push(user);
-    let sql = peer
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
-    Ok(axum::Json(json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant",
-            "content": format!("```sql\n{sql}\n```")}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-    })))
-}
-
-async fn scripted_app() -> (Arc<Peer>, TestApp) {
-    let peer = Arc::new(Peer::default());
-    let router = Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat))
-        .with_state(peer.clone());
-    let addr = crate::util::serve_router(router).await;
-    let llm = OpenAiProvider::new(&LlmConfig {
-        provider: ProviderKind::Openai,
-        base_url: Some(format!("http://{addr}/v1")),
-        api_key: Some("sk-test-pipeline".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        ..LlmConfig::default()
-    })
-    .unwrap();
+async fn scripted_app() -> (Peer, TestApp) {
+    let peer = Peer(MockLlm::start(vec![status(500, json!({}))]).await);
     let app = TestApp::builder()
         .config(|c| {
             c.llm.max_correction_attempts = 2;
             c.cache.sql_ttl_secs = 300;
         })
-        .llm(Arc::new(llm))
+        .llm(Arc::new(peer.0.openai()))
         .spawn()
         .await;
     (peer, app)

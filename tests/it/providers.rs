@@ -18,7 +18,7 @@ use insight::engine::llm::{
 use serde_json::{Value, json};
 
 use crate::util::mock_llm::{
-    KEY, MockLlm, Step, anthropic_message, chat_completion, llm_config, ok, status,
+    KEY, MockLlm, Step, anthropic_message, chat_completion, llm_config, ok, sse_in_pieces, status,
 };
 
 async fn openai(steps: Vec<Step>, stream: bool) -> (MockLlm, OpenAiProvider) {
@@ -197,19 +197,7 @@ async fn openai_streaming_assembles_deltas_split_across_chunks() {
     let mut wire: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     wire.push_str("data: [DONE]\n\n");
     // Cut the wire into uneven pieces so events straddle chunk boundaries.
-    let chunks: Vec<String> = wire
-        .as_bytes()
-        .chunks(37)
-        .map(|c| String::from_utf8(c.to_vec()).unwrap())
-        .collect();
-    let (peer, provider) = openai(
-        vec![Step::Sse {
-            chunks,
-            pause: Duration::from_millis(5),
-        }],
-        true,
-    )
-    .await;
+    let (peer, provider) = openai(vec![sse_in_pieces(&wire, 37)], true).await;
 
     let generation = provider.generate(&request()).await.unwrap();
     assert_eq!(
@@ -537,19 +525,7 @@ async fn anthropic_streaming_assembles_text_deltas_split_across_chunks() {
         "```sql\nWITH fr AS (SELECT * FROM customers WHERE country = 'France')\n",
         "SELECT count(*) FROM fr;\n```",
     ]);
-    let chunks: Vec<String> = wire
-        .as_bytes()
-        .chunks(29)
-        .map(|c| String::from_utf8(c.to_vec()).unwrap())
-        .collect();
-    let (peer, provider) = anthropic(
-        vec![Step::Sse {
-            chunks,
-            pause: Duration::from_millis(5),
-        }],
-        true,
-    )
-    .await;
+    let (peer, provider) = anthropic(vec![sse_in_pieces(&wire, 29)], true).await;
     let generation = provider.generate(&request()).await.unwrap();
     assert_eq!(
         expect_sql(&generation.outcome),

@@ -70,6 +70,19 @@ pub fn status(status: u16, body: Value) -> Step {
     }
 }
 
+/// An SSE body `wire` cut into pieces of `size` bytes (so events straddle
+/// reads), sent 5 ms apart.
+pub fn sse_in_pieces(wire: &str, size: usize) -> Step {
+    Step::Sse {
+        chunks: wire
+            .as_bytes()
+            .chunks(size)
+            .map(|c| String::from_utf8(c.to_vec()).expect("a piece ends inside a character"))
+            .collect(),
+        pause: Duration::from_millis(5),
+    }
+}
+
 /// A reply computed from each request.
 pub fn compute(f: impl Fn(&Recorded) -> Step + Send + Sync + 'static) -> Step {
     Step::Compute(Arc::new(f))
@@ -164,6 +177,13 @@ impl MockLlm {
     /// Answer every request with `f(request)`.
     pub async fn answering(f: impl Fn(&Recorded) -> Step + Send + Sync + 'static) -> Self {
         Self::start(vec![compute(f)]).await
+    }
+
+    /// Replace the script with `steps` and forget the requests so far.
+    pub fn play(&self, steps: Vec<Step>) {
+        assert!(!steps.is_empty(), "the mock needs at least one step");
+        *self.state.steps.lock().unwrap() = steps.into();
+        self.state.requests.lock().unwrap().clear();
     }
 
     /// Every request so far, in order.
