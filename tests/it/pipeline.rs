@@ -3,22 +3,18 @@
 //! generation goes through the same check), and every connection-scoped
 //! route binds the caller to its connection the same way.
 //!
-//! The generator is an OpenAI provider pointed at a local peer that speaks
-//! the chat-completions wire format, answers from a script and records the
-//! prompts it was sent.
+//! The generator is an OpenAI provider pointed at the suite's mock peer
+//! (`util::mock_llm`), answering from a script and recording the prompts it
+//! was sent.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
 use insight::domain::Role;
-use insight::config::{LlmConfig, ProviderKind};
-use insight::engine::llm::openai::OpenAiProvider;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 
+use crate::util::mock_llm::{MockLlm, chat_completion_with_usage, ok, status};
 use crate::util::{TestApp, error_code};
 
 /// Refused by the gate (the engine only reads).
@@ -28,64 +24,43 @@ const FAILS_TO_RUN: &str = "SELECT json('not json') AS x FROM orders";
 /// Passes both.
 const COUNTS: &str = "SELECT COUNT(*) AS n FROM orders";
 
-#[derive(Default)]
+/// The shared mock peer answering from a script that each step of a test
+/// replaces: the SQL of the next generation calls, then `500`.
 struct Peer {
-    /// The SQL of the next replies; an empty script answers 500.
-    script: Mutex<VecDeque<&'static str>>,
-    /// The user message of every call, in order.
-    prompts: Mutex<Vec<String>>,
+    mock: MockLlm,
+    script: Arc<Mutex<VecDeque<&'static str>>>,
+    /// Requests before the current script.
+    from: Mutex<usize>,
 }
 
 impl Peer {
     fn play(&self, replies: &[&'static str]) {
         *self.script.lock().unwrap() = replies.iter().copied().collect();
-        self.prompts.lock().unwrap().clear();
+        *self.from.lock().unwrap() = self.mock.requests().len();
     }
 
+    /// The user message of every call since the script was set, in order.
     fn prompts(&self) -> Vec<String> {
-        self.prompts.lock().unwrap().clone()
+        let from = *self.from.lock().unwrap();
+        self.mock.requests()[from..]
+            .iter()
+            .map(|r| r.message(1).to_string())
+            .collect()
     }
 }
 
-async fn chat(
-    State(peer): State<Arc<Peer>>,
-    axum::Json(body): axum::Json<Value>,
-) -> Result<axum::Json<Value>, StatusCode> {
-    let user = body
-        .pointer("/messages/1/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    peer.prompts.lock().unwrap().push(user);
-    let sql = peer
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
-    Ok(axum::Json(json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant",
-            "content": format!("```sql\n{sql}\n```")}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-    })))
-}
-
-async fn scripted_app() -> (Arc<Peer>, TestApp) {
-    let peer = Arc::new(Peer::default());
-    let router = Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat))
-        .with_state(peer.clone());
-    let addr = crate::util::serve_router(router).await;
-    let llm = OpenAiProvider::new(&LlmConfig {
-        provider: ProviderKind::Openai,
-        base_url: Some(format!("http://{addr}/v1")),
-        api_key: Some("sk-test-pipeline".to_string().into()),
-        model: Some("test-model".into()),
-        timeout_secs: 5,
-        ..LlmConfig::default()
+async fn scripted_app() -> (Peer, TestApp) {
+    let script: Arc<Mutex<VecDeque<&'static str>>> = Arc::default();
+    let next = script.clone();
+    let mock = MockLlm::answering(move |_| match next.lock().unwrap().pop_front() {
+        Some(sql) => ok(chat_completion_with_usage(
+            &format!("```sql\n{sql}\n```"),
+            (10, 5),
+        )),
+        None => status(500, json!({ "error": { "message": "script is empty" } })),
     })
-    .unwrap();
+    .await;
+    let llm = mock.openai();
     let app = TestApp::builder()
         .config(|c| {
             c.llm.max_correction_attempts = 2;
@@ -94,6 +69,11 @@ async fn scripted_app() -> (Arc<Peer>, TestApp) {
         .llm(Arc::new(llm))
         .spawn()
         .await;
+    let peer = Peer {
+        mock,
+        script,
+        from: Mutex::new(0),
+    };
     (peer, app)
 }
 
