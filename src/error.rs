@@ -313,8 +313,12 @@ impl From<crate::engine::pipeline::PipelineError> for ApiError {
 /// can give feedback with a corrected SQL.
 pub struct AskError(pub crate::engine::pipeline::AskFailure);
 
-impl IntoResponse for AskError {
-    fn into_response(self) -> Response {
+impl AskError {
+    /// The status and error body of a failed ask: what `POST /ask` answers
+    /// and what the stream's `error` event carries (the stream runs in its
+    /// own task, so the correlation id is passed in). Server errors are
+    /// logged here, once.
+    pub fn into_body(self, correlation_id: String) -> (StatusCode, ErrorBody) {
         let query_id = self.0.query_id.clone();
         let api: ApiError = self.0.error.into();
         let status = api.status();
@@ -330,7 +334,22 @@ impl IntoResponse for AskError {
         } else {
             Some(details)
         };
-        error_response(status, api.code(), api.public_message(), details)
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: api.code().to_string(),
+                message: api.public_message(),
+                correlation_id,
+                details,
+            },
+        };
+        (status, body)
+    }
+}
+
+impl IntoResponse for AskError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.into_body(current_correlation_id().unwrap_or_default());
+        (status, axum::Json(body)).into_response()
     }
 }
 

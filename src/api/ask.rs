@@ -13,7 +13,7 @@ use crate::api::extract::{Connected, Scoped};
 use crate::app::AppState;
 use crate::domain::{ConnectionId, Question};
 use crate::engine::pipeline::{Answer, AskEvent, AskFailure, AskOptions};
-use crate::error::{ApiError, AskError};
+use crate::error::AskError;
 
 /// One Server-Sent Event as documented: its name and its JSON data.
 #[derive(Debug, utoipa::ToSchema)]
@@ -151,14 +151,8 @@ fn last_event(result: Result<Answer, AskFailure>, chart: Option<bool>, correlati
                 .unwrap_or_default()
         }
         Err(failure) => {
-            let query_id = failure.query_id.clone();
-            let api: ApiError = failure.error.into();
-            let body = serde_json::json!({"error": {
-                "code": api.code(),
-                "message": api.public_message(),
-                "correlation_id": correlation,
-                "details": query_id.map(|q| serde_json::json!({"query_id": q})),
-            }});
+            // The same body as `POST /ask` answers with.
+            let (_, body) = AskError(failure).into_body(correlation.to_string());
             Event::default()
                 .event("error")
                 .json_data(body)

@@ -12,8 +12,8 @@ use super::{AskEvent, Engine, PipelineError, Scope, Sink, Source};
 use crate::connectors::{ConnectionHandle, ConnectorError, ResultSet};
 use crate::domain::{Question, TrainingKind, Trust};
 use crate::engine::gate::GatedSql;
-use crate::sql;
 use crate::observability::metrics;
+use crate::sql;
 
 #[derive(Serialize, Deserialize)]
 struct CachedGeneration {
