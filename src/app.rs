@@ -8,6 +8,9 @@
 //! service: it is registered with an empty schema and reported by
 //! `/health/ready`.
 
+pub mod backups;
+pub mod connections;
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -353,6 +353,20 @@ impl IntoResponse for AskError {
     }
 }
 
+impl From<crate::engine::admin::AdminError> for ApiError {
+    fn from(e: crate::engine::admin::AdminError) -> Self {
+        use crate::engine::admin::AdminError as A;
+        match e {
+            A::NotFound(what) => ApiError::NotFound(what),
+            A::BadInput(m) => ApiError::bad_request(m),
+            A::Conflict(m) => ApiError::Conflict(m),
+            A::Internal(m) => ApiError::Internal(m),
+            A::Auth(e) => e.into(),
+            A::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError as A;

@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::api::extract::{ApiJson, ApiQuery, Principal};
-use crate::api::middleware::correlation::current_correlation_id;
 use crate::api::queries::{PageParams, Paginated};
 use crate::app::AppState;
+use crate::app::connections::ConnectionChanges;
 use crate::auth::Identity;
 use crate::domain::Role;
 use crate::domain::{ConnectionId, Dialect};
@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::store::connections::{StoredConnection, StoredConnectionSettings};
 use crate::store::grants::Grant;
 use crate::store::stats::UsageStats;
-use crate::store::{AuditEvent, StoreError, User};
+use crate::store::{AuditEvent, User};
 
 pub(super) async fn audit(
     app: &AppState,
@@ -28,27 +28,7 @@ pub(super) async fn audit(
     target: &str,
     details: serde_json::Value,
 ) {
-    if let Err(e) = app
-        .engine
-        .store
-        .record_audit(
-            Some(&actor.user_id),
-            action,
-            Some(target),
-            details,
-            current_correlation_id().as_deref(),
-        )
-        .await
-    {
-        tracing::error!(error = %e, action, "audit event not recorded");
-    }
-}
-
-fn user_not_found(e: StoreError, id: &str) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(format!("user `{id}`")),
-        other => other.into(),
-    }
+    app.engine.audit_by(actor, action, target, details).await;
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", operation_id = "admin_list_users", tag = "admin", params(PageParams),
@@ -61,7 +41,7 @@ pub async fn list_users(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<User>>, ApiError> {
     let page = p.page()?;
-    let (items, total) = app.engine.store.list_users(page).await?;
+    let (items, total) = app.engine.list_users(page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -108,16 +88,10 @@ pub async fn create_user(
             (p.clone(), Some(p.expose_secret().to_string()))
         }
     };
-    let user = crate::auth::create_user(&app.engine.store, req.username.trim(), password, req.role)
+    let user = app
+        .engine
+        .create_user(&actor, req.username.trim(), password, req.role)
         .await?;
-    audit(
-        &app,
-        &actor,
-        "user.create",
-        &user.id,
-        serde_json::json!({ "username": user.username, "role": user.role }),
-    )
-    .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedUser {
@@ -149,45 +123,10 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
-    if id == actor.user_id
-        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
-    {
-        return Err(ApiError::bad_request(
-            "You cannot demote or disable yourself.",
-        ));
-    }
-    let store = &app.engine.store;
-    let before = store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    let user = store
-        .update_user(&id, req.role, req.disabled)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    if user.disabled {
-        // Tokens, refresh tokens and API keys die now; re-enabling the user
-        // later revives none of them.
-        crate::auth::revoke_credentials(store, &id).await?;
-    }
-    if before.role != user.role {
-        audit(
-            &app,
-            &actor,
-            "user.role_change",
-            &id,
-            serde_json::json!({ "from": before.role, "to": user.role }),
-        )
-        .await;
-    }
-    if before.disabled != user.disabled {
-        let action = if user.disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        audit(&app, &actor, action, &id, serde_json::json!({})).await;
-    }
+    let user = app
+        .engine
+        .update_user(&actor, &id, req.role, req.disabled)
+        .await?;
     Ok(axum::Json(user))
 }
 
@@ -201,17 +140,7 @@ pub async fn delete_user(
     actor: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if id == actor.user_id {
-        return Err(ApiError::bad_request("You cannot disable yourself."));
-    }
-    let store = &app.engine.store;
-    crate::auth::set_disabled(store, &id, true)
-        .await
-        .map_err(|e| match e {
-            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
-            other => other.into(),
-        })?;
-    audit(&app, &actor, "user.disable", &id, serde_json::json!({})).await;
+    app.engine.disable_user(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,11 +175,6 @@ pub async fn reset_password(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> Result<axum::Json<PasswordReset>, ApiError> {
-    if id == actor.user_id {
-        return Err(ApiError::bad_request(
-            "To change your own password, use Change password (it needs your current one).",
-        ));
-    }
     let (password, generated) = match req.password {
         Some(p) => (p, None),
         None => {
@@ -258,20 +182,7 @@ pub async fn reset_password(
             (p.clone(), Some(p.expose_secret().to_string()))
         }
     };
-    let user = crate::auth::password_change::reset_password(&app.engine.store, &id, password)
-        .await
-        .map_err(|e| match e {
-            crate::auth::AuthError::Store(e) => user_not_found(e, &id),
-            other => other.into(),
-        })?;
-    audit(
-        &app,
-        &actor,
-        "user.password_reset",
-        &id,
-        serde_json::json!({}),
-    )
-    .await;
+    let user = app.engine.reset_password(&actor, &id, password).await?;
     Ok(axum::Json(PasswordReset {
         user,
         password: generated,
@@ -287,12 +198,7 @@ pub async fn get_grants(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<Grant>>, ApiError> {
-    let store = &app.engine.store;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    Ok(axum::Json(store.grants_for_user(&id).await?))
+    Ok(axum::Json(app.engine.grants_of(&id).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/grants", operation_id = "admin_put_grants", tag = "admin", params(("id" = String, Path, description = "User id")),
@@ -308,33 +214,9 @@ pub async fn put_grants(
     Path(id): Path<String>,
     ApiJson(grants): ApiJson<Vec<Grant>>,
 ) -> Result<axum::Json<Vec<Grant>>, ApiError> {
-    let store = &app.engine.store;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| user_not_found(e, &id))?;
-    for g in &grants {
-        let known = ConnectionId::parse(&g.connection)
-            .ok()
-            .and_then(|c| app.engine.connections.get(&c))
-            .is_some();
-        if !known {
-            return Err(ApiError::bad_request(format!(
-                "unknown connection `{}`",
-                g.connection
-            )));
-        }
-    }
-    store.set_grants(&id, &grants).await?;
-    audit(
-        &app,
-        &actor,
-        "grant.set",
-        &id,
-        serde_json::to_value(&grants).unwrap_or_default(),
-    )
-    .await;
-    Ok(axum::Json(store.grants_for_user(&id).await?))
+    Ok(axum::Json(
+        app.engine.set_grants(&actor, &id, &grants).await?,
+    ))
 }
 
 /// A stored connection as the API shows it: never the DSN.
@@ -368,7 +250,7 @@ impl From<StoredConnection> for AdminConnection {
 pub async fn list_connections(
     State(app): State<AppState>,
 ) -> Result<axum::Json<Vec<AdminConnection>>, ApiError> {
-    let list = app.engine.store.list_connections().await?;
+    let list = app.stored_connections().await?;
     Ok(axum::Json(list.into_iter().map(Into::into).collect()))
 }
 
@@ -399,58 +281,6 @@ pub struct CreateConnectionRequest {
     pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
-/// Refuse a connection whose target is malformed or whose numeric settings
-/// are outside their documented ranges (each problem names its setting).
-fn check_connection_settings(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
-    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
-    cc.target().map_err(ApiError::bad_request)?;
-    let problems = crate::config::bounds::connection_problems("", &cc);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(problems.join("; ")))
-    }
-}
-
-/// A SQLite DSN must name a SQLite file inside the allowed directories
-/// (`connectors::sqlite_paths`); it is stored with the checked, canonical
-/// path. Other DSNs pass unchanged.
-fn confined_dsn(app: &AppState, dialect: Dialect, dsn: &str) -> Result<String, ApiError> {
-    if dialect != Dialect::Sqlite {
-        return Ok(dsn.to_string());
-    }
-    let rest = dsn
-        .strip_prefix("sqlite://")
-        .or_else(|| dsn.strip_prefix("sqlite:"))
-        .ok_or_else(|| ApiError::bad_request("`dsn`: a SQLite DSN starts with sqlite://"))?;
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let policy = crate::connectors::sqlite_paths::SqlitePathPolicy::for_config(&app.config);
-    let real = policy
-        .check(std::path::Path::new(path))
-        .map_err(|why| ApiError::bad_request(format!("`dsn`: {why}")))?;
-    Ok(match query {
-        Some(q) => format!("sqlite://{}?{q}", real.display()),
-        None => format!("sqlite://{}", real.display()),
-    })
-}
-
-/// Open and register a stored connection, replacing any previous handle.
-async fn activate(app: &AppState, sc: &StoredConnection) -> Result<(), ApiError> {
-    let cc = crate::app::stored_connection_config(sc, &app.auth).map_err(ApiError::internal)?;
-    cc.target().map_err(ApiError::bad_request)?;
-    let handle = crate::app::open_connection(&app.config, &sc.id, &cc)
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let handle = app.engine.connections.insert(handle);
-    if let Err(e) = app.engine.sync_schema(&handle).await {
-        tracing::warn!(connection.id = %sc.id, error = %e, "schema introspection failed");
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/api/v1/admin/connections", operation_id = "admin_create_connection", tag = "admin", request_body = CreateConnectionRequest,
     responses(
         (status = 201, description = "Created and registered", body = AdminConnection),
@@ -462,47 +292,23 @@ pub async fn create_connection(
     actor: Identity,
     ApiJson(req): ApiJson<CreateConnectionRequest>,
 ) -> Result<(StatusCode, axum::Json<AdminConnection>), ApiError> {
-    if app.engine.connections.get(&req.id).is_some() {
-        return Err(ApiError::Conflict(format!(
-            "connection `{}` exists",
-            req.id
-        )));
-    }
-    let id = req.id.to_string();
-    let dsn = confined_dsn(&app, req.dialect, req.dsn.expose_secret())?;
-    let dsn = app
-        .auth
-        .dsn_cipher
-        .encrypt(&id, &dsn)
-        .map_err(ApiError::internal)?;
-    let sc = StoredConnection {
-        id: id.clone(),
-        dialect: req.dialect.to_string(),
-        description: req.description,
-        dsn_encrypted: Some(dsn),
-        settings: StoredConnectionSettings {
-            allowed_tables: req.allowed_tables,
-            max_rows: req.max_rows,
-            timeout_secs: req.timeout_secs,
-            allow_values_in_prompt: req.allow_values_in_prompt,
-            budgets: req.budgets.unwrap_or_default(),
-        },
-        created_at: String::new(),
-        updated_at: String::new(),
+    let settings = StoredConnectionSettings {
+        allowed_tables: req.allowed_tables,
+        max_rows: req.max_rows,
+        timeout_secs: req.timeout_secs,
+        allow_values_in_prompt: req.allow_values_in_prompt,
+        budgets: req.budgets.unwrap_or_default(),
     };
-    // Check the settings before storing anything.
-    check_connection_settings(&app, &sc)?;
-    app.engine.store.insert_connection(&sc).await?;
-    activate(&app, &sc).await?;
-    audit(
-        &app,
-        &actor,
-        "connection.create",
-        &id,
-        serde_json::json!({ "dialect": sc.dialect }),
-    )
-    .await;
-    let stored = app.engine.store.get_connection(&id).await?;
+    let stored = app
+        .create_connection(
+            &actor,
+            &req.id,
+            req.dialect,
+            &req.dsn,
+            req.description,
+            settings,
+        )
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(stored.into())))
 }
 
@@ -527,13 +333,6 @@ pub struct UpdateConnectionRequest {
     pub budgets: Option<crate::domain::budget::BudgetOverride>,
 }
 
-fn conn_not_found(e: StoreError, id: &str) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(format!("connection `{id}`")),
-        other => other.into(),
-    }
-}
-
 #[utoipa::path(patch, path = "/api/v1/admin/connections/{id}", operation_id = "admin_update_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
     request_body = UpdateConnectionRequest,
     responses(
@@ -547,52 +346,18 @@ pub async fn update_connection(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateConnectionRequest>,
 ) -> Result<axum::Json<AdminConnection>, ApiError> {
-    let store = &app.engine.store;
-    let mut sc = store
-        .get_connection(&id)
-        .await
-        .map_err(|e| conn_not_found(e, &id))?;
-    if let Some(dsn) = &req.dsn {
-        let dialect: Dialect = serde_json::from_value(serde_json::json!(sc.dialect))
-            .map_err(|_| ApiError::internal(format!("stored dialect `{}`", sc.dialect)))?;
-        let dsn = confined_dsn(&app, dialect, dsn.expose_secret())?;
-        sc.dsn_encrypted = Some(
-            app.auth
-                .dsn_cipher
-                .encrypt(&id, &dsn)
-                .map_err(ApiError::internal)?,
-        );
-    }
-    if req.description.is_some() {
-        sc.description = req.description;
-    }
-    if req.allowed_tables.is_some() {
-        sc.settings.allowed_tables = req.allowed_tables;
-    }
-    if req.max_rows.is_some() {
-        sc.settings.max_rows = req.max_rows;
-    }
-    if req.timeout_secs.is_some() {
-        sc.settings.timeout_secs = req.timeout_secs;
-    }
-    if req.allow_values_in_prompt.is_some() {
-        sc.settings.allow_values_in_prompt = req.allow_values_in_prompt;
-    }
-    if let Some(b) = req.budgets {
-        sc.settings.budgets = b;
-    }
-    check_connection_settings(&app, &sc)?;
-    store.update_connection(&sc).await?;
-    activate(&app, &sc).await?;
-    audit(
-        &app,
-        &actor,
-        "connection.update",
-        &id,
-        serde_json::json!({ "dsn_changed": req.dsn.is_some() }),
-    )
-    .await;
-    Ok(axum::Json(store.get_connection(&id).await?.into()))
+    let changes = ConnectionChanges {
+        dsn: req.dsn,
+        description: req.description,
+        allowed_tables: req.allowed_tables,
+        max_rows: req.max_rows,
+        timeout_secs: req.timeout_secs,
+        allow_values_in_prompt: req.allow_values_in_prompt,
+        budgets: req.budgets,
+    };
+    Ok(axum::Json(
+        app.update_connection(&actor, &id, changes).await?.into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/connections/{id}", operation_id = "admin_delete_connection", tag = "admin", params(("id" = String, Path, description = "Connection id")),
@@ -605,23 +370,7 @@ pub async fn delete_connection(
     actor: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let store = &app.engine.store;
-    store
-        .delete_connection(&id)
-        .await
-        .map_err(|e| conn_not_found(e, &id))?;
-    store.delete_grants_for_connection(&id).await?;
-    if let Ok(cid) = ConnectionId::parse(&id) {
-        app.engine.connections.remove(&cid);
-    }
-    audit(
-        &app,
-        &actor,
-        "connection.delete",
-        &id,
-        serde_json::json!({}),
-    )
-    .await;
+    app.delete_connection(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -632,8 +381,7 @@ pub async fn audit_log(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Paginated<AuditEvent>>, ApiError> {
     let page = p.page()?;
-    let items = app.engine.store.list_audit(page).await?;
-    let total = app.engine.store.count_audit().await?;
+    let (items, total) = app.engine.audit_log(page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -661,10 +409,7 @@ pub async fn stats(
     ApiQuery(p): ApiQuery<StatsParams>,
 ) -> Result<axum::Json<UsageStats>, ApiError> {
     let days = p.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(ApiError::bad_request("`days` must be between 1 and 366"));
-    }
-    Ok(axum::Json(app.engine.store.usage_stats(days).await?))
+    Ok(axum::Json(app.engine.usage_stats(days).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/settings", operation_id = "admin_get_settings", tag = "admin",

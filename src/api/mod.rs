@@ -7,6 +7,7 @@ pub mod access;
 pub mod admin;
 pub mod ask;
 pub mod auth;
+pub mod charts;
 pub mod connections;
 pub mod extract;
 pub mod health;

@@ -38,7 +38,7 @@ pub async fn list_jobs(
         offset: p.offset,
     }
     .page()?;
-    let (items, total) = app.engine.store.list_jobs(p.status, page).await?;
+    let (items, total) = app.engine.list_jobs(p.status, page).await?;
     Ok(axum::Json(Paginated {
         items,
         total,
@@ -54,11 +54,7 @@ pub async fn get_job(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Job>, ApiError> {
-    let job = app.engine.store.get_job(&id).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound(format!("job `{id}`")),
-        other => other.into(),
-    })?;
-    Ok(axum::Json(job))
+    Ok(axum::Json(app.engine.job(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/jobs", operation_id = "admin_enqueue_job", tag = "admin",
@@ -72,8 +68,7 @@ pub async fn enqueue_job(
     if let JobSpec::Introspect { connection } = &spec {
         let known = crate::domain::ConnectionId::parse(connection)
             .ok()
-            .and_then(|id| app.engine.connections.get(&id))
-            .is_some();
+            .is_some_and(|id| app.engine.connection(Some(&id)).is_ok());
         if !known {
             return Err(ApiError::NotFound(format!("connection `{connection}`")));
         }
@@ -141,20 +136,8 @@ pub async fn create_backup(
         .await;
         return Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response());
     }
-    let target = crate::backup::BackupTarget::from_config(&app.config);
-    let info = crate::backup::create(&app.engine.store, &target)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "backup failed");
-            ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
-        })?;
-    audit(
-        &app,
-        &actor,
-        "backup.create",
-        &info.name,
-        serde_json::json!({ "size_bytes": info.size_bytes }),
-    )
-    .await;
+    let info = app.take_backup(&actor).await.map_err(|e| {
+        ApiError::UpstreamUnavailable(format!("The backup could not be written: {e}"))
+    })?;
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }

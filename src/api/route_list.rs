@@ -14,7 +14,7 @@ use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::access::{Access, PREFIX};
-use super::{admin, ask, auth, connections, health, ops, queries, sql, training};
+use super::{admin, ask, auth, charts, connections, health, ops, queries, sql, training};
 use crate::app::AppState;
 use crate::auth::Action;
 
@@ -194,7 +194,7 @@ pub fn declared() -> RouteList {
         .api(Requires(ManageOperations), routes!(ops::enqueue_job))
         .api(Requires(ManageOperations), routes!(ops::list_backups))
         .api(Requires(ManageOperations), routes!(ops::create_backup))
-        .api(Requires(Ask), routes!(crate::ui::charts::render))
+        .api(Requires(Ask), routes!(charts::render))
 }
 
 #[cfg(test)]

@@ -238,17 +238,11 @@ pub async fn approve(
 /// A training item on a connection the caller does not reach, or about
 /// tables outside their allowlist, answers `404`.
 async fn reachable_item(app: &AppState, identity: &Identity, id: &str) -> Result<(), ApiError> {
-    let missing = || ApiError::NotFound(format!("training item `{id}`"));
-    let item = match app.engine.store.get_training(id).await {
-        Ok(item) => item,
-        Err(StoreError::NotFound) => return Err(missing()),
-        Err(e) => return Err(e.into()),
-    };
-    // Items about tables outside the caller's allowlist are not theirs either.
-    match identity.reach(&item.connection) {
-        Some(allowed) if app.engine.training_visible(&item, allowed.as_deref()) => Ok(()),
-        _ => Err(missing()),
-    }
+    app.engine
+        .training_item_for(identity, id)
+        .await
+        .map_err(|e| not_found(e, id))?;
+    Ok(())
 }
 
 fn not_found(e: PipelineError, id: &str) -> ApiError {

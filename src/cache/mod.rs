@@ -21,11 +21,11 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub mod redis;
+
 /// Why a cache operation failed. Request-path methods swallow these (a cache
 /// failure must not fail a question); they surface from [`Cache::ping`] and
 /// [`set_json`].
-pub mod redis;
-
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error("cache backend unavailable: {0}")]

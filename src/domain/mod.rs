@@ -5,6 +5,7 @@
 //! the crate and must never import axum, sqlx or an HTTP client.
 
 pub mod budget;
+pub mod cron;
 pub mod role;
 pub mod schema;
 

@@ -5,6 +5,7 @@
 //! methods of [`pipeline::Engine`] (`scope`, then `ask_with`, `generate`, …;
 //! the CLI and eval call `ask`).
 
+pub mod admin;
 pub mod chart;
 pub mod conversation;
 pub mod explain;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::pipeline::{Engine, PipelineError, RequestContext};
+use crate::auth::Identity;
 use crate::auth::roles::Action;
 use crate::config::FeedbackMode;
 use crate::connectors::ConnectionHandle;
@@ -255,6 +256,21 @@ impl Engine {
             .take(page.limit as usize)
             .collect();
         Ok((items, total))
+    }
+
+    /// The training item `id` if `identity` reaches it: on a connection
+    /// they are granted, about tables in their allowlist. Otherwise
+    /// `Store(NotFound)`, exactly as for a missing item.
+    pub async fn training_item_for(
+        &self,
+        identity: &Identity,
+        id: &str,
+    ) -> Result<TrainingItem, PipelineError> {
+        let item = self.store.get_training(id).await?;
+        match identity.reach(&item.connection) {
+            Some(allowed) if self.training_visible(&item, allowed.as_deref()) => Ok(item),
+            _ => Err(PipelineError::Store(StoreError::NotFound)),
+        }
     }
 
     /// Whether a caller limited to `allowed` tables may see `item` (see

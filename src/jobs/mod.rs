@@ -15,8 +15,6 @@
 //! daily history cleanup are queued with `kind@time` dedupe keys, so however
 //! many workers run, each run is queued once.
 
-pub mod cron;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::app::App;
+use crate::domain::cron::Schedule;
 use crate::store::StoreError;
 use crate::store::jobs::{Job, JobStatus, NewJob};
 
@@ -149,7 +148,7 @@ pub fn backoff(attempt: u32) -> Duration {
 pub struct Worker {
     app: Arc<App>,
     id: String,
-    schedule: Option<cron::Schedule>,
+    schedule: Option<Schedule>,
 }
 
 impl Worker {
@@ -165,7 +164,7 @@ impl Worker {
             .backup
             .schedule
             .as_deref()
-            .and_then(|s| cron::Schedule::parse(s).ok());
+            .and_then(|s| Schedule::parse(s).ok());
         Self { app, id, schedule }
     }
 

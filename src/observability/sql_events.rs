@@ -1,6 +1,6 @@
 //! The log formatter's guard against SQL literals: an event carrying a SQL
 //! field (sqlx's `db.statement` and `summary`, any `sql`/`*.sql`/`*_sql`
-//! field) is formatted with [`sql_text::without_literals`] applied to those
+//! field) is formatted with [`super::sql_text::without_literals`] applied to those
 //! fields, every other field, the span context and the output format
 //! (text or JSON) untouched.
 //!

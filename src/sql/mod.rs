@@ -126,7 +126,7 @@ impl ValidationError {
 
 /// SQL that passed validation. Only [`validate`] can build one (and, in
 /// builds with the `test-bypass` feature, which only the test suite enables,
-/// [`ValidatedSql::bypass_for_tests`]).
+/// `ValidatedSql::bypass_for_tests`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedSql {
     sql: String,

@@ -1,7 +1,8 @@
 //! The web UI: one HTML shell served at `/` and `/ui/...`, our own
 //! JavaScript modules and one stylesheet, all embedded in the binary
 //! (nothing from a CDN, no Node.js to build or run), plus the server-side
-//! SVG chart renderer ([`svg`]) and its API route ([`charts`]).
+//! SVG chart renderer ([`svg`]), which the API's `POST /api/v1/charts/svg`
+//! (`api::charts`) serves.
 //!
 //! The pages are drawn in the browser from the same `/api/v1` JSON API every
 //! other client uses; the shell holds no data and needs no session. The
@@ -10,7 +11,6 @@
 //! Content-Security-Policy ([`PAGE_CSP`]): scripts and styles only from this
 //! origin, never inline.
 
-pub mod charts;
 pub mod svg;
 
 use axum::Router;

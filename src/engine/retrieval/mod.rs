@@ -5,7 +5,7 @@
 //!
 //! The built-in embedder ([`HashingEmbedder`], the default) needs no model
 //! download; `local` runs a sentence-transformer in process (cargo feature
-//! `local-embeddings`, [`local`]); `openai` calls any OpenAI-compatible
+//! `local-embeddings`, module `local`); `openai` calls any OpenAI-compatible
 //! `/v1/embeddings` endpoint ([`openai`]). The embedded index keeps all vectors
 //! in memory (the app store is the source of truth and reloads it on start).
 //! Other backends implement the same traits: [`ChromaIndex`] keeps them in a

@@ -2,16 +2,17 @@
 //! from a Vega-Lite spec the API returned (`chart` of an answer) or from
 //! columns and rows (the same rules as `engine::chart` pick the spec). The
 //! web UI uses it for answers, reopened history and the admin dashboard, so
-//! every client sees the same chart.
+//! every client sees the same chart. The drawing is `ui::svg`'s.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::extract::ApiJson;
+use super::extract::ApiJson;
 use crate::connectors::ResultColumn;
 use crate::error::ApiError;
+use crate::ui::svg;
 
 /// A column as the API returns it (`{name, type}`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -68,7 +69,7 @@ pub async fn render(ApiJson(req): ApiJson<ChartRequest>) -> Result<Response, Api
     let Some(spec) = spec_for(req)? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let svg = super::svg::render(&spec).map_err(|e| ApiError::bad_request(e.0))?;
+    let svg = svg::render(&spec).map_err(|e| ApiError::bad_request(e.0))?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
         svg,
