@@ -65,6 +65,11 @@ async fn scripted_app() -> (Peer, TestApp) {
         .llm(Arc::new(peer.0.openai()))
         .spawn()
         .await;
+    let peer = Peer {
+        mock,
+        script,
+        from: Mutex::new(0),
+    };
     (peer, app)
 }
 
@@ -244,4 +249,52 @@ async fn every_connection_scoped_route_hides_a_connection_without_a_grant() {
 fn with_connection(mut body: Value, connection: &str) -> Value {
     body["connection"] = json!(connection);
     body
+}
+
+#[tokio::test]
+async fn the_streams_error_event_carries_the_error_body_of_ask() {
+    let (peer, app) = scripted_app().await;
+    let analyst = app.login_as(Role::Analyst).await;
+    peer.play(&[WRITES, WRITES, WRITES]);
+    let asked = analyst.ask("Delete the orders").await;
+    assert_eq!(asked.status, 422, "{}", asked.body);
+    let asked = &asked.body["error"];
+    assert_eq!(asked["code"], "sql_rejected", "{asked}");
+    assert!(asked["details"]["reason"].is_string(), "{asked}");
+
+    peer.play(&[WRITES, WRITES, WRITES]);
+    let text = analyst
+        .client
+        .post(format!("{}/api/v1/ask/stream", app.base))
+        .json(&json!({ "question": "Remove every order" }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let data = text
+        .lines()
+        .skip_while(|l| *l != "event: error")
+        .nth(1)
+        .and_then(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no error event: {text}"));
+    let streamed: Value = serde_json::from_str(data).unwrap();
+    let streamed = &streamed["error"];
+    // The body `POST /ask` answers with: code, message and details (the
+    // reason and the history record), under the stream's correlation id.
+    assert_eq!(streamed["code"], asked["code"], "{streamed}");
+    assert_eq!(streamed["message"], asked["message"]);
+    assert_eq!(streamed["details"]["reason"], asked["details"]["reason"]);
+    assert!(streamed["details"]["query_id"].is_string(), "{streamed}");
+    assert_ne!(
+        streamed["details"]["query_id"],
+        asked["details"]["query_id"]
+    );
+    assert!(
+        streamed["correlation_id"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{streamed}"
+    );
 }
