@@ -204,7 +204,7 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
                 columns: vec![],
                 context: comparison_context(&tokens, m.start, m.end),
             }),
-            Link::Revenue | Link::Bucket(_) => None,
+            Link::Revenue | Link::Bucket(_) | Link::Period(_) => None,
         };
         if let Some(l) = lit {
             for v in in_value.iter_mut().take(m.end).skip(m.start) {

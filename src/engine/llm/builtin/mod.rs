@@ -33,6 +33,7 @@
 mod adapt;
 mod linking;
 mod shapes;
+mod time;
 mod trust;
 
 use std::collections::BTreeSet;
@@ -238,6 +239,7 @@ fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
             linking::Link::Year(y) => Some(format!("y:{y}")),
             linking::Link::Revenue => Some("revenue".into()),
             linking::Link::Bucket(b) => Some(format!("b:{b:?}")),
+            linking::Link::Period(p) => Some(format!("p:{p:?}")),
         })
         .collect()
 }

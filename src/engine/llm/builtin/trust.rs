@@ -76,6 +76,9 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
             ),
         );
     }
+    for note in period_notes(question, schema, sql) {
+        t.assume(Confidence::Medium, Assumption::new("period_anchor", note));
+    }
     let guessed = guessed_literals(question, schema);
     if !guessed.is_empty() {
         t.assume(
@@ -167,7 +170,9 @@ fn unused_mentions(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String
             Link::Column(c) => c.iter().any(|&(t, c)| has(col(t, c))),
             Link::Value(v) => v.iter().any(|(_, _, s)| has(s)),
             Link::Literal(s) => has(s),
-            Link::Number(_) | Link::Year(_) | Link::Revenue | Link::Bucket(_) => true,
+            // A grain is used only by a grouping ("monthly" must not vanish).
+            Link::Bucket(_) => lower.contains(" group by "),
+            Link::Number(_) | Link::Year(_) | Link::Revenue | Link::Period(_) => true,
         };
         if !used {
             let words: Vec<&str> = tokens[m.start..m.end]
@@ -178,6 +183,32 @@ fn unused_mentions(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String
         }
     }
     out
+}
+
+/// What each relative period of the question ("last year") was counted
+/// from: the anchor subquery `(SELECT MAX(col) FROM table)` the shapes wrote.
+fn period_notes(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String> {
+    let tokens = text::question_tokens(question);
+    let anchor = sql.find("(SELECT MAX(").and_then(|i| {
+        let rest = &sql[i + "(SELECT MAX(".len()..];
+        let (col, rest) = rest.split_once(") FROM ")?;
+        let table = rest.split(')').next()?;
+        Some(format!("{}.{}", table.trim_matches('"'), col.trim_matches('"')))
+    });
+    linking::link(&tokens, schema)
+        .into_iter()
+        .filter_map(|m| match m.link {
+            Link::Period(p) if p.is_relative() => {
+                let words: Vec<&str> = tokens[m.start..m.end]
+                    .iter()
+                    .map(|t| t.raw.as_str())
+                    .collect();
+                let column = anchor.clone().unwrap_or_else(|| "date".into());
+                Some(super::time::anchor_note(&words.join(" "), p, &column))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Capitalised or quoted words that matched no stored value.

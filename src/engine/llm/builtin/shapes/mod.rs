@@ -29,6 +29,7 @@
 //! | [`columns`] | columns by role: age, price, date, default number, LIKE target, revenue |
 //! | [`joins`] | the foreign-key graph and JOIN clauses |
 //! | [`conditions`] | filters as WHERE clauses |
+//! | [`dates`] | dates per dialect: grains as labels, periods as conditions |
 //! | [`select`] | the SELECT statement and shared expressions |
 //! | [`counting`], [`ranking`], [`aggregation`], [`listing`] | the shapes |
 //! | [`context`] | the reading context and SQL quoting |
@@ -38,6 +39,7 @@ mod columns;
 mod conditions;
 mod context;
 mod counting;
+mod dates;
 mod intent;
 mod joins;
 mod listing;
