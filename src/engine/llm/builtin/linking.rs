@@ -546,6 +546,19 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
         }
         // "the amount of horsepower" names the column that follows.
         let amount_of = tok.lower == "amount" && tokens.get(i + 1).is_some_and(|t| t.lower == "of");
+        // "sales rep", "sales orders": a kind of the table that follows.
+        if REVENUE_WORDS.contains(&tok.lower.as_str())
+            && let Some(SchemaMatch { len: n, links, .. }) = longest_schema(&lex, tokens, i + 1)
+            && let Link::Table(t) = merge(links)
+        {
+            out.push(Mention {
+                start: i,
+                end: i + 1 + n,
+                link: Link::Table(t),
+            });
+            i += 1 + n;
+            continue;
+        }
         if REVENUE_WORDS.contains(&tok.lower.as_str()) && !amount_of {
             out.push(Mention {
                 start: i,

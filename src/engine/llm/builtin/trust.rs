@@ -229,5 +229,12 @@ fn selects_every_column(sql: &str) -> bool {
         .split_once(" FROM ")
         .map_or(sql, |(h, _)| h)
         .trim_start();
-    head.starts_with("SELECT") && (head.contains(" *") || head.contains(".*"))
+    let Some(list) = head.trim_start().strip_prefix("SELECT") else {
+        return false;
+    };
+    let list = list.trim_start();
+    let list = list.strip_prefix("DISTINCT ").unwrap_or(list);
+    // A `*` item, not the `*` of `COUNT(*)` or of `quantity * price`.
+    list.split(", ")
+        .any(|item| item.trim() == "*" || item.trim().ends_with(".*"))
 }

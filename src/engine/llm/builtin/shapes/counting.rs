@@ -137,8 +137,12 @@ pub(super) fn count_shape(
             let Grouping { cols, by } = group_exprs(cx, q, g, date)?;
             s.cols = cols;
             s.cols.push(format!("{count} AS count"));
+            // Counts per day, month… read in time order; others by size.
+            s.order = match g {
+                Group::Bucket(_) => by.clone(),
+                _ => vec!["count DESC".into()],
+            };
             s.group = by;
-            s.order = vec!["count DESC".into()];
             Ok(Built {
                 sql: s.sql(),
                 strategy: "group_count",
