@@ -23,6 +23,7 @@ use crate::connectors::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};
+use super::sql_pieces::{Piece, idents, pieces, slot_column, str_body};
 use crate::text::{self, Token};
 
 /// One adapted example.
@@ -289,127 +290,12 @@ fn comparison_context(tokens: &[Token], start: usize, end: usize) -> String {
     c.to_string()
 }
 
-/// The column a SQL literal is compared with: the nearest identifier before
-/// it that is no keyword (`name = 'x'`, `name LIKE 'x'`, `name IN ('x', 'y')`).
-fn slot_column(sql: &str, ps: &[Piece], at: usize) -> Option<String> {
-    const KEYWORDS: &[&str] = &["like", "in", "not", "is", "and", "or", "between"];
-    ps[..at].iter().rev().find_map(|p| match p {
-        Piece::Ident { start, end } => {
-            let w = sql[*start..*end].to_lowercase();
-            (!KEYWORDS.contains(&w.as_str())).then_some(Some(w))
-        }
-        Piece::Str { .. } => None,
-        Piece::Num { .. } => Some(None),
-    })?
-}
-
 fn span_raw(tokens: &[Token]) -> String {
     tokens
         .iter()
         .map(|t| t.raw.as_str())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A piece of SQL text: a literal or an identifier, with its byte span.
-#[derive(Debug, Clone)]
-enum Piece {
-    Str {
-        start: usize,
-        end: usize,
-        quote: char,
-    },
-    Num {
-        start: usize,
-        end: usize,
-        value: f64,
-    },
-    Ident {
-        start: usize,
-        end: usize,
-    },
-}
-
-/// Split SQL into string literals, numbers and words (enough to find and
-/// replace literals and identifiers; this is no parser).
-fn pieces(sql: &str) -> Vec<Piece> {
-    let b: Vec<(usize, char)> = sql.char_indices().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let (pos, c) = b[i];
-        if c == '\'' || c == '"' {
-            let mut j = i + 1;
-            while j < b.len() {
-                if b[j].1 == c {
-                    if b.get(j + 1).is_some_and(|n| n.1 == c) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0 + x.1.len_utf8());
-            out.push(Piece::Str {
-                start: pos,
-                end,
-                quote: c,
-            });
-            i = j + 1;
-            continue;
-        }
-        if c == '`' || c == '[' {
-            // Quoted identifier.
-            let close = if c == '[' { ']' } else { '`' };
-            let mut j = i + 1;
-            while j < b.len() && b[j].1 != close {
-                j += 1;
-            }
-            if j < b.len() {
-                out.push(Piece::Ident {
-                    start: b[i + 1].0.min(b[j].0),
-                    end: b[j].0,
-                });
-            }
-            i = j + 1;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let mut j = i;
-            while j < b.len() && (b[j].1.is_ascii_digit() || b[j].1 == '.') {
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0);
-            if let Ok(value) = sql[pos..end].parse::<f64>() {
-                out.push(Piece::Num {
-                    start: pos,
-                    end,
-                    value,
-                });
-            }
-            i = j;
-            continue;
-        }
-        if c.is_alphanumeric() || c == '_' {
-            let mut j = i;
-            while j < b.len() && (b[j].1.is_alphanumeric() || b[j].1 == '_') {
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0);
-            out.push(Piece::Ident { start: pos, end });
-            i = j;
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// The text inside a string literal piece, `%` wildcards trimmed.
-fn str_body(sql: &str, start: usize, end: usize) -> &str {
-    let inner = &sql[start + 1..end.saturating_sub(1).max(start + 1)];
-    inner.trim_matches('%').trim()
 }
 
 /// SQL pieces (indices into `ps`) that spell `lit`.
@@ -430,15 +316,6 @@ fn lit_pieces(sql: &str, ps: &[Piece], lit: &Lit) -> Vec<usize> {
             _ => false,
         })
         .map(|(i, _)| i)
-        .collect()
-}
-
-fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
-    ps.iter()
-        .filter_map(|p| match p {
-            Piece::Ident { start, end } => Some(sql[*start..*end].to_lowercase()),
-            _ => None,
-        })
         .collect()
 }
 

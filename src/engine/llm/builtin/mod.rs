@@ -33,6 +33,7 @@
 mod adapt;
 mod linking;
 mod shapes;
+mod sql_pieces;
 mod time;
 mod trust;
 

@@ -120,7 +120,10 @@ fn small_number(t: &Token) -> Option<u32> {
         "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
         "twelve",
     ];
-    WORDS.iter().position(|w| *w == t.lower).map(|i| i as u32 + 1)
+    WORDS
+        .iter()
+        .position(|w| *w == t.lower)
+        .map(|i| i as u32 + 1)
 }
 
 /// The period spelled from token `i` on, and how many tokens it takes.
@@ -129,10 +132,31 @@ pub fn period_at(tokens: &[Token], i: usize) -> Option<(usize, Period)> {
     if t.quoted {
         return None;
     }
-    let word = |k: usize| tokens.get(k).filter(|t| !t.quoted).map(|t| t.lower.as_str());
+    let word = |k: usize| {
+        tokens
+            .get(k)
+            .filter(|t| !t.quoted)
+            .map(|t| t.lower.as_str())
+    };
     match t.lower.as_str() {
-        "today" => return Some((1, Period::Calendar { unit: Bucket::Day, back: 0 })),
-        "yesterday" => return Some((1, Period::Calendar { unit: Bucket::Day, back: 1 })),
+        "today" => {
+            return Some((
+                1,
+                Period::Calendar {
+                    unit: Bucket::Day,
+                    back: 0,
+                },
+            ));
+        }
+        "yesterday" => {
+            return Some((
+                1,
+                Period::Calendar {
+                    unit: Bucket::Day,
+                    back: 1,
+                },
+            ));
+        }
         "this" | "current" => {
             let unit = word(i + 1).and_then(Bucket::of_word)?;
             let singular = word(i + 1).is_some_and(|w| !w.ends_with('s'));
@@ -200,11 +224,17 @@ mod tests {
         use Bucket::*;
         assert_eq!(
             read("How many orders last year?"),
-            [Period::Calendar { unit: Year, back: 1 }]
+            [Period::Calendar {
+                unit: Year,
+                back: 1
+            }]
         );
         assert_eq!(
             read("Revenue this month"),
-            [Period::Calendar { unit: Month, back: 0 }]
+            [Period::Calendar {
+                unit: Month,
+                back: 0
+            }]
         );
         assert_eq!(
             read("Orders in the last 30 days"),
@@ -221,7 +251,10 @@ mod tests {
                 month: 12
             }]
         );
-        assert_eq!(read("orders placed yesterday"), [Period::Calendar { unit: Day, back: 1 }]);
+        assert_eq!(
+            read("orders placed yesterday"),
+            [Period::Calendar { unit: Day, back: 1 }]
+        );
         // Not periods: a column name, a grain, a month without a year, a plural.
         assert!(read("the last name of each employee").is_empty());
         assert!(read("revenue for the last months").is_empty());

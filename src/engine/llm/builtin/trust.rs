@@ -79,6 +79,37 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
     for note in period_notes(question, schema, sql) {
         t.assume(Confidence::Medium, Assumption::new("period_anchor", note));
     }
+    if let Some(col) = empty_range(sql) {
+        t.assume(
+            Confidence::Low,
+            Assumption::new(
+                "contradictory_filters",
+                format!(
+                    "the conditions on {col} exclude each other, so no row can match; the question may ask for rows meeting each condition separately"
+                ),
+            ),
+        );
+    }
+    if let Some((a, b)) = values_joined_by_and(question, schema, sql) {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "values_either",
+                format!(
+                    "'{a}' and '{b}' read as rows with either value; something having both would need another reading"
+                ),
+            ),
+        );
+    }
+    if let Some(n) = ranked_limit(sql) {
+        // Stated, not doubted: the cut-off is a choice the reader should see.
+        t.assumptions.push(Assumption::new(
+            "ties",
+            format!(
+                "only the first {n} row(s) by the ranking are shown; rows tied at the cut-off are broken by key order"
+            ),
+        ));
+    }
     let guessed = guessed_literals(question, schema);
     if !guessed.is_empty() {
         t.assume(
@@ -193,7 +224,11 @@ fn period_notes(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String> {
         let rest = &sql[i + "(SELECT MAX(".len()..];
         let (col, rest) = rest.split_once(") FROM ")?;
         let table = rest.split(')').next()?;
-        Some(format!("{}.{}", table.trim_matches('"'), col.trim_matches('"')))
+        Some(format!(
+            "{}.{}",
+            table.trim_matches('"'),
+            col.trim_matches('"')
+        ))
     });
     linking::link(&tokens, schema)
         .into_iter()
@@ -209,6 +244,79 @@ fn period_notes(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// A column that the WHERE clause bounds below and above with no room in
+/// between (`age > 40 AND age < 30`), as written by the shapes.
+fn empty_range(sql: &str) -> Option<String> {
+    let body = sql.split_once(" WHERE ")?.1;
+    let body = [" GROUP BY ", " ORDER BY ", " LIMIT "]
+        .iter()
+        .filter_map(|k| body.find(k))
+        .min()
+        .map_or(body, |i| &body[..i]);
+    let mut bounds: Vec<(&str, f64, f64)> = Vec::new();
+    for part in body.split(" AND ") {
+        let mut it = part.split_whitespace();
+        let (Some(col), Some(op), Some(x), None) = (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        let Ok(x) = x.parse::<f64>() else { continue };
+        let (lo, hi) = match op {
+            ">" | ">=" => (x, f64::INFINITY),
+            "<" | "<=" => (f64::NEG_INFINITY, x),
+            _ => continue,
+        };
+        match bounds.iter_mut().find(|b| b.0 == col) {
+            Some(b) => {
+                b.1 = b.1.max(lo);
+                b.2 = b.2.min(hi);
+            }
+            None => bounds.push((col, lo, hi)),
+        }
+    }
+    bounds
+        .into_iter()
+        .find(|b| b.1 >= b.2)
+        .map(|b| b.0.trim_matches('"').to_string())
+}
+
+/// Two stored values joined by "and" ("paragraph text 'Brazil' and
+/// 'Ireland'") that the SQL reads as `IN (…)`: either one, not both.
+fn values_joined_by_and(
+    question: &str,
+    schema: &SchemaInfo,
+    sql: &str,
+) -> Option<(String, String)> {
+    if !sql.contains(" IN ('") {
+        return None;
+    }
+    let tokens = text::question_tokens(question);
+    let mentions = linking::link(&tokens, schema);
+    let text_of = |m: &linking::Mention| -> Option<String> {
+        match &m.link {
+            Link::Value(v) => v.first().map(|x| x.2.clone()),
+            Link::Literal(s) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    mentions.windows(2).find_map(|w| {
+        let joined = w[0].end + 1 == w[1].start && tokens[w[0].end].lower == "and";
+        if !joined {
+            return None;
+        }
+        Some((text_of(&w[0])?, text_of(&w[1])?))
+    })
+}
+
+/// The N of a ranked `ORDER BY … LIMIT N` (the shapes' top-N and superlatives).
+fn ranked_limit(sql: &str) -> Option<u64> {
+    let (head, limit) = sql.rsplit_once(" LIMIT ")?;
+    if !head.contains(" ORDER BY ") {
+        return None;
+    }
+    limit.trim().trim_end_matches(';').parse().ok()
 }
 
 /// Capitalised or quoted words that matched no stored value.

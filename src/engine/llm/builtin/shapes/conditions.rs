@@ -11,12 +11,12 @@ use super::columns::is_year_column;
 use super::context::{Ctx, num, quote_str};
 use super::dates::{period_cond, year_expr};
 use super::joins::{distance_from, nearest_column, nearest_date};
+use super::linking::Period;
 use super::linking::is_numeric;
 use super::plan::{
     AvgComparison, Cmp, ColRef, ColumnText, LiteralFilter, NumberComparison, PeriodFilter, Plan,
     ValueFilter, YearFilter,
 };
-use super::linking::Period;
 
 /// WHERE conditions of the plan; adds the tables they need to `needed`.
 pub(super) fn conditions(

@@ -107,9 +107,9 @@ fn start_of(cx: &Ctx, date: &str, unit: Bucket) -> String {
             format!("DATE_SUB(DATE({date}), INTERVAL WEEKDAY({date}) DAY)")
         }
         (Dialect::Mysql, Bucket::Month) => format!("DATE_FORMAT({date}, '%Y-%m-01')"),
-        (Dialect::Mysql, Bucket::Quarter) => format!(
-            "MAKEDATE(YEAR({date}), 1) + INTERVAL (QUARTER({date}) - 1) QUARTER"
-        ),
+        (Dialect::Mysql, Bucket::Quarter) => {
+            format!("MAKEDATE(YEAR({date}), 1) + INTERVAL (QUARTER({date}) - 1) QUARTER")
+        }
         (Dialect::Mysql, Bucket::Year) => format!("MAKEDATE(YEAR({date}), 1)"),
     }
 }

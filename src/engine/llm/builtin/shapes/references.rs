@@ -97,7 +97,11 @@ pub(super) fn with_references(
         ));
     }
     let from = if r.table == subject {
-        format!("{} LEFT JOIN {} AS {alias}", cx.tname(subject), cx.tname(subject))
+        format!(
+            "{} LEFT JOIN {} AS {alias}",
+            cx.tname(subject),
+            cx.tname(subject)
+        )
     } else {
         format!("{} LEFT JOIN {alias}", cx.tname(subject))
     };
@@ -155,9 +159,7 @@ fn reference(cx: &Ctx, subject: usize) -> Option<Reference> {
             continue;
         }
         let role_stems: Vec<String> = role.iter().map(|w| stem(w)).collect();
-        let target_head = identifier_words(&target_table.name)
-            .last()
-            .map(|w| stem(w));
+        let target_head = identifier_words(&target_table.name).last().map(|w| stem(w));
         let named = cx.mentions.iter().any(|m| {
             // Asked for as a reference: "with (their) managers", "and their
             // manager", "who is the manager of …".

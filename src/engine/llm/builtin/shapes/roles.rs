@@ -185,7 +185,26 @@ impl Roles {
         let groupish = matches!(before(1), "per" | "each" | "every" | "by" | "across")
             || (before(1) == "by" && before(2) == "grouped");
         // "sorted by (their) X", "in descending order of X".
-        let skip_det = usize::from(matches!(before(1), "the" | "their" | "its" | "his" | "her"));
+        // "by (their) X", "by ascending X": the words between "by" and X.
+        let filler = |w: &str| {
+            matches!(
+                w,
+                "the"
+                    | "their"
+                    | "its"
+                    | "his"
+                    | "her"
+                    | "ascending"
+                    | "descending"
+                    | "increasing"
+                    | "decreasing"
+            )
+        };
+        let skip_det = if filler(before(1)) {
+            1 + usize::from(filler(before(2)))
+        } else {
+            0
+        };
         let sortish = (before(1 + skip_det) == "by"
             && matches!(
                 before(2 + skip_det),

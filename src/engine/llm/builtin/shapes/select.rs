@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::Reason;
 use super::conditions::{Cond, conditions, render_conds};
-use super::dates::bucket_expr;
 use super::context::Ctx;
+use super::dates::bucket_expr;
 use super::joins::{Joins, plan_joins};
 use super::plan::{ColRef, Group, Plan};
 
