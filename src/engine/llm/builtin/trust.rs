@@ -101,6 +101,9 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
             ),
         );
     }
+    for (code, message) in misreadings(question, schema, sql) {
+        t.assume(Confidence::Medium, Assumption::new(code, message));
+    }
     if let Some(n) = ranked_limit(sql) {
         // Stated, not doubted: the cut-off is a choice the reader should see.
         t.assumptions.push(Assumption::new(
@@ -308,6 +311,74 @@ fn values_joined_by_and(
         }
         Some((text_of(&w[0])?, text_of(&w[1])?))
     })
+}
+
+/// Signs that the reading took one meaning of an ambiguous question: a
+/// word that fits several columns of one table (`column_guessed`), a column
+/// named twice — to show and to filter — that is only filtered
+/// (`column_not_shown`), and an ordinal ("the first student to register")
+/// with no ranking in the SQL (`ordinal_unread`).
+fn misreadings(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<(&'static str, String)> {
+    let tokens = text::question_tokens(question);
+    let mentions = linking::link(&tokens, schema);
+    let lower = sql.to_lowercase();
+    let shown = lower
+        .split_once(" from ")
+        .map_or("", |(h, _)| h)
+        .to_string();
+    let words = |m: &linking::Mention| -> String {
+        tokens[m.start..m.end]
+            .iter()
+            .map(|t| t.raw.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = Vec::new();
+    for m in &mentions {
+        if let Link::Column(c) = &m.link
+            && let Some(&(t0, _)) = c.first()
+            && c.iter().filter(|(t, _)| *t == t0).count() > 1
+        {
+            out.push((
+                "column_guessed",
+                format!(
+                    "'{}' fits several columns of {}; one was chosen",
+                    words(m),
+                    schema.tables[t0].name
+                ),
+            ));
+        }
+    }
+    let firsts: Vec<(usize, usize)> = mentions
+        .iter()
+        .filter_map(|m| match &m.link {
+            Link::Column(c) if c.len() == 1 => Some(c[0]),
+            _ => None,
+        })
+        .collect();
+    for (i, &(t, c)) in firsts.iter().enumerate() {
+        let name = schema.tables[t].columns[c].name.to_lowercase();
+        if firsts[..i].contains(&(t, c)) && !shown.contains(&name) {
+            out.push((
+                "column_not_shown",
+                format!("{name} is named twice but only filtered on, not shown"),
+            ));
+        }
+    }
+    let covered = |i: usize| mentions.iter().any(|m| m.start <= i && i < m.end);
+    let ordinal = (1..tokens.len()).any(|i| {
+        matches!(tokens[i].lower.as_str(), "first" | "last")
+            && !tokens[i].quoted
+            && !covered(i)
+            && tokens[i - 1].lower == "the"
+    });
+    if ordinal && !lower.contains(" limit ") {
+        out.push((
+            "ordinal_unread",
+            "'first'/'last' may rank the rows, but the SQL shows all of them".to_string(),
+        ));
+    }
+    out
 }
 
 /// The N of a ranked `ORDER BY … LIMIT N` (the shapes' top-N and superlatives).
