@@ -108,9 +108,13 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
         // Stated, not doubted: the cut-off is a choice the reader should see.
         t.assumptions.push(Assumption::new(
             "ties",
-            format!(
-                "only the first {n} row(s) by the ranking are shown; rows tied at the cut-off are broken by key order"
-            ),
+            if n == 1 {
+                "only the first row by the ranking is shown; a row tied with it is left out (ties are broken by key order)".to_string()
+            } else {
+                format!(
+                    "only the first {n} rows by the ranking are shown; rows tied at the cut-off are broken by key order"
+                )
+            },
         ));
     }
     let guessed = guessed_literals(question, schema);

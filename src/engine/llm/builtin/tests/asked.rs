@@ -158,6 +158,16 @@ fn readings_that_may_not_be_meant_are_said() {
     // A ranking states its cut-off (ties) without doubting the answer.
     let t = trust_of("What are the 3 most expensive products?");
     assert!(t.assumptions.iter().any(|a| a.code == "ties"), "{t:?}");
+    // A ranking that names nothing to show shows the measure it ranked by;
+    // named columns are shown as asked.
+    assert_eq!(
+        sql("What is the most expensive product?"),
+        "SELECT name, price FROM products ORDER BY price DESC, id DESC LIMIT 1"
+    );
+    assert_eq!(
+        sql("What is the name of the cheapest product?"),
+        "SELECT name FROM products ORDER BY price ASC, id ASC LIMIT 1"
+    );
     // "ordered by ascending price" orders by the price.
     assert_eq!(
         sql("What are the names of products ordered by ascending price?"),
