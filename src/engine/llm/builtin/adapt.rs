@@ -50,6 +50,9 @@ struct Facts {
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
     directions: BTreeSet<bool>,
+    /// Time grains and periods ("monthly", "last year"): they are no
+    /// literal to swap, so an example answers only with the same ones.
+    time: BTreeSet<String>,
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -153,6 +156,14 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
+        time: mentions
+            .iter()
+            .filter_map(|m| match &m.link {
+                Link::Bucket(b) => Some(format!("{b:?}")),
+                Link::Period(p) => Some(format!("{p:?}")),
+                _ => None,
+            })
+            .collect(),
     };
     for m in &mentions {
         let raw = || span_raw(&tokens[m.start..m.end]);
@@ -333,6 +344,7 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
     q.negated == e.negated
         && q.aggs == e.aggs
         && q.directions == e.directions
+        && q.time == e.time
         && numbers(&q) == numbers(&e)
 }
 
@@ -396,6 +408,9 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     // A ranking asked by one and not the other is another question.
     if q.directions != e.directions {
         return Err("direction");
+    }
+    if q.time != e.time {
+        return Err("time");
     }
     let ps = pieces(sql);
     let ids = idents(sql, &ps);

@@ -175,6 +175,20 @@ fn readings_that_may_not_be_meant_are_said() {
     );
 }
 
+#[test]
+fn trained_periods_and_grains_answer_only_the_same_ones() {
+    let last_year = sql("How many orders last year?");
+    let mut req = request("How many orders this year?");
+    req.context.examples = vec![example("How many orders last year?", &last_year, 0.95)];
+    let (got, _) = gen_req(&req);
+    assert_ne!(got.unwrap(), last_year, "'this year' is not 'last year'");
+    let monthly = sql("Monthly revenue");
+    let mut req = request("Yearly revenue");
+    req.context.examples = vec![example("Monthly revenue", &monthly, 0.9)];
+    let (got, _) = gen_req(&req);
+    assert_ne!(got.unwrap(), monthly, "'yearly' is not 'monthly'");
+}
+
 /// The SQL runs on the real demo database and means what was asked.
 #[tokio::test]
 async fn answers_run_on_the_demo_database() {
