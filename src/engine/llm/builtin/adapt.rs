@@ -159,7 +159,19 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         time: mentions
             .iter()
             .filter_map(|m| match &m.link {
-                Link::Bucket(b) => Some(format!("{b:?}")),
+                // A grain that groups ("monthly", "per year"), not the
+                // unit of a number ("3 years old").
+                Link::Bucket(b)
+                    if super::time::Bucket::is_adjective(&tokens[m.start].lower)
+                        || m.start.checked_sub(1).is_some_and(|p| {
+                            matches!(
+                                tokens[p].lower.as_str(),
+                                "per" | "by" | "each" | "every" | "a" | "the"
+                            )
+                        }) =>
+                {
+                    Some(format!("{b:?}"))
+                }
                 Link::Period(p) => Some(format!("{p:?}")),
                 _ => None,
             })
