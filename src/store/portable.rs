@@ -13,12 +13,15 @@ use super::{Backend, Store, StoreError};
 enum Col {
     Text(&'static str),
     Int(&'static str),
+    /// A text column added after the first export format, `NOT NULL` with
+    /// this default: an older export that lacks it still imports.
+    TextOr(&'static str, &'static str),
 }
 
 impl Col {
     fn name(self) -> &'static str {
         match self {
-            Col::Text(n) | Col::Int(n) => n,
+            Col::Text(n) | Col::Int(n) | Col::TextOr(n, _) => n,
         }
     }
 }
@@ -58,6 +61,9 @@ const QUERIES: Table = Table {
         Col::Int("attempts"),
         Col::Text("correlation_id"),
         Col::Text("created_at"),
+        // Migration 0008: how sure the generator was and what it assumed.
+        Col::Text("confidence"),
+        Col::TextOr("assumptions_json", "[]"),
     ],
     filter: "id IN (SELECT query_id FROM feedback)",
     order: "created_at, id",
@@ -181,7 +187,9 @@ impl Store {
             let mut m = Map::new();
             for c in t.cols {
                 let v = match c {
-                    Col::Text(n) => r.try_get::<Option<String>, _>(*n)?.map(Value::String),
+                    Col::Text(n) | Col::TextOr(n, _) => {
+                        r.try_get::<Option<String>, _>(*n)?.map(Value::String)
+                    }
                     Col::Int(n) => r.try_get::<Option<i64>, _>(*n)?.map(Value::from),
                 };
                 m.insert(c.name().to_string(), v.unwrap_or(Value::Null));
@@ -239,8 +247,9 @@ impl Store {
                         (_, Value::Null) => match c {
                             Col::Text(_) => q.bind(None::<String>),
                             Col::Int(_) => q.bind(None::<i64>),
+                            Col::TextOr(_, default) => q.bind(default.to_string()),
                         },
-                        (Col::Text(_), Value::String(s)) => q.bind(s.clone()),
+                        (Col::Text(_) | Col::TextOr(..), Value::String(s)) => q.bind(s.clone()),
                         (Col::Int(_), Value::Number(n)) if n.is_i64() => q.bind(n.as_i64()),
                         (c, v) => {
                             return Err(StoreError::Conflict(format!(

@@ -883,6 +883,27 @@ async fn export_rows_import_idempotently(s: &Store) {
         (counts.training_items, counts.feedback, counts.queries),
         (0, 0, 0)
     );
+
+    // Confidence and assumptions (migration 0008) travel with the question…
+    assert_eq!(rows.queries[0]["confidence"], "medium");
+    let other = sqlite_store().await;
+    other.import_rows(&rows).await.unwrap();
+    let q1 = other.get_query("q1").await.unwrap();
+    assert_eq!(q1.confidence, Some(Confidence::Medium));
+    assert_eq!(q1.assumptions[0].code, "words_ignored");
+    assert_eq!(other.export_rows().await.unwrap().queries, rows.queries);
+    // …and an export written before them still imports, with none.
+    let mut old = rows.clone();
+    for q in &mut old.queries {
+        q.remove("confidence");
+        q.remove("assumptions_json");
+        q.insert("id".into(), json!("q-old"));
+    }
+    old.feedback.clear();
+    old.training_items.clear();
+    other.import_rows(&old).await.unwrap();
+    let q_old = other.get_query("q-old").await.unwrap();
+    assert_eq!((q_old.confidence, q_old.assumptions.len()), (None, 0));
 }
 
 /// Conversations and their turns travel in the export, in order, and come

@@ -23,6 +23,7 @@ use crate::domain::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};
+use super::sql_pieces::{Piece, idents, pieces, slot_column, str_body};
 use crate::text::{self, Token};
 
 /// One adapted example.
@@ -49,6 +50,9 @@ struct Facts {
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
     directions: BTreeSet<bool>,
+    /// Time grains and periods ("monthly", "last year"): they are no
+    /// literal to swap, so an example answers only with the same ones.
+    time: BTreeSet<String>,
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -152,6 +156,26 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
+        time: mentions
+            .iter()
+            .filter_map(|m| match &m.link {
+                // A grain that groups ("monthly", "per year"), not the
+                // unit of a number ("3 years old").
+                Link::Bucket(b)
+                    if super::time::Bucket::is_adjective(&tokens[m.start].lower)
+                        || m.start.checked_sub(1).is_some_and(|p| {
+                            matches!(
+                                tokens[p].lower.as_str(),
+                                "per" | "by" | "each" | "every" | "a" | "the"
+                            )
+                        }) =>
+                {
+                    Some(format!("{b:?}"))
+                }
+                Link::Period(p) => Some(format!("{p:?}")),
+                _ => None,
+            })
+            .collect(),
     };
     for m in &mentions {
         let raw = || span_raw(&tokens[m.start..m.end]);
@@ -204,7 +228,7 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
                 columns: vec![],
                 context: comparison_context(&tokens, m.start, m.end),
             }),
-            Link::Revenue | Link::Bucket(_) => None,
+            Link::Revenue | Link::Bucket(_) | Link::Period(_) => None,
         };
         if let Some(l) = lit {
             for v in in_value.iter_mut().take(m.end).skip(m.start) {
@@ -289,127 +313,12 @@ fn comparison_context(tokens: &[Token], start: usize, end: usize) -> String {
     c.to_string()
 }
 
-/// The column a SQL literal is compared with: the nearest identifier before
-/// it that is no keyword (`name = 'x'`, `name LIKE 'x'`, `name IN ('x', 'y')`).
-fn slot_column(sql: &str, ps: &[Piece], at: usize) -> Option<String> {
-    const KEYWORDS: &[&str] = &["like", "in", "not", "is", "and", "or", "between"];
-    ps[..at].iter().rev().find_map(|p| match p {
-        Piece::Ident { start, end } => {
-            let w = sql[*start..*end].to_lowercase();
-            (!KEYWORDS.contains(&w.as_str())).then_some(Some(w))
-        }
-        Piece::Str { .. } => None,
-        Piece::Num { .. } => Some(None),
-    })?
-}
-
 fn span_raw(tokens: &[Token]) -> String {
     tokens
         .iter()
         .map(|t| t.raw.as_str())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A piece of SQL text: a literal or an identifier, with its byte span.
-#[derive(Debug, Clone)]
-enum Piece {
-    Str {
-        start: usize,
-        end: usize,
-        quote: char,
-    },
-    Num {
-        start: usize,
-        end: usize,
-        value: f64,
-    },
-    Ident {
-        start: usize,
-        end: usize,
-    },
-}
-
-/// Split SQL into string literals, numbers and words (enough to find and
-/// replace literals and identifiers; this is no parser).
-fn pieces(sql: &str) -> Vec<Piece> {
-    let b: Vec<(usize, char)> = sql.char_indices().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let (pos, c) = b[i];
-        if c == '\'' || c == '"' {
-            let mut j = i + 1;
-            while j < b.len() {
-                if b[j].1 == c {
-                    if b.get(j + 1).is_some_and(|n| n.1 == c) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0 + x.1.len_utf8());
-            out.push(Piece::Str {
-                start: pos,
-                end,
-                quote: c,
-            });
-            i = j + 1;
-            continue;
-        }
-        if c == '`' || c == '[' {
-            // Quoted identifier.
-            let close = if c == '[' { ']' } else { '`' };
-            let mut j = i + 1;
-            while j < b.len() && b[j].1 != close {
-                j += 1;
-            }
-            if j < b.len() {
-                out.push(Piece::Ident {
-                    start: b[i + 1].0.min(b[j].0),
-                    end: b[j].0,
-                });
-            }
-            i = j + 1;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let mut j = i;
-            while j < b.len() && (b[j].1.is_ascii_digit() || b[j].1 == '.') {
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0);
-            if let Ok(value) = sql[pos..end].parse::<f64>() {
-                out.push(Piece::Num {
-                    start: pos,
-                    end,
-                    value,
-                });
-            }
-            i = j;
-            continue;
-        }
-        if c.is_alphanumeric() || c == '_' {
-            let mut j = i;
-            while j < b.len() && (b[j].1.is_alphanumeric() || b[j].1 == '_') {
-                j += 1;
-            }
-            let end = b.get(j).map_or(sql.len(), |x| x.0);
-            out.push(Piece::Ident { start: pos, end });
-            i = j;
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// The text inside a string literal piece, `%` wildcards trimmed.
-fn str_body(sql: &str, start: usize, end: usize) -> &str {
-    let inner = &sql[start + 1..end.saturating_sub(1).max(start + 1)];
-    inner.trim_matches('%').trim()
 }
 
 /// SQL pieces (indices into `ps`) that spell `lit`.
@@ -433,15 +342,6 @@ fn lit_pieces(sql: &str, ps: &[Piece], lit: &Lit) -> Vec<usize> {
         .collect()
 }
 
-fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
-    ps.iter()
-        .filter_map(|p| match p {
-            Piece::Ident { start, end } => Some(sql[*start..*end].to_lowercase()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Checks for a near-paraphrase (whose entities the caller compared): the
 /// same negation, aggregates, ranking direction and numbers.
 pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
@@ -456,6 +356,7 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
     q.negated == e.negated
         && q.aggs == e.aggs
         && q.directions == e.directions
+        && q.time == e.time
         && numbers(&q) == numbers(&e)
 }
 
@@ -519,6 +420,9 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     // A ranking asked by one and not the other is another question.
     if q.directions != e.directions {
         return Err("direction");
+    }
+    if q.time != e.time {
+        return Err("time");
     }
     let ps = pieces(sql);
     let ids = idents(sql, &ps);

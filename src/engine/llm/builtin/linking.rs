@@ -10,6 +10,8 @@ use crate::domain::{ColumnInfo, SchemaInfo};
 
 use crate::text::{Token, identifier_words, is_question_filler, stem};
 
+pub use super::time::{Bucket, Period};
+
 /// What a span of the question refers to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {
@@ -24,14 +26,10 @@ pub enum Link {
     Year(i32),
     /// revenue / sales / amount…: a money measure resolved later.
     Revenue,
-    /// "year"/"month" as a grouping bucket.
+    /// "year", "monthly", "per quarter": a grouping grain.
     Bucket(Bucket),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    Year,
-    Month,
+    /// "last year", "in December 2025": a span of dates.
+    Period(Period),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -469,6 +467,15 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += 1;
             continue;
         }
+        if let Some((n, p)) = super::time::period_at(tokens, i) {
+            out.push(Mention {
+                start: i,
+                end: i + n,
+                link: Link::Period(p),
+            });
+            i += n;
+            continue;
+        }
         let prev = i
             .checked_sub(1)
             .map(|p| tokens[p].lower.as_str())
@@ -539,6 +546,19 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
         }
         // "the amount of horsepower" names the column that follows.
         let amount_of = tok.lower == "amount" && tokens.get(i + 1).is_some_and(|t| t.lower == "of");
+        // "sales rep", "sales orders": a kind of the table that follows.
+        if REVENUE_WORDS.contains(&tok.lower.as_str())
+            && let Some(SchemaMatch { len: n, links, .. }) = longest_schema(&lex, tokens, i + 1)
+            && let Link::Table(t) = merge(links)
+        {
+            out.push(Mention {
+                start: i,
+                end: i + 1 + n,
+                link: Link::Table(t),
+            });
+            i += 1 + n;
+            continue;
+        }
         if REVENUE_WORDS.contains(&tok.lower.as_str()) && !amount_of {
             out.push(Mention {
                 start: i,
@@ -548,12 +568,7 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             i += 1;
             continue;
         }
-        let bucket = match tok.lower.as_str() {
-            "year" | "years" | "yearly" | "annual" | "annually" => Some(Bucket::Year),
-            "month" | "months" | "monthly" => Some(Bucket::Month),
-            _ => None,
-        };
-        if let Some(b) = bucket {
+        if let Some(b) = Bucket::of_word(&tok.lower) {
             out.push(Mention {
                 start: i,
                 end: i + 1,

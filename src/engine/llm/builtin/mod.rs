@@ -20,6 +20,12 @@
 //!    schema and value linking ([`linking`]). When no shape fits, a looser
 //!    adapted example (similarity ≥ 0.2) answers rather than nothing.
 //!
+//! Time words are read by [`time`]: grains ("monthly", "per quarter") group
+//! the nearest date, periods ("last year", "the last 30 days", "December
+//! 2025") filter it, relative ones counted from the latest stored date (the
+//! anchor the answer states). How sure each answer is, and what it assumed,
+//! is [`trust`]'s rule.
+//!
 //! Words that link to nothing are read past only when they are relationship
 //! verbs ("produced", "enrolled"), parts of schema names or generic nouns —
 //! the joins carry their meaning — and the answer then names them in a
@@ -33,6 +39,8 @@
 mod adapt;
 mod linking;
 mod shapes;
+mod sql_pieces;
+mod time;
 mod trust;
 
 use std::collections::BTreeSet;
@@ -238,6 +246,7 @@ fn entity_signature(question: &str, schema: &SchemaInfo) -> BTreeSet<String> {
             linking::Link::Year(y) => Some(format!("y:{y}")),
             linking::Link::Revenue => Some("revenue".into()),
             linking::Link::Bucket(b) => Some(format!("b:{b:?}")),
+            linking::Link::Period(p) => Some(format!("p:{p:?}")),
         })
         .collect()
 }

@@ -76,6 +76,47 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
             ),
         );
     }
+    for note in period_notes(question, schema, sql) {
+        t.assume(Confidence::Medium, Assumption::new("period_anchor", note));
+    }
+    if let Some(col) = empty_range(sql) {
+        t.assume(
+            Confidence::Low,
+            Assumption::new(
+                "contradictory_filters",
+                format!(
+                    "the conditions on {col} exclude each other, so no row can match; the question may ask for rows meeting each condition separately"
+                ),
+            ),
+        );
+    }
+    if let Some((a, b)) = values_joined_by_and(question, schema, sql) {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "values_either",
+                format!(
+                    "'{a}' and '{b}' read as rows with either value; something having both would need another reading"
+                ),
+            ),
+        );
+    }
+    for (code, message) in misreadings(question, schema, sql) {
+        t.assume(Confidence::Medium, Assumption::new(code, message));
+    }
+    if let Some(n) = ranked_limit(sql) {
+        // Stated, not doubted: the cut-off is a choice the reader should see.
+        t.assumptions.push(Assumption::new(
+            "ties",
+            if n == 1 {
+                "only the first row by the ranking is shown; a row tied with it is left out (ties are broken by key order)".to_string()
+            } else {
+                format!(
+                    "only the first {n} rows by the ranking are shown; rows tied at the cut-off are broken by key order"
+                )
+            },
+        ));
+    }
     let guessed = guessed_literals(question, schema);
     if !guessed.is_empty() {
         t.assume(
@@ -167,7 +208,9 @@ fn unused_mentions(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String
             Link::Column(c) => c.iter().any(|&(t, c)| has(col(t, c))),
             Link::Value(v) => v.iter().any(|(_, _, s)| has(s)),
             Link::Literal(s) => has(s),
-            Link::Number(_) | Link::Year(_) | Link::Revenue | Link::Bucket(_) => true,
+            // A grain is used only by a grouping ("monthly" must not vanish).
+            Link::Bucket(_) => lower.contains(" group by "),
+            Link::Number(_) | Link::Year(_) | Link::Revenue | Link::Period(_) => true,
         };
         if !used {
             let words: Vec<&str> = tokens[m.start..m.end]
@@ -178,6 +221,177 @@ fn unused_mentions(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String
         }
     }
     out
+}
+
+/// What each relative period of the question ("last year") was counted
+/// from: the anchor subquery `(SELECT MAX(col) FROM table)` the shapes wrote.
+fn period_notes(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<String> {
+    let tokens = text::question_tokens(question);
+    let anchor = sql.find("(SELECT MAX(").and_then(|i| {
+        let rest = &sql[i + "(SELECT MAX(".len()..];
+        let (col, rest) = rest.split_once(") FROM ")?;
+        let table = rest.split(')').next()?;
+        Some(format!(
+            "{}.{}",
+            table.trim_matches('"'),
+            col.trim_matches('"')
+        ))
+    });
+    linking::link(&tokens, schema)
+        .into_iter()
+        .filter_map(|m| match m.link {
+            Link::Period(p) if p.is_relative() => {
+                let words: Vec<&str> = tokens[m.start..m.end]
+                    .iter()
+                    .map(|t| t.raw.as_str())
+                    .collect();
+                let column = anchor.clone().unwrap_or_else(|| "date".into());
+                Some(super::time::anchor_note(&words.join(" "), p, &column))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A column that the WHERE clause bounds below and above with no room in
+/// between (`age > 40 AND age < 30`), as written by the shapes.
+fn empty_range(sql: &str) -> Option<String> {
+    let body = sql.split_once(" WHERE ")?.1;
+    let body = [" GROUP BY ", " ORDER BY ", " LIMIT "]
+        .iter()
+        .filter_map(|k| body.find(k))
+        .min()
+        .map_or(body, |i| &body[..i]);
+    let mut bounds: Vec<(&str, f64, f64)> = Vec::new();
+    for part in body.split(" AND ") {
+        let mut it = part.split_whitespace();
+        let (Some(col), Some(op), Some(x), None) = (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        let Ok(x) = x.parse::<f64>() else { continue };
+        let (lo, hi) = match op {
+            ">" | ">=" => (x, f64::INFINITY),
+            "<" | "<=" => (f64::NEG_INFINITY, x),
+            _ => continue,
+        };
+        match bounds.iter_mut().find(|b| b.0 == col) {
+            Some(b) => {
+                b.1 = b.1.max(lo);
+                b.2 = b.2.min(hi);
+            }
+            None => bounds.push((col, lo, hi)),
+        }
+    }
+    bounds
+        .into_iter()
+        .find(|b| b.1 >= b.2)
+        .map(|b| b.0.trim_matches('"').to_string())
+}
+
+/// Two stored values joined by "and" ("paragraph text 'Brazil' and
+/// 'Ireland'") that the SQL reads as `IN (…)`: either one, not both.
+fn values_joined_by_and(
+    question: &str,
+    schema: &SchemaInfo,
+    sql: &str,
+) -> Option<(String, String)> {
+    if !sql.contains(" IN ('") {
+        return None;
+    }
+    let tokens = text::question_tokens(question);
+    let mentions = linking::link(&tokens, schema);
+    let text_of = |m: &linking::Mention| -> Option<String> {
+        match &m.link {
+            Link::Value(v) => v.first().map(|x| x.2.clone()),
+            Link::Literal(s) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    mentions.windows(2).find_map(|w| {
+        let joined = w[0].end + 1 == w[1].start && tokens[w[0].end].lower == "and";
+        if !joined {
+            return None;
+        }
+        Some((text_of(&w[0])?, text_of(&w[1])?))
+    })
+}
+
+/// Signs that the reading took one meaning of an ambiguous question: a
+/// word that fits several columns of one table (`column_guessed`), a column
+/// named twice — to show and to filter — that is only filtered
+/// (`column_not_shown`), and an ordinal ("the first student to register")
+/// with no ranking in the SQL (`ordinal_unread`).
+fn misreadings(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<(&'static str, String)> {
+    let tokens = text::question_tokens(question);
+    let mentions = linking::link(&tokens, schema);
+    let lower = sql.to_lowercase();
+    let shown = lower
+        .split_once(" from ")
+        .map_or("", |(h, _)| h)
+        .to_string();
+    let words = |m: &linking::Mention| -> String {
+        tokens[m.start..m.end]
+            .iter()
+            .map(|t| t.raw.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = Vec::new();
+    for m in &mentions {
+        if let Link::Column(c) = &m.link
+            && let Some(&(t0, _)) = c.first()
+            && c.iter().filter(|(t, _)| *t == t0).count() > 1
+        {
+            out.push((
+                "column_guessed",
+                format!(
+                    "'{}' fits several columns of {}; one was chosen",
+                    words(m),
+                    schema.tables[t0].name
+                ),
+            ));
+        }
+    }
+    let firsts: Vec<(usize, usize)> = mentions
+        .iter()
+        .filter_map(|m| match &m.link {
+            Link::Column(c) if c.len() == 1 => Some(c[0]),
+            _ => None,
+        })
+        .collect();
+    for (i, &(t, c)) in firsts.iter().enumerate() {
+        let name = schema.tables[t].columns[c].name.to_lowercase();
+        if firsts[..i].contains(&(t, c)) && !shown.contains(&name) {
+            out.push((
+                "column_not_shown",
+                format!("{name} is named twice but only filtered on, not shown"),
+            ));
+        }
+    }
+    let covered = |i: usize| mentions.iter().any(|m| m.start <= i && i < m.end);
+    let ordinal = (1..tokens.len()).any(|i| {
+        matches!(tokens[i].lower.as_str(), "first" | "last")
+            && !tokens[i].quoted
+            && !covered(i)
+            && tokens[i - 1].lower == "the"
+    });
+    if ordinal && !lower.contains(" limit ") {
+        out.push((
+            "ordinal_unread",
+            "'first'/'last' may rank the rows, but the SQL shows all of them".to_string(),
+        ));
+    }
+    out
+}
+
+/// The N of a ranked `ORDER BY … LIMIT N` (the shapes' top-N and superlatives).
+fn ranked_limit(sql: &str) -> Option<u64> {
+    let (head, limit) = sql.rsplit_once(" LIMIT ")?;
+    if !head.contains(" ORDER BY ") {
+        return None;
+    }
+    limit.trim().trim_end_matches(';').parse().ok()
 }
 
 /// Capitalised or quoted words that matched no stored value.
@@ -198,5 +412,12 @@ fn selects_every_column(sql: &str) -> bool {
         .split_once(" FROM ")
         .map_or(sql, |(h, _)| h)
         .trim_start();
-    head.starts_with("SELECT") && (head.contains(" *") || head.contains(".*"))
+    let Some(list) = head.trim_start().strip_prefix("SELECT") else {
+        return false;
+    };
+    let list = list.trim_start();
+    let list = list.strip_prefix("DISTINCT ").unwrap_or(list);
+    // A `*` item, not the `*` of `COUNT(*)` or of `quantity * price`.
+    list.split(", ")
+        .any(|item| item.trim() == "*" || item.trim().ends_with(".*"))
 }

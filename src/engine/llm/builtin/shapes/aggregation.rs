@@ -187,7 +187,11 @@ pub(super) fn aggregate_shape(
     _choices: &mut Choices,
 ) -> Result<Built, Reason> {
     let base = m.table();
-    let extra: Vec<usize> = group.and_then(group_table).into_iter().collect();
+    // A grain groups the nearest date, whose table must be joined.
+    let extra: Vec<usize> = group
+        .and_then(|g| group_table(g).or_else(|| nearest_date(cx, base).map(|d| d.0)))
+        .into_iter()
+        .collect();
     let (joins, conds) = from_where(cx, plan, base, &extra)?;
     if joins.fans_out {
         return Err(format!(

@@ -9,11 +9,13 @@ use crate::domain::Dialect;
 use super::Reason;
 use super::columns::is_year_column;
 use super::context::{Ctx, num, quote_str};
+use super::dates::{period_cond, year_expr};
 use super::joins::{distance_from, nearest_column, nearest_date};
+use super::linking::Period;
 use super::linking::is_numeric;
 use super::plan::{
-    AvgComparison, Cmp, ColRef, ColumnText, LiteralFilter, NumberComparison, Plan, ValueFilter,
-    YearFilter,
+    AvgComparison, Cmp, ColRef, ColumnText, LiteralFilter, NumberComparison, PeriodFilter, Plan,
+    ValueFilter, YearFilter,
 };
 
 /// WHERE conditions of the plan; adds the tables they need to `needed`.
@@ -125,6 +127,18 @@ pub(super) fn conditions(
             year: *y,
         });
     }
+    for PeriodFilter { period, column } in &plan.periods {
+        let (t, c) = match column {
+            Some(tc) => *tc,
+            None => nearest_date(cx, base)
+                .ok_or_else(|| "I found no date column to read the period on.".to_string())?,
+        };
+        needed.insert(t);
+        out.push(Cond::Period {
+            col: (t, c),
+            period: *period,
+        });
+    }
     Ok(out)
 }
 
@@ -145,6 +159,8 @@ pub(super) enum Cond {
     Year { col: ColRef, cmp: Cmp, year: i32 },
     /// A column that holds years, compared as is.
     YearColumn { col: ColRef, cmp: Cmp, year: i32 },
+    /// A date column inside a period.
+    Period { col: ColRef, period: Period },
     /// `col LIKE '%text%'`, the text matched literally.
     Like { col: ColRef, text: String },
     /// `col cmp (SELECT AVG(col) FROM table)`.
@@ -153,22 +169,6 @@ pub(super) enum Cond {
     NotEq { col: ColRef, text: String },
     /// `col NOT IN (subquery)`.
     NotIn { col: ColRef, subquery: String },
-}
-
-pub(super) fn year_expr(cx: &Ctx, col: &str) -> String {
-    match cx.dialect {
-        Dialect::Sqlite => format!("strftime('%Y', {col})"),
-        Dialect::Postgres => format!("EXTRACT(YEAR FROM {col})"),
-        Dialect::Mysql => format!("YEAR({col})"),
-    }
-}
-
-pub(super) fn month_expr(cx: &Ctx, col: &str) -> String {
-    match cx.dialect {
-        Dialect::Sqlite => format!("strftime('%Y-%m', {col})"),
-        Dialect::Postgres => format!("to_char({col}, 'YYYY-MM')"),
-        Dialect::Mysql => format!("DATE_FORMAT({col}, '%Y-%m')"),
-    }
 }
 
 pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
@@ -272,6 +272,7 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                     like
                 }
             }
+            Cond::Period { col, period } => period_cond(cx, q, *col, *period),
             Cond::Year {
                 col: (t, col),
                 cmp,

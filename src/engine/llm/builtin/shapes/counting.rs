@@ -100,7 +100,11 @@ pub(super) fn count_shape(
     group: Option<Group>,
     _choices: &mut Choices,
 ) -> Result<Built, Reason> {
-    let extra: Vec<usize> = group.and_then(group_table).into_iter().collect();
+    // A grain groups the nearest date, whose table must be joined.
+    let extra: Vec<usize> = group
+        .and_then(|g| group_table(g).or_else(|| nearest_date(cx, subject).map(|d| d.0)))
+        .into_iter()
+        .collect();
     let (joins, conds) = from_where(cx, plan, subject, &extra)?;
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, subject, &joins, &conds);
@@ -137,8 +141,12 @@ pub(super) fn count_shape(
             let Grouping { cols, by } = group_exprs(cx, q, g, date)?;
             s.cols = cols;
             s.cols.push(format!("{count} AS count"));
+            // Counts per day, month… read in time order; others by size.
+            s.order = match g {
+                Group::Bucket(_) => by.clone(),
+                _ => vec!["count DESC".into()],
+            };
             s.group = by;
-            s.order = vec!["count DESC".into()];
             Ok(Built {
                 sql: s.sql(),
                 strategy: "group_count",

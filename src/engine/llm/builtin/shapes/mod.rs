@@ -29,8 +29,10 @@
 //! | [`columns`] | columns by role: age, price, date, default number, LIKE target, revenue |
 //! | [`joins`] | the foreign-key graph and JOIN clauses |
 //! | [`conditions`] | filters as WHERE clauses |
+//! | [`dates`] | dates per dialect: grains as labels, periods as conditions |
 //! | [`select`] | the SELECT statement and shared expressions |
 //! | [`counting`], [`ranking`], [`aggregation`], [`listing`] | the shapes |
+//! | [`references`] | rows with the names of the rows they reference (self-joins included) |
 //! | [`context`] | the reading context and SQL quoting |
 
 mod aggregation;
@@ -38,6 +40,7 @@ mod columns;
 mod conditions;
 mod context;
 mod counting;
+mod dates;
 mod intent;
 mod joins;
 mod listing;
@@ -45,6 +48,7 @@ mod negation;
 mod numbers;
 mod plan;
 mod ranking;
+mod references;
 mod roles;
 mod select;
 mod vocabulary;
@@ -140,6 +144,9 @@ pub fn build(
         }
     }
     let subject = roles.tables.first().map(|x| x.table).unwrap_or(subject);
+    if let Some(built) = references::with_references(&cx, &intent, &roles, subject) {
+        return built;
+    }
     if let Some(rp) = intent.rank_pos {
         return ranking::rank(&cx, &roles, subject, rp, choices);
     }

@@ -6,7 +6,7 @@
 
 use crate::domain::SchemaInfo;
 
-use super::linking::Bucket;
+use super::linking::{Bucket, Period};
 use super::roles::ColumnMention;
 
 /// A measure: a column, or quantity × price on one table.
@@ -115,6 +115,13 @@ pub(super) struct YearFilter {
     pub(super) column: Option<ColRef>,
 }
 
+/// A period ("last year", "in December 2025"), on an explicitly named date
+/// column if any.
+pub(super) struct PeriodFilter {
+    pub(super) period: Period,
+    pub(super) column: Option<ColRef>,
+}
+
 /// `col cmp value`.
 pub(super) struct NumberComparison {
     pub(super) col: ColRef,
@@ -147,6 +154,8 @@ pub(super) struct Plan {
     pub(super) likes: Vec<ColumnText>,
     /// Year conditions, on an explicitly named date column if any.
     pub(super) years: Vec<YearFilter>,
+    /// Periods, on an explicitly named date column if any.
+    pub(super) periods: Vec<PeriodFilter>,
     /// Column comparisons.
     pub(super) cmps: Vec<NumberComparison>,
     /// HAVING COUNT(table) cmp n.
@@ -175,7 +184,8 @@ pub(super) fn named_columns(
             || plan.not_values.iter().any(|v| same_name(v.col))
             || plan.likes.iter().any(|v| v.col == tc)
             || plan.cmps.iter().any(|c| c.col == tc)
-            || plan.years.iter().any(|y| y.column == Some(tc));
+            || plan.years.iter().any(|y| y.column == Some(tc))
+            || plan.periods.iter().any(|p| p.column == Some(tc));
         if mi < before && !filtered && !out.contains(&tc) {
             out.push(tc);
         }

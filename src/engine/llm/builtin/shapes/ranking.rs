@@ -298,8 +298,19 @@ pub(super) fn own_column_rank(
     let mut s = select(cx, entity, &joins, &conds);
     s.distinct = joins.fans_out;
     s.cols = projection(cx, q, entity, proj);
+    // "What is the most expensive product?" shows the price it ranked by;
+    // named columns ("the name of …") are shown as asked.
+    let measure = cx.col(q, t, c);
+    let names_asked = cx.mentions.iter().any(|m| {
+        matches!(&m.link, super::linking::Link::Column(cs)
+            if cs.iter().any(|&(a, b)| a == entity && cx.labels(entity).contains(&b)))
+    });
+    if proj.is_empty() && !names_asked && !s.cols.iter().any(|x| *x == measure || x.ends_with('*'))
+    {
+        s.cols.push(measure.clone());
+    }
     let dir = if desc { "DESC" } else { "ASC" };
-    s.order = vec![format!("{} {dir}", cx.col(q, t, c))];
+    s.order = vec![format!("{measure} {dir}")];
     if let Some(pk) = cx.pk(entity) {
         s.order.push(format!("{} {dir}", cx.col(q, entity, pk)));
     }

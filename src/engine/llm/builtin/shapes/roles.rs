@@ -11,7 +11,8 @@ use super::intent::{Intent, like_context};
 use super::linking::{Link, Mention, is_date, is_key, is_numeric};
 use super::negation::{Neg, not_in_subquery, pre_negation_subject};
 use super::plan::{
-    AvgComparison, Cmp, ColRef, ColumnText, Group, LiteralFilter, Plan, ValueFilter, YearFilter,
+    AvgComparison, Cmp, ColRef, ColumnText, Group, LiteralFilter, PeriodFilter, Plan, ValueFilter,
+    YearFilter,
 };
 use super::{Choices, Reason};
 
@@ -184,7 +185,26 @@ impl Roles {
         let groupish = matches!(before(1), "per" | "each" | "every" | "by" | "across")
             || (before(1) == "by" && before(2) == "grouped");
         // "sorted by (their) X", "in descending order of X".
-        let skip_det = usize::from(matches!(before(1), "the" | "their" | "its" | "his" | "her"));
+        // "by (their) X", "by ascending X": the words between "by" and X.
+        let filler = |w: &str| {
+            matches!(
+                w,
+                "the"
+                    | "their"
+                    | "its"
+                    | "his"
+                    | "her"
+                    | "ascending"
+                    | "descending"
+                    | "increasing"
+                    | "decreasing"
+            )
+        };
+        let skip_det = if filler(before(1)) {
+            1 + usize::from(filler(before(2)))
+        } else {
+            0
+        };
         let sortish = (before(1 + skip_det) == "by"
             && matches!(
                 before(2 + skip_det),
@@ -268,9 +288,23 @@ impl Roles {
                 self.revenue = true;
             }
             Link::Bucket(b) => {
-                if groupish || matches!(before(1), "a" | "the") {
+                // "per month", "by quarter", "the year"; "monthly" anywhere.
+                if groupish
+                    || matches!(before(1), "a" | "the")
+                    || super::super::time::Bucket::is_adjective(cx.word(m.start))
+                {
                     self.group = Some(Group::Bucket(*b));
                 }
+            }
+            Link::Period(p) => {
+                let explicit = self.columns.iter().rev().find_map(|x| {
+                    let (t, c) = x.col;
+                    is_date(&cx.schema.tables[t].columns[c]).then_some((t, c))
+                });
+                self.plan.periods.push(PeriodFilter {
+                    period: *p,
+                    column: explicit,
+                });
             }
         }
         Ok(())
@@ -465,6 +499,10 @@ fn negated_mention(cx: &Ctx, m: &Mention, sub: &mut Plan) {
         Link::Year(y) => sub.years.push(YearFilter {
             cmp: year_cmp(cx.word(m.start.saturating_sub(1))),
             year: *y,
+            column: None,
+        }),
+        Link::Period(p) => sub.periods.push(PeriodFilter {
+            period: *p,
             column: None,
         }),
         _ => {}

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::Reason;
-use super::conditions::{Cond, conditions, month_expr, render_conds, year_expr};
+use super::conditions::{Cond, conditions, render_conds};
 use super::context::Ctx;
+use super::dates::bucket_expr;
 use super::joins::{Joins, plan_joins};
-use super::linking::Bucket;
 use super::plan::{ColRef, Group, Plan};
 
 /// One SELECT statement, clause by clause.
@@ -136,12 +136,9 @@ pub(super) fn group_exprs(
         Group::Bucket(b) => {
             let (t, c) = date.ok_or("I found no date column to group by.")?;
             let col = cx.col(q, t, c);
-            let (e, alias) = match b {
-                Bucket::Year => (year_expr(cx, &col), "year"),
-                Bucket::Month => (month_expr(cx, &col), "month"),
-            };
+            let e = bucket_expr(cx, b, &col);
             Grouping {
-                cols: vec![format!("{e} AS {alias}")],
+                cols: vec![format!("{e} AS {}", b.noun())],
                 by: vec![e],
             }
         }

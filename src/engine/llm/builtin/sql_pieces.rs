@@ -1,0 +1,130 @@
+//! SQL text split into string literals, numbers and identifiers with their
+//! byte spans: enough for [`adapt`](super::adapt) to find and replace the
+//! literals and identifiers of a trained example's SQL. This is no parser
+//! (the validator parses); it only has to agree with itself.
+
+use std::collections::BTreeSet;
+
+/// A piece of SQL text: a literal or an identifier, with its byte span.
+#[derive(Debug, Clone)]
+pub(super) enum Piece {
+    Str {
+        start: usize,
+        end: usize,
+        quote: char,
+    },
+    Num {
+        start: usize,
+        end: usize,
+        value: f64,
+    },
+    Ident {
+        start: usize,
+        end: usize,
+    },
+}
+
+/// Split SQL into string literals, numbers and words (enough to find and
+/// replace literals and identifiers; this is no parser).
+pub(super) fn pieces(sql: &str) -> Vec<Piece> {
+    let b: Vec<(usize, char)> = sql.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let (pos, c) = b[i];
+        if c == '\'' || c == '"' {
+            let mut j = i + 1;
+            while j < b.len() {
+                if b[j].1 == c {
+                    if b.get(j + 1).is_some_and(|n| n.1 == c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0 + x.1.len_utf8());
+            out.push(Piece::Str {
+                start: pos,
+                end,
+                quote: c,
+            });
+            i = j + 1;
+            continue;
+        }
+        if c == '`' || c == '[' {
+            // Quoted identifier.
+            let close = if c == '[' { ']' } else { '`' };
+            let mut j = i + 1;
+            while j < b.len() && b[j].1 != close {
+                j += 1;
+            }
+            if j < b.len() {
+                out.push(Piece::Ident {
+                    start: b[i + 1].0.min(b[j].0),
+                    end: b[j].0,
+                });
+            }
+            i = j + 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let mut j = i;
+            while j < b.len() && (b[j].1.is_ascii_digit() || b[j].1 == '.') {
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0);
+            if let Ok(value) = sql[pos..end].parse::<f64>() {
+                out.push(Piece::Num {
+                    start: pos,
+                    end,
+                    value,
+                });
+            }
+            i = j;
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            let mut j = i;
+            while j < b.len() && (b[j].1.is_alphanumeric() || b[j].1 == '_') {
+                j += 1;
+            }
+            let end = b.get(j).map_or(sql.len(), |x| x.0);
+            out.push(Piece::Ident { start: pos, end });
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The text inside a string literal piece, `%` wildcards trimmed.
+pub(super) fn str_body(sql: &str, start: usize, end: usize) -> &str {
+    let inner = &sql[start + 1..end.saturating_sub(1).max(start + 1)];
+    inner.trim_matches('%').trim()
+}
+
+/// The column a SQL literal is compared with: the nearest identifier before
+/// it that is no keyword (`name = 'x'`, `name LIKE 'x'`, `name IN ('x', 'y')`).
+pub(super) fn slot_column(sql: &str, ps: &[Piece], at: usize) -> Option<String> {
+    const KEYWORDS: &[&str] = &["like", "in", "not", "is", "and", "or", "between"];
+    ps[..at].iter().rev().find_map(|p| match p {
+        Piece::Ident { start, end } => {
+            let w = sql[*start..*end].to_lowercase();
+            (!KEYWORDS.contains(&w.as_str())).then_some(Some(w))
+        }
+        Piece::Str { .. } => None,
+        Piece::Num { .. } => Some(None),
+    })?
+}
+
+pub(super) fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
+    ps.iter()
+        .filter_map(|p| match p {
+            Piece::Ident { start, end } => Some(sql[*start..*end].to_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
