@@ -98,10 +98,7 @@ pub enum BrowseError {
 impl Engine {
     /// The caller's view of `connection`'s schema, with starter questions.
     #[instrument(skip_all, fields(connection.id))]
-    pub async fn browse_schema(
-        &self,
-        scope: &Scope,
-    ) -> Result<SchemaView, PipelineError> {
+    pub async fn browse_schema(&self, scope: &Scope) -> Result<SchemaView, PipelineError> {
         let (rc, conn) = (scope.rc(), scope.conn());
         tracing::Span::current().record("connection.id", conn.id.as_str());
         let schema = rc.schema(conn);

@@ -139,11 +139,7 @@ impl Engine {
     /// What a refusal offers instead: for a question the generator could
     /// not answer, a few starter questions of the connection; nothing for
     /// other failures.
-    pub fn refusal_suggestions(
-        &self,
-        scope: &Scope,
-        error: &PipelineError,
-    ) -> Vec<String> {
+    pub fn refusal_suggestions(&self, scope: &Scope, error: &PipelineError) -> Vec<String> {
         if !matches!(error, PipelineError::Unanswerable(_)) {
             return Vec::new();
         }

@@ -65,11 +65,6 @@ async fn scripted_app() -> (Peer, TestApp) {
         .llm(Arc::new(peer.0.openai()))
         .spawn()
         .await;
-    let peer = Peer {
-        mock,
-        script,
-        from: Mutex::new(0),
-    };
     (peer, app)
 }
 
