@@ -145,8 +145,8 @@ impl App {
             cache_namespace: store_id,
         };
 
-        let mut auth =
-            crate::auth::AuthService::new(&config).context("configuring authentication")?;
+        let mut auth = crate::auth::AuthService::new(&config, engine.store.clone())
+            .context("configuring authentication")?;
         if let Some(shared) = build_shared_limits(&config).await? {
             auth = auth.with_shared_limits(shared);
         }

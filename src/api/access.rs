@@ -188,7 +188,7 @@ pub async fn layer(State(app): State<AppState>, mut req: Request, next: Next) ->
             let Some(cred) = credential(req.headers()) else {
                 return unauthorized(ApiError::Unauthorized);
             };
-            let identity = match app.auth.authenticate(&app.engine.store, cred).await {
+            let identity = match app.auth.authenticate(cred).await {
                 Ok(i) => i,
                 Err(e) => return unauthorized(e.into()),
             };

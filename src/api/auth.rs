@@ -11,7 +11,7 @@ use crate::api::access::ClientIp;
 use crate::api::extract::ApiJson;
 use crate::api::middleware::correlation::current_correlation_id;
 use crate::app::AppState;
-use crate::auth::{Identity, TokenPair, secure};
+use crate::auth::{Identity, TokenPair};
 use crate::error::ApiError;
 use crate::store::api_keys::ApiKey;
 
@@ -38,13 +38,7 @@ pub async fn login(
     let cid = current_correlation_id();
     let (_, pair) = app
         .auth
-        .login(
-            &app.engine.store,
-            req.username.trim(),
-            req.password,
-            ip,
-            cid.as_deref(),
-        )
+        .login(req.username.trim(), req.password, ip, cid.as_deref())
         .await?;
     Ok(axum::Json(pair))
 }
@@ -70,11 +64,7 @@ pub async fn refresh(
     let cid = current_correlation_id();
     Ok(axum::Json(
         app.auth
-            .refresh(
-                &app.engine.store,
-                req.refresh_token.expose_secret(),
-                cid.as_deref(),
-            )
+            .refresh(req.refresh_token.expose_secret(), cid.as_deref())
             .await?,
     ))
 }
@@ -91,11 +81,7 @@ pub async fn logout(
 ) -> Result<StatusCode, ApiError> {
     use secrecy::ExposeSecret as _;
     app.auth
-        .logout(
-            &app.engine.store,
-            &identity.user_id,
-            req.refresh_token.expose_secret(),
-        )
+        .logout(&identity.user_id, req.refresh_token.expose_secret())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,39 +123,12 @@ pub async fn create_key(
     identity: Identity,
     ApiJson(req): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::bad_request("`name` must be 1-100 characters"));
-    }
-    let expires_at = match req.expires_in_days {
-        Some(0) => {
-            return Err(ApiError::bad_request(
-                "`expires_in_days` must be at least 1",
-            ));
-        }
-        Some(d) => Some(
-            (chrono::Utc::now() + chrono::Duration::days(d.min(3650) as i64))
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ),
-        None => None,
-    };
-    let key = secure::new_api_key();
-    let store = &app.engine.store;
-    let info = store
+    let (info, key) = app
+        .auth
         .create_api_key(
             &identity.user_id,
-            name,
-            &key[..10],
-            &secure::sha256_hex(&key),
-            expires_at.as_deref(),
-        )
-        .await?;
-    store
-        .record_audit(
-            Some(&identity.user_id),
-            "api_key.create",
-            Some(&info.id),
-            serde_json::json!({ "name": info.name, "expires_at": info.expires_at }),
+            &req.name,
+            req.expires_in_days,
             current_correlation_id().as_deref(),
         )
         .await?;
@@ -185,9 +144,7 @@ pub async fn list_keys(
     State(app): State<AppState>,
     identity: Identity,
 ) -> Result<axum::Json<Vec<ApiKey>>, ApiError> {
-    Ok(axum::Json(
-        app.engine.store.list_api_keys(&identity.user_id).await?,
-    ))
+    Ok(axum::Json(app.auth.list_api_keys(&identity.user_id).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", operation_id = "auth_revoke_key", tag = "auth", params(("id" = String, Path, description = "API key id")),
@@ -200,20 +157,14 @@ pub async fn revoke_key(
     identity: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let store = &app.engine.store;
-    store
-        .revoke_api_key(&identity.user_id, &id)
-        .await
-        .map_err(|_| ApiError::NotFound(format!("API key `{id}`")))?;
-    store
-        .record_audit(
-            Some(&identity.user_id),
-            "api_key.revoke",
-            Some(&id),
-            serde_json::json!({}),
-            current_correlation_id().as_deref(),
-        )
-        .await?;
+    let cid = current_correlation_id();
+    if !app
+        .auth
+        .revoke_api_key(&identity.user_id, &id, cid.as_deref())
+        .await?
+    {
+        return Err(ApiError::NotFound(format!("API key `{id}`")));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -241,23 +192,13 @@ pub async fn change_password(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<axum::Json<TokenPair>, ApiError> {
-    let store = &app.engine.store;
     let pair = app
         .auth
         .change_password(
-            store,
             &identity.user_id,
             req.current_password,
             req.new_password,
             ip,
-        )
-        .await?;
-    store
-        .record_audit(
-            Some(&identity.user_id),
-            "user.password_change",
-            Some(&identity.user_id),
-            serde_json::json!({}),
             current_correlation_id().as_deref(),
         )
         .await?;

@@ -149,7 +149,7 @@ async fn is_admin(app: &AppState, headers: &HeaderMap) -> bool {
         return false;
     };
     matches!(
-        app.auth.authenticate(&app.engine.store, cred).await,
+        app.auth.authenticate(cred).await,
         Ok(identity) if identity.role == crate::domain::Role::Admin
     )
 }
@@ -159,7 +159,7 @@ async fn readiness(app: &AppState) -> (StatusCode, Readiness) {
         return draining();
     }
     let e = &app.engine;
-    let store = check(true, e.store.ping());
+    let store = check(true, e.ping_store());
     // In process: required (`len`); a remote index (Chroma): its heartbeat,
     // and a failure only degrades the service.
     let loaded = app.index_loaded.load(std::sync::atomic::Ordering::Relaxed);

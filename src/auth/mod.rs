@@ -8,6 +8,7 @@
 //! Never log a password, token, key or DSN: log ids (`user.id`,
 //! `api_key.id`) and usernames only.
 
+pub mod api_keys;
 pub mod crypto;
 pub mod jwt;
 pub mod password_change;
@@ -109,12 +110,15 @@ pub struct AuthService {
     login_failures: rate_limit::FailureCounter,
     /// Redis behind the limiter and the login counters, when configured.
     shared_limits: Option<std::sync::Arc<rate_limit::SharedLimits>>,
+    /// Users, tokens, API keys and the audit log.
+    store: Store,
 }
 
 impl AuthService {
     /// Needs `jwt_secret` and `secret_key` (dev fills them in; production
-    /// refuses to start without them).
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
+    /// refuses to start without them). `store` holds the users, tokens and
+    /// API keys.
+    pub fn new(config: &Config, store: Store) -> anyhow::Result<Self> {
         let jwt_secret = config
             .jwt_secret
             .as_ref()
@@ -131,6 +135,7 @@ impl AuthService {
             limiter: Default::default(),
             login_failures: Default::default(),
             shared_limits: None,
+            store,
         })
     }
 
@@ -153,11 +158,8 @@ impl AuthService {
     }
 
     /// Resolve a credential to a live, enabled user.
-    pub async fn authenticate(
-        &self,
-        store: &Store,
-        credential: Credential<'_>,
-    ) -> Result<Identity, AuthError> {
+    pub async fn authenticate(&self, credential: Credential<'_>) -> Result<Identity, AuthError> {
+        let store = &self.store;
         let (user, api_key_id) = match credential {
             Credential::Bearer(t) if t.starts_with(secure::API_KEY_PREFIX) => {
                 self.by_api_key(store, t).await?
@@ -214,12 +216,12 @@ impl AuthService {
     /// Check a username and password; on success start a refresh family.
     pub async fn login(
         &self,
-        store: &Store,
         username: &str,
         password: SecretString,
         ip: Option<IpAddr>,
         correlation_id: Option<&str>,
     ) -> Result<(User, TokenPair), AuthError> {
+        let store = &self.store;
         let l = &self.config.login;
         let window = Duration::from_secs(l.window_secs.max(1));
         // The user row first: its lockout epoch is part of the key, so
@@ -327,10 +329,10 @@ impl AuthService {
     /// Rotate a refresh token. A revoked one revokes its whole family.
     pub async fn refresh(
         &self,
-        store: &Store,
         refresh_token: &str,
         correlation_id: Option<&str>,
     ) -> Result<TokenPair, AuthError> {
+        let store = &self.store;
         let t = store
             .find_refresh_token(&secure::sha256_hex(refresh_token))
             .await?
@@ -364,12 +366,8 @@ impl AuthService {
     /// tokens, and other users' tokens, are ignored) and every access token
     /// of the user issued so far (the epoch moves on; other devices get a
     /// fresh access token through their own refresh token).
-    pub async fn logout(
-        &self,
-        store: &Store,
-        user_id: &str,
-        refresh_token: &str,
-    ) -> Result<(), AuthError> {
+    pub async fn logout(&self, user_id: &str, refresh_token: &str) -> Result<(), AuthError> {
+        let store = &self.store;
         if let Some(t) = store
             .find_refresh_token(&secure::sha256_hex(refresh_token))
             .await?

@@ -20,15 +20,16 @@ use crate::store::{Store, StoreError, User};
 impl AuthService {
     /// Change `user_id`'s own password. Returns a fresh token pair: every
     /// earlier access and refresh token of the user, this one's included,
-    /// stops working.
+    /// stops working. Written to the audit log (`user.password_change`).
     pub async fn change_password(
         &self,
-        store: &Store,
         user_id: &str,
         current: SecretString,
         new: SecretString,
         ip: Option<IpAddr>,
+        correlation_id: Option<&str>,
     ) -> Result<TokenPair, AuthError> {
+        let store = &self.store;
         let user = store.get_user(user_id).await?;
         let l = &self.config.login;
         let window = Duration::from_secs(l.window_secs.max(1));
@@ -53,7 +54,17 @@ impl AuthService {
         self.login_failures.reset(&keys.user_at_address).await;
         let user = store.get_user(&user.id).await?;
         let family = uuid::Uuid::new_v4().to_string();
-        self.issue_pair(store, &user, &family).await
+        let pair = self.issue_pair(store, &user, &family).await?;
+        store
+            .record_audit(
+                Some(&user.id),
+                "user.password_change",
+                Some(&user.id),
+                serde_json::json!({}),
+                correlation_id,
+            )
+            .await?;
+        Ok(pair)
     }
 }
 

@@ -140,4 +140,9 @@ impl Engine {
     pub fn set_settings(&self, settings: EngineSettings) {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
+
+    /// Can the store answer a trivial query? For readiness.
+    pub async fn ping_store(&self) -> Result<(), crate::store::StoreError> {
+        self.store.ping().await
+    }
 }
