@@ -246,6 +246,16 @@ async fn api_keys_are_shown_once_work_both_ways_and_revoke() {
 
     let audit = app.get("/api/v1/admin/audit?limit=100").await.expect(200);
     assert!(audit.to_string().contains("api_key.create"));
+    // One revoke row, the owner's: the refused attempt writes none.
+    let revokes: Vec<_> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api_key.revoke")
+        .collect();
+    assert_eq!(revokes.len(), 1, "{audit}");
+    assert_eq!(revokes[0]["target"], id.as_str());
+    assert_eq!(revokes[0]["actor"], me["user_id"]);
 }
 
 #[tokio::test]
