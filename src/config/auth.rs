@@ -180,12 +180,7 @@ mod tests {
 
     use crate::config::Config;
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::tests::env;
 
     const PROD: [(&str, &str); 3] = [
         ("INSIGHT_PROFILE", "production"),

@@ -186,12 +186,7 @@ pub(super) fn describe(e: &figment::Error) -> String {
 mod tests {
     use super::super::{Config, ProviderKind};
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::super::tests::env;
 
     #[test]
     fn env_overrides_nested_values() {

@@ -120,13 +120,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::super::Config;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::super::tests::env;
 
     fn write(dir: &Path, name: &str, content: &str) -> String {
         let p = dir.join(name);
