@@ -8,6 +8,7 @@
 //! Never log a password, token, key or DSN: log ids (`user.id`,
 //! `api_key.id`) and usernames only.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod crypto;
 pub mod jwt;
@@ -20,13 +21,14 @@ pub mod secure;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::config::{AuthConfig, Config};
 use crate::domain::Role;
 use crate::store::grants::Grant;
 use crate::store::{Store, StoreError, User};
+pub use accounts::Accounts;
 pub use roles::Action;
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +153,11 @@ impl AuthService {
     /// The Redis side of the limits, for readiness (`None`: in process).
     pub fn shared_limits(&self) -> Option<&rate_limit::SharedLimits> {
         self.shared_limits.as_deref()
+    }
+
+    /// The users of this service's store ([`Accounts`]).
+    pub fn accounts(&self) -> Accounts {
+        Accounts::new(self.store.clone())
     }
 
     pub fn jwt(&self) -> &jwt::JwtKeys {
@@ -399,37 +406,6 @@ impl LoginKeys {
     }
 }
 
-/// Disable or re-enable a user. Disabling revokes every credential the user
-/// holds — access tokens (epoch), refresh tokens and API keys — so enabling
-/// the user again revives none of them: they sign in afresh.
-pub async fn set_disabled(store: &Store, user_id: &str, disabled: bool) -> Result<User, AuthError> {
-    let user = store.update_user(user_id, None, Some(disabled)).await?;
-    if disabled {
-        revoke_credentials(store, user_id).await?;
-    }
-    Ok(user)
-}
-
-/// Revoke every access token, refresh token and API key of `user_id`.
-pub async fn revoke_credentials(store: &Store, user_id: &str) -> Result<(), AuthError> {
-    store.bump_token_epoch(user_id).await?;
-    store.revoke_user_refresh_tokens(user_id).await?;
-    store.revoke_user_api_keys(user_id).await?;
-    Ok(())
-}
-
-/// `insight user unlock NAME`: forget the user's counted login failures, in
-/// Redis and in every process (the keys carry the epoch this moves on).
-/// The per-address limit is not the user's and stays.
-pub async fn unlock_user(store: &Store, username: &str) -> Result<User, AuthError> {
-    let user = store
-        .find_user_by_name(username)
-        .await?
-        .ok_or(AuthError::Store(StoreError::NotFound))?;
-    store.bump_lockout_epoch(&user.id).await?;
-    Ok(user)
-}
-
 /// Check a username: 3–64 characters of letters, digits, `.`, `_`, `-`, `@`.
 pub fn check_username(username: &str) -> Result<(), AuthError> {
     let ok = (3..=64).contains(&username.len())
@@ -443,50 +419,4 @@ pub fn check_username(username: &str) -> Result<(), AuthError> {
             "`username` must be 3-64 characters: letters, digits, `.`, `_`, `-`, `@`".into(),
         ))
     }
-}
-
-/// Create a user with a password (hashed off the runtime).
-pub async fn create_user(
-    store: &Store,
-    username: &str,
-    password: SecretString,
-    role: Role,
-) -> Result<User, AuthError> {
-    check_username(username)?;
-    passwords::check_strength(password.expose_secret()).map_err(AuthError::BadInput)?;
-    let hash = passwords::hash(password)
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    Ok(store.create_user(username, &hash, role).await?)
-}
-
-/// On a store without users, create `admin` with `admin_password` or a
-/// random password. Returns the generated password (to print once).
-pub async fn bootstrap_admin(
-    store: &Store,
-    config: &Config,
-) -> anyhow::Result<Option<(String, Option<SecretString>)>> {
-    if store.count_users().await? > 0 {
-        return Ok(None);
-    }
-    let (password, generated) = match &config.admin_password {
-        Some(p) => (p.clone(), None),
-        None => {
-            let p = passwords::generate();
-            (p.clone(), Some(p))
-        }
-    };
-    let user = create_user(store, "admin", password, Role::Admin)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
-    store
-        .record_audit(
-            None,
-            "user.bootstrap",
-            Some(&user.id),
-            serde_json::json!({ "username": user.username }),
-            None,
-        )
-        .await?;
-    Ok(Some((user.username, generated)))
 }

@@ -1,7 +1,8 @@
 //! Changing passwords: a user changes their own (the current password is
 //! required, and wrong guesses count towards the same login lockout, so a
 //! stolen access token cannot be used to brute-force the password), and an
-//! admin resets someone else's. Both end the user's other sessions.
+//! admin resets someone else's ([`super::Accounts::reset_password`], which
+//! shares [`set_password`]). Both end the user's other sessions.
 //!
 //! Why the two revoke different things: changing your own password ends
 //! every session (access and refresh tokens) and hands the caller a fresh
@@ -15,7 +16,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{AuthError, AuthService, LoginKeys, TokenPair, passwords};
-use crate::store::{Store, StoreError, User};
+use crate::store::{Store, User};
 
 impl AuthService {
     /// Change `user_id`'s own password. Returns a fresh token pair: every
@@ -68,29 +69,8 @@ impl AuthService {
     }
 }
 
-/// An admin sets `user_id`'s password. Every credential the user holds is
-/// revoked ([`super::revoke_credentials`]) and their login lockout lifted.
-pub async fn reset_password(
-    store: &Store,
-    user_id: &str,
-    new: SecretString,
-) -> Result<User, AuthError> {
-    let user = store.get_user(user_id).await?;
-    set_password(store, &user, new).await?;
-    super::revoke_credentials(store, &user.id).await?;
-    store.bump_lockout_epoch(&user.id).await?;
-    Ok(store.get_user(&user.id).await?)
-}
-
-/// Find a user by name for `insight user reset-password`.
-pub async fn user_by_name(store: &Store, username: &str) -> Result<User, AuthError> {
-    store
-        .find_user_by_name(username)
-        .await?
-        .ok_or(AuthError::Store(StoreError::NotFound))
-}
-
-async fn set_password(store: &Store, user: &User, new: SecretString) -> Result<(), AuthError> {
+/// Store `new` as `user`'s password: strong enough and not the current one.
+pub(super) async fn set_password(store: &Store, user: &User, new: SecretString) -> Result<(), AuthError> {
     passwords::check_strength(new.expose_secret()).map_err(AuthError::BadInput)?;
     if passwords::verify(new.clone(), user.password_hash.clone()).await {
         return Err(AuthError::BadInput(

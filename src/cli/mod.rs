@@ -181,7 +181,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = std::net::SocketAddr::new(config.server.host, config.server.port);
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     let app = App::build(config, AppOverrides::default()).await?;
-    users::bootstrap(&app.engine.store, &app.config).await?;
+    users::bootstrap(&app.auth.accounts(), &app.config).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set server.port / INSIGHT_SERVER__PORT or --port)")
     })?;

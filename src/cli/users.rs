@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::auth::Accounts;
 use crate::config::{Config, Profile};
 use crate::domain::Role;
 use crate::store::Store;
@@ -96,7 +97,8 @@ fn read_or_generate(generate: bool) -> anyhow::Result<(SecretString, Option<Secr
 async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
     let (password, generated) = read_or_generate(args.generate_password)?;
     let store = open_store(&config).await?;
-    let user = crate::auth::create_user(&store, &args.username, password, args.role)
+    let user = Accounts::new(store.clone())
+        .create_user(&args.username, password, args.role)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create user `{}`: {e}", args.username))?;
     store
@@ -118,7 +120,7 @@ async fn create(config: Config, args: CreateArgs) -> anyhow::Result<()> {
 
 async fn unlock(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
-    let user = match crate::auth::unlock_user(&store, &args.name).await {
+    let user = match Accounts::new(store.clone()).unlock(&args.name).await {
         Ok(u) => u,
         Err(crate::auth::AuthError::Store(crate::store::StoreError::NotFound)) => {
             store.close().await;
@@ -146,9 +148,10 @@ async fn unlock(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
 async fn reset_password(config: Config, args: ResetArgs) -> anyhow::Result<()> {
     let (password, generated) = read_or_generate(args.generate_password)?;
     let store = open_store(&config).await?;
+    let accounts = Accounts::new(store.clone());
     let result = async {
-        let user = crate::auth::password_change::user_by_name(&store, &args.name).await?;
-        crate::auth::password_change::reset_password(&store, &user.id, password).await
+        let user = accounts.by_name(&args.name).await?;
+        accounts.reset_password(&user.id, password).await
     }
     .await;
     let user = match result {
@@ -184,8 +187,8 @@ async fn reset_password(config: Config, args: ResetArgs) -> anyhow::Result<()> {
 
 /// On the first `serve` (no users yet), create `admin`; a generated password
 /// goes to the console once, never to the logs.
-pub async fn bootstrap(store: &Store, config: &Config) -> anyhow::Result<()> {
-    if let Some((username, generated)) = crate::auth::bootstrap_admin(store, config).await? {
+pub async fn bootstrap(accounts: &Accounts, config: &Config) -> anyhow::Result<()> {
+    if let Some((username, generated)) = accounts.bootstrap_admin(config).await? {
         tracing::info!(user.name = %username, "first admin created");
         match generated {
             Some(p) => eprintln!(

@@ -29,11 +29,24 @@ fn env_name(name: &str) -> String {
     format!("INSIGHT_{}", name.to_ascii_uppercase().replace('.', "__"))
 }
 
-/// Every numeric setting outside its range, one line each.
+/// Seconds in a day, for the TTL and window ranges.
+const DAY: u64 = 24 * 3600;
+
+/// Every numeric setting outside its range, one line each (grouped by
+/// concern; the order of the lines is the order of the checks).
 pub(crate) fn problems(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    let o = &mut out;
-    let day = 24 * 3600;
+    server_and_auth(&mut out, c);
+    llm(&mut out, c);
+    query_retrieval_cache(&mut out, c);
+    store_and_jobs(&mut out, c);
+    for (name, conn) in &c.connections {
+        out.extend(connection_problems(&format!("connections.{name}"), conn));
+    }
+    out
+}
+
+fn server_and_auth(o: &mut Vec<String>, c: &Config) {
     range(
         o,
         "server.request_timeout_secs",
@@ -67,7 +80,7 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         "auth.refresh_token_ttl_secs",
         c.auth.refresh_token_ttl_secs,
         1,
-        365 * day,
+        365 * DAY,
     );
     let r = &c.auth.rate_limit;
     for (name, v) in [
@@ -96,7 +109,10 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         1,
         100_000,
     );
-    range(o, "auth.login.window_secs", l.window_secs, 1, day);
+    range(o, "auth.login.window_secs", l.window_secs, 1, DAY);
+}
+
+fn llm(o: &mut Vec<String>, c: &Config) {
     range(o, "llm.timeout_secs", c.llm.timeout_secs, 1, 600);
     range(o, "llm.max_tokens", c.llm.max_tokens.into(), 1, 200_000);
     range(
@@ -114,9 +130,11 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         5,
     );
     if !(0.0..=2.0).contains(&c.llm.temperature) {
-        out.push("llm.temperature (INSIGHT_LLM__TEMPERATURE): must be between 0 and 2".into());
+        o.push("llm.temperature (INSIGHT_LLM__TEMPERATURE): must be between 0 and 2".into());
     }
-    let o = &mut out;
+}
+
+fn query_retrieval_cache(o: &mut Vec<String>, c: &Config) {
     range(o, "query.max_rows", c.query.max_rows, 1, MAX_ROWS);
     range(
         o,
@@ -147,14 +165,17 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         50,
     );
     range(o, "cache.max_entries", c.cache.max_entries, 0, 100_000_000);
-    range(o, "cache.sql_ttl_secs", c.cache.sql_ttl_secs, 0, 30 * day);
+    range(o, "cache.sql_ttl_secs", c.cache.sql_ttl_secs, 0, 30 * DAY);
     range(
         o,
         "cache.result_ttl_secs",
         c.cache.result_ttl_secs,
         0,
-        30 * day,
+        30 * DAY,
     );
+}
+
+fn store_and_jobs(o: &mut Vec<String>, c: &Config) {
     range(
         o,
         "store.pool_size",
@@ -177,7 +198,7 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         3_600_000,
     );
     range(o, "jobs.max_attempts", c.jobs.max_attempts.into(), 1, 100);
-    range(o, "jobs.lease_secs", c.jobs.lease_secs, 2, day);
+    range(o, "jobs.lease_secs", c.jobs.lease_secs, 2, DAY);
     range(
         o,
         "jobs.history_retention_days",
@@ -186,10 +207,6 @@ pub(crate) fn problems(c: &Config) -> Vec<String> {
         36_500,
     );
     range(o, "backup.keep", c.backup.keep.into(), 0, 10_000);
-    for (name, conn) in &c.connections {
-        out.extend(connection_problems(&format!("connections.{name}"), conn));
-    }
-    out
 }
 
 /// A connection's numeric settings outside their range, named

@@ -334,11 +334,33 @@ async fn build(path: &Path) -> Result<(), ConnectorError> {
     result
 }
 
+/// Creates the tables and fills them in one transaction. The tables are
+/// filled in a fixed order from one seeded generator, so the data (and
+/// every eval answer over it) is the same on every build.
 async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
     let mut rng = SplitMix64(SEED);
     let mut tx = conn.begin().await.map_err(db_err)?;
     sqlx::raw_sql(DDL).execute(&mut *tx).await.map_err(db_err)?;
+    fill_customers(&mut tx, &mut rng).await?;
+    let prices = fill_products(&mut tx, &mut rng).await?;
+    fill_employees(&mut tx, &mut rng).await?;
+    fill_orders(&mut tx, &mut rng, &prices).await?;
 
+    // Inside the transaction: the version only ever marks a complete build.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "PRAGMA user_version = {DEMO_SCHEMA_VERSION}"
+    )))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+async fn fill_customers(
+    tx: &mut SqliteConnection,
+    rng: &mut SplitMix64,
+) -> Result<(), ConnectorError> {
     for i in 1..=CUSTOMERS {
         let first = *rng.pick(FIRST_NAMES);
         let last = *rng.pick(LAST_NAMES);
@@ -354,7 +376,7 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
             first.to_ascii_lowercase(),
             last.to_ascii_lowercase()
         );
-        let created = day_in(&mut rng, date(2022, 1, 1), date(2024, 12, 31));
+        let created = day_in(rng, date(2022, 1, 1), date(2024, 12, 31));
         sqlx::query(
             "INSERT INTO customers (id, name, email, country, city, segment, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -370,8 +392,15 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
         .await
         .map_err(db_err)?;
     }
+    Ok(())
+}
 
-    // Prices are kept in cents so order totals add up exactly.
+/// The catalogue; returns each product's price in cents, indexed by id - 1
+/// (prices are kept in cents so order totals add up exactly).
+async fn fill_products(
+    tx: &mut SqliteConnection,
+    rng: &mut SplitMix64,
+) -> Result<Vec<u64>, ConnectorError> {
     let mut prices: Vec<u64> = Vec::new();
     for (category, names, (lo, hi)) in CATALOG {
         for name in *names {
@@ -391,7 +420,13 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
             .map_err(db_err)?;
         }
     }
+    Ok(prices)
+}
 
+async fn fill_employees(
+    tx: &mut SqliteConnection,
+    rng: &mut SplitMix64,
+) -> Result<(), ConnectorError> {
     for (i, (first, last, title, region)) in STAFF.iter().enumerate() {
         let id = i as i64 + 1;
         let manager: Option<i64> = match *title {
@@ -399,7 +434,7 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
             "Sales Manager" => Some(1),
             _ => Some(2 + STAFF[1..5].iter().position(|s| s.3 == *region).unwrap_or(0) as i64),
         };
-        let hired = day_in(&mut rng, date(2015, 1, 1), date(2022, 12, 31));
+        let hired = day_in(rng, date(2015, 1, 1), date(2022, 12, 31));
         sqlx::query(
             "INSERT INTO employees (id, first_name, last_name, title, region, hire_date, manager_id) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -415,10 +450,19 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
         .await
         .map_err(db_err)?;
     }
+    Ok(())
+}
 
+/// Orders and their lines; `prices` (cents, by product id - 1) comes from
+/// [`fill_products`].
+async fn fill_orders(
+    tx: &mut SqliteConnection,
+    rng: &mut SplitMix64,
+    prices: &[u64],
+) -> Result<(), ConnectorError> {
     // Order ids follow order dates, so "latest orders" reads naturally.
     let mut dates: Vec<String> = (0..ORDERS)
-        .map(|_| day_in(&mut rng, date(2023, 1, 1), date(2025, 12, 31)))
+        .map(|_| day_in(rng, date(2023, 1, 1), date(2025, 12, 31)))
         .collect();
     dates.sort();
     let sellers = (2..=STAFF.len() as u64).collect::<Vec<_>>();
@@ -499,15 +543,6 @@ async fn fill(conn: &mut SqliteConnection) -> Result<(), ConnectorError> {
             .map_err(db_err)?;
         }
     }
-
-    // Inside the transaction: the version only ever marks a complete build.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "PRAGMA user_version = {DEMO_SCHEMA_VERSION}"
-    )))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
     Ok(())
 }
 

@@ -1,20 +1,33 @@
 //! Five-field cron expressions (minute hour day-of-month month day-of-week,
 //! UTC) for scheduled jobs: `*`, numbers, lists `1,5`, ranges `1-5`, steps
-//! `*/15` and `10-50/20`, and the shorthands `@hourly`, `@daily`, `@weekly`,
-//! `@monthly`. Day-of-week 0 and 7 are Sunday. As in classic cron, when both
-//! day fields are restricted a day matches if either does.
+//! `*/15`, `10-50/20` and `5/10` (5, 15, 25, …), the shorthands `@hourly`,
+//! `@daily` (`@midnight`), `@weekly`, `@monthly`, and names (`MON`, `JAN`).
+//! Day-of-week 0 and 7 are Sunday. As in classic cron, when both day fields
+//! are restricted a day matches if either does.
+//!
+//! Parsing and the next-time search are the `croner` crate's (POSIX/Vixie
+//! semantics; it also takes `L`, `W` and `#` in the day fields). This module
+//! fixes the shape we accept (exactly five fields, no seconds or years) and
+//! turns croner's errors into messages that name the field at fault.
 
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 
+/// The five fields, in order, with their value ranges (for error messages).
+const FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+];
+
+/// A parsed schedule; equal when two expressions select the same minutes
+/// (`@daily` equals `0 0 * * *`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
-    minutes: u64,
-    hours: u64,
-    days: u64,
-    months: u64,
-    weekdays: u64,
-    day_restricted: bool,
-    weekday_restricted: bool,
+    cron: Cron,
 }
 
 impl Schedule {
@@ -33,109 +46,52 @@ impl Schedule {
                 fields.len()
             ));
         }
-        let weekdays = field(fields[4], 0, 7, "weekday")?;
-        // 7 is Sunday too.
-        let weekdays = (weekdays | (weekdays >> 7)) & 0x7f;
-        Ok(Self {
-            minutes: field(fields[0], 0, 59, "minute")?,
-            hours: field(fields[1], 0, 23, "hour")?,
-            days: field(fields[2], 1, 31, "day of month")?,
-            months: field(fields[3], 1, 12, "month")?,
-            weekdays,
-            day_restricted: fields[2] != "*",
-            weekday_restricted: fields[4] != "*",
-        })
+        let cron = parser()
+            .parse(&fields.join(" "))
+            .map_err(|e| explain(&fields, &e))?;
+        Ok(Self { cron })
     }
 
     /// Whether the minute starting at `t` is a scheduled one.
     pub fn matches(&self, t: DateTime<Utc>) -> bool {
-        let bit = |set: u64, n: u32| set & (1 << n) != 0;
-        let day = bit(self.days, t.day());
-        let weekday = bit(self.weekdays, t.weekday().num_days_from_sunday());
-        let day_ok = match (self.day_restricted, self.weekday_restricted) {
-            (true, true) => day || weekday,
-            _ => day && weekday,
-        };
-        bit(self.minutes, t.minute())
-            && bit(self.hours, t.hour())
-            && bit(self.months, t.month())
-            && day_ok
+        minute_of(t).is_some_and(|m| self.cron.is_time_matching(&m).unwrap_or(false))
     }
 
     /// The first scheduled minute strictly after `after`, within four years.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut t = after.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
-        let end = after + Duration::days(366 * 4);
-        while t <= end {
-            if !self.matches(t) {
-                // Skip whole hours and days that cannot match.
-                if self.months & (1 << t.month()) == 0 || !self.day_could_match(t) {
-                    t = (t + Duration::days(1)).with_hour(0)?.with_minute(0)?;
-                    continue;
-                }
-                if self.hours & (1 << t.hour()) == 0 {
-                    t = (t + Duration::hours(1)).with_minute(0)?;
-                    continue;
-                }
-                t += Duration::minutes(1);
-                continue;
-            }
-            return Some(t);
-        }
-        None
-    }
-
-    fn day_could_match(&self, t: DateTime<Utc>) -> bool {
-        let day = self.days & (1 << t.day()) != 0;
-        let weekday = self.weekdays & (1 << t.weekday().num_days_from_sunday()) != 0;
-        match (self.day_restricted, self.weekday_restricted) {
-            (true, true) => day || weekday,
-            _ => day && weekday,
-        }
+        let next = self.cron.find_next_occurrence(&after, false).ok()?;
+        (next <= after + Duration::days(366 * 4)).then_some(next)
     }
 }
 
-/// One field as a bit set of allowed values.
-fn field(text: &str, min: u32, max: u32, name: &str) -> Result<u64, String> {
-    let mut set = 0u64;
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => {
-                let step: u32 = s
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("{name}: bad step `{s}`"))?;
-                (r, step)
-            }
-            None => (part, 1),
-        };
-        let (lo, hi) = if range == "*" {
-            (min, max)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (num(a, min, max, name)?, num(b, min, max, name)?)
-        } else {
-            let n = num(range, min, max, name)?;
-            // `5/10` means 5, 15, 25, …
-            (n, if part.contains('/') { max } else { n })
-        };
-        if lo > hi {
-            return Err(format!("{name}: range `{range}` is backwards"));
-        }
-        let mut v = lo;
-        while v <= hi {
-            set |= 1 << v;
-            v += step;
-        }
-    }
-    Ok(set)
+/// The start of `t`'s minute.
+fn minute_of(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    t.with_second(0)?.with_nanosecond(0)
 }
 
-fn num(text: &str, min: u32, max: u32, name: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("{name}: `{text}` is not a number from {min} to {max}"))
+/// Exactly five fields (no seconds, no year); `5/10` as in classic cron.
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .sloppy_ranges(true)
+        .build()
+}
+
+/// croner's error with the field at fault named: each field is parsed alone
+/// (the others `*`), and the first that fails is the one reported.
+fn explain(fields: &[&str], e: &croner::errors::CronError) -> String {
+    for (i, (name, lo, hi)) in FIELDS.iter().enumerate() {
+        let mut probe = ["*"; 5];
+        probe[i] = fields[i];
+        if let Err(e) = parser().parse(&probe.join(" ")) {
+            return format!(
+                "{name}: `{}` is not a valid {name} (numbers {lo}-{hi}, lists, ranges, steps): {e}",
+                fields[i]
+            );
+        }
+    }
+    e.to_string()
 }
 
 #[cfg(test)]
@@ -182,6 +138,25 @@ mod tests {
     }
 
     #[test]
+    fn names_and_single_number_steps() {
+        assert_eq!(
+            Schedule::parse("0 9 * JAN MON").unwrap(),
+            Schedule::parse("0 9 * 1 1").unwrap()
+        );
+        let s = Schedule::parse("5/20 * * * *").unwrap();
+        assert!(s.matches(at(2026, 1, 1, 0, 45)));
+        assert!(!s.matches(at(2026, 1, 1, 0, 0)));
+        assert!(
+            Schedule::parse("0 0 30 2 *")
+                .unwrap()
+                .next_after(at(2026, 1, 1, 0, 0))
+                .is_none(),
+            "the 30th of February never comes"
+        );
+        assert!(Schedule::parse("0 0 0 * * *").is_err(), "six fields");
+    }
+
+    #[test]
     fn lists_ranges_steps_and_either_day() {
         let s = Schedule::parse("5,10-20/5 9-17 1 * 1").unwrap();
         assert!(s.matches(at(2026, 12, 7, 9, 15)), "a Monday");
@@ -200,9 +175,10 @@ mod tests {
             ("* * 0 * *", "day of month"),
             ("* * * 13 *", "month"),
             ("* * * * 8", "weekday"),
-            ("*/0 * * * *", "step"),
-            ("5-1 * * * *", "backwards"),
-            ("a * * * *", "not a number"),
+            ("*/0 * * * *", "Step cannot be zero"),
+            ("5-1 * * * *", "minute: `5-1`"),
+            ("a * * * *", "minute: `a`"),
+            ("* * * 1-13/2 *", "month"),
         ] {
             let e = Schedule::parse(expr).unwrap_err();
             assert!(e.contains(needle), "{expr}: {e}");

@@ -10,7 +10,7 @@
 use secrecy::SecretString;
 
 use super::pipeline::Engine;
-use crate::auth::{AuthError, Identity};
+use crate::auth::{Accounts, AuthError, Identity};
 use crate::domain::{ConnectionId, Role};
 use crate::observability::correlation::current_correlation_id;
 use crate::store::grants::Grant;
@@ -58,6 +58,10 @@ fn auth_named(id: &str) -> impl FnOnce(AuthError) -> AdminError + '_ {
 }
 
 impl Engine {
+    /// The user accounts of this engine's store.
+    fn accounts(&self) -> Accounts {
+        Accounts::new(self.store.clone())
+    }
     /// Record an audit event for `actor` (an identity, where `Engine::audit`
     /// takes a request context); logged, not returned, on failure.
     pub async fn audit_by(
@@ -95,7 +99,7 @@ impl Engine {
         password: SecretString,
         role: Role,
     ) -> Result<User, AdminError> {
-        let user = crate::auth::create_user(&self.store, username, password, role).await?;
+        let user = self.accounts().create_user(username, password, role).await?;
         let details = serde_json::json!({ "username": user.username, "role": user.role });
         self.audit_by(actor, "user.create", &user.id, details).await;
         Ok(user)
@@ -124,7 +128,7 @@ impl Engine {
             .await
             .map_err(named(user(id)))?;
         if after.disabled {
-            crate::auth::revoke_credentials(&self.store, id).await?;
+            self.accounts().revoke_credentials(id).await?;
         }
         if before.role != after.role {
             let details = serde_json::json!({ "from": before.role, "to": after.role });
@@ -147,7 +151,8 @@ impl Engine {
         if id == actor.user_id {
             return Err(AdminError::BadInput("You cannot disable yourself.".into()));
         }
-        crate::auth::set_disabled(&self.store, id, true)
+        self.accounts()
+            .set_disabled(id, true)
             .await
             .map_err(auth_named(id))?;
         self.audit_by(actor, "user.disable", id, serde_json::json!({}))
@@ -168,7 +173,9 @@ impl Engine {
                     .into(),
             ));
         }
-        let user = crate::auth::password_change::reset_password(&self.store, id, password)
+        let user = self
+            .accounts()
+            .reset_password(id, password)
             .await
             .map_err(auth_named(id))?;
         self.audit_by(actor, "user.password_reset", id, serde_json::json!({}))

@@ -255,67 +255,15 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
             .await
             .with_context(|| format!("opening {} for gold SQL", path.display()))?;
 
-        // question key → the training items carrying that question, and
-        // (leave-group-out) normalised gold SQL → the items trained with it.
-        let mut by_question: BTreeMap<String, Vec<TrainingItem>> = BTreeMap::new();
-        let mut by_sql: BTreeMap<String, Vec<TrainingItem>> = BTreeMap::new();
-        if opts.train.trains() {
-            for ex in dataset.of_db(db) {
-                let input = TrainingInput {
-                    kind: TrainingKind::QuestionSql,
-                    content: ex.question.clone(),
-                    sql: Some(ex.gold_sql.clone()),
-                };
-                match engine
-                    .add_training(
-                        Some(&id),
-                        input,
-                        TrainingSource::User,
-                        TrainingStatus::Active,
-                        &rc,
-                    )
-                    .await
-                {
-                    Ok((item, created)) => {
-                        if created {
-                            training.added += 1;
-                        } else {
-                            training.duplicates += 1;
-                        }
-                        push_unique(
-                            by_sql.entry(dataset::sql_key(&ex.gold_sql)).or_default(),
-                            &item,
-                        );
-                        push_unique(
-                            by_question
-                                .entry(dataset::question_key(&ex.question))
-                                .or_default(),
-                            &item,
-                        );
-                    }
-                    Err(e) => {
-                        training.rejected += 1;
-                        *training.rejected_reasons.entry(error_code(&e)).or_default() += 1;
-                    }
-                }
-            }
-        }
+        let trained = if opts.train.trains() {
+            train_pairs(engine, &rc, &dataset, db, &id, &mut training).await
+        } else {
+            TrainedPairs::default()
+        };
 
         for ex in examples.iter().filter(|e| e.db_id == db) {
             progress.draw(db, &results);
-            let mut held: Vec<TrainingItem> = by_question
-                .get(&dataset::question_key(&ex.question))
-                .cloned()
-                .unwrap_or_default();
-            if opts.train == TrainMode::LeaveGroupOut {
-                for item in by_sql
-                    .get(&dataset::sql_key(&ex.gold_sql))
-                    .into_iter()
-                    .flatten()
-                {
-                    push_unique(&mut held, item);
-                }
-            }
+            let held = trained.held_out(ex, opts.train);
             let held = held.as_slice();
             for item in held {
                 engine.index.remove(&item.id).await?;
@@ -354,6 +302,97 @@ pub async fn evaluate(mut config: Config, opts: &EvalOptions) -> anyhow::Result<
         },
         results,
     ))
+}
+
+/// The question→SQL items trained for one database, found by what a
+/// question must not see.
+#[derive(Default)]
+struct TrainedPairs {
+    /// Question key → the training items carrying that question.
+    by_question: BTreeMap<String, Vec<TrainingItem>>,
+    /// Normalised gold SQL → the items trained with it (leave-group-out).
+    by_sql: BTreeMap<String, Vec<TrainingItem>>,
+}
+
+impl TrainedPairs {
+    /// The items taken out of the index while `ex` is asked: those with its
+    /// text, and in leave-group-out also those with its gold SQL.
+    fn held_out(&self, ex: &Example, mode: TrainMode) -> Vec<TrainingItem> {
+        let mut held: Vec<TrainingItem> = self
+            .by_question
+            .get(&dataset::question_key(&ex.question))
+            .cloned()
+            .unwrap_or_default();
+        if mode == TrainMode::LeaveGroupOut {
+            for item in self
+                .by_sql
+                .get(&dataset::sql_key(&ex.gold_sql))
+                .into_iter()
+                .flatten()
+            {
+                push_unique(&mut held, item);
+            }
+        }
+        held
+    }
+}
+
+/// Train every question→SQL pair of `db` (the whole dataset's, not only
+/// the selected questions), counting added, duplicate and rejected items
+/// in `training`.
+async fn train_pairs(
+    engine: &Engine,
+    rc: &RequestContext,
+    dataset: &Dataset,
+    db: &str,
+    id: &ConnectionId,
+    training: &mut report::TrainingSummary,
+) -> TrainedPairs {
+    let mut trained = TrainedPairs::default();
+    for ex in dataset.of_db(db) {
+        let input = TrainingInput {
+            kind: TrainingKind::QuestionSql,
+            content: ex.question.clone(),
+            sql: Some(ex.gold_sql.clone()),
+        };
+        match engine
+            .add_training(
+                Some(id),
+                input,
+                TrainingSource::User,
+                TrainingStatus::Active,
+                rc,
+            )
+            .await
+        {
+            Ok((item, created)) => {
+                if created {
+                    training.added += 1;
+                } else {
+                    training.duplicates += 1;
+                }
+                push_unique(
+                    trained
+                        .by_sql
+                        .entry(dataset::sql_key(&ex.gold_sql))
+                        .or_default(),
+                    &item,
+                );
+                push_unique(
+                    trained
+                        .by_question
+                        .entry(dataset::question_key(&ex.question))
+                        .or_default(),
+                    &item,
+                );
+            }
+            Err(e) => {
+                training.rejected += 1;
+                *training.rejected_reasons.entry(error_code(&e)).or_default() += 1;
+            }
+        }
+    }
+    trained
 }
 
 /// Add `item` to `items` unless an item with its id is there already.

@@ -527,19 +527,10 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             continue;
         }
         if let Some(x) = number_of(tokens, i) {
-            let year_ctx = matches!(
-                prev,
-                "in" | "during" | "of" | "since" | "before" | "after" | "for" | "year"
-            );
-            let link = if x.fract() == 0.0 && (1900.0..=2100.0).contains(&x) && year_ctx {
-                Link::Year(x as i32)
-            } else {
-                Link::Number(x)
-            };
             out.push(Mention {
                 start: i,
                 end: i + 1,
-                link,
+                link: number_link(x, prev),
             });
             i += 1;
             continue;
@@ -581,27 +572,46 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             && !is_question_filler(&tok.lower)
             && !INTENT_WORDS.contains(&tok.lower.as_str())
         {
-            // Consecutive capitalised words form one literal ("Ada Lovelace").
-            let mut j = i + 1;
-            while j < tokens.len() && tokens[j].capitalised && !tokens[j].quoted {
-                j += 1;
-            }
-            let raw = tokens[i..j]
-                .iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            out.push(Mention {
-                start: i,
-                end: j,
-                link: Link::Literal(raw),
-            });
-            i = j;
+            let literal = capitalised_run(tokens, i);
+            i = literal.end;
+            out.push(literal);
             continue;
         }
         i += 1;
     }
     out
+}
+
+/// A number, read as a year when it could be one and follows a word that
+/// introduces a year ("in 2024", "since 1999").
+fn number_link(x: f64, prev: &str) -> Link {
+    let year_ctx = matches!(
+        prev,
+        "in" | "during" | "of" | "since" | "before" | "after" | "for" | "year"
+    );
+    if x.fract() == 0.0 && (1900.0..=2100.0).contains(&x) && year_ctx {
+        Link::Year(x as i32)
+    } else {
+        Link::Number(x)
+    }
+}
+
+/// Consecutive capitalised words from `i` form one literal ("Ada Lovelace").
+fn capitalised_run(tokens: &[Token], i: usize) -> Mention {
+    let mut j = i + 1;
+    while j < tokens.len() && tokens[j].capitalised && !tokens[j].quoted {
+        j += 1;
+    }
+    let raw = tokens[i..j]
+        .iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Mention {
+        start: i,
+        end: j,
+        link: Link::Literal(raw),
+    }
 }
 
 /// The number token `i` stands for: digits, or a number word ("two", and
