@@ -88,7 +88,7 @@ const COLUMNS: &[&str] = &[
 fn item(i: usize) -> String {
     let pick = |list: &[&'static str], salt: usize| list[(i / salt + i * 7 + salt) % list.len()];
     let entity = pick(ENTITIES, 1);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let columns: Vec<&str> = (0..4).map(|c| pick(COLUMNS, 3 + c * 5)).collect();
         format!("CREATE TABLE {entity}_{i} ({})", columns.join(", "))
     } else {

@@ -196,10 +196,10 @@ impl IntoResponse for ApiError {
             tracing::error!(error.code = self.code(), error.detail = %self.detail(), "request failed");
         }
         let mut resp = error_response(status, self.code(), self.public_message(), self.details());
-        if let ApiError::RateLimited { retry_after } = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let ApiError::RateLimited { retry_after } = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -15,6 +15,11 @@
 //! point to a lower layer, so `store → engine` fails even before it closes a
 //! cycle. `docs/ARCHITECTURE.md` carries the graph as [`Graph::render`]
 //! prints it, and a test keeps the two equal.
+//!
+//! It also keeps the units small (the style guide's "no function over ~150
+//! lines, no file over ~800"): [`functions`] finds every `fn` with a body in
+//! the stripped source and measures it from the `fn` line to the closing
+//! brace.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -207,10 +212,10 @@ impl Graph {
             }
         }
         for ((a, b), sites) in &self.edges {
-            if let (Some(la), Some(lb)) = (layer_of(a), layer_of(b)) {
-                if la >= lb {
-                    out.push_str(&format!("{a} → {b}: {}\n", sites.join(", ")));
-                }
+            if let (Some(la), Some(lb)) = (layer_of(a), layer_of(b))
+                && la >= lb
+            {
+                out.push_str(&format!("{a} → {b}: {}\n", sites.join(", ")));
             }
         }
         out
@@ -537,6 +542,113 @@ fn architecture_doc_shows_the_graph_the_code_has() {
         doc.contains(&graph),
         "docs/ARCHITECTURE.md's module graph is out of date; paste this:\n{graph}"
     );
+}
+
+/// Longest function allowed in `src/`: lines from `fn` to its closing brace.
+const MAX_FN_LINES: usize = 150;
+/// Longest file allowed in `src/`.
+const MAX_FILE_LINES: usize = 800;
+
+/// A function found in a source file.
+#[derive(Debug, PartialEq)]
+struct Function {
+    name: String,
+    /// 1-based line of the `fn` keyword.
+    line: usize,
+    /// Lines from the `fn` keyword to the closing brace, both counted.
+    lines: usize,
+}
+
+/// Every function with a body in `code` (already [`strip`]ped, so braces in
+/// strings and comments do not count), nested ones included; declarations
+/// without a body (`fn f();`) and `fn(..)` pointer types are skipped.
+fn functions(code: &str) -> Vec<Function> {
+    let c: Vec<char> = code.chars().collect();
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let line_at = |i: usize| 1 + c[..i].iter().filter(|&&ch| ch == '\n').count();
+    let mut out = Vec::new();
+    for i in 0..c.len() {
+        let keyword = c[i] == 'f'
+            && c.get(i + 1) == Some(&'n')
+            && (i == 0 || !ident(c[i - 1]))
+            && c.get(i + 2).is_some_and(|ch| ch.is_whitespace());
+        if !keyword {
+            continue;
+        }
+        let mut j = i + 2;
+        while j < c.len() && c[j].is_whitespace() {
+            j += 1;
+        }
+        let name: String = c[j..].iter().take_while(|&&ch| ident(ch)).collect();
+        if name.is_empty() {
+            continue;
+        }
+        let Some(open) = (j..c.len()).find(|&k| c[k] == '{' || c[k] == ';') else {
+            continue;
+        };
+        if c[open] == ';' {
+            continue;
+        }
+        let mut depth = 0;
+        let mut close = open;
+        for (k, &ch) in c.iter().enumerate().skip(open) {
+            match ch {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                close = k;
+                break;
+            }
+        }
+        let line = line_at(i);
+        out.push(Function {
+            name,
+            line,
+            lines: line_at(close) - line + 1,
+        });
+    }
+    out
+}
+
+#[test]
+fn no_function_or_file_in_src_is_too_long() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for (path, text) in read_tree(&src) {
+        let lines = text.lines().count();
+        if lines > MAX_FILE_LINES {
+            long.push(format!(
+                "src/{path}: {lines} lines (at most {MAX_FILE_LINES})"
+            ));
+        }
+        for f in functions(&strip(&text)) {
+            if f.lines > MAX_FN_LINES {
+                long.push(format!(
+                    "src/{path}:{} fn {}: {} lines (at most {MAX_FN_LINES})",
+                    f.line, f.name, f.lines
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these by what a reader looks for:\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn functions_are_measured_from_fn_to_their_closing_brace() {
+    let code = "fn a() {\n    let s = \"}\";\n}\ntrait T {\n    fn decl(&self);\n}\n\
+                fn b(f: fn(u8) -> u8) -> u8 {\n    fn inner() {}\n    f(1)\n}\n";
+    let found = functions(&strip(code));
+    let got: Vec<(&str, usize, usize)> = found
+        .iter()
+        .map(|f| (f.name.as_str(), f.line, f.lines))
+        .collect();
+    assert_eq!(got, [("a", 1, 3), ("b", 7, 4), ("inner", 8, 1)]);
 }
 
 fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -107,10 +107,10 @@ const LLM_CHECK_TTL: Duration = Duration::from_secs(10);
 
 async fn cached_llm_ping(app: &crate::app::App) -> Result<(), String> {
     let mut guard = app.llm_health.lock().await;
-    if let Some((at, result)) = guard.as_ref() {
-        if at.elapsed() < LLM_CHECK_TTL {
-            return result.clone();
-        }
+    if let Some((at, result)) = guard.as_ref()
+        && at.elapsed() < LLM_CHECK_TTL
+    {
+        return result.clone();
     }
     let result = match tokio::time::timeout(CHECK_TIMEOUT, app.engine.llm.ping()).await {
         Ok(r) => r.map_err(|e| e.to_string()),

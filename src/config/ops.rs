@@ -99,10 +99,10 @@ pub(crate) fn problems(config: &super::Config) -> Vec<String> {
         );
     }
     // Numeric ranges (pool size, timeouts, lease) are checked in `bounds`.
-    if let Some(expr) = &config.backup.schedule {
-        if let Err(e) = crate::domain::cron::Schedule::parse(expr) {
-            problems.push(format!("backup.schedule (INSIGHT_BACKUP__SCHEDULE): {e}"));
-        }
+    if let Some(expr) = &config.backup.schedule
+        && let Err(e) = crate::domain::cron::Schedule::parse(expr)
+    {
+        problems.push(format!("backup.schedule (INSIGHT_BACKUP__SCHEDULE): {e}"));
     }
     problems
 }

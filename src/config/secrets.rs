@@ -67,12 +67,12 @@ pub(super) fn production_problems(cfg: &Config) -> Vec<String> {
     }
     // One secret for both jobs: a leaked signing key would also decrypt the
     // stored connection passwords (and the reverse).
-    if let (Some(k), Some(j)) = (&cfg.secret_key, &cfg.jwt_secret) {
-        if k.expose_secret() == j.expose_secret() {
-            out.push(
+    if let (Some(k), Some(j)) = (&cfg.secret_key, &cfg.jwt_secret)
+        && k.expose_secret() == j.expose_secret()
+    {
+        out.push(
                 "secret_key (INSIGHT_SECRET_KEY) and jwt_secret (INSIGHT_JWT_SECRET): must differ in production".into(),
             );
-        }
     }
     out
 }

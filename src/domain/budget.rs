@@ -96,22 +96,22 @@ const F64_RANGES: [(&str, f64, f64); 2] = [
 const CONCURRENCY_RANGE: (u32, u32) = (1, 64);
 
 fn check_u64(out: &mut Vec<String>, prefix: &str, name: &str, v: u64) {
-    if let Some((_, lo, hi)) = U64_RANGES.iter().find(|(n, _, _)| *n == name) {
-        if !(*lo..=*hi).contains(&v) {
-            out.push(format!(
-                "{prefix}.{name}: must be between {lo} and {hi} (got {v})"
-            ));
-        }
+    if let Some((_, lo, hi)) = U64_RANGES.iter().find(|(n, _, _)| *n == name)
+        && !(*lo..=*hi).contains(&v)
+    {
+        out.push(format!(
+            "{prefix}.{name}: must be between {lo} and {hi} (got {v})"
+        ));
     }
 }
 
 fn check_f64(out: &mut Vec<String>, prefix: &str, name: &str, v: f64) {
-    if let Some((_, lo, hi)) = F64_RANGES.iter().find(|(n, _, _)| *n == name) {
-        if !(v.is_finite() && (*lo..=*hi).contains(&v)) {
-            out.push(format!(
-                "{prefix}.{name}: must be between {lo} and {hi:e} (got {v})"
-            ));
-        }
+    if let Some((_, lo, hi)) = F64_RANGES.iter().find(|(n, _, _)| *n == name)
+        && !(v.is_finite() && (*lo..=*hi).contains(&v))
+    {
+        out.push(format!(
+            "{prefix}.{name}: must be between {lo} and {hi:e} (got {v})"
+        ));
     }
 }
 

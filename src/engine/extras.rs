@@ -266,13 +266,13 @@ pub fn builtin_followups(view: &ResultView<'_>, schema: &SchemaInfo) -> Vec<Stri
     let is = |i: usize, f: fn(&Value) -> bool| view.rows.iter().any(|r| r.get(i).is_some_and(f));
     let numeric = (0..view.columns.len()).find(|&i| is(i, Value::is_number));
     let text = (0..view.columns.len()).find(|&i| is(i, Value::is_string));
-    if let (Some(n), Some(t)) = (numeric, text) {
-        if view.row_count > 1 {
-            out.push(format!(
-                "Top 5 {} by {}",
-                view.columns[t].name, view.columns[n].name
-            ));
-        }
+    if let (Some(n), Some(t)) = (numeric, text)
+        && view.row_count > 1
+    {
+        out.push(format!(
+            "Top 5 {} by {}",
+            view.columns[t].name, view.columns[n].name
+        ));
     }
     let have: BTreeSet<String> = view.columns.iter().map(|c| c.name.to_lowercase()).collect();
     for table in view.tables {

@@ -125,11 +125,11 @@ impl Engine {
                             .iter()
                             .all(|a| STRUCTURAL.contains(&a.code.as_str()))
                 });
-                if let (true, GenerationOutcome::Sql { sql }) = (sure, &g.outcome) {
-                    if self.gate(rc, conn, sql).as_ref().is_ok_and(reads_rows) {
-                        ok.push((c.rule, q));
-                        break;
-                    }
+                if let (true, GenerationOutcome::Sql { sql }) = (sure, &g.outcome)
+                    && self.gate(rc, conn, sql).as_ref().is_ok_and(reads_rows)
+                {
+                    ok.push((c.rule, q));
+                    break;
                 }
             }
         }

@@ -42,11 +42,11 @@ impl Visitor for Collect {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table { name, alias, .. } = tf {
-            if let Some(t) = last_part(name) {
-                self.relations
-                    .push((t, alias.as_ref().map(|a| a.name.value.to_lowercase())));
-            }
+        if let TableFactor::Table { name, alias, .. } = tf
+            && let Some(t) = last_part(name)
+        {
+            self.relations
+                .push((t, alias.as_ref().map(|a| a.name.value.to_lowercase())));
         }
         ControlFlow::Continue(())
     }

@@ -217,11 +217,11 @@ impl Worker {
         to: DateTime<Utc>,
         cleaned: &mut Option<chrono::NaiveDate>,
     ) {
-        if let Some(t) = self.schedule.as_ref().and_then(|s| s.next_after(from)) {
-            if t <= to {
-                let key = format!("backup@{}", t.format("%Y-%m-%dT%H:%MZ"));
-                self.enqueue_scheduled(&JobSpec::Backup, key).await;
-            }
+        if let Some(t) = self.schedule.as_ref().and_then(|s| s.next_after(from))
+            && t <= to
+        {
+            let key = format!("backup@{}", t.format("%Y-%m-%dT%H:%MZ"));
+            self.enqueue_scheduled(&JobSpec::Backup, key).await;
         }
         let days = self.app.config.jobs.history_retention_days;
         let today = to.date_naive();

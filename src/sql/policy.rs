@@ -118,13 +118,13 @@ impl<'a> Checker<'a> {
             return unknown();
         };
         let lower = info.name.to_lowercase();
-        if let Some(allowed) = &self.policy.allowed_tables {
-            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&lower)) {
-                // Word for word the answer for a missing table (same code,
-                // same message, the name as written): a limited caller must
-                // not learn which hidden tables exist.
-                return unknown();
-            }
+        if let Some(allowed) = &self.policy.allowed_tables
+            && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&lower))
+        {
+            // Word for word the answer for a missing table (same code,
+            // same message, the name as written): a limited caller must
+            // not learn which hidden tables exist.
+            return unknown();
         }
         self.tables.insert(lower);
         ControlFlow::Continue(())
@@ -253,14 +253,13 @@ impl Visitor for Checker<'_> {
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<ValidationError> {
         // Entering the body of a CTE of the enclosing query: only earlier
         // CTEs (and itself, when recursive) are in scope inside it.
-        if let Some(parent) = self.frames.last_mut() {
-            if let Some(i) = parent
+        if let Some(parent) = self.frames.last_mut()
+            && let Some(i) = parent
                 .ctes
                 .iter()
                 .position(|(_, body)| std::ptr::eq(*body, q))
-            {
-                parent.visible = if parent.recursive { i + 1 } else { i };
-            }
+        {
+            parent.visible = if parent.recursive { i + 1 } else { i };
         }
         let mut frame = Frame {
             ctes: Vec::new(),
@@ -320,10 +319,10 @@ impl Visitor for Checker<'_> {
         self.frames.pop();
         // Leaving a CTE body: the main query of the parent sees every CTE
         // (the next sibling's body narrows it again when entered).
-        if let Some(parent) = self.frames.last_mut() {
-            if parent.ctes.iter().any(|(_, body)| std::ptr::eq(*body, q)) {
-                parent.visible = parent.ctes.len();
-            }
+        if let Some(parent) = self.frames.last_mut()
+            && parent.ctes.iter().any(|(_, body)| std::ptr::eq(*body, q))
+        {
+            parent.visible = parent.ctes.len();
         }
         ControlFlow::Continue(())
     }

@@ -335,13 +335,12 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", parent.display())))?;
-            }
-        }
+    if path != ":memory:"
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", parent.display())))?;
     }
     let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
         query.to_string()

@@ -269,10 +269,10 @@ impl Store {
                     "conversation_turns" => counts.conversation_turns += n,
                     _ => {
                         counts.training_items += n;
-                        if n > 0 {
-                            if let Some(Value::String(id)) = row.get("id") {
-                                added_training.push(id.clone());
-                            }
+                        if n > 0
+                            && let Some(Value::String(id)) = row.get("id")
+                        {
+                            added_training.push(id.clone());
                         }
                     }
                 }

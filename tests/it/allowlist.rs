@@ -6,7 +6,7 @@ use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::json;
 
-use crate::util::{TestApp, error_code};
+use crate::util::TestApp;
 
 #[tokio::test]
 async fn hand_written_sql_cannot_leave_the_allowlist() {
@@ -74,8 +74,7 @@ async fn hand_written_sql_cannot_leave_the_allowlist() {
                 json!({ "connection": "shop", "sql": sql }),
             )
             .await;
-        assert_eq!(r.status.as_u16(), 422, "{sql}: {}", r.body);
-        assert_eq!(error_code(&r.body), "sql_rejected", "{sql}");
+        r.expect_error_in(sql, 422, "sql_rejected");
     }
     // Generated SQL is held to the same allowlist.
     let r = viewer
@@ -248,8 +247,7 @@ async fn an_allowlisted_analyst_sees_only_training_about_their_tables() {
     let hidden = analyst
         .delete(&format!("/api/v1/training/{}", ids["stock"]))
         .await;
-    assert_eq!(hidden.status.as_u16(), 404, "{}", hidden.body);
-    assert_eq!(error_code(&hidden.body), "not_found");
+    hidden.expect_error(404, "not_found");
     analyst
         .delete(&format!("/api/v1/training/{}", ids["cancelled"]))
         .await

@@ -155,8 +155,7 @@ async fn a_correction_teaches_an_unanswerable_question() {
     let app = TestApp::spawn().await;
     let q = "Who are our most loyal clients?";
     let first = app.ask(q).await;
-    assert_eq!(first.status.as_u16(), 422, "{}", first.body);
-    assert_eq!(error_code(&first.body), "unanswerable");
+    first.expect_error(422, "unanswerable");
     let query_id = first.body["error"]["details"]["query_id"]
         .as_str()
         .expect("query id")
@@ -171,8 +170,7 @@ async fn a_correction_teaches_an_unanswerable_question() {
             json!({ "rating": "down", "corrected_sql": "DROP TABLE customers" }),
         )
         .await;
-    assert_eq!(bad.status.as_u16(), 422, "{}", bad.body);
-    assert_eq!(error_code(&bad.body), "sql_rejected");
+    bad.expect_error(422, "sql_rejected");
 
     let fb = app
         .post(
@@ -217,8 +215,7 @@ async fn destructive_generated_sql_is_refused_and_changes_nothing() {
             .demo_scalar("SELECT CAST(SUM(price) * 100 AS INTEGER) FROM products")
             .await;
         let r = app.ask("Please remove every customer").await;
-        assert_eq!(r.status.as_u16(), 422, "{reply}: {}", r.body);
-        assert_eq!(error_code(&r.body), "sql_rejected", "{}", r.body);
+        r.expect_error_in(reply, 422, "sql_rejected");
         // The validator's error was fed back for the configured corrections.
         let requests = peer.requests();
         assert_eq!(requests.len(), 3, "1 try + 2 corrections");
@@ -279,8 +276,7 @@ async fn hand_written_writes_are_rejected_with_stable_codes() {
         assert_eq!(v["valid"], false, "{sql}: {v}");
         assert!(v["errors"][0]["code"].as_str().is_some(), "{v}");
         let ex = app.post("/api/v1/sql/execute", json!({ "sql": sql })).await;
-        assert_eq!(ex.status.as_u16(), 422, "{sql}: {}", ex.body);
-        assert_eq!(error_code(&ex.body), "sql_rejected");
+        ex.expect_error_in(sql, 422, "sql_rejected");
         assert!(ex.body["error"]["details"]["reason"].as_str().is_some());
     }
     assert_eq!(app.demo_scalar("SELECT COUNT(*) FROM customers").await, 200);
@@ -401,17 +397,14 @@ async fn errors_have_one_shape_and_carry_the_correlation_id() {
         assert_eq!(error_code(&r.body), code, "{path} {body}: {}", r.body);
     }
     let r = app.get("/api/v1/ask").await;
-    assert_eq!(r.status.as_u16(), 405);
-    assert_eq!(error_code(&r.body), "method_not_allowed");
+    r.expect_error(405, "method_not_allowed");
     let r = app.get("/api/v1/queries?limit=1000").await;
     assert_eq!(error_code(&r.body), "bad_request");
     let r = app.post_raw("/api/v1/ask", "text/plain", "hi").await;
-    assert_eq!(r.status.as_u16(), 400);
-    assert_eq!(error_code(&r.body), "bad_request");
+    r.expect_error(400, "bad_request");
     let big = format!("{{\"question\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
     let r = app.post_raw("/api/v1/ask", "application/json", &big).await;
-    assert_eq!(r.status.as_u16(), 413, "{}", r.body);
-    assert_eq!(error_code(&r.body), "payload_too_large");
+    r.expect_error(413, "payload_too_large");
 }
 
 #[tokio::test]

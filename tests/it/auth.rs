@@ -5,7 +5,7 @@ use insight::auth::jwt::Claims;
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{TEST_PASSWORD, TestApp, error_code};
+use crate::util::{TEST_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn login_me_refresh_rotation_and_logout() {
@@ -43,8 +43,7 @@ async fn login_me_refresh_rotation_and_logout() {
         .anonymous()
         .post("/api/v1/auth/refresh", json!({ "refresh_token": refresh1 }))
         .await;
-    assert_eq!(reuse.status.as_u16(), 401);
-    assert_eq!(error_code(&reuse.body), "unauthorized");
+    reuse.expect_error(401, "unauthorized");
     app.anonymous()
         .post("/api/v1/auth/refresh", json!({ "refresh_token": refresh2 }))
         .await
@@ -142,8 +141,7 @@ async fn forged_expired_and_confused_tokens_are_rejected() {
         ("garbage", "not.a.token".to_string()),
     ] {
         let r = app.with_token(&token).get("/api/v1/auth/me").await;
-        assert_eq!(r.status.as_u16(), 401, "{name}: {}", r.body);
-        assert_eq!(error_code(&r.body), "unauthorized", "{name}");
+        r.expect_error_in(name, 401, "unauthorized");
     }
     // The genuine token works, and a viewer's token never reaches admin routes.
     app.with_token(&good)

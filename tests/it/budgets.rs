@@ -158,8 +158,7 @@ async fn a_users_extra_queries_get_429_with_retry_after() {
     let r = viewer
         .post("/api/v1/sql/execute", json!({ "sql": "SELECT 1" }))
         .await;
-    assert_eq!(r.status.as_u16(), 429, "{}", r.body);
-    assert_eq!(error_code(&r.body), "rate_limited");
+    r.expect_error(429, "rate_limited");
     assert!(r.headers.get("retry-after").is_some());
     let (status, body, _) = first.await.unwrap();
     assert_eq!(status, 422, "{body}");

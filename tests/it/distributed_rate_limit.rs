@@ -10,7 +10,7 @@ use std::time::Duration;
 use insight::auth::rate_limit::{FailureCounter, Quota, RateLimiter, SharedLimits, redis_key};
 use insight::domain::Role;
 
-use crate::util::{TestApp, error_code};
+use crate::util::TestApp;
 
 fn redis_url() -> Option<String> {
     crate::util::service_url("INSIGHT_TEST_REDIS_URL", "Redis")
@@ -129,8 +129,7 @@ async fn a_viewer_over_the_limit_gets_429_through_the_router_with_redis() {
         );
     }
     let r = alice.get("/api/v1/auth/me").await;
-    assert_eq!(r.status.as_u16(), 429, "{}", r.body);
-    assert_eq!(error_code(&r.body), "rate_limited");
+    r.expect_error(429, "rate_limited");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry), "{retry}");
     assert_eq!(r.headers["ratelimit-remaining"], "0");

@@ -6,8 +6,8 @@ use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::json;
 
+use crate::util::TestApp;
 use crate::util::mock_llm::{MockLlm, chat_completion_with_usage, ok};
-use crate::util::{TestApp, error_code};
 
 #[tokio::test]
 async fn explain_reads_the_sql_in_sentences_without_a_model() {
@@ -53,8 +53,7 @@ async fn explain_refuses_writes_and_tables_outside_the_grant() {
             json!({ "sql": "DELETE FROM customers" }),
         )
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "sql_rejected");
+    r.expect_error(422, "sql_rejected");
     assert!(r.body["error"]["correlation_id"].is_string());
     let r = viewer
         .post("/api/v1/sql/explain", json!({ "sql": "" }))
@@ -276,8 +275,7 @@ async fn a_request_to_change_data_is_told_we_only_read() {
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
     let r = viewer.ask("Delete all customers").await;
-    assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "unanswerable");
+    r.expect_error(422, "unanswerable");
     assert!(
         r.body["error"]["message"]
             .as_str()

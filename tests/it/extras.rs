@@ -9,10 +9,10 @@ use insight::domain::Role;
 use insight::engine::llm::openai::OpenAiProvider;
 use serde_json::{Value, json};
 
+use crate::util::TestApp;
 use crate::util::mock_llm::{
     KEY, MockLlm, Recorded, Step, anthropic_message, chat_completion_with_usage, ok, status,
 };
-use crate::util::{TestApp, error_code};
 
 const BY_COUNTRY: &str = "How many customers are there in each country?";
 
@@ -322,8 +322,7 @@ async fn history_records_count_the_tokens_of_rewrites_and_extras() {
             json!({"question": "and the planets?", "conversation_id": id, "summary": true}),
         )
         .await;
-    assert_eq!(failed.status.as_u16(), 422, "{}", failed.body);
-    assert_eq!(error_code(&failed.body), "sql_rejected");
+    failed.expect_error(422, "sql_rejected");
     let query_id = &failed.body["error"]["details"]["query_id"];
     let record = app
         .get(&format!("/api/v1/queries/{}", query_id.as_str().unwrap()))
@@ -443,8 +442,7 @@ async fn another_users_conversation_is_not_found() {
                 json!({"question": "and by country?", "conversation_id": conversation}),
             )
             .await;
-        assert_eq!(r.status.as_u16(), 404, "{}", r.body);
-        assert_eq!(error_code(&r.body), "not_found");
+        r.expect_error(404, "not_found");
     }
     let r = viewer
         .post(
@@ -452,8 +450,7 @@ async fn another_users_conversation_is_not_found() {
             json!({"question": "How many customers are there?", "conversation_id": "x'; --"}),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
-    assert_eq!(error_code(&r.body), "bad_request");
+    r.expect_error(400, "bad_request");
     // The owner carries on.
     app.post(
         "/api/v1/ask",

@@ -567,8 +567,7 @@ async fn feedback_sql_runs_under_the_callers_grant_and_errors_carry_no_data() {
             json!({ "rating": "down", "corrected_sql": LEAK_EMAILS }),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "sql_rejected");
+    r.expect_error(422, "sql_rejected");
     no_customer_data("feedback", &r.body);
 
     // Revoking every grant revokes feedback SQL too.
@@ -590,8 +589,7 @@ async fn feedback_sql_runs_under_the_callers_grant_and_errors_carry_no_data() {
     let r = app
         .post("/api/v1/sql/execute", json!({ "sql": LEAK_EMAILS }))
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "query_failed");
+    r.expect_error(422, "query_failed");
     no_customer_data("execute error", &r.body);
 }
 
@@ -708,8 +706,7 @@ async fn training_add_is_checked_against_the_grant() {
             json!({ "kind": "question_sql", "content": "customer e-mails", "sql": "SELECT email FROM customers" }),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "sql_rejected");
+    r.expect_error(422, "sql_rejected");
     analyst
         .post(
             "/api/v1/training",
@@ -770,6 +767,5 @@ async fn hidden_reads_like_missing_ddl_drops_hidden_keys_and_dialects_hold() {
             json!({ "sql": "SELECT * FROM orders ORDER BY id FETCH FIRST 5 ROWS ONLY" }),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "sql_rejected", "{}", r.body);
+    r.expect_error(422, "sql_rejected");
 }

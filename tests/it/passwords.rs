@@ -5,7 +5,7 @@
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{TEST_PASSWORD, TestApp, error_code, insight_cmd, run_with_stdin};
+use crate::util::{TEST_PASSWORD, TestApp, insight_cmd, run_with_stdin};
 
 fn s(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_string()
@@ -24,8 +24,7 @@ async fn change_own_password_needs_the_current_one_and_ends_other_sessions() {
             json!({ "current_password": "not-my-password", "new_password": new }),
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.body);
-    assert_eq!(error_code(&r.body), "forbidden");
+    r.expect_error(403, "forbidden");
     assert!(r.body["error"]["correlation_id"].is_string(), "{}", r.body);
 
     let r = viewer
@@ -99,8 +98,7 @@ async fn wrong_current_passwords_are_locked_out_like_logins() {
             json!({ "current_password": TEST_PASSWORD, "new_password": "a-brand-new-password-123" }),
         )
         .await;
-    assert_eq!(r.status, 429, "{}", r.body);
-    assert_eq!(error_code(&r.body), "rate_limited");
+    r.expect_error(429, "rate_limited");
 }
 
 #[tokio::test]

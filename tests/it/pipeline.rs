@@ -13,8 +13,8 @@ use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 
+use crate::util::TestApp;
 use crate::util::mock_llm::{MockLlm, Step, chat_completion_with_usage, ok, status};
-use crate::util::{TestApp, error_code};
 
 /// Refused by the gate (the engine only reads).
 const WRITES: &str = "DELETE FROM orders";
@@ -225,8 +225,7 @@ async fn every_connection_scoped_route_hides_a_connection_without_a_grant() {
         // stream refuses before it starts (a JSON 404, not an event).
         for body in [body.clone(), with_connection(body, "demo")] {
             let r = elsewhere.post(path, body.clone()).await;
-            assert_eq!(r.status, 404, "{path} {body}: {}", r.body);
-            assert_eq!(error_code(&r.body), "not_found", "{path}: {}", r.body);
+            r.expect_error_in(format_args!("{path} {body}"), 404, "not_found");
             assert_eq!(
                 r.body["error"]["message"], "connection `demo` not found",
                 "{path}: {}",

@@ -238,30 +238,6 @@ async fn openai_401_surfaces_the_provider_message_without_the_key() {
 }
 
 #[tokio::test]
-async fn openai_429_is_retried_then_succeeds() {
-    let (peer, provider) = openai(
-        vec![
-            Step::Json {
-                status: 429,
-                headers: vec![("retry-after", "0")],
-                body: json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
-            },
-            ok(chat_completion("SELECT 3")),
-        ],
-        false,
-    )
-    .await;
-    let generation = provider.generate(&request()).await.unwrap();
-    assert_eq!(expect_sql(&generation.outcome), "SELECT 3");
-    let requests = peer.requests();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(
-        requests[0].body, requests[1].body,
-        "the retry sends the same body"
-    );
-}
-
-#[tokio::test]
 async fn openai_long_retry_after_fails_fast() {
     let (peer, provider) = openai(
         vec![Step::Json {
@@ -308,30 +284,6 @@ async fn openai_500_twice_is_an_upstream_error() {
         other => panic!("expected Upstream, got {other:?}"),
     }
     assert_eq!(peer.requests().len(), 2, "exactly one retry");
-}
-
-#[tokio::test]
-async fn openai_timeout_is_honored() {
-    let peer = MockLlm::start(vec![Step::Delay(
-        Duration::from_secs(4),
-        Box::new(ok(chat_completion("SELECT 1"))),
-    )])
-    .await;
-    let mut cfg = peer.llm_config(ProviderKind::Openai);
-    cfg.timeout_secs = 1;
-    let provider = OpenAiProvider::new(&cfg).unwrap();
-    let started = Instant::now();
-    let result = provider.generate(&request()).await;
-    assert!(
-        matches!(result, Err(LlmError::Timeout(d)) if d == Duration::from_secs(1)),
-        "{result:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(peer.requests().len(), 1, "timeouts are not retried");
 }
 
 #[tokio::test]
@@ -399,21 +351,6 @@ async fn openai_malformed_reply_is_a_bad_response() {
     assert!(
         matches!(result, Err(LlmError::BadResponse(_))),
         "{result:?}"
-    );
-}
-
-#[tokio::test]
-async fn openai_ping_lists_models() {
-    let (peer, provider) = openai(vec![ok(json!({"object": "list", "data": []}))], false).await;
-    provider.ping().await.unwrap();
-    let sent = peer.only_request();
-    assert_eq!(
-        (sent.method.clone(), sent.path.as_str()),
-        (Method::GET, "/v1/models")
-    );
-    assert_eq!(
-        sent.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
     );
 }
 
@@ -563,84 +500,6 @@ async fn anthropic_stream_error_event_is_an_upstream_error() {
 }
 
 #[tokio::test]
-async fn anthropic_401_surfaces_the_provider_message() {
-    let (peer, provider) = anthropic(
-        vec![status(
-            401,
-            json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
-        )],
-        false,
-    )
-    .await;
-    match provider.generate(&request()).await {
-        Err(LlmError::Upstream { status, message }) => {
-            assert_eq!(status, 401);
-            assert_eq!(message, "authentication_error: invalid x-api-key");
-        }
-        other => panic!("expected Upstream, got {other:?}"),
-    }
-    assert_eq!(peer.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn anthropic_overloaded_is_retried_then_succeeds() {
-    let (peer, provider) = anthropic(
-        vec![
-            Step::Json {
-                status: 529,
-                headers: vec![("retry-after", "0")],
-                body: json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-            },
-            ok(anthropic_message(&["UNANSWERABLE: no table holds orders."])),
-        ],
-        false,
-    )
-    .await;
-    let generation = provider.generate(&request()).await.unwrap();
-    assert_eq!(
-        generation.outcome,
-        GenerationOutcome::Unanswerable {
-            reason: "no table holds orders.".into()
-        }
-    );
-    assert_eq!(peer.requests().len(), 2);
-}
-
-#[tokio::test]
-async fn anthropic_timeout_is_honored() {
-    let peer = MockLlm::start(vec![Step::Delay(
-        Duration::from_secs(4),
-        Box::new(ok(anthropic_message(&["SELECT 1"]))),
-    )])
-    .await;
-    let mut cfg = peer.llm_config(ProviderKind::Anthropic);
-    cfg.timeout_secs = 1;
-    let provider = AnthropicProvider::new(&cfg).unwrap();
-    let started = Instant::now();
-    let result = provider.generate(&request()).await;
-    assert!(matches!(result, Err(LlmError::Timeout(_))), "{result:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(peer.requests().len(), 1, "timeouts are not retried");
-}
-
-#[tokio::test]
-async fn anthropic_ping_lists_models_with_the_same_headers() {
-    let (peer, provider) = anthropic(vec![ok(json!({"data": [], "has_more": false}))], false).await;
-    provider.ping().await.unwrap();
-    let sent = peer.only_request();
-    assert_eq!(
-        (sent.method.clone(), sent.path.as_str()),
-        (Method::GET, "/v1/models")
-    );
-    assert_eq!(sent.header("x-api-key"), Some(KEY));
-    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
-}
-
-#[tokio::test]
 async fn anthropic_requires_a_key() {
     let mut cfg = llm_config(ProviderKind::Anthropic, "http://127.0.0.1:9".into());
     cfg.api_key = None;
@@ -648,4 +507,166 @@ async fn anthropic_requires_a_key() {
         AnthropicProvider::new(&cfg),
         Err(LlmError::Config(_))
     ));
+}
+
+// ------------------------------------------------- Both providers, one table
+
+/// What the two wire formats differ in, for the cases both share.
+struct Wire {
+    kind: ProviderKind,
+    /// A successful reply whose text is `text`.
+    reply: fn(&str) -> Value,
+    /// The provider's error body saying `message`.
+    error: fn(&str) -> Value,
+    /// The message an `error("invalid key")` reply surfaces as.
+    surfaced: &'static str,
+    /// The status the provider sends when it is overloaded.
+    busy: u16,
+    /// The headers that carry the key (and version) on every request.
+    auth: fn() -> Vec<(&'static str, String)>,
+}
+
+const WIRES: [Wire; 2] = [
+    Wire {
+        kind: ProviderKind::Openai,
+        reply: chat_completion,
+        error: |message| json!({"error": {"message": message, "type": "invalid_request_error"}}),
+        surfaced: "invalid_request_error: invalid key",
+        busy: 429,
+        auth: || vec![("authorization", format!("Bearer {KEY}"))],
+    },
+    Wire {
+        kind: ProviderKind::Anthropic,
+        reply: |text| anthropic_message(&[text]),
+        error: |message| json!({"type": "error", "error": {"type": "authentication_error", "message": message}}),
+        surfaced: "authentication_error: invalid key",
+        busy: 529,
+        auth: || {
+            vec![
+                ("x-api-key", KEY.to_string()),
+                ("anthropic-version", "2023-06-01".to_string()),
+            ]
+        },
+    },
+];
+
+/// `wire`'s provider against `peer`, with `timeout_secs`.
+fn provider_for(wire: &Wire, peer: &MockLlm, timeout_secs: u64) -> Box<dyn LlmProvider> {
+    let mut config = peer.llm_config(wire.kind);
+    config.timeout_secs = timeout_secs;
+    match wire.kind {
+        ProviderKind::Openai => Box::new(OpenAiProvider::new(&config).unwrap()),
+        ProviderKind::Anthropic => Box::new(AnthropicProvider::new(&config).unwrap()),
+        other => panic!("no wire format for {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn each_provider_surfaces_a_401_message_without_retrying() {
+    for wire in &WIRES {
+        let peer = MockLlm::start(vec![status(401, (wire.error)("invalid key"))]).await;
+        let provider = provider_for(wire, &peer, 30);
+        match provider.generate(&request()).await {
+            Err(LlmError::Upstream { status, message }) => {
+                assert_eq!((status, message.as_str()), (401, wire.surfaced));
+            }
+            other => panic!("{:?}: expected Upstream, got {other:?}", wire.kind),
+        }
+        assert_eq!(
+            peer.requests().len(),
+            1,
+            "{:?}: a 401 is not retried",
+            wire.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_provider_retries_an_overloaded_reply_then_succeeds() {
+    for wire in &WIRES {
+        let peer = MockLlm::start(vec![
+            Step::Json {
+                status: wire.busy,
+                headers: vec![("retry-after", "0")],
+                body: (wire.error)("Overloaded"),
+            },
+            ok((wire.reply)("UNANSWERABLE: no table holds orders.")),
+        ])
+        .await;
+        let provider = provider_for(wire, &peer, 30);
+        let generation = provider.generate(&request()).await.unwrap();
+        assert_eq!(
+            generation.outcome,
+            GenerationOutcome::Unanswerable {
+                reason: "no table holds orders.".into()
+            },
+            "{:?}",
+            wire.kind
+        );
+        let requests = peer.requests();
+        assert_eq!(requests.len(), 2, "{:?}", wire.kind);
+        assert_eq!(
+            requests[0].body, requests[1].body,
+            "{:?}: the retry sends the same body",
+            wire.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_provider_honors_its_timeout() {
+    for wire in &WIRES {
+        let peer = MockLlm::start(vec![Step::Delay(
+            Duration::from_secs(4),
+            Box::new(ok((wire.reply)("SELECT 1"))),
+        )])
+        .await;
+        let provider = provider_for(wire, &peer, 1);
+        let started = Instant::now();
+        let result = provider.generate(&request()).await;
+        assert!(
+            matches!(result, Err(LlmError::Timeout(d)) if d == Duration::from_secs(1)),
+            "{:?}: {result:?}",
+            wire.kind
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}: took {:?}",
+            wire.kind,
+            started.elapsed()
+        );
+        assert_eq!(
+            peer.requests().len(),
+            1,
+            "{:?}: timeouts are not retried",
+            wire.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_provider_pings_its_models_list_with_its_key() {
+    for wire in &WIRES {
+        let peer = MockLlm::start(vec![ok(
+            json!({"object": "list", "data": [], "has_more": false}),
+        )])
+        .await;
+        let provider = provider_for(wire, &peer, 30);
+        provider.ping().await.unwrap();
+        let sent = peer.only_request();
+        assert_eq!(
+            (sent.method.clone(), sent.path.as_str()),
+            (Method::GET, "/v1/models"),
+            "{:?}",
+            wire.kind
+        );
+        for (name, value) in (wire.auth)() {
+            assert_eq!(
+                sent.header(name),
+                Some(value.as_str()),
+                "{:?}: {name}",
+                wire.kind
+            );
+        }
+    }
 }

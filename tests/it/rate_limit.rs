@@ -4,7 +4,7 @@
 use insight::domain::Role;
 use serde_json::json;
 
-use crate::util::{TestApp, error_code};
+use crate::util::TestApp;
 
 #[tokio::test]
 async fn the_n_plus_first_request_is_429_and_limits_are_per_user() {
@@ -24,8 +24,7 @@ async fn the_n_plus_first_request_is_429_and_limits_are_per_user() {
         );
     }
     let r = alice.get("/api/v1/auth/me").await;
-    assert_eq!(r.status.as_u16(), 429, "{}", r.body);
-    assert_eq!(error_code(&r.body), "rate_limited");
+    r.expect_error(429, "rate_limited");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(r.headers["ratelimit-remaining"], "0");

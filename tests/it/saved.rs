@@ -85,8 +85,7 @@ async fn saved_questions_are_the_owners_to_list_rename_switch_run_and_delete() {
         bob.post(&format!("{path}/share"), json!({})).await,
         bob.delete(&path).await,
     ] {
-        assert_eq!(r.status.as_u16(), 404, "{}", r.body);
-        assert_eq!(error_code(&r.body), "not_found");
+        r.expect_error(404, "not_found");
     }
 
     let tile = alice
@@ -134,8 +133,7 @@ async fn saving_needs_sql_the_saver_may_run() {
             json!({ "sql": CUSTOMERS, "question": "emails", "connection": "demo" }),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "sql_rejected");
+    r.expect_error(422, "sql_rejected");
     no_customer_data(&r.body);
     // An answer someone else got is not theirs to save.
     let admin_answer = app.ask("How many customers are there?").await.expect(200);

@@ -11,7 +11,7 @@ use insight::domain::Role;
 use insight::store::grants::Grant;
 use serde_json::{Value, json};
 
-use crate::util::{TestApp, error_code, insight_cmd};
+use crate::util::{TestApp, insight_cmd};
 
 fn table<'a>(schema: &'a Value, name: &str) -> &'a Value {
     schema["tables"]
@@ -154,8 +154,7 @@ async fn a_limited_caller_browses_and_samples_only_granted_tables() {
         let r = viewer
             .get(&format!("/api/v1/connections/demo/samples/{hidden}"))
             .await;
-        assert_eq!(r.status.as_u16(), 404, "{hidden}: {}", r.body);
-        assert_eq!(error_code(&r.body), "not_found");
+        r.expect_error_in(hidden, 404, "not_found");
     }
     // No grant on the connection: as if it did not exist.
     let other = app.user_with_grants(Role::Analyst, &[]).await;
@@ -171,8 +170,7 @@ async fn a_limited_caller_browses_and_samples_only_granted_tables() {
 async fn a_refusal_offers_starter_questions() {
     let app = TestApp::spawn().await;
     let r = app.ask("what is the meaning of life").await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
-    assert_eq!(error_code(&r.body), "unanswerable");
+    r.expect_error(422, "unanswerable");
     let offered = strings(&r.body["error"]["details"]["suggestions"]);
     assert!(!offered.is_empty() && offered.len() <= 4, "{}", r.body);
     assert!(r.body["error"]["details"]["query_id"].is_string());

@@ -6,7 +6,7 @@ use insight::config::Config;
 use insight::domain::Role;
 use serde_json::{Value, json};
 
-use crate::util::{Running, TEST_PASSWORD, TestApp, error_code, insight_cmd, serve_router};
+use crate::util::{Running, TEST_PASSWORD, TestApp, insight_cmd, serve_router};
 
 /// Behind a trusted proxy (the test client is 127.0.0.1), so each request
 /// can claim its own client address.
@@ -131,8 +131,7 @@ async fn logout_revokes_the_access_token_at_once() {
         .await
         .expect(204);
     let r = session.get("/api/v1/auth/me").await;
-    assert_eq!(r.status.as_u16(), 401, "{}", r.body);
-    assert_eq!(error_code(&r.body), "unauthorized");
+    r.expect_error(401, "unauthorized");
     // Signing in again works at once.
     let again = app
         .login_from("127.0.0.1", &viewer.username, TEST_PASSWORD)
@@ -214,8 +213,7 @@ async fn paging_parameters_are_bounded_on_every_list() {
             "limit=101",
         ] {
             let r = app.get(&format!("{list}?{bad}")).await;
-            assert_eq!(r.status.as_u16(), 400, "{list}?{bad}: {}", r.body);
-            assert_eq!(error_code(&r.body), "bad_request", "{list}?{bad}");
+            r.expect_error_in(format_args!("{list}?{bad}"), 400, "bad_request");
         }
         let last = app.get(&format!("{list}?offset=1000000")).await.expect(200);
         assert_eq!(last["items"].as_array().map(Vec::len), Some(0), "{list}");
@@ -325,8 +323,7 @@ async fn sqlite_connections_stay_inside_their_roots() {
         ),
     ] {
         let r = create(id, target).await;
-        assert_eq!(r.status.as_u16(), 400, "{id}: {}", r.body);
-        assert_eq!(error_code(&r.body), "bad_request", "{id}");
+        r.expect_error_in(id, 400, "bad_request");
         let message = r.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(why), "{id}: {message}");
     }

@@ -164,16 +164,16 @@ fn every_hostile_statement_is_rejected() {
                     !err.message.is_empty() && !err.message.contains("Error {"),
                     "unreadable message: {err:?}"
                 );
-                if let Some(code) = &e.expect {
-                    if err.code.as_str() != code {
-                        failures.push(format!(
-                            "WRONG CODE [{}] {}\n    expected {code}, got {} ({})",
-                            e.dialect,
-                            e.sql,
-                            err.code.as_str(),
-                            err.message
-                        ));
-                    }
+                if let Some(code) = &e.expect
+                    && err.code.as_str() != code
+                {
+                    failures.push(format!(
+                        "WRONG CODE [{}] {}\n    expected {code}, got {} ({})",
+                        e.dialect,
+                        e.sql,
+                        err.code.as_str(),
+                        err.message
+                    ));
                 }
             }
         }

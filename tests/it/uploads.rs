@@ -93,8 +93,7 @@ async fn an_uploaded_csv_is_a_typed_table_that_can_be_queried_and_is_trained() {
 
     // A second upload of that name needs `replace`.
     let r = upload(&analyst, &app.base, "table=sales_2024_csv", "a\n1\n").await;
-    assert_eq!(r.status.as_u16(), 409, "{}", r.body);
-    assert_eq!(error_code(&r.body), "conflict");
+    r.expect_error(409, "conflict");
     let replaced = upload(
         &analyst,
         &app.base,
@@ -154,8 +153,7 @@ async fn bad_files_get_clear_errors_and_nothing_is_half_imported() {
                 body.to_vec(),
             )
             .await;
-            assert_eq!(r.status.as_u16(), 400, "{want}: {}", r.body);
-            assert_eq!(error_code(&r.body), "bad_request");
+            r.expect_error_in(want, 400, "bad_request");
             assert_eq!(reason(&r.body), *want, "{}", r.body);
         }
     }
@@ -174,8 +172,7 @@ async fn bad_files_get_clear_errors_and_nothing_is_half_imported() {
     // Too big: 413 before anything is read.
     let big = format!("id\n{}", "1\n".repeat(2000));
     let r = upload(admin, &app.base, "table=keep&replace=true", big).await;
-    assert_eq!(r.status.as_u16(), 413, "{}", r.body);
-    assert_eq!(error_code(&r.body), "payload_too_large");
+    r.expect_error(413, "payload_too_large");
     // A name with nothing to keep.
     let r = upload(admin, &app.base, "table=%E2%82%AC%E2%82%AC", "a\n1\n").await;
     assert_eq!(reason(&r.body), "bad_name", "{}", r.body);

@@ -333,11 +333,11 @@ async fn run_in_transaction(
             let wrapped = text_cast_wrapper(sql, columns.len(), &opaque);
             fetch(conn, &wrapped, cap, limits).await
         };
-        if let Ok(second) = again.await {
-            if second.columns.len() == columns.len() {
-                rows = second.rows;
-                truncated = second.truncated;
-            }
+        if let Ok(second) = again.await
+            && second.columns.len() == columns.len()
+        {
+            rows = second.rows;
+            truncated = second.truncated;
         }
     }
     for c in columns.iter_mut() {

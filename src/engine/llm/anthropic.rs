@@ -207,10 +207,10 @@ impl StreamedMessage {
             }
             "content_block_delta" => {
                 let delta = event.get("delta");
-                if delta.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("text_delta") {
-                    if let Some(text) = delta.and_then(|d| d.get("text")).and_then(Value::as_str) {
-                        self.reply.text.push_str(text);
-                    }
+                if delta.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("text_delta")
+                    && let Some(text) = delta.and_then(|d| d.get("text")).and_then(Value::as_str)
+                {
+                    self.reply.text.push_str(text);
                 }
             }
             "message_delta" => {

@@ -67,12 +67,11 @@ impl OpenAiProvider {
 
     fn authorized(&self, request: RequestBuilder, correlation_id: Option<&str>) -> RequestBuilder {
         let mut request = request;
-        if let Some(key) = &self.api_key {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-            {
-                value.set_sensitive(true);
-                request = request.header(reqwest::header::AUTHORIZATION, value);
-            }
+        if let Some(key) = &self.api_key
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+        {
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
         }
         with_correlation_id(request, correlation_id)
     }

@@ -48,10 +48,10 @@ impl Engine {
         }
         let t = Instant::now();
         let result = conn.execute(sql, rc.budget_caller()).await;
-        if let (Some(key), Ok(rs)) = (&key, &result) {
-            if let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await {
-                tracing::debug!(error = %e, "result not cached");
-            }
+        if let (Some(key), Ok(rs)) = (&key, &result)
+            && let Err(e) = crate::cache::set_json(self.cache.as_ref(), key, rs, ttl).await
+        {
+            tracing::debug!(error = %e, "result not cached");
         }
         let (rows, err) = match &result {
             Ok(rs) => {

@@ -121,10 +121,10 @@ impl EmbeddedIndex {
         let mut inner = self.write()?;
         let inner = &mut *inner;
         let id: Arc<str> = entry.id.into();
-        if let Some((connection, kind)) = inner.locations.get(&id) {
-            if (connection.as_ref(), *kind) != (entry.connection.as_str(), entry.kind) {
-                remove_from(&mut inner.partitions, connection, *kind, &id, self.dim);
-            }
+        if let Some((connection, kind)) = inner.locations.get(&id)
+            && (connection.as_ref(), *kind) != (entry.connection.as_str(), entry.kind)
+        {
+            remove_from(&mut inner.partitions, connection, *kind, &id, self.dim);
         }
         inner
             .partitions
@@ -179,10 +179,10 @@ impl EmbeddedIndex {
             };
             if heap.len() < k {
                 heap.push(Reverse(candidate));
-            } else if let Some(mut worst) = heap.peek_mut() {
-                if candidate > worst.0 {
-                    *worst = Reverse(candidate);
-                }
+            } else if let Some(mut worst) = heap.peek_mut()
+                && candidate > worst.0
+            {
+                *worst = Reverse(candidate);
             }
         }
         // Ascending `Reverse` order is descending candidate order: best first.

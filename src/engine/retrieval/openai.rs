@@ -125,12 +125,11 @@ impl OpenAiEmbedder {
 
     async fn post_once(&self, body: &serde_json::Value) -> Result<Reply, Failure> {
         let mut request = self.client.post(&self.url).timeout(self.timeout).json(body);
-        if let Some(key) = &self.api_key {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-            {
-                value.set_sensitive(true);
-                request = request.header(reqwest::header::AUTHORIZATION, value);
-            }
+        if let Some(key) = &self.api_key
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+        {
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
         }
         let resp = request.send().await.map_err(|e| Failure {
             error: EmbedError::Unavailable(self.transport_message(&e)),

@@ -54,6 +54,24 @@ impl Reply {
         );
         self.body
     }
+
+    /// Assert an error reply: the status, the common error body shape
+    /// ([`error_code`]) and its `error.code`, printing the body when any
+    /// differs.
+    pub fn expect_error(&self, status: u16, code: &str) {
+        self.expect_error_in("", status, code);
+    }
+
+    /// [`Reply::expect_error`] with `context` (the case of a table, the
+    /// request) in the failure message.
+    pub fn expect_error_in(&self, context: impl std::fmt::Display, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), error_code(&self.body).as_str()),
+            (status, code),
+            "{context}: unexpected error reply; body: {}",
+            self.body
+        );
+    }
 }
 
 type ConfigEdit = Box<dyn FnOnce(&mut Config)>;
