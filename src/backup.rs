@@ -10,9 +10,10 @@
 //! time.
 //! `keep` prunes the oldest. `restore` loads a backup into an *empty* store
 //! (it refuses to overwrite data). The JSON export carries training items,
-//! feedback and the questions it is about, and conversations with their
-//! turns (since format version 2), and imports into either backend; a
-//! version 1 export (no conversations) still imports.
+//! feedback and the questions it is about, conversations with their turns
+//! (since format version 2), saved questions and dashboards (since 3), and
+//! imports into either backend; an older export (without those) still
+//! imports.
 
 use std::path::{Path, PathBuf};
 
@@ -431,8 +432,9 @@ pub struct Export {
 
 const EXPORT_FORMAT: &str = "insight-export";
 /// The version this build writes: 2 added `conversations` and
-/// `conversation_turns`.
-pub const EXPORT_VERSION: u32 = 2;
+/// `conversation_turns`, 3 `saved_questions`, `dashboards` and
+/// `dashboard_tiles`.
+pub const EXPORT_VERSION: u32 = 3;
 /// The versions this build reads; the tables a version lacks are empty.
 const READABLE_VERSIONS: std::ops::RangeInclusive<u32> = 1..=EXPORT_VERSION;
 

@@ -325,6 +325,10 @@ impl From<crate::engine::uploads::UploadError> for ApiError {
                 details: Some(serde_json::json!({ "reason": c.reason() })),
                 message: c.to_string(),
             },
+            U::Xlsx(x) => ApiError::BadRequest {
+                details: Some(serde_json::json!({ "reason": x.reason() })),
+                message: x.to_string(),
+            },
             U::Exists(t) => ApiError::Conflict(format!(
                 "table `{t}` exists: send `replace=true` to replace it"
             )),

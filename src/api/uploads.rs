@@ -1,4 +1,4 @@
-//! `/api/v1/uploads`: a CSV file becomes a table of the `uploads`
+//! `/api/v1/uploads`: a CSV file or an Excel workbook becomes a table of the `uploads`
 //! connection; list and delete those tables. Who may upload and what the
 //! tables are visible to is decided in `engine::uploads`.
 
@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::api::extract::{ApiQuery, Principal};
 use crate::app::AppState;
-use crate::engine::uploads::{UploadError, UploadedTable, UploadsTable};
+use crate::engine::uploads::{UploadError, UploadFile, UploadedTable, UploadsTable};
 use crate::error::ApiError;
 
 /// `?table=&replace=` for an upload.
@@ -22,13 +22,16 @@ pub struct UploadParams {
     /// Replace an existing table of that name (default false: `409`).
     #[serde(default)]
     pub replace: bool,
+    /// For a workbook, the sheet to read (default: the first).
+    pub sheet: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/uploads", operation_id = "upload_csv", tag = "uploads", params(UploadParams),
-    request_body(content = String, content_type = "text/csv", description = "The CSV file: a header line, then rows (`,`, `;` or tab separated, UTF-8)"),
+    request_body(content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        description = "The CSV file: a header line, then rows (`,`, `;` or tab separated, UTF-8); or an Excel workbook (`.xlsx`, told apart by its first bytes whatever the content type), whose sheet's first non-empty row is the header"),
     responses(
         (status = 201, description = "The table was created (all rows, in one transaction), introspected and its DDL trained", body = UploadedTable),
-        (status = 400, description = "A bad file (`details.reason`: `empty`, `encoding`, `ragged_rows`, `bad_header`, `malformed`, `bad_name`); nothing was imported", body = crate::error::ErrorBody),
+        (status = 400, description = "A bad file (`details.reason`: `empty`, `encoding`, `ragged_rows`, `bad_header`, `malformed`, `bad_name`; for a workbook also `not_a_workbook`, `no_sheet`, `bad_cell` (an error value, or a value without a column name), `too_large` (its contents expand past 16 times `uploads.max_bytes`)); nothing was imported", body = crate::error::ErrorBody),
         (status = 403, description = "Uploading needs a grant on `uploads` without a table allowlist", body = crate::error::ErrorBody),
         (status = 409, description = "The table exists and `replace` was not set", body = crate::error::ErrorBody),
         (status = 413, description = "The file is larger than `uploads.max_bytes`", body = crate::error::ErrorBody),
@@ -47,11 +50,14 @@ pub async fn upload(
         .map_err(|_| UploadError::TooLarge { max })?;
     let table = app
         .engine
-        .upload_csv(
+        .upload_file(
             &rc,
             app.uploads.as_ref(),
             &params.table,
-            &data,
+            UploadFile {
+                data: &data,
+                sheet: params.sheet.as_deref(),
+            },
             params.replace,
         )
         .await?;

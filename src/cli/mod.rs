@@ -5,6 +5,7 @@
 mod eval;
 mod ops;
 mod output;
+mod uploads;
 mod users;
 
 use std::path::PathBuf;
@@ -56,10 +57,14 @@ pub enum Command {
     /// Restore a backup file into an empty app store (a directory: its
     /// newest backup).
     Restore(FileArg),
-    /// Export training data and feedback as portable JSON (`-` for stdout).
+    /// Export training data, feedback, conversations, saved questions and
+    /// dashboards as portable JSON (`-` for stdout).
     Export(FileArg),
     /// Import a JSON export (training data and feedback) into this app store.
     Import(FileArg),
+    /// Upload a CSV file or an Excel workbook (.xlsx) as a table of the
+    /// `uploads` connection.
+    Upload(uploads::UploadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +173,7 @@ async fn run_command(command: Command, config: &mut Config) -> anyhow::Result<()
         Command::Restore(f) => ops::restore(config, &f.file).await,
         Command::Export(f) => ops::export(config, &f.file).await,
         Command::Import(f) => ops::import(config, &f.file).await,
+        Command::Upload(args) => uploads::upload(config, args).await,
     }
 }
 

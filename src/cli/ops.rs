@@ -125,11 +125,14 @@ pub async fn export(config: Config, file: &Path) -> anyhow::Result<()> {
     } else {
         std::fs::write(file, json + "\n").with_context(|| format!("writing {}", file.display()))?;
         eprintln!(
-            "exported {} training item(s), {} feedback record(s), {} question(s), {} conversation(s) to {}",
+            "exported {} training item(s), {} feedback record(s), {} question(s), {} conversation(s), \
+             {} saved question(s), {} dashboard(s) to {}",
             doc.rows.training_items.len(),
             doc.rows.feedback.len(),
             doc.rows.queries.len(),
             doc.rows.conversations.len(),
+            doc.rows.saved_questions.len(),
+            doc.rows.dashboards.len(),
             file.display()
         );
     }
@@ -146,12 +149,21 @@ pub async fn import(config: Config, file: &Path) -> anyhow::Result<()> {
     app.engine.index_imported(&added).await?;
     println!(
         "imported {} training item(s), {} feedback record(s), {} question(s), \
-         {} conversation(s) with {} turn(s) (existing ones skipped)",
+         {} conversation(s) with {} turn(s), {} saved question(s), {} dashboard(s) \
+         (existing ones skipped)",
         counts.training_items,
         counts.feedback,
         counts.queries,
         counts.conversations,
-        counts.conversation_turns
+        counts.conversation_turns,
+        counts.saved_questions,
+        counts.dashboards
     );
+    if counts.skipped > 0 {
+        println!(
+            "skipped {} saved question(s), dashboard(s) or tile(s) whose owner is not a user here",
+            counts.skipped
+        );
+    }
     Ok(())
 }

@@ -103,7 +103,7 @@ pub struct Config {
     pub connections: std::collections::BTreeMap<String, ConnectionConfig>,
     /// Resource budgets of queries (`[budgets]`).
     pub budgets: BudgetsConfig,
-    /// CSV uploads into the `uploads` connection (`[uploads]`).
+    /// CSV and Excel uploads into the `uploads` connection (`[uploads]`).
     pub uploads: UploadsConfig,
 }
 

@@ -1,4 +1,4 @@
-//! Settings of CSV uploads (`[uploads]`): whether the `uploads` connection
+//! Settings of CSV and Excel uploads (`[uploads]`): whether the `uploads` connection
 //! (a SQLite file under the data dir) exists, and how large a file may be.
 
 use serde::Deserialize;
@@ -11,7 +11,7 @@ pub const MAX_UPLOAD_BYTES: u64 = 64 << 20;
 pub struct UploadsConfig {
     /// Register the `uploads` connection (`<data_dir>/uploads.db`).
     pub enabled: bool,
-    /// Largest CSV file accepted, bytes.
+    /// Largest file (CSV or workbook) accepted, bytes.
     pub max_bytes: u64,
 }
 

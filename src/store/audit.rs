@@ -1,8 +1,10 @@
 //! Audit events: who did what to which object, append-only.
 
 use serde::Serialize;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
+use super::writer::Write;
 use super::{Page, Store, StoreError, new_id, now};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -16,7 +18,40 @@ pub struct AuditEvent {
     pub correlation_id: Option<String>,
 }
 
+/// An audit row as the writer inserts it.
+#[derive(Debug)]
+pub(crate) struct AuditRow {
+    id: String,
+    at: String,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    details_json: String,
+    correlation_id: Option<String>,
+}
+
+impl AuditRow {
+    pub(super) async fn insert(&self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO audit_events (id, at, actor, action, target, details_json, correlation_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&self.id)
+        .bind(&self.at)
+        .bind(&self.actor)
+        .bind(&self.action)
+        .bind(&self.target)
+        .bind(&self.details_json)
+        .bind(&self.correlation_id)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
 impl Store {
+    /// Append an audit event through the group-commit writer; returns once
+    /// it is committed.
     pub async fn record_audit(
         &self,
         actor: Option<&str>,
@@ -25,20 +60,16 @@ impl Store {
         details: serde_json::Value,
         correlation_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, at, actor, action, target, details_json, correlation_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(new_id())
-        .bind(now())
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(details.to_string())
-        .bind(correlation_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let row = AuditRow {
+            id: new_id(),
+            at: now(),
+            actor: actor.map(str::to_string),
+            action: action.to_string(),
+            target: target.map(str::to_string),
+            details_json: details.to_string(),
+            correlation_id: correlation_id.map(str::to_string),
+        };
+        self.writer.submit(Write::Audit(Box::new(row))).await
     }
 
     pub async fn list_audit(&self, page: Page) -> Result<Vec<AuditEvent>, StoreError> {

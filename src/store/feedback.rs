@@ -2,8 +2,10 @@
 //! what became of it (trained, pending approval, or only recorded).
 
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 use sqlx::Row;
 
+use super::writer::Write;
 use super::{Store, StoreError, new_id, now};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -62,15 +64,22 @@ pub struct FeedbackRecord {
     pub created_at: String,
 }
 
-impl Store {
-    pub async fn insert_feedback(&self, f: &NewFeedback) -> Result<FeedbackRecord, StoreError> {
-        let id = new_id();
-        let created_at = now();
-        sqlx::query(
+/// A feedback row as the writer inserts it.
+#[derive(Debug)]
+pub(crate) struct FeedbackRow {
+    id: String,
+    created_at: String,
+    feedback: NewFeedback,
+}
+
+impl FeedbackRow {
+    pub(super) async fn insert(&self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
+        let f = &self.feedback;
+        let done = sqlx::query(
             "INSERT INTO feedback (id, query_id, user_id, rating, corrected_sql, comment, status, \
              training_item_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&id)
+        .bind(&self.id)
         .bind(&f.query_id)
         .bind(&f.user_id)
         .bind(&f.rating)
@@ -78,11 +87,24 @@ impl Store {
         .bind(&f.comment)
         .bind(f.status.as_str())
         .bind(&f.training_item_id)
-        .bind(&created_at)
-        .execute(self.pool())
+        .bind(&self.created_at)
+        .execute(conn)
         .await?;
-        Ok(FeedbackRecord {
-            id,
+        Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Record feedback through the group-commit writer; returns once it is
+    /// committed.
+    pub async fn insert_feedback(&self, f: &NewFeedback) -> Result<FeedbackRecord, StoreError> {
+        let row = FeedbackRow {
+            id: new_id(),
+            created_at: now(),
+            feedback: f.clone(),
+        };
+        let record = FeedbackRecord {
+            id: row.id.clone(),
             query_id: f.query_id.clone(),
             user_id: f.user_id.clone(),
             rating: f.rating.clone(),
@@ -90,8 +112,10 @@ impl Store {
             comment: f.comment.clone(),
             status: f.status,
             training_item_id: f.training_item_id.clone(),
-            created_at,
-        })
+            created_at: row.created_at.clone(),
+        };
+        self.writer.submit(Write::Feedback(Box::new(row))).await?;
+        Ok(record)
     }
 
     pub async fn feedback_for_query(

@@ -10,6 +10,10 @@
 //! `ON CONFLICT` upserts. Migrations are per backend under
 //! `migrations/<backend>/` with the same versions, forward-only; `insight
 //! migrate` runs them and `serve` runs them in dev.
+//!
+//! The writes every request makes (history, audit events, feedback) go
+//! through one group-commit writer per store (`writer.rs`), so concurrent
+//! requests share a transaction instead of queueing on SQLite's write lock.
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
@@ -27,6 +31,7 @@ pub mod stats;
 pub mod tokens;
 pub mod training;
 pub mod users;
+mod writer;
 
 use std::time::Duration;
 
@@ -39,6 +44,7 @@ pub use feedback::{FeedbackRecord, FeedbackStatus, NewFeedback};
 pub use queries::{NewQuery, QueryRecord, QueryStatus};
 pub use training::{NewTrainingItem, TrainingItem, TrainingSource, TrainingStatus};
 pub use users::User;
+pub use writer::GroupCommitStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -124,6 +130,8 @@ pub struct Store {
     backend: Backend,
     /// For `pg_dump`/`pg_restore`; holds a password, never logged.
     url: std::sync::Arc<str>,
+    /// Group commit for the request path's writes.
+    writer: writer::Writer,
 }
 
 impl std::fmt::Debug for Store {
@@ -185,11 +193,7 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self {
-            pool,
-            backend,
-            url: url.into(),
-        })
+        Ok(Self::with_pool(pool, backend, url.into()))
     }
 
     /// An in-memory SQLite store for tests and one-shot CLI runs.
@@ -209,13 +213,20 @@ impl Store {
             })
             .connect("sqlite::memory:")
             .await?;
-        let store = Self {
-            pool,
-            backend: Backend::Sqlite,
-            url: "sqlite::memory:".into(),
-        };
+        let store = Self::with_pool(pool, Backend::Sqlite, "sqlite::memory:".into());
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Starts the store's writer task: call inside a Tokio runtime.
+    fn with_pool(pool: AnyPool, backend: Backend, url: std::sync::Arc<str>) -> Self {
+        let writer = writer::Writer::start(pool.clone(), backend);
+        Self {
+            pool,
+            backend,
+            url,
+            writer,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -296,8 +307,22 @@ impl Store {
         Ok(())
     }
 
+    /// Drain the writer (every write queued before returns committed; later
+    /// ones fail as unavailable), then close the pool.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
+    }
+
+    /// Writes (and a close request) queued for the group-commit writer, not
+    /// yet taken into a batch.
+    pub fn queued_writes(&self) -> usize {
+        self.writer.queued()
+    }
+
+    /// What the group-commit writer has done since the store opened.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writer.stats()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -310,10 +335,18 @@ impl Store {
     pub(crate) async fn write_tx(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        Ok(begin_write(&self.pool, self.backend).await?)
+    }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite (see [`Store::write_tx`]), `BEGIN` on PostgreSQL.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
     }
 }
 

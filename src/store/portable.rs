@@ -1,8 +1,9 @@
 //! Backend-neutral copies of the store: a snapshot of the SQLite file, the
 //! facts `pg_dump` needs, and the rows of the portable JSON export (training
 //! items, feedback and the questions the feedback is about, conversations
-//! with their turns), written and read column by column so they round-trip
-//! between SQLite and PostgreSQL.
+//! with their turns, saved questions and dashboards with their tiles),
+//! written and read column by column so they round-trip between SQLite and
+//! PostgreSQL.
 
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -35,6 +36,11 @@ struct Table {
     filter: &'static str,
     /// The order rows are exported in (oldest first).
     order: &'static str,
+    /// Columns that must name an existing row of another table (column,
+    /// table, its key) for a row to be imported; rows whose parent is
+    /// missing on the importing side are skipped and counted. Users are not
+    /// exported, so a row owned by a user who does not exist there is one.
+    parents: &'static [(&'static str, &'static str, &'static str)],
 }
 
 const QUERIES: Table = Table {
@@ -67,6 +73,7 @@ const QUERIES: Table = Table {
     ],
     filter: "id IN (SELECT query_id FROM feedback)",
     order: "created_at, id",
+    parents: &[],
 };
 
 const FEEDBACK: Table = Table {
@@ -84,6 +91,7 @@ const FEEDBACK: Table = Table {
     ],
     filter: "1 = 1",
     order: "created_at, id",
+    parents: &[],
 };
 
 /// Introspected DDL is not exported: the importing service introspects its
@@ -105,6 +113,7 @@ const TRAINING: Table = Table {
     ],
     filter: "source <> 'introspection'",
     order: "created_at, id",
+    parents: &[],
 };
 
 /// Conversations travel whole. A turn's `query_id` names a history record,
@@ -121,6 +130,7 @@ const CONVERSATIONS: Table = Table {
     ],
     filter: "1 = 1",
     order: "created_at, id",
+    parents: &[],
 };
 
 const TURNS: Table = Table {
@@ -135,6 +145,59 @@ const TURNS: Table = Table {
     ],
     filter: "1 = 1",
     order: "conversation_id, seq",
+    parents: &[],
+};
+
+/// Saved questions and dashboards (migration 0009) keep their owner and
+/// share token: on the importing side they belong to the user with the
+/// same id, and are skipped when there is none (a foreign key requires one).
+const SAVED: Table = Table {
+    name: "saved_questions",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("user_id"),
+        Col::Text("title"),
+        Col::Text("question"),
+        Col::Text("sql"),
+        Col::Text("connection"),
+        Col::TextOr("chart", "auto"),
+        Col::Text("share_token"),
+        Col::Text("created_at"),
+        Col::Text("updated_at"),
+    ],
+    filter: "1 = 1",
+    order: "created_at, id",
+    parents: &[("user_id", "users", "id")],
+};
+
+const DASHBOARDS: Table = Table {
+    name: "dashboards",
+    cols: &[
+        Col::Text("id"),
+        Col::Text("user_id"),
+        Col::Text("title"),
+        Col::Text("share_token"),
+        Col::Text("created_at"),
+        Col::Text("updated_at"),
+    ],
+    filter: "1 = 1",
+    order: "created_at, id",
+    parents: &[("user_id", "users", "id")],
+};
+
+const TILES: Table = Table {
+    name: "dashboard_tiles",
+    cols: &[
+        Col::Text("dashboard_id"),
+        Col::Text("saved_id"),
+        Col::Int("position"),
+    ],
+    filter: "1 = 1",
+    order: "dashboard_id, position",
+    parents: &[
+        ("dashboard_id", "dashboards", "id"),
+        ("saved_id", "saved_questions", "id"),
+    ],
 };
 
 /// The exported rows, table by table, oldest first. Tables added after the
@@ -148,6 +211,12 @@ pub struct ExportRows {
     pub conversations: Vec<Map<String, Value>>,
     #[serde(default)]
     pub conversation_turns: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub saved_questions: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub dashboards: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub dashboard_tiles: Vec<Map<String, Value>>,
 }
 
 /// How many rows an import added (rows already present are skipped).
@@ -158,6 +227,13 @@ pub struct ImportCounts {
     pub queries: u64,
     pub conversations: u64,
     pub conversation_turns: u64,
+    pub saved_questions: u64,
+    pub dashboards: u64,
+    pub dashboard_tiles: u64,
+    /// Rows not imported because what they belong to is missing here (the
+    /// owner of a saved question or dashboard, the dashboard or saved
+    /// question of a tile).
+    pub skipped: u64,
 }
 
 impl Store {
@@ -168,6 +244,9 @@ impl Store {
             queries: self.export_table(&QUERIES).await?,
             conversations: self.export_table(&CONVERSATIONS).await?,
             conversation_turns: self.export_table(&TURNS).await?,
+            saved_questions: self.export_table(&SAVED).await?,
+            dashboards: self.export_table(&DASHBOARDS).await?,
+            dashboard_tiles: self.export_table(&TILES).await?,
         })
     }
 
@@ -231,6 +310,9 @@ impl Store {
             (&TRAINING, &rows.training_items),
             (&CONVERSATIONS, &rows.conversations),
             (&TURNS, &rows.conversation_turns),
+            (&SAVED, &rows.saved_questions),
+            (&DASHBOARDS, &rows.dashboards),
+            (&TILES, &rows.dashboard_tiles),
         ] {
             let cols: Vec<&str> = t.cols.iter().map(|c| c.name()).collect();
             let sql = format!(
@@ -240,6 +322,10 @@ impl Store {
                 super::placeholders(1, cols.len())
             );
             for row in list {
+                if !parents_exist(&mut tx, t, row).await? {
+                    counts.skipped += 1;
+                    continue;
+                }
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for c in t.cols {
                     let v = row.get(c.name()).unwrap_or(&Value::Null);
@@ -267,6 +353,9 @@ impl Store {
                     "feedback" => counts.feedback += n,
                     "conversations" => counts.conversations += n,
                     "conversation_turns" => counts.conversation_turns += n,
+                    "saved_questions" => counts.saved_questions += n,
+                    "dashboards" => counts.dashboards += n,
+                    "dashboard_tiles" => counts.dashboard_tiles += n,
                     _ => {
                         counts.training_items += n;
                         if n > 0
@@ -347,4 +436,27 @@ impl Store {
         };
         Ok(n == 0)
     }
+}
+
+/// Whether every parent `row` names (see [`Table::parents`]) exists.
+async fn parents_exist(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    t: &Table,
+    row: &Map<String, Value>,
+) -> Result<bool, StoreError> {
+    for (col, parent, key) in t.parents {
+        let Some(id) = row.get(*col).and_then(Value::as_str) else {
+            return Ok(false);
+        };
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {parent} WHERE {key} = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

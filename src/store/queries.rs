@@ -2,9 +2,11 @@
 //! timings and token usage. Result rows are never stored.
 
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::writer::Write;
 use super::{Page, Store, StoreError, now};
 use crate::domain::{Assumption, Confidence, Trust};
 
@@ -134,9 +136,17 @@ const COLUMNS: &str = "id, user_id, connection, question, sql, status, error_cod
     prompt_tokens, completion_tokens, attempts, correlation_id, created_at, confidence, \
     assumptions_json";
 
-impl Store {
-    pub async fn insert_query(&self, q: &NewQuery) -> Result<QueryRecord, StoreError> {
-        sqlx::query(
+/// A history row as the writer inserts it: the record and its timestamp.
+#[derive(Debug)]
+pub(crate) struct QueryRow {
+    query: NewQuery,
+    created_at: String,
+}
+
+impl QueryRow {
+    pub(super) async fn insert(&self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
+        let q = &self.query;
+        let done = sqlx::query(
             "INSERT INTO queries (id, user_id, connection, question, sql, status, error_code, \
              error_message, row_count, truncated, tables_json, sources_json, timings_json, provider, \
              model, strategy, prompt_tokens, completion_tokens, attempts, correlation_id, created_at, \
@@ -163,7 +173,7 @@ impl Store {
         .bind(q.completion_tokens as i64)
         .bind(q.attempts as i64)
         .bind(&q.correlation_id)
-        .bind(now())
+        .bind(&self.created_at)
         .bind(q.trust.as_ref().map(|t| t.confidence.as_str()))
         .bind(
             q.trust
@@ -171,9 +181,80 @@ impl Store {
                 .and_then(|t| serde_json::to_string(&t.assumptions).ok())
                 .unwrap_or_else(|| "[]".into()),
         )
-        .execute(self.pool())
+        .execute(conn)
         .await?;
-        self.get_query(&q.id).await
+        Ok(done.rows_affected())
+    }
+}
+
+/// Add LLM tokens to a history row; the rows touched (0: no such row).
+pub(super) async fn add_tokens(
+    conn: &mut AnyConnection,
+    id: &str,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE queries SET prompt_tokens = prompt_tokens + $1, \
+         completion_tokens = completion_tokens + $2 WHERE id = $3",
+    )
+    .bind(prompt_tokens as i64)
+    .bind(completion_tokens as i64)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+impl QueryRecord {
+    /// The record as `insert_query` stores it, built without reading it back.
+    fn stored(q: &NewQuery, created_at: String) -> Self {
+        QueryRecord {
+            id: q.id.clone(),
+            user_id: q.user_id.clone(),
+            connection: q.connection.clone(),
+            question: q.question.clone(),
+            sql: q.sql.clone(),
+            status: q.status,
+            error_code: q.error_code.clone(),
+            error_message: q.error_message.clone(),
+            row_count: q.row_count,
+            truncated: q.truncated,
+            tables: q.tables.clone(),
+            sources: q.sources.clone(),
+            timings_ms: q.timings.clone(),
+            provider: q.provider.clone(),
+            model: q.model.clone(),
+            strategy: q.strategy.clone(),
+            prompt_tokens: q.prompt_tokens,
+            completion_tokens: q.completion_tokens,
+            attempts: q.attempts,
+            correlation_id: q.correlation_id.clone(),
+            created_at,
+            confidence: q.trust.as_ref().map(|t| t.confidence),
+            assumptions: q
+                .trust
+                .as_ref()
+                .map(|t| t.assumptions.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Store {
+    /// Record one ask. It goes through the group-commit writer (see
+    /// `writer.rs`) and returns once the row is committed, so its id is
+    /// readable at once.
+    pub async fn insert_query(&self, q: &NewQuery) -> Result<QueryRecord, StoreError> {
+        let created_at = now();
+        let record = QueryRecord::stored(q, created_at.clone());
+        self.writer
+            .submit(Write::Query(Box::new(QueryRow {
+                query: q.clone(),
+                created_at,
+            })))
+            .await?;
+        Ok(record)
     }
 
     /// Add the tokens of LLM calls made for an ask after its record was
@@ -184,19 +265,13 @@ impl Store {
         prompt_tokens: u64,
         completion_tokens: u64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE queries SET prompt_tokens = prompt_tokens + $1, \
-             completion_tokens = completion_tokens + $2 WHERE id = $3",
-        )
-        .bind(prompt_tokens as i64)
-        .bind(completion_tokens as i64)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.writer
+            .submit(Write::QueryTokens {
+                id: id.to_string(),
+                prompt_tokens,
+                completion_tokens,
+            })
+            .await
     }
 
     pub async fn get_query(&self, id: &str) -> Result<QueryRecord, StoreError> {

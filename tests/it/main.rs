@@ -37,6 +37,7 @@ mod sessions;
 mod shutdown;
 mod sql_corpus;
 mod store;
+mod store_writes;
 mod telemetry;
 mod tls;
 mod ui;

@@ -192,6 +192,7 @@ store_suite!(
     history_cleanup_keeps_questions_with_feedback,
     export_rows_import_idempotently,
     conversations_export_and_import,
+    saved_questions_and_dashboards_export_and_import,
     usage_stats_count_history_and_feedback,
     conversations_keep_their_owner_and_turns_in_order,
 );
@@ -994,6 +995,95 @@ async fn conversations_export_and_import(s: &Store) {
     assert!(
         matches!(&err, StoreError::Conflict(m) if m.contains("conv-b")),
         "{err:?}"
+    );
+}
+
+/// Saved questions and dashboards travel in the export with their tiles
+/// in order and their share tokens; on a side without their owner they are
+/// skipped and counted, never half-imported.
+async fn saved_questions_and_dashboards_export_and_import(s: &Store) {
+    use insight::store::saved::NewSavedQuestion;
+    let ann = user(s, "ann", Role::Analyst).await;
+    let save = |title| NewSavedQuestion {
+        user_id: &ann,
+        title,
+        question: title,
+        sql: "SELECT COUNT(*) FROM orders",
+        connection: "demo",
+        chart: "bar",
+    };
+    let first = s.create_saved_question(&save("Orders")).await.unwrap();
+    let second = s.create_saved_question(&save("Revenue")).await.unwrap();
+    s.set_saved_question_share(&first.id, Some("tok-q"))
+        .await
+        .unwrap();
+    let board = s.create_dashboard(&ann, "Weekly").await.unwrap();
+    let tiles = vec![second.id.clone(), first.id.clone()];
+    s.update_dashboard(&board.id, None, Some(&tiles))
+        .await
+        .unwrap();
+    let rows = s.export_rows().await.unwrap();
+    assert_eq!(
+        (
+            rows.saved_questions.len(),
+            rows.dashboards.len(),
+            rows.dashboard_tiles.len()
+        ),
+        (2, 1, 2)
+    );
+    let orders = rows
+        .saved_questions
+        .iter()
+        .find(|q| q["title"] == "Orders")
+        .expect("exported");
+    assert_eq!(
+        (&orders["share_token"], &orders["chart"]),
+        (&json!("tok-q"), &json!("bar"))
+    );
+
+    // Lost here, then imported back: whole, tiles in order, link working.
+    s.delete_dashboard(&board.id).await.unwrap();
+    s.delete_saved_question(&first.id).await.unwrap();
+    let (_, counts) = s.import_rows(&rows).await.unwrap();
+    assert_eq!(
+        (
+            counts.saved_questions,
+            counts.dashboards,
+            counts.dashboard_tiles,
+            counts.skipped
+        ),
+        (1, 1, 2, 0)
+    );
+    assert_eq!(s.get_dashboard(&board.id).await.unwrap().tiles, tiles);
+    assert_eq!(
+        s.saved_question_by_token("tok-q").await.unwrap().title,
+        "Orders"
+    );
+    assert_eq!(s.export_rows().await.unwrap(), rows);
+    let (_, again) = s.import_rows(&rows).await.unwrap();
+    assert_eq!(
+        (
+            again.saved_questions,
+            again.dashboards,
+            again.dashboard_tiles
+        ),
+        (0, 0, 0)
+    );
+
+    // Another store has no user `ann`: nothing of hers, all counted.
+    let other = sqlite_store().await;
+    let (_, counts) = other.import_rows(&rows).await.unwrap();
+    assert_eq!(
+        (counts.saved_questions, counts.dashboards, counts.skipped),
+        (0, 0, 5)
+    );
+    assert!(
+        other
+            .export_rows()
+            .await
+            .unwrap()
+            .saved_questions
+            .is_empty()
     );
 }
 

@@ -275,3 +275,183 @@ async fn uploads_can_be_turned_off() {
     let conns = app.get("/api/v1/connections").await.expect(200);
     assert!(!conns.to_string().contains("uploads"), "{conns}");
 }
+
+/// A workbook with sheets `Notes` (a note only) and `Sales` (a header, then
+/// rows with a number stored as a float, a date and a blank).
+fn sales_workbook() -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut wb = Workbook::new();
+    wb.add_worksheet()
+        .set_name("Notes")
+        .unwrap()
+        .write(0, 0, "see Sales")
+        .unwrap();
+    let ws = wb.add_worksheet().set_name("Sales").unwrap();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (c, h) in ["Region", "Units", "Price", "Sold on"].iter().enumerate() {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    for (r, (region, units, price, (y, m, d))) in [
+        ("North", Some(3.0), 2.5, (2024, 1, 5)),
+        ("South", Some(5.0), 4.0, (2024, 2, 29)),
+        ("North", None, 1.25, (2024, 3, 1)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = r as u32 + 1;
+        ws.write(r, 0, region).unwrap();
+        if let Some(u) = units {
+            ws.write(r, 1, u).unwrap();
+        }
+        ws.write(r, 2, price).unwrap();
+        let day = ExcelDateTime::from_ymd(y, m, d).unwrap();
+        ws.write_datetime_with_format(r, 3, &day, &date).unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[tokio::test]
+async fn an_uploaded_workbook_sheet_is_a_typed_table_like_a_csv_file() {
+    let app = TestApp::builder()
+        .config(|c| c.uploads.max_bytes = 64 << 10)
+        .spawn()
+        .await;
+    let analyst = app.user_with_grants(Role::Analyst, &[uploads(None)]).await;
+    let book = sales_workbook();
+    // The first sheet is read unless another is named: `Notes` has a
+    // header and no rows.
+    let r = upload(&analyst, &app.base, "table=sales", book.clone()).await;
+    assert_eq!(reason(&r.body), "empty", "{}", r.body);
+    let r = upload(&analyst, &app.base, "table=sales&sheet=Nope", book.clone()).await;
+    assert_eq!(reason(&r.body), "no_sheet", "{}", r.body);
+    assert!(r.body.to_string().contains("Notes, Sales"), "{}", r.body);
+    let made = upload(&analyst, &app.base, "table=sales&sheet=Sales", book.clone())
+        .await
+        .expect(201);
+    assert_eq!(made["row_count"], 3);
+    assert_eq!(
+        made["columns"],
+        json!([
+            { "name": "region", "type": "text" },
+            { "name": "units", "type": "integer" },
+            { "name": "price", "type": "real" },
+            { "name": "sold_on", "type": "date" },
+        ])
+    );
+    let rows = analyst
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT region, SUM(units) AS units, SUM(price) AS revenue, MAX(sold_on) AS last FROM sales GROUP BY region ORDER BY region" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        rows["rows"],
+        json!([
+            ["North", 3, 3.75, "2024-03-01"],
+            ["South", 5, 4.0, "2024-02-29"]
+        ])
+    );
+
+    // Bad workbooks are refused and leave the table as it was.
+    let mut truncated = book.clone();
+    truncated.truncate(book.len() / 2);
+    let r = upload(&analyst, &app.base, "table=sales&replace=true", truncated).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    assert_eq!(reason(&r.body), "not_a_workbook", "{}", r.body);
+    let r = upload(
+        &analyst,
+        &app.base,
+        "table=sales&replace=true&sheet=Sales",
+        "a\n1\n",
+    )
+    .await;
+    assert_eq!(
+        reason(&r.body),
+        "no_sheet",
+        "a CSV file has no sheets: {}",
+        r.body
+    );
+    let rows = analyst
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT COUNT(*) FROM sales" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([[3]]));
+
+    // Changing `uploads` needs the same role and grant for a workbook.
+    let limited = app
+        .user_with_grants(Role::Analyst, &[uploads(Some(&["sales"]))])
+        .await;
+    let r = upload(
+        &limited,
+        &app.base,
+        "table=sales&replace=true&sheet=Sales",
+        book,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+}
+
+/// `insight upload FILE`: the same import from the command line, named
+/// after the file; a bad file is refused with the API's words and changes
+/// nothing.
+#[tokio::test]
+async fn the_command_line_uploads_csv_files_and_workbooks() {
+    use crate::util::insight_cmd;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| insight_cmd(dir.path()).args(args).output().unwrap();
+    let csv = dir.path().join("Orders 2024.csv");
+    std::fs::write(&csv, SALES).unwrap();
+    let out = run(&["upload", csv.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("created table `orders_2024` of `uploads`: 3 row(s)")
+            && said.contains("units (integer)"),
+        "{said}"
+    );
+    let book = dir.path().join("book.xlsx");
+    std::fs::write(&book, sales_workbook()).unwrap();
+    let out = run(&[
+        "upload",
+        book.to_str().unwrap(),
+        "--table",
+        "orders_2024",
+        "--sheet",
+        "Sales",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replace"), "{err}");
+    let out = run(&[
+        "upload",
+        book.to_str().unwrap(),
+        "--table",
+        "orders_2024",
+        "--replace",
+        "--sheet",
+        "Sales",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("replaced table `orders_2024`"), "{said}");
+    let db = dir.path().join("data").join("uploads.db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    let last: String = sqlx::query_scalar("SELECT MAX(sold_on) FROM orders_2024")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(last, "2024-03-01");
+}

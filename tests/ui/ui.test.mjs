@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { workbook } from './xlsx.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -492,6 +493,22 @@ await step('a CSV file becomes a table of the uploads database; a bad file gets 
   // The new table is asked about like any database.
   await admin.goto(`${BASE}/ui/ask`);
   await admin.getByLabel('Database').selectOption('uploads');
+});
+
+await step('an Excel workbook becomes a table too; a missing sheet is named in the error', async () => {
+  await admin.goto(`${BASE}/ui/uploads`);
+  await admin.getByRole('heading', { name: 'Your data' }).waitFor();
+  const book = { name: 'Team.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: workbook('Staff', [['Name', 'Hired', 'Salary'], ['Ana', '2023-04-01', 5200], ['Ben', '2024-09-15', 4800.5]]) };
+  await admin.getByLabel('File', { exact: true }).setInputFiles(book);
+  assert.equal(await admin.getByLabel('Table name').inputValue(), 'Team');
+  await admin.getByLabel('Sheet (Excel only)').fill('Payroll');
+  await admin.getByRole('button', { name: 'Upload' }).click();
+  await admin.getByRole('alert').filter({ hasText: /no sheet `Payroll`; its sheets: Staff/ }).waitFor();
+  await admin.getByLabel('Sheet (Excel only)').fill('');
+  await admin.getByRole('button', { name: 'Upload' }).click();
+  await admin.locator('#main').getByText(/Table team created: 2 rows, columns name \(text\), hired \(date\), salary \(real\)/).waitFor();
+  await admin.getByRole('heading', { name: 'team' }).waitFor();
+  await check(admin, '33-uploads-xlsx');
 });
 
 await step('a share link gives a viewer fresh rows under their own access, and a limited one a refusal', async () => {

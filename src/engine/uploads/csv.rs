@@ -68,6 +68,11 @@ pub fn parse(name: &str, data: &[u8]) -> Result<NewTable, CsvError> {
         .flexible(false)
         .from_reader(data);
     let header = reader.byte_headers().map_err(csv_error)?.clone();
+    let header: Vec<&str> = header
+        .iter()
+        .map(std::str::from_utf8)
+        .collect::<Result<_, _>>()
+        .map_err(|_| CsvError::Encoding { line: 1 })?;
     let columns = header_names(&header)?;
     let mut raw: Vec<Vec<String>> = Vec::new();
     for record in reader.byte_records() {
@@ -80,6 +85,18 @@ pub fn parse(name: &str, data: &[u8]) -> Result<NewTable, CsvError> {
         }
         raw.push(row);
     }
+    build(name, columns, raw)
+}
+
+/// Table `name` from its column names (from [`header_names`]) and rows of
+/// trimmed text, each as wide as the header: each column's type inferred
+/// from all of its values. Shared with [`super::xlsx`], so both kinds of
+/// file make the same tables and the same errors.
+pub(super) fn build(
+    name: &str,
+    columns: Vec<String>,
+    raw: Vec<Vec<String>>,
+) -> Result<NewTable, CsvError> {
     if raw.is_empty() {
         return Err(CsvError::Empty);
     }
@@ -121,8 +138,8 @@ fn csv_error(e: csv::Error) -> CsvError {
 }
 
 /// The header's names, sanitised: none empty, none repeated.
-fn header_names(header: &csv::ByteRecord) -> Result<Vec<String>, CsvError> {
-    if header.is_empty() || header.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+pub(super) fn header_names(header: &[&str]) -> Result<Vec<String>, CsvError> {
+    if header.is_empty() || header.iter().all(|f| f.trim().is_empty()) {
         return Err(CsvError::Empty);
     }
     if header.len() > MAX_COLUMNS {
@@ -133,8 +150,7 @@ fn header_names(header: &csv::ByteRecord) -> Result<Vec<String>, CsvError> {
     }
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut out = Vec::with_capacity(header.len());
-    for (i, field) in header.iter().enumerate() {
-        let text = std::str::from_utf8(field).map_err(|_| CsvError::Encoding { line: 1 })?;
+    for (i, text) in header.iter().enumerate() {
         let n = i + 1;
         if text.trim().is_empty() {
             return Err(CsvError::BadHeader(format!("column {n} has no name")));

@@ -1,6 +1,7 @@
-//! Your own data: a CSV file becomes a table of the `uploads` connection
-//! (see `connectors::uploads`), which is then introspected and its DDL
-//! trained like any connection's.
+//! Your own data: a CSV file or an Excel workbook (`.xlsx`, told apart by
+//! its first bytes) becomes a table of the `uploads` connection (see
+//! `connectors::uploads`), which is then introspected and its DDL trained
+//! like any connection's.
 //!
 //! Who may do what follows the grant model as it is: `uploads` is a
 //! connection like the others, so a non-admin reaches its tables only
@@ -13,6 +14,7 @@
 //! replace one they cannot see, or shadow it.
 
 pub mod csv;
+pub mod xlsx;
 
 use serde::Serialize;
 use tracing::instrument;
@@ -38,6 +40,8 @@ pub enum UploadError {
     BadName(String),
     #[error(transparent)]
     Csv(#[from] csv::CsvError),
+    #[error(transparent)]
+    Xlsx(#[from] xlsx::XlsxError),
     #[error("table `{0}` exists: send `replace=true` to replace it")]
     Exists(String),
     #[error("no uploaded table `{0}`")]
@@ -58,6 +62,14 @@ pub struct UploadedColumn {
     pub name: String,
     #[serde(rename = "type")]
     pub column_type: ColumnType,
+}
+
+/// A file to upload: its bytes and, for a workbook, the sheet to read.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadFile<'a> {
+    pub data: &'a [u8],
+    /// The sheet of a workbook (default: the first); refused for CSV.
+    pub sheet: Option<&'a str>,
 }
 
 /// What an upload made.
@@ -94,17 +106,18 @@ impl Engine {
         }
     }
 
-    /// Make table `name` (sanitised) of `uploads` from the CSV `data`, in
-    /// one transaction, then introspect and train its DDL.
-    #[instrument(skip_all, fields(connection.id = CONNECTION, upload.bytes = data.len()))]
-    pub async fn upload_csv(
+    /// Make table `name` (sanitised) of `uploads` from a CSV file or a
+    /// workbook, in one transaction, then introspect and train its DDL.
+    #[instrument(skip_all, fields(connection.id = CONNECTION, upload.bytes = file.data.len()))]
+    pub async fn upload_file(
         &self,
         rc: &RequestContext,
         db: Option<&UploadsDb>,
         name: &str,
-        data: &[u8],
+        file: UploadFile<'_>,
         replace: bool,
     ) -> Result<UploadedTable, UploadError> {
+        let data = file.data;
         let db = db.ok_or(UploadError::Disabled)?;
         self.may_change_uploads(rc)?;
         if data.len() as u64 > db.max_bytes {
@@ -115,11 +128,25 @@ impl Engine {
                 "`{name}` has no letters or digits to name a table by"
             ))
         })?;
+        let workbook = xlsx::is_workbook(data);
+        if file.sheet.is_some() && !workbook {
+            return Err(UploadError::Xlsx(xlsx::XlsxError::NoSheet(
+                "`sheet` names a sheet of an Excel workbook; this file is CSV, which has none"
+                    .into(),
+            )));
+        }
         // Parsing is CPU work on up to `max_bytes`: off the async threads.
-        let (owned, t) = (data.to_vec(), table.clone());
-        let parsed = tokio::task::spawn_blocking(move || csv::parse(&t, &owned))
-            .await
-            .map_err(|e| UploadError::Pipeline(PipelineError::BadInput(e.to_string())))??;
+        let (owned, t, max) = (data.to_vec(), table.clone(), db.max_bytes);
+        let sheet = file.sheet.map(str::to_string);
+        let parsed = tokio::task::spawn_blocking(move || {
+            if workbook {
+                Ok(xlsx::parse(&t, &owned, sheet.as_deref(), max)?)
+            } else {
+                Ok::<_, UploadError>(csv::parse(&t, &owned)?)
+            }
+        })
+        .await
+        .map_err(|e| UploadError::Pipeline(PipelineError::BadInput(e.to_string())))??;
         let replaced = db
             .create(&parsed, replace)
             .await?
@@ -130,7 +157,8 @@ impl Engine {
             rc,
             "upload.created",
             &table,
-            serde_json::json!({ "rows": row_count, "columns": parsed.columns.len(), "replaced": replaced }),
+            serde_json::json!({ "rows": row_count, "columns": parsed.columns.len(), "replaced": replaced,
+                "format": if workbook { "xlsx" } else { "csv" } }),
         )
         .await;
         Ok(UploadedTable {

@@ -1,4 +1,4 @@
-// Saved questions, dashboards, share links and CSV uploads. Rows always come
+// Saved questions, dashboards, share links and CSV/XLSX uploads. Rows always come
 // from the API run under the signed-in user's own grant: a tile the grant
 // does not cover arrives as `refused`, without rows, and is shown as such.
 
@@ -255,12 +255,17 @@ export async function sharedPage(main, ctx, token) {
 
 // ---------------------------------------------------------------- uploads
 
-async function postCsv(table, file, replace) {
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+const isWorkbook = (f) => /\.xlsx$/i.test(f.name) || f.type === XLSX_TYPE;
+
+async function postFile(table, file, replace, sheet) {
   const s = session.get();
   const q = new URLSearchParams({ table, replace: replace ? 'true' : 'false' });
+  if (sheet && isWorkbook(file)) q.set('sheet', sheet);
+  const type = isWorkbook(file) ? XLSX_TYPE : 'text/csv';
   let resp;
   try {
-    resp = await fetch(`/api/v1/uploads?${q}`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${s && s.access_token}` }, body: file });
+    resp = await fetch(`/api/v1/uploads?${q}`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${s && s.access_token}` }, body: file });
   } catch { throw new ApiFailure(0, null, null); }
   const data = await resp.json().catch(() => null);
   if (!resp.ok) throw new ApiFailure(resp.status, data, resp.headers.get('x-correlation-id'));
@@ -268,8 +273,9 @@ async function postCsv(table, file, replace) {
 }
 
 export async function uploadsPage(main, ctx) {
-  const file = h('input', { type: 'file', accept: '.csv,text/csv', required: true });
+  const file = h('input', { type: 'file', accept: `.csv,text/csv,.xlsx,${XLSX_TYPE}`, required: true });
   const table = h('input', { type: 'text', maxlength: '63', required: true });
+  const sheet = h('input', { type: 'text', maxlength: '100' });
   const replace = h('input', { type: 'checkbox' });
   const msg = h('div');
   const list = h('ul', { class: 'plain stack', 'data-testid': 'uploads' });
@@ -278,9 +284,10 @@ export async function uploadsPage(main, ctx) {
   });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Upload');
   const form = h('form', { class: 'card stack', 'aria-labelledby': 'upload-title' },
-    h('h2', { id: 'upload-title' }, 'Upload a CSV file'),
-    field('File', file, 'A header line, then rows; comma, semicolon or tab separated; UTF-8.'),
+    h('h2', { id: 'upload-title' }, 'Upload a CSV file or an Excel workbook'),
+    field('File', file, 'CSV: a header line, then rows; comma, semicolon or tab separated; UTF-8. Excel (.xlsx): the first non-empty row of the sheet is the header.'),
     field('Table name', table, 'Lower-case letters, digits and _ are kept; other characters become _.'),
+    field('Sheet (Excel only)', sheet, 'Leave empty for the first sheet.'),
     h('label', { class: 'check' }, replace, ' Replace a table of this name'),
     button, msg);
   const load = async () => {
@@ -300,7 +307,7 @@ export async function uploadsPage(main, ctx) {
     button.disabled = true;
     clear(msg, h('p', { class: 'muted' }, 'Uploading…'));
     try {
-      const r = await postCsv(table.value.trim(), file.files[0], replace.checked);
+      const r = await postFile(table.value.trim(), file.files[0], replace.checked, sheet.value.trim());
       clear(msg, notice(`Table ${r.table} ${r.replaced ? 'replaced' : 'created'}: ${r.row_count} rows, columns ${r.columns.map((c) => `${c.name} (${c.type})`).join(', ')}. Ask about it with the “uploads” database.`));
       announce('Upload finished');
       await load();
@@ -308,7 +315,7 @@ export async function uploadsPage(main, ctx) {
     button.disabled = false;
   });
   clear(main, head('Your data'),
-    h('p', {}, 'CSV files become tables of the ', h('code', {}, 'uploads'), ' database: ask questions about them on the Ask page. Who sees them follows the access grants.'),
+    h('p', {}, 'CSV files and Excel workbooks become tables of the ', h('code', {}, 'uploads'), ' database: ask questions about them on the Ask page. Who sees them follows the access grants.'),
     can.analyst(ctx.me) ? form : null,
     h('h2', {}, 'Uploaded tables'), list);
   await load();

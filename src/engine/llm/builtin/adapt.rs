@@ -11,7 +11,9 @@
 //! must be replaced too, so "How many orders are there?" never takes the SQL
 //! of "How many customers are there?", and "… in Germany" never answers with
 //! "… in France"'s rows. Negations must agree, and so must the aggregate
-//! words (count, average, total, maximum, minimum).
+//! words (count, average, total, maximum, minimum) and the words of the
+//! query's form: "both" / "or", "each", "distinct", "in order of" (a
+//! superlative's top row is not every row in order).
 //!
 //! The caller decides how close is close enough ([`Adapted::similarity`]):
 //! very close examples win over the shape builder, looser ones only stand in
@@ -53,6 +55,53 @@ struct Facts {
     /// Time grains and periods ("monthly", "last year"): they are no
     /// literal to swap, so an example answers only with the same ones.
     time: BTreeSet<String>,
+    /// How the question combines, groups and ranks ([`Form`]).
+    form: Form,
+}
+
+/// The words that decide a query's form rather than its slots: two
+/// questions that differ in them ask for different SQL whatever they name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Form {
+    /// "both": rows meeting two conditions (`INTERSECT`).
+    both: bool,
+    /// "or" / "either" between two things, not "3 or more".
+    either: bool,
+    /// "each" / "per": one row per group.
+    grouped: bool,
+    /// "distinct" / "different" / "unique": distinct values.
+    distinct: bool,
+    /// "order" / "sorted" / "descending": every row in an order, not the
+    /// top one of a superlative.
+    ordered: bool,
+}
+
+fn form(tokens: &[Token]) -> Form {
+    let mut f = Form::default();
+    for (i, t) in tokens.iter().enumerate().filter(|(_, t)| !t.quoted) {
+        let next = tokens.get(i + 1).map_or("", |t| t.lower.as_str());
+        match t.lower.as_str() {
+            "both" => f.both = true,
+            "either" => f.either = true,
+            // "3 or more", "or later": a bound, not an alternative.
+            "or" if direction(next).is_none()
+                && !matches!(
+                    next,
+                    "more" | "less" | "fewer" | "greater" | "higher" | "lower" | "above"
+                        | "below" | "before" | "after" | "later" | "earlier" | "equal"
+                ) =>
+            {
+                f.either = true
+            }
+            "each" | "per" => f.grouped = true,
+            "distinct" | "different" | "unique" => f.distinct = true,
+            "order" | "ordered" | "sort" | "sorted" | "descending" | "ascending" => {
+                f.ordered = true
+            }
+            _ => {}
+        }
+    }
+    f
 }
 
 /// A literal value of a question: the spellings it may take in SQL.
@@ -155,6 +204,7 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         words: BTreeSet::new(),
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
+        form: form(&tokens),
         directions: tokens.iter().filter_map(|t| direction(&t.lower)).collect(),
         time: mentions
             .iter()
@@ -354,6 +404,7 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
             .collect()
     };
     q.negated == e.negated
+        && q.form == e.form
         && q.aggs == e.aggs
         && q.directions == e.directions
         && q.time == e.time
@@ -416,6 +467,9 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     }
     if q.aggs != e.aggs {
         return Err("aggs");
+    }
+    if q.form != e.form {
+        return Err("form");
     }
     // A ranking asked by one and not the other is another question.
     if q.directions != e.directions {

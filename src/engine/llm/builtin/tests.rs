@@ -536,6 +536,20 @@ fn negations_become_not_equal_or_not_in() {
         "SELECT * FROM customers WHERE id NOT IN \
          (SELECT customer_id FROM orders WHERE status = 'cancelled')"
     );
+    // Another table's column right after the negation, with a value: no such rows.
+    assert_eq!(
+        sql("Names of customers who never had the status cancelled"),
+        "SELECT DISTINCT name FROM customers WHERE id NOT IN \
+         (SELECT customer_id FROM orders WHERE status = 'cancelled') ORDER BY name"
+    );
+    // The subject's own column and a literal after it: `<>`.
+    assert_eq!(
+        sql("Employees that do not have the region 'North'"),
+        "SELECT * FROM employees WHERE region <> 'North'"
+    );
+    // A literal right before the negation is what is negated: not read as
+    // "no rows" of the column's table.
+    unanswerable("Customers where 'Acme' is not the status");
     // "no more than" is a comparison, not a negation.
     assert_eq!(
         sql("Which products have a price of no more than 20?"),

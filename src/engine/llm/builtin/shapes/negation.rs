@@ -13,7 +13,8 @@ use super::{NEGATIONS, Reason};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Neg {
     None,
-    /// The mention at this index is a value the subject must not have (`<>`).
+    /// The mention at this index is a value (or a literal right after one of
+    /// the subject's columns) the subject must not have (`<>`).
     Value(usize),
     /// From mention `first` on, the question describes rows of `table`
     /// that the subject must have none of (`NOT IN`).
@@ -80,8 +81,57 @@ pub(super) fn negation(cx: &Ctx) -> Neg {
             first,
             table: v[0].0,
         },
+        // "channels that do not have any cartoons directed by X": a column
+        // of another table describes the rows the subject must have none of.
+        Link::Column(c) if !c.iter().any(|x| x.0 == subject) => {
+            if column_clause_is_plain(cx, p, first) {
+                Neg::Exists {
+                    first,
+                    table: c[0].0,
+                }
+            } else {
+                Neg::None
+            }
+        }
+        // "conductors that do not have the nationality 'USA'": the value or
+        // literal right after the subject's own column.
+        Link::Column(_) if !first_after(cx, p, first) => Neg::None,
+        Link::Column(_) => match cx.mentions.get(first + 1) {
+            Some(m)
+                if m.start <= cx.mentions[first].end + 2
+                    && matches!(m.link, Link::Value(_) | Link::Literal(_)) =>
+            {
+                Neg::Value(first + 1)
+            }
+            _ => Neg::None,
+        },
         _ => Neg::None,
     }
+}
+
+/// Mention `first` is the first mention of any kind after the negation at `p`.
+fn first_after(cx: &Ctx, p: usize, first: usize) -> bool {
+    cx.mentions.iter().position(|m| m.start > p) == Some(first)
+}
+
+/// A negated clause that starts with another table's column reads as "has
+/// no such rows" only when it is that simple: the column comes right after
+/// the negation, a stored value or a year follows it, no number (a measure
+/// compared: "have not cost more than 1000" is a sum, not a row) and no
+/// literal right before the negation ("English is not the official
+/// language" negates the literal, not the column).
+fn column_clause_is_plain(cx: &Ctx, p: usize, first: usize) -> bool {
+    let after = &cx.mentions[first + 1..];
+    let literal_before = cx
+        .mentions
+        .iter()
+        .any(|m| m.end <= p && m.end + 2 >= p && matches!(m.link, Link::Literal(_)));
+    first_after(cx, p, first)
+        && !literal_before
+        && after
+            .iter()
+            .any(|m| matches!(m.link, Link::Value(_) | Link::Year(_)))
+        && !after.iter().any(|m| matches!(m.link, Link::Number(_)))
 }
 
 /// `NOT IN` for "subjects without any `negated` row (matching `sub`)": the

@@ -102,13 +102,32 @@ impl Roles {
                 negated_mention(cx, m, &mut sub);
                 continue;
             }
+            // The column named right before the negated value or literal.
+            let named = mi
+                .checked_sub(1)
+                .and_then(|k| match &cx.mentions[k].link {
+                    Link::Column(c) => c
+                        .iter()
+                        .find(|x| Some(x.0) == pre_negation_subject(cx))
+                        .copied(),
+                    _ => None,
+                })
+                .filter(|_| matches!(neg, Neg::Value(first) if first == mi));
+            if let (Some(col), Link::Literal(text)) = (named, &m.link) {
+                roles.plan.not_values.push(ColumnText {
+                    col,
+                    text: text.clone(),
+                });
+                continue;
+            }
             if let Neg::Value(first) = neg
                 && mi == first
                 && let Link::Value(v) = &m.link
             {
                 let pick = v
                     .iter()
-                    .find(|x| Some(x.0) == pre_negation_subject(cx))
+                    .find(|x| named == Some((x.0, x.1)))
+                    .or_else(|| v.iter().find(|x| Some(x.0) == pre_negation_subject(cx)))
                     .unwrap_or(&v[0]);
                 roles.plan.not_values.push(ColumnText {
                     col: (pick.0, pick.1),
