@@ -1,0 +1,164 @@
+//! Trained question→SQL examples: reused only for the same question,
+//! adapted with the question's values when close, never answering a
+//! different question; and retries that take another reading.
+
+use super::*;
+
+#[test]
+fn trained_examples_are_reused_only_for_the_same_question() {
+    let trained = "SELECT 42";
+    let mut req = request("how many customers do we have in germany");
+    req.context.examples = vec![example("How many customers are in Germany?", trained, 0.2)];
+    assert_eq!(
+        gen_req(&req),
+        (Ok(trained.into()), Some("trained_example".into()))
+    );
+
+    // High score but another table: not reused.
+    let mut req = request("How many orders are there?");
+    req.context.examples = vec![example("How many customers are there?", trained, 0.95)];
+    assert_eq!(gen_req(&req).0.unwrap(), "SELECT COUNT(*) FROM orders");
+
+    // High score, same entities: reused; below the threshold: not.
+    let mut req = request("count of all the orders");
+    req.context.examples = vec![example("orders placed so far, how many", trained, 0.85)];
+    assert_eq!(gen_req(&req).0.unwrap(), trained);
+    req.context.examples[0].score = 0.5;
+    assert_eq!(gen_req(&req).0.unwrap(), "SELECT COUNT(*) FROM orders");
+    let strict = BuiltinGenerator::with_threshold(0.9);
+    req.context.examples[0].score = 0.85;
+    assert!(
+        matches!(strict.generate_sync(&req).outcome, GenerationOutcome::Sql { sql } if sql != trained)
+    );
+}
+
+#[test]
+fn retries_take_another_reading_then_give_up() {
+    // "date" is ambiguous between the date columns of the schema.
+    let first = sql("orders sorted by date");
+    let mut req = request("orders sorted by date");
+    req.previous_attempts = vec![FailedAttempt {
+        sql: first.clone(),
+        error: "x".into(),
+    }];
+    let second = gen_req(&req).0.unwrap();
+    assert_ne!(first, second);
+    let mut req = request("How many customers are there?");
+    req.previous_attempts = vec![FailedAttempt {
+        sql: "select count(*)  from customers;".into(),
+        error: "x".into(),
+    }];
+    assert!(gen_req(&req).0.is_err());
+}
+
+#[tokio::test]
+async fn provider_identity() {
+    let g = BuiltinGenerator::default();
+    assert_eq!((g.name(), g.model()), ("builtin", "offline-v1"));
+    assert!(g.ping().await.is_ok());
+    assert_eq!(
+        g.generate(&request("How many products?"))
+            .await
+            .unwrap()
+            .usage,
+        TokenUsage::default()
+    );
+    assert_eq!(g.reuse_threshold(), 0.80);
+}
+
+fn adapted(
+    q: &str,
+    ex: &str,
+    ex_sql: &str,
+    score: f32,
+) -> (Result<String, String>, Option<String>) {
+    let mut req = request(q);
+    req.context.examples = vec![example(ex, ex_sql, score)];
+    gen_req(&req)
+}
+
+#[test]
+fn close_examples_are_adapted_with_the_question_values() {
+    let ex = "List the names of customers from France";
+    let ex_sql = "SELECT name FROM customers WHERE country = 'France'";
+    assert_eq!(
+        adapted("List the names of customers from Germany", ex, ex_sql, 0.7),
+        (
+            Ok("SELECT name FROM customers WHERE country = 'Germany'".into()),
+            Some("adapted_example".into())
+        )
+    );
+    // Numbers keep their comparison: "more than 5" → "more than 3", never "at least 3".
+    let ex = "Which customers have more than 5 orders?";
+    let ex_sql = "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id HAVING COUNT(*) > 5";
+    let (sql, strategy) = adapted("Which customers have more than 3 orders?", ex, ex_sql, 0.7);
+    assert_eq!(sql.unwrap(), ex_sql.replace("> 5", "> 3"));
+    assert_eq!(strategy.as_deref(), Some("adapted_example"));
+    let (sql, _) = adapted("Which customers have at least 3 orders?", ex, ex_sql, 0.7);
+    assert!(!sql.unwrap().starts_with("SELECT c.name"));
+    // A column swaps for a column of the same table.
+    assert_eq!(
+        adapted(
+            "What is the average cost of products?",
+            "What is the average price of products?",
+            "SELECT AVG(price) FROM products",
+            0.7
+        )
+        .0
+        .unwrap(),
+        "SELECT AVG(cost) FROM products"
+    );
+}
+
+#[test]
+fn adaptation_never_answers_a_different_question() {
+    let schema = shop();
+    let none = |q: &str, ex: &str, sql: &str| {
+        let items = [example(ex, sql, 0.9)];
+        assert_eq!(
+            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
+            None,
+            "{q} / {ex}"
+        );
+    };
+    // Another table.
+    none(
+        "How many orders are there?",
+        "How many customers are there?",
+        "SELECT COUNT(*) FROM customers",
+    );
+    // Another value the example's SQL does not hold, with nothing to swap.
+    none(
+        "How many customers are in Germany?",
+        "How many customers are there?",
+        "SELECT COUNT(*) FROM customers",
+    );
+    // A word that is no stored value never replaces one ('French' ≠ 'France').
+    none(
+        "How many French customers are there?",
+        "How many customers from France are there?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'France'",
+    );
+    // Negation, aggregate and direction must agree.
+    none(
+        "Which customers have not placed orders?",
+        "Which customers have placed orders?",
+        "SELECT DISTINCT c.name FROM customers c JOIN orders o ON o.customer_id = c.id",
+    );
+    none(
+        "What is the average price of products?",
+        "What is the total price of products?",
+        "SELECT SUM(price) FROM products",
+    );
+    none(
+        "Which product has the lowest price?",
+        "Which product has the highest price?",
+        "SELECT name FROM products ORDER BY price DESC LIMIT 1",
+    );
+    // The stored value must fit the column the SQL compares.
+    none(
+        "How many orders are delivered?",
+        "How many customers from France?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'France'",
+    );
+}
