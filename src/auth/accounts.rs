@@ -86,7 +86,11 @@ impl Accounts {
     /// is revoked ([`Accounts::revoke_credentials`]) and their login lockout
     /// lifted. (Changing one's own password is
     /// [`super::AuthService::change_password`].)
-    pub async fn reset_password(&self, user_id: &str, new: SecretString) -> Result<User, AuthError> {
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        new: SecretString,
+    ) -> Result<User, AuthError> {
         let store = &self.store;
         let user = store.get_user(user_id).await?;
         set_password(store, &user, new).await?;

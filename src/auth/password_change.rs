@@ -70,7 +70,11 @@ impl AuthService {
 }
 
 /// Store `new` as `user`'s password: strong enough and not the current one.
-pub(super) async fn set_password(store: &Store, user: &User, new: SecretString) -> Result<(), AuthError> {
+pub(super) async fn set_password(
+    store: &Store,
+    user: &User,
+    new: SecretString,
+) -> Result<(), AuthError> {
     passwords::check_strength(new.expose_secret()).map_err(AuthError::BadInput)?;
     if passwords::verify(new.clone(), user.password_hash.clone()).await {
         return Err(AuthError::BadInput(

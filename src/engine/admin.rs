@@ -99,7 +99,10 @@ impl Engine {
         password: SecretString,
         role: Role,
     ) -> Result<User, AdminError> {
-        let user = self.accounts().create_user(username, password, role).await?;
+        let user = self
+            .accounts()
+            .create_user(username, password, role)
+            .await?;
         let details = serde_json::json!({ "username": user.username, "role": user.role });
         self.audit_by(actor, "user.create", &user.id, details).await;
         Ok(user)

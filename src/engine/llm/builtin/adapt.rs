@@ -87,8 +87,19 @@ fn form(tokens: &[Token]) -> Form {
             "or" if direction(next).is_none()
                 && !matches!(
                     next,
-                    "more" | "less" | "fewer" | "greater" | "higher" | "lower" | "above"
-                        | "below" | "before" | "after" | "later" | "earlier" | "equal"
+                    "more"
+                        | "less"
+                        | "fewer"
+                        | "greater"
+                        | "higher"
+                        | "lower"
+                        | "above"
+                        | "below"
+                        | "before"
+                        | "after"
+                        | "later"
+                        | "earlier"
+                        | "equal"
                 ) =>
             {
                 f.either = true
