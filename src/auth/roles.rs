@@ -98,7 +98,7 @@ pub const PERMISSIONS: &[(Action, Role, &str)] = &[
     (
         Action::UploadData,
         Role::Analyst,
-        "upload CSV files as tables of the `uploads` connection (with a full grant on it)",
+        "upload CSV files and Excel workbooks as tables of the `uploads` connection (with a full grant on it)",
     ),
     (
         Action::ManageTraining,

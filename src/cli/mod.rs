@@ -60,7 +60,7 @@ pub enum Command {
     /// Export training data, feedback, conversations, saved questions and
     /// dashboards as portable JSON (`-` for stdout).
     Export(FileArg),
-    /// Import a JSON export (training data and feedback) into this app store.
+    /// Import a JSON export (`insight export`) into this app store.
     Import(FileArg),
     /// Upload a CSV file or an Excel workbook (.xlsx) as a table of the
     /// `uploads` connection.
