@@ -265,6 +265,23 @@ fn top_n_and_superlatives() {
          JOIN employees ON orders.employee_id = employees.id \
          GROUP BY employees.id, employees.last_name ORDER BY COUNT(*) DESC, employees.id LIMIT 1"
     );
+    // "the greatest number of" ranks by row counts like "the most".
+    assert_eq!(
+        sql("Which country has the greatest number of customers?"),
+        "SELECT country FROM customers GROUP BY country ORDER BY COUNT(*) DESC LIMIT 1"
+    );
+    // A name column counted in another table: per row of its table, not per name.
+    assert_eq!(
+        sql("Which product name has the most order items?"),
+        "SELECT products.name FROM order_items JOIN products ON order_items.product_id = products.id \
+         GROUP BY products.id, products.name ORDER BY COUNT(*) DESC LIMIT 1"
+    );
+    // A column that names no row is counted per value.
+    assert_eq!(
+        sql("Which segment has the most orders?"),
+        "SELECT customers.segment FROM orders JOIN customers ON orders.customer_id = customers.id \
+         GROUP BY customers.segment ORDER BY COUNT(*) DESC LIMIT 1"
+    );
     // The measure right before the superlative ranks; it is not shown.
     assert_eq!(
         sql("What is the name of the product whose cost is the highest?"),

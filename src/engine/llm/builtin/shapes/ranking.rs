@@ -165,7 +165,7 @@ fn rank_column_by_count(
         let (t, col) = c.col;
         mentions[c.mention].start > rp && is_numeric(&schema.tables[t].columns[col])
     });
-    if matches!(word, "most" | "fewest" | "least")
+    if counts_rows(cx, word, rp)
         && !table_before
         && !numeric_after
         && !roles.revenue
@@ -183,6 +183,14 @@ fn rank_column_by_count(
         ));
     }
     None
+}
+
+/// The superlative at `rp` ranks by a number of rows: "most", "fewest",
+/// "least", or any superlative followed by "number of" ("the greatest
+/// number of orchestras").
+fn counts_rows(cx: &Ctx, word: &str, rp: usize) -> bool {
+    matches!(word, "most" | "fewest" | "least")
+        || (cx.word(rp + 1) == "number" && cx.word(rp + 2) == "of")
 }
 
 /// What is ranked and how, as read from the superlative.
@@ -447,7 +455,20 @@ pub(super) fn ranked_column_count(
     if show_count {
         s.cols.push(count.clone());
     }
-    s.group = vec![col];
+    // "the name of the student with the most friends": the rows of another
+    // table are counted per student (its one-column key), not per name.
+    // Other columns ("which city has the most flights") are counted per value.
+    let names_rows = {
+        let n = cx.schema.tables[t].columns[c].name.to_ascii_lowercase();
+        n.contains("name") || n.contains("title")
+    };
+    let key = cx.pk(t).filter(|&pk| {
+        names_rows && t != counted && pk != c && cx.schema.tables[t].primary_key.len() == 1
+    });
+    s.group = match key {
+        Some(pk) => vec![cx.col(q, t, pk), col],
+        None => vec![col],
+    };
     let dir = if desc { "DESC" } else { "ASC" };
     s.order = vec![format!("{count} {dir}")];
     s.limit = limit;
