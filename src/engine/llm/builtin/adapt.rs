@@ -83,7 +83,8 @@ impl Form {
     /// no conflict ("How many different …" and "How many …" are paraphrases).
     fn conflicts(&self, other: &Form) -> bool {
         let one_way = |a: &Form, b: &Form| {
-            (a.both && b.either && !b.both) || (a.grouped && !a.distinct && b.distinct && !b.grouped)
+            (a.both && b.either && !b.both)
+                || (a.grouped && !a.distinct && b.distinct && !b.grouped)
         };
         one_way(self, other) || one_way(other, self) || self.ordered != other.ordered
     }
@@ -100,8 +101,19 @@ fn form(tokens: &[Token]) -> Form {
             "or" if direction(next).is_none()
                 && !matches!(
                     next,
-                    "more" | "less" | "fewer" | "greater" | "higher" | "lower" | "above"
-                        | "below" | "before" | "after" | "later" | "earlier" | "equal"
+                    "more"
+                        | "less"
+                        | "fewer"
+                        | "greater"
+                        | "higher"
+                        | "lower"
+                        | "above"
+                        | "below"
+                        | "before"
+                        | "after"
+                        | "later"
+                        | "earlier"
+                        | "equal"
                 ) =>
             {
                 f.either = true

@@ -1,6 +1,7 @@
 //! Unit tests per question shape, on a hand-built shop schema.
 
 mod asked;
+mod reuse;
 
 use std::sync::Arc;
 

@@ -30,7 +30,13 @@ use super::linking::{self, Link};
 /// same content words *and* the shapes' own reading of the question
 /// (`own_sql`) agrees with the example's SQL ([`same_reading`]); a twin
 /// trained with other SQL for the same words is a guess between two answers.
-pub fn reused(question: &str, example: &str, example_sql: &str, own_sql: Option<&str>, schema: &SchemaInfo) -> Trust {
+pub fn reused(
+    question: &str,
+    example: &str,
+    example_sql: &str,
+    own_sql: Option<&str>,
+    schema: &SchemaInfo,
+) -> Trust {
     let same_words = text::content_words(question) == text::content_words(example);
     let agrees = own_sql.is_some_and(|own| same_reading(own, example_sql, schema));
     let mut t = Trust::new(Confidence::High);
@@ -55,7 +61,26 @@ pub fn same_reading(a: &str, b: &str, schema: &SchemaInfo) -> bool {
     use std::collections::BTreeSet;
     let sig = |sql: &str| {
         let ps = pieces(sql);
-        let ids = idents(sql, &ps);
+        let mut ids = idents(sql, &ps);
+        // A double-quoted name of the schema is an identifier, not a string.
+        let names = |n: &str| {
+            schema.tables.iter().any(|t| {
+                t.name.eq_ignore_ascii_case(n)
+                    || t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(n))
+            })
+        };
+        let quoted_name = |p: &Piece| match p {
+            Piece::Str {
+                start,
+                end,
+                quote: '"',
+            } => {
+                let body = str_body(sql, *start, *end);
+                names(body).then(|| body.to_lowercase())
+            }
+            _ => None,
+        };
+        ids.extend(ps.iter().filter_map(quoted_name));
         let mut out: BTreeSet<String> = BTreeSet::new();
         for (ti, t) in schema.tables.iter().enumerate() {
             for (ci, c) in t.columns.iter().enumerate() {
@@ -72,6 +97,7 @@ pub fn same_reading(a: &str, b: &str, schema: &SchemaInfo) -> bool {
         }
         for p in &ps {
             match p {
+                Piece::Str { .. } if quoted_name(p).is_some() => {}
                 Piece::Str { start, end, .. } => {
                     out.insert(format!("s:{}", str_body(sql, *start, *end).to_lowercase()));
                 }
