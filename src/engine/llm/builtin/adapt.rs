@@ -61,7 +61,7 @@ struct Facts {
 
 /// The words that decide a query's form rather than its slots: two
 /// questions that differ in them ask for different SQL whatever they name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Form {
     /// "both": rows meeting two conditions (`INTERSECT`).
     both: bool,
@@ -74,6 +74,20 @@ struct Form {
     /// "order" / "sorted" / "descending": every row in an order, not the
     /// top one of a superlative.
     ordered: bool,
+}
+
+impl Form {
+    /// Forms that ask for different SQL: "both" against "or", one row per
+    /// group against distinct values, every row in order against a
+    /// superlative's top row. A word one question has and the other lacks is
+    /// no conflict ("How many different …" and "How many …" are paraphrases).
+    fn conflicts(&self, other: &Form) -> bool {
+        let one_way = |a: &Form, b: &Form| {
+            (a.both && b.either && !b.both)
+                || (a.grouped && !a.distinct && b.distinct && !b.grouped)
+        };
+        one_way(self, other) || one_way(other, self) || self.ordered != other.ordered
+    }
 }
 
 fn form(tokens: &[Token]) -> Form {
@@ -415,7 +429,7 @@ pub fn fits(question: &str, schema: &SchemaInfo, example: &str) -> bool {
             .collect()
     };
     q.negated == e.negated
-        && q.form == e.form
+        && !q.form.conflicts(&e.form)
         && q.aggs == e.aggs
         && q.directions == e.directions
         && q.time == e.time
@@ -479,7 +493,7 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     if q.aggs != e.aggs {
         return Err("aggs");
     }
-    if q.form != e.form {
+    if q.form.conflicts(&e.form) {
         return Err("form");
     }
     // A ranking asked by one and not the other is another question.

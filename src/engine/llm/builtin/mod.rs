@@ -129,7 +129,14 @@ impl BuiltinGenerator {
         };
         let (outcome, strategy, trust) = match self.reuse(req, &failed) {
             Some(reused) => {
-                let trust = trust::reused(&req.question, &reused.question);
+                let own = interpret(&req.question, &req.schema, req.dialect, &failed).ok();
+                let trust = trust::reused(
+                    &req.question,
+                    &reused.question,
+                    &reused.sql,
+                    own.as_ref().map(|r| r.sql.as_str()),
+                    &req.schema,
+                );
                 let outcome = GenerationOutcome::Sql { sql: reused.sql };
                 (outcome, Some("trained_example"), Some(trust))
             }

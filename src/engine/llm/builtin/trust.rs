@@ -13,7 +13,8 @@
 //!   offline reading goes wrong most often (measured in docs/EVALUATION.md),
 //!   so they are never `high`.
 //! - A trained example reused unchanged: `high` only when both questions have
-//!   the same content words; otherwise `medium`.
+//!   the same content words and the shapes' own reading agrees with its SQL
+//!   (same columns, aggregates, literals and limit); otherwise `medium`.
 //! - A trained example adapted to the question: `medium` when it was close
 //!   enough to win over the shapes; `low` when it only stood in because the
 //!   shapes found no reading.
@@ -25,12 +26,22 @@ use crate::text;
 use super::adapt::Adapted;
 use super::linking::{self, Link};
 
-/// A trained example reused as is.
-pub fn reused(question: &str, example: &str) -> Trust {
+/// A trained example reused as is: `high` only when both questions have the
+/// same content words *and* the shapes' own reading of the question
+/// (`own_sql`) agrees with the example's SQL ([`same_reading`]); a twin
+/// trained with other SQL for the same words is a guess between two answers.
+pub fn reused(
+    question: &str,
+    example: &str,
+    example_sql: &str,
+    own_sql: Option<&str>,
+    schema: &SchemaInfo,
+) -> Trust {
     let same_words = text::content_words(question) == text::content_words(example);
+    let agrees = own_sql.is_some_and(|own| same_reading(own, example_sql, schema));
     let mut t = Trust::new(Confidence::High);
     let message = format!("answered with the SQL of the trained example '{example}'");
-    if same_words {
+    if same_words && agrees {
         t.assumptions
             .push(Assumption::new("trained_example", message));
     } else {
@@ -40,6 +51,65 @@ pub fn reused(question: &str, example: &str) -> Trust {
         );
     }
     t
+}
+
+/// Two SQL texts read the question alike: the same non-key columns,
+/// aggregate functions, literals and row limit. Style (aliases, quoting,
+/// `DISTINCT`, the order of a list) is left out.
+pub fn same_reading(a: &str, b: &str, schema: &SchemaInfo) -> bool {
+    use super::sql_pieces::{Piece, idents, pieces, str_body};
+    use std::collections::BTreeSet;
+    let sig = |sql: &str| {
+        let ps = pieces(sql);
+        let mut ids = idents(sql, &ps);
+        // A double-quoted name of the schema is an identifier, not a string.
+        let names = |n: &str| {
+            schema.tables.iter().any(|t| {
+                t.name.eq_ignore_ascii_case(n)
+                    || t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(n))
+            })
+        };
+        let quoted_name = |p: &Piece| match p {
+            Piece::Str {
+                start,
+                end,
+                quote: '"',
+            } => {
+                let body = str_body(sql, *start, *end);
+                names(body).then(|| body.to_lowercase())
+            }
+            _ => None,
+        };
+        ids.extend(ps.iter().filter_map(quoted_name));
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for (ti, t) in schema.tables.iter().enumerate() {
+            for (ci, c) in t.columns.iter().enumerate() {
+                let name = c.name.to_lowercase();
+                if ids.contains(&name) && !linking::is_key(schema, ti, ci) {
+                    out.insert(format!("c:{name}"));
+                }
+            }
+        }
+        for f in ["count", "avg", "sum", "max", "min", "limit"] {
+            if ids.contains(f) {
+                out.insert(format!("f:{f}"));
+            }
+        }
+        for p in &ps {
+            match p {
+                Piece::Str { .. } if quoted_name(p).is_some() => {}
+                Piece::Str { start, end, .. } => {
+                    out.insert(format!("s:{}", str_body(sql, *start, *end).to_lowercase()));
+                }
+                Piece::Num { value, .. } => {
+                    out.insert(format!("n:{value}"));
+                }
+                Piece::Ident { .. } => {}
+            }
+        }
+        out
+    };
+    sig(a) == sig(b)
 }
 
 /// A trained example adapted (or, `strategy == "trained_example"`, taken
