@@ -273,15 +273,14 @@ async fn register_uploads(
     registry: &ConnectorRegistry,
 ) -> anyhow::Result<Option<crate::connectors::uploads::UploadsDb>> {
     use crate::connectors::uploads::{CONNECTION, UploadsDb};
-    if !config.uploads.enabled {
+    let Some(path) = config.uploads_db() else {
         return Ok(None);
-    }
+    };
     if config.connections.contains_key(CONNECTION) {
         anyhow::bail!(
             "connections.{CONNECTION}: the name is taken by CSV uploads; rename the connection or set uploads.enabled = false"
         );
     }
-    let path = config.data_dir.join("uploads.db");
     let db = UploadsDb::open(&path, config.uploads.max_bytes)
         .await
         .context("creating the uploads database")?;

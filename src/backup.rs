@@ -3,13 +3,17 @@
 //! A backup is a file in the backup dir named
 //! `insight-<backend>-<UTC time>.<ext>`: for SQLite a consistent online copy
 //! of the database (`VACUUM INTO`, `.sqlite`), for PostgreSQL a `pg_dump` in
-//! custom format (`.pgdump`) of the store's schema. Files are written under a
-//! `.partial` name and renamed when complete, so a backup that was killed
-//! leaves no file that looks finished; a later backup removes leftovers once
-//! they have been idle for 15 minutes. Backups of one process run one at a
-//! time.
-//! `keep` prunes the oldest. `restore` loads a backup into an *empty* store
-//! (it refuses to overwrite data). The JSON export carries training items,
+//! custom format (`.pgdump`) of the store's schema. When uploads are on and
+//! the uploads database holds tables, the same run also writes
+//! `insight-uploads-<same UTC time>.sqlite` (`VACUUM INTO` of `uploads.db`),
+//! listed with its store backup and pruned with it. Files are written under a
+//! `.partial` name and renamed when complete (the uploads copy first), so a
+//! backup that was killed leaves no file that looks finished; a later backup
+//! removes leftovers once they have been idle for 15 minutes. Backups of one
+//! process run one at a time.
+//! `keep` prunes the oldest. `restore` loads a backup into an *empty* store,
+//! and its uploads copy into an uploads database without tables (it refuses
+//! to overwrite data). The JSON export carries training items,
 //! feedback and the questions it is about, conversations with their turns
 //! (since format version 2), saved questions and dashboards (since 3), and
 //! imports into either backend; an older export (without those) still
@@ -56,6 +60,10 @@ pub struct BackupInfo {
     pub size_bytes: u64,
     /// When the backup was taken (UTC, from the name).
     pub created_at: String,
+    /// The uploaded tables of the same run (`insight-uploads-<time>.sqlite`
+    /// in the backup dir), if uploads were on and held tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploads: Option<String>,
 }
 
 const PREFIX: &str = "insight-";
@@ -86,6 +94,19 @@ fn parse_name(name: &str) -> Option<(String, String)> {
     })
 }
 
+/// The uploads backup that belongs to the store backup `name` (same time).
+fn uploads_name(name: &str) -> Option<String> {
+    let stem = name.strip_prefix(PREFIX)?.rsplit_once('.')?.0;
+    let stamp = stem.split_once('-')?.1;
+    Some(format!("{PREFIX}uploads-{stamp}.sqlite"))
+}
+
+/// The uploads backup taken with the store backup `file`, if there is one.
+pub fn uploads_backup_of(file: &Path) -> Option<PathBuf> {
+    let name = uploads_name(&file.file_name()?.to_string_lossy())?;
+    Some(file.with_file_name(name)).filter(|p| p.is_file())
+}
+
 /// Finished backups in `dir`, newest first.
 pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
     let entries = match std::fs::read_dir(dir) {
@@ -98,11 +119,13 @@ pub fn list(dir: &Path) -> Result<Vec<BackupInfo>, BackupError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some((backend, created_at)) = parse_name(&name) {
             let size_bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let uploads = uploads_name(&name).filter(|u| dir.join(u).is_file());
             out.push(BackupInfo {
                 name,
                 backend,
                 size_bytes,
                 created_at,
+                uploads,
             });
         }
     }
@@ -127,6 +150,9 @@ pub struct BackupTarget {
     pub keep: u32,
     /// The `pg_dump` to run for a PostgreSQL store.
     pub pg_dump: PathBuf,
+    /// The uploads database to back up with the store (`None`: uploads are
+    /// off).
+    pub uploads: Option<PathBuf>,
 }
 
 impl BackupTarget {
@@ -139,6 +165,7 @@ impl BackupTarget {
                 .pg_dump
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("pg_dump")),
+            uploads: config.uploads_db(),
         }
     }
 }
@@ -173,25 +200,44 @@ async fn create_inner(store: &Store, target: &BackupTarget) -> Result<BackupInfo
             backend.as_str(),
             extension(backend)
         );
-        let taken = |n: &str| dir.join(n).exists();
-        if !taken(&name) && !taken(&format!("{name}.partial")) {
+        let taken = |n: &str| dir.join(n).exists() || dir.join(format!("{n}.partial")).exists();
+        if !taken(&name) && !uploads_name(&name).is_some_and(|u| taken(&u)) {
             break name;
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     };
+    let uploads = match &target.uploads {
+        Some(db) if sqlite_table_count(db).await? > 0 => uploads_name(&name),
+        _ => None,
+    };
+    // The uploads copy is renamed first: a finished store backup always has
+    // its uploads beside it.
+    let mut files = Vec::new();
+    if let (Some(db), Some(u)) = (&target.uploads, &uploads) {
+        files.push((dir.join(format!("{u}.partial")), dir.join(u)));
+        if let Err(e) = sqlite_vacuum_into(db, &files[0].0).await {
+            let _ = tokio::fs::remove_file(&files[0].0).await;
+            return Err(e);
+        }
+    }
+    let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
+    files.push((partial.clone(), path.clone()));
     let result = match backend {
         Backend::Sqlite => store.sqlite_snapshot(&partial).await.map_err(Into::into),
         Backend::Postgres => pg_dump(store, &target.pg_dump, &partial).await,
     };
     if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&partial).await;
+        for (partial, _) in &files {
+            let _ = tokio::fs::remove_file(partial).await;
+        }
         return Err(e);
     }
-    let path = dir.join(&name);
-    tokio::fs::rename(&partial, &path)
-        .await
-        .map_err(|e| io(&path.display().to_string(), e))?;
+    for (partial, done) in &files {
+        tokio::fs::rename(partial, done)
+            .await
+            .map_err(|e| io(&done.display().to_string(), e))?;
+    }
     if keep > 0 {
         prune(dir, keep as usize)?;
     }
@@ -205,7 +251,49 @@ async fn create_inner(store: &Store, target: &BackupTarget) -> Result<BackupInfo
         backend,
         size_bytes,
         created_at,
+        uploads,
     })
+}
+
+/// A read-only connection to the SQLite file at `path` (it must exist).
+async fn sqlite_file(path: &Path) -> Result<sqlx::SqliteConnection, BackupError> {
+    use sqlx::ConnectOptions as _;
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .disable_statement_logging()
+        .connect()
+        .await
+        .map_err(|e| BackupError::Io(format!("{}: {e}", path.display())))
+}
+
+/// Tables in the SQLite file at `path` (0 when there is no such file).
+async fn sqlite_table_count(path: &Path) -> Result<i64, BackupError> {
+    use sqlx::Connection as _;
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut conn = sqlite_file(path).await?;
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| BackupError::Io(format!("{}: {e}", path.display())));
+    let _ = conn.close().await;
+    n
+}
+
+/// A consistent online copy of the SQLite file `db` (`VACUUM INTO`).
+async fn sqlite_vacuum_into(db: &Path, out: &Path) -> Result<(), BackupError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlite_file(db).await?;
+    let done = sqlx::query("VACUUM INTO $1")
+        .bind(out.to_string_lossy().into_owned())
+        .execute(&mut conn)
+        .await
+        .map_err(|e| BackupError::Io(format!("{}: {e}", db.display())));
+    let _ = conn.close().await;
+    done.map(|_| ())
 }
 
 /// Remove `.partial` leftovers of backups that were killed.
@@ -228,15 +316,18 @@ async fn remove_stale_partials(dir: &Path) {
     }
 }
 
-/// Keep the `keep` newest backups. A file already gone (pruned by another
-/// replica sharing the directory) is not an error.
+/// Keep the `keep` newest backups (each with its uploads backup). A file
+/// already gone (pruned by another replica sharing the directory) is not an
+/// error.
 fn prune(dir: &Path, keep: usize) -> Result<(), BackupError> {
     for old in list(dir)?.into_iter().skip(keep) {
-        let path = dir.join(&old.name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path.display().to_string(), e)),
+        for name in uploads_name(&old.name).into_iter().chain([old.name]) {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path.display().to_string(), e)),
+            }
         }
     }
     Ok(())
@@ -323,15 +414,16 @@ async fn run_tool(
 
 /// Restore `file` into the store at `url`, which must be empty (no tables).
 /// Afterwards pending migrations are applied, so an older backup comes back
-/// at the current schema version.
-pub async fn restore(url: &str, file: &Path) -> Result<Store, BackupError> {
+/// at the current schema version. With `uploads` (the uploads database, when
+/// uploads are on), the uploads backup of the same run, if any, is put there
+/// too; an uploads database that holds tables is not overwritten.
+pub async fn restore(url: &str, file: &Path, uploads: Option<&Path>) -> Result<Store, BackupError> {
     if !file.is_file() {
         return Err(BackupError::Refused(format!(
             "{} is not a backup file",
             file.display()
         )));
     }
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
     let target = Store::connect(url).await?;
     if !target.has_no_tables().await? {
         return Err(BackupError::Refused(
@@ -340,19 +432,57 @@ pub async fn restore(url: &str, file: &Path) -> Result<Store, BackupError> {
                 .into(),
         ));
     }
+    let uploads = match (uploads_backup_of(file), uploads) {
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    if let Some((_, to)) = &uploads {
+        if sqlite_table_count(to).await? > 0 {
+            return Err(BackupError::Refused(format!(
+                "the uploads database {} is not empty: move it aside to restore uploaded tables",
+                to.display()
+            )));
+        }
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(&parent.display().to_string(), e))?;
+        }
+    }
+    if let Some((from, to)) = &uploads {
+        replace_sqlite_file(from, to)?;
+    }
+    if let Err(e) = restore_store(target, url, file).await {
+        if let Some((_, to)) = &uploads {
+            let _ = std::fs::remove_file(to);
+        }
+        return Err(e);
+    }
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Put the SQLite file `from` at `to` (its old journal files removed).
+fn replace_sqlite_file(from: &Path, to: &Path) -> Result<(), BackupError> {
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| io(&to.display().to_string(), e))
+}
+
+/// Load `file` into the empty store `target` (at `url`).
+async fn restore_store(target: Store, url: &str, file: &Path) -> Result<(), BackupError> {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
     match target.backend() {
         Backend::Sqlite => {
-            if !name.ends_with(".sqlite") {
+            if !name.ends_with(".sqlite") || name.starts_with(&format!("{PREFIX}uploads-")) {
                 return Err(BackupError::Refused(format!(
                     "{name} is not a SQLite backup; this store is SQLite"
                 )));
             }
             target.close().await;
-            let path = sqlite_path(url)?;
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            std::fs::copy(file, &path).map_err(|e| io(&path.display().to_string(), e))?;
+            replace_sqlite_file(file, &sqlite_path(url)?)?;
         }
         Backend::Postgres => {
             if !name.ends_with(".pgdump") {
@@ -364,9 +494,7 @@ pub async fn restore(url: &str, file: &Path) -> Result<Store, BackupError> {
             target.close().await;
         }
     }
-    let store = Store::connect(url).await?;
-    store.migrate().await?;
-    Ok(store)
+    Ok(())
 }
 
 /// `pg_restore` of everything but the `CREATE SCHEMA` itself: the target
@@ -479,6 +607,12 @@ mod tests {
         assert!(parse_name("insight-sqlite-20261205T210000123Z.sqlite.partial").is_none());
         assert!(parse_name("insight-postgres-20261205T210000123Z.sqlite").is_none());
         assert!(parse_name("notes.txt").is_none());
+        // The uploads backup of a run is paired by time, never listed alone.
+        assert!(parse_name("insight-uploads-20261205T210000123Z.sqlite").is_none());
+        assert_eq!(
+            uploads_name("insight-postgres-20261205T210000123Z.pgdump").as_deref(),
+            Some("insight-uploads-20261205T210000123Z.sqlite")
+        );
     }
 
     #[test]

@@ -52,10 +52,11 @@ pub enum Command {
     User(users::UserCommand),
     /// Run background job workers only (no HTTP), until SIGTERM.
     Worker,
-    /// Back the app store up now into `backup.dir` (keeps `backup.keep`).
+    /// Back the app store (and the uploaded tables) up now into `backup.dir`
+    /// (keeps `backup.keep`).
     Backup,
-    /// Restore a backup file into an empty app store (a directory: its
-    /// newest backup).
+    /// Restore a backup file into an empty app store, with its uploaded
+    /// tables (a directory: its newest backup).
     Restore(FileArg),
     /// Export training data, feedback, conversations, saved questions and
     /// dashboards as portable JSON (`-` for stdout).

@@ -87,6 +87,9 @@ pub async fn backup(config: Config) -> anyhow::Result<()> {
         dir.join(&info.name).display(),
         info.size_bytes
     );
+    if let Some(uploads) = &info.uploads {
+        println!("uploaded tables written: {}", dir.join(uploads).display());
+    }
     Ok(())
 }
 
@@ -108,11 +111,22 @@ pub async fn restore(config: Config, file: &Path) -> anyhow::Result<()> {
     } else {
         file
     };
-    let store = crate::backup::restore(&config.store_url(), file)
+    let uploads = config.uploads_db();
+    let store = crate::backup::restore(&config.store_url(), file, uploads.as_deref())
         .await
         .context("restore failed")?;
     store.close().await;
     println!("restored {} into the app store", file.display());
+    match (crate::backup::uploads_backup_of(file), uploads) {
+        (Some(from), Some(to)) => {
+            println!("restored {} into {}", from.display(), to.display())
+        }
+        (Some(from), None) => eprintln!(
+            "{} (uploaded tables) not restored: uploads are off (uploads.enabled)",
+            from.display()
+        ),
+        _ => {}
+    }
     Ok(())
 }
 

@@ -371,6 +371,13 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
+    /// The uploads database, `<data_dir>/uploads.db` (`None`: uploads are off).
+    pub fn uploads_db(&self) -> Option<PathBuf> {
+        self.uploads
+            .enabled
+            .then(|| self.data_dir.join("uploads.db"))
+    }
+
     /// The app store URL, defaulting to a SQLite file in the data dir.
     pub fn store_url(&self) -> String {
         use secrecy::ExposeSecret;

@@ -39,7 +39,8 @@ pub enum JobSpec {
     /// Delete question history and conversations older than the given
     /// number of days (questions with feedback are kept).
     HistoryCleanup { older_than_days: u32 },
-    /// Back the app store up into the backup dir (and prune to `backup.keep`).
+    /// Back the app store (and the uploaded tables) up into the backup dir (and
+    /// prune to `backup.keep`).
     Backup,
 }
 

@@ -390,12 +390,12 @@ async fn sqlite_backup_wipe_restore_gives_identical_data() {
     // Wipe: a new, empty database file.
     let target = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", target.path().join("restored.db").display());
-    let restored = insight::backup::restore(&url, &dir.path().join(&newest.name))
+    let restored = insight::backup::restore(&url, &dir.path().join(&newest.name), None)
         .await
         .unwrap();
     assert_eq!(snapshot(&restored).await, before);
     // Restoring over data is refused.
-    let again = insight::backup::restore(&url, &dir.path().join(&newest.name)).await;
+    let again = insight::backup::restore(&url, &dir.path().join(&newest.name), None).await;
     assert!(
         again.unwrap_err().to_string().contains("not empty"),
         "restore must not overwrite"
@@ -457,13 +457,15 @@ async fn postgres_backup_wipe_restore_gives_identical_data() {
         &format!("DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}"),
     )
     .await;
-    let err = insight::backup::restore(&url, &wrong).await.unwrap_err();
+    let err = insight::backup::restore(&url, &wrong, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not a PostgreSQL backup"), "{err}");
-    let restored = insight::backup::restore(&url, &dir.path().join(&info.name))
+    let restored = insight::backup::restore(&url, &dir.path().join(&info.name), None)
         .await
         .unwrap();
     assert_eq!(snapshot(&restored).await, before);
-    let again = insight::backup::restore(&url, &dir.path().join(&info.name)).await;
+    let again = insight::backup::restore(&url, &dir.path().join(&info.name), None).await;
     assert!(again.unwrap_err().to_string().contains("not empty"));
 }
 
@@ -473,6 +475,7 @@ fn target(dir: &std::path::Path, keep: u32) -> insight::backup::BackupTarget {
         dir: dir.to_path_buf(),
         keep,
         pg_dump: "pg_dump".into(),
+        uploads: None,
     }
 }
 

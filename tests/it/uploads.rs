@@ -455,3 +455,93 @@ async fn the_command_line_uploads_csv_files_and_workbooks() {
         .unwrap();
     assert_eq!(last, "2024-03-01");
 }
+
+/// `insight backup` takes the uploaded tables with the app store (same
+/// time in the name, pruned together), `insight restore` puts both into a
+/// fresh data dir where the table answers queries; with uploads off nothing
+/// extra is written, and an uploads database with tables is not overwritten.
+#[tokio::test]
+async fn uploaded_tables_are_backed_up_and_restored_with_the_store() {
+    use crate::util::insight_cmd;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], data: &std::path::Path, env: &[(&str, &str)]| {
+        insight_cmd(dir.path())
+            .env("INSIGHT_DATA_DIR", data)
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (a, backups) = (dir.path().join("a"), dir.path().join("a").join("backups"));
+    let csv = dir.path().join("orders.csv");
+    std::fs::write(&csv, SALES).unwrap();
+    ok(run(&["upload", csv.to_str().unwrap()], &a, &[]));
+    let files = || std::fs::read_dir(&backups).unwrap().count();
+
+    // Uploads off: the store backup alone.
+    let off = [("INSIGHT_UPLOADS__ENABLED", "false")];
+    let said = ok(run(&["backup"], &a, &off));
+    assert!(!said.contains("uploaded tables"), "{said}");
+    assert_eq!(files(), 1);
+    assert_eq!(insight::backup::list(&backups).unwrap()[0].uploads, None);
+
+    // Uploads on: a pair with the same time; `keep = 1` prunes the first.
+    let said = ok(run(&["backup"], &a, &[("INSIGHT_BACKUP__KEEP", "1")]));
+    assert!(said.contains("uploaded tables written"), "{said}");
+    let listed = insight::backup::list(&backups).unwrap();
+    assert_eq!((listed.len(), files()), (1, 2), "{listed:?}");
+    let stamp = listed[0].name.trim_start_matches("insight-sqlite-");
+    assert_eq!(
+        listed[0].uploads.as_deref(),
+        Some(format!("insight-uploads-{stamp}").as_str())
+    );
+
+    // An uploads database that holds a table is not overwritten.
+    let c = dir.path().join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", c.join("uploads.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE mine (x INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = run(&["restore", backups.to_str().unwrap()], &c, &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("uploads database") && err.contains("not empty"),
+        "{err}"
+    );
+    let store =
+        insight::store::Store::connect(&format!("sqlite://{}", c.join("insight.db").display()))
+            .await
+            .unwrap();
+    assert!(
+        store.has_no_tables().await.unwrap(),
+        "nothing restored: {err}"
+    );
+
+    // Into a fresh data dir: the uploaded table answers queries.
+    let b = dir.path().join("b");
+    let said = ok(run(&["restore", backups.to_str().unwrap()], &b, &[]));
+    assert!(said.contains("uploads.db"), "{said}");
+    let app = TestApp::builder()
+        .config(move |c| c.data_dir = b)
+        .spawn()
+        .await;
+    let rows = app
+        .post(
+            "/api/v1/sql/execute",
+            json!({ "connection": "uploads", "sql": "SELECT COUNT(*), SUM(units) FROM orders" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rows["rows"], json!([[3, 8]]));
+}
