@@ -1,8 +1,15 @@
 //! Retrieval latency: the built-in embedder plus the embedded index over
-//! 10,000 training items in one (connection, kind) partition, which is more
-//! than a real connection holds. Budget: under 5 ms per question.
+//! 100,000 training items in one (connection, kind) partition, far more than
+//! a real connection holds. Budget: p99 under 5 ms per question.
+//!
+//! Before criterion's runs it times one search for each of 500 different
+//! questions and prints their p50 and p99 (criterion repeats one question,
+//! which says little about the tail). The index searches a partition this
+//! large on the blocking thread pool, so the runtime here is a multi-thread
+//! one, as in the service.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use insight::domain::TrainingKind;
@@ -10,7 +17,8 @@ use insight::engine::retrieval::{
     EmbeddedIndex, Embedder, HashingEmbedder, IndexEntry, VectorIndex,
 };
 
-const ITEMS: usize = 10_000;
+const ITEMS: usize = 100_000;
+const QUESTIONS: usize = 500;
 const TOP_K: usize = 5;
 
 const ENTITIES: &[&str] = &[
@@ -101,8 +109,45 @@ fn item(i: usize) -> String {
     }
 }
 
+/// Question `i` of a deterministic mix, phrased like the items' questions
+/// but in combinations the index mostly does not hold.
+fn question(i: usize) -> String {
+    let pick = |list: &[&'static str], salt: usize| list[(i * 31 / salt + i + salt) % list.len()];
+    format!(
+        "What is the {} {} {} {}?",
+        pick(MEASURES, 3),
+        pick(ENTITIES, 5),
+        pick(DIMENSIONS, 7),
+        pick(FILTERS, 2),
+    )
+}
+
+/// p50 and p99 of one embed + search per question, over `QUESTIONS`.
+fn percentiles(
+    runtime: &tokio::runtime::Runtime,
+    embedder: &HashingEmbedder,
+    index: &EmbeddedIndex,
+) -> (Duration, Duration) {
+    let mut times: Vec<Duration> = (0..QUESTIONS)
+        .map(|i| {
+            let q = question(i);
+            let t = Instant::now();
+            let vector = embedder.embed(&q);
+            let hits = runtime
+                .block_on(index.search("demo", TrainingKind::QuestionSql, &vector, TOP_K))
+                .expect("search");
+            let elapsed = t.elapsed();
+            assert_eq!(hits.len(), TOP_K);
+            elapsed
+        })
+        .collect();
+    times.sort();
+    (times[QUESTIONS / 2], times[QUESTIONS * 99 / 100])
+}
+
 fn bench_retrieval(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .build()
         .expect("runtime");
     let embedder = HashingEmbedder::default();
@@ -119,12 +164,20 @@ fn bench_retrieval(c: &mut Criterion) {
         }
         assert_eq!(index.len().await.expect("len"), ITEMS);
     });
+    // The first search builds the posting lists; not a question's cost.
+    percentiles(&runtime, &embedder, &index);
+    let (p50, p99) = percentiles(&runtime, &embedder, &index);
+    println!(
+        "retrieval over {ITEMS} items, {QUESTIONS} questions, embed + search top-{TOP_K}: p50 {:.3} ms, p99 {:.3} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+    );
 
     let question =
         "What was the average unit price of order items per country in Germany last quarter?";
     let query = embedder.embed(question);
 
-    let mut group = c.benchmark_group("retrieval_10k");
+    let mut group = c.benchmark_group("retrieval_100k");
     group.bench_function("embed + search top-5", |b| {
         b.iter(|| {
             let vector = embedder.embed(black_box(question));

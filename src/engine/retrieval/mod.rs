@@ -18,6 +18,7 @@ pub mod index;
 #[cfg(feature = "local-embeddings")]
 pub mod local;
 pub mod openai;
+mod postings;
 pub mod service;
 
 use async_trait::async_trait;
