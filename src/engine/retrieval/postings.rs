@@ -42,7 +42,7 @@ impl Postings {
     /// is not a whole number of the dot product's lanes.
     pub fn build(vectors: &[f32], dim: usize) -> Option<Self> {
         // Whole lanes only: the dense dot adds a remainder separately.
-        if dim % LANES != 0 {
+        if !dim.is_multiple_of(LANES) {
             return None;
         }
         let len = vectors.len() / dim;
