@@ -4,8 +4,9 @@
 //! [`Conversation::user_id`] with the caller; this module only stores.
 
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
+use super::writer::Write;
 use super::{Store, StoreError, now};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,39 +67,21 @@ impl Store {
         user_id: Option<&str>,
         turn: &NewTurn<'_>,
     ) -> Result<Turn, StoreError> {
-        let at = now();
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
-        )
-        .bind(conversation_id)
-        .bind(user_id)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        let seq: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) FROM conversation_turns \
-             WHERE conversation_id = $1",
-        )
-        .bind(conversation_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO conversation_turns (conversation_id, seq, query_id, question, \
-             standalone_question, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(turn.query_id)
-        .bind(turn.question)
-        .bind(turn.standalone_question)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let row = TurnRow {
+            conversation_id: conversation_id.to_string(),
+            user_id: user_id.map(str::to_string),
+            query_id: turn.query_id.map(str::to_string),
+            question: turn.question.to_string(),
+            standalone_question: turn.standalone_question.to_string(),
+            at: now(),
+        };
+        let at = row.at.clone();
+        let seq = self
+            .writer
+            .submit_counted(Write::Turn(Box::new(row)))
+            .await?;
         Ok(Turn {
-            seq,
+            seq: i64::try_from(seq).unwrap_or(i64::MAX),
             query_id: turn.query_id.map(str::to_string),
             question: turn.question.to_string(),
             standalone_question: turn.standalone_question.to_string(),
@@ -134,5 +117,52 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         turns.reverse();
         Ok(turns)
+    }
+}
+
+/// A turn as the group-commit writer appends it (see `writer.rs`).
+#[derive(Debug)]
+pub(crate) struct TurnRow {
+    conversation_id: String,
+    user_id: Option<String>,
+    query_id: Option<String>,
+    question: String,
+    standalone_question: String,
+    at: String,
+}
+
+impl TurnRow {
+    /// Create or touch the conversation and append the turn; its number.
+    /// Runs inside the writer's transaction.
+    pub(crate) async fn insert(&self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(&self.conversation_id)
+        .bind(&self.user_id)
+        .bind(&self.at)
+        .execute(&mut *conn)
+        .await?;
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) FROM conversation_turns \
+             WHERE conversation_id = $1",
+        )
+        .bind(&self.conversation_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO conversation_turns (conversation_id, seq, query_id, question, \
+             standalone_question, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&self.conversation_id)
+        .bind(seq)
+        .bind(&self.query_id)
+        .bind(&self.question)
+        .bind(&self.standalone_question)
+        .bind(&self.at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(u64::try_from(seq).unwrap_or(0))
     }
 }

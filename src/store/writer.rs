@@ -1,5 +1,6 @@
 //! Group commit for the app-store writes on the request path: history rows
-//! (and their late token counts), audit events and feedback.
+//! (and their late token counts), audit events, feedback and conversation
+//! turns.
 //!
 //! Why: on SQLite every write takes the one database write lock. With many
 //! requests each writing its own row on its own connection, the losers wait
@@ -21,7 +22,12 @@
 //!
 //! What it must not do: hold a pool connection between batches (the
 //! in-memory store has one connection), or take writes that read first and
-//! decide (those keep their own transaction in their module).
+//! decide on what they read across more than their own rows (those keep
+//! their own transaction in their module). A conversation turn reads only
+//! its conversation's last number: the writes of a batch run in queue order
+//! in one transaction, so a later turn of the same conversation sees the
+//! earlier one, and a write of several statements never runs outside a
+//! transaction.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +36,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::audit::AuditRow;
+use super::conversations::TurnRow;
 use super::feedback::FeedbackRow;
 use super::queries::QueryRow;
 use super::{Backend, StoreError, begin_write};
@@ -50,6 +57,9 @@ pub(crate) enum Write {
     },
     Audit(Box<AuditRow>),
     Feedback(Box<FeedbackRow>),
+    /// A conversation turn (creating the conversation); touches the turn's
+    /// number, which is never 0.
+    Turn(Box<TurnRow>),
 }
 
 impl Write {
@@ -64,17 +74,23 @@ impl Write {
             } => super::queries::add_tokens(conn, id, *prompt_tokens, *completion_tokens).await,
             Write::Audit(row) => row.insert(conn).await,
             Write::Feedback(row) => row.insert(conn).await,
+            Write::Turn(row) => row.insert(conn).await,
         }
+    }
+
+    /// One statement: safe to run alone outside a transaction.
+    fn single_statement(&self) -> bool {
+        !matches!(self, Write::Turn(_))
     }
 }
 
 /// Every write names one row; touching none (an update of a missing
 /// history row) is that caller's `NotFound`.
-fn touched(rows: u64) -> Result<(), StoreError> {
+fn touched(rows: u64) -> Result<u64, StoreError> {
     if rows == 0 {
         Err(StoreError::NotFound)
     } else {
-        Ok(())
+        Ok(rows)
     }
 }
 
@@ -117,7 +133,7 @@ impl Drop for Waiting<'_> {
 
 struct Item {
     write: Write,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    reply: oneshot::Sender<Result<u64, StoreError>>,
 }
 
 enum Msg {
@@ -158,6 +174,12 @@ impl Writer {
 
     /// Queue `write` and wait until it is committed (or failed).
     pub(crate) async fn submit(&self, write: Write) -> Result<(), StoreError> {
+        self.submit_counted(write).await.map(drop)
+    }
+
+    /// [`Writer::submit`], answering what the write touched (for a turn,
+    /// its number).
+    pub(crate) async fn submit_counted(&self, write: Write) -> Result<u64, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Msg::Write(Item { write, reply }))
@@ -264,7 +286,9 @@ impl Task {
     /// Run `writes` in one transaction (a lone write as one statement);
     /// the rows each touched. Any error rolls all of them back.
     async fn write(&self, writes: &[&Write]) -> Result<Vec<u64>, sqlx::Error> {
-        if let [one] = writes {
+        if let [one] = writes
+            && one.single_statement()
+        {
             let mut conn = self.pool.acquire().await?;
             return Ok(vec![one.run(&mut conn).await?]);
         }

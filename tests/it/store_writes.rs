@@ -1,4 +1,5 @@
-//! Group commit of the request path's writes (history, audit, feedback), on
+//! Group commit of the request path's writes (history, audit, feedback,
+//! conversation turns), on
 //! both app-store backends: concurrent writers all land with their own ids, a
 //! bad row in a batch fails only its caller, closing the store drains the
 //! queue, and an `/ask`'s `query_id` is readable the moment the answer is
@@ -143,6 +144,7 @@ both_backends!(
     concurrent_writers_all_land_with_their_own_ids,
     a_bad_row_fails_only_its_own_caller,
     closing_drains_the_queue,
+    turns_of_one_batch_are_numbered_in_order,
 );
 
 async fn concurrent_writers_all_land_with_their_own_ids(o: Opened) {
@@ -332,4 +334,62 @@ async fn every_concurrent_ask_is_in_the_history_when_it_answers() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 16, "each ask has its own query_id");
+}
+
+/// Turns of two conversations queued behind a held lock commit in one batch,
+/// each conversation numbered 1, 2, 3 … without gaps or conflicts.
+async fn turns_of_one_batch_are_numbered_in_order(o: Opened) {
+    use insight::store::conversations::NewTurn;
+    let s = &o.store;
+    let lock = WriteLock::take(&o).await;
+    let blocked = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.insert_query(&new_query("first", None, "demo", QueryStatus::Answered))
+                .await
+        })
+    };
+    until_writer_busy(s).await;
+    let turns: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let conversation = if i % 2 == 0 { "c-even" } else { "c-odd" };
+                let question = format!("question {i}");
+                let turn = NewTurn {
+                    query_id: None,
+                    question: &question,
+                    standalone_question: &question,
+                };
+                s.add_turn(conversation, Some("u1"), &turn).await
+            })
+        })
+        .collect();
+    until_queued(s, 10).await;
+    let batches_before = s.group_commit_stats().batches;
+    lock.release().await;
+    blocked.await.unwrap().expect("the blocked write lands");
+    let mut seqs: Vec<i64> = Vec::new();
+    for t in turns {
+        seqs.push(t.await.unwrap().expect("turn appended").seq);
+    }
+    for conversation in ["c-even", "c-odd"] {
+        let stored = s.recent_turns(conversation, 10).await.unwrap();
+        let numbers: Vec<i64> = stored.iter().map(|t| t.seq).collect();
+        assert_eq!(numbers, vec![1, 2, 3, 4, 5], "{conversation}");
+        let found = s.find_conversation(conversation).await.unwrap().unwrap();
+        assert_eq!(found.user_id.as_deref(), Some("u1"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5],
+        "each caller got its own number"
+    );
+    let stats = s.group_commit_stats();
+    assert_eq!(stats.retried_batches, 0, "{stats:?}");
+    assert!(
+        stats.batches - batches_before <= 2,
+        "the queued turns shared a transaction: {stats:?}"
+    );
 }
