@@ -264,7 +264,7 @@ mod tests {
         // whole rank and puts b above a.
         let rrf = HybridRanker {
             fusion: FusionKind::Rrf,
-            ..r.clone()
+            ..r
         };
         let ids: Vec<String> = rrf.fuse(&c, &scored, 3).into_iter().map(|f| f.id).collect();
         assert_eq!(ids, ["c", "b", "a"]);
