@@ -42,15 +42,25 @@ pub struct EvalArgs {
     /// per ranking); writes retrieval.json to --out.
     #[arg(long)]
     pub retrieval: bool,
-    /// With --retrieval: also rank with this sentence-transformer model
-    /// directory, dense and hybrid (needs the `local-embeddings` feature).
-    #[arg(long, requires = "retrieval")]
+    /// Embed with this sentence-transformer model directory (the `local`
+    /// embedder; needs the `local-embeddings` feature). With --retrieval:
+    /// also rank dense and hybrid; otherwise: the engine's embedder, ranked
+    /// as `retrieval.hybrid` says.
+    #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// With --retrieval and --model-dir: also score the fixed grid of fusion
+    /// settings (`eval::retrieval::sweep`).
+    #[arg(long, requires = "model_dir")]
+    pub sweep: bool,
 }
 
-pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, args: EvalArgs) -> anyhow::Result<()> {
     if args.retrieval {
         return run_retrieval(&config, &args).await;
+    }
+    if let Some(dir) = &args.model_dir {
+        config.retrieval.embedding.provider = crate::config::EmbedderKind::Local;
+        config.retrieval.embedding.model_dir = Some(dir.clone());
     }
     let provider = args.provider.as_deref().map(|p| match p {
         "openai" => ProviderKind::Openai,
@@ -78,22 +88,42 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
 }
 
 async fn run_retrieval(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
+    use crate::eval::retrieval::process_rss_mib;
     let dataset = crate::eval::dataset::Dataset::load(&args.dataset, args.gold.as_deref())?;
+    let mut model_note = None;
     let model = match &args.model_dir {
         Some(dir) => {
             let mut r = config.retrieval.clone();
             r.embedding.provider = crate::config::EmbedderKind::Local;
             r.embedding.model_dir = Some(dir.clone());
-            Some(crate::engine::retrieval::build_embedder(&r)?)
+            let (rss_before, started) = (process_rss_mib(), std::time::Instant::now());
+            let model = crate::engine::retrieval::build_embedder(&r)?;
+            // One embedding, so lazily allocated buffers count too.
+            model.embed_one("How many singers do we have?").await?;
+            model_note = Some(format!(
+                "model loaded and run once in {:.2} s; RSS {} MiB before, {} MiB after",
+                started.elapsed().as_secs_f64(),
+                rss_before.map_or_else(|| "n/a".into(), |m| format!("{m:.1}")),
+                process_rss_mib().map_or_else(|| "n/a".into(), |m| format!("{m:.1}")),
+            ));
+            Some(model)
         }
         None => None,
     };
-    let ranker = (&config.retrieval.hybrid).into();
+    let configured: crate::engine::retrieval::hybrid::HybridRanker =
+        (&config.retrieval.hybrid).into();
+    let mut rankers = vec![("hybrid".to_string(), configured.clone())];
+    if args.sweep {
+        rankers.extend(crate::eval::retrieval::sweep(&configured));
+    }
     let rows =
-        crate::eval::retrieval::benchmark(&dataset, &args.dbs, model.as_deref(), &ranker).await?;
+        crate::eval::retrieval::benchmark(&dataset, &args.dbs, model.as_deref(), &rankers).await?;
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("retrieval.json");
     std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+    if let Some(note) = model_note {
+        println!("{note}");
+    }
     print!("{}", crate::eval::retrieval::render(&rows));
     println!("\nwrote {}", path.display());
     Ok(())
@@ -147,5 +177,23 @@ mod tests {
             panic!("not eval")
         };
         assert_eq!(a.train, TrainMode::LeaveGroupOut);
+        let cli = Cli::try_parse_from([
+            "insight",
+            "eval",
+            "--retrieval",
+            "--model-dir",
+            "m",
+            "--sweep",
+        ])
+        .unwrap();
+        let Command::Eval(a) = cli.command else {
+            panic!("not eval")
+        };
+        assert!(a.retrieval && a.sweep);
+        assert_eq!(a.model_dir, Some(PathBuf::from("m")));
+        assert!(
+            Cli::try_parse_from(["insight", "eval", "--sweep"]).is_err(),
+            "--sweep needs a model"
+        );
     }
 }

@@ -76,15 +76,31 @@ pub enum RankingKind {
     Hybrid,
 }
 
+/// How the dense and lexical sides of hybrid ranking are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    /// Weighted sum of the two cosines: a lexical lead counts as much as it
+    /// is large, so near-equal word overlap (true paraphrases share few
+    /// words) leaves the dense order alone.
+    #[default]
+    Score,
+    /// Weighted reciprocal rank fusion (`rrf_k`): only the ranks count.
+    Rrf,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HybridConfig {
     pub ranking: RankingKind,
-    /// Weight of the dense (embedder) rank in the fused score.
+    /// Score-level (`score`) or rank-level (`rrf`) fusion.
+    pub fusion: FusionKind,
+    /// Weight of the dense (embedder) score or rank in the fused score.
     pub dense_weight: f32,
-    /// Weight of the lexical (word and n-gram overlap) rank.
+    /// Weight of the lexical (word and n-gram overlap) score or rank.
     pub lexical_weight: f32,
-    /// The `k` of reciprocal rank fusion: larger flattens the rank curve.
+    /// `rrf` only: the `k` of reciprocal rank fusion (larger flattens the
+    /// rank curve).
     pub rrf_k: f32,
     /// Dense candidates re-ranked per kind (at least the `top_k` asked for).
     pub candidates: usize,
@@ -94,6 +110,7 @@ impl Default for HybridConfig {
     fn default() -> Self {
         Self {
             ranking: RankingKind::Auto,
+            fusion: FusionKind::Score,
             dense_weight: 1.0,
             lexical_weight: 1.0,
             rrf_k: 60.0,

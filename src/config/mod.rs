@@ -34,7 +34,7 @@ use serde::Deserialize;
 pub use auth::AuthConfig;
 pub use budgets::BudgetsConfig;
 pub use connections::{ConnectionConfig, ConnectionTarget};
-pub use embedding::{EmbedderKind, EmbeddingConfig, HybridConfig, RankingKind};
+pub use embedding::{EmbedderKind, EmbeddingConfig, FusionKind, HybridConfig, RankingKind};
 pub use llm::{LlmConfig, ProviderKind};
 pub use ops::{BackupConfig, JobsConfig, StoreConfig};
 pub use uploads::UploadsConfig;

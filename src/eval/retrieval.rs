@@ -13,6 +13,8 @@
 //! Rankings mirror the engine: `dense` is the embedder's cosine; `hybrid`
 //! fetches the embedder's top [`HybridRanker::pool`] and fuses them with the
 //! lexical ranking exactly as retrieval does ([`HybridRanker::fuse`]).
+//! [`sweep`] lists the fixed grid of fusion settings `--sweep` scores from
+//! the same embeddings, so the choice of the defaults can be re-checked.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::dataset::{Dataset, Example};
+use crate::config::FusionKind;
 use crate::engine::retrieval::hybrid::{Candidate, HybridRanker, cosine};
 use crate::engine::retrieval::{EmbeddingService, HashingEmbedder};
 
@@ -52,12 +55,13 @@ struct Embedded {
 }
 
 /// Run the benchmark over `examples` with the hashing embedder and, when
-/// given, a model embedder (dense and hybrid).
+/// given, a model embedder: dense, then fused by each of `hybrids` (label,
+/// settings).
 pub async fn benchmark(
     dataset: &Dataset,
     dbs: &[String],
     model: Option<&dyn EmbeddingService>,
-    hybrid: &HybridRanker,
+    hybrids: &[(String, HybridRanker)],
 ) -> anyhow::Result<Vec<RetrievalRow>> {
     let examples: Vec<&Example> = dataset
         .examples
@@ -71,15 +75,48 @@ pub async fn benchmark(
     if let Some(model) = model {
         let dense = embed_all(model, &examples).await?;
         rows.push(score("dense", &dense, &examples, &keys, None));
-        rows.push(score(
-            "hybrid",
-            &dense,
-            &examples,
-            &keys,
-            Some((hybrid, &hashed.vectors)),
-        ));
+        for (label, ranker) in hybrids {
+            rows.push(score(
+                label,
+                &dense,
+                &examples,
+                &keys,
+                Some((ranker, &hashed.vectors)),
+            ));
+        }
     }
     Ok(rows)
+}
+
+/// The `--sweep` grid, fixed in advance: both fusions, the lexical weight
+/// at ¼, ½, 1 and 2 times the dense one, and for rank fusion the common
+/// `k = 60` and a steep `k = 10`. `candidates` is the configured one.
+pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
+    let mut out = Vec::new();
+    for lexical in [0.25_f32, 0.5, 1.0, 2.0] {
+        out.push((
+            format!("score l={lexical}"),
+            HybridRanker {
+                fusion: FusionKind::Score,
+                dense_weight: 1.0,
+                lexical_weight: lexical,
+                ..base.clone()
+            },
+        ));
+        for k in [10.0_f32, 60.0] {
+            out.push((
+                format!("rrf l={lexical} k={k}"),
+                HybridRanker {
+                    fusion: FusionKind::Rrf,
+                    dense_weight: 1.0,
+                    lexical_weight: lexical,
+                    rrf_k: k,
+                    ..base.clone()
+                },
+            ));
+        }
+    }
+    out
 }
 
 async fn embed_all(
@@ -229,14 +266,25 @@ fn process_cpu_secs() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// The summary table, then the databases where hybrid loses to hashing.
+/// Resident set size of this process in MiB, from `/proc/self/status`
+/// (Linux; `None` elsewhere).
+pub fn process_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The summary table, then each fused ranking against hashing: the overall
+/// hit@1 difference, the worst database and the databases more than one
+/// point lower (the target).
 pub fn render(rows: &[RetrievalRow]) -> String {
     let mut out = String::from(
-        "ranking  embedder                                   questions  hit@1   hit@5   diff-SQL-first  p50 ms  p95 ms  embed CPU s\n",
+        "ranking              embedder                                   questions  hit@1   hit@5   diff-SQL-first  p50 ms  p95 ms  embed CPU s\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<8} {:<42} {:>9}  {:>5.1}%  {:>5.1}%  {:>13.1}%  {:>6.2}  {:>6.2}  {}\n",
+            "{:<20} {:<42} {:>9}  {:>5.1}%  {:>5.1}%  {:>13.1}%  {:>6.2}  {:>6.2}  {}\n",
             r.ranking,
             r.embedder,
             r.questions,
@@ -249,30 +297,34 @@ pub fn render(rows: &[RetrievalRow]) -> String {
                 .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}")),
         ));
     }
-    if let (Some(base), Some(hybrid)) = (
-        rows.iter().find(|r| r.ranking == "hashing"),
-        rows.iter().find(|r| r.ranking == "hybrid"),
-    ) {
-        let mut worse: Vec<(f64, &String)> = hybrid
+    let Some(base) = rows.iter().find(|r| r.ranking == "hashing") else {
+        return out;
+    };
+    out.push_str("\nagainst hashing (hit@1 points): overall, worst database, databases more than 1 point lower\n");
+    for r in rows.iter().filter(|r| r.ranking != "hashing") {
+        let mut deltas: Vec<(f64, &String)> = r
             .per_db
             .iter()
-            .filter_map(|(db, &(_, h))| {
-                let b = base.per_db.get(db)?.1;
-                (h < b).then_some((h - b, db))
-            })
+            .filter_map(|(db, &(_, h))| Some((h - base.per_db.get(db)?.1, db)))
             .collect();
-        worse.sort_by(|a, b| a.0.total_cmp(&b.0));
+        deltas.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let worst = deltas
+            .first()
+            .map_or_else(|| "n/a".to_string(), |(d, db)| format!("{db} {d:+.1}"));
+        let lower: Vec<String> = deltas
+            .iter()
+            .filter(|(d, _)| *d < -1.0)
+            .map(|(d, db)| format!("{db} {d:+.1}"))
+            .collect();
         out.push_str(&format!(
-            "\nhybrid vs hashing hit@1: {:+.1} points overall; databases where hybrid is lower: {}\n",
-            hybrid.hit_at_1 - base.hit_at_1,
-            if worse.is_empty() {
+            "{:<20} {:+5.1}  worst {:<28} lower: {}\n",
+            r.ranking,
+            r.hit_at_1 - base.hit_at_1,
+            worst,
+            if lower.is_empty() {
                 "none".to_string()
             } else {
-                worse
-                    .iter()
-                    .map(|(d, db)| format!("{db} {d:+.1}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                lower.join(", ")
             }
         ));
     }
@@ -323,7 +375,7 @@ mod tests {
                 ),
             ],
         };
-        let rows = benchmark(&ds, &[], None, &HybridRanker::default())
+        let rows = benchmark(&ds, &[], None, &sweep(&HybridRanker::default()))
             .await
             .unwrap();
         assert_eq!(rows.len(), 1);
@@ -338,9 +390,47 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_is_read_on_linux() {
+    fn cpu_time_and_memory_are_read_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(process_cpu_secs().is_some());
+            assert!(process_rss_mib().is_some_and(|m| m > 1.0));
         }
+    }
+
+    #[test]
+    fn the_sweep_grid_is_both_fusions_at_four_weights() {
+        let grid = sweep(&HybridRanker::default());
+        assert_eq!(grid.len(), 12);
+        let labels: Vec<&str> = grid.iter().map(|g| g.0.as_str()).collect();
+        assert!(labels.contains(&"score l=0.5"), "{labels:?}");
+        assert!(labels.contains(&"rrf l=1 k=60"), "{labels:?}");
+        assert!(grid.iter().all(|g| g.1.candidates == 50));
+    }
+
+    #[test]
+    fn fused_rows_are_compared_with_hashing_per_database() {
+        let row = |ranking: &str, hit: f64, per_db: &[(&str, f64)]| RetrievalRow {
+            ranking: ranking.into(),
+            embedder: "e".into(),
+            questions: 10,
+            hit_at_1: hit,
+            hit_at_5: hit,
+            different_sql_first: 100.0 - hit,
+            latency_p50_ms: 1.0,
+            latency_p95_ms: 1.0,
+            embed_cpu_secs: None,
+            per_db: per_db
+                .iter()
+                .map(|&(db, h)| (db.to_string(), (5, h)))
+                .collect(),
+        };
+        let rows = [
+            row("hashing", 70.0, &[("a", 60.0), ("b", 80.0)]),
+            row("hybrid", 72.5, &[("a", 75.0), ("b", 70.0)]),
+        ];
+        let text = render(&rows);
+        assert!(text.contains("hybrid"), "{text}");
+        assert!(text.contains(" +2.5  worst b -10.0"), "{text}");
+        assert!(text.contains("lower: b -10.0"), "{text}");
     }
 }

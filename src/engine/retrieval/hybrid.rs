@@ -1,12 +1,17 @@
-//! Hybrid ranking: the embedder's (dense) ranking fused with a lexical one by
-//! weighted reciprocal rank fusion, `w_d / (k + rank_d) + w_l / (k + rank_l)`.
+//! Hybrid ranking: the embedder's (dense) ranking fused with a lexical one,
+//! by score (`score`, the default: `w_d · dense + w_l · lexical`, both
+//! cosines) or by weighted reciprocal rank fusion (`rrf`:
+//! `w_d / (k + rank_d) + w_l / (k + rank_l)`).
 //!
 //! Why both: a sentence model sees that "Who are our VIP clients?" and "top
 //! customers by total spend" ask the same thing, but its cosine between true
 //! paraphrases is low (0.3–0.5 for all-MiniLM-L6-v2) and close to that of
 //! merely related questions, while word overlap is sharp when the words are
-//! shared ("singers" vs "stadiums"). Ranks rather than scores are fused
-//! because the two scales are not comparable.
+//! shared ("singers" vs "stadiums"). Score fusion keeps the size of each
+//! side's lead: when no candidate shares many words with the question (a
+//! business rephrasing) the lexical cosines are all small and close, and the
+//! dense order stands; rank fusion turns the smallest lexical lead into a
+//! whole rank. docs/EVALUATION.md has both measured.
 //!
 //! The lexical score is the cosine of the built-in [`HashingEmbedder`]
 //! (words, bigrams, character trigrams), computed on the fly over the dense
@@ -16,12 +21,13 @@
 //! score alone is no licence to reuse SQL.
 
 use super::{Embedder as _, HashingEmbedder, ScoredId};
-use crate::config::HybridConfig;
+use crate::config::{FusionKind, HybridConfig};
 use crate::store::TrainingItem;
 
 /// Fusion settings (`[retrieval.hybrid]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HybridRanker {
+    pub fusion: FusionKind,
     pub dense_weight: f32,
     pub lexical_weight: f32,
     pub rrf_k: f32,
@@ -32,6 +38,7 @@ pub struct HybridRanker {
 impl From<&HybridConfig> for HybridRanker {
     fn from(c: &HybridConfig) -> Self {
         Self {
+            fusion: c.fusion,
             dense_weight: c.dense_weight,
             lexical_weight: c.lexical_weight,
             rrf_k: c.rrf_k,
@@ -108,8 +115,13 @@ impl HybridRanker {
                 id: id(i).to_string(),
                 dense,
                 lexical,
-                fused: self.dense_weight / (self.rrf_k + dense_rank[i] as f32)
-                    + self.lexical_weight / (self.rrf_k + lexical_rank[i] as f32),
+                fused: match self.fusion {
+                    FusionKind::Score => self.dense_weight * dense + self.lexical_weight * lexical,
+                    FusionKind::Rrf => {
+                        self.dense_weight / (self.rrf_k + dense_rank[i] as f32)
+                            + self.lexical_weight / (self.rrf_k + lexical_rank[i] as f32)
+                    }
+                },
             })
             .collect();
         out.sort_by(|a, b| {
@@ -179,6 +191,7 @@ mod tests {
     #[test]
     fn rrf_adds_weighted_reciprocal_ranks() {
         let r = HybridRanker {
+            fusion: FusionKind::Rrf,
             dense_weight: 1.0,
             lexical_weight: 2.0,
             rrf_k: 10.0,
@@ -216,6 +229,7 @@ mod tests {
         // Equal weights tie a swapped pair (the dense order wins the tie);
         // a lexical weight above the dense one breaks it.
         let r = HybridRanker {
+            fusion: FusionKind::Rrf,
             lexical_weight: 1.5,
             ..HybridRanker::default()
         };
@@ -227,6 +241,33 @@ mod tests {
         let fused = r.rank("How many singers do we have?", &c, 3);
         assert_eq!(fused[0].id, "singers", "{fused:?}");
         assert_eq!(fused[2].id, "concerts");
+    }
+
+    #[test]
+    fn score_fusion_adds_weighted_cosines_and_keeps_the_size_of_a_lead() {
+        let r = HybridRanker {
+            fusion: FusionKind::Score,
+            dense_weight: 1.0,
+            lexical_weight: 1.5,
+            ..HybridRanker::default()
+        };
+        let c = cands(&[("a", 0.50, ""), ("b", 0.45, ""), ("c", 0.10, "")]);
+        // A tiny lexical lead (b: 0.12 vs a: 0.10) does not undo a larger
+        // dense one; a large lexical lead (c) does.
+        let scored = [(0, 0.50, 0.10), (1, 0.45, 0.12), (2, 0.10, 0.90)];
+        let fused = r.fuse(&c, &scored, 3);
+        let ids: Vec<&str> = fused.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["c", "a", "b"], "{fused:?}");
+        assert!((fused[0].fused - (0.10 + 1.5 * 0.90)).abs() < 1e-6);
+        assert!((fused[1].fused - (0.50 + 1.5 * 0.10)).abs() < 1e-6);
+        // Rank fusion with the same weights turns b's tiny lead into a
+        // whole rank and puts b above a.
+        let rrf = HybridRanker {
+            fusion: FusionKind::Rrf,
+            ..r
+        };
+        let ids: Vec<String> = rrf.fuse(&c, &scored, 3).into_iter().map(|f| f.id).collect();
+        assert_eq!(ids, ["c", "b", "a"]);
     }
 
     #[test]
