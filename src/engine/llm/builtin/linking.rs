@@ -530,7 +530,7 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             out.push(Mention {
                 start: i,
                 end: i + 1,
-                link: number_link(x, prev),
+                link: number_link(x, prev, tokens.get(i + 1)),
             });
             i += 1;
             continue;
@@ -583,12 +583,18 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
 }
 
 /// A number, read as a year when it could be one and follows a word that
-/// introduces a year ("in 2024", "since 1999").
-fn number_link(x: f64, prev: &str) -> Link {
+/// introduces a year ("in 2024", "since 1999"), follows a time grain
+/// ("orders per month 2025"), or stands before a noun at the head of what
+/// is asked for ("show 2025 revenue", "2024 orders by country").
+fn number_link(x: f64, prev: &str, next: Option<&Token>) -> Link {
+    let before_noun = next.is_some_and(|t| {
+        !t.quoted && t.number().is_none() && t.lower.chars().all(char::is_alphabetic)
+    });
     let year_ctx = matches!(
         prev,
         "in" | "during" | "of" | "since" | "before" | "after" | "for" | "year"
-    );
+    ) || super::time::Bucket::of_word(prev).is_some()
+        || (matches!(prev, "" | "show" | "list" | "give" | "compare") && before_noun);
     if x.fract() == 0.0 && (1900.0..=2100.0).contains(&x) && year_ctx {
         Link::Year(x as i32)
     } else {

@@ -279,3 +279,21 @@ async fn answers_run_on_the_demo_database() {
         rows(q).fetch_all(&mut conn).await.unwrap();
     }
 }
+
+#[test]
+fn a_plain_year_is_read_as_a_year() {
+    // After a grain, or before the noun at the head of what is asked for,
+    // a year-like number is the year, as it is after "in" or "for".
+    let in_2025 = "strftime('%Y', order_date) = '2025'";
+    assert!(sql("Orders per month 2025").contains(in_2025));
+    assert_eq!(
+        sql("Orders per month 2025"),
+        sql("Orders per month in 2025")
+    );
+    assert!(
+        sql("Show 2025 revenue by category").contains("strftime('%Y', orders.order_date) = '2025'")
+    );
+    assert!(sql("2024 orders by country").contains("strftime('%Y', orders.order_date) = '2024'"));
+    // A number that is not year-like is still refused where it means nothing.
+    assert!(unanswerable("Orders per month 12345").contains("the number 12345"));
+}
