@@ -42,12 +42,7 @@ pub async fn list_users(
 ) -> Result<axum::Json<Paginated<User>>, ApiError> {
     let page = p.page()?;
     let (items, total) = app.engine.list_users(page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -382,12 +377,7 @@ pub async fn audit_log(
 ) -> Result<axum::Json<Paginated<AuditEvent>>, ApiError> {
     let page = p.page()?;
     let (items, total) = app.engine.audit_log(page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 /// `?days=` for the dashboard: the window, 1..=366 days ending today.

@@ -59,12 +59,7 @@ pub async fn list(
 ) -> Result<axum::Json<Paginated<Dashboard>>, ApiError> {
     let page = params.page()?;
     let (items, total) = app.engine.list_dashboards(&rc, page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[utoipa::path(get, path = "/api/v1/dashboards/{id}", operation_id = "get_dashboard", tag = "saved", params(("id" = String, Path, description = "Dashboard id")),

@@ -39,12 +39,7 @@ pub async fn list_jobs(
     }
     .page()?;
     let (items, total) = app.engine.list_jobs(p.status, page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", operation_id = "admin_get_job", tag = "admin",

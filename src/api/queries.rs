@@ -51,6 +51,18 @@ pub struct Paginated<T> {
     pub offset: u64,
 }
 
+impl<T> Paginated<T> {
+    /// One page of `total` items, as asked for by `page`.
+    pub fn new(items: Vec<T>, total: u64, page: Page) -> Self {
+        Self {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/queries", operation_id = "list_queries", tag = "queries", params(PageParams),
     responses(
         (status = 200, description = "History, newest first", body = Paginated<QueryRecord>),
@@ -65,12 +77,7 @@ pub async fn list(
     // Viewers see their own history; analysts everyone's that passes the
     // gate under their grant; admins everything.
     let (items, total) = app.engine.list_history(&rc, page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

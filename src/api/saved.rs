@@ -106,12 +106,7 @@ pub async fn list(
 ) -> Result<axum::Json<Paginated<SavedQuestion>>, ApiError> {
     let page = params.page()?;
     let (items, total) = app.engine.list_saved(&rc, page).await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[utoipa::path(get, path = "/api/v1/saved/{id}", operation_id = "get_saved", tag = "saved", params(("id" = String, Path, description = "Saved question id")),

@@ -52,12 +52,7 @@ pub async fn list(
             }
             (Some(_), _) => {}
             (None, []) => {
-                return Ok(axum::Json(Paginated {
-                    items: Vec::new(),
-                    total: 0,
-                    limit: page.limit,
-                    offset: page.offset,
-                }));
+                return Ok(axum::Json(Paginated::new(Vec::new(), 0, page)));
             }
             (None, [only]) => p.connection = Some(ConnectionId::parse(&only.connection)?),
             (None, _) => {
@@ -89,12 +84,7 @@ pub async fn list(
         .engine
         .list_training_as(&filter, page, allowed.as_deref())
         .await?;
-    Ok(axum::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(axum::Json(Paginated::new(items, total, page)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
