@@ -434,12 +434,7 @@ async fn ask_stream_sends_progress_events_then_done() {
         ["retrieval", "sql", "validation", "rows", "done"],
         "{text}"
     );
-    let done = text
-        .lines()
-        .skip_while(|l| *l != "event: done")
-        .nth(1)
-        .unwrap();
-    let done: Value = serde_json::from_str(done.strip_prefix("data: ").unwrap()).unwrap();
+    let done = crate::util::sse_event(&text, "done");
     assert_eq!(done["row_count"], 1);
 
     let resp = app

@@ -477,12 +477,7 @@ async fn the_stream_carries_extras_and_conversations_in_done() {
         .await
         .unwrap();
     let text = resp.text().await.unwrap();
-    let done = text
-        .lines()
-        .skip_while(|l| *l != "event: done")
-        .nth(1)
-        .expect("a done event");
-    let done: Value = serde_json::from_str(done.strip_prefix("data: ").unwrap()).unwrap();
+    let done = crate::util::sse_event(&text, "done");
     assert_eq!(done["conversation_id"], first["conversation_id"]);
     assert_eq!(
         done["standalone_question"],

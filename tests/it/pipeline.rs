@@ -267,13 +267,7 @@ async fn the_streams_error_event_carries_the_error_body_of_ask() {
         .text()
         .await
         .unwrap();
-    let data = text
-        .lines()
-        .skip_while(|l| *l != "event: error")
-        .nth(1)
-        .and_then(|l| l.strip_prefix("data: "))
-        .unwrap_or_else(|| panic!("no error event: {text}"));
-    let streamed: Value = serde_json::from_str(data).unwrap();
+    let streamed = crate::util::sse_event(&text, "error");
     let streamed = &streamed["error"];
     // The body `POST /ask` answers with: code, message and details (the
     // reason and the history record), under the stream's correlation id.

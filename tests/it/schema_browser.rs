@@ -188,13 +188,7 @@ async fn a_refusal_offers_starter_questions() {
         .text()
         .await
         .unwrap();
-    let error = text
-        .lines()
-        .skip_while(|l| *l != "event: error")
-        .nth(1)
-        .and_then(|l| l.strip_prefix("data: "))
-        .unwrap_or_else(|| panic!("{text}"));
-    let error: Value = serde_json::from_str(error).unwrap();
+    let error = crate::util::sse_event(&text, "error");
     assert_eq!(
         strings(&error["error"]["details"]["suggestions"]),
         offered,
@@ -215,13 +209,7 @@ async fn the_stream_sql_event_carries_confidence() {
         .text()
         .await
         .unwrap();
-    let sql = text
-        .lines()
-        .skip_while(|l| *l != "event: sql")
-        .nth(1)
-        .and_then(|l| l.strip_prefix("data: "))
-        .unwrap_or_else(|| panic!("{text}"));
-    let sql: Value = serde_json::from_str(sql).unwrap();
+    let sql = crate::util::sse_event(&text, "sql");
     assert_eq!(sql["confidence"], "high", "{text}");
 }
 

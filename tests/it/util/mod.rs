@@ -486,3 +486,16 @@ pub fn free_port() -> u16 {
         .expect("addr")
         .port()
 }
+
+/// The data of the first `event` in a server-sent event stream's `text`,
+/// parsed as JSON; panics (showing the stream) when there is none.
+pub fn sse_event(text: &str, event: &str) -> Value {
+    let marker = format!("event: {event}");
+    let data = text
+        .lines()
+        .skip_while(|l| *l != marker)
+        .nth(1)
+        .and_then(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no {event} event: {text}"));
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{event} event is not JSON ({e}): {data}"))
+}
