@@ -210,6 +210,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("object".into()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unstorable(_) => ApiError::BadRequest {
+                message: "The request contains a character that cannot be stored \
+                          (a NUL character, for example)."
+                    .into(),
+                details: None,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -412,5 +418,18 @@ impl From<crate::auth::AuthError> for ApiError {
             A::Store(s) => s.into(),
             A::Internal(m) => ApiError::Internal(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_the_app_store_cannot_hold_is_the_callers_bad_request() {
+        let e: ApiError = StoreError::Unstorable("invalid byte sequence".into()).into();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.code(), "bad_request");
+        assert!(!e.public_message().contains("byte sequence"));
     }
 }

@@ -56,6 +56,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("app store error: {0}")]
     Database(String),
+    /// The database refused a value as text it cannot hold (PostgreSQL and a
+    /// NUL character, SQLSTATE 22021 / 22P05): the caller's input, not a fault.
+    #[error("text the app store cannot hold: {0}")]
+    Unstorable(String),
     #[error("migration failed: {0}")]
     Migration(String),
 }
@@ -69,6 +73,11 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
+            }
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) =>
+            {
+                StoreError::Unstorable(db.message().to_string())
             }
             other => StoreError::Database(other.to_string()),
         }

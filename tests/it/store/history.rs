@@ -6,7 +6,39 @@ store_suite!(
     history_cleanup_keeps_questions_with_feedback,
     usage_stats_count_history_and_feedback,
     conversations_keep_their_owner_and_turns_in_order,
+    text_with_a_nul_is_kept_or_refused_as_input_never_a_fault,
 );
+
+/// PostgreSQL cannot hold a NUL in text: a lookup by such an id, or an item
+/// carrying one, is the caller's bad input (`Unstorable`, a 400), not an app
+/// store fault (a 500); SQLite keeps the text as it is.
+async fn text_with_a_nul_is_kept_or_refused_as_input_never_a_fault(s: &Store) {
+    let by_backend = |r: StoreError| match s.backend() {
+        Backend::Sqlite => panic!("SQLite holds NUL; got {r:?}"),
+        Backend::Postgres => assert!(matches!(r, StoreError::Unstorable(_)), "{r:?}"),
+    };
+    match s.get_query("q\u{0}1").await {
+        Err(StoreError::NotFound) => assert_eq!(s.backend(), Backend::Sqlite),
+        Err(e) => by_backend(e),
+        Ok(q) => panic!("no such query: {q:?}"),
+    }
+    let mut item = training(
+        "demo",
+        "how many\u{0} orders?",
+        "SELECT count(*) FROM orders",
+    );
+    item.kind = insight::domain::TrainingKind::Documentation;
+    match s.insert_training(&item).await {
+        Ok((stored, _)) => {
+            assert_eq!(s.backend(), Backend::Sqlite);
+            assert_eq!(
+                s.get_training(&stored.id).await.unwrap().content,
+                item.content
+            );
+        }
+        Err(e) => by_backend(e),
+    }
+}
 
 async fn history_cleanup_keeps_questions_with_feedback(s: &Store) {
     for id in ["old1", "old2"] {
