@@ -382,14 +382,22 @@ impl AskError {
     }
 }
 
-impl IntoResponse for AskError {
-    fn into_response(self) -> Response {
+impl AskError {
+    /// The error and its details, with a server error logged once (with its
+    /// internal detail) — for the JSON answer and the stream's `error` event alike.
+    pub fn logged_parts(self) -> (ApiError, Option<serde_json::Value>) {
         let (api, details) = self.parts();
-        let status = api.status();
-        if status.is_server_error() {
+        if api.status().is_server_error() {
             tracing::error!(error.code = api.code(), error.detail = %api.detail(), "ask failed");
         }
-        error_response(status, api.code(), api.public_message(), details)
+        (api, details)
+    }
+}
+
+impl IntoResponse for AskError {
+    fn into_response(self) -> Response {
+        let (api, details) = self.logged_parts();
+        error_response(api.status(), api.code(), api.public_message(), details)
     }
 }
 

@@ -107,19 +107,24 @@ pub async fn ask_stream(
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Event>();
     // The ask runs in its own task so a slow client cannot stall it; it is
     // recorded in the history even if the client disconnects.
-    tokio::spawn(async move {
-        let result = app
-            .engine
-            .ask_with(&scope, &req.question, &req.options(), Some(&tx))
-            .await;
-        drop(tx);
-        let correlation = scope.rc().correlation_id.clone().unwrap_or_default();
-        let offer = match &result {
-            Err(failure) => app.engine.refusal_suggestions(&scope, &failure.error),
-            Ok(_) => Vec::new(),
-        };
-        let _ = done_tx.send(last_event(result, req.chart, &correlation, offer));
-    });
+    // In the request's span, so its logs carry the correlation id.
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let result = app
+                .engine
+                .ask_with(&scope, &req.question, &req.options(), Some(&tx))
+                .await;
+            drop(tx);
+            let correlation = scope.rc().correlation_id.clone().unwrap_or_default();
+            let offer = match &result {
+                Err(failure) => app.engine.refusal_suggestions(&scope, &failure.error),
+                Ok(_) => Vec::new(),
+            };
+            let _ = done_tx.send(last_event(result, req.chart, &correlation, offer));
+        },
+        span,
+    ));
     let progress = ReceiverStream::new(rx).map(|ev| Ok(progress_event(&ev)));
     let done = futures::stream::once(async move {
         Ok(done_rx
@@ -164,7 +169,7 @@ fn last_event(
                 .unwrap_or_default()
         }
         Err(failure) => {
-            let (api, details) = AskError(failure, offer).parts();
+            let (api, details) = AskError(failure, offer).logged_parts();
             let body = serde_json::json!({"error": {
                 "code": api.code(),
                 "message": api.public_message(),

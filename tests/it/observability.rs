@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::util::TestApp;
-use crate::util::mock_llm::{MockLlm, Step, ok};
+use crate::util::mock_llm::{MockLlm, Step, ok, status};
 
 /// Value of one series in Prometheus text, 0 when absent.
 fn series(text: &str, name_and_labels: &str) -> f64 {
@@ -186,4 +186,49 @@ async fn metrics_can_move_to_their_own_listener() {
             .contains("insight_build_info")
     );
     assert_eq!(json.status().as_u16(), 200);
+}
+
+/// A server error during a streamed ask is logged like one of `/ask`: once,
+/// at error level, with its internal detail, in the request's span (so the
+/// line carries the correlation id the client got in the `error` event).
+#[tokio::test]
+async fn a_server_error_in_a_streamed_ask_is_logged_with_its_correlation_id() {
+    let capture = crate::util::LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // Current-thread runtime: the server's tasks log on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let failing = MockLlm::answering(|_| status(500, json!({"error": {"message": "down"}}))).await;
+    let url = format!("{}/v1", failing.base);
+    let app = TestApp::builder()
+        .config(move |c| {
+            c.llm.provider = insight::config::ProviderKind::Openai;
+            c.llm.base_url = Some(url);
+        })
+        .spawn()
+        .await;
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/ask/stream", app.base))
+        .json(&json!({ "question": "How many products are there?" }))
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    let error = crate::util::sse_event(&text, "error");
+    assert_eq!(error["error"]["code"], "upstream_unavailable", "{text}");
+    let id = error["error"]["correlation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let logs = capture.text();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("ask failed"))
+        .unwrap_or_else(|| panic!("no 'ask failed' line in the logs: {logs}"));
+    assert!(line.contains("ERROR") && line.contains(&id), "{line}");
 }

@@ -2,26 +2,10 @@
 //! logins, failed logins, token refresh, API keys, connection creation and
 //! errors, and look for each secret.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use insight::domain::Role;
 use serde_json::json;
 
-use crate::util::{TEST_PASSWORD, TestApp};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::util::{LogCapture as Capture, TEST_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn no_password_token_key_or_dsn_password_is_logged() {

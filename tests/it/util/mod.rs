@@ -499,3 +499,24 @@ pub fn sse_event(text: &str, event: &str) -> Value {
         .unwrap_or_else(|| panic!("no {event} event: {text}"));
     serde_json::from_str(data).unwrap_or_else(|e| panic!("{event} event is not JSON ({e}): {data}"))
 }
+
+/// Every log line written through a `tracing` subscriber built with
+/// `.with_writer(move || capture.clone())`, for tests that read the logs.
+#[derive(Clone, Default)]
+pub struct LogCapture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
