@@ -366,6 +366,115 @@ fn set_operation(
     (!failed.contains(&normalise_sql(&sql))).then_some(sql)
 }
 
+/// "channels playing cartoons directed by A and B", "the document ids with
+/// paragraph text 'A' and 'B'": two values of one column joined by "and"
+/// (no "or" in the question), on rows of which each answer row stands for
+/// many — a table the shown rows reach from parent to children, or the
+/// filtered table itself when only its keys to other tables are shown. One
+/// row cannot hold both values, so `col IN (A, B)` would answer "either";
+/// the rows having both are the `INTERSECT` of the two readings. Rows of
+/// the filtered table itself ("names of customers in France and Germany")
+/// keep `IN`.
+fn both_values(
+    tokens: &[text::Token],
+    schema: &SchemaInfo,
+    dialect: crate::domain::Dialect,
+    sql: &str,
+) -> Option<String> {
+    if tokens
+        .iter()
+        .any(|t| !t.quoted && matches!(t.lower.as_str(), "or" | "either"))
+        || [
+            " INTERSECT ",
+            " UNION ",
+            " EXCEPT ",
+            " GROUP BY ",
+            " LIMIT ",
+            "(SELECT",
+        ]
+        .iter()
+        .any(|k| sql.contains(k))
+    {
+        return None;
+    }
+    let mentions = linking::link(tokens, schema);
+    let text_of = |m: &linking::Mention| match &m.link {
+        linking::Link::Value(v) => v.first().map(|x| x.2.clone()),
+        linking::Link::Literal(s) => Some(s.clone()),
+        _ => None,
+    };
+    let (a, b) = mentions.windows(2).find_map(|w| {
+        let joined = w[0].end + 1 == w[1].start && tokens[w[0].end].lower == "and";
+        joined.then_some(())?;
+        Some((text_of(&w[0])?, text_of(&w[1])?))
+    })?;
+    let list = format!(
+        " IN ({}, {})",
+        shapes::quote_str(dialect, &a),
+        shapes::quote_str(dialect, &b)
+    );
+    let at = sql.find(&list)?;
+    let filtered = owner_of(schema, sql[..at].rsplit([' ', '(']).next()?, sql)?;
+    let (shown, _) = sql.strip_prefix("SELECT ")?.split_once(" FROM ")?;
+    let shown = shown.strip_prefix("DISTINCT ").unwrap_or(shown);
+    let many = shown.split(", ").all(|c| {
+        let Some((t, col)) = owner_col(schema, c, sql) else {
+            return false;
+        };
+        let table = &schema.tables[t];
+        match col {
+            Some(name) if t == filtered => {
+                table
+                    .foreign_keys
+                    .iter()
+                    .any(|f| f.columns == [name.clone()])
+                    && !table.primary_key.contains(&name)
+            }
+            _ if t == filtered => false,
+            _ => shapes::fans_out(schema, t, filtered),
+        }
+    });
+    if !many {
+        return None;
+    }
+    let half = |v: &str| {
+        let one = sql.replacen(&list, &format!(" = {}", shapes::quote_str(dialect, v)), 1);
+        match one.rfind(" ORDER BY ") {
+            Some(i) if !one[i..].contains(')') => one[..i].to_string(),
+            _ => one,
+        }
+    };
+    Some(format!("{} INTERSECT {}", half(&a), half(&b)))
+}
+
+/// The table of a (possibly qualified, quoted) column reference of `sql`.
+fn owner_of(schema: &SchemaInfo, reference: &str, sql: &str) -> Option<usize> {
+    owner_col(schema, reference, sql).map(|(t, _)| t)
+}
+
+/// The table of a shown expression of `sql` and its column (`None` for
+/// `table.*` or `*`): a qualified name's table, else the FROM table.
+fn owner_col(schema: &SchemaInfo, expr: &str, sql: &str) -> Option<(usize, Option<String>)> {
+    let unquote = |s: &str| s.trim_matches(|c| c == '"' || c == '`').to_string();
+    let table_named = |n: &str| {
+        schema
+            .tables
+            .iter()
+            .position(|t| t.name.eq_ignore_ascii_case(&unquote(n)))
+    };
+    let base = table_named(sql.split_once(" FROM ")?.1.split(' ').next()?)?;
+    let (t, col) = match expr.rsplit_once('.') {
+        Some((t, c)) => (table_named(t)?, c),
+        None => (base, expr),
+    };
+    if col == "*" {
+        return Some((t, None));
+    }
+    let name = unquote(col);
+    let known = schema.tables[t].columns.iter().any(|c| c.name == name);
+    known.then_some((t, Some(name)))
+}
+
 /// Map the question onto the schema; the first interpretation whose SQL did
 /// not already fail wins.
 fn interpret(
@@ -392,6 +501,17 @@ fn interpret(
         let mut choices = shapes::Choices::new(variant);
         match shapes::build(schema, dialect, &tokens, &mentions, &mut choices) {
             Ok(built) if !failed.contains(&normalise_sql(&built.sql)) => {
+                if variant == 0
+                    && matches!(built.strategy, "list" | "distinct")
+                    && let Some(sql) = both_values(&tokens, schema, dialect, &built.sql)
+                        .filter(|s| !failed.contains(&normalise_sql(s)))
+                {
+                    return Ok(Reading {
+                        sql,
+                        strategy: "set_operation",
+                        variant,
+                    });
+                }
                 return Ok(Reading {
                     sql: built.sql,
                     strategy: built.strategy,

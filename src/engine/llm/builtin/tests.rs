@@ -2,6 +2,7 @@
 
 mod asked;
 mod examples;
+mod joins;
 mod reuse;
 
 use std::sync::Arc;

@@ -7,7 +7,8 @@
 //!   unused (`words_unused`), a literal matched no stored value
 //!   (`value_guessed`), tables were joined along an inferred path
 //!   (`joined_tables`), rows were grouped (`grouped`), a "than" found no
-//!   comparison (`comparison_unread`) or no column was named
+//!   comparison (`comparison_unread`), two values joined by "and" were
+//!   read as rows having both (`values_both`), or no column was named
 //!   so all are shown (`all_columns`); `low` when an alternative reading was
 //!   taken after the best one failed. Joins and groupings are where the
 //!   offline reading goes wrong most often (measured in docs/EVALUATION.md),
@@ -168,6 +169,18 @@ pub fn shaped(question: &str, schema: &SchemaInfo, sql: &str, variant: usize) ->
                 format!(
                     "'{a}' and '{b}' read as rows with either value; something having both would need another reading"
                 ),
+            ),
+        );
+    }
+    let both = text::question_tokens(question)
+        .iter()
+        .any(|t| !t.quoted && t.lower == "both");
+    if sql.contains(" INTERSECT ") && !both {
+        t.assume(
+            Confidence::Medium,
+            Assumption::new(
+                "values_both",
+                "two values joined by 'and' read as rows having both; rows with either value would need another reading",
             ),
         );
     }
@@ -390,7 +403,8 @@ fn values_joined_by_and(
 /// Signs that the reading took one meaning of an ambiguous question: a
 /// word that fits several columns of one table (`column_guessed`), a column
 /// named twice — to show and to filter — that is only filtered
-/// (`column_not_shown`), and an ordinal ("the first student to register")
+/// (`column_not_shown`), a ranked row showing a column no word names
+/// (`columns_added`), and an ordinal ("the first student to register")
 /// with no ranking in the SQL (`ordinal_unread`).
 fn misreadings(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<(&'static str, String)> {
     let tokens = text::question_tokens(question);
@@ -446,6 +460,41 @@ fn misreadings(question: &str, schema: &SchemaInfo, sql: &str) -> Vec<(&'static 
             && !covered(i)
             && tokens[i - 1].lower == "the"
     });
+    // A ranked row showing a column no word asked for: "the lowest grade"
+    // may want the value itself, not the row that has it.
+    if ranked_limit(sql).is_some() {
+        let named = |col: &str| {
+            mentions.iter().any(|m| match &m.link {
+                Link::Column(c) => c
+                    .iter()
+                    .any(|&(t, c)| schema.tables[t].columns[c].name.eq_ignore_ascii_case(col)),
+                _ => false,
+            })
+        };
+        let unasked: Vec<String> = shown
+            .trim_start_matches("select ")
+            .trim_start_matches("distinct ")
+            .split(", ")
+            .filter(|e| !e.contains('(') && !e.contains(" as ") && !e.contains('*'))
+            .map(|e| {
+                e.rsplit('.')
+                    .next()
+                    .unwrap_or(e)
+                    .trim_matches(['"', '`'])
+                    .to_string()
+            })
+            .filter(|c| !named(c))
+            .collect();
+        if !unasked.is_empty() {
+            out.push((
+                "columns_added",
+                format!(
+                    "{} shown though not asked for; the question may want the ranked value itself",
+                    unasked.join(", ")
+                ),
+            ));
+        }
+    }
     if ordinal && !lower.contains(" limit ") {
         out.push((
             "ordinal_unread",

@@ -155,7 +155,36 @@ pub(super) fn edges(schema: &SchemaInfo) -> Vec<Edge> {
             }
         }
     }
-    out
+    // The first edge found is the one walked: see [`other_end`].
+    let ends: Vec<bool> = out.iter().map(|e| other_end(schema, &out, e)).collect();
+    let (near, far): (Vec<_>, Vec<_>) = out.into_iter().zip(ends).partition(|(_, end)| !end);
+    near.into_iter().chain(far).map(|(e, _)| e).collect()
+}
+
+/// Two keys of one table to the same parent (`Friend.student_id` and
+/// `Friend.friend_id` → `Highschooler`): the key named after its own table
+/// (`friend_id` in `Friend`, `liked_id` in `Likes`) is the *other* end of
+/// the relationship, so a student's friends are the rows whose `student_id`
+/// is that student. That key is walked only when the other is not there.
+/// Whatever order the database lists its keys in, the choice is the same.
+fn other_end(schema: &SchemaInfo, all: &[Edge], e: &Edge) -> bool {
+    let parent = if e.child == e.from { e.to } else { e.from };
+    let sibling = all.iter().any(|o| {
+        o.child == e.child
+            && o.child_col != e.child_col
+            && (if o.child == o.from { o.to } else { o.from }) == parent
+    });
+    if !sibling {
+        return false;
+    }
+    let table = &schema.tables[e.child];
+    let own: Vec<String> = crate::text::identifier_words(&table.name)
+        .iter()
+        .map(|w| crate::text::stem(w))
+        .collect();
+    crate::text::identifier_words(&table.columns[e.child_col].name)
+        .iter()
+        .any(|w| own.contains(&crate::text::stem(w)))
 }
 
 /// The shortest path (at most three hops) from any of `from` to `target`.
@@ -193,6 +222,12 @@ pub(super) fn fk_path(schema: &SchemaInfo, from: &[usize], target: usize) -> Opt
         }
     }
     None
+}
+
+/// The shortest key path from `from` to `to` goes from a parent to its
+/// children somewhere: one `from` row stands for many `to` rows.
+pub fn fans_out(schema: &SchemaInfo, from: usize, to: usize) -> bool {
+    fk_path(schema, &[from], to).is_some_and(|p| p.iter().any(|e| e.from != e.child))
 }
 
 /// Hops between two tables; 99 when no path joins them.

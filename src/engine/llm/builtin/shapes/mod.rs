@@ -58,7 +58,9 @@ use crate::domain::SchemaInfo;
 use crate::text::Token;
 
 #[cfg(test)]
-pub(super) use context::{quote_ident, quote_str};
+pub(super) use context::quote_ident;
+pub(super) use context::quote_str;
+pub(super) use joins::fans_out;
 
 // The rooms reach the linker through this import (`super::linking`).
 use super::linking::{self, Mention};

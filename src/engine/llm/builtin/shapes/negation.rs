@@ -1,11 +1,16 @@
 //! Negation: "singers who are not from France" (`<>` on a value) and
 //! "stadiums that did not have a concert in 2014" (`NOT IN` a subquery
-//! over the negated table, built from its own small plan).
+//! over the negated table, built from its own small plan). When the
+//! question asks for the distinct values of one column ("countries that
+//! are not playing cartoons by X"), the values are negated, not the rows:
+//! a country is left out when any of its channels plays one.
 
 use super::context::Ctx;
 use super::joins::{Edge, fk_path};
 use super::linking::Link;
-use super::plan::{ColumnText, Plan};
+use super::linking::is_key;
+use super::plan::{ColRef, ColumnText, Plan};
+use super::roles::ColumnMention;
 use super::select::{from_where, select};
 use super::{NEGATIONS, Reason};
 
@@ -168,6 +173,60 @@ pub(super) fn not_in_subquery(
     s.cols = vec![cx.col(q, to, inner_col)];
     Ok(ColumnText {
         col: key,
+        text: s.sql(),
+    })
+}
+
+/// The one column asked for when the question wants distinct values of the
+/// subject (a plural, or "different", naming one text column of it that is
+/// neither a key nor a name): the column a negation should exclude values of.
+pub(super) fn values_asked(cx: &Ctx, shown: &[ColumnMention], subject: usize) -> Option<ColRef> {
+    let [one] = shown else {
+        return None;
+    };
+    let (t, c) = one.col;
+    let col = &cx.schema.tables[t].columns[c];
+    let m = &cx.mentions[one.mention];
+    let tok = &cx.tokens[m.end - 1];
+    let plural = tok.lower != tok.stem
+        || ["distinct", "different", "unique"]
+            .iter()
+            .any(|w| cx.has(w));
+    // A name stands for its row: "names of stadiums without concerts" are
+    // the stadiums' names, and the rows are negated as before.
+    let lower = col.name.to_ascii_lowercase();
+    let name = lower.ends_with("name") || lower == "title";
+    (t == subject
+        && plural
+        && !name
+        && !is_key(cx.schema, t, c)
+        && !super::linking::is_numeric(col))
+    .then_some((t, c))
+}
+
+/// `col NOT IN` the values of `col` on rows that have a `negated` row
+/// (matching `sub`): "template type codes not used by any document" leaves
+/// out a code when any template of that code is used. NULLs are kept out of
+/// the subquery, where one would make `NOT IN` match nothing.
+pub(super) fn not_in_values(
+    cx: &Ctx,
+    (t, c): ColRef,
+    negated: usize,
+    sub: &Plan,
+) -> Result<ColumnText, Reason> {
+    let (joins, conds) = from_where(cx, sub, t, &[negated])?;
+    if joins.clauses.is_empty() {
+        return Err(format!(
+            "I could not find a foreign-key path between {} and {}.",
+            cx.schema.tables[t].name, cx.schema.tables[negated].name
+        ));
+    }
+    let mut s = select(cx, t, &joins, &conds);
+    let inner = cx.col(true, t, c);
+    s.cols = vec![inner.clone()];
+    s.wheres.push(format!("{inner} IS NOT NULL"));
+    Ok(ColumnText {
+        col: (t, c),
         text: s.sql(),
     })
 }

@@ -9,7 +9,7 @@ use super::columns::{bound_column, default_numeric, like_target};
 use super::context::Ctx;
 use super::intent::{Intent, like_context};
 use super::linking::{Link, Mention, is_date, is_key, is_numeric};
-use super::negation::{Neg, not_in_subquery, pre_negation_subject};
+use super::negation::{Neg, not_in_subquery, not_in_values, pre_negation_subject, values_asked};
 use super::plan::{
     AvgComparison, Cmp, ColRef, ColumnText, Group, LiteralFilter, PeriodFilter, Plan, ValueFilter,
     YearFilter,
@@ -435,7 +435,10 @@ impl Roles {
                 .map(|x| x.table)
                 .or_else(|| self.columns.first().map(|x| x.col.0))
                 .ok_or("I did not understand what should not have that.")?;
-            let not_in = not_in_subquery(cx, outer, negated, sub)?;
+            let not_in = match values_asked(cx, &self.columns, outer) {
+                Some(col) => not_in_values(cx, col, negated, sub)?,
+                None => not_in_subquery(cx, outer, negated, sub)?,
+            };
             self.plan.not_in.push(not_in);
         }
         // The ordering column is not shown unless named apart from the ordering.
