@@ -323,7 +323,7 @@ pub(super) fn own_column_rank(
     });
     if proj.is_empty() && !names_asked && !s.cols.iter().any(|x| *x == measure || x.ends_with('*'))
     {
-        s.cols.push(measure.clone());
+        s.cols.push(measure);
     }
     let dir = if desc { "DESC" } else { "ASC" };
     s.order = vec![format!("{} {dir}", cx.num_col(q, t, c))];
