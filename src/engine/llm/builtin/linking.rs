@@ -202,11 +202,39 @@ struct Entry {
 /// `(table, column, stored value)` candidates of one value mention.
 type ValueHits = Vec<(usize, usize, String)>;
 
+/// A column of numbers: a numeric type, or a text column whose stored
+/// values are all numbers ([`holds_numbers`]).
 pub fn is_numeric(c: &ColumnInfo) -> bool {
+    has_numeric_type(c) || holds_numbers(c)
+}
+
+/// The column's declared type is a number type.
+pub fn has_numeric_type(c: &ColumnInfo) -> bool {
     let t = c.data_type.to_ascii_uppercase();
     ["INT", "REAL", "FLOA", "DOUB", "NUM", "DEC", "MONEY"]
         .iter()
         .any(|k| t.contains(k))
+}
+
+/// A text column that holds quantities: every sampled value is a number
+/// written plainly ("6", "7.57"). Codes keep their text: a leading zero
+/// ("02647", a zip code) marks one, and so do yes/no flags stored as "0"
+/// and "1", and years stored as text are dates. Such a column is compared
+/// and aggregated as a number.
+pub fn holds_numbers(c: &ColumnInfo) -> bool {
+    let plain = |v: &str| {
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        !digits.is_empty()
+            && digits.chars().all(|ch| ch.is_ascii_digit() || ch == '.')
+            && digits.parse::<f64>().is_ok()
+            && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."))
+    };
+    let flag = c.sample_values.iter().all(|v| v == "0" || v == "1");
+    !has_numeric_type(c)
+        && !c.name.to_ascii_lowercase().contains("year")
+        && !c.sample_values.is_empty()
+        && !flag
+        && c.sample_values.iter().all(|v| plain(v))
 }
 
 pub fn is_date(c: &ColumnInfo) -> bool {

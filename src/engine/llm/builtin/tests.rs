@@ -4,6 +4,7 @@ mod asked;
 mod examples;
 mod joins;
 mod reuse;
+mod values;
 
 use std::sync::Arc;
 
@@ -221,9 +222,10 @@ fn aggregates_and_groups_join_along_foreign_keys() {
         sql("What is the average price of products?"),
         "SELECT AVG(price) AS average_price FROM products"
     );
+    // The aggregate named first stands first.
     assert_eq!(
         sql("Total revenue by country"),
-        "SELECT customers.country, SUM(orders.total) AS total FROM orders JOIN customers \
+        "SELECT SUM(orders.total) AS total, customers.country FROM orders JOIN customers \
          ON orders.customer_id = customers.id GROUP BY customers.country ORDER BY customers.country"
     );
     // The aggregate named before "each" group comes first, as asked.

@@ -7,7 +7,7 @@ use super::context::{Ctx, quote_ident};
 use super::counting::{count_shape, group_table};
 use super::intent::{AggWord, Intent};
 use super::joins::nearest_date;
-use super::linking::{Link, Mention, is_numeric};
+use super::linking::{Link, Mention, is_key, is_numeric};
 use super::plan::{Agg, ColRef, Group, Measure, Plan};
 use super::roles::Roles;
 use super::select::{Grouping, from_where, group_exprs, select};
@@ -30,42 +30,84 @@ pub(super) fn aggregate(
     choices: &mut Choices,
 ) -> Option<Result<Built, Reason>> {
     let all_aggs = intent.agg_words(cx, &roles.total_cols);
-    // "the average, minimum and maximum age", "total population and maximum GNP".
-    if all_aggs.len() >= 2 && roles.group.is_none() {
-        let exprs = listed_aggregates(cx, roles, &all_aggs);
+    // "the average, minimum and maximum age", "total population and
+    // maximum GNP", "the average and maximum age for each pet type".
+    if all_aggs.len() >= 2 {
+        let exprs = listed_aggregates(cx, roles, &all_aggs, choices);
         if exprs.len() >= 2 {
-            return Some(multi_aggregate_shape(cx, &roles.plan, &exprs));
+            let measures: Vec<(Agg, Measure)> = exprs
+                .iter()
+                .map(|&AggregateOf { agg, col: (t, c) }| (agg, Measure::Col(t, c)))
+                .collect();
+            return Some(aggregates_shape(cx, &roles.plan, &measures, roles.group));
         }
     }
     let agg = all_aggs.first().map(|x| x.agg);
     if agg.is_some() || roles.revenue || (roles.group.is_some() && roles.measure_col.is_some()) {
-        return Some(single_aggregate(cx, roles, agg, subject, choices));
+        let group = roles.group.or_else(|| {
+            all_aggs
+                .first()
+                .and_then(|a| per_shown_row(cx, roles, a.pos))
+        });
+        return Some(single_aggregate(cx, roles, agg, subject, group, choices));
     }
     // "orders by status" without a count word: count per group.
     let g = roles.group?;
     Some(count_shape(cx, &roles.plan, subject, Some(g), choices))
 }
 
-/// Each aggregate word with the numeric column named after it; words
-/// listed together ("average and maximum") share the next column. Empty
-/// when some aggregate has no column.
-fn listed_aggregates(cx: &Ctx, roles: &Roles, all_aggs: &[AggWord]) -> Vec<AggregateOf> {
+/// Each aggregate word with the numeric column named after it (a column
+/// also compared, as in "the average area of countries whose area is over
+/// 3000", still counts); words listed together ("average and maximum")
+/// share the next column. Empty when some aggregate has no column; the
+/// same aggregate of the same column is asked once.
+fn listed_aggregates(
+    cx: &Ctx,
+    roles: &Roles,
+    all_aggs: &[AggWord],
+    choices: &mut Choices,
+) -> Vec<AggregateOf> {
     let schema = cx.schema;
-    let mentions: &[Mention] = cx.mentions;
-    let numeric = |(t, c): ColRef| is_numeric(&schema.tables[t].columns[c]);
+    // The largest and smallest of a text column are its last and first
+    // values ("the maximum and minimum share" stored as "22.7%"); sums
+    // and averages need numbers. A text key is no value to aggregate.
+    let fits = |agg: Agg, (t, c): ColRef| {
+        is_numeric(&schema.tables[t].columns[c])
+            || (matches!(agg, Agg::Max | Agg::Min) && !is_key(schema, t, c))
+    };
+    let group_col = match roles.group {
+        Some(Group::Col(t, c)) => Some((t, c)),
+        _ => None,
+    };
     let mut exprs: Vec<AggregateOf> = Vec::new();
     for (k, &AggWord { pos: p, agg }) in all_aggs.iter().enumerate() {
-        let col = roles
-            .columns
-            .iter()
-            .find(|x| mentions[x.mention].start > p && numeric(x.col))
-            .map(|x| x.col);
+        let col = cx.mentions.iter().enumerate().find_map(|(mi, m)| {
+            let Link::Column(cands) = &m.link else {
+                return None;
+            };
+            if m.start <= p {
+                return None;
+            }
+            if let Some(named) = roles.columns.iter().find(|x| x.mention == mi) {
+                return fits(agg, named.col).then_some(named.col);
+            }
+            let nums: Vec<ColRef> = cands
+                .iter()
+                .copied()
+                .filter(|&tc| fits(agg, tc) && Some(tc) != group_col)
+                .collect();
+            (!nums.is_empty()).then(|| roles.resolve_col(&nums, choices))
+        });
         // Agg words listed together share the next column.
         let listed = all_aggs.get(k + 1).is_some_and(|next| {
             (p + 1..next.pos).all(|i| matches!(cx.word(i), "and" | "or" | "the"))
         });
         match col {
-            Some(col) => exprs.push(AggregateOf { agg, col }),
+            Some(col) => {
+                if !exprs.iter().any(|e| e.agg == agg && e.col == col) {
+                    exprs.push(AggregateOf { agg, col });
+                }
+            }
             None if listed => {}
             None => {
                 exprs.clear();
@@ -83,9 +125,10 @@ fn single_aggregate(
     roles: &Roles,
     agg: Option<Agg>,
     subject: usize,
+    group: Option<Group>,
     choices: &mut Choices,
 ) -> Result<Built, Reason> {
-    let group_tables: Vec<usize> = match roles.group {
+    let group_tables: Vec<usize> = match group {
         Some(Group::Col(t, _)) | Some(Group::Entity(t)) => vec![t],
         _ => vec![],
     };
@@ -111,49 +154,32 @@ fn single_aggregate(
         }
     };
     let agg = agg.unwrap_or(Agg::Sum);
-    aggregate_shape(cx, &roles.plan, measure, agg, roles.group, choices)
+    aggregate_shape(cx, &roles.plan, measure, agg, group, choices)
 }
 
-/// Several aggregates in one row: `SELECT AVG(a), MAX(b) FROM …`.
-pub(super) fn multi_aggregate_shape(
-    cx: &Ctx,
-    plan: &Plan,
-    exprs: &[AggregateOf],
-) -> Result<Built, Reason> {
-    let base = exprs[0].col.0;
-    let extra: Vec<usize> = exprs.iter().map(|e| e.col.0).collect();
-    let (joins, conds) = from_where(cx, plan, base, &extra)?;
-    if joins.fans_out {
-        return Err(format!(
-            "Aggregating {} across those tables would count rows more than once; please rephrase.",
-            cx.schema.tables[base].name
-        ));
-    }
-    let q = !joins.clauses.is_empty();
-    let mut s = select(cx, base, &joins, &conds);
-    s.cols = exprs
+/// "the names of singers and the total sales of their songs": the name
+/// columns of another table, named before the aggregate word at `agg_at`,
+/// ask for one aggregate per row of that table.
+fn per_shown_row(cx: &Ctx, roles: &Roles, agg_at: usize) -> Option<Group> {
+    let (mt, _) = roles.measure_col?;
+    let shown: Vec<ColRef> = roles
+        .columns
         .iter()
-        .map(|&AggregateOf { agg, col: (t, c) }| {
-            let m = Measure::Col(t, c);
-            format!(
-                "{}({}) AS {}",
-                agg.sql(),
-                measure_expr(cx, q, m),
-                quote_ident(cx.dialect, &measure_alias(cx, agg, m))
-            )
-        })
+        .filter(|x| cx.mentions[x.mention].end <= agg_at)
+        .map(|x| x.col)
+        .filter(|&(t, c)| !is_numeric(&cx.schema.tables[t].columns[c]))
         .collect();
-    Ok(Built {
-        sql: s.sql(),
-        strategy: "aggregate",
-    })
+    let &(t, _) = shown.first()?;
+    let labels = cx.labels(t);
+    let names_only = shown.iter().all(|&(st, c)| st == t && labels.contains(&c));
+    (t != mt && names_only).then_some(Group::Entity(t))
 }
 
 /// The SQL of a measure: its column, or quantity * price.
 pub(super) fn measure_expr(cx: &Ctx, q: bool, m: Measure) -> String {
     match m {
-        Measure::Col(t, c) => cx.col(q, t, c),
-        Measure::Product(t, a, b) => format!("{} * {}", cx.col(q, t, a), cx.col(q, t, b)),
+        Measure::Col(t, c) => cx.num_col(q, t, c),
+        Measure::Product(t, a, b) => format!("{} * {}", cx.num_col(q, t, a), cx.num_col(q, t, b)),
     }
 }
 
@@ -186,12 +212,25 @@ pub(super) fn aggregate_shape(
     group: Option<Group>,
     _choices: &mut Choices,
 ) -> Result<Built, Reason> {
-    let base = m.table();
+    aggregates_shape(cx, plan, &[(agg, m)], group)
+}
+
+/// Aggregates of measures in one row (`SELECT AVG(a), MAX(b) FROM …`), or
+/// one row per group, the groups first unless the question names the
+/// aggregate first ([`aggregate_first`]).
+fn aggregates_shape(
+    cx: &Ctx,
+    plan: &Plan,
+    measures: &[(Agg, Measure)],
+    group: Option<Group>,
+) -> Result<Built, Reason> {
+    let base = measures[0].1.table();
     // A grain groups the nearest date, whose table must be joined.
-    let extra: Vec<usize> = group
+    let mut extra: Vec<usize> = group
         .and_then(|g| group_table(g).or_else(|| nearest_date(cx, base).map(|d| d.0)))
         .into_iter()
         .collect();
+    extra.extend(measures.iter().map(|(_, m)| m.table()));
     let (joins, conds) = from_where(cx, plan, base, &extra)?;
     if joins.fans_out {
         return Err(format!(
@@ -201,41 +240,41 @@ pub(super) fn aggregate_shape(
     }
     let q = !joins.clauses.is_empty();
     let mut s = select(cx, base, &joins, &conds);
-    let alias = measure_alias(cx, agg, m);
-    let e = format!(
-        "{}({}) AS {}",
-        agg.sql(),
-        measure_expr(cx, q, m),
-        quote_ident(cx.dialect, &alias)
-    );
-    match group {
-        None => {
-            s.cols = vec![e];
-            Ok(Built {
-                sql: s.sql(),
-                strategy: "aggregate",
-            })
-        }
-        Some(g) => {
-            let Grouping { cols, by } = group_exprs(cx, q, g, nearest_date(cx, base))?;
-            s.cols = cols;
-            s.cols.push(e);
-            if aggregate_first(cx, g) {
-                s.cols.rotate_right(1);
-            }
-            s.group = by.clone();
-            s.order = by;
-            Ok(Built {
-                sql: s.sql(),
-                strategy: "group_aggregate",
-            })
-        }
-    }
+    let aggs: Vec<String> = measures
+        .iter()
+        .map(|&(agg, m)| {
+            format!(
+                "{}({}) AS {}",
+                agg.sql(),
+                measure_expr(cx, q, m),
+                quote_ident(cx.dialect, &measure_alias(cx, agg, m))
+            )
+        })
+        .collect();
+    let Some(g) = group else {
+        s.cols = aggs;
+        return Ok(Built {
+            sql: s.sql(),
+            strategy: "aggregate",
+        });
+    };
+    let Grouping { cols, by } = group_exprs(cx, q, g, nearest_date(cx, base))?;
+    s.cols = if aggregate_first(cx, g) {
+        aggs.into_iter().chain(cols).collect()
+    } else {
+        cols.into_iter().chain(aggs).collect()
+    };
+    s.group = by.clone();
+    s.order = by;
+    Ok(Built {
+        sql: s.sql(),
+        strategy: "group_aggregate",
+    })
 }
 
 /// Whether the question names the aggregate before the groups it is per
-/// ("the average weight for each pet type"): then the aggregate is the
-/// first column, as asked. (Counts keep the groups first: "how many … in
+/// ("the average weight for each pet type", "the maximum weight and type
+/// for each type"): then the aggregate is the first column, as asked. (Counts keep the groups first: "how many … in
 /// each …" is read both ways, and the groups-first table reads better.)
 pub(super) fn aggregate_first(cx: &Ctx, g: Group) -> bool {
     const AGG: &[&str] = &[
@@ -253,5 +292,5 @@ pub(super) fn aggregate_first(cx: &Ctx, g: Group) -> bool {
     let Some(group) = cx.mentions.iter().find(|m| names_group(m)).map(|m| m.start) else {
         return false;
     };
-    agg < group && (agg..group).any(|i| matches!(cx.word(i), "each" | "every"))
+    agg < group
 }

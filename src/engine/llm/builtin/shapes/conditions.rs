@@ -12,7 +12,7 @@ use super::context::{Ctx, num, quote_str};
 use super::dates::{period_cond, year_expr};
 use super::joins::{distance_from, nearest_column, nearest_date};
 use super::linking::Period;
-use super::linking::is_numeric;
+use super::linking::has_numeric_type;
 use super::plan::{
     AvgComparison, Cmp, ColRef, ColumnText, LiteralFilter, NumberComparison, PeriodFilter, Plan,
     ValueFilter, YearFilter,
@@ -192,7 +192,7 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                 cmp,
                 value: x,
             } => {
-                format!("{} {} {}", cx.col(q, *t, *col), cmp.sql(), num(*x))
+                format!("{} {} {}", cx.num_col(q, *t, *col), cmp.sql(), num(*x))
             }
             Cond::Literal {
                 table: t,
@@ -234,9 +234,9 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
             } => format!("{} NOT IN ({inner})", cx.col(q, *t, *col)),
             Cond::CmpAvg { col: (t, col), cmp } => format!(
                 "{} {} (SELECT AVG({}) FROM {})",
-                cx.col(q, *t, *col),
+                cx.num_col(q, *t, *col),
                 cmp.sql(),
-                cx.col(false, *t, *col),
+                cx.num_col(false, *t, *col),
                 cx.tname(*t)
             ),
             Cond::YearColumn {
@@ -244,7 +244,7 @@ pub(super) fn render_conds(cx: &Ctx, q: bool, conds: &[Cond]) -> Vec<String> {
                 cmp,
                 year: y,
             } => {
-                let v = if is_numeric(&cx.schema.tables[*t].columns[*col]) {
+                let v = if has_numeric_type(&cx.schema.tables[*t].columns[*col]) {
                     y.to_string()
                 } else {
                     format!("'{y}'")

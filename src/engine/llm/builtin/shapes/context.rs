@@ -5,7 +5,7 @@ use crate::domain::Dialect;
 use crate::domain::SchemaInfo;
 use crate::text::Token;
 
-use super::linking::{Mention, is_date, is_numeric};
+use super::linking::{Mention, holds_numbers, is_date, is_numeric};
 
 /// The question being read: the schema, the dialect to write, the tokens
 /// and their linked mentions. Every room reads it; none changes it.
@@ -38,6 +38,19 @@ impl Ctx<'_> {
             format!("{}.{c}", self.tname(t))
         } else {
             c
+        }
+    }
+    /// A column as a number: text that holds numbers is cast, so "10"
+    /// sorts and compares after "9".
+    pub(super) fn num_col(&self, q: bool, t: usize, c: usize) -> String {
+        let e = self.col(q, t, c);
+        if !holds_numbers(&self.schema.tables[t].columns[c]) {
+            return e;
+        }
+        match self.dialect {
+            Dialect::Postgres => format!("CAST({e} AS DOUBLE PRECISION)"),
+            Dialect::Mysql => format!("({e} + 0)"),
+            Dialect::Sqlite => format!("CAST({e} AS REAL)"),
         }
     }
     pub(super) fn pk(&self, t: usize) -> Option<usize> {

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use super::aggregation::aggregate_shape;
 use super::context::{Ctx, num};
 use super::joins::nearest_date;
-use super::plan::{ColRef, Group, HavingCount, Plan, named_columns};
+use super::linking::{Link, is_numeric};
+use super::plan::{Agg, ColRef, Group, HavingCount, Measure, Plan, named_columns};
 use super::roles::Roles;
 use super::select::{Grouping, count_expr, from_where, group_exprs, select};
 use super::{Built, Choices, Reason};
@@ -19,6 +21,10 @@ pub(super) fn count(
     choices: &mut Choices,
 ) -> Result<Built, Reason> {
     let (mentions, plan, group) = (cx.mentions, &roles.plan, roles.group);
+    // "How many people live in …" over rows that carry a population: its sum.
+    if let Some((t, c)) = population_count(cx, roles, subject) {
+        return aggregate_shape(cx, plan, Measure::Col(t, c), Agg::Sum, group, choices);
+    }
     let count_at = count_word_position(cx);
     let right_after =
         |mi: usize| count_at.is_some_and(|p| mentions[mi].start > p && mentions[mi].start <= p + 5);
@@ -80,6 +86,36 @@ pub(super) fn count(
         _ => subject,
     };
     count_shape(cx, plan, subject, group, choices)
+}
+
+/// "how many people / inhabitants / residents" (no table of that name)
+/// counts heads: the `population` column of the subject or of a table in
+/// play, when there is one.
+fn population_count(cx: &Ctx, roles: &Roles, subject: usize) -> Option<ColRef> {
+    const HEADS: &[&str] = &["people", "inhabitants", "residents", "persons"];
+    let at = (1..cx.tokens.len()).find(|&i| {
+        HEADS.contains(&cx.word(i)) && cx.word(i - 1) == "many" && i >= 2 && cx.word(i - 2) == "how"
+    })?;
+    let named = cx
+        .mentions
+        .iter()
+        .any(|m| m.start <= at && at < m.end && matches!(m.link, Link::Table(_)));
+    if named {
+        return None;
+    }
+    let tables = std::iter::once(subject)
+        .chain(roles.tables.iter().map(|x| x.table))
+        .chain(roles.plan.values.iter().map(|v| v.col.0));
+    for t in tables {
+        let cols = &cx.schema.tables[t].columns;
+        if let Some(c) = cols
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case("population") && is_numeric(c))
+        {
+            return Some((t, c));
+        }
+    }
+    None
 }
 
 /// Where the count word is: "number of", else "how many", else "count".

@@ -10,11 +10,12 @@ use super::columns::{age_column, date_column, price_column, revenue_measure};
 use super::context::{Ctx, quote_ident};
 use super::intent::superlative;
 use super::joins::plan_joins;
-use super::linking::is_numeric;
+use super::linking::{holds_numbers, is_key, is_numeric};
 use super::plan::{Agg, ColRef, Group, Measure, Plan, named_columns};
 use super::roles::Roles;
 use super::select::{Grouping, count_expr, from_where, group_exprs, projection, select};
 use super::{Built, Choices, Reason};
+use crate::domain::SchemaInfo;
 
 /// The ranking shapes, for a question with a superlative at token `rp`.
 pub(super) fn rank(
@@ -64,7 +65,7 @@ pub(super) fn rank(
         .iter()
         .find(|c| {
             let (t, col) = c.col;
-            mentions[c.mention].start > rp && is_numeric(&schema.tables[t].columns[col])
+            mentions[c.mention].start > rp && is_measure(schema, t, col)
         })
         .map(|c| c.col)
         .or(roles.measure_col);
@@ -163,7 +164,7 @@ fn rank_column_by_count(
         .map(|t| t.table);
     let numeric_after = roles.columns.iter().any(|c| {
         let (t, col) = c.col;
-        mentions[c.mention].start > rp && is_numeric(&schema.tables[t].columns[col])
+        mentions[c.mention].start > rp && is_measure(schema, t, col)
     });
     if counts_rows(cx, word, rp)
         && !table_before
@@ -191,6 +192,13 @@ fn rank_column_by_count(
 fn counts_rows(cx: &Ctx, word: &str, rp: usize) -> bool {
     matches!(word, "most" | "fewest" | "least")
         || (cx.word(rp + 1) == "number" && cx.word(rp + 2) == "of")
+}
+
+/// A column that can rank rows by its value: a number that is not a key
+/// (a key stored as text digits, such as a channel id, is no quantity).
+fn is_measure(schema: &SchemaInfo, t: usize, c: usize) -> bool {
+    let col = &schema.tables[t].columns[c];
+    is_numeric(col) && !(holds_numbers(col) && is_key(schema, t, c))
 }
 
 /// What is ranked and how, as read from the superlative.
@@ -315,10 +323,10 @@ pub(super) fn own_column_rank(
     });
     if proj.is_empty() && !names_asked && !s.cols.iter().any(|x| *x == measure || x.ends_with('*'))
     {
-        s.cols.push(measure.clone());
+        s.cols.push(measure);
     }
     let dir = if desc { "DESC" } else { "ASC" };
-    s.order = vec![format!("{measure} {dir}")];
+    s.order = vec![format!("{} {dir}", cx.num_col(q, t, c))];
     if let Some(pk) = cx.pk(entity) {
         s.order.push(format!("{} {dir}", cx.col(q, entity, pk)));
     }
