@@ -368,8 +368,16 @@ mod tests {
         // other animal as close, the words do not.
         let r = HybridRanker::default();
         let c = cands(&[
-            ("cats", 0.97, "How many cats are owned by students older than 20?"),
-            ("dogs", 0.90, "How many dogs are owned by students older than 20?"),
+            (
+                "cats",
+                0.97,
+                "How many cats are owned by students older than 20?",
+            ),
+            (
+                "dogs",
+                0.90,
+                "How many dogs are owned by students older than 20?",
+            ),
         ]);
         let fused = r.rank("How many dogs do students older than 20 own?", &c, 2);
         assert_eq!(fused[0].id, "dogs", "{fused:?}");
@@ -378,7 +386,11 @@ mod tests {
             ("vip", 0.45, "Who are our VIP clients?"),
             ("staff", 0.30, "How many employees work in each office?"),
         ]);
-        let fused = r.rank("Which ten customers have spent the most money with us?", &c, 2);
+        let fused = r.rank(
+            "Which ten customers have spent the most money with us?",
+            &c,
+            2,
+        );
         assert_eq!(fused[0].id, "vip", "{fused:?}");
     }
 

@@ -113,7 +113,10 @@ impl Partition {
                 Some(rows) => top_k(
                     rows.into_iter().map(|r| {
                         let r = r as usize;
-                        (dot(query, &self.vectors[r * dim..(r + 1) * dim]), &self.ids[r])
+                        (
+                            dot(query, &self.vectors[r * dim..(r + 1) * dim]),
+                            &self.ids[r],
+                        )
                     }),
                     k,
                 ),
