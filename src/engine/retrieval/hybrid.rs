@@ -323,8 +323,8 @@ mod tests {
         let r = HybridRanker::default();
         assert_eq!((r.lexical_lead, r.lexical_lead_min), (0.1, 0.5));
         let c = cands(&[("a", 0.95, ""), ("b", 0.60, ""), ("c", 0.90, "")]);
-        // Fused: a 1.55, c 1.40, b 1.40 (b leads c on the lexical side by 0.2).
-        let scored = [(0, 0.95, 0.60), (1, 0.60, 0.80), (2, 0.90, 0.50)];
+        // Fused: a 1.55, b 1.40, c 1.35; b leads a on the lexical side by 0.2.
+        let scored = [(0, 0.95, 0.60), (1, 0.60, 0.80), (2, 0.90, 0.45)];
         let ids = |r: &HybridRanker| -> Vec<String> {
             r.fuse(&c, &scored, 3).into_iter().map(|f| f.id).collect()
         };
@@ -333,19 +333,19 @@ mod tests {
             lexical_lead: 0.0,
             ..r.clone()
         };
-        assert_eq!(ids(&off), ["a", "c", "b"]);
+        assert_eq!(ids(&off), ["a", "b", "c"]);
         // A lead below the margin leaves the fused order.
         let wide = HybridRanker {
             lexical_lead: 0.25,
             ..r.clone()
         };
-        assert_eq!(ids(&wide), ["a", "c", "b"]);
+        assert_eq!(ids(&wide), ["a", "b", "c"]);
         // So does a leader sharing too little with the question.
         let strict = HybridRanker {
             lexical_lead_min: 0.85,
             ..r.clone()
         };
-        assert_eq!(ids(&strict), ["a", "c", "b"]);
+        assert_eq!(ids(&strict), ["a", "b", "c"]);
         // The gate moves the leader only; k still applies.
         assert_eq!(r.fuse(&c, &scored, 1)[0].id, "b");
     }
