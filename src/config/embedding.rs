@@ -104,6 +104,13 @@ pub struct HybridConfig {
     pub rrf_k: f32,
     /// Dense candidates re-ranked per kind (at least the `top_k` asked for).
     pub candidates: usize,
+    /// Lexical lead gate: the candidate with the highest lexical cosine
+    /// ranks first, whatever the fused scores, when it leads every other
+    /// candidate's lexical cosine by at least this much (0 turns it off)…
+    pub lexical_lead: f32,
+    /// …and its own lexical cosine is at least this (most of its words and
+    /// n-grams are the question's).
+    pub lexical_lead_min: f32,
 }
 
 impl Default for HybridConfig {
@@ -115,6 +122,8 @@ impl Default for HybridConfig {
             lexical_weight: 1.0,
             rrf_k: 60.0,
             candidates: 50,
+            lexical_lead: 0.1,
+            lexical_lead_min: 0.5,
         }
     }
 }
@@ -176,6 +185,13 @@ impl HybridConfig {
         }
         if !(1..=10_000).contains(&self.candidates) {
             out.push("retrieval.hybrid.candidates: must be between 1 and 10000".into());
+        }
+        let unit = |x: f32| x.is_finite() && (0.0..=1.0).contains(&x);
+        if !unit(self.lexical_lead) || !unit(self.lexical_lead_min) {
+            out.push(
+                "retrieval.hybrid.lexical_lead and lexical_lead_min: must be between 0 and 1"
+                    .into(),
+            );
         }
         out
     }
@@ -267,10 +283,16 @@ mod tests {
             lexical_weight: 0.0,
             rrf_k: f32::NAN,
             candidates: 0,
+            lexical_lead: 1.5,
             ..HybridConfig::default()
         };
         let p = h.problems().join("\n");
-        for want in ["at least one must be positive", "rrf_k", "candidates"] {
+        for want in [
+            "at least one must be positive",
+            "rrf_k",
+            "candidates",
+            "lexical_lead",
+        ] {
             assert!(p.contains(want), "{want}: {p}");
         }
         let negative = HybridConfig {
@@ -278,5 +300,10 @@ mod tests {
             ..HybridConfig::default()
         };
         assert_eq!(negative.problems().len(), 1);
+        let min = HybridConfig {
+            lexical_lead_min: f32::NAN,
+            ..HybridConfig::default()
+        };
+        assert_eq!(min.problems().len(), 1, "{:?}", min.problems());
     }
 }

@@ -88,10 +88,16 @@ pub async fn benchmark(
     Ok(rows)
 }
 
-/// The `--sweep` grid, fixed in advance: both fusions, the lexical weight
-/// at ¼, ½, 1 and 2 times the dense one, and for rank fusion the common
-/// `k = 60` and a steep `k = 10`. `candidates` is the configured one.
+/// The `--sweep` grid, fixed in advance. Fusion without the lexical lead
+/// gate: both fusions, the lexical weight at ¼, ½, 1 and 2 times the dense
+/// one, and for rank fusion the common `k = 60` and a steep `k = 10`. Then
+/// the gate on score fusion 1 : 1: a lead of 0.05, 0.1 and 0.2, each with
+/// no minimum and with 0.5. `candidates` is the configured one.
 pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
+    let ungated = HybridRanker {
+        lexical_lead: 0.0,
+        ..base.clone()
+    };
     let mut out = Vec::new();
     for lexical in [0.25_f32, 0.5, 1.0, 2.0] {
         out.push((
@@ -100,7 +106,7 @@ pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
                 fusion: FusionKind::Score,
                 dense_weight: 1.0,
                 lexical_weight: lexical,
-                ..base.clone()
+                ..ungated.clone()
             },
         ));
         for k in [10.0_f32, 60.0] {
@@ -111,7 +117,22 @@ pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
                     dense_weight: 1.0,
                     lexical_weight: lexical,
                     rrf_k: k,
-                    ..base.clone()
+                    ..ungated.clone()
+                },
+            ));
+        }
+    }
+    for lead in [0.05_f32, 0.1, 0.2] {
+        for min in [0.0_f32, 0.5] {
+            out.push((
+                format!("gate {lead}/{min}"),
+                HybridRanker {
+                    fusion: FusionKind::Score,
+                    dense_weight: 1.0,
+                    lexical_weight: 1.0,
+                    lexical_lead: lead,
+                    lexical_lead_min: min,
+                    ..ungated.clone()
                 },
             ));
         }
@@ -398,13 +419,17 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_grid_is_both_fusions_at_four_weights() {
+    fn the_sweep_grid_is_both_fusions_at_four_weights_then_the_gate() {
         let grid = sweep(&HybridRanker::default());
-        assert_eq!(grid.len(), 12);
+        assert_eq!(grid.len(), 18);
         let labels: Vec<&str> = grid.iter().map(|g| g.0.as_str()).collect();
         assert!(labels.contains(&"score l=0.5"), "{labels:?}");
         assert!(labels.contains(&"rrf l=1 k=60"), "{labels:?}");
+        assert!(labels.contains(&"gate 0.2/0.5"), "{labels:?}");
         assert!(grid.iter().all(|g| g.1.candidates == 50));
+        assert!(grid[..12].iter().all(|g| g.1.lexical_lead == 0.0));
+        let (_, gated) = &grid[12];
+        assert_eq!((gated.lexical_lead, gated.lexical_lead_min), (0.05, 0.0));
     }
 
     #[test]

@@ -19,6 +19,17 @@
 //! no second index. It is also the score handed on with each fused result:
 //! the built-in generator's reuse threshold was calibrated on it, and a dense
 //! score alone is no licence to reuse SQL.
+//!
+//! The lexical lead gate (`lexical_lead`, `lexical_lead_min`): when one
+//! candidate shares most of the question's words and n-grams and clearly
+//! more than any other, it ranks first whatever the fused scores. Shared
+//! words are decisive when they single one candidate out; a sentence model
+//! sees two questions that differ in one content word ("dogs" / "cats",
+//! "older" / "younger") as near-identical, and its cosines between such
+//! near-duplicates spread more than their lexical cosines, so a plain sum
+//! lets it overrule the word that decides the SQL. When no candidate stands
+//! out lexically (business rephrasings share few words with anything) the
+//! gate stays shut and the fused order stands.
 
 use super::{Embedder as _, HashingEmbedder, ScoredId};
 use crate::config::{FusionKind, HybridConfig};
@@ -33,6 +44,11 @@ pub struct HybridRanker {
     pub rrf_k: f32,
     /// Dense candidates fetched per kind before fusion.
     pub candidates: usize,
+    /// The lexical top ranks first when its lexical cosine leads every
+    /// other candidate's by at least this (0: no gate)…
+    pub lexical_lead: f32,
+    /// …and is at least this.
+    pub lexical_lead_min: f32,
 }
 
 impl From<&HybridConfig> for HybridRanker {
@@ -43,6 +59,8 @@ impl From<&HybridConfig> for HybridRanker {
             lexical_weight: c.lexical_weight,
             rrf_k: c.rrf_k,
             candidates: c.candidates,
+            lexical_lead: c.lexical_lead,
+            lexical_lead_min: c.lexical_lead_min,
         }
     }
 }
@@ -130,8 +148,35 @@ impl HybridRanker {
                 .then_with(|| b.dense.total_cmp(&a.dense))
                 .then_with(|| a.id.cmp(&b.id))
         });
+        if let Some(leader) = self.lexical_leader(scored) {
+            let leader = id(leader);
+            if let Some(at) = out.iter().position(|f| f.id == leader) {
+                out[..=at].rotate_right(1);
+            }
+        }
         out.truncate(k);
         out
+    }
+
+    /// The candidate the lexical lead gate puts first, if any: the one with
+    /// the highest lexical cosine, when that is at least `lexical_lead_min`
+    /// and at least `lexical_lead` above every other candidate's.
+    fn lexical_leader(&self, scored: &[(usize, f32, f32)]) -> Option<usize> {
+        if self.lexical_lead <= 0.0 {
+            return None;
+        }
+        let (mut best, mut second): (Option<(usize, f32)>, f32) = (None, f32::NEG_INFINITY);
+        for &(i, _, lexical) in scored {
+            match best {
+                Some((_, b)) if lexical <= b => second = second.max(lexical),
+                _ => {
+                    second = best.map_or(second, |(_, b)| second.max(b));
+                    best = Some((i, lexical));
+                }
+            }
+        }
+        let (leader, top) = best?;
+        (top >= self.lexical_lead_min && top - second >= self.lexical_lead).then_some(leader)
     }
 }
 
@@ -196,6 +241,8 @@ mod tests {
             lexical_weight: 2.0,
             rrf_k: 10.0,
             candidates: 5,
+            lexical_lead: 0.0,
+            lexical_lead_min: 0.0,
         };
         let c = cands(&[("a", 0.9, ""), ("b", 0.5, ""), ("c", 0.1, "")]);
         // Lexical order is the reverse of the dense one.
@@ -213,6 +260,7 @@ mod tests {
     fn lexical_weight_zero_keeps_the_dense_order() {
         let r = HybridRanker {
             lexical_weight: 0.0,
+            lexical_lead: 0.0,
             ..HybridRanker::default()
         };
         let c = cands(&[
@@ -268,6 +316,82 @@ mod tests {
         };
         let ids: Vec<String> = rrf.fuse(&c, &scored, 3).into_iter().map(|f| f.id).collect();
         assert_eq!(ids, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn a_clear_lexical_leader_ranks_first_against_a_dense_lead() {
+        let r = HybridRanker::default();
+        assert_eq!((r.lexical_lead, r.lexical_lead_min), (0.1, 0.5));
+        let c = cands(&[("a", 0.95, ""), ("b", 0.60, ""), ("c", 0.90, "")]);
+        // Fused: a 1.55, b 1.40, c 1.35; b leads a on the lexical side by 0.2.
+        let scored = [(0, 0.95, 0.60), (1, 0.60, 0.80), (2, 0.90, 0.45)];
+        let ids = |r: &HybridRanker| -> Vec<String> {
+            r.fuse(&c, &scored, 3).into_iter().map(|f| f.id).collect()
+        };
+        assert_eq!(ids(&r), ["b", "a", "c"]);
+        let off = HybridRanker {
+            lexical_lead: 0.0,
+            ..r.clone()
+        };
+        assert_eq!(ids(&off), ["a", "b", "c"]);
+        // A lead below the margin leaves the fused order.
+        let wide = HybridRanker {
+            lexical_lead: 0.25,
+            ..r.clone()
+        };
+        assert_eq!(ids(&wide), ["a", "b", "c"]);
+        // So does a leader sharing too little with the question.
+        let strict = HybridRanker {
+            lexical_lead_min: 0.85,
+            ..r.clone()
+        };
+        assert_eq!(ids(&strict), ["a", "b", "c"]);
+        // The gate moves the leader only; k still applies.
+        assert_eq!(r.fuse(&c, &scored, 1)[0].id, "b");
+    }
+
+    #[test]
+    fn tied_lexical_leaders_open_no_gate() {
+        let r = HybridRanker::default();
+        let c = cands(&[("a", 0.9, ""), ("b", 0.2, ""), ("c", 0.1, "")]);
+        let scored = [(0, 0.9, 0.1), (1, 0.2, 0.8), (2, 0.1, 0.8)];
+        assert_eq!(r.lexical_leader(&scored), None);
+        assert_eq!(r.fuse(&c, &scored, 3)[0].id, "a");
+        // One candidate: it leads nothing, and is first anyway.
+        assert_eq!(r.lexical_leader(&scored[1..2]), Some(1));
+        assert_eq!(r.lexical_leader(&[]), None);
+    }
+
+    #[test]
+    fn the_gate_sees_real_wording() {
+        // The twin shares the deciding word ("dogs"); the model may rank the
+        // other animal as close, the words do not.
+        let r = HybridRanker::default();
+        let c = cands(&[
+            (
+                "cats",
+                0.97,
+                "How many cats are owned by students older than 20?",
+            ),
+            (
+                "dogs",
+                0.90,
+                "How many dogs are owned by students older than 20?",
+            ),
+        ]);
+        let fused = r.rank("How many dogs do students older than 20 own?", &c, 2);
+        assert_eq!(fused[0].id, "dogs", "{fused:?}");
+        // Business rephrasings share few words with any candidate: no gate.
+        let c = cands(&[
+            ("vip", 0.45, "Who are our VIP clients?"),
+            ("staff", 0.30, "How many employees work in each office?"),
+        ]);
+        let fused = r.rank(
+            "Which ten customers have spent the most money with us?",
+            &c,
+            2,
+        );
+        assert_eq!(fused[0].id, "vip", "{fused:?}");
     }
 
     #[test]

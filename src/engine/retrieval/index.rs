@@ -108,7 +108,20 @@ impl Partition {
             None
         };
         match postings {
-            Some(p) => top_k(p.scores(query).into_iter().zip(&self.ids), k),
+            // The few rows that can make the top k, scored exactly.
+            Some(p) => match p.candidates(query, k) {
+                Some(rows) => top_k(
+                    rows.into_iter().map(|r| {
+                        let r = r as usize;
+                        (
+                            dot(query, &self.vectors[r * dim..(r + 1) * dim]),
+                            &self.ids[r],
+                        )
+                    }),
+                    k,
+                ),
+                None => top_k(p.scores(query).into_iter().zip(&self.ids), k),
+            },
             None => top_k(
                 self.vectors
                     .chunks_exact(dim)
