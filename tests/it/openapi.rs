@@ -97,4 +97,14 @@ async fn docs_page_works_offline() {
         .await
         .unwrap();
     assert_eq!(js.status().as_u16(), 200, "assets are embedded");
+    // The page reads the document the API serves; the old address still answers it.
+    let text = |path: &'static str| {
+        let request = app.client.get(format!("{}{path}", app.base)).send();
+        async move { request.await.unwrap().text().await.unwrap() }
+    };
+    let init = text("/docs/swagger-initializer.js").await;
+    assert!(init.contains("\"/openapi.json\""), "{init}");
+    let served = text("/openapi.json").await;
+    assert!(served.contains("\"openapi\""));
+    assert_eq!(text("/docs/openapi.json").await, served);
 }
