@@ -143,6 +143,7 @@ impl App {
             settings: EngineSettings::from_config(&config).into(),
             index_versions: Default::default(),
             cache_namespace: store_id,
+            gate_cache: Default::default(),
         };
 
         let mut auth = crate::auth::AuthService::new(&config, engine.store.clone())

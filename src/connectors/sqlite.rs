@@ -67,6 +67,11 @@ impl SqliteConnector {
             .max_connections(4)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
+            // A "ping" of a SQLite connection only asks its worker thread to
+            // answer (there is no server to lose): a round trip to another
+            // thread per query for nothing. A connection whose worker died
+            // is closed when it fails instead (see `execute`).
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
@@ -241,6 +246,46 @@ fn value_to_json(
     })
 }
 
+/// What the progress handler of one execution checks. The handler stays
+/// installed after the execution (the next one on the connection replaces
+/// it) and, disarmed, lets everything run: removing it would cost a second
+/// round trip to the connection's worker thread per query.
+struct Watch {
+    armed: AtomicBool,
+    over_budget: AtomicBool,
+    calls: AtomicU64,
+}
+
+impl Watch {
+    /// Install the handler for one execution on `conn`. SQLite calls it
+    /// every PROGRESS_OPS VM steps; returning false interrupts the
+    /// statement, which frees the worker thread too (a dropped future alone
+    /// would leave the query running). The step budget stops a runaway
+    /// statement long before the deadline, so it does not hold a pool slot
+    /// for the whole timeout.
+    async fn install(
+        self: &Arc<Self>,
+        conn: &mut sqlx::SqliteConnection,
+        limits: &ExecLimits,
+        deadline: Instant,
+    ) -> Result<(), sqlx::Error> {
+        let max_calls = (limits.budget.max_steps / PROGRESS_OPS).max(1);
+        let watch = self.clone();
+        let mut handle = conn.lock_handle().await?;
+        handle.set_progress_handler(PROGRESS_OPS as i32, move || {
+            if !watch.armed.load(Ordering::Relaxed) {
+                return true;
+            }
+            if watch.calls.fetch_add(1, Ordering::Relaxed) >= max_calls {
+                watch.over_budget.store(true, Ordering::Relaxed);
+                return false;
+            }
+            Instant::now() < deadline
+        });
+        Ok(())
+    }
+}
+
 /// Fetch the rows of `sql` as a stream, stopping at the row cap and
 /// refusing a value or a result over its byte cap.
 async fn stream_rows(
@@ -319,26 +364,23 @@ impl Connector for SqliteConnector {
         sql: &ValidatedSql,
         limits: ExecLimits,
     ) -> Result<ResultSet, ConnectorError> {
-        let mut conn = self.pool.acquire().await.map_err(exec_err)?;
         let deadline = limits.deadline();
-        let over_budget = Arc::new(AtomicBool::new(false));
-        {
-            // SQLite calls the handler every PROGRESS_OPS VM steps; returning
-            // false interrupts the statement, which frees the worker thread
-            // too (a dropped future alone would leave the query running).
-            // The step budget stops a runaway statement long before the
-            // deadline, so it does not hold a pool slot for the whole timeout.
-            let max_calls = (limits.budget.max_steps / PROGRESS_OPS).max(1);
-            let calls = AtomicU64::new(0);
-            let over = over_budget.clone();
-            let mut handle = conn.lock_handle().await.map_err(exec_err)?;
-            handle.set_progress_handler(PROGRESS_OPS as i32, move || {
-                if calls.fetch_add(1, Ordering::Relaxed) >= max_calls {
-                    over.store(true, Ordering::Relaxed);
-                    return false;
-                }
-                Instant::now() < deadline
-            });
+        let watch = Arc::new(Watch {
+            armed: AtomicBool::new(true),
+            over_budget: AtomicBool::new(false),
+            calls: AtomicU64::new(0),
+        });
+        let mut conn = self.pool.acquire().await.map_err(exec_err)?;
+        if watch.install(&mut conn, &limits, deadline).await.is_err() {
+            // Its worker thread is gone (the pool does not ping before
+            // handing a connection out): drop it and take another.
+            conn.close_on_drop();
+            drop(conn);
+            conn = self.pool.acquire().await.map_err(exec_err)?;
+            if let Err(e) = watch.install(&mut conn, &limits, deadline).await {
+                conn.close_on_drop();
+                return Err(exec_err(e));
+            }
         }
         let run = stream_rows(&mut conn, sql, limits);
         // The outer timeout is a backstop; the progress handler normally fires first.
@@ -346,7 +388,7 @@ impl Connector for SqliteConnector {
         let result = match tokio::time::timeout(backstop, run).await {
             Ok(Ok(rs)) => Ok(rs),
             Ok(Err(ConnectorError::Execution(msg))) if msg.contains("interrupt") => {
-                if over_budget.load(Ordering::Relaxed) {
+                if watch.over_budget.load(Ordering::Relaxed) {
                     Err(ConnectorError::TooExpensive(format!(
                         "the query needed more than its work budget ({} SQLite steps) and was stopped; narrow it down",
                         limits.budget.max_steps
@@ -366,11 +408,11 @@ impl Connector for SqliteConnector {
                 ))
             }
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ConnectorError::Timeout(limits.timeout)),
+            // Still running on the worker thread: the handler stays armed
+            // and interrupts it at its next call.
+            Err(_) => return Err(ConnectorError::Timeout(limits.timeout)),
         };
-        if let Ok(mut handle) = conn.lock_handle().await {
-            handle.remove_progress_handler();
-        }
+        watch.armed.store(false, Ordering::Relaxed);
         result
     }
 
@@ -517,6 +559,61 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 3);
+    }
+
+    /// A pool of one connection, so consecutive calls share it.
+    async fn single(path: &Path) -> SqliteConnector {
+        let opts = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        SqliteConnector {
+            pool,
+            path: path.to_path_buf(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_execution_does_not_interrupt_later_work() {
+        let (dir, _) = fixture().await;
+        let c = single(&dir.path().join("t.db")).await;
+        let schema = c.introspect().await.unwrap();
+        let ok = validate("SELECT 1", Dialect::Sqlite, &schema, &SqlPolicy::default()).unwrap();
+        c.execute(&ok, limits(10, 50)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Its deadline has passed; its handler, still installed on the one
+        // connection, must let other work (introspection, pings) run.
+        let long = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000) \
+                    SELECT count(*) FROM n";
+        let n: i64 = sqlx::query_scalar(long).fetch_one(&c.pool).await.unwrap();
+        assert_eq!(n, 200_000);
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_worker_died_is_replaced() {
+        let (dir, _) = fixture().await;
+        let path = dir.path().join("t.db");
+        let c = single(&path).await;
+        let schema = c.introspect().await.unwrap();
+        let sql = "SELECT * FROM parent ORDER BY id";
+        let v = validate(sql, Dialect::Sqlite, &schema, &SqlPolicy::default()).unwrap();
+        assert_eq!(c.execute(&v, limits(10, 5000)).await.unwrap().rows.len(), 2);
+        // A schema change under a prepared `SELECT *` makes sqlx's worker
+        // thread panic (sqlx 0.9 keeps the columns it saw at prepare time):
+        // one way to get a connection whose worker is gone.
+        let rw = SqliteConnector::open(&path, false).await.unwrap();
+        sqlx::query("ALTER TABLE parent ADD COLUMN note TEXT")
+            .execute(&rw.pool)
+            .await
+            .unwrap();
+        let _ = c.execute(&v, limits(10, 5000)).await;
+        // The next query gets a working connection all the same.
+        let again = c.execute(&v, limits(10, 5000)).await.unwrap();
+        let names: Vec<&str> = again.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "name", "note"]);
+        assert_eq!(again.rows.len(), 2);
     }
 
     #[tokio::test]

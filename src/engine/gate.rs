@@ -20,16 +20,17 @@
 //! it to a fixed sentence per kind of failure (no literals, no values); the
 //! full text is logged masked and fed to the correction loop only.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use tracing::instrument;
 
 use super::pipeline::{Engine, RequestContext};
 use crate::auth::roles::Action;
 use crate::connectors::ConnectionHandle;
-use crate::domain::Role;
-use crate::domain::SchemaInfo;
+use crate::domain::{Dialect, Role, SchemaInfo};
 use crate::engine::grant;
 use crate::observability::metrics;
 use crate::sql::{self, SqlPolicy, ValidatedSql, ValidationError};
@@ -171,7 +172,7 @@ impl Engine {
         sql_text: &str,
     ) -> Result<GatedSql, ValidationError> {
         let policy = rc.policy(conn);
-        let result = sql::validate(sql_text, conn.dialect, &conn.schema(), &policy);
+        let result = self.validate_for(conn, sql_text, &policy);
         match result {
             Ok(validated) => Ok(GatedSql {
                 validated,
@@ -184,6 +185,23 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// The validator's verdict on `sql_text` for `conn` under `policy`,
+    /// through the engine's [`GateCache`].
+    fn validate_for(
+        &self,
+        conn: &ConnectionHandle,
+        sql_text: &str,
+        policy: &SqlPolicy,
+    ) -> Result<ValidatedSql, ValidationError> {
+        self.gate_cache.validate(
+            conn.id.as_str(),
+            sql_text,
+            conn.dialect,
+            &conn.schema(),
+            policy,
+        )
     }
 
     /// [`Engine::gate`] for SQL a person wrote (execute, re-run, feedback,
@@ -219,7 +237,7 @@ impl Engine {
         if policy.allowed_tables.is_none() {
             return true;
         }
-        sql::validate(sql_text, conn.dialect, &conn.schema(), &policy).is_ok()
+        self.validate_for(&conn, sql_text, &policy).is_ok()
     }
 
     /// Whether a history record may be shown to the caller: their own, or
@@ -273,6 +291,114 @@ impl Engine {
     }
 }
 
+/// Verdicts of the validator, kept so SQL checked again (every candidate
+/// is gated, a re-run, a dashboard refreshing, the history shown to a
+/// limited caller) is not parsed, checked and re-parsed each time.
+///
+/// Validation is a pure function of (SQL text, dialect, schema, policy);
+/// an entry answers only when all four equal the request's, compared in
+/// full (the hash only finds the slot). The policy carries the caller's
+/// grant (the table allowlist, after narrowing) and the row cap, so a
+/// caller never gets a verdict reached under another caller's grant. The
+/// schema is compared by identity with the `Arc` the connection holds now:
+/// a schema refresh, or a connection registered again under the same name,
+/// misses. An entry keeps only a `Weak` to its schema, so a replaced schema
+/// is freed at once and its allocation cannot be reused for another schema
+/// while the entry still points at it.
+#[derive(Default)]
+pub struct GateCache {
+    slots: std::sync::Mutex<HashMap<u64, GateEntry>>,
+    hasher: RandomState,
+    hits: AtomicU64,
+}
+
+struct GateEntry {
+    connection: String,
+    sql: String,
+    dialect: Dialect,
+    max_rows: u64,
+    allowed_tables: Option<BTreeSet<String>>,
+    schema: Weak<SchemaInfo>,
+    verdict: Result<ValidatedSql, ValidationError>,
+}
+
+/// Entries at most (an arbitrary one makes room for a new one).
+const GATE_CACHE_ENTRIES: usize = 256;
+/// Longer SQL is validated every time: with the entry cap, the cache holds
+/// at most about 2 MiB of SQL text and renderings.
+const GATE_CACHE_MAX_SQL: usize = 4096;
+
+impl GateCache {
+    /// [`sql::validate`], answered from the cache when the same SQL was
+    /// checked before on `connection` under an equal policy and the same
+    /// schema.
+    pub fn validate(
+        &self,
+        connection: &str,
+        sql_text: &str,
+        dialect: Dialect,
+        schema: &Arc<SchemaInfo>,
+        policy: &SqlPolicy,
+    ) -> Result<ValidatedSql, ValidationError> {
+        if sql_text.len() > GATE_CACHE_MAX_SQL {
+            return sql::validate(sql_text, dialect, schema, policy);
+        }
+        let key = self.hasher.hash_one((
+            connection,
+            sql_text,
+            policy.max_rows,
+            &policy.allowed_tables,
+        ));
+        {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = slots.get(&key)
+                && e.sql == sql_text
+                && e.connection == connection
+                && e.dialect == dialect
+                && e.max_rows == policy.max_rows
+                && e.allowed_tables == policy.allowed_tables
+                && std::ptr::eq(e.schema.as_ptr(), Arc::as_ptr(schema))
+            {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return e.verdict.clone();
+            }
+        }
+        let verdict = sql::validate(sql_text, dialect, schema, policy);
+        let entry = GateEntry {
+            connection: connection.to_string(),
+            sql: sql_text.to_string(),
+            dialect,
+            max_rows: policy.max_rows,
+            allowed_tables: policy.allowed_tables.clone(),
+            schema: Arc::downgrade(schema),
+            verdict: verdict.clone(),
+        };
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() >= GATE_CACHE_ENTRIES
+            && !slots.contains_key(&key)
+            && let Some(old) = slots.keys().next().copied()
+        {
+            slots.remove(&old);
+        }
+        slots.insert(key, entry);
+        verdict
+    }
+
+    /// Verdicts answered from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What a caller is told when the database refused a query: a fixed
 /// sentence per kind of failure, without literals, values or names from
 /// the database's text (which can quote data: `json_extract` errors, for
@@ -315,6 +441,126 @@ pub fn log_db_error(detail: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shop(extra_table: Option<&str>) -> Arc<SchemaInfo> {
+        use crate::domain::{ColumnInfo, TableInfo};
+        let t = |name: &str, cols: &[&str]| TableInfo {
+            name: name.into(),
+            columns: cols
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: (*c).into(),
+                    data_type: "TEXT".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut tables = vec![
+            t("customers", &["id", "name"]),
+            t("orders", &["id", "total"]),
+        ];
+        tables.extend(extra_table.map(|name| t(name, &["id"])));
+        Arc::new(SchemaInfo { tables })
+    }
+
+    fn open() -> SqlPolicy {
+        SqlPolicy {
+            max_rows: 100,
+            allowed_tables: None,
+        }
+    }
+
+    #[test]
+    fn a_cached_verdict_equals_a_fresh_one() {
+        let cache = GateCache::default();
+        let schema = shop(None);
+        for sql_text in [
+            "SELECT name FROM customers",
+            "DELETE FROM customers",
+            "SELECT nope FROM customers",
+        ] {
+            let fresh = sql::validate(sql_text, Dialect::Sqlite, &schema, &open());
+            for _ in 0..2 {
+                let got = cache.validate("shop", sql_text, Dialect::Sqlite, &schema, &open());
+                assert_eq!(got, fresh, "{sql_text}");
+            }
+        }
+        assert_eq!(cache.hits(), 3);
+    }
+
+    #[test]
+    fn a_verdict_under_one_grant_is_never_given_under_another() {
+        let cache = GateCache::default();
+        let schema = shop(None);
+        let orders_only = SqlPolicy {
+            allowed_tables: Some(["orders".to_string()].into_iter().collect()),
+            ..open()
+        };
+        let sql_text = "SELECT name FROM customers";
+        let check =
+            |policy: &SqlPolicy| cache.validate("shop", sql_text, Dialect::Sqlite, &schema, policy);
+        assert!(check(&open()).is_ok());
+        assert!(check(&orders_only).is_err());
+        assert!(check(&open()).is_ok());
+        assert!(check(&orders_only).is_err());
+        // The row cap is part of the key too: its LIMIT is in the SQL that runs.
+        let capped = SqlPolicy {
+            max_rows: 5,
+            ..open()
+        };
+        assert!(check(&capped).unwrap().sql().ends_with("LIMIT 5"));
+        assert!(check(&open()).unwrap().sql().ends_with("LIMIT 100"));
+    }
+
+    #[test]
+    fn a_new_schema_or_another_connection_misses() {
+        let cache = GateCache::default();
+        let sql_text = "SELECT id FROM invoices";
+        let before = shop(None);
+        let after = shop(Some("invoices"));
+        let check = |conn: &str, schema: &Arc<SchemaInfo>| {
+            cache.validate(conn, sql_text, Dialect::Sqlite, schema, &open())
+        };
+        assert!(check("shop", &before).is_err());
+        // A refresh that added the table: a new `Arc`, a new verdict.
+        assert!(check("shop", &after).is_ok());
+        // Another connection with the old schema gets its own verdict.
+        assert!(check("other", &before).is_err());
+        // An equal schema in a new `Arc` (a connection registered again) misses.
+        let again = Arc::new((*before).clone());
+        drop(before);
+        assert!(check("shop", &again).is_err());
+        assert_eq!(cache.hits(), 0);
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = GateCache::default();
+        let schema = shop(None);
+        for i in 0..GATE_CACHE_ENTRIES + 40 {
+            let sql_text = format!("SELECT id + {i} FROM orders");
+            assert!(
+                cache
+                    .validate("shop", &sql_text, Dialect::Sqlite, &schema, &open())
+                    .is_ok()
+            );
+        }
+        assert_eq!(cache.len(), GATE_CACHE_ENTRIES);
+        // SQL over the size cap is checked every time and never kept.
+        let long = format!(
+            "SELECT id FROM orders WHERE total <> '{}'",
+            "x".repeat(5000)
+        );
+        for _ in 0..2 {
+            assert!(
+                cache
+                    .validate("shop", &long, Dialect::Sqlite, &schema, &open())
+                    .is_ok()
+            );
+        }
+        assert_eq!(cache.hits(), 0);
+    }
 
     #[test]
     fn database_errors_lose_their_values() {

@@ -125,6 +125,9 @@ pub struct Engine {
     pub index_versions: std::sync::RwLock<Option<std::collections::HashMap<String, i64>>>,
     /// The app store's deployment id; the first part of every cache key.
     pub cache_namespace: String,
+    /// The validator's verdicts, keyed by everything they depend on
+    /// (see [`crate::engine::gate::GateCache`]).
+    pub gate_cache: crate::engine::gate::GateCache,
 }
 
 impl Engine {
