@@ -331,19 +331,19 @@ mod tests {
         assert_eq!(ids(&r), ["b", "a", "c"]);
         let off = HybridRanker {
             lexical_lead: 0.0,
-            ..r.clone()
+            ..r
         };
         assert_eq!(ids(&off), ["a", "b", "c"]);
         // A lead below the margin leaves the fused order.
         let wide = HybridRanker {
             lexical_lead: 0.25,
-            ..r.clone()
+            ..r
         };
         assert_eq!(ids(&wide), ["a", "b", "c"]);
         // So does a leader sharing too little with the question.
         let strict = HybridRanker {
             lexical_lead_min: 0.85,
-            ..r.clone()
+            ..r
         };
         assert_eq!(ids(&strict), ["a", "b", "c"]);
         // The gate moves the leader only; k still applies.
