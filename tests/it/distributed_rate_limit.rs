@@ -4,7 +4,7 @@
 //! kills to check the in-process fallback and the return to Redis.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use insight::auth::rate_limit::{FailureCounter, Quota, RateLimiter, SharedLimits, redis_key};
@@ -199,15 +199,8 @@ async fn limits_hold_in_process_while_redis_is_down_and_move_back_when_it_return
     }
     let port = crate::util::free_port();
     // Capture the logs: the outage and the recovery are each logged once.
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // Current-thread runtime: the server's tasks log on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = crate::util::LogCapture::install(tracing::Level::INFO);
 
     let mut redis = PrivateRedis::start(port);
     let url = redis.url();
@@ -273,25 +266,4 @@ async fn limits_hold_in_process_while_redis_is_down_and_move_back_when_it_return
         capture.count("rate limiting in process until it is back"),
         1
     );
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .matches(needle)
-            .count()
-    }
-}
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -193,15 +193,8 @@ async fn metrics_can_move_to_their_own_listener() {
 /// line carries the correlation id the client got in the `error` event).
 #[tokio::test]
 async fn a_server_error_in_a_streamed_ask_is_logged_with_its_correlation_id() {
-    let capture = crate::util::LogCapture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // Current-thread runtime: the server's tasks log on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = crate::util::LogCapture::install(tracing::Level::INFO);
     let failing = MockLlm::answering(|_| status(500, json!({"error": {"message": "down"}}))).await;
     let url = format!("{}/v1", failing.base);
     let app = TestApp::builder()

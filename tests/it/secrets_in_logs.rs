@@ -5,19 +5,12 @@
 use insight::domain::Role;
 use serde_json::json;
 
-use crate::util::{LogCapture as Capture, TEST_PASSWORD, TestApp};
+use crate::util::{TEST_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn no_password_token_key_or_dsn_password_is_logged() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
     // Current-thread runtime: the server's tasks log on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = crate::util::LogCapture::install(tracing::Level::TRACE);
 
     let app = TestApp::spawn().await;
     let viewer = app.login_as(Role::Viewer).await;
@@ -104,7 +97,7 @@ async fn no_password_token_key_or_dsn_password_is_logged() {
     .await
     .expect(422);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("login failed"), "logs were captured: {logs}");
     for s in &secrets {
         assert!(

@@ -227,17 +227,21 @@ mod tests {
         assert!(Postings::build(&[], 4).is_none());
     }
 
-    #[test]
-    fn scores_equal_the_dense_dot_bit_for_bit() {
-        // 300 rows of 64 dimensions, a few non-zero entries each.
-        let dim = 64;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
+    /// A small deterministic generator for the property tests.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state >> 16
-        };
+        }
+    }
+
+    #[test]
+    fn scores_equal_the_dense_dot_bit_for_bit() {
+        // 300 rows of 64 dimensions, a few non-zero entries each.
+        let dim = 64;
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut row = |n: usize| {
             let mut v = vec![0.0f32; dim];
             for _ in 0..n {
@@ -265,13 +269,7 @@ mod tests {
         // 3,000 unit rows of 64 dimensions with few distinct values, so exact
         // ties and near-ties at the k-th score occur.
         let dim = 64;
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state >> 16
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut row = |n: usize| {
             let mut v = vec![0.0f32; dim];
             for _ in 0..n {

@@ -500,14 +500,32 @@ pub fn sse_event(text: &str, event: &str) -> Value {
     serde_json::from_str(data).unwrap_or_else(|e| panic!("{event} event is not JSON ({e}): {data}"))
 }
 
-/// Every log line written through a `tracing` subscriber built with
-/// `.with_writer(move || capture.clone())`, for tests that read the logs.
+/// Every log line of a test's `tracing` subscriber ([`LogCapture::install`]),
+/// for tests that read the logs.
 #[derive(Clone, Default)]
 pub struct LogCapture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogCapture {
+    /// Capture every log line up to `level` on this thread until the guard
+    /// drops (a current-thread runtime: the server's tasks log here too).
+    pub fn install(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Self::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        (capture, tracing::subscriber::set_default(subscriber))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// How many times `needle` occurs in the captured lines.
+    pub fn count(&self, needle: &str) -> usize {
+        self.text().matches(needle).count()
     }
 }
 
