@@ -111,6 +111,10 @@ pub struct HybridConfig {
     /// …and its own lexical cosine is at least this (most of its words and
     /// n-grams are the question's).
     pub lexical_lead_min: f32,
+    /// Question→SQL examples: the lexical top `top_k_examples` that the
+    /// fused top `top_k_examples` misses are retrieved too, after them (so
+    /// the generator can adapt the example sharing the question's words).
+    pub lexical_examples: bool,
 }
 
 impl Default for HybridConfig {
@@ -124,6 +128,7 @@ impl Default for HybridConfig {
             candidates: 50,
             lexical_lead: 0.1,
             lexical_lead_min: 0.5,
+            lexical_examples: true,
         }
     }
 }

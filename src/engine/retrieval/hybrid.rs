@@ -30,9 +30,19 @@
 //! lets it overrule the word that decides the SQL. When no candidate stands
 //! out lexically (business rephrasings share few words with anything) the
 //! gate stays shut and the fused order stands.
+//!
+//! Question→SQL examples (`lexical_examples`): the fused top k, then the
+//! lexical top k that are not among them, best lexical first. The built-in
+//! generator adapts an example whose words it can map onto the question's,
+//! which the candidate sharing most of its words is likeliest to be; the
+//! model may rank it low (an unknown token such as a quoted code means
+//! nothing to it) and the fused order drop it. The extras come after the
+//! fused ones, so a prompt built from a budgeted prefix keeps the fused
+//! examples first.
 
 use super::{Embedder as _, HashingEmbedder, ScoredId};
 use crate::config::{FusionKind, HybridConfig};
+use crate::domain::TrainingKind;
 use crate::store::TrainingItem;
 
 /// Fusion settings (`[retrieval.hybrid]`).
@@ -49,6 +59,9 @@ pub struct HybridRanker {
     pub lexical_lead: f32,
     /// …and is at least this.
     pub lexical_lead_min: f32,
+    /// Question→SQL examples: the lexical top k follow the fused top k
+    /// ([`HybridRanker::rank_examples`]).
+    pub lexical_examples: bool,
 }
 
 impl From<&HybridConfig> for HybridRanker {
@@ -61,6 +74,7 @@ impl From<&HybridConfig> for HybridRanker {
             candidates: c.candidates,
             lexical_lead: c.lexical_lead,
             lexical_lead_min: c.lexical_lead_min,
+            lexical_examples: c.lexical_examples,
         }
     }
 }
@@ -97,14 +111,48 @@ impl HybridRanker {
 
     /// Fuse `candidates` for `question` and keep the best `k`.
     pub fn rank(&self, question: &str, candidates: &[Candidate<'_>], k: usize) -> Vec<Fused> {
-        let lexical = Lexical::default();
-        let q = lexical.embed(question);
-        let scored: Vec<(usize, f32, f32)> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, c.dense, lexical.score(&q, c.text)))
-            .collect();
+        let scored = lexical_scores(question, candidates);
         self.fuse(candidates, &scored, k)
+    }
+
+    /// [`rank`](Self::rank) for question→SQL examples: the fused top `k`,
+    /// then (with `lexical_examples`) the candidates among the lexical top
+    /// `k` that the fused top `k` misses, best lexical first; at most `2k`.
+    pub fn rank_examples(
+        &self,
+        question: &str,
+        candidates: &[Candidate<'_>],
+        k: usize,
+    ) -> Vec<Fused> {
+        let scored = lexical_scores(question, candidates);
+        self.fuse_examples(candidates, &scored, k)
+    }
+
+    /// [`fuse`](Self::fuse) for question→SQL examples, as
+    /// [`rank_examples`](Self::rank_examples) says.
+    pub fn fuse_examples(
+        &self,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        let mut all = self.fuse(candidates, scored, scored.len());
+        if !self.lexical_examples || all.len() <= k {
+            all.truncate(k);
+            return all;
+        }
+        // Stable sort: lexical ties keep the fused order.
+        let mut by_lexical: Vec<usize> = (0..all.len()).collect();
+        by_lexical.sort_by(|&a, &b| all[b].lexical.total_cmp(&all[a].lexical));
+        let extras: Vec<Fused> = by_lexical
+            .into_iter()
+            .take(k)
+            .filter(|&i| i >= k)
+            .map(|i| all[i].clone())
+            .collect();
+        all.truncate(k);
+        all.extend(extras);
+        all
     }
 
     /// Fuse with lexical scores already known: `scored[i]` is (candidate
@@ -180,11 +228,24 @@ impl HybridRanker {
     }
 }
 
-/// Fuse the index's dense hits `found` using the text of their store
-/// `items` (a hit whose item is gone is dropped, as retrieval does).
+/// (candidate index, dense, lexical) of every candidate.
+fn lexical_scores(question: &str, candidates: &[Candidate<'_>]) -> Vec<(usize, f32, f32)> {
+    let lexical = Lexical::default();
+    let q = lexical.embed(question);
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.dense, lexical.score(&q, c.text)))
+        .collect()
+}
+
+/// Fuse the index's dense hits `found` of one `kind` using the text of
+/// their store `items` (a hit whose item is gone is dropped, as retrieval
+/// does); question→SQL examples as [`HybridRanker::rank_examples`] says.
 pub fn rank_items(
     ranker: &HybridRanker,
     question: &str,
+    kind: TrainingKind,
     found: &[ScoredId],
     items: &[TrainingItem],
     k: usize,
@@ -200,7 +261,10 @@ pub fn rank_items(
             })
         })
         .collect();
-    ranker.rank(question, &candidates, k)
+    match kind {
+        TrainingKind::QuestionSql => ranker.rank_examples(question, &candidates, k),
+        TrainingKind::Ddl | TrainingKind::Documentation => ranker.rank(question, &candidates, k),
+    }
 }
 
 /// The lexical side: the hashing embedder's cosine.
@@ -392,6 +456,101 @@ mod tests {
             2,
         );
         assert_eq!(fused[0].id, "vip", "{fused:?}");
+    }
+
+    #[test]
+    fn examples_are_the_fused_top_k_then_the_lexical_top_k_they_miss() {
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        assert!(r.lexical_examples, "on by default");
+        let c = cands(&[
+            ("a", 0.90, ""),
+            ("b", 0.85, ""),
+            ("c", 0.80, ""),
+            ("d", 0.20, ""),
+            ("e", 0.10, ""),
+        ]);
+        // Fused: a 1.2, b 1.15, c 1.1, d 0.8, e 0.5. Lexical: d 0.6 first,
+        // e 0.4 second; the fused top 2 (a, b) has lexical 0.3 each.
+        let scored = [
+            (0, 0.90, 0.30),
+            (1, 0.85, 0.30),
+            (2, 0.80, 0.30),
+            (3, 0.20, 0.60),
+            (4, 0.10, 0.40),
+        ];
+        let ids = |r: &HybridRanker, k: usize| -> Vec<String> {
+            r.fuse_examples(&c, &scored, k)
+                .into_iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(ids(&r, 2), ["a", "b", "d", "e"]);
+        // A lexical top-k member already among the fused top k is not
+        // repeated; ties at the bound keep the fused order (a before c).
+        assert_eq!(ids(&r, 3), ["a", "b", "c", "d", "e"]);
+        assert_eq!(ids(&r, 1), ["a", "d"]);
+        assert_eq!(ids(&r, 9), ["a", "b", "c", "d", "e"]);
+        assert!(ids(&r, 0).is_empty());
+        let off = HybridRanker {
+            lexical_examples: false,
+            ..r
+        };
+        assert_eq!(ids(&off, 2), ["a", "b"]);
+    }
+
+    #[test]
+    fn retrieval_adds_lexical_examples_but_not_lexical_ddl() {
+        // The model rates the question near other flight questions; the one
+        // sharing its words (and its quoted code) is fifth of five. (The
+        // gate would put it first; here it is off to show the union alone.)
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        let question = "How many flights depart from 'APG'?";
+        let texts = [
+            ("x1", 0.80, "Which airlines have the most flights?"),
+            ("x2", 0.79, "List all flight numbers and their airline."),
+            ("x3", 0.78, "What are the destinations of all flights?"),
+            ("x4", 0.77, "Show the airports of each city."),
+            ("apg", 0.10, "How many flights arrive at 'APG'?"),
+        ];
+        let item = |&(id, _, content): &(&str, f32, &str), kind| TrainingItem {
+            id: id.into(),
+            connection: "c".into(),
+            kind,
+            content: content.into(),
+            sql: None,
+            source: crate::store::TrainingSource::User,
+            status: crate::store::TrainingStatus::Active,
+            created_by: None,
+            approved_by: None,
+            query_id: None,
+            created_at: String::new(),
+            embedding: Vec::new(),
+            embedder: None,
+        };
+        let found: Vec<ScoredId> = texts
+            .iter()
+            .map(|&(id, score, _)| ScoredId {
+                id: id.into(),
+                score,
+            })
+            .collect();
+        let ids = |kind| -> Vec<String> {
+            let items: Vec<TrainingItem> = texts.iter().map(|t| item(t, kind)).collect();
+            rank_items(&r, question, kind, &found, &items, 2)
+                .into_iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        let examples = ids(TrainingKind::QuestionSql);
+        assert_eq!(examples[..2], ["x1", "x2"], "{examples:?}");
+        assert!(examples[2..].contains(&"apg".to_string()), "{examples:?}");
+        assert_eq!(ids(TrainingKind::Ddl), ["x1", "x2"]);
     }
 
     #[test]
