@@ -31,6 +31,14 @@
 //! out lexically (business rephrasings share few words with anything) the
 //! gate stays shut and the fused order stands.
 //!
+//! The literal penalty (`literal_penalty`, score fusion only): each of two
+//! literal facts ([`Literals`]: the set of numbers named, negation) that a
+//! candidate does not share with the question costs it `literal_penalty` of
+//! fused score. The model rates "in grade 9 or 10" and "in each grade", or
+//! "a dog but not a cat" and "a cat or dog", as near-identical, and the
+//! lexical cosine sees only a word or two of difference; the SQL differs in
+//! exactly those words. The gate still looks at lexical cosines alone.
+//!
 //! Question→SQL examples (`lexical_examples`): the fused top k, then the
 //! lexical top k that are not among them, best lexical first. The built-in
 //! generator adapts an example whose words it can map onto the question's,
@@ -40,6 +48,7 @@
 //! fused ones, so a prompt built from a budgeted prefix keeps the fused
 //! examples first.
 
+use super::literals::Literals;
 use super::{Embedder as _, HashingEmbedder, ScoredId};
 use crate::config::{FusionKind, HybridConfig};
 use crate::domain::TrainingKind;
@@ -62,6 +71,9 @@ pub struct HybridRanker {
     /// Question→SQL examples: the lexical top k follow the fused top k
     /// ([`HybridRanker::rank_examples`]).
     pub lexical_examples: bool,
+    /// Score fusion: fused score a candidate loses per literal fact (numbers,
+    /// negation) it does not share with the question (0: none).
+    pub literal_penalty: f32,
 }
 
 impl From<&HybridConfig> for HybridRanker {
@@ -75,6 +87,7 @@ impl From<&HybridConfig> for HybridRanker {
             lexical_lead: c.lexical_lead,
             lexical_lead_min: c.lexical_lead_min,
             lexical_examples: c.lexical_examples,
+            literal_penalty: c.literal_penalty,
         }
     }
 }
@@ -112,7 +125,7 @@ impl HybridRanker {
     /// Fuse `candidates` for `question` and keep the best `k`.
     pub fn rank(&self, question: &str, candidates: &[Candidate<'_>], k: usize) -> Vec<Fused> {
         let scored = lexical_scores(question, candidates);
-        self.fuse(candidates, &scored, k)
+        self.fuse_for(question, candidates, &scored, k)
     }
 
     /// [`rank`](Self::rank) for question→SQL examples: the fused top `k`,
@@ -125,18 +138,19 @@ impl HybridRanker {
         k: usize,
     ) -> Vec<Fused> {
         let scored = lexical_scores(question, candidates);
-        self.fuse_examples(candidates, &scored, k)
+        self.fuse_examples(question, candidates, &scored, k)
     }
 
     /// [`fuse`](Self::fuse) for question→SQL examples, as
     /// [`rank_examples`](Self::rank_examples) says.
     pub fn fuse_examples(
         &self,
+        question: &str,
         candidates: &[Candidate<'_>],
         scored: &[(usize, f32, f32)],
         k: usize,
     ) -> Vec<Fused> {
-        let mut all = self.fuse(candidates, scored, scored.len());
+        let mut all = self.fuse_for(question, candidates, scored, scored.len());
         if !self.lexical_examples || all.len() <= k {
             all.truncate(k);
             return all;
@@ -155,12 +169,43 @@ impl HybridRanker {
         all
     }
 
+    /// [`fuse`](Self::fuse) for `question`, charging the literal penalty
+    /// (score fusion) from the candidates' texts.
+    pub fn fuse_for(
+        &self,
+        question: &str,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        if self.literal_penalty <= 0.0 || self.fusion != FusionKind::Score {
+            return self.fuse(candidates, scored, k);
+        }
+        let q = Literals::of(question);
+        let penalties: Vec<f32> = candidates
+            .iter()
+            .map(|c| self.literal_penalty * f32::from(q.mismatches(&Literals::of(c.text))))
+            .collect();
+        self.fuse_penalised(candidates, scored, &penalties, k)
+    }
+
     /// Fuse with lexical scores already known: `scored[i]` is (candidate
-    /// index, dense, lexical).
+    /// index, dense, lexical). No literal penalty (no question to compare).
     pub fn fuse(
         &self,
         candidates: &[Candidate<'_>],
         scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        self.fuse_penalised(candidates, scored, &vec![0.0; candidates.len()], k)
+    }
+
+    /// Fuse, then subtract `penalties[i]` from candidate `i`'s fused score.
+    fn fuse_penalised(
+        &self,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        penalties: &[f32],
         k: usize,
     ) -> Vec<Fused> {
         let id = |i: usize| candidates[i].id;
@@ -187,7 +232,7 @@ impl HybridRanker {
                         self.dense_weight / (self.rrf_k + dense_rank[i] as f32)
                             + self.lexical_weight / (self.rrf_k + lexical_rank[i] as f32)
                     }
-                },
+                } - penalties[i],
             })
             .collect();
         out.sort_by(|a, b| {
@@ -307,6 +352,8 @@ mod tests {
             candidates: 5,
             lexical_lead: 0.0,
             lexical_lead_min: 0.0,
+            lexical_examples: false,
+            literal_penalty: 0.0,
         };
         let c = cands(&[("a", 0.9, ""), ("b", 0.5, ""), ("c", 0.1, "")]);
         // Lexical order is the reverse of the dense one.
@@ -482,7 +529,7 @@ mod tests {
             (4, 0.10, 0.40),
         ];
         let ids = |r: &HybridRanker, k: usize| -> Vec<String> {
-            r.fuse_examples(&c, &scored, k)
+            r.fuse_examples("", &c, &scored, k)
                 .into_iter()
                 .map(|f| f.id)
                 .collect()
@@ -547,10 +594,73 @@ mod tests {
                 .map(|f| f.id)
                 .collect()
         };
+        let candidates: Vec<Candidate<'_>> = texts
+            .iter()
+            .map(|&(id, dense, text)| Candidate { id, dense, text })
+            .collect();
+        let fused: Vec<String> = r
+            .rank(question, &candidates, 2)
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert!(!fused.contains(&"apg".to_string()), "{fused:?}");
         let examples = ids(TrainingKind::QuestionSql);
-        assert_eq!(examples[..2], ["x1", "x2"], "{examples:?}");
+        assert_eq!(examples[..2], fused, "{examples:?}");
         assert!(examples[2..].contains(&"apg".to_string()), "{examples:?}");
-        assert_eq!(ids(TrainingKind::Ddl), ["x1", "x2"]);
+        assert!(examples.len() <= 4, "{examples:?}");
+        assert_eq!(ids(TrainingKind::Ddl), fused);
+    }
+
+    #[test]
+    fn a_candidate_without_the_questions_numbers_or_negation_pays_for_each() {
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        assert_eq!(r.literal_penalty, 0.2);
+        let ids = |r: &HybridRanker, question: &str, c: &[Candidate<'_>]| -> Vec<String> {
+            r.rank(question, c, 2).into_iter().map(|f| f.id).collect()
+        };
+        // The model's scores (all-MiniLM-L6-v2): the distractor leads by 0.14.
+        let c = cands(&[
+            ("each", 0.90, "How many high schoolers are in each grade?"),
+            (
+                "twin",
+                0.76,
+                "Count the number of high schoolers in grades 9 or 10.",
+            ),
+        ]);
+        let q = "How many high schoolers are there in grade 9 or 10?";
+        assert_eq!(ids(&r, q, &c), ["twin", "each"]);
+        let off = HybridRanker {
+            literal_penalty: 0.0,
+            ..r.clone()
+        };
+        assert_eq!(ids(&off, q, &c), ["each", "twin"]);
+        let c = cands(&[
+            (
+                "either",
+                0.94,
+                "What are the first names of every student who has a cat or dog as a pet?",
+            ),
+            (
+                "twin",
+                0.81,
+                "Find the first name and age of students who have a dog but do not have a cat as a pet.",
+            ),
+        ]);
+        let q = "What is the first name of every student who has a dog but does not have a cat?";
+        assert_eq!(ids(&r, q, &c), ["twin", "either"]);
+        assert_eq!(ids(&off, q, &c), ["either", "twin"]);
+        // The penalty is on the fused score, and rank fusion has none.
+        let fused = r.rank(q, &c, 2);
+        let paid = fused.iter().find(|f| f.id == "either").unwrap();
+        assert!((paid.fused - (paid.dense + paid.lexical - 0.2)).abs() < 1e-6);
+        let rrf = HybridRanker {
+            fusion: FusionKind::Rrf,
+            ..r
+        };
+        assert_eq!(ids(&rrf, q, &c), ["either", "twin"]);
     }
 
     #[test]
