@@ -634,7 +634,7 @@ mod tests {
         assert_eq!(ids(&r, q, &c), ["twin", "each"]);
         let off = HybridRanker {
             literal_penalty: 0.0,
-            ..r.clone()
+            ..r
         };
         assert_eq!(ids(&off, q, &c), ["each", "twin"]);
         let c = cands(&[
