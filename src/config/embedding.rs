@@ -111,6 +111,15 @@ pub struct HybridConfig {
     /// …and its own lexical cosine is at least this (most of its words and
     /// n-grams are the question's).
     pub lexical_lead_min: f32,
+    /// Question→SQL examples: the lexical top `top_k_examples` that the
+    /// fused top `top_k_examples` misses are retrieved too, after them (so
+    /// the generator can adapt the example sharing the question's words).
+    pub lexical_examples: bool,
+    /// Score fusion: fused score a candidate loses for each literal fact of
+    /// the question (the numbers it names, negation) it does not share (0:
+    /// none). A sentence model rates "in grade 9 or 10" and "in each grade"
+    /// as near-identical.
+    pub literal_penalty: f32,
 }
 
 impl Default for HybridConfig {
@@ -124,6 +133,8 @@ impl Default for HybridConfig {
             candidates: 50,
             lexical_lead: 0.1,
             lexical_lead_min: 0.5,
+            lexical_examples: true,
+            literal_penalty: 0.2,
         }
     }
 }
@@ -187,6 +198,9 @@ impl HybridConfig {
             out.push("retrieval.hybrid.candidates: must be between 1 and 10000".into());
         }
         let unit = |x: f32| x.is_finite() && (0.0..=1.0).contains(&x);
+        if !(self.literal_penalty.is_finite() && (0.0..=2.0).contains(&self.literal_penalty)) {
+            out.push("retrieval.hybrid.literal_penalty: must be between 0 and 2".into());
+        }
         if !unit(self.lexical_lead) || !unit(self.lexical_lead_min) {
             out.push(
                 "retrieval.hybrid.lexical_lead and lexical_lead_min: must be between 0 and 1"
@@ -300,6 +314,11 @@ mod tests {
             ..HybridConfig::default()
         };
         assert_eq!(negative.problems().len(), 1);
+        let penalty = HybridConfig {
+            literal_penalty: -0.1,
+            ..HybridConfig::default()
+        };
+        assert_eq!(penalty.problems().len(), 1, "{:?}", penalty.problems());
         let min = HybridConfig {
             lexical_lead_min: f32::NAN,
             ..HybridConfig::default()

@@ -92,10 +92,13 @@ pub async fn benchmark(
 /// gate: both fusions, the lexical weight at ¼, ½, 1 and 2 times the dense
 /// one, and for rank fusion the common `k = 60` and a steep `k = 10`. Then
 /// the gate on score fusion 1 : 1: a lead of 0.05, 0.1 and 0.2, each with
-/// no minimum and with 0.5. `candidates` is the configured one.
+/// no minimum and with 0.5. These have no literal penalty; last, the
+/// configured ranking with a literal penalty of 0, 0.1 and 0.4.
+/// `candidates` is the configured one.
 pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
     let ungated = HybridRanker {
         lexical_lead: 0.0,
+        literal_penalty: 0.0,
         ..base.clone()
     };
     let mut out = Vec::new();
@@ -136,6 +139,15 @@ pub fn sweep(base: &HybridRanker) -> Vec<(String, HybridRanker)> {
                 },
             ));
         }
+    }
+    for penalty in [0.0_f32, 0.1, 0.4] {
+        out.push((
+            format!("penalty {penalty}"),
+            HybridRanker {
+                literal_penalty: penalty,
+                ..base.clone()
+            },
+        ));
     }
     out
 }
@@ -189,7 +201,7 @@ fn score(
             continue;
         }
         let started = Instant::now();
-        let ranked = rank(i, &others, &embedded.vectors, hybrid);
+        let ranked = rank(i, &others, examples, &embedded.vectors, hybrid);
         latencies.push(embedded.times[i] + started.elapsed());
         n += 1;
         let first = ranked.first().is_some_and(|&j| keys[j] == keys[i]);
@@ -228,6 +240,7 @@ fn score(
 fn rank(
     i: usize,
     others: &[usize],
+    examples: &[&Example],
     vectors: &[Vec<f32>],
     hybrid: Option<(&HybridRanker, &Vec<Vec<f32>>)>,
 ) -> Vec<usize> {
@@ -249,7 +262,7 @@ fn rank(
         .map(|(d, id)| Candidate {
             id,
             dense: d.1,
-            text: "",
+            text: &examples[d.0].question,
         })
         .collect();
     let scored: Vec<(usize, f32, f32)> = dense
@@ -258,7 +271,7 @@ fn rank(
         .map(|(c, &(j, s))| (c, s, cosine(&lexical[i], &lexical[j])))
         .collect();
     ranker
-        .fuse(&candidates, &scored, usize::MAX)
+        .fuse_for(&examples[i].question, &candidates, &scored, usize::MAX)
         .into_iter()
         .filter_map(|f| f.id.parse().ok())
         .collect()
@@ -421,7 +434,7 @@ mod tests {
     #[test]
     fn the_sweep_grid_is_both_fusions_at_four_weights_then_the_gate() {
         let grid = sweep(&HybridRanker::default());
-        assert_eq!(grid.len(), 18);
+        assert_eq!(grid.len(), 21);
         let labels: Vec<&str> = grid.iter().map(|g| g.0.as_str()).collect();
         assert!(labels.contains(&"score l=0.5"), "{labels:?}");
         assert!(labels.contains(&"rrf l=1 k=60"), "{labels:?}");
@@ -430,6 +443,9 @@ mod tests {
         assert!(grid[..12].iter().all(|g| g.1.lexical_lead == 0.0));
         let (_, gated) = &grid[12];
         assert_eq!((gated.lexical_lead, gated.lexical_lead_min), (0.05, 0.0));
+        assert!(grid[..18].iter().all(|g| g.1.literal_penalty == 0.0));
+        assert_eq!(grid[18].0, "penalty 0");
+        assert_eq!(grid[20].1.literal_penalty, 0.4);
     }
 
     #[test]

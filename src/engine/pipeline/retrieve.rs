@@ -72,11 +72,14 @@ impl Engine {
         let items = self.store.get_training_many(&ids).await?;
         for (kind, k, found) in pools {
             match &s.hybrid {
-                // Hybrid: fused order, and the lexical score handed on.
+                // Hybrid: fused order (for examples, the lexical top k
+                // after it), and the lexical score handed on.
                 Some(h) => hits.extend(
-                    crate::engine::retrieval::hybrid::rank_items(h, question, &found, &items, k)
-                        .into_iter()
-                        .map(|f| (kind, f.id, f.lexical)),
+                    crate::engine::retrieval::hybrid::rank_items(
+                        h, question, kind, &found, &items, k,
+                    )
+                    .into_iter()
+                    .map(|f| (kind, f.id, f.lexical)),
                 ),
                 None => hits.extend(found.into_iter().map(|h| (kind, h.id, h.score))),
             }

@@ -30,9 +30,28 @@
 //! lets it overrule the word that decides the SQL. When no candidate stands
 //! out lexically (business rephrasings share few words with anything) the
 //! gate stays shut and the fused order stands.
+//!
+//! The literal penalty (`literal_penalty`, score fusion only): each of two
+//! literal facts ([`Literals`]: the set of numbers named, negation) that a
+//! candidate does not share with the question costs it `literal_penalty` of
+//! fused score. The model rates "in grade 9 or 10" and "in each grade", or
+//! "a dog but not a cat" and "a cat or dog", as near-identical, and the
+//! lexical cosine sees only a word or two of difference; the SQL differs in
+//! exactly those words. The gate still looks at lexical cosines alone.
+//!
+//! Question→SQL examples (`lexical_examples`): the fused top k, then the
+//! lexical top k that are not among them, best lexical first. The built-in
+//! generator adapts an example whose words it can map onto the question's,
+//! which the candidate sharing most of its words is likeliest to be; the
+//! model may rank it low (an unknown token such as a quoted code means
+//! nothing to it) and the fused order drop it. The extras come after the
+//! fused ones, so a prompt built from a budgeted prefix keeps the fused
+//! examples first.
 
+use super::literals::Literals;
 use super::{Embedder as _, HashingEmbedder, ScoredId};
 use crate::config::{FusionKind, HybridConfig};
+use crate::domain::TrainingKind;
 use crate::store::TrainingItem;
 
 /// Fusion settings (`[retrieval.hybrid]`).
@@ -49,6 +68,12 @@ pub struct HybridRanker {
     pub lexical_lead: f32,
     /// …and is at least this.
     pub lexical_lead_min: f32,
+    /// Question→SQL examples: the lexical top k follow the fused top k
+    /// ([`HybridRanker::rank_examples`]).
+    pub lexical_examples: bool,
+    /// Score fusion: fused score a candidate loses per literal fact (numbers,
+    /// negation) it does not share with the question (0: none).
+    pub literal_penalty: f32,
 }
 
 impl From<&HybridConfig> for HybridRanker {
@@ -61,6 +86,8 @@ impl From<&HybridConfig> for HybridRanker {
             candidates: c.candidates,
             lexical_lead: c.lexical_lead,
             lexical_lead_min: c.lexical_lead_min,
+            lexical_examples: c.lexical_examples,
+            literal_penalty: c.literal_penalty,
         }
     }
 }
@@ -97,22 +124,88 @@ impl HybridRanker {
 
     /// Fuse `candidates` for `question` and keep the best `k`.
     pub fn rank(&self, question: &str, candidates: &[Candidate<'_>], k: usize) -> Vec<Fused> {
-        let lexical = Lexical::default();
-        let q = lexical.embed(question);
-        let scored: Vec<(usize, f32, f32)> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, c.dense, lexical.score(&q, c.text)))
+        let scored = lexical_scores(question, candidates);
+        self.fuse_for(question, candidates, &scored, k)
+    }
+
+    /// [`rank`](Self::rank) for question→SQL examples: the fused top `k`,
+    /// then (with `lexical_examples`) the candidates among the lexical top
+    /// `k` that the fused top `k` misses, best lexical first; at most `2k`.
+    pub fn rank_examples(
+        &self,
+        question: &str,
+        candidates: &[Candidate<'_>],
+        k: usize,
+    ) -> Vec<Fused> {
+        let scored = lexical_scores(question, candidates);
+        self.fuse_examples(question, candidates, &scored, k)
+    }
+
+    /// [`fuse`](Self::fuse) for question→SQL examples, as
+    /// [`rank_examples`](Self::rank_examples) says.
+    pub fn fuse_examples(
+        &self,
+        question: &str,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        let mut all = self.fuse_for(question, candidates, scored, scored.len());
+        if !self.lexical_examples || all.len() <= k {
+            all.truncate(k);
+            return all;
+        }
+        // Stable sort: lexical ties keep the fused order.
+        let mut by_lexical: Vec<usize> = (0..all.len()).collect();
+        by_lexical.sort_by(|&a, &b| all[b].lexical.total_cmp(&all[a].lexical));
+        let extras: Vec<Fused> = by_lexical
+            .into_iter()
+            .take(k)
+            .filter(|&i| i >= k)
+            .map(|i| all[i].clone())
             .collect();
-        self.fuse(candidates, &scored, k)
+        all.truncate(k);
+        all.extend(extras);
+        all
+    }
+
+    /// [`fuse`](Self::fuse) for `question`, charging the literal penalty
+    /// (score fusion) from the candidates' texts.
+    pub fn fuse_for(
+        &self,
+        question: &str,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        if self.literal_penalty <= 0.0 || self.fusion != FusionKind::Score {
+            return self.fuse(candidates, scored, k);
+        }
+        let q = Literals::of(question);
+        let penalties: Vec<f32> = candidates
+            .iter()
+            .map(|c| self.literal_penalty * f32::from(q.mismatches(&Literals::of(c.text))))
+            .collect();
+        self.fuse_penalised(candidates, scored, &penalties, k)
     }
 
     /// Fuse with lexical scores already known: `scored[i]` is (candidate
-    /// index, dense, lexical).
+    /// index, dense, lexical). No literal penalty (no question to compare).
     pub fn fuse(
         &self,
         candidates: &[Candidate<'_>],
         scored: &[(usize, f32, f32)],
+        k: usize,
+    ) -> Vec<Fused> {
+        self.fuse_penalised(candidates, scored, &vec![0.0; candidates.len()], k)
+    }
+
+    /// Fuse, then subtract `penalties[i]` from candidate `i`'s fused score.
+    fn fuse_penalised(
+        &self,
+        candidates: &[Candidate<'_>],
+        scored: &[(usize, f32, f32)],
+        penalties: &[f32],
         k: usize,
     ) -> Vec<Fused> {
         let id = |i: usize| candidates[i].id;
@@ -139,7 +232,7 @@ impl HybridRanker {
                         self.dense_weight / (self.rrf_k + dense_rank[i] as f32)
                             + self.lexical_weight / (self.rrf_k + lexical_rank[i] as f32)
                     }
-                },
+                } - penalties[i],
             })
             .collect();
         out.sort_by(|a, b| {
@@ -180,11 +273,24 @@ impl HybridRanker {
     }
 }
 
-/// Fuse the index's dense hits `found` using the text of their store
-/// `items` (a hit whose item is gone is dropped, as retrieval does).
+/// (candidate index, dense, lexical) of every candidate.
+fn lexical_scores(question: &str, candidates: &[Candidate<'_>]) -> Vec<(usize, f32, f32)> {
+    let lexical = Lexical::default();
+    let q = lexical.embed(question);
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.dense, lexical.score(&q, c.text)))
+        .collect()
+}
+
+/// Fuse the index's dense hits `found` of one `kind` using the text of
+/// their store `items` (a hit whose item is gone is dropped, as retrieval
+/// does); question→SQL examples as [`HybridRanker::rank_examples`] says.
 pub fn rank_items(
     ranker: &HybridRanker,
     question: &str,
+    kind: TrainingKind,
     found: &[ScoredId],
     items: &[TrainingItem],
     k: usize,
@@ -200,7 +306,10 @@ pub fn rank_items(
             })
         })
         .collect();
-    ranker.rank(question, &candidates, k)
+    match kind {
+        TrainingKind::QuestionSql => ranker.rank_examples(question, &candidates, k),
+        TrainingKind::Ddl | TrainingKind::Documentation => ranker.rank(question, &candidates, k),
+    }
 }
 
 /// The lexical side: the hashing embedder's cosine.
@@ -243,6 +352,8 @@ mod tests {
             candidates: 5,
             lexical_lead: 0.0,
             lexical_lead_min: 0.0,
+            lexical_examples: false,
+            literal_penalty: 0.0,
         };
         let c = cands(&[("a", 0.9, ""), ("b", 0.5, ""), ("c", 0.1, "")]);
         // Lexical order is the reverse of the dense one.
@@ -392,6 +503,164 @@ mod tests {
             2,
         );
         assert_eq!(fused[0].id, "vip", "{fused:?}");
+    }
+
+    #[test]
+    fn examples_are_the_fused_top_k_then_the_lexical_top_k_they_miss() {
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        assert!(r.lexical_examples, "on by default");
+        let c = cands(&[
+            ("a", 0.90, ""),
+            ("b", 0.85, ""),
+            ("c", 0.80, ""),
+            ("d", 0.20, ""),
+            ("e", 0.10, ""),
+        ]);
+        // Fused: a 1.2, b 1.15, c 1.1, d 0.8, e 0.5. Lexical: d 0.6 first,
+        // e 0.4 second; the fused top 2 (a, b) has lexical 0.3 each.
+        let scored = [
+            (0, 0.90, 0.30),
+            (1, 0.85, 0.30),
+            (2, 0.80, 0.30),
+            (3, 0.20, 0.60),
+            (4, 0.10, 0.40),
+        ];
+        let ids = |r: &HybridRanker, k: usize| -> Vec<String> {
+            r.fuse_examples("", &c, &scored, k)
+                .into_iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(ids(&r, 2), ["a", "b", "d", "e"]);
+        // A lexical top-k member already among the fused top k is not
+        // repeated; ties at the bound keep the fused order (a before c).
+        assert_eq!(ids(&r, 3), ["a", "b", "c", "d", "e"]);
+        assert_eq!(ids(&r, 1), ["a", "d"]);
+        assert_eq!(ids(&r, 9), ["a", "b", "c", "d", "e"]);
+        assert!(ids(&r, 0).is_empty());
+        let off = HybridRanker {
+            lexical_examples: false,
+            ..r
+        };
+        assert_eq!(ids(&off, 2), ["a", "b"]);
+    }
+
+    #[test]
+    fn retrieval_adds_lexical_examples_but_not_lexical_ddl() {
+        // The model rates the question near other flight questions; the one
+        // sharing its words (and its quoted code) is fifth of five. (The
+        // gate would put it first; here it is off to show the union alone.)
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        let question = "How many flights depart from 'APG'?";
+        let texts = [
+            ("x1", 0.80, "Which airlines have the most flights?"),
+            ("x2", 0.79, "List all flight numbers and their airline."),
+            ("x3", 0.78, "What are the destinations of all flights?"),
+            ("x4", 0.77, "Show the airports of each city."),
+            ("apg", 0.10, "How many flights arrive at 'APG'?"),
+        ];
+        let item = |&(id, _, content): &(&str, f32, &str), kind| TrainingItem {
+            id: id.into(),
+            connection: "c".into(),
+            kind,
+            content: content.into(),
+            sql: None,
+            source: crate::store::TrainingSource::User,
+            status: crate::store::TrainingStatus::Active,
+            created_by: None,
+            approved_by: None,
+            query_id: None,
+            created_at: String::new(),
+            embedding: Vec::new(),
+            embedder: None,
+        };
+        let found: Vec<ScoredId> = texts
+            .iter()
+            .map(|&(id, score, _)| ScoredId {
+                id: id.into(),
+                score,
+            })
+            .collect();
+        let ids = |kind| -> Vec<String> {
+            let items: Vec<TrainingItem> = texts.iter().map(|t| item(t, kind)).collect();
+            rank_items(&r, question, kind, &found, &items, 2)
+                .into_iter()
+                .map(|f| f.id)
+                .collect()
+        };
+        let candidates: Vec<Candidate<'_>> = texts
+            .iter()
+            .map(|&(id, dense, text)| Candidate { id, dense, text })
+            .collect();
+        let fused: Vec<String> = r
+            .rank(question, &candidates, 2)
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert!(!fused.contains(&"apg".to_string()), "{fused:?}");
+        let examples = ids(TrainingKind::QuestionSql);
+        assert_eq!(examples[..2], fused, "{examples:?}");
+        assert!(examples[2..].contains(&"apg".to_string()), "{examples:?}");
+        assert!(examples.len() <= 4, "{examples:?}");
+        assert_eq!(ids(TrainingKind::Ddl), fused);
+    }
+
+    #[test]
+    fn a_candidate_without_the_questions_numbers_or_negation_pays_for_each() {
+        let r = HybridRanker {
+            lexical_lead: 0.0,
+            ..HybridRanker::default()
+        };
+        assert_eq!(r.literal_penalty, 0.2);
+        let ids = |r: &HybridRanker, question: &str, c: &[Candidate<'_>]| -> Vec<String> {
+            r.rank(question, c, 2).into_iter().map(|f| f.id).collect()
+        };
+        // The model's scores (all-MiniLM-L6-v2): the distractor leads by 0.14.
+        let c = cands(&[
+            ("each", 0.90, "How many high schoolers are in each grade?"),
+            (
+                "twin",
+                0.76,
+                "Count the number of high schoolers in grades 9 or 10.",
+            ),
+        ]);
+        let q = "How many high schoolers are there in grade 9 or 10?";
+        assert_eq!(ids(&r, q, &c), ["twin", "each"]);
+        let off = HybridRanker {
+            literal_penalty: 0.0,
+            ..r
+        };
+        assert_eq!(ids(&off, q, &c), ["each", "twin"]);
+        let c = cands(&[
+            (
+                "either",
+                0.94,
+                "What are the first names of every student who has a cat or dog as a pet?",
+            ),
+            (
+                "twin",
+                0.81,
+                "Find the first name and age of students who have a dog but do not have a cat as a pet.",
+            ),
+        ]);
+        let q = "What is the first name of every student who has a dog but does not have a cat?";
+        assert_eq!(ids(&r, q, &c), ["twin", "either"]);
+        assert_eq!(ids(&off, q, &c), ["either", "twin"]);
+        // The penalty is on the fused score, and rank fusion has none.
+        let fused = r.rank(q, &c, 2);
+        let paid = fused.iter().find(|f| f.id == "either").unwrap();
+        assert!((paid.fused - (paid.dense + paid.lexical - 0.2)).abs() < 1e-6);
+        let rrf = HybridRanker {
+            fusion: FusionKind::Rrf,
+            ..r
+        };
+        assert_eq!(ids(&rrf, q, &c), ["either", "twin"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod chroma;
 pub mod embedder;
 pub mod hybrid;
 pub mod index;
+pub mod literals;
 #[cfg(feature = "local-embeddings")]
 pub mod local;
 pub mod openai;
