@@ -341,6 +341,8 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
                 });
             }
             if cw.len() > 1 {
+                // "student" in `Friend.student_id` names the students.
+                let part = junction_parent(schema, ti, ci).map_or(cand.clone(), Link::Table);
                 for w in &cw {
                     if !WEAK_PARTS.contains(&w.as_str())
                         && !tw.contains(w)
@@ -348,7 +350,7 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
                     {
                         out.push(Entry {
                             words: vec![w.clone()],
-                            link: cand.clone(),
+                            link: part.clone(),
                             rank: 3,
                         });
                     }
@@ -364,6 +366,53 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// The table a key column of a link table stands for: in `Friend
+/// (student_id, friend_id)`, whose rows are pairs of students, the word
+/// "student" names `Highschooler`, the table `student_id` references, not
+/// the key column. Only for a key that is part of its table's composite
+/// primary key and references another table; a role of a row's own table
+/// ("manager" in `employees.manager_id`) stays the column.
+fn junction_parent(schema: &SchemaInfo, t: usize, c: usize) -> Option<usize> {
+    let table = &schema.tables[t];
+    let name = &table.columns[c].name;
+    if table.primary_key.len() < 2 || !table.primary_key.contains(name) {
+        return None;
+    }
+    let fk = table
+        .foreign_keys
+        .iter()
+        .find(|f| f.columns.as_slice() == std::slice::from_ref(name))?;
+    let parent = schema
+        .tables
+        .iter()
+        .position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table))?;
+    (parent != t).then_some(parent)
+}
+
+/// Column candidates of one word, the column a candidate's key references
+/// first: "models" in a schema where `car_names.Model` references
+/// `model_list.Model` names the models of `model_list`, not the column
+/// that points at them. The order is otherwise kept.
+fn referenced_first(schema: &SchemaInfo, cands: &mut [(usize, usize)]) {
+    let points_at_another = |&(t, c): &(usize, usize), all: &[(usize, usize)]| {
+        let table = &schema.tables[t];
+        let name = &table.columns[c].name;
+        table.foreign_keys.iter().any(|f| {
+            let ([col], [key]) = (f.columns.as_slice(), f.ref_columns.as_slice()) else {
+                return false;
+            };
+            col == name
+                && all.iter().any(|&(u, d)| {
+                    u != t
+                        && schema.tables[u].name.eq_ignore_ascii_case(&f.ref_table)
+                        && &schema.tables[u].columns[d].name == key
+                })
+        })
+    };
+    let all = cands.to_vec();
+    cands.sort_by_key(|x| points_at_another(x, &all));
 }
 
 /// A stored sample value of a column, with its words.
@@ -545,7 +594,10 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             continue;
         }
         if let Some(SchemaMatch { len: n, links, .. }) = best_schema {
-            let link = merge(links);
+            let mut link = merge(links);
+            if let Link::Column(cands) = &mut link {
+                referenced_first(schema, cands);
+            }
             out.push(Mention {
                 start: i,
                 end: i + n,
