@@ -27,16 +27,18 @@ pub(super) fn plan_joins(cx: &Ctx, base: usize, needed: &BTreeSet<usize>) -> Res
         tables: vec![base],
         fans_out: false,
     };
+    let es = asked_edges(cx);
     for &target in needed {
         if joins.tables.contains(&target) {
             continue;
         }
-        let path = fk_path(cx.schema, &joins.tables, target).ok_or_else(|| {
-            format!(
-                "I could not find a foreign-key path between {} and {}.",
-                cx.schema.tables[base].name, cx.schema.tables[target].name
-            )
-        })?;
+        let path =
+            path_over(&es, cx.schema.tables.len(), &joins.tables, target).ok_or_else(|| {
+                format!(
+                    "I could not find a foreign-key path between {} and {}.",
+                    cx.schema.tables[base].name, cx.schema.tables[target].name
+                )
+            })?;
         for Edge {
             from,
             to,
@@ -187,12 +189,111 @@ fn other_end(schema: &SchemaInfo, all: &[Edge], e: &Edge) -> bool {
         .any(|w| own.contains(&crate::text::stem(w)))
 }
 
+/// Where a key says a trip or a move starts, or ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Start,
+    Finish,
+}
+
+/// The end a key column names: `SourceAirport`, `origin_id`, `from_city`
+/// start; `DestAirport`, `destination_id`, `to_city` finish.
+fn key_end(name: &str) -> Option<End> {
+    let words = crate::text::identifier_words(name);
+    let has = |ws: &[&str]| words.iter().any(|w| ws.contains(&w.as_str()));
+    match (
+        has(&["source", "src", "origin", "from", "departure", "start"]),
+        has(&["dest", "destination", "to", "arrival", "target", "end"]),
+    ) {
+        (true, false) => Some(End::Start),
+        (false, true) => Some(End::Finish),
+        _ => None,
+    }
+}
+
+/// The end the question asks about: "departing from", "leaving", "source"
+/// against "arriving in", "landing", "destination"; "from" and "to" only
+/// when no stronger word is there. Both ends, or none: no preference.
+fn asked_end(cx: &Ctx) -> Option<End> {
+    const START: &[&str] = &[
+        "depart",
+        "departs",
+        "departed",
+        "departing",
+        "departure",
+        "departures",
+        "leave",
+        "leaves",
+        "leaving",
+        "origin",
+        "originating",
+        "source",
+    ];
+    const FINISH: &[&str] = &[
+        "arrive",
+        "arrives",
+        "arrived",
+        "arriving",
+        "arrival",
+        "arrivals",
+        "land",
+        "lands",
+        "landing",
+        "destination",
+        "destinations",
+    ];
+    let one = |start: bool, finish: bool| match (start, finish) {
+        (true, false) => Some(End::Start),
+        (false, true) => Some(End::Finish),
+        _ => None,
+    };
+    let strong = one(
+        START.iter().any(|w| cx.has(w)),
+        FINISH.iter().any(|w| cx.has(w)),
+    );
+    let weak = one(cx.has("from"), cx.has("to") || cx.has("into"));
+    if START.iter().chain(FINISH).any(|w| cx.has(w)) {
+        strong
+    } else {
+        weak
+    }
+}
+
+/// The schema's [`edges`], where a table has two keys to one parent that
+/// name the two ends of a trip (`flights.SourceAirport`, `DestAirport`):
+/// the key of the end the question asks about first, so "flights departing
+/// from Aberdeen" joins the airports on the source airport.
+fn asked_edges(cx: &Ctx) -> Vec<Edge> {
+    let es = edges(cx.schema);
+    let Some(end) = asked_end(cx) else {
+        return es;
+    };
+    let parent = |e: &Edge| if e.child == e.from { e.to } else { e.from };
+    let wanted = |e: &Edge| {
+        let name = &cx.schema.tables[e.child].columns[e.child_col].name;
+        let sibling = es.iter().any(|o| {
+            o.child == e.child
+                && o.child_col != e.child_col
+                && parent(o) == parent(e)
+                && key_end(&cx.schema.tables[o.child].columns[o.child_col].name)
+                    .is_some_and(|x| x != end)
+        });
+        sibling && key_end(name) == Some(end)
+    };
+    let (first, rest): (Vec<Edge>, Vec<Edge>) = es.iter().partition(|e| wanted(e));
+    first.into_iter().chain(rest).collect()
+}
+
 /// The shortest path (at most three hops) from any of `from` to `target`.
 pub(super) fn fk_path(schema: &SchemaInfo, from: &[usize], target: usize) -> Option<Vec<Edge>> {
-    let es = edges(schema);
-    let mut prev: Vec<Option<Edge>> = vec![None; schema.tables.len()];
-    let mut seen: Vec<bool> = vec![false; schema.tables.len()];
-    let mut depth = vec![0usize; schema.tables.len()];
+    path_over(&edges(schema), schema.tables.len(), from, target)
+}
+
+/// The shortest path over `es` (first edges first) in a schema of `n` tables.
+fn path_over(es: &[Edge], n: usize, from: &[usize], target: usize) -> Option<Vec<Edge>> {
+    let mut prev: Vec<Option<Edge>> = vec![None; n];
+    let mut seen: Vec<bool> = vec![false; n];
+    let mut depth = vec![0usize; n];
     let mut q = VecDeque::new();
     for &f in from {
         seen[f] = true;

@@ -11,7 +11,10 @@ use super::*;
 fn network() -> Arc<SchemaInfo> {
     let link = |name: &str, other: &str| TableInfo {
         name: name.into(),
-        columns: vec![col("student_id", "INTEGER", &[]), col(other, "INTEGER", &[])],
+        columns: vec![
+            col("student_id", "INTEGER", &[]),
+            col(other, "INTEGER", &[]),
+        ],
         primary_key: vec!["student_id".into(), other.into()],
         foreign_keys: vec![
             ForeignKey {
@@ -133,10 +136,15 @@ fn a_word_of_a_link_table_key_names_the_rows_it_references() {
             Dialect::Sqlite,
             "What are the names of students who have no friends?"
         ),
-        "SELECT name FROM \"Highschooler\" WHERE \"ID\" NOT IN (SELECT student_id FROM \"Friend\")"
+        "SELECT DISTINCT name FROM \"Highschooler\" WHERE \"ID\" NOT IN \
+         (SELECT student_id FROM \"Friend\") ORDER BY name"
     );
     // The two-word name of the key is still the column.
-    let s = sql_on(network(), Dialect::Sqlite, "Show the student ids of all likes.");
+    let s = sql_on(
+        network(),
+        Dialect::Sqlite,
+        "Show the student ids of all likes.",
+    );
     assert!(s.starts_with("SELECT student_id FROM \"Likes\""), "{s}");
 }
 
@@ -151,4 +159,116 @@ fn a_word_for_two_columns_reads_the_referenced_one_first() {
     );
     assert!(s.starts_with("SELECT COUNT(*) FROM model_list"), "{s}");
     assert!(!s.contains("car_names"), "{s}");
+}
+
+/// Flights with two keys to `airports`, one per end of the trip, listed
+/// destination first (SQLite's reverse order).
+fn flights() -> Arc<SchemaInfo> {
+    let key = |c: &str| ForeignKey {
+        columns: vec![c.into()],
+        ref_table: "airports".into(),
+        ref_columns: vec!["AirportCode".into()],
+    };
+    Arc::new(SchemaInfo {
+        tables: vec![
+            TableInfo {
+                name: "airports".into(),
+                columns: vec![
+                    col("City", "TEXT", &["Aberdeen", "Abilene"]),
+                    col("AirportCode", "TEXT", &[]),
+                    col("AirportName", "TEXT", &[]),
+                ],
+                primary_key: vec!["AirportCode".into()],
+                ..Default::default()
+            },
+            TableInfo {
+                name: "flights".into(),
+                columns: vec![
+                    col("FlightNo", "INTEGER", &[]),
+                    col("SourceAirport", "TEXT", &[]),
+                    col("DestAirport", "TEXT", &[]),
+                ],
+                primary_key: vec!["FlightNo".into()],
+                foreign_keys: vec![key("DestAirport"), key("SourceAirport")],
+                ..Default::default()
+            },
+        ],
+    })
+}
+
+#[test]
+fn of_two_keys_for_the_ends_of_a_trip_the_asked_end_is_joined() {
+    for (q, key) in [
+        ("How many flights depart from Aberdeen?", "SourceAirport"),
+        ("Count the flights leaving Abilene.", "SourceAirport"),
+        ("How many flights are arriving in Aberdeen?", "DestAirport"),
+        (
+            "How many flights land in Aberdeen or Abilene?",
+            "DestAirport",
+        ),
+        (
+            "Which city has the most departing flights?",
+            "SourceAirport",
+        ),
+        ("Which city has the most arriving flights?", "DestAirport"),
+    ] {
+        let s = sql_on(flights(), Dialect::Sqlite, q);
+        assert!(
+            s.contains(&format!("flights.\"{key}\" = airports.\"AirportCode\"")),
+            "{q}: {s}"
+        );
+    }
+}
+
+#[test]
+fn a_reference_is_chosen_by_its_role_not_by_the_order_of_the_keys() {
+    // Both keys reference `customers`; the database lists the billing one
+    // first. "their customer" is the key named after the table alone.
+    let schema = Arc::new(SchemaInfo {
+        tables: vec![
+            table(
+                "customers",
+                vec![col("id", "INTEGER", &[]), col("name", "TEXT", &[])],
+                vec![],
+            ),
+            table(
+                "invoices",
+                vec![
+                    col("id", "INTEGER", &[]),
+                    col("number", "TEXT", &[]),
+                    col("customer_id", "INTEGER", &[]),
+                    col("billing_customer_id", "INTEGER", &[]),
+                ],
+                vec![
+                    fk("billing_customer_id", "customers"),
+                    fk("customer_id", "customers"),
+                ],
+            ),
+        ],
+    });
+    let s = sql_on(
+        schema,
+        Dialect::Sqlite,
+        "List the invoices with their customer names.",
+    );
+    assert!(
+        s.contains("LEFT JOIN customers ON invoices.customer_id = customers.id"),
+        "{s}"
+    );
+}
+
+#[test]
+fn rows_reached_through_a_link_table_join_their_table_twice() {
+    for q in [
+        "Show the names of all of Kyle's friends.",
+        "Return the names of friends of the student Kyle.",
+    ] {
+        assert_eq!(
+            sql_on(network(), Dialect::Sqlite, q),
+            "SELECT friend_highschooler.name FROM \"Friend\" JOIN \"Highschooler\" AS student \
+             ON \"Friend\".student_id = student.\"ID\" JOIN \"Highschooler\" AS friend_highschooler \
+             ON \"Friend\".friend_id = friend_highschooler.\"ID\" WHERE student.name = 'Kyle'",
+            "{q}"
+        );
+    }
 }
