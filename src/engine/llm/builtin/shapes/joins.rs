@@ -104,7 +104,17 @@ impl Edge {
 pub(super) fn edges(schema: &SchemaInfo) -> Vec<Edge> {
     let mut out = Vec::new();
     for (ti, t) in schema.tables.iter().enumerate() {
-        for fk in &t.foreign_keys {
+        // In the order the columns are declared, not the order the database
+        // lists its keys in (SQLite: last declared first): of two keys to
+        // one table, the first declared (`current_address_id` before
+        // `permanent_address_id`) is walked when the question names neither.
+        let mut fks: Vec<_> = t.foreign_keys.iter().collect();
+        fks.sort_by_key(|fk| {
+            fk.columns
+                .first()
+                .and_then(|c| t.columns.iter().position(|x| &x.name == c))
+        });
+        for fk in fks {
             let (Some(pi), [c], [p]) = (
                 schema
                     .tables
@@ -259,26 +269,49 @@ fn asked_end(cx: &Ctx) -> Option<End> {
     }
 }
 
-/// The schema's [`edges`], where a table has two keys to one parent that
-/// name the two ends of a trip (`flights.SourceAirport`, `DestAirport`):
-/// the key of the end the question asks about first, so "flights departing
-/// from Aberdeen" joins the airports on the source airport.
+/// The schema's [`edges`], where a table has two keys to one parent, the
+/// one the question asks about first: the end of a trip
+/// (`flights.SourceAirport`, `DestAirport`), so "flights departing from
+/// Aberdeen" joins the airports on the source airport; else the key whose
+/// own words the question says ("currently" → `current_address_id`).
 fn asked_edges(cx: &Ctx) -> Vec<Edge> {
     let es = edges(cx.schema);
-    let Some(end) = asked_end(cx) else {
-        return es;
-    };
+    let end = asked_end(cx);
     let parent = |e: &Edge| if e.child == e.from { e.to } else { e.from };
+    let name = |e: &Edge| cx.schema.tables[e.child].columns[e.child_col].name.as_str();
+    // The words of a key that tell it from its sibling ("current",
+    // "permanent"), when the question says them. The names of the two
+    // tables are not such words: "friends" names `Friend` itself.
+    let said = |e: &Edge, o: &Edge| {
+        let theirs: Vec<String> = [
+            name(o),
+            cx.schema.tables[e.child].name.as_str(),
+            cx.schema.tables[parent(e)].name.as_str(),
+        ]
+        .iter()
+        .flat_map(|n| crate::text::identifier_words(n))
+        .map(|w| crate::text::stem(&w))
+        .collect();
+        crate::text::identifier_words(name(e))
+            .iter()
+            .map(|w| crate::text::stem(w))
+            .filter(|w| w != "id" && !theirs.contains(w))
+            .any(|w| {
+                cx.tokens
+                    .iter()
+                    .any(|t| t.stem == w || (w.len() >= 4 && t.lower.starts_with(w.as_str())))
+            })
+    };
     let wanted = |e: &Edge| {
-        let name = &cx.schema.tables[e.child].columns[e.child_col].name;
-        let sibling = es.iter().any(|o| {
-            o.child == e.child
-                && o.child_col != e.child_col
-                && parent(o) == parent(e)
-                && key_end(&cx.schema.tables[o.child].columns[o.child_col].name)
-                    .is_some_and(|x| x != end)
-        });
-        sibling && key_end(name) == Some(end)
+        es.iter().any(|o| {
+            let sibling =
+                o.child == e.child && o.child_col != e.child_col && parent(o) == parent(e);
+            let by_end = end.is_some_and(|end| {
+                key_end(name(e)) == Some(end) && key_end(name(o)).is_some_and(|x| x != end)
+            });
+            let by_word = end.is_none() && said(e, o) && !said(o, e);
+            sibling && (by_end || by_word)
+        })
     };
     let (first, rest): (Vec<Edge>, Vec<Edge>) = es.iter().partition(|e| wanted(e));
     first.into_iter().chain(rest).collect()
