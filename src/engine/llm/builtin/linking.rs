@@ -487,14 +487,22 @@ struct SchemaMatch {
 
 fn longest_schema(lex: &[Entry], tokens: &[Token], i: usize) -> Option<SchemaMatch> {
     let mut best: Option<SchemaMatch> = None;
+    // "high schoolers" spells the one-word name `Highschooler`.
+    let joined = tokens
+        .get(i + 1)
+        .filter(|next| !tokens[i].quoted && !next.quoted)
+        .map(|next| stem(&format!("{}{}", tokens[i].lower, next.lower)));
     for e in lex {
-        let n = e.words.len();
-        if i + n > tokens.len()
-            || !e
-                .words
-                .iter()
-                .zip(&tokens[i..i + n])
-                .all(|(w, t)| *w == t.stem)
+        let compound =
+            matches!(e.words.as_slice(), [w] if w.len() >= 6 && Some(w) == joined.as_ref());
+        let n = if compound { 2 } else { e.words.len() };
+        if !compound
+            && (i + n > tokens.len()
+                || !e
+                    .words
+                    .iter()
+                    .zip(&tokens[i..i + n])
+                    .all(|(w, t)| *w == t.stem))
         {
             continue;
         }

@@ -322,3 +322,15 @@ fn of_two_keys_to_one_table_the_named_one_else_the_first_declared_is_joined() {
         );
     }
 }
+
+#[test]
+fn two_words_may_spell_a_one_word_table_name() {
+    assert_eq!(
+        sql_on(
+            network(),
+            Dialect::Sqlite,
+            "How many high schoolers are there?"
+        ),
+        "SELECT COUNT(*) FROM \"Highschooler\""
+    );
+}
