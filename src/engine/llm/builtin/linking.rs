@@ -186,6 +186,12 @@ const TABLE_SYNONYMS: &[(&str, &[&str])] = &[
     ("order", &["purchase"]),
 ];
 
+/// Verbs that open an instruction ("Show …", "List …"); there, never the
+/// name of a table or column.
+const OPENING_VERBS: &[&str] = &[
+    "show", "list", "find", "give", "display", "return", "tell", "get",
+];
+
 /// Words that never link on their own as part of a longer column name.
 const WEAK_PARTS: &[&str] = &[
     "id", "at", "first", "last", "unit", "is", "has", "no", "num",
@@ -587,7 +593,15 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             longest_value(&values, tokens, i)
         };
         // Longest schema match; all entries of that length and best rank.
-        let best_schema = longest_schema(&lex, tokens, i);
+        // "Show the names …": the opening verb, not a table called `show`.
+        let opening_verb = i == 0
+            && OPENING_VERBS.contains(&tok.lower.as_str())
+            && tokens.get(1).is_some_and(|t| t.lower != "of");
+        let best_schema = if opening_verb {
+            None
+        } else {
+            longest_schema(&lex, tokens, i)
+        };
         let schema_len = best_schema.as_ref().map_or(0, |b| b.len);
         let value_len = best_value.as_ref().map_or(0, |b| b.0);
         if value_len > 0 && (value_len > schema_len || (value_len == schema_len && tok.capitalised))

@@ -334,3 +334,25 @@ fn two_words_may_spell_a_one_word_table_name() {
         "SELECT COUNT(*) FROM \"Highschooler\""
     );
 }
+
+#[test]
+fn an_opening_verb_is_not_a_table_of_that_name() {
+    let schema = Arc::new(SchemaInfo {
+        tables: vec![
+            table(
+                "conductor",
+                vec![col("id", "INTEGER", &[]), col("name", "TEXT", &[])],
+                vec![],
+            ),
+            TableInfo {
+                name: "show".into(),
+                columns: vec![col("result", "TEXT", &[]), col("attendance", "REAL", &[])],
+                ..Default::default()
+            },
+        ],
+    });
+    assert_eq!(
+        sql_on(schema, Dialect::Sqlite, "Show the names of conductors."),
+        "SELECT DISTINCT name FROM conductor ORDER BY name"
+    );
+}
