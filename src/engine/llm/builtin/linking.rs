@@ -5,6 +5,9 @@
 //! column `orders.order_date` rather than the table `orders` followed by a stray
 //! "date". A word that matches a column of several tables keeps every
 //! candidate; the shape builder picks by context (tables already in play).
+//! Two words may spell a one-word name ("high schoolers"), a word of a link
+//! table's key names the table it references, and an opening verb ("Show …")
+//! is never a table of that name.
 
 use crate::domain::{ColumnInfo, SchemaInfo};
 

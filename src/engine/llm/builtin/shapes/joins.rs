@@ -1,7 +1,10 @@
 //! Joins: the foreign-key graph of a schema (declared keys, and columns
 //! named after another table's one-column key when nothing is declared),
 //! shortest paths over it, and the JOIN clauses that bring the tables a
-//! query needs to its base table.
+//! query needs to its base table. Keys are walked in the order their
+//! columns are declared, never the order the database lists them in; of two
+//! keys from one table to the same parent, the one the question asks about
+//! (the end of a trip, or the key's own words) is walked first.
 
 use std::collections::{BTreeSet, VecDeque};
 
