@@ -5,6 +5,9 @@
 //! column `orders.order_date` rather than the table `orders` followed by a stray
 //! "date". A word that matches a column of several tables keeps every
 //! candidate; the shape builder picks by context (tables already in play).
+//! Two words may spell a one-word name ("high schoolers"), a word of a link
+//! table's key names the table it references, and an opening verb ("Show …")
+//! is never a table of that name.
 
 use crate::domain::{ColumnInfo, SchemaInfo};
 
@@ -186,6 +189,12 @@ const TABLE_SYNONYMS: &[(&str, &[&str])] = &[
     ("order", &["purchase"]),
 ];
 
+/// Verbs that open an instruction ("Show …", "List …"); there, never the
+/// name of a table or column.
+const OPENING_VERBS: &[&str] = &[
+    "show", "list", "find", "give", "display", "return", "tell", "get",
+];
+
 /// Words that never link on their own as part of a longer column name.
 const WEAK_PARTS: &[&str] = &[
     "id", "at", "first", "last", "unit", "is", "has", "no", "num",
@@ -341,6 +350,8 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
                 });
             }
             if cw.len() > 1 {
+                // "student" in `Friend.student_id` names the students.
+                let part = junction_parent(schema, ti, ci).map_or(cand.clone(), Link::Table);
                 for w in &cw {
                     if !WEAK_PARTS.contains(&w.as_str())
                         && !tw.contains(w)
@@ -348,7 +359,7 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
                     {
                         out.push(Entry {
                             words: vec![w.clone()],
-                            link: cand.clone(),
+                            link: part.clone(),
                             rank: 3,
                         });
                     }
@@ -364,6 +375,53 @@ fn lexicon(schema: &SchemaInfo) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// The table a key column of a link table stands for: in `Friend
+/// (student_id, friend_id)`, whose rows are pairs of students, the word
+/// "student" names `Highschooler`, the table `student_id` references, not
+/// the key column. Only for a key that is part of its table's composite
+/// primary key and references another table; a role of a row's own table
+/// ("manager" in `employees.manager_id`) stays the column.
+fn junction_parent(schema: &SchemaInfo, t: usize, c: usize) -> Option<usize> {
+    let table = &schema.tables[t];
+    let name = &table.columns[c].name;
+    if table.primary_key.len() < 2 || !table.primary_key.contains(name) {
+        return None;
+    }
+    let fk = table
+        .foreign_keys
+        .iter()
+        .find(|f| f.columns.as_slice() == std::slice::from_ref(name))?;
+    let parent = schema
+        .tables
+        .iter()
+        .position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table))?;
+    (parent != t).then_some(parent)
+}
+
+/// Column candidates of one word, the column a candidate's key references
+/// first: "models" in a schema where `car_names.Model` references
+/// `model_list.Model` names the models of `model_list`, not the column
+/// that points at them. The order is otherwise kept.
+fn referenced_first(schema: &SchemaInfo, cands: &mut [(usize, usize)]) {
+    let points_at_another = |&(t, c): &(usize, usize), all: &[(usize, usize)]| {
+        let table = &schema.tables[t];
+        let name = &table.columns[c].name;
+        table.foreign_keys.iter().any(|f| {
+            let ([col], [key]) = (f.columns.as_slice(), f.ref_columns.as_slice()) else {
+                return false;
+            };
+            col == name
+                && all.iter().any(|&(u, d)| {
+                    u != t
+                        && schema.tables[u].name.eq_ignore_ascii_case(&f.ref_table)
+                        && &schema.tables[u].columns[d].name == key
+                })
+        })
+    };
+    let all = cands.to_vec();
+    cands.sort_by_key(|x| points_at_another(x, &all));
 }
 
 /// A stored sample value of a column, with its words.
@@ -438,14 +496,22 @@ struct SchemaMatch {
 
 fn longest_schema(lex: &[Entry], tokens: &[Token], i: usize) -> Option<SchemaMatch> {
     let mut best: Option<SchemaMatch> = None;
+    // "high schoolers" spells the one-word name `Highschooler`.
+    let joined = tokens
+        .get(i + 1)
+        .filter(|next| !tokens[i].quoted && !next.quoted)
+        .map(|next| stem(&format!("{}{}", tokens[i].lower, next.lower)));
     for e in lex {
-        let n = e.words.len();
-        if i + n > tokens.len()
-            || !e
-                .words
-                .iter()
-                .zip(&tokens[i..i + n])
-                .all(|(w, t)| *w == t.stem)
+        let compound =
+            matches!(e.words.as_slice(), [w] if w.len() >= 6 && Some(w) == joined.as_ref());
+        let n = if compound { 2 } else { e.words.len() };
+        if !compound
+            && (i + n > tokens.len()
+                || !e
+                    .words
+                    .iter()
+                    .zip(&tokens[i..i + n])
+                    .all(|(w, t)| *w == t.stem))
         {
             continue;
         }
@@ -530,7 +596,15 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             longest_value(&values, tokens, i)
         };
         // Longest schema match; all entries of that length and best rank.
-        let best_schema = longest_schema(&lex, tokens, i);
+        // "Show the names …": the opening verb, not a table called `show`.
+        let opening_verb = i == 0
+            && OPENING_VERBS.contains(&tok.lower.as_str())
+            && tokens.get(1).is_some_and(|t| t.lower != "of");
+        let best_schema = if opening_verb {
+            None
+        } else {
+            longest_schema(&lex, tokens, i)
+        };
         let schema_len = best_schema.as_ref().map_or(0, |b| b.len);
         let value_len = best_value.as_ref().map_or(0, |b| b.0);
         if value_len > 0 && (value_len > schema_len || (value_len == schema_len && tok.capitalised))
@@ -545,7 +619,10 @@ pub fn link(tokens: &[Token], schema: &SchemaInfo) -> Vec<Mention> {
             continue;
         }
         if let Some(SchemaMatch { len: n, links, .. }) = best_schema {
-            let link = merge(links);
+            let mut link = merge(links);
+            if let Link::Column(cands) = &mut link {
+                referenced_first(schema, cands);
+            }
             out.push(Mention {
                 start: i,
                 end: i + n,

@@ -4,6 +4,7 @@ mod asked;
 mod examples;
 mod joins;
 mod reuse;
+mod schema_joins;
 mod values;
 
 use std::sync::Arc;

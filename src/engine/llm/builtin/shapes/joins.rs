@@ -1,7 +1,10 @@
 //! Joins: the foreign-key graph of a schema (declared keys, and columns
 //! named after another table's one-column key when nothing is declared),
 //! shortest paths over it, and the JOIN clauses that bring the tables a
-//! query needs to its base table.
+//! query needs to its base table. Keys are walked in the order their
+//! columns are declared, never the order the database lists them in; of two
+//! keys from one table to the same parent, the one the question asks about
+//! (the end of a trip, or the key's own words) is walked first.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -27,16 +30,18 @@ pub(super) fn plan_joins(cx: &Ctx, base: usize, needed: &BTreeSet<usize>) -> Res
         tables: vec![base],
         fans_out: false,
     };
+    let es = asked_edges(cx);
     for &target in needed {
         if joins.tables.contains(&target) {
             continue;
         }
-        let path = fk_path(cx.schema, &joins.tables, target).ok_or_else(|| {
-            format!(
-                "I could not find a foreign-key path between {} and {}.",
-                cx.schema.tables[base].name, cx.schema.tables[target].name
-            )
-        })?;
+        let path =
+            path_over(&es, cx.schema.tables.len(), &joins.tables, target).ok_or_else(|| {
+                format!(
+                    "I could not find a foreign-key path between {} and {}.",
+                    cx.schema.tables[base].name, cx.schema.tables[target].name
+                )
+            })?;
         for Edge {
             from,
             to,
@@ -102,7 +107,17 @@ impl Edge {
 pub(super) fn edges(schema: &SchemaInfo) -> Vec<Edge> {
     let mut out = Vec::new();
     for (ti, t) in schema.tables.iter().enumerate() {
-        for fk in &t.foreign_keys {
+        // In the order the columns are declared, not the order the database
+        // lists its keys in (SQLite: last declared first): of two keys to
+        // one table, the first declared (`current_address_id` before
+        // `permanent_address_id`) is walked when the question names neither.
+        let mut fks: Vec<_> = t.foreign_keys.iter().collect();
+        fks.sort_by_key(|fk| {
+            fk.columns
+                .first()
+                .and_then(|c| t.columns.iter().position(|x| &x.name == c))
+        });
+        for fk in fks {
             let (Some(pi), [c], [p]) = (
                 schema
                     .tables
@@ -187,12 +202,134 @@ fn other_end(schema: &SchemaInfo, all: &[Edge], e: &Edge) -> bool {
         .any(|w| own.contains(&crate::text::stem(w)))
 }
 
+/// Where a key says a trip or a move starts, or ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Start,
+    Finish,
+}
+
+/// The end a key column names: `SourceAirport`, `origin_id`, `from_city`
+/// start; `DestAirport`, `destination_id`, `to_city` finish.
+fn key_end(name: &str) -> Option<End> {
+    let words = crate::text::identifier_words(name);
+    let has = |ws: &[&str]| words.iter().any(|w| ws.contains(&w.as_str()));
+    match (
+        has(&["source", "src", "origin", "from", "departure", "start"]),
+        has(&["dest", "destination", "to", "arrival", "target", "end"]),
+    ) {
+        (true, false) => Some(End::Start),
+        (false, true) => Some(End::Finish),
+        _ => None,
+    }
+}
+
+/// The end the question asks about: "departing from", "leaving", "source"
+/// against "arriving in", "landing", "destination"; "from" and "to" only
+/// when no stronger word is there. Both ends, or none: no preference.
+fn asked_end(cx: &Ctx) -> Option<End> {
+    const START: &[&str] = &[
+        "depart",
+        "departs",
+        "departed",
+        "departing",
+        "departure",
+        "departures",
+        "leave",
+        "leaves",
+        "leaving",
+        "origin",
+        "originating",
+        "source",
+    ];
+    const FINISH: &[&str] = &[
+        "arrive",
+        "arrives",
+        "arrived",
+        "arriving",
+        "arrival",
+        "arrivals",
+        "land",
+        "lands",
+        "landing",
+        "destination",
+        "destinations",
+    ];
+    let one = |start: bool, finish: bool| match (start, finish) {
+        (true, false) => Some(End::Start),
+        (false, true) => Some(End::Finish),
+        _ => None,
+    };
+    let strong = one(
+        START.iter().any(|w| cx.has(w)),
+        FINISH.iter().any(|w| cx.has(w)),
+    );
+    let weak = one(cx.has("from"), cx.has("to") || cx.has("into"));
+    if START.iter().chain(FINISH).any(|w| cx.has(w)) {
+        strong
+    } else {
+        weak
+    }
+}
+
+/// The schema's [`edges`], where a table has two keys to one parent, the
+/// one the question asks about first: the end of a trip
+/// (`flights.SourceAirport`, `DestAirport`), so "flights departing from
+/// Aberdeen" joins the airports on the source airport; else the key whose
+/// own words the question says ("currently" → `current_address_id`).
+fn asked_edges(cx: &Ctx) -> Vec<Edge> {
+    let es = edges(cx.schema);
+    let end = asked_end(cx);
+    let parent = |e: &Edge| if e.child == e.from { e.to } else { e.from };
+    let name = |e: &Edge| cx.schema.tables[e.child].columns[e.child_col].name.as_str();
+    // The words of a key that tell it from its sibling ("current",
+    // "permanent"), when the question says them. The names of the two
+    // tables are not such words: "friends" names `Friend` itself.
+    let said = |e: &Edge, o: &Edge| {
+        let theirs: Vec<String> = [
+            name(o),
+            cx.schema.tables[e.child].name.as_str(),
+            cx.schema.tables[parent(e)].name.as_str(),
+        ]
+        .iter()
+        .flat_map(|n| crate::text::identifier_words(n))
+        .map(|w| crate::text::stem(&w))
+        .collect();
+        crate::text::identifier_words(name(e))
+            .iter()
+            .map(|w| crate::text::stem(w))
+            .filter(|w| w != "id" && !theirs.contains(w))
+            .any(|w| {
+                cx.tokens
+                    .iter()
+                    .any(|t| t.stem == w || (w.len() >= 4 && t.lower.starts_with(w.as_str())))
+            })
+    };
+    let wanted = |e: &Edge| {
+        es.iter().any(|o| {
+            let sibling =
+                o.child == e.child && o.child_col != e.child_col && parent(o) == parent(e);
+            let by_end = end.is_some_and(|end| {
+                key_end(name(e)) == Some(end) && key_end(name(o)).is_some_and(|x| x != end)
+            });
+            let by_word = end.is_none() && said(e, o) && !said(o, e);
+            sibling && (by_end || by_word)
+        })
+    };
+    let (first, rest): (Vec<Edge>, Vec<Edge>) = es.iter().partition(|e| wanted(e));
+    first.into_iter().chain(rest).collect()
+}
+
 /// The shortest path (at most three hops) from any of `from` to `target`.
 pub(super) fn fk_path(schema: &SchemaInfo, from: &[usize], target: usize) -> Option<Vec<Edge>> {
-    let es = edges(schema);
-    let mut prev: Vec<Option<Edge>> = vec![None; schema.tables.len()];
-    let mut seen: Vec<bool> = vec![false; schema.tables.len()];
-    let mut depth = vec![0usize; schema.tables.len()];
+    path_over(&edges(schema), schema.tables.len(), from, target)
+}
+
+/// The shortest path over `es` (first edges first) in a schema of `n` tables.
+fn path_over(es: &[Edge], n: usize, from: &[usize], target: usize) -> Option<Vec<Edge>> {
+    let mut prev: Vec<Option<Edge>> = vec![None; n];
+    let mut seen: Vec<bool> = vec![false; n];
+    let mut depth = vec![0usize; n];
     let mut q = VecDeque::new();
     for &f in from {
         seen[f] = true;

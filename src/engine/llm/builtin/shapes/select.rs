@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::Dialect;
+
 use super::Reason;
 use super::conditions::{Cond, conditions, render_conds};
 use super::context::Ctx;
@@ -94,10 +96,31 @@ pub(super) fn select(cx: &Ctx, base: usize, joins: &Joins, conds: &[Cond]) -> Se
 }
 
 /// `COUNT(*)`, or `COUNT(DISTINCT pk)` when the joins fan out.
+///
+/// A key of several columns (`Friend(student_id, friend_id)`) counts its
+/// rows by the whole key: its first column alone repeats (a student has
+/// many friends), and counting it distinct would count each student once.
 pub(super) fn count_expr(cx: &Ctx, q: bool, t: usize, fans_out: bool) -> String {
-    match cx.pk(t) {
-        Some(pk) if fans_out => format!("COUNT(DISTINCT {})", cx.col(q, t, pk)),
-        _ => "COUNT(*)".into(),
+    if !fans_out {
+        return "COUNT(*)".into();
+    }
+    let table = &cx.schema.tables[t];
+    let key: Vec<String> = table
+        .primary_key
+        .iter()
+        .filter_map(|k| table.columns.iter().position(|c| &c.name == k))
+        .map(|c| cx.col(q, t, c))
+        .collect();
+    match key.as_slice() {
+        [] => "COUNT(*)".into(),
+        [one] => format!("COUNT(DISTINCT {one})"),
+        several => match cx.dialect {
+            Dialect::Postgres => format!("COUNT(DISTINCT ({}))", several.join(", ")),
+            Dialect::Mysql => format!("COUNT(DISTINCT {})", several.join(", ")),
+            // SQLite counts one expression: the key's columns joined by a
+            // separator that key values seldom hold.
+            Dialect::Sqlite => format!("COUNT(DISTINCT {})", several.join(" || '|' || ")),
+        },
     }
 }
 
