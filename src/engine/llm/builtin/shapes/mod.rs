@@ -119,6 +119,7 @@ pub fn build(
     mentions: &[Mention],
     choices: &mut Choices,
 ) -> Result<Built, Reason> {
+    let mentions = &vocabulary::adjective_values(schema, tokens, mentions);
     let cx = Ctx {
         schema,
         dialect,
