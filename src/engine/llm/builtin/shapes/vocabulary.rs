@@ -334,8 +334,8 @@ pub(super) fn unknown_words(cx: &Ctx, negation_read: bool) -> Result<(), Reason>
         .iter()
         .enumerate()
         .filter(|(i, t)| {
-            let comparison = matches!(t.lower.as_str(), "no" | "not")
-                && matches!(cx.word(i + 1), "less" | "more" | "fewer" | "greater");
+            let comparison =
+                matches!(t.lower.as_str(), "no" | "not") && negated_comparison(cx.word(i + 1));
             !covered[*i]
                 && !comparison
                 && !crate::text::is_question_filler(&t.lower)
@@ -376,6 +376,30 @@ pub(super) fn unknown_words(cx: &Ctx, negation_read: bool) -> Result<(), Reason>
         unknown.join("', '"),
         cx.table_names()
     ))
+}
+
+/// Comparatives that "no" or "not" before them turn into the opposite
+/// comparison ("no more than 3", "not higher than 4"), not a negation.
+pub(super) fn negated_comparison(w: &str) -> bool {
+    matches!(
+        w,
+        "less"
+            | "more"
+            | "fewer"
+            | "greater"
+            | "longer"
+            | "later"
+            | "higher"
+            | "lower"
+            | "larger"
+            | "smaller"
+            | "bigger"
+            | "older"
+            | "younger"
+            | "shorter"
+            | "heavier"
+            | "lighter"
+    )
 }
 
 /// Relationship verbs and linking words that foreign-key joins express.

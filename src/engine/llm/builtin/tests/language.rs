@@ -93,3 +93,15 @@ fn language_adjectives_are_values_of_a_language_column() {
     // Quoted text stays a literal.
     assert!(atlas_sql("Which singers are named 'French'?").contains("name = 'French'"));
 }
+
+#[test]
+fn not_before_a_comparative_is_the_opposite_comparison() {
+    assert_eq!(
+        atlas_sql("What is the average age of the singers whose age is not higher than 40?"),
+        "SELECT AVG(age) AS average_age FROM singer WHERE age <= 40"
+    );
+    assert_eq!(
+        atlas_sql("Which countries have a population not smaller than 1000?"),
+        "SELECT name FROM country WHERE population >= 1000"
+    );
+}
