@@ -5,8 +5,8 @@
 use super::*;
 
 /// An atlas: countries with a continent and a form of government, the
-/// languages each speaks (too many to sample), and singers with their
-/// country of citizenship.
+/// languages each speaks (too many to sample), cities (a population too),
+/// and singers with their country of citizenship.
 fn atlas() -> Arc<SchemaInfo> {
     Arc::new(SchemaInfo {
         tables: vec![
@@ -32,6 +32,22 @@ fn atlas() -> Arc<SchemaInfo> {
                     col("percentage", "REAL", &[]),
                 ],
                 primary_key: vec!["country_code".into(), "language".into()],
+                foreign_keys: vec![ForeignKey {
+                    columns: vec!["country_code".into()],
+                    ref_table: "country".into(),
+                    ref_columns: vec!["code".into()],
+                }],
+                ..Default::default()
+            },
+            TableInfo {
+                name: "city".into(),
+                columns: vec![
+                    col("id", "INTEGER", &[]),
+                    col("name", "TEXT", &[]),
+                    col("country_code", "TEXT", &[]),
+                    col("population", "INTEGER", &[]),
+                ],
+                primary_key: vec!["id".into()],
                 foreign_keys: vec![ForeignKey {
                     columns: vec!["country_code".into()],
                     ref_table: "country".into(),
@@ -103,5 +119,22 @@ fn not_before_a_comparative_is_the_opposite_comparison() {
     assert_eq!(
         atlas_sql("Which countries have a population not smaller than 1000?"),
         "SELECT name FROM country WHERE population >= 1000"
+    );
+}
+
+#[test]
+fn an_aggregate_compared_per_group_is_a_having() {
+    // "population" is also a city column: the group's table wins.
+    assert_eq!(
+        atlas_sql(
+            "What is the total population for each continent whose average life expectancy is below 72?"
+        ),
+        "SELECT SUM(population) AS total_population, continent FROM country \
+         GROUP BY continent HAVING AVG(life_expectancy) < 72 ORDER BY continent"
+    );
+    // Without groups there is nothing to compare the aggregate of.
+    assert_eq!(
+        atlas_sql("What is the total population of countries whose life expectancy is over 72?"),
+        "SELECT SUM(population) AS total_population FROM country WHERE life_expectancy > 72"
     );
 }
