@@ -369,6 +369,22 @@ impl Roles {
             mention: mi,
             col: (t, c),
         };
+        // "the official language": a yes/no column (`IsOfficial`) named as
+        // an adjective before another name is a filter on its yes value.
+        let adjective = cx.mentions.get(mi + 1).is_some_and(|n| {
+            n.start == m.end && matches!(n.link, Link::Column(_) | Link::Table(_))
+        });
+        if adjective
+            && !sortish
+            && !groupish
+            && let Some(yes) = flag_yes(col)
+        {
+            self.plan.values.push(ValueFilter {
+                col: (t, c),
+                values: vec![yes],
+            });
+            return;
+        }
         if sortish {
             self.order_by = Some((t, c));
             self.order_mention = mi;
@@ -551,6 +567,25 @@ impl Roles {
                 None => self.plan.cmps.push(cmp),
             }
         }
+    }
+}
+
+/// The stored "yes" of a yes/no column named `is…` (`IsOfficial` holding
+/// "T" and "F"), `None` for any other column.
+fn flag_yes(col: &crate::domain::ColumnInfo) -> Option<String> {
+    let name = col.name.to_ascii_lowercase();
+    if !name.starts_with("is") || col.sample_values.len() != 2 {
+        return None;
+    }
+    let yes = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "t" | "y" | "yes" | "true");
+    let no = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "f" | "n" | "no" | "false");
+    let (a, b) = (&col.sample_values[0], &col.sample_values[1]);
+    if yes(a) && no(b) {
+        Some(a.clone())
+    } else if yes(b) && no(a) {
+        Some(b.clone())
+    } else {
+        None
     }
 }
 

@@ -139,7 +139,7 @@ fn adjective_value(
         .map(|t| t.lower.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    let speech = tokens[start.saturating_sub(2)..(end + 2).min(tokens.len())]
+    let speech = tokens[start.saturating_sub(2)..(end + 4).min(tokens.len())]
         .iter()
         .any(|t| {
             matches!(

@@ -29,6 +29,7 @@ fn atlas() -> Arc<SchemaInfo> {
                 columns: vec![
                     col("country_code", "TEXT", &[]),
                     col("language", "TEXT", &[]),
+                    col("is_official", "TEXT", &["F", "T"]),
                     col("percentage", "REAL", &[]),
                 ],
                 primary_key: vec!["country_code".into(), "language".into()],
@@ -136,5 +137,16 @@ fn an_aggregate_compared_per_group_is_a_having() {
     assert_eq!(
         atlas_sql("What is the total population of countries whose life expectancy is over 72?"),
         "SELECT SUM(population) AS total_population FROM country WHERE life_expectancy > 72"
+    );
+}
+
+#[test]
+fn a_yes_no_column_named_as_an_adjective_is_its_yes() {
+    assert_eq!(
+        atlas_sql("Which regions have countries where Dutch is the official language?"),
+        "SELECT DISTINCT country.region FROM country JOIN country_language \
+         ON country_language.country_code = country.code \
+         WHERE country_language.language = 'Dutch' AND country_language.is_official = 'T' \
+         ORDER BY country.region"
     );
 }
