@@ -3,6 +3,7 @@
 mod asked;
 mod examples;
 mod joins;
+mod language;
 mod reuse;
 mod schema_joins;
 mod values;

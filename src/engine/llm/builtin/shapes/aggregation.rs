@@ -3,7 +3,7 @@
 //! measure (a column, or quantity × price), overall or per group.
 
 use super::columns::{default_numeric, revenue_measure};
-use super::context::{Ctx, quote_ident};
+use super::context::{Ctx, num, quote_ident};
 use super::counting::{count_shape, group_table};
 use super::intent::{AggWord, Intent};
 use super::joins::nearest_date;
@@ -29,7 +29,8 @@ pub(super) fn aggregate(
     subject: usize,
     choices: &mut Choices,
 ) -> Option<Result<Built, Reason>> {
-    let all_aggs = intent.agg_words(cx, &roles.total_cols);
+    let mut all_aggs = intent.agg_words(cx, &roles.total_cols);
+    all_aggs.retain(|a| !roles.having_words.contains(&a.pos));
     // "the average, minimum and maximum age", "total population and
     // maximum GNP", "the average and maximum age for each pet type".
     if all_aggs.len() >= 2 {
@@ -50,6 +51,11 @@ pub(super) fn aggregate(
                 .and_then(|a| per_shown_row(cx, roles, a.pos))
         });
         return Some(single_aggregate(cx, roles, agg, subject, group, choices));
+    }
+    if !roles.plan.having_aggs.is_empty() {
+        return Some(Err(
+            "I did not understand which aggregate to show for each group.".into(),
+        ));
     }
     // "orders by status" without a count word: count per group.
     let g = roles.group?;
@@ -231,6 +237,7 @@ fn aggregates_shape(
         .into_iter()
         .collect();
     extra.extend(measures.iter().map(|(_, m)| m.table()));
+    extra.extend(plan.having_aggs.iter().map(|h| h.col.0));
     let (joins, conds) = from_where(cx, plan, base, &extra)?;
     if joins.fans_out {
         return Err(format!(
@@ -252,6 +259,9 @@ fn aggregates_shape(
         })
         .collect();
     let Some(g) = group else {
+        if !plan.having_aggs.is_empty() {
+            return Err("I did not understand which groups to compare the aggregate of.".into());
+        }
         s.cols = aggs;
         return Ok(Built {
             sql: s.sql(),
@@ -266,6 +276,22 @@ fn aggregates_shape(
     };
     s.group = by.clone();
     s.order = by;
+    let having: Vec<String> = plan
+        .having_aggs
+        .iter()
+        .map(|h| {
+            format!(
+                "{}({}) {} {}",
+                h.agg.sql(),
+                cx.num_col(q, h.col.0, h.col.1),
+                h.cmp.sql(),
+                num(h.value)
+            )
+        })
+        .collect();
+    if !having.is_empty() {
+        s.having = Some(having.join(" AND "));
+    }
     Ok(Built {
         sql: s.sql(),
         strategy: "group_aggregate",

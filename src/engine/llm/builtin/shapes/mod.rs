@@ -119,6 +119,7 @@ pub fn build(
     mentions: &[Mention],
     choices: &mut Choices,
 ) -> Result<Built, Reason> {
+    let mentions = &vocabulary::adjective_values(schema, tokens, mentions);
     let cx = Ctx {
         schema,
         dialect,
@@ -146,6 +147,10 @@ pub fn build(
         }
     }
     let subject = roles.tables.first().map(|x| x.table).unwrap_or(subject);
+    // An aggregate compared per group needs the groups.
+    if !roles.plan.having_aggs.is_empty() && roles.group.is_none() {
+        return Err("I did not understand which groups to compare the aggregate of.".into());
+    }
     if let Some(built) = references::with_references(&cx, &intent, &roles, subject) {
         return built;
     }

@@ -63,10 +63,7 @@ pub(super) fn negation(cx: &Ctx) -> Neg {
         return Neg::None;
     };
     // "no less than", "no more than" are comparisons.
-    if matches!(
-        cx.word(p + 1),
-        "less" | "more" | "fewer" | "greater" | "longer" | "later"
-    ) {
+    if super::vocabulary::negated_comparison(cx.word(p + 1)) {
         return Neg::None;
     }
     let Some(subject) = pre_negation_subject(cx) else {

@@ -80,8 +80,8 @@ impl Roles {
             ("younger", "than") | ("lighter", "than") => Some(Cmp::Lt),
             (a, b) => word_cmp(a, b),
         };
-        // "no less than 3000", "no more than 4000".
-        if before(3) == "no" && before(1) == "than" {
+        // "no less than 3000", "no more than 4000", "not higher than 4".
+        if matches!(before(3), "no" | "not") && before(1) == "than" {
             cmp = match cmp {
                 Some(Cmp::Gt) => Some(Cmp::Le),
                 Some(Cmp::Lt) => Some(Cmp::Ge),

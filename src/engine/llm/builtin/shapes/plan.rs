@@ -137,6 +137,16 @@ pub(super) struct HavingCount {
     pub(super) value: f64,
 }
 
+/// `HAVING agg(col) cmp value`: "government forms whose average life
+/// expectancy is over 72".
+#[derive(Clone, Copy)]
+pub(super) struct HavingAggregate {
+    pub(super) agg: Agg,
+    pub(super) col: ColRef,
+    pub(super) cmp: Cmp,
+    pub(super) value: f64,
+}
+
 /// What the question asks, before SQL.
 #[derive(Default)]
 pub(super) struct Plan {
@@ -160,6 +170,8 @@ pub(super) struct Plan {
     pub(super) cmps: Vec<NumberComparison>,
     /// HAVING COUNT(table) cmp n.
     pub(super) having_count: Option<HavingCount>,
+    /// HAVING agg(col) cmp n, per group.
+    pub(super) having_aggs: Vec<HavingAggregate>,
 }
 
 /// Columns named before mention position `before` (deduplicated, in order),

@@ -11,8 +11,8 @@ use super::intent::{Intent, like_context};
 use super::linking::{Link, Mention, is_date, is_key, is_numeric};
 use super::negation::{Neg, not_in_subquery, not_in_values, pre_negation_subject, values_asked};
 use super::plan::{
-    AvgComparison, Cmp, ColRef, ColumnText, Group, LiteralFilter, PeriodFilter, Plan, ValueFilter,
-    YearFilter,
+    Agg, AvgComparison, Cmp, ColRef, ColumnText, Group, HavingAggregate, LiteralFilter,
+    PeriodFilter, Plan, ValueFilter, YearFilter,
 };
 use super::{Choices, Reason};
 
@@ -52,6 +52,9 @@ pub(super) struct Roles {
     pub(super) limit: Option<u64>,
     /// Token positions of mentions of a column called `total`.
     pub(super) total_cols: Vec<usize>,
+    /// Token positions of aggregate words compared per group (`HAVING`),
+    /// not shown as aggregates.
+    pub(super) having_words: Vec<usize>,
     /// Mentions already read with the one before them.
     pub(super) skip: Vec<bool>,
     /// Tables of table and value mentions, in order: ambiguous columns and
@@ -142,7 +145,7 @@ impl Roles {
     }
 
     fn new(cx: &Ctx) -> Self {
-        let in_play = cx
+        let mut in_play: Vec<usize> = cx
             .mentions
             .iter()
             .filter_map(|m| match &m.link {
@@ -151,6 +154,12 @@ impl Roles {
                 _ => None,
             })
             .collect();
+        // Then the tables of columns only one table has ("the total
+        // population for each government form": the form's table).
+        in_play.extend(cx.mentions.iter().filter_map(|m| match &m.link {
+            Link::Column(c) if c.len() == 1 => Some(c[0].0),
+            _ => None,
+        }));
         Roles {
             plan: Plan::default(),
             group: None,
@@ -164,6 +173,7 @@ impl Roles {
             columns: Vec::new(),
             limit: None,
             total_cols: Vec::new(),
+            having_words: Vec::new(),
             skip: vec![false; cx.mentions.len()],
             in_play,
         }
@@ -359,6 +369,22 @@ impl Roles {
             mention: mi,
             col: (t, c),
         };
+        // "the official language": a yes/no column (`IsOfficial`) named as
+        // an adjective before another name is a filter on its yes value.
+        let adjective = cx.mentions.get(mi + 1).is_some_and(|n| {
+            n.start == m.end && matches!(n.link, Link::Column(_) | Link::Table(_))
+        });
+        if adjective
+            && !sortish
+            && !groupish
+            && let Some(yes) = flag_yes(col)
+        {
+            self.plan.values.push(ValueFilter {
+                col: (t, c),
+                values: vec![yes],
+            });
+            return;
+        }
         if sortish {
             self.order_by = Some((t, c));
             self.order_mention = mi;
@@ -447,6 +473,9 @@ impl Roles {
             self.columns
                 .retain(|x| x.col != ob || x.mention < order_mention);
         }
+        if self.group.is_some() && !intent.count && intent.rank_pos.is_none() {
+            self.having_aggregates(cx);
+        }
         // A bare numeric column named only to be compared is no measure.
         if let Some(mc) = self.measure_col
             && self.plan.cmps.iter().any(|x| x.col == mc)
@@ -498,6 +527,65 @@ impl Roles {
             },
         };
         target.ok_or_else(|| "I did not understand which value to compare with the average.".into())
+    }
+}
+
+impl Roles {
+    /// Per group, a comparison whose column follows an aggregate word
+    /// ("continents whose average life expectancy is below 72", "the total
+    /// population … for each form with a total area over 3000") compares
+    /// the group's aggregate: `HAVING AVG(col) < 72`, and the word is not
+    /// an aggregate to show.
+    fn having_aggregates(&mut self, cx: &Ctx) {
+        let agg_at = |p: usize| match cx.word(p) {
+            "average" | "avg" | "mean" => Some(Agg::Avg),
+            "total" | "sum" => Some(Agg::Sum),
+            "maximum" | "max" => Some(Agg::Max),
+            "minimum" | "min" => Some(Agg::Min),
+            _ => None,
+        };
+        let cmps = std::mem::take(&mut self.plan.cmps);
+        for cmp in cmps {
+            let found = cx.mentions.iter().find_map(|m| {
+                let Link::Column(cands) = &m.link else {
+                    return None;
+                };
+                let p = m.start.checked_sub(1)?;
+                (cands.contains(&cmp.col) && !self.having_words.contains(&p))
+                    .then(|| agg_at(p).map(|agg| (p, agg)))?
+            });
+            match found {
+                Some((p, agg)) => {
+                    self.having_words.push(p);
+                    self.plan.having_aggs.push(HavingAggregate {
+                        agg,
+                        col: cmp.col,
+                        cmp: cmp.cmp,
+                        value: cmp.value,
+                    });
+                }
+                None => self.plan.cmps.push(cmp),
+            }
+        }
+    }
+}
+
+/// The stored "yes" of a yes/no column named `is…` (`IsOfficial` holding
+/// "T" and "F"), `None` for any other column.
+fn flag_yes(col: &crate::domain::ColumnInfo) -> Option<String> {
+    let name = col.name.to_ascii_lowercase();
+    if !name.starts_with("is") || col.sample_values.len() != 2 {
+        return None;
+    }
+    let yes = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "t" | "y" | "yes" | "true");
+    let no = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "f" | "n" | "no" | "false");
+    let (a, b) = (&col.sample_values[0], &col.sample_values[1]);
+    if yes(a) && no(b) {
+        Some(a.clone())
+    } else if yes(b) && no(a) {
+        Some(b.clone())
+    } else {
+        None
     }
 }
 
