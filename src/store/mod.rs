@@ -14,6 +14,9 @@
 //! The writes every request makes (history, audit events, feedback) go
 //! through one group-commit writer per store (`writer.rs`), so concurrent
 //! requests share a transaction instead of queueing on SQLite's write lock.
+//! The reads every question makes for its retrieved training items are
+//! served from an in-memory copy per connection and training version
+//! (`training_cache.rs`).
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
