@@ -7,7 +7,8 @@
 //! builds the real prompt (as the OpenAI and Anthropic providers do) and
 //! answers at once. Measured:
 //!
-//! - the parts: retrieval (embed + search + load items + value hints), the
+//! - the parts: retrieval (embed + search + load items + value hints; the
+//!   index synced once from the store, as `serve`'s is), the
 //!   prompt build (demo schema; a 200-table schema that must be linked into
 //!   a 1,500-token budget), validation;
 //! - a whole `Engine::ask` (retrieval, prompt, validation, execution,
@@ -230,6 +231,12 @@ fn bench_pipeline(c: &mut Criterion) {
                 .expect("training");
         }
     });
+    // As under `serve`, whose index follows the store: one sync step, so
+    // the engine knows the training version its index holds (retrieval
+    // then reads items from the store's in-memory copy for that version).
+    runtime
+        .block_on(engine.sync_index_from_store(&mut Default::default()))
+        .expect("index sync");
     let conn = engine.connections.get(&demo).expect("demo connection");
     let schema = conn.schema();
     let question = Question::parse(QUESTION).expect("question");

@@ -14,6 +14,9 @@
 //! The writes every request makes (history, audit events, feedback) go
 //! through one group-commit writer per store (`writer.rs`), so concurrent
 //! requests share a transaction instead of queueing on SQLite's write lock.
+//! The reads every question makes for its retrieved training items are
+//! served from an in-memory copy per connection and training version
+//! (`training_cache.rs`).
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
@@ -30,6 +33,7 @@ pub mod settings;
 pub mod stats;
 pub mod tokens;
 pub mod training;
+pub mod training_cache;
 pub mod users;
 mod writer;
 
@@ -141,6 +145,8 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// Group commit for the request path's writes.
     writer: writer::Writer,
+    /// Training items retrieval read, per connection and version.
+    training_cache: std::sync::Arc<training_cache::TrainingCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,6 +176,28 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NO
 /// statements; reopening costs well under a millisecond, so after a burst
 /// the pool shrinks back within a minute instead of ten.
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether the pool pings a connection before handing it out.
+///
+/// PostgreSQL: yes. A server restart (or a proxy's idle cut) kills
+/// connections while they sit idle in the pool, and only a ping finds out
+/// before a request's query fails on one; the round trip is a network one
+/// and buys the reconnect that `postgres_store_reconnects_after_its_connections_are_dropped`
+/// tests.
+///
+/// SQLite: no. A connection is a thread in this process over a local file:
+/// there is no server to lose, and the ping only asks the worker thread to
+/// answer, a cross-thread round trip per store query (`get_user`,
+/// `get_training_many`, …) for nothing (issue 16). The one way such a
+/// connection dies is its worker thread panicking inside a query, and
+/// sqlx pings every connection when it goes back to the pool and closes
+/// one that does not answer, so a dead worker is never handed out again.
+fn ping_before_acquire(backend: Backend) -> bool {
+    match backend {
+        Backend::Postgres => true,
+        Backend::Sqlite => false,
+    }
+}
 
 impl Store {
     /// Open with default pool settings, without migrating.
@@ -204,8 +232,7 @@ impl Store {
             .max_connections(max)
             .acquire_timeout(pool.acquire_timeout)
             .idle_timeout(idle_timeout)
-            // A connection that died with a server restart is replaced, not handed out.
-            .test_before_acquire(true)
+            .test_before_acquire(ping_before_acquire(backend))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -250,6 +277,7 @@ impl Store {
             backend,
             url,
             writer,
+            training_cache: Default::default(),
         }
     }
 
@@ -449,5 +477,21 @@ mod tests {
             store.pool.options().get_idle_timeout(),
             Some(SQLITE_IDLE_TIMEOUT)
         );
+    }
+
+    /// A SQLite store's pool hands connections out without pinging them
+    /// first (no server to lose); a PostgreSQL one keeps the ping.
+    #[tokio::test]
+    async fn only_postgres_connections_are_pinged_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        assert!(!store.pool.options().get_test_before_acquire());
+        assert!(ping_before_acquire(Backend::Postgres));
+        // Queries still work, one after another on the same connections.
+        store.migrate().await.unwrap();
+        for _ in 0..3 {
+            store.ping().await.unwrap();
+        }
     }
 }

@@ -381,6 +381,9 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if !added_training.is_empty() {
+            self.training_cache().changed();
+        }
         Ok((added_training, counts))
     }
 

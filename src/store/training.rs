@@ -220,6 +220,7 @@ impl Store {
         };
         bump_version(&mut tx, &item.connection).await?;
         tx.commit().await?;
+        self.training_cache.changed();
         Ok((self.get_training(&id).await?, created))
     }
 
@@ -331,6 +332,7 @@ impl Store {
             .await?;
         bump_version(&mut tx, &item.connection).await?;
         tx.commit().await?;
+        self.training_cache.changed();
         Ok(item)
     }
 
@@ -366,6 +368,7 @@ impl Store {
             bump_version(&mut tx, c).await?;
         }
         tx.commit().await?;
+        self.training_cache.changed();
         Ok(items)
     }
 
@@ -384,6 +387,7 @@ impl Store {
             .await?;
         bump_version(&mut tx, &item.connection).await?;
         tx.commit().await?;
+        self.training_cache.changed();
         self.get_training(id).await
     }
 
@@ -446,6 +450,9 @@ impl Store {
             bump_version(&mut tx, connection).await?;
         }
         tx.commit().await?;
+        if !added.is_empty() || !removed.is_empty() {
+            self.training_cache.changed();
+        }
         Ok((added, removed))
     }
 

@@ -40,5 +40,6 @@ mod store;
 mod store_writes;
 mod telemetry;
 mod tls;
+mod training_copy;
 mod ui;
 mod uploads;

@@ -2,6 +2,8 @@
 //! question→SQL examples, value hints), narrowed to what the caller may see,
 //! and the first generation request built from it.
 
+use std::sync::Arc;
+
 use tracing::instrument;
 
 use super::{Engine, PipelineError, RequestContext, Scope, Source};
@@ -9,6 +11,7 @@ use crate::connectors::ConnectionHandle;
 use crate::domain::{Question, TrainingKind};
 use crate::engine::llm::{ContextItem, GenerationRequest, RetrievedContext};
 use crate::engine::retrieval::IndexError;
+use crate::store::TrainingItem;
 
 impl Engine {
     /// The first generation request for a question; corrections add
@@ -69,14 +72,19 @@ impl Engine {
             .iter()
             .flat_map(|p| p.2.iter().map(|h| h.id.clone()))
             .collect();
-        let items = self.store.get_training_many(&ids).await?;
+        let items = self.training_items(conn.id.as_str(), &ids).await?;
+        // The hybrid ranker reads items by value; only it pays for the copies.
+        let owned: Vec<TrainingItem> = match &s.hybrid {
+            Some(_) => items.iter().map(|i| TrainingItem::clone(i)).collect(),
+            None => Vec::new(),
+        };
         for (kind, k, found) in pools {
             match &s.hybrid {
                 // Hybrid: fused order (for examples, the lexical top k
                 // after it), and the lexical score handed on.
                 Some(h) => hits.extend(
                     crate::engine::retrieval::hybrid::rank_items(
-                        h, question, kind, &found, &items, k,
+                        h, question, kind, &found, &owned, k,
                     )
                     .into_iter()
                     .map(|f| (kind, f.id, f.lexical)),
@@ -120,6 +128,38 @@ impl Engine {
             );
         }
         Ok(ctx)
+    }
+
+    /// The training items `ids` of `connection`, in that order (missing
+    /// ids skipped). With an index that follows the store, the version it
+    /// holds is known here, and the items come from the store's in-memory
+    /// copy for that version (read from the app store once); otherwise
+    /// (Chroma, or before the first sync) from the app store each time.
+    async fn training_items(
+        &self,
+        connection: &str,
+        ids: &[String],
+    ) -> Result<Vec<Arc<TrainingItem>>, PipelineError> {
+        let synced = self
+            .index_versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|m| m.get(connection).copied().unwrap_or(0));
+        Ok(match synced {
+            Some(version) => {
+                self.store
+                    .training_for_retrieval(connection, version, ids)
+                    .await?
+            }
+            None => self
+                .store
+                .get_training_many(ids)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        })
     }
 
     pub(super) fn sources(ctx: &RetrievedContext) -> Vec<Source> {
