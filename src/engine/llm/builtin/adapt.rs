@@ -25,7 +25,7 @@ use crate::domain::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};
-use super::sql_pieces::{Piece, idents, pieces, slot_column, str_body};
+use super::sql_pieces::{Piece, idents, idents_outside_joins, pieces, slot_column, str_body};
 use crate::text::{self, Token};
 
 /// One adapted example.
@@ -48,6 +48,8 @@ struct Facts {
     values: Vec<Lit>,
     /// Content words outside value mentions (canonical, stemmed).
     words: BTreeSet<String>,
+    /// Every word of the question, lower-cased as written.
+    raw_words: Vec<String>,
     negated: bool,
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
@@ -57,6 +59,19 @@ struct Facts {
     time: BTreeSet<String>,
     /// How the question combines, groups and ranks ([`Form`]).
     form: Form,
+}
+
+impl Facts {
+    /// Tables the question names: by name, or by a column only that table
+    /// has. A word fitting columns of several tables ("date") names none of
+    /// them, so it never vouches for a table the example joins.
+    fn named_tables(&self) -> BTreeSet<usize> {
+        let of_column = self.columns.iter().filter_map(|c| {
+            let t = c.first()?.0;
+            c.iter().all(|&(o, _)| o == t).then_some(t)
+        });
+        self.tables.iter().copied().chain(of_column).collect()
+    }
 }
 
 /// The words that decide a query's form rather than its slots: two
@@ -227,6 +242,7 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         columns: vec![],
         values: vec![],
         words: BTreeSet::new(),
+        raw_words: tokens.iter().map(|t| t.lower.clone()).collect(),
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         form: form(&tokens),
@@ -453,7 +469,12 @@ pub fn adapt(
             continue;
         }
         let e = facts(&ex.content, schema);
-        let Ok(adapted) = adapt_one(&q, &e, sql, schema) else {
+        let r = adapt_one(&q, &e, sql, schema);
+        if std::env::var("H3_DEBUG").is_ok() {
+            let cn = |f: &Facts| f.columns.iter().map(|c| c.iter().map(|&x| format!("{}.{}", table_name(schema, x.0), col_name(schema, x))).collect::<Vec<_>>().join("|")).collect::<Vec<_>>();
+            eprintln!("H3 q={question:?} ex={:?} -> {r:?} sim={:.2} score={:.2} qcols={:?} ecols={:?} qt={:?} et={:?}", ex.content, text::jaccard(&q.words, &e.words), ex.score, cn(&q), cn(&e), q.tables, e.tables);
+        }
+        let Ok(adapted) = r else {
             continue;
         };
         if failed.contains(&super::normalise_sql(&adapted)) {
@@ -514,6 +535,8 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     {
         return Err("table");
     }
+    unnamed_literals(q, e, sql, &ps)?;
+    unnamed_key_tables(q, e, &ids, schema)?;
     let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
     // The column swapped out and the one swapped in, if any.
     let swapped: Vec<String> = replacements
@@ -552,12 +575,7 @@ fn every_slot_maps(
         .iter()
         .flat_map(|c| c.iter().map(|&x| col_name(schema, x)))
         .collect();
-    let q_tables: BTreeSet<usize> = q
-        .tables
-        .iter()
-        .copied()
-        .chain(q.columns.iter().flat_map(|c| c.iter().map(|&(t, _)| t)))
-        .collect();
+    let q_tables = q.named_tables();
     // Slots are what the example's SQL uses of what its question names.
     let in_sql = |x: &(usize, usize)| ids.contains(&col_name(schema, *x));
     for ec in e.columns.iter().filter(|c| c.iter().any(in_sql)) {
@@ -574,6 +592,68 @@ fn every_slot_maps(
         .any(|t| ids.contains(&table_name(schema, *t)) && !q_tables.contains(t))
     {
         return Err("example table unmatched");
+    }
+    Ok(())
+}
+
+/// Every string literal of the example's SQL is named by one of the two
+/// questions (a value to keep or swap), or the question has a word it
+/// starts ("Asian" for 'Asia'). An unnamed filter is part of the example's
+/// meaning the question may not share: "the most popular language in Asia"
+/// never answers "the continent with the most languages". One- and
+/// two-letter flags ('T', 'F') are left out: "official" reads `= 'T'`.
+fn unnamed_literals(q: &Facts, e: &Facts, sql: &str, ps: &[Piece]) -> Result<(), &'static str> {
+    let named: BTreeSet<usize> = q
+        .values
+        .iter()
+        .chain(&e.values)
+        .flat_map(|l| lit_pieces(sql, ps, l))
+        .collect();
+    for (i, p) in ps.iter().enumerate() {
+        let Piece::Str { start, end, .. } = p else {
+            continue;
+        };
+        let body = str_body(sql, *start, *end).to_lowercase();
+        if named.contains(&i) || body.chars().count() <= 2 {
+            continue;
+        }
+        let first = body.split_whitespace().next().unwrap_or("");
+        let worded = first.chars().count() >= 3
+            && q.raw_words
+                .iter()
+                .any(|w| w.starts_with(first) || (w.len() >= 4 && first.starts_with(w.as_str())));
+        if !worded {
+            return Err("unnamed literal");
+        }
+    }
+    Ok(())
+}
+
+/// A table the example's question names that its SQL reaches only through a
+/// key column ("How many different departments offer degrees?" counts
+/// `department_id` of the degree programs) is a slot like any other: the
+/// question must name it too.
+fn unnamed_key_tables(
+    q: &Facts,
+    e: &Facts,
+    ids: &BTreeSet<String>,
+    schema: &SchemaInfo,
+) -> Result<(), &'static str> {
+    let q_tables = q.named_tables();
+    for &t in &e.tables {
+        if ids.contains(&table_name(schema, t)) || q_tables.contains(&t) {
+            continue;
+        }
+        let target = &schema.tables[t].name;
+        let by_key = schema.tables.iter().any(|other| {
+            other.foreign_keys.iter().any(|f| {
+                f.ref_table.eq_ignore_ascii_case(target)
+                    && f.columns.iter().any(|c| ids.contains(&c.to_lowercase()))
+            })
+        });
+        if by_key {
+            return Err("example key table unmatched");
+        }
     }
     Ok(())
 }
@@ -599,6 +679,11 @@ fn column_swap(
     // does not name.
     let in_sql =
         |cands: &[(usize, usize)]| cands.iter().any(|&c| ids.contains(&col_name(schema, c)));
+    // A question's column is in the SQL only where the SQL uses it, not
+    // where it merely joins on it.
+    let used = idents_outside_joins(sql, ps);
+    let used_in_sql =
+        |cands: &[(usize, usize)]| cands.iter().any(|&c| used.contains(&col_name(schema, c)));
     let in_e = |cands: &[(usize, usize)]| {
         e.columns
             .iter()
@@ -607,7 +692,7 @@ fn column_swap(
     let q_missing: Vec<&Vec<(usize, usize)>> = q
         .columns
         .iter()
-        .filter(|c| !in_sql(c) && !in_e(c))
+        .filter(|c| !used_in_sql(c) && !in_e(c))
         .collect();
     let mut replacements: Vec<Replacement> = Vec::new();
     if !q_missing.is_empty() {
