@@ -162,3 +162,42 @@ fn adaptation_never_answers_a_different_question() {
         "SELECT COUNT(*) FROM customers WHERE country = 'France'",
     );
 }
+
+#[test]
+fn an_example_with_a_slot_the_question_lacks_is_not_adapted() {
+    let schema = shop();
+    let none = |q: &str, ex: &str, sql: &str| {
+        let items = [example(ex, sql, 0.9)];
+        assert_eq!(
+            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
+            None,
+            "{q} / {ex}"
+        );
+    };
+    // "ids" is no column of the SQL because the tables are joined on one.
+    none(
+        "List the ids and names of customers with delivered orders",
+        "List the names of customers with delivered orders",
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'delivered'",
+    );
+    // A filter no word of the question asks for ('France' for "French").
+    none(
+        "How many customers are there?",
+        "How many French customers are there?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'France'",
+    );
+    // The example counts customers through their key in orders.
+    none(
+        "How many different orders are there?",
+        "How many different customers placed orders?",
+        "SELECT COUNT(DISTINCT customer_id) FROM orders",
+    );
+    // "dates" fits columns of several tables: it never names the orders
+    // the example joins.
+    none(
+        "What are the first names and dates of employees?",
+        "What are the first names and hire dates of employees who took orders?",
+        "SELECT DISTINCT e.first_name, e.hire_date FROM employees e JOIN orders o ON o.employee_id = e.id",
+    );
+}
+
