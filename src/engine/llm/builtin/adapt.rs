@@ -13,11 +13,16 @@
 //! "… in France"'s rows. Negations must agree, and so must the aggregate
 //! words (count, average, total, maximum, minimum) and the words of the
 //! query's form: "both" / "or", "each", "distinct", "in order of" (a
-//! superlative's top row is not every row in order).
+//! superlative's top row is not every row in order). Beyond its slots an
+//! example must share the question's filters, grouping and comparisons
+//! ([`guards`]); a key that only joins two tables answers no word of the
+//! question.
 //!
 //! The caller decides how close is close enough ([`Adapted::similarity`]):
 //! very close examples win over the shape builder, looser ones only stand in
 //! when the shapes found no reading at all.
+
+mod guards;
 
 use std::collections::BTreeSet;
 
@@ -469,12 +474,7 @@ pub fn adapt(
             continue;
         }
         let e = facts(&ex.content, schema);
-        let r = adapt_one(&q, &e, sql, schema);
-        if std::env::var("H3_DEBUG").is_ok() {
-            let cn = |f: &Facts| f.columns.iter().map(|c| c.iter().map(|&x| format!("{}.{}", table_name(schema, x.0), col_name(schema, x))).collect::<Vec<_>>().join("|")).collect::<Vec<_>>();
-            eprintln!("H3 q={question:?} ex={:?} -> {r:?} sim={:.2} score={:.2} qcols={:?} ecols={:?} qt={:?} et={:?}", ex.content, text::jaccard(&q.words, &e.words), ex.score, cn(&q), cn(&e), q.tables, e.tables);
-        }
-        let Ok(adapted) = r else {
+        let Ok(adapted) = adapt_one(&q, &e, sql, schema) else {
             continue;
         };
         if failed.contains(&super::normalise_sql(&adapted)) {
@@ -535,8 +535,10 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     {
         return Err("table");
     }
-    unnamed_literals(q, e, sql, &ps)?;
-    unnamed_key_tables(q, e, &ids, schema)?;
+    guards::unnamed_literals(q, e, sql, &ps)?;
+    guards::unnamed_key_tables(q, e, &ids, schema)?;
+    guards::same_grouping(q, sql)?;
+    guards::same_comparisons(q, sql, &ps)?;
     let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
     // The column swapped out and the one swapped in, if any.
     let swapped: Vec<String> = replacements
@@ -592,68 +594,6 @@ fn every_slot_maps(
         .any(|t| ids.contains(&table_name(schema, *t)) && !q_tables.contains(t))
     {
         return Err("example table unmatched");
-    }
-    Ok(())
-}
-
-/// Every string literal of the example's SQL is named by one of the two
-/// questions (a value to keep or swap), or the question has a word it
-/// starts ("Asian" for 'Asia'). An unnamed filter is part of the example's
-/// meaning the question may not share: "the most popular language in Asia"
-/// never answers "the continent with the most languages". One- and
-/// two-letter flags ('T', 'F') are left out: "official" reads `= 'T'`.
-fn unnamed_literals(q: &Facts, e: &Facts, sql: &str, ps: &[Piece]) -> Result<(), &'static str> {
-    let named: BTreeSet<usize> = q
-        .values
-        .iter()
-        .chain(&e.values)
-        .flat_map(|l| lit_pieces(sql, ps, l))
-        .collect();
-    for (i, p) in ps.iter().enumerate() {
-        let Piece::Str { start, end, .. } = p else {
-            continue;
-        };
-        let body = str_body(sql, *start, *end).to_lowercase();
-        if named.contains(&i) || body.chars().count() <= 2 {
-            continue;
-        }
-        let first = body.split_whitespace().next().unwrap_or("");
-        let worded = first.chars().count() >= 3
-            && q.raw_words
-                .iter()
-                .any(|w| w.starts_with(first) || (w.len() >= 4 && first.starts_with(w.as_str())));
-        if !worded {
-            return Err("unnamed literal");
-        }
-    }
-    Ok(())
-}
-
-/// A table the example's question names that its SQL reaches only through a
-/// key column ("How many different departments offer degrees?" counts
-/// `department_id` of the degree programs) is a slot like any other: the
-/// question must name it too.
-fn unnamed_key_tables(
-    q: &Facts,
-    e: &Facts,
-    ids: &BTreeSet<String>,
-    schema: &SchemaInfo,
-) -> Result<(), &'static str> {
-    let q_tables = q.named_tables();
-    for &t in &e.tables {
-        if ids.contains(&table_name(schema, t)) || q_tables.contains(&t) {
-            continue;
-        }
-        let target = &schema.tables[t].name;
-        let by_key = schema.tables.iter().any(|other| {
-            other.foreign_keys.iter().any(|f| {
-                f.ref_table.eq_ignore_ascii_case(target)
-                    && f.columns.iter().any(|c| ids.contains(&c.to_lowercase()))
-            })
-        });
-        if by_key {
-            return Err("example key table unmatched");
-        }
     }
     Ok(())
 }
@@ -841,29 +781,4 @@ fn value_swaps(
         }
     }
     Ok(replacements)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sql_pieces_find_literals_and_identifiers() {
-        let sql =
-            "SELECT name FROM singer WHERE country = \"France\" AND age > 30 AND x LIKE '%o''k%'";
-        let ps = pieces(sql);
-        let strs: Vec<&str> = ps
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Str { start, end, .. } => Some(str_body(sql, *start, *end)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(strs, ["France", "o''k"]);
-        assert!(
-            ps.iter()
-                .any(|p| matches!(p, Piece::Num { value, .. } if *value == 30.0))
-        );
-        assert!(idents(sql, &ps).contains("singer"));
-    }
 }

@@ -135,7 +135,15 @@ pub(super) fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
 /// `document_id` because the documents are joined on it).
 pub(super) fn idents_outside_joins(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
     const CLAUSE_ENDS: &[&str] = &[
-        "join", "where", "group", "order", "limit", "union", "intersect", "except", "having",
+        "join",
+        "where",
+        "group",
+        "order",
+        "limit",
+        "union",
+        "intersect",
+        "except",
+        "having",
     ];
     let mut in_join = false;
     let mut depth_at_on = 0usize;
@@ -179,5 +187,25 @@ mod tests {
         let sql = "SELECT T1.document_id FROM Paragraphs AS T1 JOIN Documents AS T2 \
                    ON T1.document_id = T2.document_id";
         assert!(idents_outside_joins(sql, &pieces(sql)).contains("document_id"));
+    }
+
+    #[test]
+    fn sql_pieces_find_literals_and_identifiers() {
+        let sql =
+            "SELECT name FROM singer WHERE country = \"France\" AND age > 30 AND x LIKE '%o''k%'";
+        let ps = pieces(sql);
+        let strs: Vec<&str> = ps
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Str { start, end, .. } => Some(str_body(sql, *start, *end)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(strs, ["France", "o''k"]);
+        assert!(
+            ps.iter()
+                .any(|p| matches!(p, Piece::Num { value, .. } if *value == 30.0))
+        );
+        assert!(idents(sql, &ps).contains("singer"));
     }
 }
