@@ -13,11 +13,16 @@
 //! "… in France"'s rows. Negations must agree, and so must the aggregate
 //! words (count, average, total, maximum, minimum) and the words of the
 //! query's form: "both" / "or", "each", "distinct", "in order of" (a
-//! superlative's top row is not every row in order).
+//! superlative's top row is not every row in order). Beyond its slots an
+//! example must share the question's filters, grouping and comparisons
+//! ([`guards`]); a key that only joins two tables answers no word of the
+//! question.
 //!
 //! The caller decides how close is close enough ([`Adapted::similarity`]):
 //! very close examples win over the shape builder, looser ones only stand in
 //! when the shapes found no reading at all.
+
+mod guards;
 
 use std::collections::BTreeSet;
 
@@ -25,7 +30,7 @@ use crate::domain::SchemaInfo;
 use crate::engine::llm::ContextItem;
 
 use super::linking::{self, Link};
-use super::sql_pieces::{Piece, idents, pieces, slot_column, str_body};
+use super::sql_pieces::{Piece, idents, idents_outside_joins, pieces, slot_column, str_body};
 use crate::text::{self, Token};
 
 /// One adapted example.
@@ -48,6 +53,8 @@ struct Facts {
     values: Vec<Lit>,
     /// Content words outside value mentions (canonical, stemmed).
     words: BTreeSet<String>,
+    /// Every word of the question, lower-cased as written.
+    raw_words: Vec<String>,
     negated: bool,
     aggs: BTreeSet<&'static str>,
     /// Ranking directions asked for: `true` = largest first.
@@ -57,6 +64,19 @@ struct Facts {
     time: BTreeSet<String>,
     /// How the question combines, groups and ranks ([`Form`]).
     form: Form,
+}
+
+impl Facts {
+    /// Tables the question names: by name, or by a column only that table
+    /// has. A word fitting columns of several tables ("date") names none of
+    /// them, so it never vouches for a table the example joins.
+    fn named_tables(&self) -> BTreeSet<usize> {
+        let of_column = self.columns.iter().filter_map(|c| {
+            let t = c.first()?.0;
+            c.iter().all(|&(o, _)| o == t).then_some(t)
+        });
+        self.tables.iter().copied().chain(of_column).collect()
+    }
 }
 
 /// The words that decide a query's form rather than its slots: two
@@ -227,6 +247,7 @@ fn facts(question: &str, schema: &SchemaInfo) -> Facts {
         columns: vec![],
         values: vec![],
         words: BTreeSet::new(),
+        raw_words: tokens.iter().map(|t| t.lower.clone()).collect(),
         negated: tokens.iter().any(|t| NEGATIONS.contains(&t.lower.as_str())),
         aggs: aggs(&tokens),
         form: form(&tokens),
@@ -514,6 +535,10 @@ fn adapt_one(q: &Facts, e: &Facts, sql: &str, schema: &SchemaInfo) -> Result<Str
     {
         return Err("table");
     }
+    guards::unnamed_literals(q, e, sql, &ps)?;
+    guards::unnamed_key_tables(q, e, &ids, schema)?;
+    guards::same_grouping(q, sql)?;
+    guards::same_comparisons(q, sql, &ps)?;
     let mut replacements = column_swap(q, e, sql, &ps, &ids, schema)?;
     // The column swapped out and the one swapped in, if any.
     let swapped: Vec<String> = replacements
@@ -552,12 +577,7 @@ fn every_slot_maps(
         .iter()
         .flat_map(|c| c.iter().map(|&x| col_name(schema, x)))
         .collect();
-    let q_tables: BTreeSet<usize> = q
-        .tables
-        .iter()
-        .copied()
-        .chain(q.columns.iter().flat_map(|c| c.iter().map(|&(t, _)| t)))
-        .collect();
+    let q_tables = q.named_tables();
     // Slots are what the example's SQL uses of what its question names.
     let in_sql = |x: &(usize, usize)| ids.contains(&col_name(schema, *x));
     for ec in e.columns.iter().filter(|c| c.iter().any(in_sql)) {
@@ -599,6 +619,11 @@ fn column_swap(
     // does not name.
     let in_sql =
         |cands: &[(usize, usize)]| cands.iter().any(|&c| ids.contains(&col_name(schema, c)));
+    // A question's column is in the SQL only where the SQL uses it, not
+    // where it merely joins on it.
+    let used = idents_outside_joins(sql, ps);
+    let used_in_sql =
+        |cands: &[(usize, usize)]| cands.iter().any(|&c| used.contains(&col_name(schema, c)));
     let in_e = |cands: &[(usize, usize)]| {
         e.columns
             .iter()
@@ -607,7 +632,7 @@ fn column_swap(
     let q_missing: Vec<&Vec<(usize, usize)>> = q
         .columns
         .iter()
-        .filter(|c| !in_sql(c) && !in_e(c))
+        .filter(|c| !used_in_sql(c) && !in_e(c))
         .collect();
     let mut replacements: Vec<Replacement> = Vec::new();
     if !q_missing.is_empty() {
@@ -756,29 +781,4 @@ fn value_swaps(
         }
     }
     Ok(replacements)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sql_pieces_find_literals_and_identifiers() {
-        let sql =
-            "SELECT name FROM singer WHERE country = \"France\" AND age > 30 AND x LIKE '%o''k%'";
-        let ps = pieces(sql);
-        let strs: Vec<&str> = ps
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Str { start, end, .. } => Some(str_body(sql, *start, *end)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(strs, ["France", "o''k"]);
-        assert!(
-            ps.iter()
-                .any(|p| matches!(p, Piece::Num { value, .. } if *value == 30.0))
-        );
-        assert!(idents(sql, &ps).contains("singer"));
-    }
 }

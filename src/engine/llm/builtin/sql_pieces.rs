@@ -128,3 +128,84 @@ pub(super) fn idents(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
         })
         .collect()
 }
+
+/// The identifiers of `sql` outside its join conditions (`ON a.x = b.y`):
+/// the columns the query shows, filters, groups or ranks by. A key that
+/// only joins two tables answers no word of a question ("ids" is not
+/// `document_id` because the documents are joined on it).
+pub(super) fn idents_outside_joins(sql: &str, ps: &[Piece]) -> BTreeSet<String> {
+    const CLAUSE_ENDS: &[&str] = &[
+        "join",
+        "where",
+        "group",
+        "order",
+        "limit",
+        "union",
+        "intersect",
+        "except",
+        "having",
+    ];
+    let mut in_join = false;
+    let mut depth_at_on = 0usize;
+    let mut out = BTreeSet::new();
+    for p in ps {
+        let Piece::Ident { start, end } = p else {
+            continue;
+        };
+        let w = sql[*start..*end].to_lowercase();
+        // Parentheses before this piece decide whether a subquery closed the condition.
+        let depth = sql[..*start].matches('(').count() as isize
+            - sql[..*start].matches(')').count() as isize;
+        let depth = depth.max(0) as usize;
+        if w == "on" {
+            in_join = true;
+            depth_at_on = depth;
+            continue;
+        }
+        if in_join && (CLAUSE_ENDS.contains(&w.as_str()) || depth < depth_at_on) {
+            in_join = false;
+        }
+        if !in_join {
+            out.insert(w);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keys_are_not_outside_joins() {
+        let sql = "SELECT T1.paragraph_text FROM Paragraphs AS T1 JOIN Documents AS T2 \
+                   ON T1.document_id = T2.document_id WHERE T2.document_name = 'x'";
+        let ids = idents_outside_joins(sql, &pieces(sql));
+        assert!(ids.contains("paragraph_text") && ids.contains("document_name"));
+        assert!(!ids.contains("document_id"), "{ids:?}");
+        // A key shown or filtered on stays.
+        let sql = "SELECT T1.document_id FROM Paragraphs AS T1 JOIN Documents AS T2 \
+                   ON T1.document_id = T2.document_id";
+        assert!(idents_outside_joins(sql, &pieces(sql)).contains("document_id"));
+    }
+
+    #[test]
+    fn sql_pieces_find_literals_and_identifiers() {
+        let sql =
+            "SELECT name FROM singer WHERE country = \"France\" AND age > 30 AND x LIKE '%o''k%'";
+        let ps = pieces(sql);
+        let strs: Vec<&str> = ps
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Str { start, end, .. } => Some(str_body(sql, *start, *end)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(strs, ["France", "o''k"]);
+        assert!(
+            ps.iter()
+                .any(|p| matches!(p, Piece::Num { value, .. } if *value == 30.0))
+        );
+        assert!(idents(sql, &ps).contains("singer"));
+    }
+}

@@ -94,7 +94,7 @@ fn close_examples_are_adapted_with_the_question_values() {
     let (sql, strategy) = adapted("Which customers have more than 3 orders?", ex, ex_sql, 0.7);
     assert_eq!(sql.unwrap(), ex_sql.replace("> 5", "> 3"));
     assert_eq!(strategy.as_deref(), Some("adapted_example"));
-    let (sql, _) = adapted("Which customers have at least 3 orders?", ex, ex_sql, 0.7);
+    let (sql, _) = adapted("Which customers have 3 or more orders?", ex, ex_sql, 0.7);
     assert!(!sql.unwrap().starts_with("SELECT c.name"));
     // A column swaps for a column of the same table.
     assert_eq!(
@@ -160,5 +160,81 @@ fn adaptation_never_answers_a_different_question() {
         "How many orders are delivered?",
         "How many customers from France?",
         "SELECT COUNT(*) FROM customers WHERE country = 'France'",
+    );
+}
+
+#[test]
+fn an_example_with_a_slot_the_question_lacks_is_not_adapted() {
+    let schema = shop();
+    let none = |q: &str, ex: &str, sql: &str| {
+        let items = [example(ex, sql, 0.9)];
+        assert_eq!(
+            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
+            None,
+            "{q} / {ex}"
+        );
+    };
+    // "ids" is no column of the SQL because the tables are joined on one.
+    none(
+        "List the ids and names of customers with delivered orders",
+        "List the names of customers with delivered orders",
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = 'delivered'",
+    );
+    // A filter no word of the question asks for ('France' for "French").
+    none(
+        "How many customers are there?",
+        "How many French customers are there?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'France'",
+    );
+    // The example counts customers through their key in orders.
+    none(
+        "How many different orders are there?",
+        "How many different customers placed orders?",
+        "SELECT COUNT(DISTINCT customer_id) FROM orders",
+    );
+    // "dates" fits columns of several tables: it never names the orders
+    // the example joins.
+    none(
+        "What are the first names and dates of employees?",
+        "What are the first names and hire dates of employees who took orders?",
+        "SELECT DISTINCT e.first_name, e.hire_date FROM employees e JOIN orders o ON o.employee_id = e.id",
+    );
+    // An example that counts through a table of its own: orders "placed by
+    // customers" reach the customers by their key.
+    none(
+        "How many orders are there?",
+        "How many orders were placed by customers?",
+        "SELECT COUNT(*) FROM orders",
+    );
+}
+
+#[test]
+fn an_example_grouped_or_compared_otherwise_is_not_adapted() {
+    let schema = shop();
+    let none = |q: &str, ex: &str, sql: &str| {
+        let items = [example(ex, sql, 0.9)];
+        assert_eq!(
+            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
+            None,
+            "{q} / {ex}"
+        );
+    };
+    // "each" asks for groups.
+    none(
+        "For each category, what is the maximum price of products?",
+        "Which category has the product with the maximum price?",
+        "SELECT category FROM products ORDER BY price DESC LIMIT 1",
+    );
+    // "different" without "each" asks for distinct values, not groups.
+    none(
+        "How many different countries do customers come from?",
+        "What are the different countries and the number of customers from each?",
+        "SELECT country, COUNT(*) FROM customers GROUP BY country",
+    );
+    // "3 or more" is no "= 3".
+    none(
+        "Which customers have 3 or more orders?",
+        "Which customers have 3 orders?",
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id HAVING COUNT(*) = 3",
     );
 }
