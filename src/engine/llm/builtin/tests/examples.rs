@@ -186,6 +186,13 @@ fn an_example_with_a_slot_the_question_lacks_is_not_adapted() {
         "How many French customers are there?",
         "SELECT COUNT(*) FROM customers WHERE country = 'France'",
     );
+    // The same, with nothing else changed: the example's question has a
+    // word ("French") the question lacks, so the filter may stand for it.
+    none(
+        "How many customers are in Germany?",
+        "How many French customers are in Germany?",
+        "SELECT COUNT(*) FROM customers WHERE country = 'Germany' AND segment = 'Consumer'",
+    );
     // The example counts customers through their key in orders.
     none(
         "How many different orders are there?",
@@ -237,4 +244,22 @@ fn an_example_grouped_or_compared_otherwise_is_not_adapted() {
         "Which customers have 3 orders?",
         "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id HAVING COUNT(*) = 3",
     );
+}
+
+#[test]
+fn a_convention_the_examples_question_does_not_word_is_kept() {
+    // The trainer's SQL excludes a segment no word of either question names:
+    // a convention of what "customers" means here, not part of another
+    // meaning, so the adapted SQL keeps it and swaps only the country.
+    let schema = shop();
+    let sql = "SELECT COUNT(*) FROM customers WHERE country = 'Germany' AND segment <> 'Corporate'";
+    let items = [example("How many customers are in Germany?", sql, 0.7)];
+    let adapted = adapt::adapt(
+        "How many customers are in France?",
+        &schema,
+        &items,
+        &BTreeSet::new(),
+    )
+    .expect("adapted");
+    assert_eq!(adapted.sql, sql.replace("Germany", "France"));
 }
