@@ -73,18 +73,13 @@ impl Engine {
             .flat_map(|p| p.2.iter().map(|h| h.id.clone()))
             .collect();
         let items = self.training_items(conn.id.as_str(), &ids).await?;
-        // The hybrid ranker reads items by value; only it pays for the copies.
-        let owned: Vec<TrainingItem> = match &s.hybrid {
-            Some(_) => items.iter().map(|i| TrainingItem::clone(i)).collect(),
-            None => Vec::new(),
-        };
         for (kind, k, found) in pools {
             match &s.hybrid {
                 // Hybrid: fused order (for examples, the lexical top k
                 // after it), and the lexical score handed on.
                 Some(h) => hits.extend(
                     crate::engine::retrieval::hybrid::rank_items(
-                        h, question, kind, &found, &owned, k,
+                        h, question, kind, &found, &items, k,
                     )
                     .into_iter()
                     .map(|f| (kind, f.id, f.lexical)),

@@ -287,18 +287,18 @@ fn lexical_scores(question: &str, candidates: &[Candidate<'_>]) -> Vec<(usize, f
 /// Fuse the index's dense hits `found` of one `kind` using the text of
 /// their store `items` (a hit whose item is gone is dropped, as retrieval
 /// does); question→SQL examples as [`HybridRanker::rank_examples`] says.
-pub fn rank_items(
+pub fn rank_items<I: std::borrow::Borrow<TrainingItem>>(
     ranker: &HybridRanker,
     question: &str,
     kind: TrainingKind,
     found: &[ScoredId],
-    items: &[TrainingItem],
+    items: &[I],
     k: usize,
 ) -> Vec<Fused> {
     let candidates: Vec<Candidate<'_>> = found
         .iter()
         .filter_map(|hit| {
-            let item = items.iter().find(|i| i.id == hit.id)?;
+            let item = items.iter().map(|i| i.borrow()).find(|i| i.id == hit.id)?;
             Some(Candidate {
                 id: &hit.id,
                 dense: hit.score,
