@@ -27,7 +27,7 @@ pub(super) fn unnamed_literals(
     sql: &str,
     ps: &[Piece],
 ) -> Result<(), &'static str> {
-    if e.values.len() <= q.values.len() && own_words(e).is_subset(&own_words(q)) {
+    if e.values.len() <= q.values.len() && e.words.is_subset(&q.words) {
         return Ok(());
     }
     let named: BTreeSet<usize> = q
@@ -54,21 +54,6 @@ pub(super) fn unnamed_literals(
         }
     }
     Ok(())
-}
-
-/// A question's content words (stemmed, stopwords out) other than the words
-/// of its literals: what it asks beyond the values an example may swap.
-fn own_words(f: &Facts) -> BTreeSet<String> {
-    let values: BTreeSet<String> = f
-        .values
-        .iter()
-        .flat_map(|l| l.spellings.iter())
-        .flat_map(|s| crate::text::content_words(s))
-        .collect();
-    crate::text::content_words(&f.raw_words.join(" "))
-        .difference(&values)
-        .cloned()
-        .collect()
 }
 
 /// A table the example's question names that its SQL reaches only through a
