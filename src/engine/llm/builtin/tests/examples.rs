@@ -110,17 +110,20 @@ fn close_examples_are_adapted_with_the_question_values() {
     );
 }
 
+/// `question` takes nothing from the example `ex` / `sql`, however close.
+fn not_adapted(schema: &SchemaInfo, question: &str, ex: &str, sql: &str) {
+    let items = [example(ex, sql, 0.9)];
+    assert_eq!(
+        adapt::adapt(question, schema, &items, &BTreeSet::new()),
+        None,
+        "{question} / {ex}"
+    );
+}
+
 #[test]
 fn adaptation_never_answers_a_different_question() {
     let schema = shop();
-    let none = |q: &str, ex: &str, sql: &str| {
-        let items = [example(ex, sql, 0.9)];
-        assert_eq!(
-            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
-            None,
-            "{q} / {ex}"
-        );
-    };
+    let none = |q: &str, ex: &str, sql: &str| not_adapted(&schema, q, ex, sql);
     // Another table.
     none(
         "How many orders are there?",
@@ -166,14 +169,7 @@ fn adaptation_never_answers_a_different_question() {
 #[test]
 fn an_example_with_a_slot_the_question_lacks_is_not_adapted() {
     let schema = shop();
-    let none = |q: &str, ex: &str, sql: &str| {
-        let items = [example(ex, sql, 0.9)];
-        assert_eq!(
-            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
-            None,
-            "{q} / {ex}"
-        );
-    };
+    let none = |q: &str, ex: &str, sql: &str| not_adapted(&schema, q, ex, sql);
     // "ids" is no column of the SQL because the tables are joined on one.
     none(
         "List the ids and names of customers with delivered orders",
@@ -218,14 +214,7 @@ fn an_example_with_a_slot_the_question_lacks_is_not_adapted() {
 #[test]
 fn an_example_grouped_or_compared_otherwise_is_not_adapted() {
     let schema = shop();
-    let none = |q: &str, ex: &str, sql: &str| {
-        let items = [example(ex, sql, 0.9)];
-        assert_eq!(
-            adapt::adapt(q, &schema, &items, &BTreeSet::new()),
-            None,
-            "{q} / {ex}"
-        );
-    };
+    let none = |q: &str, ex: &str, sql: &str| not_adapted(&schema, q, ex, sql);
     // "each" asks for groups.
     none(
         "For each category, what is the maximum price of products?",
